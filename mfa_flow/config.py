@@ -1,0 +1,108 @@
+"""Settings from the environment (and the local data folder for generated keys)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _int(name: str, default: int) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def _flag(name: str) -> bool:
+    return (_env(name, "") or "").lower() in ("1", "true", "yes", "on")
+
+
+def _generated(data_dir: Path, filename: str, make, what: str, warn: bool = False) -> str:
+    """Read a key from the data folder, or generate it there and say so once."""
+    path = data_dir / filename
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    value = make()
+    path.write_text(value + "\n")
+    path.chmod(0o600)
+    if warn:
+        print(
+            f"WARNING: no {what} given; generated one into {path}. Set it in the environment for production"
+            " and keep it safe: without it stored secrets cannot be read.",
+            file=sys.stderr,
+        )
+    else:
+        print(f"Generated {what} into {path}: {value}", file=sys.stderr)
+    return value
+
+
+@dataclass
+class Settings:
+    database_url: str | None
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8080
+    admin_key: str = ""
+    auditor_key: str = ""
+    secret_key: str = ""
+    flow_ttl: int = 600
+    sign_up: bool = False
+    issuer: str = "mfa-flow"
+    rp_id: str = "localhost"
+    rp_name: str = "mfa-flow"
+    origins: tuple[str, ...] = ("http://localhost:8080",)
+    max_attempts: int = 5
+    lockout_threshold: int = 10
+    lockout_seconds: int = 900
+    sweep_interval: float = 5.0
+    schemas_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parent.parent / "schemas")
+
+    @classmethod
+    def from_env(cls, generate_keys: bool = True) -> "Settings":
+        data_dir = Path(_env("MFA_FLOW_DATA_DIR", "./.mfa-flow")).resolve()
+        settings = cls(
+            database_url=_env("DATABASE_URL"),
+            data_dir=data_dir,
+            host=_env("MFA_FLOW_HOST", "127.0.0.1"),
+            port=_int("MFA_FLOW_PORT", 8080),
+            flow_ttl=_int("MFA_FLOW_FLOW_TTL", 600),
+            sign_up=_flag("MFA_FLOW_SIGN_UP"),
+            issuer=_env("MFA_FLOW_ISSUER", "mfa-flow"),
+            rp_id=_env("MFA_FLOW_RP_ID", "localhost"),
+            rp_name=_env("MFA_FLOW_RP_NAME", "mfa-flow"),
+            origins=tuple(o.strip() for o in _env("MFA_FLOW_ORIGIN", "http://localhost:8080").split(",") if o.strip()),
+            max_attempts=_int("MFA_FLOW_MAX_ATTEMPTS", 5),
+            lockout_threshold=_int("MFA_FLOW_LOCKOUT_THRESHOLD", 10),
+            lockout_seconds=_int("MFA_FLOW_LOCKOUT_SECONDS", 900),
+        )
+        if _env("MFA_FLOW_SCHEMAS_DIR"):
+            settings.schemas_dir = Path(_env("MFA_FLOW_SCHEMAS_DIR"))
+        if generate_keys:
+            settings.admin_key = _env("MFA_FLOW_ADMIN_KEY") or _generated(
+                data_dir, "admin.key", lambda: "adm_" + secrets.token_urlsafe(32), "an admin key"
+            )
+            settings.auditor_key = _env("MFA_FLOW_AUDITOR_KEY") or _generated(
+                data_dir, "auditor.key", lambda: "aud_" + secrets.token_urlsafe(32), "an auditor key"
+            )
+            settings.secret_key = _env("MFA_FLOW_SECRET_KEY") or _generated(
+                data_dir,
+                "secret.key",
+                lambda: Fernet.generate_key().decode(),
+                "MFA_FLOW_SECRET_KEY (the key that encrypts secrets at rest)",
+                warn=True,
+            )
+        return settings

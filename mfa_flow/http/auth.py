@@ -1,0 +1,87 @@
+"""Who is calling: the admin key, the auditor key, or a flow's own token."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from ..crypto import same, token_digest
+from ..problems import Problem
+
+ADMIN, AUDITOR, FLOW_TOKEN = "admin", "auditor", "flow"
+
+
+@dataclass(frozen=True)
+class Caller:
+    role: str | None  # admin, auditor, flow, or None for anyone
+    token: str | None = None
+
+    def owns(self, flow) -> bool:
+        return (
+            self.role == FLOW_TOKEN
+            and self.token is not None
+            and hmac.compare_digest(token_digest(self.token), flow.token_digest)
+        )
+
+
+def unauthorized(detail: str) -> Problem:
+    return Problem(401, "unauthorized", "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def forbidden(detail: str) -> Problem:
+    return Problem(403, "forbidden", "Forbidden", detail)
+
+
+def caller(request: web.Request, query_token: bool = False) -> Caller:
+    header = request.headers.get("Authorization")
+    token = None
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise unauthorized("the Authorization header must be 'Bearer <key or flow token>'")
+        token = value.strip()
+    elif query_token:
+        token = request.query.get("token")
+    if not token:
+        return Caller(None)
+    settings = request.app["settings"]
+    if same(token, settings.admin_key):
+        return Caller(ADMIN, token)
+    if same(token, settings.auditor_key):
+        return Caller(AUDITOR, token)
+    if token.startswith("ft_"):
+        return Caller(FLOW_TOKEN, token)
+    raise unauthorized("the key or token is not valid")
+
+
+def require_admin(request: web.Request) -> Caller:
+    who = caller(request)
+    if who.role is None:
+        raise unauthorized("this endpoint needs the admin key as a Bearer token")
+    if who.role != ADMIN:
+        raise forbidden("this endpoint needs the admin key")
+    return who
+
+
+def require_reader(request: web.Request) -> Caller:
+    who = caller(request)
+    if who.role is None:
+        raise unauthorized("this endpoint needs the admin or auditor key as a Bearer token")
+    if who.role not in (ADMIN, AUDITOR):
+        raise forbidden("this endpoint needs the admin or auditor key")
+    return who
+
+
+def check_flow_access(who: Caller, flow, drive: bool) -> None:
+    """Reading a flow: its token, admin, auditor. Driving it: its token or admin."""
+    if who.role is None:
+        raise unauthorized("send the flow token (or an API key) as a Bearer token")
+    if who.role == ADMIN or who.owns(flow):
+        return
+    if who.role == AUDITOR and not drive:
+        return
+    if who.role == AUDITOR:
+        raise forbidden("the auditor key may read flows but not drive them")
+    raise forbidden("this flow token belongs to another flow")

@@ -1,0 +1,122 @@
+"""/api/flows: start, read (with long-poll), drive, and read the log of a flow."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from aiohttp import web
+
+from ..machine import is_terminal
+from ..problems import invalid, not_found
+from .auth import ADMIN, caller, check_flow_access, forbidden, require_reader
+from .validation import event_component, read_json
+
+MAX_WAIT_SECONDS = 60
+
+
+def _flow_response(request, flow, who, status=200, body=None) -> web.Response:
+    service = request.app["flows"]
+    payload = body if body is not None else service.view(flow, owner=who.owns(flow))
+    return web.json_response(payload, status=status, headers={"ETag": f'"{flow.version}"'})
+
+
+def _version_tag(header: str | None) -> int | None:
+    if not header:
+        return None
+    tag = header.strip()
+    if tag.startswith("W/"):
+        tag = tag[2:]
+    tag = tag.strip('"')
+    return int(tag) if tag.isdigit() else None
+
+
+async def create_flow(request: web.Request) -> web.Response:
+    who = caller(request)
+    body = await read_json(request, "CreateFlow", optional=True)
+    if "user" in body and who.role != ADMIN:
+        raise forbidden("only the admin key may start a flow for an authenticated user")
+    flow, token = await request.app["flows"].create(body.get("user"), actor=who.role or "user")
+    view = request.app["flows"].view(flow, owner=True)
+    response = _flow_response(request, flow, who, 201, {"flow": view, "flow_token": token})
+    response.headers["Location"] = f"/api/flows/{flow.id}"
+    return response
+
+
+async def get_flow(request: web.Request) -> web.Response:
+    who = caller(request)
+    service = request.app["flows"]
+    flow_id = request.match_info["flow_id"]
+    try:
+        wait = float(request.query.get("wait", "0"))
+    except ValueError:
+        raise invalid("wait must be a number of seconds") from None
+    if not 0 <= wait <= MAX_WAIT_SECONDS:
+        raise invalid(f"wait must be between 0 and {MAX_WAIT_SECONDS} seconds")
+    known = _version_tag(request.headers.get("If-None-Match"))
+    feed = request.app["feed"]
+    deadline = time.monotonic() + wait
+    with feed.subscribe(flow_id) as subscription:
+        flow = await service.get(flow_id)
+        check_flow_access(who, flow, drive=False)
+        # Without If-None-Match, ?wait waits for any version newer than the current one.
+        baseline = known if known is not None else (flow.version if wait else None)
+        while baseline is not None and flow.version == baseline and not is_terminal(flow.state):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            until_expiry = (flow.expires_at.timestamp() - time.time()) + 0.05
+            await subscription.next_version(max(0.0, min(remaining, until_expiry)))
+            flow = await service.get(flow_id)
+    if known is not None and flow.version == known:
+        return web.Response(status=304, headers={"ETag": f'"{flow.version}"'})
+    return _flow_response(request, flow, who)
+
+
+async def post_event(request: web.Request) -> web.Response:
+    who = caller(request)
+    service = request.app["flows"]
+    flow_id = request.match_info["flow_id"]
+    async with request.app["db"].unit_of_work() as uow:
+        flow = await uow.flows.get(flow_id)
+    if flow is None:
+        raise not_found(f"flow {flow_id}")
+    check_flow_access(who, flow, drive=True)
+    raw = await request.read()
+    try:
+        peek = json.loads(raw) if raw.strip() else None
+    except (ValueError, UnicodeDecodeError):
+        peek = None
+    component = event_component(peek) if isinstance(peek, dict) else "Event"
+    event = await read_json(request, component)
+    expected = event.pop("expected_version", None)
+    if expected is None:
+        expected = _version_tag(request.headers.get("If-Match"))
+    flow = await service.apply(flow_id, event, actor=who.role, expected_version=expected)
+    return _flow_response(request, flow, who)
+
+
+async def get_transitions(request: web.Request) -> web.Response:
+    require_reader(request)
+    flow_id = request.match_info["flow_id"]
+    async with request.app["db"].unit_of_work() as uow:
+        flow = await uow.flows.get(flow_id)
+        if flow is None:
+            raise not_found(f"flow {flow_id}")
+        rows = await uow.transitions.of_flow(flow_id)
+    from ..domain import iso
+
+    return web.json_response([{**r, "at": iso(r["at"])} for r in rows])
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.post("/api/flows", create_flow),
+        web.get("/api/flows/{flow_id}", get_flow),
+        web.post("/api/flows/{flow_id}/events", post_event),
+        web.get("/api/flows/{flow_id}/transitions", get_transitions),
+    ]
+
+
+__all__ = ["routes", "asyncio"]

@@ -1,0 +1,79 @@
+"""/api/config and /api/users: the Management API (admin key)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .auth import require_admin
+from .validation import read_json
+
+
+async def get_config(request):
+    require_admin(request)
+    return web.json_response(await request.app["management"].get_config())
+
+
+async def put_config(request):
+    require_admin(request)
+    body = await read_json(request, "MfaConfig")
+    return web.json_response(await request.app["management"].put_config(body))
+
+
+async def create_user(request):
+    require_admin(request)
+    body = await read_json(request, "NewUser")
+    user = await request.app["management"].add_user(body)
+    return web.json_response(user, status=201, headers={"Location": f"/api/users/{user['id']}"})
+
+
+async def get_user(request):
+    require_admin(request)
+    return web.json_response(await request.app["management"].get_user(request.match_info["user_id"]))
+
+
+async def delete_user(request):
+    require_admin(request)
+    await request.app["management"].delete_user(request.match_info["user_id"])
+    return web.Response(status=204)
+
+
+async def list_verifications(request):
+    require_admin(request)
+    return web.json_response(await request.app["management"].list_verifications(request.match_info["user_id"]))
+
+
+async def add_verification(request):
+    require_admin(request)
+    body = await read_json(request, "NewVerification")
+    created = await request.app["management"].add_verification(request.match_info["user_id"], body)
+    return web.json_response(created, status=201)
+
+
+async def rename_verification(request):
+    require_admin(request)
+    body = await read_json(request, "VerificationPatch")
+    m = request.match_info
+    return web.json_response(
+        await request.app["management"].rename_verification(m["user_id"], m["verification_id"], body["name"])
+    )
+
+
+async def delete_verification(request):
+    require_admin(request)
+    m = request.match_info
+    await request.app["management"].remove_verification(m["user_id"], m["verification_id"])
+    return web.Response(status=204)
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get("/api/config/mfa", get_config),
+        web.put("/api/config/mfa", put_config),
+        web.post("/api/users", create_user),
+        web.get("/api/users/{user_id}", get_user),
+        web.delete("/api/users/{user_id}", delete_user),
+        web.get("/api/users/{user_id}/mfa-verifications", list_verifications),
+        web.post("/api/users/{user_id}/mfa-verifications", add_verification),
+        web.patch("/api/users/{user_id}/mfa-verifications/{verification_id}", rename_verification),
+        web.delete("/api/users/{user_id}/mfa-verifications/{verification_id}", delete_verification),
+    ]

@@ -1,0 +1,88 @@
+"""Request bodies are checked against the JSON Schemas of ``schemas/openapi.yaml`` (jsonschema)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import yaml
+from aiohttp import web
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from ..machine import CLIENT_EVENTS
+from ..problems import invalid
+
+_SCHEMA_FILES = {"Flow": "flow.schema.json", "Transition": "transition.schema.json"}
+
+
+class Schemas:
+    def __init__(self, folder: Path):
+        folder = folder.resolve()
+        if not (folder / "openapi.yaml").exists():
+            raise SystemExit(f"no openapi.yaml in {folder}; set MFA_FLOW_SCHEMAS_DIR to the project's schemas/ folder")
+        self.openapi = yaml.safe_load((folder / "openapi.yaml").read_text())
+        self._base = (folder / "openapi.yaml").as_uri()
+        resources = [(self._base, Resource.from_contents(self.openapi, default_specification=DRAFT202012))]
+        self.files = {}
+        for name, filename in _SCHEMA_FILES.items():
+            contents = json.loads((folder / filename).read_text())
+            self.files[name] = contents
+            resources.append(((folder / filename).as_uri(), Resource.from_contents(contents)))
+        self.registry = Registry().with_resources(resources)
+        self._validators: dict[str, Draft202012Validator] = {}
+
+    def validator(self, component: str) -> Draft202012Validator:
+        if component not in self._validators:
+            ref = {"$ref": f"{self._base}#/components/schemas/{component}"}
+            self._validators[component] = Draft202012Validator(ref, registry=self.registry)
+        return self._validators[component]
+
+    def check(self, component: str, instance) -> None:
+        errors = sorted(self.validator(component).iter_errors(instance), key=lambda e: (len(e.path), e.message))
+        if errors:
+            error = errors[0]
+            where = "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in error.path)
+            raise invalid(f"body{where}: {error.message}")
+
+    def bundled(self) -> dict:
+        """The OpenAPI document as one JSON object, the schema files inlined as components."""
+        document = copy.deepcopy(self.openapi)
+        for name, contents in self.files.items():
+            schema = {k: v for k, v in contents.items() if k != "$schema"}
+            document["components"]["schemas"][name] = schema
+        return document
+
+
+async def read_json(request: web.Request, component: str, optional: bool = False) -> dict:
+    """The request body as JSON, valid against ``component``, or a 400/415 problem."""
+    raw = await request.read()  # aiohttp enforces client_max_size (413)
+    if not raw.strip():
+        if optional:
+            return {}
+        raise invalid("the request needs a JSON body")
+    if request.content_type not in ("application/json", "application/octet-stream", ""):
+        if not request.content_type.endswith("+json"):
+            from ..problems import Problem
+
+            raise Problem(415, "unsupported-media-type", "Unsupported media type", "send the body as application/json")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise invalid(f"the body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise invalid("the body must be a JSON object")
+    request.app["schemas"].check(component, body)
+    return body
+
+
+def event_component(body: dict) -> str:
+    """The schema of one event, chosen by its type (so errors name the right fields)."""
+    kind = body.get("type")
+    if not isinstance(kind, str):
+        raise invalid("body.type: the event needs a 'type' string, one of: " + ", ".join(CLIENT_EVENTS))
+    if kind not in CLIENT_EVENTS:
+        raise invalid(f"body.type: unknown event {kind!r}; expected one of: {', '.join(CLIENT_EVENTS)}")
+    return "".join(part.capitalize() for part in kind.split("_")) + "Event"

@@ -1,0 +1,114 @@
+"""Where a flow goes after its first factor and after a set-up: rules 1 to 3 of the contract.
+
+Pure functions of the MFA configuration and a snapshot of the user's factors; no I/O, so
+each rule is a unit test away.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .machine import (
+    ALL_FACTORS,
+    BACKUP_CODES,
+    DONE,
+    FACTOR_SELECTION,
+    PRIMARY_FACTORS,
+    SETUP_STATE,
+    VERIFY_STATE,
+)
+
+USER_CONTROLLED = "user_controlled"
+MANDATORY = "mandatory"
+POLICIES = (USER_CONTROLLED, MANDATORY)
+
+
+class PolicyError(ValueError):
+    """The configuration breaks a rule (for instance backup codes with no primary factor)."""
+
+
+@dataclass(frozen=True)
+class MfaConfig:
+    factors: tuple[str, ...]
+    policy: str
+
+    def __post_init__(self):
+        unknown = [f for f in self.factors if f not in ALL_FACTORS]
+        if unknown:
+            raise PolicyError(f"unknown factor {unknown[0]!r}; choose from {', '.join(ALL_FACTORS)}")
+        if self.policy not in POLICIES:
+            raise PolicyError(f"unknown policy {self.policy!r}; choose {' or '.join(POLICIES)}")
+        if "backup_code" in self.factors and not self.primary:
+            raise PolicyError("backup_code cannot be enabled without a primary factor (totp or webauthn)")
+        # One canonical order, so that equal configurations compare and digest equal.
+        object.__setattr__(self, "factors", tuple(f for f in ALL_FACTORS if f in self.factors))
+
+    @property
+    def primary(self) -> tuple[str, ...]:
+        return tuple(f for f in PRIMARY_FACTORS if f in self.factors)
+
+    @property
+    def backup_codes_enabled(self) -> bool:
+        return "backup_code" in self.factors
+
+
+@dataclass(frozen=True)
+class UserFactors:
+    """What the rules need to know of a user."""
+
+    enrolled: frozenset[str]  # primary factor types the user has set up
+    has_unused_backup_codes: bool
+    prompted: bool
+    last_used: str | None
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where the flow goes next, and why (``rule`` is written into the transition log)."""
+
+    to_state: str
+    mode: str | None  # "setup", "verify" or None
+    choices: tuple[str, ...] = ()
+    skippable: bool = False
+    preferred: str | None = None
+    rule: str = ""
+
+
+def after_first_factor(config: MfaConfig, user: UserFactors) -> Route:
+    """Rule 1: verify what the user has, set up what the policy asks, or finish."""
+    enrolled = tuple(f for f in config.primary if f in user.enrolled)
+    if enrolled:
+        choices = enrolled + (("backup_code",) if config.backup_codes_enabled and user.has_unused_backup_codes else ())
+        if len(choices) == 1:
+            return Route(VERIFY_STATE[choices[0]], "verify", choices, rule="verify.only_factor")
+        if user.last_used in choices:
+            return Route(
+                VERIFY_STATE[user.last_used], "verify", choices, preferred=user.last_used, rule="verify.last_used"
+            )
+        return Route(FACTOR_SELECTION, "verify", choices, rule="verify.choose")
+    if not config.primary:
+        return Route(DONE, None, rule="done.no_factor_enabled")
+    if config.policy == USER_CONTROLLED and user.prompted:
+        return Route(DONE, None, rule="done.already_prompted")
+    skippable = config.policy == USER_CONTROLLED
+    rule = "setup.offered" if skippable else "setup.required"
+    if len(config.primary) == 1:
+        return Route(SETUP_STATE[config.primary[0]], "setup", config.primary, skippable, rule=rule)
+    return Route(FACTOR_SELECTION, "setup", config.primary, skippable, rule=rule)
+
+
+def after_selection(mode: str, factor: str) -> str:
+    """``select_factor``: set the factor up or verify it, as the flow's mode says."""
+    return SETUP_STATE[factor] if mode == "setup" else VERIFY_STATE[factor]
+
+
+def after_setup(config: MfaConfig, has_unused_backup_codes: bool) -> Route:
+    """Rule 2: a new primary factor is followed by a fresh set of backup codes when enabled."""
+    if config.backup_codes_enabled and not has_unused_backup_codes:
+        return Route(BACKUP_CODES, "setup", rule="setup.backup_codes")
+    return Route(DONE, "setup", rule="done.setup_complete")
+
+
+def can_switch(choices: tuple[str, ...]) -> bool:
+    """``switch_factor`` makes sense only when there is another factor to pick."""
+    return len(choices) > 1

@@ -1,0 +1,51 @@
+"""The connection pool, on ``DATABASE_URL`` or on an embedded PostgreSQL (pgserver)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import asyncpg
+
+
+_EMBEDDED: list = []
+
+
+def embedded_url(data_dir: Path) -> str:
+    """Start (or reuse) a PostgreSQL under the data folder and return its unix-socket URL."""
+    import pgserver  # imported here: only needed without DATABASE_URL
+
+    pg_dir = data_dir / "postgres"
+    pg_dir.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(pg_dir)
+    _EMBEDDED.append(server)  # the server stops when its last handle goes, so keep one
+    print(f"Embedded PostgreSQL in {pg_dir} (set DATABASE_URL to use another)", file=sys.stderr)
+    return server.get_uri()
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+class Database:
+    def __init__(self, pool: asyncpg.Pool, url: str):
+        self.pool = pool
+        self.url = url
+
+    @classmethod
+    async def connect(cls, url: str, min_size: int = 2, max_size: int = 10) -> "Database":
+        pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, init=_init_connection)
+        return cls(pool, url)
+
+    def unit_of_work(self):
+        from .uow import UnitOfWork
+
+        return UnitOfWork(self.pool)
+
+    async def ping(self) -> bool:
+        async with self.pool.acquire(timeout=2) as conn:
+            return await conn.fetchval("SELECT 1", timeout=2) == 1
+
+    async def close(self) -> None:
+        await self.pool.close()

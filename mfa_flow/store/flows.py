@@ -1,0 +1,111 @@
+"""Flows and their append-only transition log."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from ..domain import Flow, Transition
+
+_COLUMNS = (
+    "id::text AS id, state, version, mode, user_id, expires_at, attempts_left, context, result,"
+    " chain_head, created_at, updated_at, token_digest"
+)
+
+# Payload of the change feed: small, as NOTIFY wants; listeners re-read the flow.
+CHANGES_CHANNEL = "flow_changes"
+
+
+def _flow_id(value: str) -> str | None:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
+
+
+class FlowRepository:
+    def __init__(self, conn):
+        self.conn = conn
+
+    async def add(self, flow: Flow) -> None:
+        await self.conn.execute(
+            "INSERT INTO flows (id, token_digest, state, version, mode, user_id, expires_at, attempts_left,"
+            " context, result, chain_head, created_at, updated_at)"
+            " VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            flow.id,
+            flow.token_digest,
+            flow.state,
+            flow.version,
+            flow.mode,
+            flow.user_id,
+            flow.expires_at,
+            flow.attempts_left,
+            flow.context,
+            flow.result,
+            flow.chain_head,
+            flow.created_at,
+            flow.updated_at,
+        )
+
+    async def get(self, flow_id: str, lock: bool = False) -> Flow | None:
+        if (flow_id := _flow_id(flow_id)) is None:
+            return None
+        row = await self.conn.fetchrow(
+            f"SELECT {_COLUMNS} FROM flows WHERE id = $1::uuid" + (" FOR UPDATE" if lock else ""), flow_id
+        )
+        return Flow(**row) if row else None
+
+    async def save(self, flow: Flow) -> None:
+        await self.conn.execute(
+            "UPDATE flows SET state = $2, version = $3, mode = $4, user_id = $5, attempts_left = $6,"
+            " context = $7, result = $8, chain_head = $9, updated_at = $10 WHERE id = $1::uuid",
+            flow.id,
+            flow.state,
+            flow.version,
+            flow.mode,
+            flow.user_id,
+            flow.attempts_left,
+            flow.context,
+            flow.result,
+            flow.chain_head,
+            flow.updated_at,
+        )
+        await self.conn.execute("SELECT pg_notify($1, $2)", CHANGES_CHANNEL, f"{flow.id}:{flow.version}")
+
+    async def overdue(self, now: datetime, limit: int = 100) -> list[str]:
+        rows = await self.conn.fetch(
+            "SELECT id::text FROM flows WHERE expires_at <= $1"
+            " AND state NOT IN ('done', 'failed', 'expired', 'cancelled') ORDER BY expires_at LIMIT $2",
+            now,
+            limit,
+        )
+        return [r["id"] for r in rows]
+
+    async def count_by_state(self) -> dict[str, int]:
+        rows = await self.conn.fetch("SELECT state, count(*)::int AS n FROM flows GROUP BY state")
+        return {r["state"]: r["n"] for r in rows}
+
+
+class TransitionLog:
+    def __init__(self, conn):
+        self.conn = conn
+
+    async def append(self, rows: list[Transition]) -> None:
+        await self.conn.executemany(
+            "INSERT INTO transitions (flow_id, seq, event, from_state, to_state, at, actor, data, prev_hash, hash)"
+            " VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            [
+                (r.flow_id, r.seq, r.event, r.from_state, r.to_state, r.at, r.actor, r.data, r.prev_hash, r.hash)
+                for r in rows
+            ],
+        )
+
+    async def of_flow(self, flow_id: str) -> list[dict]:
+        if (flow_id := _flow_id(flow_id)) is None:
+            return []
+        rows = await self.conn.fetch(
+            "SELECT id AS cursor, flow_id::text AS flow_id, seq, event, from_state, to_state, at, actor, data,"
+            " prev_hash, hash FROM transitions WHERE flow_id = $1::uuid ORDER BY seq",
+            flow_id,
+        )
+        return [dict(r) for r in rows]

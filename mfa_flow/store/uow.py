@@ -1,0 +1,48 @@
+"""The unit of work: one transaction, the repositories that share it, commit or roll back.
+
+Every write of a sign-in goes through one of these, so a transition, its log row and
+anything else it changes commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from .config import ConfigRepository
+from .flows import FlowRepository, TransitionLog
+from .users import UserRepository
+from .verifications import VerificationRepository
+
+
+class UnitOfWork:
+    def __init__(self, pool: asyncpg.Pool):
+        self._pool = pool
+        self._conn = None
+        self._tx = None
+        self._committed = False
+
+    async def __aenter__(self) -> "UnitOfWork":
+        self._conn = await self._pool.acquire()
+        self._tx = self._conn.transaction()
+        await self._tx.start()
+        self.config = ConfigRepository(self._conn)
+        self.users = UserRepository(self._conn)
+        self.verifications = VerificationRepository(self._conn)
+        self.flows = FlowRepository(self._conn)
+        self.transitions = TransitionLog(self._conn)
+        return self
+
+    @property
+    def connection(self) -> asyncpg.Connection:
+        return self._conn
+
+    async def commit(self) -> None:
+        await self._tx.commit()
+        self._committed = True
+
+    async def __aexit__(self, *exc_info) -> None:
+        try:
+            if not self._committed:
+                await self._tx.rollback()
+        finally:
+            await self._pool.release(self._conn)

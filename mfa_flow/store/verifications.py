@@ -1,0 +1,117 @@
+"""A user's MFA factors ("verifications"), and the one-time proofs they spend."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass
+class Verification:
+    id: str
+    user_id: str
+    type: str
+    name: str | None
+    secret_sealed: str | None
+    last_step: int | None
+    salt: bytes | None
+    created_at: datetime
+    last_used_at: datetime | None
+    remaining: int | None = None  # backup codes only
+
+
+_COLUMNS = "v.id::text AS id, user_id, type, name, secret_sealed, last_step, salt, created_at, last_used_at"
+_REMAINING = (
+    "(SELECT count(*) FROM backup_codes b WHERE b.verification_id = v.id AND b.used_at IS NULL)::int AS remaining"
+)
+
+
+class VerificationRepository:
+    def __init__(self, conn):
+        self.conn = conn
+
+    async def for_user(self, user_id: str) -> list[Verification]:
+        rows = await self.conn.fetch(
+            f"SELECT {_COLUMNS}, {_REMAINING} FROM mfa_verifications v WHERE user_id = $1 ORDER BY created_at, id",
+            user_id,
+        )
+        return [Verification(**r) for r in rows]
+
+    async def get(self, user_id: str, verification_id: str) -> Verification | None:
+        try:
+            uuid.UUID(verification_id)
+        except ValueError:
+            return None
+        row = await self.conn.fetchrow(
+            f"SELECT {_COLUMNS}, {_REMAINING} FROM mfa_verifications v WHERE user_id = $1 AND id = $2::uuid",
+            user_id,
+            verification_id,
+        )
+        return Verification(**row) if row else None
+
+    async def of_type(self, user_id: str, type_: str) -> Verification | None:
+        row = await self.conn.fetchrow(
+            f"SELECT {_COLUMNS}, {_REMAINING} FROM mfa_verifications v WHERE user_id = $1 AND type = $2"
+            " ORDER BY created_at LIMIT 1",
+            user_id,
+            type_,
+        )
+        return Verification(**row) if row else None
+
+    async def add(self, user_id: str, type_: str, *, secret_sealed=None, salt=None, name=None) -> Verification:
+        row = await self.conn.fetchrow(
+            "INSERT INTO mfa_verifications (id, user_id, type, secret_sealed, salt, name)"
+            f" VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_COLUMNS.replace('v.id', 'id')}",
+            uuid.uuid4(),
+            user_id,
+            type_,
+            secret_sealed,
+            salt,
+            name,
+        )
+        return Verification(**row)
+
+    async def delete(self, verification_id: str) -> None:
+        await self.conn.execute("DELETE FROM mfa_verifications WHERE id = $1::uuid", verification_id)
+
+    async def delete_type(self, user_id: str, type_: str) -> None:
+        await self.conn.execute("DELETE FROM mfa_verifications WHERE user_id = $1 AND type = $2", user_id, type_)
+
+    async def rename(self, verification_id: str, name: str) -> None:
+        await self.conn.execute("UPDATE mfa_verifications SET name = $2 WHERE id = $1::uuid", verification_id, name)
+
+    async def advance_totp_step(self, verification_id: str, step: int, now: datetime) -> bool:
+        """Accept a TOTP time-step only if it is newer than the last accepted one (no replay).
+
+        One conditional UPDATE: of two concurrent submissions of one code, one wins.
+        """
+        status = await self.conn.execute(
+            "UPDATE mfa_verifications SET last_step = $2, last_used_at = $3"
+            " WHERE id = $1::uuid AND (last_step IS NULL OR last_step < $2)",
+            verification_id,
+            step,
+            now,
+        )
+        return status == "UPDATE 1"
+
+    async def add_backup_codes(self, verification_id: str, digests: list[bytes]) -> None:
+        await self.conn.executemany(
+            "INSERT INTO backup_codes (verification_id, digest) VALUES ($1::uuid, $2)",
+            [(verification_id, d) for d in digests],
+        )
+
+    async def spend_backup_code(self, verification_id: str, digest: bytes, now: datetime) -> bool:
+        """Mark one unused code used; a single conditional UPDATE, so a code is spent once."""
+        status = await self.conn.execute(
+            "UPDATE backup_codes SET used_at = $3 WHERE verification_id = $1::uuid AND digest = $2 AND used_at IS NULL",
+            verification_id,
+            digest,
+            now,
+        )
+        if status != "UPDATE 1":
+            return False
+        await self.conn.execute(
+            "UPDATE mfa_verifications SET last_used_at = $2 WHERE id = $1::uuid", verification_id, now
+        )
+        return True
