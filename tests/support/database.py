@@ -1,0 +1,67 @@
+"""A fresh PostgreSQL database for each test run: on DATABASE_URL's server, else embedded."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+
+class TestDatabase:
+    def __init__(self):
+        self._tmp = None
+        self._server = None
+        base = os.environ.get("DATABASE_URL")
+        if not base:
+            import pgserver
+
+            self._tmp = tempfile.mkdtemp(prefix="mfa-flow-test-pg-")
+            self._server = pgserver.get_server(Path(self._tmp), cleanup_mode="delete")
+            base = self._server.get_uri()
+        self.admin_url = base
+        self.name = f"mfa_flow_test_{os.getpid()}_{secrets.token_hex(4)}"
+        self.url = self._with_database(base, self.name)
+
+    @staticmethod
+    def _with_database(url: str, name: str) -> str:
+        parts = urlsplit(url)
+        return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+    async def create(self, name: str | None = None) -> str:
+        conn = await asyncpg.connect(self.admin_url)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name or self.name}"')
+        finally:
+            await conn.close()
+        return self._with_database(self.admin_url, name or self.name)
+
+    async def drop(self, name: str | None = None) -> None:
+        conn = await asyncpg.connect(self.admin_url)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name or self.name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    def pg_dump(self) -> str:
+        """The pg_dump that matches the server: pgserver's own when embedded."""
+        if self._server is not None:
+            import pgserver
+
+            bundled = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_dump"
+            if bundled.exists():
+                return str(bundled)
+        found = shutil.which("pg_dump")
+        if not found:
+            raise RuntimeError("pg_dump is not installed (Debian: postgresql-client)")
+        return found
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.cleanup()
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)

@@ -1,0 +1,85 @@
+"""A real ``mfa-flow serve`` process on a free port, for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+ADMIN_KEY = "adm_test_admin_key_0123456789"
+AUDITOR_KEY = "aud_test_auditor_key_0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerProcess:
+    def __init__(self, database_url: str, command: str = "serve", **env: str):
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = tempfile.mkdtemp(prefix="mfa-flow-test-data-")
+        self.log_path = Path(self.data_dir) / f"{command}.log"
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "MFA_FLOW_DATA_DIR": self.data_dir,
+            "MFA_FLOW_PORT": str(self.port),
+            "MFA_FLOW_ADMIN_KEY": ADMIN_KEY,
+            "MFA_FLOW_AUDITOR_KEY": AUDITOR_KEY,
+            "MFA_FLOW_SECRET_KEY": env.pop("MFA_FLOW_SECRET_KEY", Fernet.generate_key().decode()),
+            "MFA_FLOW_ORIGIN": f"http://localhost:{self.port}",
+            **env,
+        }
+        self.command = command
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30) -> "ServerProcess":
+        self._log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mfa_flow.cli", self.command],
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        if self.command == "serve":
+            self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(self.base_url + "/readyz", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"server not ready after {timeout} s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 15) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
