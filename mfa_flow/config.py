@@ -88,6 +88,7 @@ class Settings:
             max_attempts=_int("MFA_FLOW_MAX_ATTEMPTS", 5),
             lockout_threshold=_int("MFA_FLOW_LOCKOUT_THRESHOLD", 10),
             lockout_seconds=_int("MFA_FLOW_LOCKOUT_SECONDS", 900),
+            sweep_interval=float(_int("MFA_FLOW_SWEEP_INTERVAL", 5)),
         )
         if _env("MFA_FLOW_SCHEMAS_DIR"):
             settings.schemas_dir = Path(_env("MFA_FLOW_SCHEMAS_DIR"))

@@ -7,6 +7,7 @@ from typing import Any
 
 import aiohttp
 
+from .schemas import check_flow, check_transition
 from .server import ADMIN_KEY, AUDITOR_KEY
 
 
@@ -71,7 +72,12 @@ class Api:
         else:
             reply = await self.admin("POST", "/api/flows", {"user": user})
         assert reply.status == 201, reply
-        return FlowClient(self, reply.body["flow"], reply.body["flow_token"])
+        return FlowClient(self, check_flow(reply.body["flow"]), reply.body["flow_token"])
+
+    async def transitions(self, flow_id: str) -> list[dict]:
+        reply = await self.auditor("GET", f"/api/flows/{flow_id}/transitions")
+        assert reply.status == 200, reply
+        return [check_transition(row) for row in reply.body]
 
 
 class FlowClient:
@@ -93,7 +99,7 @@ class FlowClient:
     async def send(self, type_: str, **payload) -> Reply:
         reply = await self.api.call("POST", f"/api/flows/{self.id}/events", self.token, json={"type": type_, **payload})
         if reply.status == 200:
-            self.flow = reply.body
+            self.flow = check_flow(reply.body)
         return reply
 
     async def ok(self, type_: str, **payload) -> dict:
@@ -104,7 +110,7 @@ class FlowClient:
     async def read(self) -> dict:
         reply = await self.api.call("GET", f"/api/flows/{self.id}", self.token)
         assert reply.status == 200, reply
-        self.flow = reply.body
+        self.flow = check_flow(reply.body)
         return reply.body
 
     async def password(self, username: str, password: str = "correct horse battery") -> dict:

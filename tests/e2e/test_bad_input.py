@@ -1,0 +1,118 @@
+"""Bad input gets a precise RFC 9457 problem and changes nothing; never a 500."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.test_setup_flows import unique
+
+PROBLEM = "application/problem+json"
+
+
+async def event(api, flow, body: bytes | str, headers=None):
+    return await api.call("POST", f"/api/flows/{flow.id}/events", flow.token, data=body, headers=headers)
+
+
+@pytest.mark.parametrize(
+    "body,status,detail",
+    [
+        (b"{not json", 400, "not valid JSON"),
+        (b"[1, 2]", 400, "must be a JSON object"),
+        (b"", 400, "needs a JSON body"),
+        (b'{"type": "teleport"}', 400, "unknown event 'teleport'"),
+        (b'{"type": "expire"}', 400, "unknown event 'expire'"),
+        (b'{"type": 7}', 400, "'type' string"),
+        (b'{"username": "x"}', 400, "'type' string"),
+        (b'{"type": "submit_password", "username": "x"}', 400, "'password' is a required property"),
+        (b'{"type": "submit_password", "username": "x", "password": 5}', 400, "body.password: 5 is not of type 'string'"),
+        (b'{"type": "cancel", "extra": 1}', 400, "Additional properties are not allowed ('extra'"),
+        (b'{"type": "cancel", "expected_version": "one"}', 400, "body.expected_version: 'one' is not of type 'integer'"),
+        (b'{"type": "submit_totp", "code": "' + b"1" * 100 + b'"}', 400, "is too long"),
+        (b'\xff\xfe', 400, "not valid JSON"),
+    ],
+)
+async def test_malformed_events_are_refused_with_a_precise_detail(api, body, status, detail):
+    flow = await api.start()
+    reply = await event(api, flow, body)
+    assert reply.status == status, reply
+    assert reply.headers["Content-Type"].startswith(PROBLEM)
+    assert detail in reply.problem["detail"], reply.problem
+    assert (await flow.read())["version"] == 0, "nothing was written"
+
+
+async def test_an_oversized_body_is_refused_with_413(api):
+    flow = await api.start()
+    reply = await event(api, flow, b'{"type": "cancel", "pad": "' + b"x" * 70_000 + b'"}')
+    assert reply.status == 413 and "too large" in reply.problem["detail"]
+
+
+async def test_a_body_that_is_not_json_by_content_type_is_refused_with_415(api):
+    flow = await api.start()
+    reply = await event(api, flow, b"type=cancel", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert reply.status == 415 and "application/json" in reply.problem["detail"]
+
+
+async def test_an_event_of_another_state_is_a_conflict_that_names_the_allowed_ones(api):
+    flow = await api.start()
+    reply = await flow.send("submit_totp", code="123456")
+    assert reply.status == 409
+    assert reply.problem["detail"] == "submit_totp is not allowed in state first_factor; allowed: submit_password, cancel"
+
+
+async def test_sign_up_is_refused_when_it_is_off(api):
+    flow = await api.start()
+    reply = await flow.send("submit_registration", username=unique("zed"), password="long enough password")
+    assert reply.status == 409 and "submit_registration is not allowed" in reply.problem["detail"]
+
+
+@pytest.mark.parametrize("flow_id", ["not-a-uuid", "00000000-0000-4000-8000-000000000000"])
+async def test_unknown_flows_are_404(api, flow_id):
+    reply = await api.admin("GET", f"/api/flows/{flow_id}")
+    assert reply.status == 404 and reply.problem["detail"] == f"flow {flow_id} does not exist"
+
+
+class TestWhoMayDoWhat:
+    async def test_reading_a_flow_needs_credentials(self, api):
+        flow = await api.start()
+        reply = await api.call("GET", f"/api/flows/{flow.id}")
+        assert reply.status == 401 and reply.headers["WWW-Authenticate"] == "Bearer"
+
+    async def test_a_flow_token_opens_only_its_own_flow(self, api):
+        mine, theirs = await api.start(), await api.start()
+        reply = await api.call("GET", f"/api/flows/{theirs.id}", mine.token)
+        assert reply.status == 403 and "another flow" in reply.problem["detail"]
+
+    async def test_the_auditor_reads_but_does_not_drive(self, api):
+        flow = await api.start()
+        assert (await api.auditor("GET", f"/api/flows/{flow.id}")).status == 200
+        reply = await api.auditor("POST", f"/api/flows/{flow.id}/events", {"type": "cancel"})
+        assert reply.status == 403 and "may read flows but not drive them" in reply.problem["detail"]
+
+    async def test_the_admin_drives_but_sees_no_secrets(self, api):
+        await api.configure(["totp", "backup_code"], "mandatory")
+        user = await api.new_user(unique("amy"))
+        flow = await api.start()
+        reply = await api.admin("POST", f"/api/flows/{flow.id}/events",
+                                {"type": "submit_password", "username": user["username"], "password": "correct horse battery"})
+        assert reply.status == 200 and reply.body["state"] == "totp_setup"
+        assert reply.body["challenge"] is None
+        assert (await flow.read())["challenge"]["secret"]
+
+    async def test_management_needs_the_admin_key(self, api):
+        assert (await api.call("GET", "/api/config/mfa")).status == 401
+        assert (await api.auditor("GET", "/api/config/mfa")).status == 403
+        assert (await api.call("GET", "/api/config/mfa", "not-a-key")).status == 401
+        bad_scheme = await api.call("GET", "/api/config/mfa", headers={"Authorization": "Basic eDp5"})
+        assert bad_scheme.status == 401 and "Bearer" in bad_scheme.problem["detail"]
+
+    async def test_transitions_are_for_admin_and_auditor(self, api):
+        flow = await api.start()
+        assert (await api.call("GET", f"/api/flows/{flow.id}/transitions", flow.token)).status == 403
+
+
+async def test_unknown_paths_and_methods_are_problems_too(api):
+    reply = await api.call("GET", "/api/nothing-here")
+    assert reply.status == 404 and reply.headers["Content-Type"].startswith(PROBLEM)
+    reply = await api.admin("DELETE", "/api/config/mfa")
+    assert reply.status == 405 and "DELETE is not allowed" in reply.problem["detail"]
+    assert "GET" in reply.headers["Allow"]
