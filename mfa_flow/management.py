@@ -38,6 +38,7 @@ def verification_view(v: Verification) -> dict[str, Any]:
     }
     if v.type == "webauthn":
         view["name"] = v.name
+        view["aaguid"] = v.aaguid
     if v.type == "backup_code":
         view["remaining"] = v.remaining
     return view

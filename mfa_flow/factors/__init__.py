@@ -68,13 +68,6 @@ class Factor(Protocol):
 
 
 def registry() -> dict[str, Factor]:
-    from . import backup_codes, totp
+    from . import backup_codes, totp, webauthn
 
-    factors: dict[str, Factor] = {"totp": totp.FACTOR, "backup_code": backup_codes.FACTOR}
-    try:
-        from . import webauthn
-    except ImportError:  # pragma: no cover - webauthn is a core dependency
-        pass
-    else:
-        factors["webauthn"] = webauthn.FACTOR
-    return factors
+    return {"totp": totp.FACTOR, "webauthn": webauthn.FACTOR, "backup_code": backup_codes.FACTOR}

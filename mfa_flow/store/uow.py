@@ -12,6 +12,7 @@ from .config import ConfigRepository
 from .flows import FlowRepository, TransitionLog
 from .users import UserRepository
 from .verifications import VerificationRepository
+from .webauthn import WebauthnRepository
 
 
 class UnitOfWork:
@@ -28,6 +29,7 @@ class UnitOfWork:
         self.config = ConfigRepository(self._conn)
         self.users = UserRepository(self._conn)
         self.verifications = VerificationRepository(self._conn)
+        self.webauthn = WebauthnRepository(self._conn)
         self.flows = FlowRepository(self._conn)
         self.transitions = TransitionLog(self._conn)
         return self

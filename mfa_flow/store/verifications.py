@@ -19,11 +19,13 @@ class Verification:
     created_at: datetime
     last_used_at: datetime | None
     remaining: int | None = None  # backup codes only
+    aaguid: str | None = None  # webauthn only
 
 
 _COLUMNS = "v.id::text AS id, user_id, type, name, secret_sealed, last_step, salt, created_at, last_used_at"
 _REMAINING = (
-    "(SELECT count(*) FROM backup_codes b WHERE b.verification_id = v.id AND b.used_at IS NULL)::int AS remaining"
+    "(SELECT count(*) FROM backup_codes b WHERE b.verification_id = v.id AND b.used_at IS NULL)::int AS remaining,"
+    " (SELECT aaguid FROM webauthn_credentials c WHERE c.verification_id = v.id) AS aaguid"
 )
 
 
