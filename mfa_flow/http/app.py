@@ -15,7 +15,7 @@ from ..live import ChangeFeed
 from ..management import Management
 from ..store import Database
 from ..store.migrate import migrate
-from . import flows, health, management
+from . import flows, health, management, pages
 from .problems import problems_middleware
 from .validation import Schemas
 
@@ -61,5 +61,5 @@ def create_app(settings: Settings, database_url: str) -> web.Application:
         await db.close()
 
     app.cleanup_ctx.append(lifecycle)
-    app.add_routes(health.routes() + management.routes() + flows.routes())
+    app.add_routes(health.routes() + management.routes() + flows.routes() + pages.routes())
     return app
