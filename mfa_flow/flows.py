@@ -277,11 +277,12 @@ class FlowService:
             metrics.TRANSITION_SECONDS.observe(took)
         for row in rows:
             metrics.TRANSITIONS.labels(row.event).inc()
+            # The log line's "event" is the flow event itself, so that lines read as the log does.
             log.info(
-                "transition",
+                row.event,
+                kind="transition",
                 flow_id=flow.id,
                 seq=row.seq,
-                flow_event=row.event,
                 **{"from": row.from_state, "to": row.to_state},
                 actor=row.actor,
                 duration_ms=round(took * 1000, 2),

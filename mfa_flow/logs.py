@@ -21,8 +21,9 @@ def _redact(_, __, event_dict):
     return event_dict
 
 
-def configure(level: str = "INFO") -> None:
-    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level)
+def configure(level: str = "INFO", stream=None) -> None:
+    stream = stream or sys.stderr
+    logging.basicConfig(format="%(message)s", stream=stream, level=level)
     # aiohttp's access log would print query strings, and ?token= carries a flow token.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     # transitions narrates every callback at INFO; our own "transition" line says what matters.
@@ -36,7 +37,7 @@ def configure(level: str = "INFO") -> None:
             structlog.processors.format_exc_info,
             structlog.processors.JSONRenderer(),
         ],
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=True,
     )
 

@@ -22,14 +22,14 @@ def _flow_response(request, flow, who, status=200, body=None) -> web.Response:
     return web.json_response(payload, status=status, headers={"ETag": f'"{flow.version}"'})
 
 
-def _version_tag(header: str | None) -> int | None:
-    if not header:
+def _version_tag(header: str | None, name: str) -> int | None:
+    """A flow version from an ETag header value such as ``"3"`` (quotes and W/ optional)."""
+    if not header or header.strip() == "*":
         return None
-    tag = header.strip()
-    if tag.startswith("W/"):
-        tag = tag[2:]
-    tag = tag.strip('"')
-    return int(tag) if tag.isdigit() else None
+    tag = header.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit():
+        raise invalid(f'{name} must be a flow version ETag such as "3", not {header[:40]!r}')
+    return int(tag)
 
 
 async def create_flow(request: web.Request) -> web.Response:
@@ -54,7 +54,7 @@ async def get_flow(request: web.Request) -> web.Response:
         raise invalid("wait must be a number of seconds") from None
     if not 0 <= wait <= MAX_WAIT_SECONDS:
         raise invalid(f"wait must be between 0 and {MAX_WAIT_SECONDS} seconds")
-    known = _version_tag(request.headers.get("If-None-Match"))
+    known = _version_tag(request.headers.get("If-None-Match"), "If-None-Match")
     feed = request.app["feed"]
     deadline = time.monotonic() + wait
     with feed.subscribe(flow_id) as subscription:
@@ -92,7 +92,7 @@ async def post_event(request: web.Request) -> web.Response:
     event = await read_json(request, component)
     expected = event.pop("expected_version", None)
     if expected is None:
-        expected = _version_tag(request.headers.get("If-Match"))
+        expected = _version_tag(request.headers.get("If-Match"), "If-Match")
     flow = await service.apply(flow_id, event, actor=who.role, expected_version=expected)
     return _flow_response(request, flow, who)
 
