@@ -10,8 +10,10 @@ import asyncpg
 
 from .config import ConfigRepository
 from .flows import FlowRepository, TransitionLog
+from .outbox import OutboxRepository
 from .users import UserRepository
 from .verifications import VerificationRepository
+from .webhooks import DeliveryRepository, EndpointRepository
 
 
 class UnitOfWork:
@@ -30,6 +32,9 @@ class UnitOfWork:
         self.verifications = VerificationRepository(self._conn)
         self.flows = FlowRepository(self._conn)
         self.transitions = TransitionLog(self._conn)
+        self.outbox = OutboxRepository(self._conn)
+        self.webhooks = EndpointRepository(self._conn)
+        self.deliveries = DeliveryRepository(self._conn)
         return self
 
     @property
