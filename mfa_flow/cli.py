@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 
 from . import __version__, logs
@@ -45,6 +46,16 @@ def cmd_migrate(args) -> int:
     return 0
 
 
+def cmd_worker(args) -> int:
+    from .worker import run_worker
+
+    settings = Settings.from_env()
+    url = _database_url(settings)
+    print(f"mfa-flow {__version__} worker: webhook delivery and expiry sweeps", file=sys.stderr)
+    asyncio.run(run_worker(settings, url, args.metrics_port))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mfa-flow",
@@ -71,6 +82,20 @@ def build_parser() -> argparse.ArgumentParser:
         "processes at once (an advisory lock serialises them).",
     )
     mig.set_defaults(run=cmd_migrate)
+
+    worker = commands.add_parser(
+        "worker",
+        help="deliver webhooks and expire overdue flows",
+        description="Deliver webhooks from the outbox (retries per MFA_FLOW_WEBHOOK_RETRY_SCHEDULE) and run "
+        "the expiry sweep. Run as many as you like on one database: they share the work.",
+    )
+    worker.add_argument(
+        "--metrics-port",
+        type=int,
+        default=int(os.environ.get("MFA_FLOW_WORKER_METRICS_PORT") or 0) or None,
+        help="serve /metrics and /healthz on this port, on MFA_FLOW_HOST (env MFA_FLOW_WORKER_METRICS_PORT; default off)",
+    )
+    worker.set_defaults(run=cmd_worker)
     return parser
 
 

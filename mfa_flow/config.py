@@ -26,6 +26,27 @@ def _int(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be a whole number, not {raw!r}") from None
 
 
+def _seconds_list(name: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        delays = tuple(float(part) for part in raw.split(",") if part.strip())
+    except ValueError:
+        delays = ()
+    if not delays or any(d < 0 for d in delays):
+        raise SystemExit(f"{name} must be comma-separated seconds (at least one, none negative), not {raw!r}")
+    return delays
+
+
+def _float(name: str, default: float) -> float:
+    raw = _env(name)
+    try:
+        return default if raw is None else float(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a number of seconds, not {raw!r}") from None
+
+
 def _flag(name: str) -> bool:
     return (_env(name, "") or "").lower() in ("1", "true", "yes", "on")
 
@@ -69,6 +90,9 @@ class Settings:
     lockout_threshold: int = 10
     lockout_seconds: int = 900
     sweep_interval: float = 5.0
+    webhook_allow_private: bool = False
+    webhook_retry_schedule: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
+    webhook_concurrency: int = 8
     schemas_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parent.parent / "schemas")
 
     @classmethod
@@ -88,7 +112,10 @@ class Settings:
             max_attempts=_int("MFA_FLOW_MAX_ATTEMPTS", 5),
             lockout_threshold=_int("MFA_FLOW_LOCKOUT_THRESHOLD", 10),
             lockout_seconds=_int("MFA_FLOW_LOCKOUT_SECONDS", 900),
-            sweep_interval=float(_int("MFA_FLOW_SWEEP_INTERVAL", 5)),
+            sweep_interval=_float("MFA_FLOW_SWEEP_INTERVAL", 5.0),
+            webhook_allow_private=_flag("MFA_FLOW_WEBHOOK_ALLOW_PRIVATE"),
+            webhook_retry_schedule=_seconds_list("MFA_FLOW_WEBHOOK_RETRY_SCHEDULE", cls.webhook_retry_schedule),
+            webhook_concurrency=max(1, _int("MFA_FLOW_WEBHOOK_CONCURRENCY", 8)),
         )
         if _env("MFA_FLOW_SCHEMAS_DIR"):
             settings.schemas_dir = Path(_env("MFA_FLOW_SCHEMAS_DIR"))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Awaitable, Callable
 
-from . import logs, machine, metrics, passwords, policy
+from . import logs, machine, metrics, passwords, policy, webhooks
 from .config import Settings
 from .crypto import SecretBox, new_token, token_digest
 from .domain import Flow, Transition, canonical_json, iso, take
@@ -153,6 +153,7 @@ class FlowService:
         started = time.perf_counter()
         async with self.db.unit_of_work() as uow:
             await uow.flows.add(flow)
+            await uow.outbox.add([webhooks.flow_created(flow)])
             rows: list[Transition] = []
             if user_spec is not None:
                 user = await uow.users.get(user_spec["id"], lock=True)
@@ -260,6 +261,7 @@ class FlowService:
         if rows and rows[-1].from_state != rows[-1].to_state:
             await self._enter(ctx)
         await ctx.uow.transitions.append(rows)
+        await ctx.uow.outbox.add(webhooks.flow_messages(ctx.flow, rows, ctx.user))
         return rows
 
     async def _enter(self, ctx: FactorContext) -> None:

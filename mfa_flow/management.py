@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timezone
 from typing import Any
 
 from . import machine, passwords
+from .webhooks import factor_messages
 from .config import Settings
 from .crypto import SecretBox
 from .domain import iso
@@ -93,8 +95,10 @@ class Management:
 
     async def delete_user(self, user_id: str) -> None:
         async with self.db.unit_of_work() as uow:
+            factors = await uow.verifications.for_user(user_id)
             if not await uow.users.delete(user_id):
                 raise not_found(f"user {user_id}")
+            await uow.outbox.add(factor_messages("removed", user_id, [(v.id, v.type) for v in factors], _now()))
             await uow.commit()
 
     # --- factors ("MFA verifications") --------------------------------------------------------
@@ -121,6 +125,7 @@ class Management:
                     raise conflict("the user already has an authenticator app; delete it first", slug="factor-exists")
                 secret = totp.new_secret()
                 v = await uow.verifications.add(user_id, "totp", secret_sealed=self.box.seal(secret))
+                await uow.outbox.add(factor_messages("enrolled", user_id, [(v.id, "totp")], _now()))
                 view = {
                     **verification_view(v),
                     "secret": secret,
@@ -130,6 +135,9 @@ class Management:
                 if not any(v.type in machine.PRIMARY_FACTORS for v in existing):
                     raise unprocessable("backup codes cannot stand alone: the user needs a primary factor first")
                 set_id, codes = await backup_codes.issue_set(uow, user_id, self.box.pepper)
+                replaced = [(v.id, v.type) for v in existing if v.type == "backup_code"]
+                await uow.outbox.add(factor_messages("removed", user_id, replaced, _now())
+                                     + factor_messages("enrolled", user_id, [(set_id, "backup_code")], _now()))
                 view = {"id": set_id, "type": "backup_code", "codes": codes}
             else:
                 raise unprocessable(
@@ -160,8 +168,15 @@ class Management:
             if v is None:
                 raise not_found(f"verification {verification_id} of user {user_id}")
             await uow.verifications.delete(verification_id)
+            removed = [(v.id, v.type)]
             remaining = await uow.verifications.for_user(user_id)
             if v.type in machine.PRIMARY_FACTORS and not any(r.type in machine.PRIMARY_FACTORS for r in remaining):
                 await uow.verifications.delete_type(user_id, "backup_code")
                 await uow.users.mark_prompted(user_id, False)
+                removed += [(r.id, r.type) for r in remaining if r.type == "backup_code"]
+            await uow.outbox.add(factor_messages("removed", user_id, removed, _now()))
             await uow.commit()
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

@@ -12,3 +12,29 @@ TRANSITION_SECONDS = Histogram(
     registry=REGISTRY,
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
+
+# --- Webhooks (the worker's counters; /metrics of `serve` shows deliveries by status) -------
+WEBHOOK_DELIVERIES = Gauge(
+    "mfa_flow_webhook_deliveries", "Webhook deliveries in the database, by status", ["status"], registry=REGISTRY
+)
+WEBHOOK_ATTEMPTS = Counter(
+    "mfa_flow_webhook_attempts",
+    "Webhook delivery attempts by outcome (succeeded, retry, failed)",
+    ["outcome"],
+    registry=REGISTRY,
+)
+WEBHOOK_ATTEMPT_SECONDS = Histogram(
+    "mfa_flow_webhook_attempt_seconds",
+    "Time of one delivery attempt: claim, POST, record, commit",
+    registry=REGISTRY,
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15),
+)
+WEBHOOK_LAG_SECONDS = Histogram(
+    "mfa_flow_webhook_lag_seconds",
+    "From the commit of the change to its successful delivery",
+    registry=REGISTRY,
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300, 3600),
+)
+FLOWS_EXPIRED_BY_SWEEP = Counter(
+    "mfa_flow_flows_expired_by_sweep", "Flows the expiry sweep expired", registry=REGISTRY
+)

@@ -15,7 +15,8 @@ from ..live import ChangeFeed
 from ..management import Management
 from ..store import Database
 from ..store.migrate import migrate
-from . import flows, health, management, pages
+from ..webhooks import WebhookService
+from . import flows, health, management, pages, webhooks
 from .problems import problems_middleware
 from .validation import Schemas
 
@@ -50,6 +51,7 @@ def create_app(settings: Settings, database_url: str) -> web.Application:
         app["db"] = db
         app["flows"] = FlowService(db, settings, box)
         app["management"] = Management(db, settings, box, app["flows"].factors)
+        app["webhooks"] = WebhookService(db, settings, box)
         app["feed"] = ChangeFeed(database_url)
         await app["feed"].start()
         sweeper = asyncio.create_task(_sweep_expired(app))
@@ -61,5 +63,5 @@ def create_app(settings: Settings, database_url: str) -> web.Application:
         await db.close()
 
     app.cleanup_ctx.append(lifecycle)
-    app.add_routes(health.routes() + management.routes() + flows.routes() + pages.routes())
+    app.add_routes(health.routes() + management.routes() + flows.routes() + webhooks.routes() + pages.routes())
     return app

@@ -25,8 +25,11 @@ async def readyz(request):
 async def metrics_text(request):
     async with request.app["db"].unit_of_work() as uow:
         counts = await uow.flows.count_by_state()
+        deliveries = await uow.deliveries.count_by_status()
     for state in STATES:
         metrics.FLOWS_BY_STATE.labels(state).set(counts.get(state, 0))
+    for status in ("pending", "succeeded", "failed"):
+        metrics.WEBHOOK_DELIVERIES.labels(status).set(deliveries.get(status, 0))
     return web.Response(body=generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

@@ -10,9 +10,11 @@ import asyncpg
 
 from .config import ConfigRepository
 from .flows import FlowRepository, TransitionLog
+from .outbox import OutboxRepository
 from .users import UserRepository
 from .verifications import VerificationRepository
 from .webauthn import WebauthnRepository
+from .webhooks import DeliveryRepository, EndpointRepository
 
 
 class UnitOfWork:
@@ -32,6 +34,9 @@ class UnitOfWork:
         self.webauthn = WebauthnRepository(self._conn)
         self.flows = FlowRepository(self._conn)
         self.transitions = TransitionLog(self._conn)
+        self.outbox = OutboxRepository(self._conn)
+        self.webhooks = EndpointRepository(self._conn)
+        self.deliveries = DeliveryRepository(self._conn)
         return self
 
     @property

@@ -1,4 +1,4 @@
-"""A real ``mfa-flow serve`` process on a free port, for end-to-end tests."""
+"""A real ``mfa-flow serve`` (or ``worker``) process on a free port, for end-to-end tests."""
 
 from __future__ import annotations
 
@@ -53,7 +53,23 @@ class ServerProcess:
         )
         if self.command == "serve":
             self.wait_ready(timeout)
+        elif self.command == "worker":
+            self.wait_log('"worker started"', timeout)
         return self
+
+    def wait_log(self, text: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.command} exited with {self.process.returncode}:\n{self.log()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.command} did not log {text} within {timeout} s:\n{self.log()}")
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up, no goodbye (a crash)."""
+        self.process.kill()
+        self.process.wait()
 
     def wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout

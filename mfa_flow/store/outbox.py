@@ -1,0 +1,74 @@
+"""The webhook outbox: messages written in the transaction of the change that caused them.
+
+``add`` inserts the messages and, in the same statement, one pending delivery per enabled
+endpoint that subscribes to each message's type. A rolled-back change leaves neither. A
+message no enabled endpoint subscribes to is not kept: with no webhooks registered, a
+transition costs one cheap statement more and writes nothing.
+The NOTIFY is delivered at commit only, so the worker wakes for committed work alone.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Iterable
+
+if TYPE_CHECKING:
+    from ..webhooks import Message
+
+# The worker LISTENs here; the payload is empty (it re-reads the deliveries table).
+OUTBOX_CHANNEL = "webhook_outbox"
+
+_INSERT = """
+WITH new_messages AS (
+    INSERT INTO webhook_messages (id, type, ordering_key, data, occurred_at)
+    SELECT id, type, ordering_key, data::jsonb, occurred_at
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
+         WITH ORDINALITY AS m (id, type, ordering_key, data, occurred_at, n)
+    WHERE EXISTS (SELECT 1 FROM webhook_endpoints e
+                  WHERE e.enabled AND (m.type = ANY (e.events) OR '*' = ANY (e.events)))
+    ORDER BY n
+    RETURNING seq, type, ordering_key
+), new_deliveries AS (
+    INSERT INTO webhook_deliveries (message_seq, endpoint_id, ordering_key)
+    SELECT m.seq, e.id, m.ordering_key
+    FROM new_messages m
+    JOIN webhook_endpoints e ON e.enabled AND (m.type = ANY (e.events) OR '*' = ANY (e.events))
+    ORDER BY m.seq
+    RETURNING 1
+)
+SELECT count(*)::int FROM new_deliveries
+"""
+
+
+class OutboxRepository:
+    def __init__(self, conn):
+        self.conn = conn
+
+    async def add(self, messages: Iterable["Message"]) -> int:
+        """Write messages and their deliveries; returns how many deliveries are due."""
+        messages = list(messages)
+        if not messages:
+            return 0
+        due = await self.conn.fetchval(
+            _INSERT,
+            [m.id for m in messages],
+            [m.type for m in messages],
+            [m.ordering_key for m in messages],
+            [json.dumps(m.data) for m in messages],
+            [m.occurred_at for m in messages],
+        )
+        if due:
+            await self.wake_worker()
+        return due
+
+    async def wake_worker(self) -> None:
+        """Tell the workers there is work (heard at commit, not before)."""
+        await self.conn.execute("SELECT pg_notify($1, '')", OUTBOX_CHANNEL)
+
+    async def of_key(self, ordering_key: str) -> list[dict]:
+        """The messages about one flow or user, oldest first (for operators and tests)."""
+        rows = await self.conn.fetch(
+            "SELECT id, type, data, occurred_at FROM webhook_messages WHERE ordering_key = $1 ORDER BY seq",
+            ordering_key,
+        )
+        return [dict(r) for r in rows]

@@ -1,0 +1,465 @@
+"""Webhooks: which events a change causes, how a message is signed, what an answer means,
+which addresses may receive it, and the admin's view of endpoints and deliveries.
+
+Everything down to "Addresses" is pure: the flow service and the Management API call
+``flow_messages``/``factor_messages`` inside their unit of work (so a message exists if and
+only if its change committed), and the worker (``worker.py``) calls ``sign_headers`` and
+``judge`` around each attempt. Signatures follow the Standard Webhooks specification.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import ipaddress
+import json
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, Iterable
+from urllib.parse import urlsplit
+
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import ThreadedResolver
+
+from . import machine
+from .domain import Flow, Transition, iso
+from .problems import Problem, not_found
+
+if TYPE_CHECKING:
+    from .config import Settings
+    from .crypto import SecretBox
+    from .store import Database
+    from .store.users import User
+    from .store.webhooks import Endpoint, Job
+
+EVENT_TYPES = (
+    "flow.created",
+    "flow.transitioned",
+    "flow.completed",
+    "flow.failed",
+    "flow.expired",
+    "flow.cancelled",
+    "mfa.factor_enrolled",
+    "mfa.factor_removed",
+    "user.locked",
+)
+ALL_EVENTS = "*"
+
+# Terminal states and the event that announces each (besides flow.transitioned).
+_TERMINAL_EVENT = {
+    machine.DONE: "flow.completed",
+    machine.FAILED: "flow.failed",
+    machine.EXPIRED: "flow.expired",
+    machine.CANCELLED: "flow.cancelled",
+}
+
+
+# --- Messages ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Message:
+    """One outbox row. ``id`` is the ``webhook-id`` of every attempt to every endpoint.
+    Messages with one ``ordering_key`` (a flow, or a user for Management API changes)
+    reach each endpoint in the order they were written."""
+
+    id: str
+    type: str
+    ordering_key: str
+    data: dict[str, Any]
+    occurred_at: datetime
+
+
+def _message(type_: str, key: str, data: dict[str, Any], at: datetime) -> Message:
+    return Message(f"msg_{uuid.uuid4().hex}", type_, key, data, at)
+
+
+def flow_created(flow: Flow) -> Message:
+    data = {"flow_id": flow.id, "state": flow.state, "expires_at": iso(flow.expires_at)}
+    return _message("flow.created", f"flow:{flow.id}", data, flow.created_at)
+
+
+def flow_messages(flow: Flow, rows: list[Transition], user: "User | None") -> list[Message]:
+    """The events a committed batch of transition rows causes.
+
+    A rejected attempt (a wrong code or password: a row whose state does not change) causes
+    none: nothing an embedding app acts on happened, and the attempt is in the audit log.
+    If it was the last attempt, the ``lock`` row that follows it does cause events.
+    """
+    key = f"flow:{flow.id}"
+    messages = []
+    for row in rows:
+        if row.from_state == row.to_state:
+            continue
+        about = {"flow_id": flow.id, "user_id": flow.user_id}
+        messages.append(_message("flow.transitioned", key, {
+            **about, "seq": row.seq, "event": row.event, "from_state": row.from_state,
+            "to_state": row.to_state, "actor": row.actor, "at": iso(row.at),
+        }, row.at))
+        if row.data.get("enrolled"):
+            messages.append(_enrolled(key, flow, row.data.get("factor"), row.data.get("verification_id"), row.at))
+        if row.to_state == machine.BACKUP_CODES:
+            # The set is stored on entering the state (codes shown once), so it counts from here.
+            messages.append(_enrolled(key, flow, "backup_code", flow.stage.get("backup_code_set"), row.at))
+        terminal = _TERMINAL_EVENT.get(row.to_state)
+        if terminal == "flow.completed":
+            result = flow.result or {}
+            completed = {**about, "amr": result.get("amr", [])}
+            if result.get("token"):
+                completed["token"] = result["token"]
+            messages.append(_message(terminal, key, completed, row.at))
+        elif terminal == "flow.failed":
+            messages.append(_message(terminal, key, {**about, "reason": row.data.get("reason")}, row.at))
+            if row.data.get("reason") == "user_locked" and user is not None and user.locked_until is not None:
+                locked = {"user_id": user.id, "flow_id": flow.id, "locked_until": iso(user.locked_until)}
+                messages.append(_message("user.locked", key, locked, row.at))
+        elif terminal is not None:
+            messages.append(_message(terminal, key, about, row.at))
+    return messages
+
+
+def _enrolled(key: str, flow: Flow, factor: str | None, verification_id: str | None, at: datetime) -> Message:
+    data = {"user_id": flow.user_id, "type": factor, "verification_id": verification_id, "flow_id": flow.id}
+    return _message("mfa.factor_enrolled", key, data, at)
+
+
+def factor_messages(change: str, user_id: str, factors: Iterable[tuple[str, str]], at: datetime) -> list[Message]:
+    """``mfa.factor_enrolled`` / ``mfa.factor_removed`` for Management API changes;
+    ``factors`` are (verification id, type) pairs."""
+    return [
+        _message(f"mfa.factor_{change}", f"user:{user_id}",
+                 {"user_id": user_id, "type": type_, "verification_id": vid, "flow_id": None}, at)
+        for vid, type_ in factors
+    ]
+
+
+def body(type_: str, occurred_at: datetime, data_json: str) -> bytes:
+    """The request body: the same bytes on every attempt (``data`` as stored)."""
+    return f'{{"type":{json.dumps(type_)},"timestamp":{json.dumps(iso(occurred_at))},"data":{data_json}}}'.encode()
+
+
+# --- Signatures -----------------------------------------------------------------------------
+
+SECRET_PREFIX = "whsec_"
+ROTATION_OVERLAP = timedelta(hours=24)
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + base64.b64encode(os.urandom(32)).decode()
+
+
+def signature(secret: str, message_id: str, timestamp: int, payload: bytes) -> str:
+    """``v1,<base64 HMAC-SHA256 of "id.timestamp.body">`` keyed with the secret's bytes."""
+    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+    mac = hmac.new(key, f"{message_id}.{timestamp}.".encode() + payload, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+
+
+def sign_headers(secrets: list[str], message_id: str, timestamp: int, payload: bytes) -> dict[str, str]:
+    """Standard Webhooks headers; one signature per live secret (two while a rotation overlaps)."""
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": " ".join(signature(s, message_id, timestamp, payload) for s in secrets),
+        "content-type": "application/json",
+    }
+
+
+# --- Delivery policy ------------------------------------------------------------------------
+
+MAX_RETRY_AFTER = 86400.0  # a receiver may ask for a pause, but not for a longer one than a day
+TIMEOUT_SECONDS = 15.0
+RESPONSE_EXCERPT = 1024  # bytes of a response body kept in the delivery log
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one attempt's answer means: ``succeeded``, ``pending`` (again after ``delay``
+    seconds) or ``failed``; ``disable`` turns the endpoint off (it answered 410 Gone)."""
+
+    status: str
+    delay: float | None = None
+    disable: bool = False
+
+
+def judge(schedule: tuple[float, ...], tried_before: int, http_status: int | None,
+          retry_after: float | None = None) -> Verdict:
+    """``tried_before``: attempts already made in this round. ``http_status`` None: no
+    answer (refused, unreachable, timed out). Entry i of the schedule is the wait before
+    try i+1, so a schedule of n entries makes n tries."""
+    if http_status is not None and 200 <= http_status < 300:
+        return Verdict("succeeded")
+    if http_status == 410:
+        return Verdict("failed", disable=True)
+    tried = tried_before + 1
+    if tried >= len(schedule):
+        return Verdict("failed")
+    delay = schedule[tried]
+    if http_status in (429, 503) and retry_after is not None:
+        delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
+    return Verdict("pending", delay)
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """``Retry-After``: delay-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
+# --- Addresses ------------------------------------------------------------------------------
+
+# Cloud instance metadata services: refused even when private addresses are allowed.
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a) for a in ("169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200")
+)
+
+
+class UnsafeUrl(OSError):
+    """A webhook URL or an address it resolves to that the service will not call.
+    An OSError, so that aiohttp reports it as a connection error at delivery time."""
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str
+    host: str
+    port: int
+    plain_http: bool
+
+
+def check_url(url: str, allow_private: bool) -> Target:
+    """The URL's shape: https (or http, to loopback only, when private addresses are allowed),
+    a host, no credentials."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise UnsafeUrl(f"the URL is not valid: {exc}") from None
+    if parts.scheme not in ("https", "http"):
+        raise UnsafeUrl("the URL must start with https://")
+    if parts.scheme == "http" and not allow_private:
+        raise UnsafeUrl("the URL must use https (plain http is allowed to loopback only, with "
+                        "MFA_FLOW_WEBHOOK_ALLOW_PRIVATE=1)")
+    if not parts.hostname:
+        raise UnsafeUrl("the URL needs a host")
+    if parts.username or parts.password:
+        raise UnsafeUrl("put no credentials in the URL: verify the signature instead")
+    default = 443 if parts.scheme == "https" else 80
+    return Target(url, parts.hostname, port or default, parts.scheme == "http")
+
+
+def address_refusal(address: str, allow_private: bool, plain_http: bool = False) -> str | None:
+    """Why the service will not call ``address``, or None."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip in METADATA_ADDRESSES:
+        return "a cloud metadata address"
+    if plain_http and not ip.is_loopback:
+        return "not a loopback address, and plain http is allowed to loopback only"
+    if allow_private:
+        return None
+    if ip.is_loopback:
+        return "a loopback address"
+    if ip.is_link_local:
+        return "a link-local address"
+    if ip.is_private:
+        return "a private address"
+    if not ip.is_global:
+        return "not a public address"
+    return None
+
+
+async def resolve_checked(target: Target, allow_private: bool) -> list[str]:
+    """Resolve the host and refuse it if any address it resolves to is refused."""
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise UnsafeUrl(f"the host {target.host} does not resolve: {exc.strerror or exc}") from None
+    addresses = sorted({info[4][0] for info in infos})
+    for address in addresses:
+        reason = address_refusal(address, allow_private, target.plain_http)
+        if reason:
+            raise UnsafeUrl(f"the host {target.host} resolves to {address}, {reason}")
+    return addresses
+
+
+class GuardedResolver(AbstractResolver):
+    """aiohttp resolver that refuses hosts resolving to refused addresses. The connection is
+    made to the very addresses checked, so DNS cannot change its answer in between."""
+
+    def __init__(self, allow_private: bool):
+        self.allow_private = allow_private
+        self._inner = ThreadedResolver()
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        for result in results:
+            reason = address_refusal(result["host"], self.allow_private)
+            if reason:
+                raise UnsafeUrl(f"the host {host} resolves to {result['host']}, {reason}")
+        return results
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+# --- Endpoints and deliveries (the admin's API) ------------------------------------------------
+
+
+def endpoint_view(endpoint: "Endpoint") -> dict[str, Any]:
+    return {
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "events": list(endpoint.events),
+        "enabled": endpoint.enabled,
+        "description": endpoint.description,
+        "disabled_reason": endpoint.disabled_reason,
+        "previous_secret_expires_at": iso(endpoint.previous_secret_expires_at)
+        if endpoint.previous_secret_expires_at else None,
+        "created_at": iso(endpoint.created_at),
+        "updated_at": iso(endpoint.updated_at),
+    }
+
+
+def delivery_view(row: dict) -> dict[str, Any]:
+    def at(name):
+        return iso(row[name]) if row[name] else None
+
+    return {
+        "id": row["id"],
+        "message_id": row["message_id"],
+        "type": row["type"],
+        "status": row["status"],
+        "attempts": row["attempts"],
+        "next_attempt_at": at("next_attempt_at") if row["status"] == "pending" else None,
+        "last_attempt_at": at("last_attempt_at"),
+        "last_status": row["last_status"],
+        "last_response": row["last_response"],
+        "last_error": row["last_error"],
+        "delivered_at": at("delivered_at"),
+        "created_at": at("created_at"),
+    }
+
+
+def live_secrets(sealed: "Endpoint | Job", box: "SecretBox", now: datetime) -> list[str]:
+    """The secrets that sign a message now: the current one, and the previous one for
+    ``ROTATION_OVERLAP`` after a rotation."""
+    secrets = [box.open(sealed.secret_sealed)]
+    previous_until = sealed.previous_secret_expires_at
+    if sealed.previous_secret_sealed and previous_until and previous_until > now:
+        secrets.append(box.open(sealed.previous_secret_sealed))
+    return secrets
+
+
+class WebhookService:
+    """Registering endpoints (URLs checked at registration, and again by the worker at every
+    delivery), rotating their secrets, reading and retrying deliveries."""
+
+    def __init__(self, db: "Database", settings: "Settings", box: "SecretBox"):
+        self.db = db
+        self.settings = settings
+        self.box = box
+
+    async def _checked_url(self, url: str) -> str:
+        try:
+            await resolve_checked(check_url(url, self.settings.webhook_allow_private), self.settings.webhook_allow_private)
+        except UnsafeUrl as exc:
+            raise Problem(422, "webhook-url-refused", "Webhook URL refused", f"url: {exc}") from None
+        return url
+
+    async def _endpoint(self, uow, endpoint_id: str, lock: bool = False) -> "Endpoint":
+        endpoint = await uow.webhooks.get(endpoint_id, lock=lock)
+        if endpoint is None:
+            raise not_found(f"webhook {endpoint_id}")
+        return endpoint
+
+    async def create(self, body: dict) -> dict:
+        url = await self._checked_url(body["url"])
+        secret = new_secret()
+        async with self.db.unit_of_work() as uow:
+            endpoint = await uow.webhooks.add(url, _events(body["events"]), body.get("enabled", True),
+                                              body.get("description"), self.box.seal(secret), _now())
+            await uow.commit()
+        return {**endpoint_view(endpoint), "secret": secret}
+
+    async def list(self) -> list[dict]:
+        async with self.db.unit_of_work() as uow:
+            return [endpoint_view(e) for e in await uow.webhooks.all()]
+
+    async def get(self, endpoint_id: str) -> dict:
+        async with self.db.unit_of_work() as uow:
+            return endpoint_view(await self._endpoint(uow, endpoint_id))
+
+    async def update(self, endpoint_id: str, body: dict) -> dict:
+        changes = dict(body)
+        if "url" in changes:
+            changes["url"] = await self._checked_url(changes["url"])
+        if "events" in changes:
+            changes["events"] = _events(changes["events"])
+        if changes.get("enabled") is True:
+            changes["disabled_reason"] = None
+        async with self.db.unit_of_work() as uow:
+            await self._endpoint(uow, endpoint_id, lock=True)
+            endpoint = await uow.webhooks.update(endpoint_id, changes, _now())
+            await uow.commit()
+        return endpoint_view(endpoint)
+
+    async def delete(self, endpoint_id: str) -> None:
+        async with self.db.unit_of_work() as uow:
+            if not await uow.webhooks.delete(endpoint_id):
+                raise not_found(f"webhook {endpoint_id}")
+            await uow.commit()
+
+    async def rotate_secret(self, endpoint_id: str) -> dict:
+        secret = new_secret()
+        now = _now()
+        async with self.db.unit_of_work() as uow:
+            await self._endpoint(uow, endpoint_id, lock=True)
+            endpoint = await uow.webhooks.rotate_secret(endpoint_id, self.box.seal(secret), now + ROTATION_OVERLAP, now)
+            await uow.commit()
+        return {**endpoint_view(endpoint), "secret": secret}
+
+    async def deliveries(self, endpoint_id: str, status: str | None, before: int | None, limit: int) -> dict:
+        async with self.db.unit_of_work() as uow:
+            await self._endpoint(uow, endpoint_id)
+            rows = await uow.deliveries.of_endpoint(endpoint_id, status, before, limit)
+        cursor = str(rows[-1]["seq"]) if len(rows) == limit else None
+        return {"items": [delivery_view(r) for r in rows], "next_cursor": cursor}
+
+    async def retry(self, endpoint_id: str, delivery_id: str) -> dict:
+        async with self.db.unit_of_work() as uow:
+            await self._endpoint(uow, endpoint_id)
+            if await uow.deliveries.get(endpoint_id, delivery_id) is None:
+                raise not_found(f"delivery {delivery_id} of webhook {endpoint_id}")
+            await uow.deliveries.retry(delivery_id, _now())
+            await uow.outbox.wake_worker()
+            row = await uow.deliveries.get(endpoint_id, delivery_id)
+            await uow.commit()
+        return delivery_view(row)
+
+
+def _events(events: list[str]) -> list[str]:
+    """``*`` stands alone: it already means every event."""
+    return [ALL_EVENTS] if ALL_EVENTS in events else list(dict.fromkeys(events))
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

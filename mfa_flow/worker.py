@@ -1,0 +1,232 @@
+"""``mfa-flow worker``: delivers webhooks from the outbox and runs the expiry sweep.
+
+Each of ``MFA_FLOW_WEBHOOK_CONCURRENCY`` couriers repeats: claim one due delivery (a row
+lock, ``FOR UPDATE SKIP LOCKED``, so several workers share the work), POST it, record the
+answer, commit. The row lock is held through the POST: it is the courier's lease, and if
+the process dies PostgreSQL ends the transaction and the delivery is due again at once
+(at least once: a receiver may see a message twice, always with the same ``webhook-id``).
+Couriers wake on the outbox's NOTIFY (sent at commit), on a retry falling due, or every
+``POLL_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import aiohttp
+import asyncpg
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from . import __version__, logs, metrics, webhooks
+from .config import Settings
+from .crypto import SecretBox
+from .flows import FlowService
+from .store import Database
+from .store.outbox import OUTBOX_CHANNEL
+from .store.webhooks import Job
+
+log = logs.get("mfa_flow.worker")
+
+POLL_SECONDS = 1.0
+FAILURE_PAUSE_SECONDS = 1.0  # after an error of the worker itself (the database went away)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one POST got: an HTTP status, or an error when there was no answer."""
+
+    http_status: int | None
+    retry_after: float | None = None
+    response: str | None = None
+    error: str | None = None
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Worker:
+    def __init__(self, db: Database, listen_url: str, settings: Settings, box: SecretBox):
+        self.db = db
+        self.listen_url = listen_url
+        self.settings = settings
+        self.box = box
+        self.flows = FlowService(db, settings, box)
+        self._stopping = asyncio.Event()
+        self._signal = asyncio.Event()  # replaced after every wake-up, see _wake
+        self._session: aiohttp.ClientSession | None = None
+
+    # --- waking -------------------------------------------------------------------------------
+
+    def _wake(self, *_args) -> None:
+        """Wake every idle courier. A courier takes the event before it looks for work, so a
+        wake-up that comes while it looks is not lost."""
+        self._signal.set()
+        self._signal = asyncio.Event()
+
+    async def _idle(self, wake: asyncio.Event, seconds: float) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(wake.wait(), seconds)
+
+    # --- delivering ---------------------------------------------------------------------------
+
+    async def _courier(self) -> None:
+        while not self._stopping.is_set():
+            wake = self._signal
+            try:
+                worked = await self.deliver_one()
+            except Exception:
+                log.exception("webhook courier failed; pausing")
+                await self._idle(self._stopping, FAILURE_PAUSE_SECONDS)
+                continue
+            if not worked:
+                await self._idle(wake, POLL_SECONDS)
+
+    async def deliver_one(self) -> bool:
+        """Claim, attempt and record one delivery. False when nothing is due."""
+        started = time.perf_counter()
+        schedule = self.settings.webhook_retry_schedule
+        async with self.db.unit_of_work() as uow:
+            job = await uow.deliveries.claim(schedule[0])
+            if job is None:
+                return False
+            attempt = await self._post(job)
+            verdict = webhooks.judge(schedule, job.round_attempts, attempt.http_status, attempt.retry_after)
+            now = _now()
+            next_at = now + timedelta(seconds=verdict.delay) if verdict.status == "pending" else None
+            await uow.deliveries.record(job, status=verdict.status, next_attempt_at=next_at,
+                                        http_status=attempt.http_status, response=attempt.response,
+                                        error=attempt.error, now=now)
+            if verdict.disable:
+                reason = f"the endpoint answered 410 Gone at {now.isoformat()}"
+                await uow.webhooks.update(job.endpoint_id, {"enabled": False, "disabled_reason": reason}, now)
+            await uow.commit()
+        if next_at is not None:
+            # A short retry should not wait for the next poll.
+            asyncio.get_running_loop().call_later(verdict.delay + 0.01, self._wake)
+        took = time.perf_counter() - started
+        outcome = {"pending": "retry"}.get(verdict.status, verdict.status)
+        metrics.WEBHOOK_ATTEMPTS.labels(outcome).inc()
+        metrics.WEBHOOK_ATTEMPT_SECONDS.observe(took)
+        if verdict.status == "succeeded":
+            metrics.WEBHOOK_LAG_SECONDS.observe(job.committed_seconds_ago + took)
+        log.info(
+            "webhook attempt",
+            message_id=job.message_id,
+            message_type=job.type,
+            endpoint_id=job.endpoint_id,
+            delivery_id=job.delivery_id,
+            attempt=job.attempts + 1,
+            http_status=attempt.http_status,
+            error=attempt.error,
+            outcome=outcome,
+            retry_in=verdict.delay if next_at else None,
+            endpoint_disabled=verdict.disable or None,
+            duration_ms=round(took * 1000, 2),
+        )
+        return True
+
+    async def _post(self, job: Job) -> Attempt:
+        allow_private = self.settings.webhook_allow_private
+        try:
+            target = webhooks.check_url(job.url, allow_private)
+            if target.plain_http:  # the loopback-only rule of plain http needs the scheme
+                await webhooks.resolve_checked(target, allow_private)
+        except webhooks.UnsafeUrl as exc:
+            return Attempt(None, error=f"refused: {exc}")
+        payload = webhooks.body(job.type, job.occurred_at, job.data_json)
+        now = _now()
+        headers = webhooks.sign_headers(webhooks.live_secrets(job, self.box, now), job.message_id,
+                                        int(now.timestamp()), payload)
+        try:
+            async with self._session.post(job.url, data=payload, headers=headers, allow_redirects=False) as response:
+                excerpt = await response.content.read(webhooks.RESPONSE_EXCERPT)
+                retry_after = webhooks.parse_retry_after(response.headers.get("Retry-After"), _now())
+                return Attempt(response.status, retry_after, excerpt.decode("utf-8", errors="replace"))
+        except asyncio.TimeoutError:
+            return Attempt(None, error=f"no answer within {webhooks.TIMEOUT_SECONDS:g} s")
+        except (aiohttp.ClientError, OSError) as exc:
+            cause = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc
+            return Attempt(None, error=f"{type(cause).__name__}: {cause}"[:500])
+
+    # --- sweeping -----------------------------------------------------------------------------
+
+    async def _sweeper(self) -> None:
+        """Expire overdue flows, so that ``flow.expired`` fires without a client."""
+        while not self._stopping.is_set():
+            try:
+                total = 0
+                while (expired := await self.flows.expire_overdue()) > 0:
+                    total += expired
+                    if expired < 100:  # expire_overdue takes at most 100 at a time
+                        break
+                if total:
+                    metrics.FLOWS_EXPIRED_BY_SWEEP.inc(total)
+                    log.info("expiry sweep", expired=total)
+            except Exception:
+                log.exception("expiry sweep failed")
+            await self._idle(self._stopping, self.settings.sweep_interval)
+
+    # --- running ------------------------------------------------------------------------------
+
+    async def run(self, metrics_port: int | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stopping.set)
+        listener = await asyncpg.connect(self.listen_url)
+        await listener.add_listener(OUTBOX_CHANNEL, self._wake)
+        connector = aiohttp.TCPConnector(resolver=webhooks.GuardedResolver(self.settings.webhook_allow_private),
+                                         limit=self.settings.webhook_concurrency)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=webhooks.TIMEOUT_SECONDS),
+            cookie_jar=aiohttp.DummyCookieJar(),
+            headers={"User-Agent": f"mfa-flow-webhooks/{__version__}"},
+        )
+        runner = await self._serve_metrics(metrics_port) if metrics_port else None
+        tasks = [asyncio.create_task(self._courier()) for _ in range(self.settings.webhook_concurrency)]
+        tasks.append(asyncio.create_task(self._sweeper()))
+        log.info("worker started", couriers=self.settings.webhook_concurrency,
+                 retry_schedule=list(self.settings.webhook_retry_schedule),
+                 allow_private=self.settings.webhook_allow_private, metrics_port=metrics_port)
+        await self._stopping.wait()
+        log.info("worker stopping: finishing the attempts in flight")
+        self._wake()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._session.close()
+        with contextlib.suppress(Exception):
+            await listener.close()
+        if runner is not None:
+            await runner.cleanup()
+        log.info("worker stopped")
+
+    async def _serve_metrics(self, port: int) -> web.AppRunner:
+        async def metrics_text(request):
+            return web.Response(body=generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+        async def healthz(request):
+            return web.json_response({"status": "ok"})
+
+        app = web.Application()
+        app.add_routes([web.get("/metrics", metrics_text), web.get("/healthz", healthz)])
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, self.settings.host, port).start()
+        return runner
+
+
+async def run_worker(settings: Settings, database_url: str, metrics_port: int | None) -> None:
+    from .store.migrate import migrate
+
+    await migrate(database_url)
+    db = await Database.connect(database_url, min_size=2, max_size=settings.webhook_concurrency + 2)
+    try:
+        await Worker(db, database_url, settings, SecretBox(settings.secret_key)).run(metrics_port)
+    finally:
+        await db.close()
