@@ -15,7 +15,7 @@ from ..live import ChangeFeed
 from ..management import Management
 from ..store import Database
 from ..store.migrate import migrate
-from . import flows, health, management
+from . import flows, health, live, management
 from .problems import problems_middleware
 from .validation import Schemas
 
@@ -62,4 +62,5 @@ def create_app(settings: Settings, database_url: str) -> web.Application:
 
     app.cleanup_ctx.append(lifecycle)
     app.add_routes(health.routes() + management.routes() + flows.routes())
+    live.install(app)
     return app
