@@ -202,6 +202,8 @@ async def flow_events(request: web.Request) -> web.StreamResponse:
                 await response.write(_sse(flow.version, service.view(flow, owner=who.owns(flow))))
     except ConnectionResetError:
         pass  # the client went away
+    except Exception:  # the headers are sent: end the stream; the EventSource reconnects
+        log.exception("event stream failed", flow_id=flow_id)
     finally:
         pinger.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
