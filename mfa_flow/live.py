@@ -1,60 +1,124 @@
-"""The change feed: one LISTEN connection per process fans flow changes out to waiters.
+"""The change feed: one LISTEN connection per process fans flow changes out to subscribers.
 
 Every committed transition NOTIFYs ``flow_changes`` with ``<flow id>:<version>`` in its own
 transaction, so a process hears of changes made by any process sharing the database.
-Subscribers get version numbers only and re-read the flow: NOTIFY payloads stay small.
+Payloads stay small: subscribers learn a version number and re-read the flow.
+
+NOTIFY is fire-and-forget: while the listening connection is down, notifications are lost.
+So the feed reconnects with back-off, and once it LISTENs again it re-reads the current
+version of every flow it has subscribers for and hands those on as if they had been
+notified. A subscriber therefore never misses the latest state, though it may miss
+intermediate ones (it only ever needs the newest: a flow is its current row).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import random
+import time
+import uuid
 from collections import defaultdict
+from typing import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 
 from . import logs
+from .machine import is_terminal
 from .store.flows import CHANGES_CHANNEL
 
 log = logs.get("mfa_flow.live")
 
+# Back-off between reconnection attempts: doubles from the first to the last, with jitter
+# so that many processes do not hammer a database that has just come back all at once.
+FIRST_RETRY_SECONDS = 0.1
+LAST_RETRY_SECONDS = 5.0
+# A silent network partition never fires the termination callback; a ping finds it.
+PING_SECONDS = 10.0
+
 
 class Subscription:
-    def __init__(self):
-        self.versions: asyncio.Queue[int] = asyncio.Queue()
+    """What one subscriber has heard about one flow: the newest version, and a wake-up.
 
-    async def next_version(self, timeout: float) -> int | None:
+    Versions coalesce: a subscriber that falls behind wakes once for the newest version, so
+    a slow subscriber costs a few bytes, never a growing queue.
+    """
+
+    __slots__ = ("heard", "closed", "_changed")
+
+    def __init__(self):
+        self.heard = -1
+        self.closed = False
+        self._changed = asyncio.Event()
+
+    def offer(self, version: int) -> None:
+        if version > self.heard:
+            self.heard = version
+            self._changed.set()
+
+    def close(self) -> None:
+        """The process is shutting down: wake the subscriber for good."""
+        self.closed = True
+        self._changed.set()
+
+    async def next_version(self, timeout: float | None) -> int | None:
+        """Wait for a version newer than the last one returned; None on timeout or close."""
         try:
-            return await asyncio.wait_for(self.versions.get(), timeout)
+            await asyncio.wait_for(self._changed.wait(), timeout)
         except asyncio.TimeoutError:
             return None
+        self._changed.clear()
+        return None if self.closed else self.heard
 
 
 class ChangeFeed:
-    def __init__(self, url: str):
+    def __init__(self, url: str, name: str = "mfa-flow"):
         self.url = url
-        self._conn: asyncpg.Connection | None = None
+        # Shown in pg_stat_activity, so operators (and tests) can find each process's listener.
+        self.application_name = f"{name} listen pid={os.getpid()}"
         self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
+        self._conn: asyncpg.Connection | None = None
+        self._task: asyncio.Task | None = None
+        self._listening = asyncio.Event()
+        self._closing = False
+        self.reconnects = 0
 
-    async def start(self) -> None:
-        self._conn = await asyncpg.connect(self.url)
-        await self._conn.add_listener(CHANGES_CHANNEL, self._on_notify)
+    # --- Lifecycle ---------------------------------------------------------------------------
+
+    async def start(self, timeout: float = 10.0) -> None:
+        """Start listening; returns once the first LISTEN is in place."""
+        self._task = asyncio.create_task(self._run(), name="change-feed")
+        await asyncio.wait_for(self._listening.wait(), timeout)
+
+    def close_subscriptions(self) -> None:
+        """Wake every subscriber for the last time (graceful shutdown)."""
+        self._closing = True
+        for subscriptions in self._subscribers.values():
+            for subscription in subscriptions:
+                subscription.close()
 
     async def stop(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                await self._conn.close()
-            self._conn = None
+        self.close_subscriptions()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._disconnect()
 
-    def _on_notify(self, _conn, _pid, _channel, payload: str) -> None:
-        flow_id, _, version = payload.rpartition(":")
-        for subscription in self._subscribers.get(flow_id, ()):
-            subscription.versions.put_nowait(int(version))
+    @property
+    def listening(self) -> bool:
+        return self._listening.is_set()
+
+    # --- Subscribing -------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def subscribe(self, flow_id: str):
         """Subscribe before reading the flow, so that no change between the two is missed."""
         subscription = Subscription()
+        if self._closing:
+            subscription.close()
         self._subscribers[flow_id].add(subscription)
         try:
             yield subscription
@@ -62,3 +126,102 @@ class ChangeFeed:
             self._subscribers[flow_id].discard(subscription)
             if not self._subscribers[flow_id]:
                 del self._subscribers[flow_id]
+
+    async def watch(self, flow_id: str, read: Callable[[str], Awaitable], after: int = -1) -> AsyncIterator:
+        """The flow each time it has a version newer than the last one yielded (or ``after``).
+
+        Versions only go up. Ends after a terminal state, or when the process shuts down.
+        ``read`` is ``FlowService.get``: it expires an overdue flow on the spot, so waking at
+        the expiry time turns a silent deadline into a last change.
+        """
+        with self.subscribe(flow_id) as subscription:
+            while True:
+                flow = await read(flow_id)
+                if flow.version > after:
+                    after = flow.version
+                    yield flow
+                if is_terminal(flow.state) or subscription.closed:
+                    return
+                until_expiry = flow.expires_at.timestamp() - time.time() + 0.05
+                await subscription.next_version(max(0.0, until_expiry))
+                if subscription.closed:
+                    return
+
+    def _publish(self, flow_id: str, version: int) -> None:
+        for subscription in self._subscribers.get(flow_id, ()):
+            subscription.offer(version)
+
+    # --- The listening connection ------------------------------------------------------------
+
+    def _on_notify(self, _conn, _pid, _channel, payload: str) -> None:
+        flow_id, _, version = payload.rpartition(":")
+        if version.isdigit():
+            self._publish(flow_id, int(version))
+
+    async def _run(self) -> None:
+        delay = FIRST_RETRY_SECONDS
+        while True:
+            lost = asyncio.Event()
+            try:
+                await self._connect(lost)
+                delay = FIRST_RETRY_SECONDS
+                await self._catch_up()
+                await self._hold(lost)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database went away: try again, more slowly each time
+                log.warning("change feed connection lost", error=type(exc).__name__, retry_in=round(delay, 2))
+            self._listening.clear()
+            await self._disconnect()
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, LAST_RETRY_SECONDS)
+            self.reconnects += 1
+
+    async def _connect(self, lost: asyncio.Event) -> None:
+        conn = await asyncpg.connect(
+            self.url, timeout=5, server_settings={"application_name": self.application_name}
+        )
+        self._conn = conn
+        conn.add_termination_listener(lambda _conn: lost.set())
+        await conn.add_listener(CHANGES_CHANNEL, self._on_notify)
+        self._listening.set()
+        if self.reconnects:
+            log.info("change feed listening again", reconnects=self.reconnects)
+
+    async def _catch_up(self) -> None:
+        """After (re)connecting, hand on the current version of every subscribed flow: any
+        NOTIFY sent while nobody listened is lost, the rows are not."""
+        flow_ids = [flow_id for flow_id in list(self._subscribers) if _is_uuid(flow_id)]
+        if not flow_ids:
+            return
+        rows = await self._conn.fetch(
+            "SELECT id::text AS id, version FROM flows WHERE id = ANY($1::uuid[])", flow_ids, timeout=10
+        )
+        for row in rows:
+            self._publish(row["id"], row["version"])
+
+    async def _hold(self, lost: asyncio.Event) -> None:
+        """Keep the connection until it drops; ping now and then to notice a silent one."""
+        while not lost.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(lost.wait(), PING_SECONDS)
+            if not lost.is_set():
+                await self._conn.fetchval("SELECT 1", timeout=5)
+        raise ConnectionError("the listening connection was closed")
+
+    async def _disconnect(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), 2)
+        elif conn is not None:
+            conn.terminate()
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+

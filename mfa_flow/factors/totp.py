@@ -59,7 +59,7 @@ class Totp:
         if step is None:
             return Proof(False, WRONG_CODE)
         verification = await ctx.uow.verifications.add(ctx.user.id, "totp", secret_sealed=ctx.box.seal(secret))
-        await ctx.uow.verifications.advance_totp_step(verification.id, step, ctx.now)
+        await ctx.uow.verifications.advance_totp_step(ctx.user.id, verification.id, step, ctx.now)
         return Proof(True, facts={"verification_id": verification.id})
 
     async def enter_verify(self, ctx: FactorContext) -> None:
@@ -72,7 +72,7 @@ class Totp:
         step = matching_step(ctx.box.open(verification.secret_sealed), event["code"], ctx.now)
         if step is None:
             return Proof(False, WRONG_CODE)
-        if not await ctx.uow.verifications.advance_totp_step(verification.id, step, ctx.now):
+        if not await ctx.uow.verifications.advance_totp_step(ctx.user.id, verification.id, step, ctx.now):
             return Proof(False, "this code was already used; wait for the next one", {"replay": True})
         return Proof(True, facts={"verification_id": verification.id})
 

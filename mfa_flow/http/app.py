@@ -16,7 +16,7 @@ from ..management import Management
 from ..store import Database
 from ..store.migrate import migrate
 from ..webhooks import WebhookService
-from . import flows, health, management, pages, webhooks
+from . import flows, health, live, management, pages, webhooks
 from .problems import problems_middleware
 from .validation import Schemas
 
@@ -64,4 +64,5 @@ def create_app(settings: Settings, database_url: str) -> web.Application:
 
     app.cleanup_ctx.append(lifecycle)
     app.add_routes(health.routes() + management.routes() + flows.routes() + webhooks.routes() + pages.routes())
+    live.install(app)
     return app

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 
 from aiohttp import web
 
+from ..domain import Flow
 from ..machine import is_terminal
 from ..problems import invalid, not_found
-from .auth import ADMIN, caller, check_flow_access, forbidden, require_reader
-from .validation import event_component, read_json
+from .auth import ADMIN, Caller, caller, check_flow_access, forbidden, require_reader
+from .validation import event_component, read_json, read_json_object
 
 MAX_WAIT_SECONDS = 60
 
@@ -64,7 +63,7 @@ async def get_flow(request: web.Request) -> web.Response:
         baseline = known if known is not None else (flow.version if wait else None)
         while baseline is not None and flow.version == baseline and not is_terminal(flow.state):
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or subscription.closed:  # closed: the server is shutting down
                 break
             until_expiry = (flow.expires_at.timestamp() - time.time()) + 0.05
             await subscription.next_version(max(0.0, min(remaining, until_expiry)))
@@ -74,26 +73,29 @@ async def get_flow(request: web.Request) -> web.Response:
     return _flow_response(request, flow, who)
 
 
-async def post_event(request: web.Request) -> web.Response:
-    who = caller(request)
-    service = request.app["flows"]
-    flow_id = request.match_info["flow_id"]
-    async with request.app["db"].unit_of_work() as uow:
+async def drive(app: web.Application, who: Caller, flow_id: str, body, if_match: int | None = None) -> Flow:
+    """Check and apply one client event to a flow: the one way in for ``POST .../events``
+    and for events sent over the WebSocket. Raises a Problem for anything refused."""
+    async with app["db"].unit_of_work() as uow:
         flow = await uow.flows.get(flow_id)
     if flow is None:
         raise not_found(f"flow {flow_id}")
     check_flow_access(who, flow, drive=True)
-    raw = await request.read()
-    try:
-        peek = json.loads(raw) if raw.strip() else None
-    except (ValueError, UnicodeDecodeError):
-        peek = None
-    component = event_component(peek) if isinstance(peek, dict) else "Event"
-    event = await read_json(request, component)
+    if not isinstance(body, dict):
+        raise invalid("the event must be a JSON object")
+    app["schemas"].check(event_component(body), body)
+    event = dict(body)
     expected = event.pop("expected_version", None)
     if expected is None:
-        expected = _version_tag(request.headers.get("If-Match"), "If-Match")
-    flow = await service.apply(flow_id, event, actor=who.role, expected_version=expected)
+        expected = if_match
+    return await app["flows"].apply(flow_id, event, actor=who.role, expected_version=expected)
+
+
+async def post_event(request: web.Request) -> web.Response:
+    who = caller(request)
+    body = await read_json_object(request)
+    if_match = _version_tag(request.headers.get("If-Match"), "If-Match")
+    flow = await drive(request.app, who, request.match_info["flow_id"], body, if_match)
     return _flow_response(request, flow, who)
 
 
@@ -118,5 +120,3 @@ def routes() -> list[web.RouteDef]:
         web.get("/api/flows/{flow_id}/transitions", get_transitions),
     ]
 
-
-__all__ = ["routes", "asyncio"]

@@ -58,10 +58,20 @@ class Schemas:
 
 async def read_json(request: web.Request, component: str, optional: bool = False) -> dict:
     """The request body as JSON, valid against ``component``, or a 400/415 problem."""
+    body = await read_json_object(request, optional)
+    if body is None:
+        return {}
+    request.app["schemas"].check(component, body)
+    return body
+
+
+async def read_json_object(request: web.Request, optional: bool = False) -> dict | None:
+    """The request body as a JSON object (not yet checked against a schema), None when an
+    optional body is absent, or a 400/415 problem."""
     raw = await request.read()  # aiohttp enforces client_max_size (413)
     if not raw.strip():
         if optional:
-            return {}
+            return None
         raise invalid("the request needs a JSON body")
     if request.content_type not in ("application/json", "application/octet-stream", ""):
         if not request.content_type.endswith("+json"):
@@ -74,7 +84,6 @@ async def read_json(request: web.Request, component: str, optional: bool = False
         raise invalid(f"the body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise invalid("the body must be a JSON object")
-    request.app["schemas"].check(component, body)
     return body
 
 

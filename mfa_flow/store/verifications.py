@@ -83,17 +83,20 @@ class VerificationRepository:
     async def rename(self, verification_id: str, name: str) -> None:
         await self.conn.execute("UPDATE mfa_verifications SET name = $2 WHERE id = $1::uuid", verification_id, name)
 
-    async def advance_totp_step(self, verification_id: str, step: int, now: datetime) -> bool:
+    async def advance_totp_step(self, user_id: str, verification_id: str, step: int, now: datetime) -> bool:
         """Accept a TOTP time-step only if it is newer than the last accepted one (no replay).
 
-        One conditional UPDATE: of two concurrent submissions of one code, one wins.
+        One conditional UPDATE: of two concurrent submissions of one code, one wins. The user id
+        is redundant with the verification id but routes the statement to one partition when
+        the user tables are distributed by user (deploy/README.md, capacity plan).
         """
         status = await self.conn.execute(
             "UPDATE mfa_verifications SET last_step = $2, last_used_at = $3"
-            " WHERE id = $1::uuid AND (last_step IS NULL OR last_step < $2)",
+            " WHERE id = $1::uuid AND user_id = $4 AND (last_step IS NULL OR last_step < $2)",
             verification_id,
             step,
             now,
+            user_id,
         )
         return status == "UPDATE 1"
 

@@ -1,0 +1,231 @@
+"""Live flow state: a WebSocket and a Server-Sent Events stream per flow.
+
+Both follow the process's change feed (``mfa_flow.live``), so a change committed by any
+process reaches every stream on every process. Both send only versions newer than the last
+one sent; both end after a terminal state and when the server shuts down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+from aiohttp import WSMsgType, web
+
+from .. import logs
+from ..machine import is_terminal
+from ..problems import Problem, invalid
+from .auth import AUDITOR, Caller, caller, check_flow_access, forbidden
+from .flows import drive
+
+log = logs.get("mfa_flow.http.live")
+
+# Proxies drop connections that stay silent for a minute or so; a ping every 25 s keeps a
+# quiet stream open, and a missing pong (after half of it) closes a dead one.
+HEARTBEAT_SECONDS = 25.0
+# An EventSource reconnects this long after the stream ends (the server drained, say).
+SSE_RETRY_MS = 2000
+MAX_MESSAGE_BYTES = 64 * 1024
+
+# WebSocket close codes. 4000 + an HTTP status for refusals, as browsers hide the status of
+# a refused handshake (they report 1006); the reason names the problem in words.
+CLOSE_FINISHED = 1000  # the flow reached a terminal state (the reason says which)
+CLOSE_GOING_AWAY = 1001  # this server is shutting down: reconnect, another one answers
+CLOSE_INTERNAL_ERROR = 1011
+
+
+def close_code(problem: Problem) -> int:
+    return 4000 + problem.status  # 4401 no or wrong token, 4403 not this flow's, 4404 no such flow
+
+
+def _check_watcher(who: Caller, flow) -> None:
+    """Live streams are for the flow's own token and the admin key (the contract's table)."""
+    if who.role == AUDITOR:
+        raise forbidden("live streams need the flow's token or the admin key; the auditor key may GET the flow")
+    check_flow_access(who, flow, drive=True)
+
+
+# --- WebSocket ----------------------------------------------------------------------------
+
+
+class FlowSocket:
+    """One client's WebSocket on one flow: Flows out (newest only, in order), events in."""
+
+    def __init__(self, request: web.Request, ws: web.WebSocketResponse, who: Caller, flow_id: str):
+        self.request = request
+        self.app = request.app
+        self.ws = ws
+        self.who = who
+        self.flow_id = flow_id
+        self.sent_version = -1
+        self.final_state: str | None = None
+        self._send_lock = asyncio.Lock()  # a Flow is checked against the last sent and sent at once
+        self._event_lock = asyncio.Lock()  # held while an event is applied and acknowledged
+
+    def _view(self, flow) -> dict:
+        return self.app["flows"].view(flow, owner=self.who.owns(flow))
+
+    async def push(self, flow) -> None:
+        """Send the Flow unless the client already has this version or a newer one."""
+        async with self._send_lock:
+            if flow.version <= self.sent_version:
+                return
+            self.sent_version = flow.version
+            await self.ws.send_json({"type": "flow", "flow": self._view(flow)})
+            if is_terminal(flow.state):
+                self.final_state = flow.state
+
+    async def follow(self) -> None:
+        async for flow in self.app["feed"].watch(self.flow_id, self.app["flows"].get):
+            await self.push(flow)
+
+    async def listen(self) -> None:
+        async for message in self.ws:
+            if message.type == WSMsgType.TEXT:
+                async with self._event_lock:
+                    await self.handle(message.data)
+            elif message.type == WSMsgType.BINARY:
+                await self._error(None, invalid("send events as text frames of JSON"))
+
+    async def handle(self, text: str) -> None:
+        try:
+            message = json.loads(text)
+        except ValueError:
+            await self._error(None, invalid("the message is not JSON"))
+            return
+        message_id = message.get("id") if isinstance(message, dict) else None
+        if not isinstance(message, dict) or message.get("type") != "event":
+            await self._error(message_id, invalid('send {"type": "event", "id": "...", "event": {...}}'))
+            return
+        try:
+            flow = await drive(self.app, self.who, self.flow_id, message.get("event"))
+        except Problem as problem:
+            await self._error(message_id, problem)
+            return
+        except Exception:
+            log.exception("event over WebSocket failed", flow_id=self.flow_id)
+            await self._error(message_id, Problem(500, "internal-error", "Internal error", "the server failed"))
+            return
+        await self.push(flow)  # the new state first, for clients that only follow "flow" messages
+        await self.ws.send_json({"type": "ack", "id": message_id, "flow": self._view(flow)})
+
+    async def _error(self, message_id, problem: Problem) -> None:
+        await self.ws.send_json({"type": "error", "id": message_id, "problem": problem.body(self.request.path)})
+
+    async def run(self) -> None:
+        follower = asyncio.create_task(self.follow())
+        listener = asyncio.create_task(self.listen())
+        try:
+            await asyncio.wait({follower, listener}, return_when=asyncio.FIRST_COMPLETED)
+            if follower.done() and not self.ws.closed:
+                code, reason = self._why_closing(follower)
+                # Stop reading first: aiohttp cuts the connection when it closes a socket that
+                # another task is reading, and the client would see 1006 instead of our code.
+                async with self._event_lock:  # the ack of the event that finished the flow goes first
+                    listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listener
+                await self.ws.close(code=code, message=reason.encode())
+        finally:
+            for task in (follower, listener):
+                task.cancel()
+            for task in (follower, listener):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    def _why_closing(self, follower: asyncio.Task) -> tuple[int, str]:
+        if follower.exception() is not None:
+            log.error("WebSocket follower failed", flow_id=self.flow_id, error=repr(follower.exception()))
+            return CLOSE_INTERNAL_ERROR, "the server failed"
+        if self.final_state is not None:
+            return CLOSE_FINISHED, f"flow {self.final_state}"
+        return CLOSE_GOING_AWAY, "server shutting down"  # the feed closed its subscriptions
+
+
+async def flow_socket(request: web.Request) -> web.StreamResponse:
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_MESSAGE_BYTES, timeout=2.0)
+    if not ws.can_prepare(request).ok:
+        raise Problem(426, "upgrade-required", "Upgrade required", "this endpoint speaks WebSocket only",
+                      headers={"Upgrade": "websocket", "Connection": "Upgrade"})
+    await ws.prepare(request)
+    flow_id = request.match_info["flow_id"]
+    try:
+        who = caller(request, query_token=True)
+        _check_watcher(who, await request.app["flows"].get(flow_id))
+    except Problem as problem:
+        await ws.close(code=close_code(problem), message=problem.detail.encode()[:120])
+        return ws
+    await FlowSocket(request, ws, who, flow_id).run()
+    return ws
+
+
+# --- Server-Sent Events -------------------------------------------------------------------
+
+
+def _last_event_id(request: web.Request) -> int:
+    value = request.headers.get("Last-Event-ID", "").strip()
+    return int(value) if value.isdigit() else -1
+
+
+def _sse(version: int, data: dict) -> bytes:
+    return f"id: {version}\nevent: flow\ndata: {json.dumps(data)}\n\n".encode()
+
+
+async def flow_events(request: web.Request) -> web.StreamResponse:
+    who = caller(request, query_token=True)
+    flow_id = request.match_info["flow_id"]
+    service = request.app["flows"]
+    flow = await service.get(flow_id)
+    _check_watcher(who, flow)
+    last = _last_event_id(request)
+    if is_terminal(flow.state) and last >= flow.version:
+        # The client has the final state: 204 tells an EventSource to stop reconnecting.
+        return web.Response(status=204)
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
+    await response.prepare(request)
+    write_lock = asyncio.Lock()
+
+    async def keep_alive() -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            async with write_lock:
+                await response.write(b": keep-alive\n\n")
+
+    await response.write(f"retry: {SSE_RETRY_MS}\n\n".encode())
+    pinger = asyncio.create_task(keep_alive())
+    try:
+        async for flow in request.app["feed"].watch(flow_id, service.get, after=last):
+            async with write_lock:
+                await response.write(_sse(flow.version, service.view(flow, owner=who.owns(flow))))
+    except ConnectionResetError:
+        pass  # the client went away
+    except Exception:  # the headers are sent: end the stream; the EventSource reconnects
+        log.exception("event stream failed", flow_id=flow_id)
+    finally:
+        pinger.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await pinger
+    return response
+
+
+# --- Wiring -------------------------------------------------------------------------------
+
+
+async def close_streams(app: web.Application) -> None:
+    """Graceful shutdown: wake every waiter for the last time. Long-polls answer, SSE streams
+    end (the EventSource reconnects to another process) and each WebSocket closes itself with
+    1001 "going away"; the server then waits for those handlers to finish."""
+    app["feed"].close_subscriptions()
+
+
+def install(app: web.Application) -> None:
+    app.on_shutdown.append(close_streams)
+    app.add_routes(
+        [
+            web.get("/api/flows/{flow_id}/ws", flow_socket),
+            web.get("/api/flows/{flow_id}/sse", flow_events),
+        ]
+    )
