@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from aiohttp import web
 
 from .auth import require_admin
@@ -23,7 +25,7 @@ async def create_user(request):
     require_admin(request)
     body = await read_json(request, "NewUser")
     user = await request.app["management"].add_user(body)
-    return web.json_response(user, status=201, headers={"Location": f"/api/users/{user['id']}"})
+    return web.json_response(user, status=201, headers={"Location": f"/api/users/{quote(user['id'], safe='')}"})
 
 
 async def get_user(request):

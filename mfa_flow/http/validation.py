@@ -41,6 +41,11 @@ class Schemas:
         return self._validators[component]
 
     def check(self, component: str, instance) -> None:
+        try:
+            # JSON may escape unpaired surrogates ("\ud800"), which no UTF-8 consumer can take.
+            json.dumps(instance, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            raise invalid("the body holds text that is not valid Unicode (an unpaired surrogate escape)") from None
         errors = sorted(self.validator(component).iter_errors(instance), key=lambda e: (len(e.path), e.message))
         if errors:
             error = errors[0]

@@ -29,6 +29,8 @@ async def event(api, flow, body: bytes | str, headers=None):
         (b'{"type": "cancel", "expected_version": "one"}', 400, "body.expected_version: 'one' is not of type 'integer'"),
         (b'{"type": "submit_totp", "code": "' + b"1" * 100 + b'"}', 400, "is too long"),
         (b'\xff\xfe', 400, "not valid JSON"),
+        (b'{"type": "submit_password", "username": "a\\u0000b", "password": "x"}', 400, "body.username: "),
+        (b'{"type": "submit_password", "username": "a", "password": "\\ud800"}', 400, "not valid Unicode"),
     ],
 )
 async def test_malformed_events_are_refused_with_a_precise_detail(api, body, status, detail):

@@ -24,6 +24,16 @@ async def test_configuration_is_validated(api):
     assert (await api.admin("GET", "/api/config/mfa")).body == {"factors": ["totp", "backup_code"], "policy": "user_controlled"}
 
 
+async def test_names_with_control_characters_are_refused(api):
+    reply = await api.admin("POST", "/api/users", {"username": "line\nbreak"})
+    assert reply.status == 400 and reply.problem["detail"].startswith("body.username: ")
+
+
+async def test_user_ids_are_quoted_in_the_location_header(api):
+    reply = await api.admin("POST", "/api/users", {"username": unique("q"), "id": "a/b c"})
+    assert reply.status == 201 and reply.headers["Location"] == "/api/users/a%2Fb%20c"
+
+
 async def test_users_are_created_read_and_deleted(api):
     name = unique("una")
     created = await api.admin("POST", "/api/users", {"username": name, "password": "pw", "id": f"id-{name}"})
