@@ -69,6 +69,11 @@ class Settings:
     lockout_threshold: int = 10
     lockout_seconds: int = 900
     sweep_interval: float = 5.0
+    token_audience: str = "mfa-flow"
+    token_ttl: int = 300
+    token_alg: str = "Ed25519"
+    checkpoint_rows: int = 1000
+    checkpoint_seconds: int = 300
     schemas_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parent.parent / "schemas")
 
     @classmethod
@@ -88,7 +93,14 @@ class Settings:
             max_attempts=_int("MFA_FLOW_MAX_ATTEMPTS", 5),
             lockout_threshold=_int("MFA_FLOW_LOCKOUT_THRESHOLD", 10),
             lockout_seconds=_int("MFA_FLOW_LOCKOUT_SECONDS", 900),
+            token_ttl=_int("MFA_FLOW_TOKEN_TTL", 300),
+            token_alg=_env("MFA_FLOW_TOKEN_ALG", "Ed25519"),
+            checkpoint_rows=_int("MFA_FLOW_CHECKPOINT_ROWS", 1000),
+            checkpoint_seconds=_int("MFA_FLOW_CHECKPOINT_SECONDS", 300),
         )
+        settings.token_audience = _env("MFA_FLOW_TOKEN_AUDIENCE", settings.issuer)
+        if settings.token_alg not in ("Ed25519", "EdDSA"):
+            raise SystemExit(f"MFA_FLOW_TOKEN_ALG must be Ed25519 or EdDSA, not {settings.token_alg!r}")
         if _env("MFA_FLOW_SCHEMAS_DIR"):
             settings.schemas_dir = Path(_env("MFA_FLOW_SCHEMAS_DIR"))
         if generate_keys:

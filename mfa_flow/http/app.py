@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import datetime, timezone
 
 from aiohttp import web
 
-from .. import logs
+from .. import auditing, logs
 from ..config import Settings
 from ..crypto import SecretBox
 from ..flows import FlowService
@@ -15,7 +16,7 @@ from ..live import ChangeFeed
 from ..management import Management
 from ..store import Database
 from ..store.migrate import migrate
-from . import flows, health, management
+from . import audit, flows, health, management
 from .problems import problems_middleware
 from .validation import Schemas
 
@@ -37,6 +38,20 @@ async def _sweep_expired(app: web.Application) -> None:
             log.exception("expiry sweep failed")
 
 
+async def _checkpoint(app: web.Application) -> None:
+    """Sign audit checkpoints every N rows or minutes (one process at a time does it)."""
+    settings: Settings = app["settings"]
+    started = datetime.now(timezone.utc)
+    while True:
+        await asyncio.sleep(min(5.0, settings.checkpoint_seconds))
+        try:
+            await auditing.make_checkpoints(
+                app["db"], app["flows"].keyring, settings.checkpoint_rows, settings.checkpoint_seconds, since=started
+            )
+        except Exception:  # keep going: a failed round is retried at the next one
+            log.exception("audit checkpoint failed")
+
+
 def create_app(settings: Settings, database_url: str) -> web.Application:
     app = web.Application(middlewares=[problems_middleware], client_max_size=MAX_BODY_BYTES)
     app["settings"] = settings
@@ -52,14 +67,18 @@ def create_app(settings: Settings, database_url: str) -> web.Application:
         app["management"] = Management(db, settings, box, app["flows"].factors)
         app["feed"] = ChangeFeed(database_url)
         await app["feed"].start()
-        sweeper = asyncio.create_task(_sweep_expired(app))
+        async with db.unit_of_work() as uow:  # a signing key from the start, so the JWKS is never empty
+            await app["flows"].keyring.ensure_key(uow)
+            await uow.commit()
+        tasks = [asyncio.create_task(_sweep_expired(app)), asyncio.create_task(_checkpoint(app))]
         yield
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await app["feed"].stop()
         await db.close()
 
     app.cleanup_ctx.append(lifecycle)
-    app.add_routes(health.routes() + management.routes() + flows.routes())
+    app.add_routes(health.routes() + management.routes() + flows.routes() + audit.routes())
     return app
