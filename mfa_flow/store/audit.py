@@ -43,13 +43,13 @@ class AuditLog:
 
     async def settled_hashes(self, after: Cursor, limit: int) -> list[tuple[Cursor, str]]:
         rows = await self.conn.fetch(
-            f"SELECT xid::text AS xid, id, hash FROM transitions WHERE {_AFTER} AND {_SETTLED}"
+            f"SELECT xid::text AS row_xid, id, hash FROM transitions WHERE {_AFTER} AND {_SETTLED}"
             " ORDER BY xid, id LIMIT $3",
             str(after[0]),
             after[1],
             limit,
         )
-        return [((int(r["xid"]), r["id"]), r["hash"]) for r in rows]
+        return [((int(r["row_xid"]), r["id"]), r["hash"]) for r in rows]
 
     async def all_rows(self, prefetch: int = 5000) -> AsyncIterator[dict[str, Any]]:
         """Every visible row in the global order (call inside a repeatable-read transaction)."""
