@@ -295,14 +295,14 @@ async def test_checkpoints_are_published_with_the_keys_that_signed_them(scratch,
     assert json.loads(verifier.payload) == {k: checkpoint[k] for k in ("cursor", "rows", "running_hash", "at")}
 
 
-async def test_a_purge_removes_old_flows_and_the_rest_still_verifies(scratch):
+async def test_a_purge_removes_old_flows_and_the_rest_still_verifies(scratch, http):
     server, conn, flows = scratch
     before = await conn.fetchval("SELECT count(*) FROM transitions")
     purged = mfa_flow(server, "audit", "purge", "--older-than-days", "0")
     assert purged.code == 0, purged.err
     assert f"purged {before} transitions of {len(flows)} finished flows" in purged.out
     assert await conn.fetchval("SELECT count(*) FROM audit_purges") == 1
-    again = await Api(server.base_url, __import__("aiohttp").ClientSession()).start({"id": unique("after")})
+    again = await Api(server.base_url, http).start({"id": unique("after")})
     await again.ok("cancel")
     outcome = mfa_flow(server, "audit", "verify")
     assert outcome.code == 0, outcome.out
