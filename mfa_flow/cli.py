@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import os
 import sys
+import time
+from pathlib import Path
 
 from . import __version__, logs
 from .config import Settings
@@ -31,8 +33,10 @@ def cmd_serve(args) -> int:
         settings.port = args.port
     url = _database_url(settings)
     app = create_app(settings, url)
-    print(f"mfa-flow {__version__} listening on http://{settings.host}:{settings.port}", file=sys.stderr)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=8.0)
+    ready = f"mfa-flow {__version__} listening on http://{settings.host}:{settings.port} (Ctrl-C stops it)"
+    # aiohttp calls ``print`` once the socket is bound and start-up (migrations, keys) is done.
+    web.run_app(app, host=settings.host, port=settings.port, print=lambda _: print(ready, file=sys.stderr),
+                shutdown_timeout=8.0)
     return 0
 
 
@@ -54,6 +58,233 @@ def cmd_worker(args) -> int:
     print(f"mfa-flow {__version__} worker: webhook delivery and expiry sweeps", file=sys.stderr)
     asyncio.run(run_worker(settings, url, args.metrics_port))
     return 0
+
+
+def _with_database(work):
+    """Run ``work(db, settings)`` against the configured database, migrated first."""
+    from .store import Database
+    from .store.migrate import migrate
+
+    settings = Settings.from_env()
+    url = _database_url(settings)
+
+    async def run():
+        await migrate(url)
+        db = await Database.connect(url, min_size=1, max_size=2)
+        try:
+            return await work(db, settings)
+        finally:
+            await db.close()
+
+    return asyncio.run(run())
+
+
+def _keyring(settings: Settings):
+    from .crypto import SecretBox
+    from .keyring import Keyring
+
+    return Keyring(settings, SecretBox(settings.secret_key))
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr, shown only for large logs."""
+
+    def __init__(self, unit: str, threshold: int, enabled: bool = True, width: int = 30):
+        self.unit, self.threshold, self.enabled, self.width = unit, threshold, enabled, width
+        self.started = time.perf_counter()
+        self.shown = False
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if not self.enabled or not total or total < self.threshold:
+            return
+        fraction = min(1.0, done / total)
+        filled = int(fraction * self.width)
+        rate = done / max(time.perf_counter() - self.started, 1e-9)
+        sys.stderr.write(
+            f"\r[{'#' * filled}{'.' * (self.width - filled)}] {fraction:4.0%} {done:,}/{total:,} {self.unit}"
+            f" ({rate:,.0f}/s)"
+        )
+        sys.stderr.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+
+
+def cmd_audit_verify(args) -> int:
+    from . import auditing
+
+    pinned = auditing.load_jwks(args.jwks) if args.jwks else None
+    if args.file:
+        path = Path(args.file)
+        bar = ProgressBar("bytes", threshold=10_000_000, enabled=not args.no_progress)
+        with path.open(encoding="utf-8") as lines:
+            report = auditing.verify_lines(lines, pinned, bar, total=path.stat().st_size)
+    else:
+        bar = ProgressBar("rows", threshold=50_000, enabled=not args.no_progress)
+        report, _ = _with_database(lambda db, settings: auditing.verify_database(db, pinned, bar))
+    bar.close()
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+def cmd_audit_replay(args) -> int:
+    from . import auditing
+
+    lines = _with_database(lambda db, settings: auditing.replay(db, args.flow_id))
+    if lines is None:
+        print(f"flow {args.flow_id} does not exist", file=sys.stderr)
+        return 2
+    print("\n".join(lines))
+    return 0 if lines[-1].startswith("chain and replay hold") else 1
+
+
+def cmd_audit_export(args) -> int:
+    from . import auditing
+
+    async def work(db, settings):
+        if args.output == "-":
+            return await auditing.export(db, sys.stdout)
+        with open(args.output, "w", encoding="utf-8") as out:
+            return await auditing.export(db, out)
+
+    count = _with_database(work)
+    print(f"exported {count} transitions", file=sys.stderr)
+    return 0
+
+
+def cmd_audit_checkpoint(args) -> int:
+    from . import auditing
+
+    async def work(db, settings):
+        return await auditing.make_checkpoints(
+            db, _keyring(settings), settings.checkpoint_rows, settings.checkpoint_seconds, force=True,
+            max_batches=10**9,
+        )
+
+    made = _with_database(work)
+    print(f"{len(made)} checkpoint(s) signed" + (f": {', '.join(map(str, made))}" if made else " (nothing new)"))
+    return 0
+
+
+def cmd_audit_purge(args) -> int:
+    from datetime import timedelta
+
+    from . import auditing
+
+    async def work(db, settings):
+        return await auditing.purge(db, _keyring(settings), timedelta(days=args.older_than_days))
+
+    outcome = _with_database(work)
+    print(
+        f"purged {outcome['transitions']} transitions of {outcome['flows']} finished flows;"
+        f" the log verifies from checkpoint {outcome['checkpoint']}"
+    )
+    return 0
+
+
+def _keys_work(action):
+    async def work(db, settings):
+        from datetime import datetime, timezone
+
+        keyring = _keyring(settings)
+        async with db.unit_of_work() as uow:
+            result = await action(keyring, uow, datetime.now(timezone.utc))
+            await uow.commit()
+        return result
+
+    return _with_database(work)
+
+
+def cmd_keys_list(args) -> int:
+    keys = _keys_work(lambda keyring, uow, now: keyring.every(uow))
+    for key in keys:
+        since = key.removed_at or key.retired_at or key.created_at
+        print(f"{key.kid}  {key.status:<8} since {since.isoformat()}")
+    return 0
+
+
+def cmd_keys_rotate(args) -> int:
+    old, new = _keys_work(lambda keyring, uow, now: keyring.rotate(uow, now))
+    print(f"new signing key {new}")
+    if old:
+        print(f"retired {old}: it stays in the JWKS until the tokens it signed have expired")
+    return 0
+
+
+def cmd_keys_remove(args) -> int:
+    removed = _keys_work(lambda keyring, uow, now: keyring.remove(uow, args.kid, now))
+    if not removed:
+        print(f"no key {args.kid} to remove", file=sys.stderr)
+        return 2
+    print(f"removed {args.kid}: no longer published; tokens it signed no longer verify")
+    return 0
+
+
+def _group(commands, name: str, help: str, description: str):
+    """A command with subcommands (``mfa-flow audit verify``); returns its subparsers."""
+    group = commands.add_parser(name, help=help, description=description)
+    return group.add_subparsers(dest=f"{name}_command", required=True, metavar="SUBCOMMAND")
+
+
+def _audit_commands(commands) -> None:
+    sub = _group(
+        commands,
+        "audit",
+        "verify, replay and export the transition log",
+        "Check the transition log without trusting the service: hash chains, replay through the "
+        "state machine, signed checkpoints. See docs/audit.md.",
+    )
+    verify = sub.add_parser(
+        "verify",
+        help="re-check every chain, replay every flow, check checkpoints",
+        description="Re-compute every flow's hash chain, replay its events through the machine's table, compare "
+        "the final state and version with the flow row, and check the signed checkpoints. Exits 1 naming the "
+        "first row that does not hold.",
+    )
+    verify.add_argument("--file", help="verify an export (NDJSON from 'audit export') offline, without a database")
+    verify.add_argument("--jwks", help="check checkpoint signatures with these public keys (a JWKS file) only")
+    verify.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    verify.set_defaults(run=cmd_audit_verify)
+    replay = sub.add_parser("replay", help="print a flow's timeline", description="Print a flow's timeline: "
+                            "time, actor, event, from -> to, and why; then whether its chain and replay hold.")
+    replay.add_argument("flow_id")
+    replay.set_defaults(run=cmd_audit_replay)
+    export = sub.add_parser("export", help="write the whole log as NDJSON",
+                            description="Write keys, checkpoints, every transition (global order) and every "
+                            "flow row as NDJSON, from one snapshot, for 'audit verify --file'.")
+    export.add_argument("--output", "-o", default="-", help="file to write (default: standard output)")
+    export.set_defaults(run=cmd_audit_export)
+    checkpoint = sub.add_parser("checkpoint", help="sign a checkpoint now",
+                                description="Sign checkpoints up to the newest settled row now.")
+    checkpoint.set_defaults(run=cmd_audit_checkpoint)
+    purge = sub.add_parser(
+        "purge",
+        help="remove old finished flows (retention), logged",
+        description="Sign a checkpoint, then remove finished flows older than the given age whose rows all lie "
+        "below it. The purge is recorded; 'audit verify' then resumes the running hash from that checkpoint.",
+    )
+    purge.add_argument("--older-than-days", type=float, required=True, help="age of the newest change of a flow")
+    purge.set_defaults(run=cmd_audit_purge)
+
+
+def _keys_commands(commands) -> None:
+    sub = _group(
+        commands,
+        "keys",
+        "manage the keys that sign result tokens and checkpoints",
+        "Ed25519 signing keys, stored in the database (private halves encrypted with "
+        "MFA_FLOW_SECRET_KEY) and published at /.well-known/jwks.json.",
+    )
+    sub.add_parser("list", help="list keys and their status").set_defaults(run=cmd_keys_list)
+    sub.add_parser(
+        "rotate",
+        help="add a new signing key; the old one stays published until its tokens expire",
+    ).set_defaults(run=cmd_keys_rotate)
+    remove = sub.add_parser("remove", help="withdraw a key at once (a suspected leak)")
+    remove.add_argument("kid")
+    remove.set_defaults(run=cmd_keys_remove)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,6 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve /metrics and /healthz on this port, on MFA_FLOW_HOST (env MFA_FLOW_WORKER_METRICS_PORT; default off)",
     )
     worker.set_defaults(run=cmd_worker)
+    _audit_commands(commands)
+    _keys_commands(commands)
     return parser
 
 

@@ -93,6 +93,11 @@ class Settings:
     webhook_allow_private: bool = False
     webhook_retry_schedule: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
     webhook_concurrency: int = 8
+    token_audience: str = "mfa-flow"
+    token_ttl: int = 300
+    token_alg: str = "Ed25519"
+    checkpoint_rows: int = 1000
+    checkpoint_seconds: int = 300
     schemas_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parent.parent / "schemas")
 
     @classmethod
@@ -116,7 +121,14 @@ class Settings:
             webhook_allow_private=_flag("MFA_FLOW_WEBHOOK_ALLOW_PRIVATE"),
             webhook_retry_schedule=_seconds_list("MFA_FLOW_WEBHOOK_RETRY_SCHEDULE", cls.webhook_retry_schedule),
             webhook_concurrency=max(1, _int("MFA_FLOW_WEBHOOK_CONCURRENCY", 8)),
+            token_ttl=_int("MFA_FLOW_TOKEN_TTL", 300),
+            token_alg=_env("MFA_FLOW_TOKEN_ALG", "Ed25519"),
+            checkpoint_rows=_int("MFA_FLOW_CHECKPOINT_ROWS", 1000),
+            checkpoint_seconds=_int("MFA_FLOW_CHECKPOINT_SECONDS", 300),
         )
+        settings.token_audience = _env("MFA_FLOW_TOKEN_AUDIENCE", settings.issuer)
+        if settings.token_alg not in ("Ed25519", "EdDSA"):
+            raise SystemExit(f"MFA_FLOW_TOKEN_ALG must be Ed25519 or EdDSA, not {settings.token_alg!r}")
         if _env("MFA_FLOW_SCHEMAS_DIR"):
             settings.schemas_dir = Path(_env("MFA_FLOW_SCHEMAS_DIR"))
         if generate_keys:

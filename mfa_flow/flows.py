@@ -21,6 +21,7 @@ from .config import Settings
 from .crypto import SecretBox, new_token, token_digest
 from .domain import Flow, Transition, canonical_json, iso, take
 from .factors import FactorContext, FlowView, Proof, registry
+from .keyring import Keyring
 from .machine import Step
 from .problems import Problem, conflict, not_found, unprocessable
 from .store import Database, UnitOfWork
@@ -70,6 +71,7 @@ class FlowService:
         self.settings = settings
         self.box = box
         self.factors = registry()
+        self.keyring = Keyring(settings, box)
         self._handlers: dict[str, Callable[[FactorContext, dict], Awaitable[Decision]]] = {
             "submit_password": self._submit_password,
             "submit_registration": self._submit_registration,
@@ -321,7 +323,9 @@ class FlowService:
         if len(amr) > 1 and "mfa" not in amr:
             amr.append("mfa")
         ctx.flow.context["amr"] = amr
-        ctx.flow.result = {"amr": amr}
+        # The signed result lives on the flow row only, never in the transition log.
+        token = await self.keyring.result_token(ctx.uow, ctx.flow.id, ctx.user.id, amr, ctx.now)
+        ctx.flow.result = {"amr": amr, "token": token}
 
     async def _wrong(self, ctx: FactorContext, step: Step, detail: str) -> Decision:
         """A wrong proof: counted against the flow and the user, then maybe the end of the flow."""

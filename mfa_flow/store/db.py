@@ -38,10 +38,10 @@ class Database:
         pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, init=_init_connection)
         return cls(pool, url)
 
-    def unit_of_work(self):
+    def unit_of_work(self, **transaction_options):
         from .uow import UnitOfWork
 
-        return UnitOfWork(self.pool)
+        return UnitOfWork(self.pool, **transaction_options)
 
     async def ping(self) -> bool:
         async with self.pool.acquire(timeout=2) as conn:

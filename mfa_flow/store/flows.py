@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 
 from ..domain import Flow, Transition
+from .audit import ROW_COLUMNS
 
 _COLUMNS = (
     "id::text AS id, state, version, mode, user_id, expires_at, attempts_left, context, result,"
@@ -104,8 +105,7 @@ class TransitionLog:
         if (flow_id := _flow_id(flow_id)) is None:
             return []
         rows = await self.conn.fetch(
-            "SELECT id AS cursor, flow_id::text AS flow_id, seq, event, from_state, to_state, at, actor, data,"
-            " prev_hash, hash FROM transitions WHERE flow_id = $1::uuid ORDER BY seq",
+            f"SELECT {ROW_COLUMNS} FROM transitions WHERE flow_id = $1::uuid ORDER BY seq",
             flow_id,
         )
         return [dict(r) for r in rows]

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncpg
 
+from .audit import AuditLog
 from .config import ConfigRepository
 from .flows import FlowRepository, TransitionLog
 from .outbox import OutboxRepository
+from .keys import SigningKeyRepository
 from .users import UserRepository
 from .verifications import VerificationRepository
 from .webauthn import WebauthnRepository
@@ -18,15 +20,16 @@ from .webhooks import DeliveryRepository, EndpointRepository
 
 
 class UnitOfWork:
-    def __init__(self, pool: asyncpg.Pool):
+    def __init__(self, pool: asyncpg.Pool, **transaction_options):
         self._pool = pool
+        self._options = transaction_options  # e.g. isolation="repeatable_read", readonly=True
         self._conn = None
         self._tx = None
         self._committed = False
 
     async def __aenter__(self) -> "UnitOfWork":
         self._conn = await self._pool.acquire()
-        self._tx = self._conn.transaction()
+        self._tx = self._conn.transaction(**self._options)
         await self._tx.start()
         self.config = ConfigRepository(self._conn)
         self.users = UserRepository(self._conn)
@@ -37,6 +40,8 @@ class UnitOfWork:
         self.outbox = OutboxRepository(self._conn)
         self.webhooks = EndpointRepository(self._conn)
         self.deliveries = DeliveryRepository(self._conn)
+        self.keys = SigningKeyRepository(self._conn)
+        self.audit = AuditLog(self._conn)
         return self
 
     @property

@@ -8,7 +8,6 @@ import uuid
 
 import asyncpg
 import pytest
-from cryptography.fernet import Fernet
 
 from tests.support.client import Api
 from tests.support.live import FlowEvents, FlowSocket
@@ -22,9 +21,8 @@ def unique(name: str) -> str:
 @pytest.fixture(scope="module")
 def two_servers(start_server):
     """Processes A and B on one database: A serves the streams, B takes the events. They share
-    the key that seals secrets, as every process of one installation must."""
-    key = Fernet.generate_key().decode()
-    return start_server(MFA_FLOW_SECRET_KEY=key), start_server(MFA_FLOW_SECRET_KEY=key)
+    the key that seals secrets (every test server does), as every process of one installation must."""
+    return start_server(), start_server()
 
 
 async def mandatory_totp_user(api: Api) -> dict:

@@ -38,7 +38,7 @@ class Api:
             text = await r.text()
             ctype = r.headers.get("Content-Type", "")
             body = None
-            if "json" in ctype and text:
+            if ("application/json" in ctype or "+json" in ctype) and text:  # not NDJSON: callers split it
                 import json as _json
 
                 body = _json.loads(text)

@@ -15,6 +15,8 @@ from cryptography.fernet import Fernet
 
 ADMIN_KEY = "adm_test_admin_key_0123456789"
 AUDITOR_KEY = "aud_test_auditor_key_0123456789"
+# Processes that share a database must share the key that encrypts its secrets.
+SECRET_KEY = Fernet.generate_key().decode()
 
 
 def free_port() -> int:
@@ -36,7 +38,7 @@ class ServerProcess:
             "MFA_FLOW_PORT": str(self.port),
             "MFA_FLOW_ADMIN_KEY": ADMIN_KEY,
             "MFA_FLOW_AUDITOR_KEY": AUDITOR_KEY,
-            "MFA_FLOW_SECRET_KEY": env.pop("MFA_FLOW_SECRET_KEY", Fernet.generate_key().decode()),
+            "MFA_FLOW_SECRET_KEY": env.pop("MFA_FLOW_SECRET_KEY", SECRET_KEY),
             "MFA_FLOW_ORIGIN": f"http://localhost:{self.port}",
             **env,
         }

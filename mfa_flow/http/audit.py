@@ -1,0 +1,72 @@
+"""The audit API: the whole log in its global order, signed checkpoints, and the JWKS."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from aiohttp import web
+
+from ..audit import format_cursor, parse_cursor
+from ..auditing import transition_json
+from ..problems import invalid
+from .auth import require_reader
+
+DEFAULT_LIMIT = 1000
+MAX_LIMIT = 10000
+
+
+def _limit(request: web.Request) -> int:
+    raw = request.query.get("limit", str(DEFAULT_LIMIT))
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise invalid(f"limit must be a whole number from 1 to {MAX_LIMIT}")
+    return int(raw)
+
+
+async def audit_transitions(request: web.Request) -> web.StreamResponse:
+    """NDJSON, one transition per line, after ``after`` in the global order. Only rows below
+    the oldest transaction still in flight are handed out, so resuming from the last cursor
+    never misses a row that commits later. ``Next-Cursor`` says where to resume."""
+    require_reader(request)
+    try:
+        after = parse_cursor(request.query.get("after", "0"))
+    except ValueError as exc:
+        raise invalid(str(exc)) from None
+    limit = _limit(request)
+    async with request.app["db"].unit_of_work() as uow:
+        rows = await uow.audit.settled_rows(after, limit)
+    body = "".join(json.dumps(transition_json(r), ensure_ascii=False) + "\n" for r in rows)
+    next_cursor = rows[-1]["cursor"] if rows else format_cursor(after)
+    return web.Response(
+        text=body, content_type="application/x-ndjson", headers={"Next-Cursor": next_cursor}
+    )
+
+
+async def audit_checkpoints(request: web.Request) -> web.Response:
+    """Signed checkpoints after checkpoint id ``after``, with every public key that may have
+    signed one (keys stay here after they leave the JWKS)."""
+    require_reader(request)
+    raw_after = request.query.get("after", "0")
+    if not raw_after.isdigit():
+        raise invalid("after must be a checkpoint id (a whole number)")
+    limit = _limit(request)
+    async with request.app["db"].unit_of_work() as uow:
+        items = await uow.audit.checkpoints(int(raw_after), limit)
+        keys = await request.app["flows"].keyring.every_public(uow)
+    return web.json_response({"items": [c.as_json() for c in items], "keys": keys})
+
+
+async def jwks(request: web.Request) -> web.Response:
+    async with request.app["db"].unit_of_work() as uow:
+        document = await request.app["flows"].keyring.jwks(uow, datetime.now(timezone.utc))
+    return web.json_response(
+        document, content_type="application/jwk-set+json", headers={"Cache-Control": "public, max-age=60"}
+    )
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get("/api/audit/transitions", audit_transitions),
+        web.get("/api/audit/checkpoints", audit_checkpoints),
+        web.get("/.well-known/jwks.json", jwks),
+    ]

@@ -1,0 +1,70 @@
+"""Signing keys: one active, retired ones published until their tokens expire."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+_COLUMNS = "kid, public_jwk, private_sealed, created_at, retired_at, removed_at"
+_ACTIVE = "retired_at IS NULL AND removed_at IS NULL"
+
+
+@dataclass
+class StoredKey:
+    kid: str
+    public_jwk: dict[str, Any]
+    private_sealed: str | None
+    created_at: datetime
+    retired_at: datetime | None
+    removed_at: datetime | None
+
+    @property
+    def status(self) -> str:
+        return "removed" if self.removed_at else "retired" if self.retired_at else "active"
+
+
+class SigningKeyRepository:
+    def __init__(self, conn):
+        self.conn = conn
+
+    async def active(self) -> StoredKey | None:
+        row = await self.conn.fetchrow(f"SELECT {_COLUMNS} FROM signing_keys WHERE {_ACTIVE}")
+        return StoredKey(**row) if row else None
+
+    async def add_if_none_active(self, kid: str, public_jwk: dict, private_sealed: str) -> bool:
+        """Insert a key as the active one unless another is active already (a concurrent start)."""
+        status = await self.conn.execute(
+            "INSERT INTO signing_keys (kid, public_jwk, private_sealed) VALUES ($1, $2, $3)"
+            f" ON CONFLICT ((true)) WHERE {_ACTIVE} DO NOTHING",
+            kid,
+            public_jwk,
+            private_sealed,
+        )
+        return status == "INSERT 0 1"
+
+    async def retire_active(self, now: datetime) -> str | None:
+        return await self.conn.fetchval(f"UPDATE signing_keys SET retired_at = $1 WHERE {_ACTIVE} RETURNING kid", now)
+
+    async def remove(self, kid: str, now: datetime) -> bool:
+        """Withdraw a key at once: unpublished, no longer signs, private half wiped."""
+        status = await self.conn.execute(
+            "UPDATE signing_keys SET removed_at = $2, private_sealed = NULL WHERE kid = $1 AND removed_at IS NULL",
+            kid,
+            now,
+        )
+        return status == "UPDATE 1"
+
+    async def published(self, now: datetime, grace_seconds: int) -> list[StoredKey]:
+        """Keys that verify tokens still in circulation: the active one and recently retired ones."""
+        rows = await self.conn.fetch(
+            f"SELECT {_COLUMNS} FROM signing_keys WHERE removed_at IS NULL"
+            " AND (retired_at IS NULL OR retired_at > $1::timestamptz - make_interval(secs => $2)) ORDER BY created_at DESC",
+            now,
+            grace_seconds,
+        )
+        return [StoredKey(**r) for r in rows]
+
+    async def every(self) -> list[StoredKey]:
+        rows = await self.conn.fetch(f"SELECT {_COLUMNS} FROM signing_keys ORDER BY created_at")
+        return [StoredKey(**r) for r in rows]

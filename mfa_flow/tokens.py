@@ -1,0 +1,114 @@
+"""Ed25519 signing: result tokens (JWS/JWT) and audit checkpoint signatures. No I/O.
+
+Keys live in the database (``store/keys.py``): the public half as a JWK, the private half
+as a JWK sealed with ``SecretBox``. The key id is the RFC 7638 thumbprint of the public key.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet, OKPKey
+
+from .crypto import SecretBox
+from .domain import canonical_json
+
+# RFC 9864 names the fully specified algorithm ``Ed25519``; ``EdDSA`` is its deprecated,
+# polymorphic predecessor, still the only one some libraries (PyJWT 2) know.
+ALGORITHMS = ("Ed25519", "EdDSA")
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    private: OKPKey
+
+    @property
+    def public_jwk(self) -> dict[str, Any]:
+        return self.private.as_dict(private=False)
+
+
+def new_signing_key() -> SigningKey:
+    key = OKPKey.generate_key("Ed25519")
+    kid = key.thumbprint()
+    return SigningKey(kid, OKPKey.import_key({**key.as_dict(private=True), "kid": kid}))
+
+
+def seal(key: SigningKey, box: SecretBox) -> str:
+    return box.seal(json.dumps(key.private.as_dict(private=True)))
+
+
+def unseal(kid: str, sealed: str, box: SecretBox) -> SigningKey:
+    return SigningKey(kid, OKPKey.import_key(json.loads(box.open(sealed))))
+
+
+def published_jwk(public_jwk: dict[str, Any], alg: str) -> dict[str, Any]:
+    """A JWKS entry: the public key, what it is for and which algorithm it signs with."""
+    return {**public_jwk, "use": "sig", "alg": alg}
+
+
+def _sign(header: dict[str, Any], payload: bytes, key: SigningKey) -> str:
+    with warnings.catch_warnings():  # joserfc warns that EdDSA is deprecated; the operator chose it
+        warnings.simplefilter("ignore")
+        return jws.serialize_compact(header, payload, key.private, algorithms=[header["alg"]])
+
+
+@dataclass(frozen=True)
+class TokenPolicy:
+    issuer: str
+    audience: str
+    lifetime: int  # seconds
+    alg: str = "Ed25519"
+
+
+def acr_for(amr: list[str]) -> str:
+    """The authentication context class: multi-factor when two factors were used."""
+    return "urn:mfa-flow:acr:mfa" if "mfa" in amr else "urn:mfa-flow:acr:1fa"
+
+
+def result_claims(policy: TokenPolicy, flow_id: str, user_id: str, amr: list[str], now: datetime) -> dict[str, Any]:
+    issued = int(now.timestamp())
+    return {
+        "iss": policy.issuer,
+        "sub": user_id,
+        "aud": policy.audience,
+        "iat": issued,
+        "exp": int((now + timedelta(seconds=policy.lifetime)).timestamp()),
+        "sid": flow_id,
+        "amr": list(amr),
+        "acr": acr_for(amr),
+    }
+
+
+def sign_result(policy: TokenPolicy, key: SigningKey, claims: dict[str, Any]) -> str:
+    """The result token: a compact JWS whose payload is the JWT claims set."""
+    header = {"alg": policy.alg, "typ": "JWT", "kid": key.kid}
+    return _sign(header, canonical_json(claims), key)
+
+
+def sign_checkpoint(key: SigningKey, alg: str, fields: dict[str, Any]) -> str:
+    """A checkpoint signature: a compact JWS over the canonical JSON of its fields."""
+    return _sign({"alg": alg, "kid": key.kid, "typ": "mfa-flow-checkpoint"}, canonical_json(fields), key)
+
+
+class BadSignature(Exception):
+    pass
+
+
+def verify_compact(signature: str, public_jwks: list[dict[str, Any]]) -> tuple[dict[str, Any], bytes]:
+    """Check a compact JWS against public keys; return its header and payload or raise."""
+    try:
+        keys = KeySet.import_key_set({"keys": [{k: v for k, v in j.items() if k != "alg"} for j in public_jwks]})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            obj = jws.deserialize_compact(signature, keys, algorithms=list(ALGORITHMS))
+    except (JoseError, ValueError, KeyError) as exc:
+        raise BadSignature(str(exc) or type(exc).__name__) from None
+    return obj.headers(), obj.payload
+

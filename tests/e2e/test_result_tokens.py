@@ -1,0 +1,100 @@
+"""The signed result of a sign-in: a JWS that an embedding app verifies with the JWKS alone.
+
+Verified here with jwcrypto, a JOSE library independent of the one that signs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import pytest
+from jwcrypto import jwk, jws, jwt
+
+from tests.support.cli import mfa_flow
+from tests.support.client import Api
+
+
+def unique(name: str) -> str:
+    return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
+async def jwks(api: Api) -> jwk.JWKSet:
+    reply = await api.call("GET", "/.well-known/jwks.json")
+    assert reply.status == 200 and reply.headers["Content-Type"].startswith("application/jwk-set+json")
+    assert all("d" not in key for key in reply.body["keys"]), "never a private half"
+    return jwk.JWKSet.from_json(json.dumps(reply.body))
+
+
+def claims_of(token: str, keys: jwk.JWKSet, audience: str = "mfa-flow") -> dict:
+    checked = jwt.JWT(jwt=token, key=keys, algs=["Ed25519"], check_claims={"iss": "mfa-flow", "aud": audience, "exp": None})
+    return json.loads(checked.claims)
+
+
+async def signed_in(api: Api, user_id: str) -> dict:
+    await api.configure([], "user_controlled")  # no factor enabled: done after the first factor
+    flow = await api.start({"id": user_id})
+    assert flow.state == "done"
+    return flow.flow
+
+
+async def test_a_completed_flow_carries_a_token_the_jwks_verifies(api):
+    user = unique("tia")
+    flow = await signed_in(api, user)
+    token = flow["result"]["token"]
+    header = json.loads(jws.base64url_decode(token.split(".")[0]))
+    assert header["alg"] == "Ed25519" and header["kid"]
+    claims = claims_of(token, await jwks(api))
+    assert claims["sub"] == user and claims["sid"] == flow["id"]
+    assert claims["amr"] == flow["result"]["amr"] and claims["acr"] == "urn:mfa-flow:acr:1fa"
+    assert claims["exp"] - claims["iat"] == 300 and abs(claims["iat"] - time.time()) < 120
+
+
+async def test_the_token_never_enters_the_transition_log(api):
+    flow = await signed_in(api, unique("tom"))
+    log = (await api.auditor("GET", f"/api/flows/{flow['id']}/transitions")).body
+    assert log and flow["result"]["token"] not in json.dumps(log)
+    assert all("token" not in row["data"] for row in log)
+
+
+async def test_a_changed_token_does_not_verify(api):
+    token = (await signed_in(api, unique("ted")))["result"]["token"]
+    head, payload, signature = token.split(".")
+    claims = json.loads(jws.base64url_decode(payload))
+    claims["sub"] = "someone-else"
+    forged = ".".join([head, jws.base64url_encode(json.dumps(claims)), signature])
+    with pytest.raises(Exception):
+        claims_of(forged, await jwks(api))
+
+
+async def test_a_rotated_key_keeps_verifying_until_it_is_removed(api, server):
+    old_token = (await signed_in(api, unique("rot")))["result"]["token"]
+    old_kid = json.loads(jws.base64url_decode(old_token.split(".")[0]))["kid"]
+
+    rotated = mfa_flow(server, "keys", "rotate")
+    assert rotated.code == 0 and f"retired {old_kid}" in rotated.out, rotated.out + rotated.err
+    new_token = (await signed_in(api, unique("rot")))["result"]["token"]
+    new_kid = json.loads(jws.base64url_decode(new_token.split(".")[0]))["kid"]
+    assert new_kid != old_kid
+    keys = await jwks(api)
+    assert {old_kid, new_kid} <= {k["kid"] for k in json.loads(keys.export(private_keys=False))["keys"]}
+    claims_of(old_token, keys)  # still in circulation: still verifies
+    claims_of(new_token, keys)
+
+    listed = mfa_flow(server, "keys", "list").out
+    assert f"{old_kid}  retired" in listed and f"{new_kid}  active" in listed
+
+    assert mfa_flow(server, "keys", "remove", old_kid).code == 0
+    keys = await jwks(api)
+    assert old_kid not in {k["kid"] for k in json.loads(keys.export(private_keys=False))["keys"]}
+    with pytest.raises(Exception):
+        claims_of(old_token, keys)
+    claims_of(new_token, keys)
+
+
+async def test_the_audience_is_configurable(start_server, http):
+    server = start_server(MFA_FLOW_TOKEN_AUDIENCE="https://app.example")
+    api = Api(server.base_url, http)
+    token = (await signed_in(api, unique("aud")))["result"]["token"]
+    assert claims_of(token, await jwks(api), audience="https://app.example")["aud"] == "https://app.example"
