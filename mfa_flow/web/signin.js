@@ -17,10 +17,24 @@ async function api(method, path, body) {
   return data;
 }
 
+let stream = null;
+
 async function start() {
   const created = await api("POST", "/api/flows", {});
   token = created.flow_token;
   render(created.flow);
+  follow();
+}
+
+// Changes made elsewhere (another tab, another device, the embedding backend, expiry) arrive
+// over Server-Sent Events from whichever server process is serving this page.
+function follow() {
+  if (stream) stream.close();
+  stream = new EventSource(`/api/flows/${flow.id}/sse?token=${encodeURIComponent(token)}`);
+  stream.addEventListener("flow", (message) => {
+    const next = JSON.parse(message.data);
+    if (next.version > flow.version) render(next);
+  });
 }
 
 async function send(event) {
@@ -123,6 +137,7 @@ const EXTRA_BUTTONS = {
 function render(next) {
   flow = next;
   document.body.dataset.state = flow.state;
+  document.body.dataset.flow = flow.id;
   $("#status").textContent = flow.state === "first_factor" ? "" : `Step: ${flow.state.replace(/_/g, " ")}`
     + (flow.attempts_left < 5 && !["done", "failed"].includes(flow.state) ? ` · ${flow.attempts_left} attempts left` : "");
   const extras = Object.entries(EXTRA_BUTTONS)

@@ -55,3 +55,15 @@ async def test_authenticator_app_set_up_with_backup_codes_in_the_page(api, serve
     await page.get_by_role("button", name="Verify").click()
     await page.get_by_role("button", name="I have saved these codes").click()
     await page.locator("#signed-in").wait_for()
+
+
+
+async def test_the_page_follows_changes_made_elsewhere(api, server, page):
+    await page.goto(f"http://localhost:{server.port}/")
+    await page.get_by_label("Username").wait_for()
+    flow_id = await page.get_attribute("body", "data-flow")
+    # A support agent cancels the page's flow with the admin key: the page learns it over SSE.
+    reply = await api.admin("POST", f"/api/flows/{flow_id}/events", {"type": "cancel"})
+    assert reply.status == 200
+    await page.get_by_text("The sign-in was cancelled.").wait_for()
+    assert await page.get_attribute("body", "data-state") == "cancelled"
