@@ -25,6 +25,7 @@ from typing import Any, Iterable
 
 from . import machine
 from .domain import canonical_json, iso
+from .numbers import whole_number
 from .tokens import BadSignature, verify_compact
 
 Cursor = tuple[int, int]  # (xid of the writing transaction, row id)
@@ -41,10 +42,11 @@ def parse_cursor(text: str) -> Cursor:
     """``"<xid>-<id>"``, as handed out in ``cursor``; ``"0"`` or ``""`` is the start of the log."""
     if text in ("", "0"):
         return (0, 0)
-    xid, sep, row_id = text.partition("-")
-    if not sep or not xid.isdigit() or not row_id.isdigit():
-        raise ValueError(f"{text!r} is not a cursor; cursors look like 7421-1033 (or 0 for the start)")
-    return (int(xid), int(row_id))
+    xid_text, sep, row_text = text.partition("-")
+    xid, row_id = whole_number(xid_text), whole_number(row_text)
+    if not sep or xid is None or row_id is None:
+        raise ValueError(f"{text[:40]!r} is not a cursor; cursors look like 7421-1033 (or 0 for the start)")
+    return (xid, row_id)
 
 
 def row_hash(row: dict[str, Any]) -> str:

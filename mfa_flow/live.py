@@ -26,6 +26,7 @@ import asyncpg
 
 from . import logs
 from .machine import is_terminal
+from .numbers import whole_number
 from .store.flows import CHANGES_CHANNEL
 
 log = logs.get("mfa_flow.live")
@@ -155,8 +156,8 @@ class ChangeFeed:
 
     def _on_notify(self, _conn, _pid, _channel, payload: str) -> None:
         flow_id, _, version = payload.rpartition(":")
-        if version.isdigit():
-            self._publish(flow_id, int(version))
+        if (number := whole_number(version)) is not None:
+            self._publish(flow_id, number)
 
     async def _run(self) -> None:
         delay = FIRST_RETRY_SECONDS

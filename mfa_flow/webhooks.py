@@ -29,6 +29,7 @@ from aiohttp.resolver import ThreadedResolver
 
 from . import machine
 from .domain import Flow, Transition, iso
+from .numbers import whole_number
 from .problems import Problem, not_found
 
 if TYPE_CHECKING:
@@ -211,8 +212,8 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if (seconds := whole_number(value)) is not None:
+        return float(seconds)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):

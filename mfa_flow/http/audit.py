@@ -11,16 +11,14 @@ from ..audit import format_cursor, parse_cursor
 from ..auditing import transition_json
 from ..problems import invalid
 from .auth import require_reader
+from .validation import query_int
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10000
 
 
 def _limit(request: web.Request) -> int:
-    raw = request.query.get("limit", str(DEFAULT_LIMIT))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise invalid(f"limit must be a whole number from 1 to {MAX_LIMIT}")
-    return int(raw)
+    return query_int(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
 
 
 async def audit_transitions(request: web.Request) -> web.StreamResponse:
@@ -46,12 +44,10 @@ async def audit_checkpoints(request: web.Request) -> web.Response:
     """Signed checkpoints after checkpoint id ``after``, with every public key that may have
     signed one (keys stay here after they leave the JWKS)."""
     require_reader(request)
-    raw_after = request.query.get("after", "0")
-    if not raw_after.isdigit():
-        raise invalid("after must be a checkpoint id (a whole number)")
+    after = query_int(request, "after", 0, 0, 10**18 - 1)
     limit = _limit(request)
     async with request.app["db"].unit_of_work() as uow:
-        items = await uow.audit.checkpoints(int(raw_after), limit)
+        items = await uow.audit.checkpoints(after, limit)
         keys = await request.app["flows"].keyring.every_public(uow)
     return web.json_response({"items": [c.as_json() for c in items], "keys": keys})
 

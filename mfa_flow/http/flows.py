@@ -8,6 +8,7 @@ from aiohttp import web
 
 from ..domain import Flow
 from ..machine import is_terminal
+from ..numbers import whole_number
 from ..problems import invalid, not_found
 from .auth import ADMIN, Caller, caller, check_flow_access, forbidden, require_reader
 from .validation import event_component, read_json, read_json_object
@@ -25,10 +26,10 @@ def _version_tag(header: str | None, name: str) -> int | None:
     """A flow version from an ETag header value such as ``"3"`` (quotes and W/ optional)."""
     if not header or header.strip() == "*":
         return None
-    tag = header.strip().removeprefix("W/").strip('"')
-    if not tag.isdigit():
+    version = whole_number(header.strip().removeprefix("W/").strip('"'))
+    if version is None:
         raise invalid(f'{name} must be a flow version ETag such as "3", not {header[:40]!r}')
-    return int(tag)
+    return version
 
 
 async def create_flow(request: web.Request) -> web.Response:

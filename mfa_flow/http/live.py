@@ -15,6 +15,7 @@ from aiohttp import WSMsgType, web
 
 from .. import logs
 from ..machine import is_terminal
+from ..numbers import whole_number
 from ..problems import Problem, invalid
 from .auth import AUDITOR, Caller, caller, check_flow_access, forbidden
 from .flows import drive
@@ -164,8 +165,8 @@ async def flow_socket(request: web.Request) -> web.StreamResponse:
 
 
 def _last_event_id(request: web.Request) -> int:
-    value = request.headers.get("Last-Event-ID", "").strip()
-    return int(value) if value.isdigit() else -1
+    value = whole_number(request.headers.get("Last-Event-ID", "").strip())
+    return -1 if value is None else value
 
 
 def _sse(version: int, data: dict) -> bytes:

@@ -13,6 +13,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from ..machine import CLIENT_EVENTS
+from ..numbers import whole_number
 from ..problems import invalid
 
 _SCHEMA_FILES = {"Flow": "flow.schema.json", "Transition": "transition.schema.json"}
@@ -90,6 +91,17 @@ async def read_json_object(request: web.Request, optional: bool = False) -> dict
     if not isinstance(body, dict):
         raise invalid("the body must be a JSON object")
     return body
+
+
+def query_int(request: web.Request, name: str, default: int | None, low: int, high: int) -> int | None:
+    """A whole-number query parameter within [low, high], its default when absent, else a 400."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    value = whole_number(raw)
+    if value is None or not low <= value <= high:
+        raise invalid(f"{name} must be a whole number from {low} to {high}")
+    return value
 
 
 def event_component(body: dict) -> str:

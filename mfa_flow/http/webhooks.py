@@ -6,7 +6,7 @@ from aiohttp import web
 
 from ..problems import invalid
 from .auth import require_admin
-from .validation import read_json
+from .validation import query_int, read_json
 
 MAX_LIMIT = 500
 STATUSES = ("pending", "succeeded", "failed")
@@ -46,22 +46,13 @@ async def rotate_secret(request):
     return web.json_response(await request.app["webhooks"].rotate_secret(request.match_info["webhook_id"]))
 
 
-def _query_int(request, name: str, default: int | None, low: int, high: int) -> int | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise invalid(f"{name} must be a whole number from {low} to {high}")
-    return int(raw)
-
-
 async def list_deliveries(request):
     require_admin(request)
     status = request.query.get("status")
     if status is not None and status not in STATUSES:
         raise invalid(f"status must be one of: {', '.join(STATUSES)}")
-    limit = _query_int(request, "limit", 100, 1, MAX_LIMIT)
-    cursor = _query_int(request, "cursor", None, 1, 2**63 - 1)
+    limit = query_int(request, "limit", 100, 1, MAX_LIMIT)
+    cursor = query_int(request, "cursor", None, 1, 2**63 - 1)
     page = await request.app["webhooks"].deliveries(request.match_info["webhook_id"], status, cursor, limit)
     return web.json_response(page)
 
