@@ -28,6 +28,8 @@ def configure(level: str = "INFO", stream=None) -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     # transitions narrates every callback at INFO; our own "transition" line says what matters.
     logging.getLogger("transitions").setLevel(logging.WARNING)
+    # pgserver narrates initdb and pg_ctl at INFO; one line of ours says where the database is.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

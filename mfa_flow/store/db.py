@@ -14,6 +14,10 @@ _EMBEDDED: list = []
 
 def embedded_url(data_dir: Path) -> str:
     """Start (or reuse) a PostgreSQL under the data folder and return its unix-socket URL."""
+    import warnings
+
+    # platformdirs warns when XDG_RUNTIME_DIR is unset (root, containers); pgserver copes.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     import pgserver  # imported here: only needed without DATABASE_URL
 
     pg_dir = data_dir / "postgres"
