@@ -138,8 +138,23 @@ class _Cursor:
     state: str
 
 
+class _StepMachine(Machine):
+    """A ``transitions`` machine that attaches models cheaply.
+
+    A flow is attached for one step and only ever driven through ``trigger(event)``, so the
+    per-state ``is_<state>()`` helpers and per-event methods that ``add_model`` would bind to
+    it are never used; skipping them makes a step about four times cheaper (53 to 13 µs here).
+    """
+
+    def _add_model_to_state(self, state, model):
+        return None
+
+    def _add_trigger_to_model(self, trigger, model):
+        return None
+
+
 # One machine for the whole process; flows are attached for a step and detached again.
-MACHINE = Machine(
+MACHINE = _StepMachine(
     model=None,
     states=list(STATES),
     transitions=_edges(),

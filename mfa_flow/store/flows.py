@@ -57,9 +57,12 @@ class FlowRepository:
         return Flow(**row) if row else None
 
     async def save(self, flow: Flow) -> None:
+        """Write the flow and announce its new version on the change feed. The NOTIFY rides in
+        the UPDATE's RETURNING (one round trip); PostgreSQL delivers it only if this commits."""
         await self.conn.execute(
             "UPDATE flows SET state = $2, version = $3, mode = $4, user_id = $5, attempts_left = $6,"
-            " context = $7, result = $8, chain_head = $9, updated_at = $10 WHERE id = $1::uuid",
+            " context = $7, result = $8, chain_head = $9, updated_at = $10 WHERE id = $1::uuid"
+            " RETURNING pg_notify($11, $12)",
             flow.id,
             flow.state,
             flow.version,
@@ -70,8 +73,9 @@ class FlowRepository:
             flow.result,
             flow.chain_head,
             flow.updated_at,
+            CHANGES_CHANNEL,
+            f"{flow.id}:{flow.version}",
         )
-        await self.conn.execute("SELECT pg_notify($1, $2)", CHANGES_CHANNEL, f"{flow.id}:{flow.version}")
 
     async def overdue(self, now: datetime, limit: int = 100) -> list[str]:
         rows = await self.conn.fetch(
