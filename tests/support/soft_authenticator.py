@@ -65,8 +65,9 @@ class SoftAuthenticator:
     ``navigator.credentials.create()/get()``: WebAuthn JSON options in, ``toJSON()`` dict out."""
 
     AAGUID = bytes(16)  # all zero: "no attestation", which is what fmt "none" implies
-    _CREATE_KNOBS = {"origin", "rp_id", "challenge", "counter", "user_present", "user_verified", "type"}
-    _GET_KNOBS = _CREATE_KNOBS | {"tamper_signature", "credential_id"}
+    _CEREMONY_KNOBS = {"origin", "rp_id", "challenge", "counter", "user_present", "user_verified", "type"}
+    _CREATE_KNOBS = _CEREMONY_KNOBS | {"reuse_credential_id"}
+    _GET_KNOBS = _CEREMONY_KNOBS | {"tamper_signature", "credential_id"}
 
     def __init__(self, *, origin="http://localhost:8080", rp_id=None,
                  user_present=True, user_verified=True, backed_up=False):
@@ -85,7 +86,9 @@ class SoftAuthenticator:
         excluded = {unb64url(c["id"]) for c in options.get("excludeCredentials") or []}
         if any(c.rp_id == rp_id and c.id in excluded for c in self.credentials):
             raise AuthenticatorError("InvalidStateError: a credential in excludeCredentials is on this device")
-        cred = Credential(os.urandom(32), ec.generate_private_key(ec.SECP256R1()), rp_id,
+        # reuse_credential_id: a new key under an id that exists already (an RP must refuse it).
+        new_id = unb64url(o["reuse_credential_id"]) if "reuse_credential_id" in o else os.urandom(32)
+        cred = Credential(new_id, ec.generate_private_key(ec.SECP256R1()), rp_id,
                           unb64url(options["user"]["id"]), o.get("counter", 0))
         self.credentials.append(cred)
         attested = self.AAGUID + struct.pack(">H", len(cred.id)) + cred.id + cred.cose_public_key()

@@ -145,6 +145,19 @@ async def test_a_replayed_assertion_is_refused(api, server):
     assert reply.status == 422 and "challenge" in reply.problem["detail"]
 
 
+async def test_a_credential_id_registered_to_another_user_is_refused(api, server):
+    _, alice_key = await passkey_user(api, server, "owner")
+    bob = await api.new_user(unique("copycat"))
+    flow = await api.start()
+    await flow.password(bob["username"])
+    taken = alice_key.credentials[0].id_b64
+    reply = await flow.send("submit_webauthn", credential=device(server).create(
+        flow.flow["challenge"]["publicKey"], reuse_credential_id=taken))
+    assert reply.status == 422 and reply.problem["detail"] == "this passkey is registered already; use another authenticator"
+    assert (await api.admin("GET", f"/api/users/{bob['id']}/mfa-verifications")).body == []
+    assert (await flow.read())["state"] == "webauthn_setup"
+
+
 async def test_a_passkey_of_another_user_is_refused(api, server):
     alice, _ = await passkey_user(api, server, "alice")
     mallory, mallory_key = await passkey_user(api, server, "mallory")

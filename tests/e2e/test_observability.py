@@ -1,0 +1,38 @@
+"""What operators see: health, readiness, Prometheus metrics and structured log lines."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from tests.e2e.test_setup_flows import unique
+
+
+async def test_liveness_and_readiness(api):
+    assert (await api.call("GET", "/healthz")).body == {"status": "ok"}
+    assert (await api.call("GET", "/readyz")).body == {"status": "ready"}
+
+
+async def test_metrics_count_flows_by_state_transitions_by_event_and_time_them(api):
+    flow = await api.start()
+    await flow.ok("cancel")
+    reply = await api.call("GET", "/metrics")
+    assert reply.status == 200 and reply.headers["Content-Type"].startswith("text/plain")
+    text = reply.body
+    cancelled = re.search(r'^mfa_flow_flows\{state="cancelled"\} (\d+)', text, re.M)
+    assert cancelled and int(cancelled.group(1)) >= 1
+    assert re.search(r'^mfa_flow_transitions_total\{event="cancel"\} [1-9]', text, re.M)
+    assert re.search(r"^mfa_flow_transition_seconds_count [1-9]", text, re.M)
+
+
+async def test_every_transition_is_one_json_log_line_without_secrets(api, server):
+    await api.configure(["totp"], "mandatory")
+    user = await api.new_user(unique("logs"), password="a password that must not leak")
+    flow = await api.start()
+    await flow.password(user["username"], "a password that must not leak")
+    lines = [json.loads(line) for line in server.log().splitlines() if flow.id in line and line.startswith("{")]
+    [line] = [entry for entry in lines if entry.get("kind") == "transition"]
+    assert line["event"] == "submit_password" and line["flow_id"] == flow.id
+    assert (line["from"], line["to"]) == ("first_factor", "totp_setup")
+    assert line["duration_ms"] > 0 and line["actor"] == "user"
+    assert "a password that must not leak" not in server.log()
