@@ -14,7 +14,6 @@ import asyncio
 import os
 import sys
 import time
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 

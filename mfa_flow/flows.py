@@ -24,7 +24,7 @@ from .factors import FactorContext, FlowView, Proof, registry
 from .keyring import Keyring
 from .machine import Step
 from .problems import Problem, conflict, not_found, unprocessable
-from .store import Database, UnitOfWork
+from .store import Database
 from .store.users import User, UsernameTaken
 
 log = logs.get("mfa_flow.flows")
@@ -179,14 +179,24 @@ class FlowService:
 
     # --- Applying events --------------------------------------------------------------------
 
-    async def apply(self, flow_id: str, event: dict, actor: str, expected_version: int | None = None) -> Flow:
+    async def apply(
+        self,
+        flow_id: str,
+        event: dict,
+        actor: str,
+        expected_version: int | None = None,
+        authorize: Callable[[Flow], None] | None = None,
+    ) -> Flow:
         """Apply one client event. Raises a Problem for anything refused; a wrong proof is
-        recorded (attempt counted) and committed before its problem is raised."""
+        recorded (attempt counted) and committed before its problem is raised. ``authorize``
+        sees the locked flow first and raises to refuse the caller (no second read needed)."""
         started = time.perf_counter()
         async with self.db.unit_of_work() as uow:
             flow = await uow.flows.get(flow_id, lock=True)
             if flow is None:
                 raise not_found(f"flow {flow_id}")
+            if authorize is not None:
+                authorize(flow)
             now = utcnow()
             if flow.is_overdue(now):
                 rows = await self._take(FactorContext(uow, flow, None, self.settings, self.box, now),

@@ -41,6 +41,8 @@ ALGORITHMS = [
     COSEAlgorithmIdentifier.RSASSA_PKCS1_v1_5_SHA_256,
 ]
 _TRANSPORTS = {t.value for t in AuthenticatorTransport}
+# What py_webauthn raises for a response that does not hold (malformed input included).
+_REFUSED = (WebAuthnException, ValueError, TypeError, KeyError)
 
 
 def _descriptor(credential_id: bytes, transports: list[str]) -> PublicKeyCredentialDescriptor:
@@ -101,13 +103,9 @@ class Webauthn:
         credential = event["credential"]
         try:
             verified = verify_registration_response(
-                credential=credential,
-                expected_challenge=self._challenge(ctx),
-                expected_rp_id=ctx.settings.rp_id,
-                expected_origin=list(ctx.settings.origins),
-                supported_pub_key_algs=ALGORITHMS,
+                credential=credential, supported_pub_key_algs=ALGORITHMS, **self._expected(ctx)
             )
-        except (WebAuthnException, ValueError, TypeError, KeyError) as exc:
+        except _REFUSED as exc:
             await self.enter_setup(ctx)  # the challenge is spent either way
             return Proof(False, _reason(exc))
         verification = await ctx.uow.verifications.add(ctx.user.id, "webauthn", name=default_name(ctx.now))
@@ -163,13 +161,11 @@ class Webauthn:
         try:
             verified = verify_authentication_response(
                 credential=credential,
-                expected_challenge=self._challenge(ctx),
-                expected_rp_id=ctx.settings.rp_id,
-                expected_origin=list(ctx.settings.origins),
                 credential_public_key=stored.public_key,
                 credential_current_sign_count=stored.sign_count,
+                **self._expected(ctx),
             )
-        except (WebAuthnException, ValueError, TypeError, KeyError) as exc:
+        except _REFUSED as exc:
             if "sign count" in str(exc).lower():
                 facts["sign_count_regressed"] = True  # a cloned authenticator, perhaps: keep the trace
             return Proof(False, _reason(exc), facts)
@@ -186,8 +182,13 @@ class Webauthn:
         ctx.flow.stage["publicKey"] = public_key
         ctx.flow.stage["challenge"] = public_key["challenge"]
 
-    def _challenge(self, ctx: FactorContext) -> bytes:
-        return base64url_to_bytes(ctx.flow.stage["challenge"])
+    def _expected(self, ctx: FactorContext) -> dict:
+        """What both ceremonies must match: the challenge this flow issued, our RP ID and origins."""
+        return {
+            "expected_challenge": base64url_to_bytes(ctx.flow.stage["challenge"]),
+            "expected_rp_id": ctx.settings.rp_id,
+            "expected_origin": list(ctx.settings.origins),
+        }
 
     def challenge(self, view: FlowView) -> dict | None:
         public_key = view.flow.stage.get("publicKey")

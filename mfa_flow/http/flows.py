@@ -77,11 +77,8 @@ async def get_flow(request: web.Request) -> web.Response:
 async def drive(app: web.Application, who: Caller, flow_id: str, body, if_match: int | None = None) -> Flow:
     """Check and apply one client event to a flow: the one way in for ``POST .../events``
     and for events sent over the WebSocket. Raises a Problem for anything refused."""
-    async with app["db"].unit_of_work() as uow:
-        flow = await uow.flows.get(flow_id)
-    if flow is None:
-        raise not_found(f"flow {flow_id}")
-    check_flow_access(who, flow, drive=True)
+    if who.role is None:  # refuse the anonymous before reading their body
+        check_flow_access(who, None, drive=True)
     if not isinstance(body, dict):
         raise invalid("the event must be a JSON object")
     app["schemas"].check(event_component(body), body)
@@ -89,7 +86,10 @@ async def drive(app: web.Application, who: Caller, flow_id: str, body, if_match:
     expected = event.pop("expected_version", None)
     if expected is None:
         expected = if_match
-    return await app["flows"].apply(flow_id, event, actor=who.role, expected_version=expected)
+    return await app["flows"].apply(
+        flow_id, event, actor=who.role, expected_version=expected,
+        authorize=lambda flow: check_flow_access(who, flow, drive=True),
+    )
 
 
 async def post_event(request: web.Request) -> web.Response:
