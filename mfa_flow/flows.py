@@ -59,10 +59,12 @@ class Decision:
     problem: Problem | None = None
 
 
-@dataclass
-class Applied:
-    flow: Flow
-    rows: list[Transition]
+@dataclass(frozen=True)
+class PasswordCheck:
+    """A password verified before the event's transaction, against this stored hash."""
+
+    password_hash: str | None
+    ok: bool
 
 
 class FlowService:
@@ -97,8 +99,9 @@ class FlowService:
             allowed.discard("switch_factor")
         return [e for e in machine.CLIENT_EVENTS if e in allowed]
 
-    def view(self, flow: Flow, owner: bool) -> dict[str, Any]:
-        """The Flow resource (schemas/flow.schema.json). Secrets only for the flow's owner."""
+    def view(self, flow: Flow, owner: bool, auditor: bool = False) -> dict[str, Any]:
+        """The Flow resource (schemas/flow.schema.json). Set-up secrets only for the flow's
+        owner; the result token (a bearer credential) not for the read-only auditor."""
         factor_name = "backup_code" if flow.state == machine.BACKUP_CODES else flow.factor
         factor = self.factors.get(factor_name) if factor_name else None
         challenge = factor.challenge(FlowView(flow, self.settings, self.box, owner)) if factor else None
@@ -115,7 +118,7 @@ class FlowService:
             "preferred_factor": None if terminal else flow.context.get("preferred"),
             "attempts_left": flow.attempts_left,
             "challenge": challenge,
-            "result": flow.result,
+            "result": {k: v for k, v in flow.result.items() if k != "token"} if auditor and flow.result else flow.result,
             "created_at": iso(flow.created_at),
             "updated_at": iso(flow.updated_at),
         }
@@ -158,12 +161,11 @@ class FlowService:
             await uow.outbox.add([webhooks.flow_created(flow)])
             rows: list[Transition] = []
             if user_spec is not None:
-                user = await uow.users.get(user_spec["id"], lock=True)
-                if user is None:
-                    try:
-                        user = await uow.users.add(user_spec["id"], user_spec.get("username") or user_spec["id"], None)
-                    except UsernameTaken:
-                        raise conflict(f"username {user_spec.get('username')!r} belongs to another user") from None
+                username = user_spec.get("username") or user_spec["id"]
+                try:
+                    user = await uow.users.get_or_add(user_spec["id"], username)
+                except UsernameTaken:
+                    raise conflict(f"the username {username!r} belongs to another user") from None
                 if user.locked_at(now):
                     raise locked_problem(user, now)
                 ctx = FactorContext(uow, flow, user, self.settings, self.box, now)
@@ -190,6 +192,7 @@ class FlowService:
         """Apply one client event. Raises a Problem for anything refused; a wrong proof is
         recorded (attempt counted) and committed before its problem is raised. ``authorize``
         sees the locked flow first and raises to refuse the caller (no second read needed)."""
+        prepared = await self._prepare(event)
         started = time.perf_counter()
         async with self.db.unit_of_work() as uow:
             flow = await uow.flows.get(flow_id, lock=True)
@@ -214,6 +217,16 @@ class FlowService:
                     version=flow.version,
                 )
             user = await uow.users.get(flow.user_id, lock=True) if flow.user_id else None
+            if flow.user_id and user is None:
+                # The user was deleted mid-sign-in: nothing can be proved for them any more.
+                ctx = FactorContext(uow, flow, None, self.settings, self.box, now)
+                rows = await self._take(ctx, [Step("cancel", "always", machine.CANCELLED, {"reason": "user_deleted"})],
+                                        "system")
+                await uow.flows.save(flow)
+                await uow.commit()
+                self._record(flow, rows, started)
+                raise conflict("the user of this flow was deleted; the sign-in is cancelled", slug="flow-finished",
+                               state=flow.state)
             if user is not None and user.locked_at(now):
                 raise locked_problem(user, now)
             kind = event["type"]
@@ -224,7 +237,7 @@ class FlowService:
                     state=flow.state,
                 )
             ctx = FactorContext(uow, flow, user, self.settings, self.box, now)
-            decision = await self._handlers[kind](ctx, event)
+            decision = await self._handlers[kind](ctx, event, **prepared)
             rows = await self._take(ctx, decision.steps, "admin" if actor == "admin" else "user")
             await uow.flows.save(flow)
             await uow.commit()
@@ -359,19 +372,34 @@ class FlowService:
 
     # --- Event handlers (one per client event) ----------------------------------------------
 
-    async def _submit_password(self, ctx: FactorContext, event: dict) -> Decision:
+    async def _prepare(self, event: dict) -> dict[str, Any]:
+        """Password work, done before the event's transaction: argon2 costs tens of
+        milliseconds of CPU, and no row lock or pooled connection should wait on it."""
+        if event["type"] == "submit_registration":
+            return {"password_hash": await passwords.hash_password(event["password"])}
+        if event["type"] != "submit_password":
+            return {}
+        async with self.db.unit_of_work() as uow:
+            user = await uow.users.by_username(event["username"])
+        if user is not None and user.locked_at(utcnow()):
+            return {"checked": PasswordCheck(None, False)}  # locked: no guess is even tried
+        stored = user.password_hash if user else None
+        return {"checked": PasswordCheck(stored, await passwords.verify(stored, event["password"]))}
+
+    async def _submit_password(self, ctx: FactorContext, event: dict, checked: "PasswordCheck") -> Decision:
         user = await ctx.uow.users.by_username(event["username"], lock=True)
-        ok = await passwords.verify(user.password_hash if user else None, event["password"])
+        if user is not None and user.locked_at(ctx.now):
+            # Locked: 429 whatever the password, so that guessing on goes nowhere.
+            raise locked_problem(user, ctx.now)
+        stored = user.password_hash if user else None
+        ok = checked.ok if checked.password_hash == stored else await passwords.verify(stored, event["password"])
         if not ok:
             ctx.user = user
             step = Step("submit_password", "credentials_wrong", machine.FIRST_FACTOR)
             return await self._wrong(ctx, step, "the username or password is wrong")
-        if user.locked_at(ctx.now):
-            raise locked_problem(user, ctx.now)
         return await self._first_factor_passed(ctx, user, "submit_password", "credentials_ok", ["pwd"])
 
-    async def _submit_registration(self, ctx: FactorContext, event: dict) -> Decision:
-        password_hash = await passwords.hash_password(event["password"])
+    async def _submit_registration(self, ctx: FactorContext, event: dict, password_hash: str) -> Decision:
         try:
             user = await ctx.uow.users.add(str(uuid.uuid4()), event["username"], password_hash)
         except UsernameTaken:

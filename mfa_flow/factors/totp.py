@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from datetime import datetime
 
 import pyotp
 import segno
 
+from ..problems import conflict
 from . import FactorContext, FlowView, Proof
 
 STEP_SECONDS = 30
 DIGITS = 6
 DRIFT_STEPS = 1
+_CODE = re.compile(f"[0-9]{{{DIGITS}}}")  # ASCII digits: str.isdigit() would take "١٢٣٤٥٦" too
 WRONG_CODE = "the code does not match; use the current code from the authenticator app"
 
 
@@ -29,7 +32,7 @@ def code_at(secret: str, step: int, digits: int = DIGITS, digest=hashlib.sha1) -
 def matching_step(secret: str, code: str, now: datetime, last_step: int | None = None) -> int | None:
     """The time-step ``code`` belongs to, within the drift window and newer than ``last_step``."""
     code = "".join(code.split())
-    if len(code) != DIGITS or not code.isdigit():
+    if not _CODE.fullmatch(code):
         return None
     current = int(now.timestamp()) // STEP_SECONDS
     for step in range(current - DRIFT_STEPS, current + DRIFT_STEPS + 1):
@@ -58,6 +61,13 @@ class Totp:
         step = matching_step(secret, event["code"], ctx.now)
         if step is None:
             return Proof(False, WRONG_CODE)
+        if await ctx.uow.verifications.of_type(ctx.user.id, "totp") is not None:
+            # Set up meanwhile in another sign-in (or by the admin); the user's row lock makes
+            # this check and the insert below one step.
+            raise conflict(
+                "an authenticator app was set up for this user meanwhile; start a new sign-in to use it",
+                slug="factor-exists",
+            )
         verification = await ctx.uow.verifications.add(ctx.user.id, "totp", secret_sealed=ctx.box.seal(secret))
         await ctx.uow.verifications.advance_totp_step(ctx.user.id, verification.id, step, ctx.now)
         return Proof(True, facts={"verification_id": verification.id})

@@ -116,7 +116,7 @@ class Webauthn:
                 credential_id=verified.credential_id,
                 public_key=verified.credential_public_key,
                 sign_count=verified.sign_count,
-                transports=[t for t in transports if t in _TRANSPORTS] if isinstance(transports, list) else [],
+                transports=[t for t in transports if isinstance(t, str) and t in _TRANSPORTS] if isinstance(transports, list) else [],
                 aaguid=verified.aaguid,
                 backup_eligible=verified.credential_device_type == "multi_device",
                 backed_up=verified.credential_backed_up,

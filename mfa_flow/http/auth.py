@@ -46,6 +46,8 @@ def caller(request: web.Request, query_token: bool = False) -> Caller:
         token = request.query.get("token")
     if not token:
         return Caller(None)
+    if not token.isascii() or not token.isprintable():
+        raise unauthorized("the key or token is not valid")
     settings = request.app["settings"]
     if same(token, settings.admin_key):
         return Caller(ADMIN, token)

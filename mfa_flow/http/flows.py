@@ -9,16 +9,25 @@ from aiohttp import web
 from ..domain import Flow
 from ..machine import is_terminal
 from ..numbers import whole_number
+from ..store.flows import canonical_flow_id
 from ..problems import invalid, not_found
-from .auth import ADMIN, Caller, caller, check_flow_access, forbidden, require_reader
+from .auth import ADMIN, AUDITOR, Caller, caller, check_flow_access, forbidden, require_reader
 from .validation import event_component, read_json, read_json_object
 
 MAX_WAIT_SECONDS = 60
 
 
+def path_flow_id(request: web.Request) -> str:
+    """The flow id of the path in its canonical form: live subscriptions are keyed by it."""
+    flow_id = canonical_flow_id(request.match_info["flow_id"])
+    if flow_id is None:
+        raise not_found(f"flow {request.match_info['flow_id']}")
+    return flow_id
+
+
 def _flow_response(request, flow, who, status=200, body=None) -> web.Response:
     service = request.app["flows"]
-    payload = body if body is not None else service.view(flow, owner=who.owns(flow))
+    payload = body if body is not None else service.view(flow, owner=who.owns(flow), auditor=who.role == AUDITOR)
     return web.json_response(payload, status=status, headers={"ETag": f'"{flow.version}"'})
 
 
@@ -47,7 +56,7 @@ async def create_flow(request: web.Request) -> web.Response:
 async def get_flow(request: web.Request) -> web.Response:
     who = caller(request)
     service = request.app["flows"]
-    flow_id = request.match_info["flow_id"]
+    flow_id = path_flow_id(request)
     try:
         wait = float(request.query.get("wait", "0"))
     except ValueError:

@@ -92,8 +92,8 @@ class FlowSocket:
     async def handle(self, text: str) -> None:
         try:
             message = json.loads(text)
-        except ValueError:
-            await self._error(None, invalid("the message is not JSON"))
+        except (ValueError, RecursionError):
+            await self._error(None, invalid("the message is not JSON (or is nested too deeply)"))
             return
         message_id = message.get("id") if isinstance(message, dict) else None
         if not isinstance(message, dict) or message.get("type") != "event":
@@ -150,14 +150,14 @@ async def flow_socket(request: web.Request) -> web.StreamResponse:
         raise Problem(426, "upgrade-required", "Upgrade required", "this endpoint speaks WebSocket only",
                       headers={"Upgrade": "websocket", "Connection": "Upgrade"})
     await ws.prepare(request)
-    flow_id = request.match_info["flow_id"]
     try:
         who = caller(request, query_token=True)
-        _check_watcher(who, await request.app["flows"].get(flow_id))
+        flow = await request.app["flows"].get(request.match_info["flow_id"])
+        _check_watcher(who, flow)
     except Problem as problem:
         await ws.close(code=close_code(problem), message=problem.detail.encode()[:120])
         return ws
-    await FlowSocket(request, ws, who, flow_id).run()
+    await FlowSocket(request, ws, who, flow.id).run()  # the canonical id: the change feed's key
     return ws
 
 
@@ -175,9 +175,9 @@ def _sse(version: int, data: dict) -> bytes:
 
 async def flow_events(request: web.Request) -> web.StreamResponse:
     who = caller(request, query_token=True)
-    flow_id = request.match_info["flow_id"]
     service = request.app["flows"]
-    flow = await service.get(flow_id)
+    flow = await service.get(request.match_info["flow_id"])
+    flow_id = flow.id  # the canonical id: the change feed's key
     _check_watcher(who, flow)
     last = _last_event_id(request)
     if is_terminal(flow.state) and last >= flow.version:

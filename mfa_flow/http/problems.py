@@ -35,6 +35,9 @@ def problem_response(problem: Problem, request: web.Request | None = None) -> we
 @web.middleware
 async def problems_middleware(request: web.Request, handler):
     try:
+        if any("\x00" in value for value in request.match_info.values()):
+            # PostgreSQL text cannot hold NUL, so no id with one names anything here.
+            raise Problem(404, "not-found", "Not found", f"no resource at {request.path!r}")
         return await handler(request)
     except Problem as problem:
         return problem_response(problem, request)

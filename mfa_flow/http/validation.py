@@ -51,7 +51,7 @@ class Schemas:
         if errors:
             error = errors[0]
             where = "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in error.path)
-            raise invalid(f"body{where}: {error.message}")
+            raise invalid(f"body{where}: {_without_value(error)}")
 
     def bundled(self) -> dict:
         """The OpenAPI document as one JSON object, the schema files inlined as components."""
@@ -60,6 +60,30 @@ class Schemas:
             schema = {k: v for k, v in contents.items() if k != "$schema"}
             document["components"]["schemas"][name] = schema
         return document
+
+
+def _without_value(error) -> str:
+    """What is wrong, in words that never repeat the value sent: it may be a password or a code."""
+    rule, limit = error.validator, error.validator_value
+    if rule in ("required", "additionalProperties"):
+        return error.message  # names fields, not values
+    if rule == "type":
+        return f"must be of type {limit if isinstance(limit, str) else ' or '.join(limit)}"
+    if rule == "enum":
+        return "must be one of: " + ", ".join("null" if v is None else str(v) for v in limit)
+    if rule == "const":
+        return f"must be {limit!r}"
+    if rule in ("minLength", "maxLength"):
+        return f"must be {'at least' if rule == 'minLength' else 'at most'} {limit} characters long"
+    if rule in ("minItems", "maxItems"):
+        return f"must have {'at least' if rule == 'minItems' else 'at most'} {limit} items"
+    if rule in ("minimum", "maximum"):
+        return f"must be {'at least' if rule == 'minimum' else 'at most'} {limit}"
+    if rule == "pattern":
+        return "has characters that are not allowed here (control characters, or the wrong format)"
+    if rule == "uniqueItems":
+        return "must not repeat an item"
+    return f"is not valid here ({rule})"
 
 
 async def read_json(request: web.Request, component: str, optional: bool = False) -> dict:
@@ -88,6 +112,8 @@ async def read_json_object(request: web.Request, optional: bool = False) -> dict
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise invalid(f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise invalid("the body is nested too deeply") from None
     if not isinstance(body, dict):
         raise invalid("the body must be a JSON object")
     return body

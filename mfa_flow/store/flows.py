@@ -17,7 +17,8 @@ _COLUMNS = (
 CHANGES_CHANNEL = "flow_changes"
 
 
-def _flow_id(value: str) -> str | None:
+def canonical_flow_id(value: str) -> str | None:
+    """The flow id in its one written form (lowercase, hyphenated), or None if it is none."""
     try:
         return str(uuid.UUID(value))
     except ValueError:
@@ -49,7 +50,7 @@ class FlowRepository:
         )
 
     async def get(self, flow_id: str, lock: bool = False) -> Flow | None:
-        if (flow_id := _flow_id(flow_id)) is None:
+        if (flow_id := canonical_flow_id(flow_id)) is None:
             return None
         row = await self.conn.fetchrow(
             f"SELECT {_COLUMNS} FROM flows WHERE id = $1::uuid" + (" FOR UPDATE" if lock else ""), flow_id
@@ -106,7 +107,7 @@ class TransitionLog:
         )
 
     async def of_flow(self, flow_id: str) -> list[dict]:
-        if (flow_id := _flow_id(flow_id)) is None:
+        if (flow_id := canonical_flow_id(flow_id)) is None:
             return []
         rows = await self.conn.fetch(
             f"SELECT {ROW_COLUMNS} FROM transitions WHERE flow_id = $1::uuid ORDER BY seq",

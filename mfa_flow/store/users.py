@@ -46,6 +46,18 @@ class UserRepository:
             raise UsernameTaken(exc.constraint_name) from None
         return User(**row)
 
+    async def get_or_add(self, user_id: str, username: str) -> User:
+        """The user with this id, locked, created (without a password) if new; two callers
+        racing to create one user both get it."""
+        try:
+            async with self.conn.transaction():  # a savepoint: a taken username must not end ours
+                await self.conn.execute(
+                    "INSERT INTO users (id, username) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING", user_id, username
+                )
+        except asyncpg.UniqueViolationError as exc:
+            raise UsernameTaken(exc.constraint_name) from None
+        return await self.get(user_id, lock=True)
+
     async def get(self, user_id: str, lock: bool = False) -> User | None:
         row = await self.conn.fetchrow(
             f"SELECT {_COLUMNS} FROM users WHERE id = $1" + (" FOR UPDATE" if lock else ""), user_id

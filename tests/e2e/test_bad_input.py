@@ -24,10 +24,11 @@ async def event(api, flow, body: bytes | str, headers=None):
         (b'{"type": 7}', 400, "'type' string"),
         (b'{"username": "x"}', 400, "'type' string"),
         (b'{"type": "submit_password", "username": "x"}', 400, "'password' is a required property"),
-        (b'{"type": "submit_password", "username": "x", "password": 5}', 400, "body.password: 5 is not of type 'string'"),
+        (b'{"type": "submit_password", "username": "x", "password": 5}', 400, "body.password: must be of type string"),
         (b'{"type": "cancel", "extra": 1}', 400, "Additional properties are not allowed ('extra'"),
-        (b'{"type": "cancel", "expected_version": "one"}', 400, "body.expected_version: 'one' is not of type 'integer'"),
-        (b'{"type": "submit_totp", "code": "' + b"1" * 100 + b'"}', 400, "is too long"),
+        (b'{"type": "cancel", "expected_version": "one"}', 400, "body.expected_version: must be of type integer"),
+        (b'{"type": "submit_totp", "code": "' + b"1" * 100 + b'"}', 400, "body.code: must be at most 32 characters long"),
+        (b"[" * 50_000, 400, "nested too deeply"),
         (b'\xff\xfe', 400, "not valid JSON"),
         (b'{"type": "submit_password", "username": "a\\u0000b", "password": "x"}', 400, "body.username: "),
         (b'{"type": "submit_password", "username": "a", "password": "\\ud800"}', 400, "not valid Unicode"),
@@ -40,6 +41,47 @@ async def test_malformed_events_are_refused_with_a_precise_detail(api, body, sta
     assert reply.headers["Content-Type"].startswith(PROBLEM)
     assert detail in reply.problem["detail"], reply.problem
     assert (await flow.read())["version"] == 0, "nothing was written"
+
+
+async def test_error_details_never_repeat_the_value_sent(api):
+    flow = await api.start()
+    secret = "S3cret!" * 200
+    reply = await flow.send("submit_password", username="someone", password=secret)
+    assert reply.status == 400 and "body.password: must be at most 1024 characters long" == reply.problem["detail"]
+    assert "S3cret!" not in str(reply.body)
+
+
+async def test_totp_codes_in_other_scripts_digits_are_wrong_codes_not_errors(api):
+    await api.configure(["totp"], "mandatory")
+    user = await api.new_user(unique("digits"))
+    flow = await api.start()
+    await flow.password(user["username"])
+    reply = await flow.send("submit_totp", code="١٢٣٤٥٦")
+    assert reply.status == 422 and reply.problem["attempts_left"] == 4
+
+
+async def test_a_flow_id_in_capitals_is_the_same_flow_and_long_polls_wake(api):
+    import asyncio
+
+    flow = await api.start()
+    path = f"/api/flows/{flow.id.upper()}"
+    assert (await api.call("GET", path, flow.token)).body["id"] == flow.id
+    waiter = asyncio.create_task(api.call("GET", path + "?wait=20", flow.token, headers={"If-None-Match": '"0"'}))
+    await asyncio.sleep(0.3)
+    await flow.ok("cancel")
+    reply = await asyncio.wait_for(waiter, 5)
+    assert reply.status == 200 and reply.body["state"] == "cancelled"
+
+
+async def test_a_header_that_is_not_utf8_is_unauthorized_not_an_error(server):
+    import asyncio
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(b"GET /api/config/mfa HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\xfe\r\nConnection: close\r\n\r\n")
+    await writer.drain()
+    status_line = await reader.readline()
+    writer.close()
+    assert status_line.startswith(b"HTTP/1.1 401"), status_line
 
 
 async def test_an_oversized_body_is_refused_with_413(api):
@@ -99,6 +141,16 @@ class TestWhoMayDoWhat:
         assert reply.status == 200 and reply.body["state"] == "totp_setup"
         assert reply.body["challenge"] is None
         assert (await flow.read())["challenge"]["secret"]
+
+    async def test_the_auditor_sees_the_result_but_not_its_token(self, api):
+        await api.configure([], "mandatory")
+        user = await api.new_user(unique("aud"))
+        flow = await api.start()
+        await flow.password(user["username"])
+        assert flow.flow["result"]["token"]
+        seen = (await api.auditor("GET", f"/api/flows/{flow.id}")).body["result"]
+        assert seen == {"amr": ["pwd"]}
+        assert (await api.admin("GET", f"/api/flows/{flow.id}")).body["result"]["token"]
 
     async def test_management_needs_the_admin_key(self, api):
         assert (await api.call("GET", "/api/config/mfa")).status == 401

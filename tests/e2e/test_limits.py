@@ -54,6 +54,42 @@ async def test_consecutive_failures_across_flows_lock_the_user_with_retry_after(
     backend = await api.admin("POST", "/api/flows", {"user": {"id": user["id"]}})
     assert backend.status == 429 and "Retry-After" in backend.headers
 
+    # While locked, a wrong guess answers exactly as the right password does: guessing on tells nothing.
+    guess = await (await api.start()).send("submit_password", username=user["username"], password="guess")
+    assert guess.status == 429
+
+
+async def test_deleting_the_user_mid_sign_in_cancels_the_flow(api):
+    await api.configure(["totp"], "mandatory")
+    user = await api.new_user(unique("gone"))
+    flow = await api.start()
+    await flow.password(user["username"])
+    assert (await api.admin("DELETE", f"/api/users/{user['id']}")).status == 204
+    reply = await flow.send("submit_totp", code="123456")
+    assert reply.status == 409 and "was deleted" in reply.problem["detail"]
+    rows = await api.transitions(flow.id)
+    assert (rows[-1]["event"], rows[-1]["to_state"], rows[-1]["data"]["reason"]) == ("cancel", "cancelled", "user_deleted")
+
+
+async def test_two_set_up_flows_of_one_user_cannot_both_add_an_authenticator_app(api):
+    await api.configure(["totp"], "mandatory")
+    user = await api.new_user(unique("tabs"))
+    first, second = await api.start(), await api.start()
+    await first.password(user["username"])
+    await second.password(user["username"])
+    await first.ok("submit_totp", code=fresh_code(first.flow["challenge"]["secret"]))
+    reply = await second.send("submit_totp", code=fresh_code(second.flow["challenge"]["secret"]))
+    assert reply.status == 409 and "start a new sign-in" in reply.problem["detail"]
+    listed = (await api.admin("GET", f"/api/users/{user['id']}/mfa-verifications")).body
+    assert [v["type"] for v in listed] == ["totp"]
+
+
+async def test_two_backend_flows_for_one_new_user_both_start(api):
+    await api.configure([], "mandatory")
+    new_id = unique("fresh")
+    replies = await asyncio.gather(*(api.admin("POST", "/api/flows", {"user": {"id": new_id}}) for _ in range(4)))
+    assert [r.status for r in replies] == [201] * 4
+
 
 async def test_a_correct_password_does_not_reset_the_failure_count(api):
     await api.configure(["totp"], "mandatory")

@@ -174,6 +174,9 @@ def test_plain_http_needs_private_addresses_allowed():
     ("127.0.0.1", "loopback"), ("::1", "loopback"), ("10.1.2.3", "private"), ("192.168.0.1", "private"),
     ("169.254.169.254", "metadata"), ("fe80::1", "link-local"), ("::ffff:127.0.0.1", "loopback"),
     ("100.64.0.1", "not a public"), ("0.0.0.0", "private"),
+    # IPv6 addresses that carry an internal IPv4 address, and deprecated site-local ones
+    ("64:ff9b::a00:1", "private"), ("2002:7f00:1::1", "loopback"), ("::7f00:1", "loopback"),
+    ("fec0::1", "site-local"),
 ])
 def test_private_addresses_are_refused_by_default(address, reason):
     assert reason in webhooks.address_refusal(address, allow_private=False)
