@@ -261,13 +261,22 @@ class FlowService:
         self._record(flow, rows, started)
         return flow
 
-    async def expire_overdue(self) -> int:
-        """The sweep: expire every overdue active flow. Returns how many it expired."""
-        async with self.db.unit_of_work() as uow:
-            overdue = await uow.flows.overdue(utcnow())
-        for flow_id in overdue:
-            await self.expire(flow_id)
-        return len(overdue)
+    async def expire_overdue(self, batch: int = 100) -> int:
+        """The sweep (``serve`` and ``worker`` both run it): expire every overdue active flow,
+        a batch at a time, and count it. Returns how many it expired."""
+        total = 0
+        while True:
+            async with self.db.unit_of_work() as uow:
+                overdue = await uow.flows.overdue(utcnow(), batch)
+            for flow_id in overdue:
+                await self.expire(flow_id)
+            total += len(overdue)
+            if len(overdue) < batch:
+                break
+        if total:
+            metrics.FLOWS_EXPIRED_BY_SWEEP.inc(total)
+            log.info("expiry sweep", expired=total)
+        return total
 
     def _finished_problem(self, flow: Flow) -> Problem:
         if flow.state == machine.EXPIRED:

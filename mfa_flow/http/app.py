@@ -32,9 +32,7 @@ async def _sweep_expired(app: web.Application) -> None:
     while True:
         await asyncio.sleep(app["settings"].sweep_interval)
         try:
-            expired = await service.expire_overdue()
-            if expired:
-                log.info("expiry sweep", expired=expired)
+            await service.expire_overdue()
         except Exception:  # keep sweeping: one failure (a restart of the database) is not fatal
             log.exception("expiry sweep failed")
 

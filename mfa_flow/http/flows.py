@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import asyncio
 
 from aiohttp import web
 
@@ -64,20 +64,21 @@ async def get_flow(request: web.Request) -> web.Response:
     if not 0 <= wait <= MAX_WAIT_SECONDS:
         raise invalid(f"wait must be between 0 and {MAX_WAIT_SECONDS} seconds")
     known = _version_tag(request.headers.get("If-None-Match"), "If-None-Match")
-    feed = request.app["feed"]
-    deadline = time.monotonic() + wait
-    with feed.subscribe(flow_id) as subscription:
-        flow = await service.get(flow_id)
-        check_flow_access(who, flow, drive=False)
-        # Without If-None-Match, ?wait waits for any version newer than the current one.
-        baseline = known if known is not None else (flow.version if wait else None)
-        while baseline is not None and flow.version == baseline and not is_terminal(flow.state):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or subscription.closed:  # closed: the server is shutting down
-                break
-            until_expiry = (flow.expires_at.timestamp() - time.time()) + 0.05
-            await subscription.next_version(max(0.0, min(remaining, until_expiry)))
-            flow = await service.get(flow_id)
+    flow = await service.get(flow_id)
+    check_flow_access(who, flow, drive=False)
+    # Without If-None-Match, ?wait waits for any version newer than the current one.
+    baseline = known if known is not None else flow.version
+    if wait and flow.version == baseline and not is_terminal(flow.state):
+        # The same change feed the streams follow: it re-reads after subscribing (no change
+        # is missed), wakes at the expiry time, and ends when the server shuts down.
+        updates = request.app["feed"].watch(flow_id, service.get, after=baseline)
+        try:
+            async with asyncio.timeout(wait):
+                flow = await anext(updates)
+        except (TimeoutError, StopAsyncIteration):
+            pass
+        finally:
+            await updates.aclose()
     if known is not None and flow.version == known:
         return web.Response(status=304, headers={"ETag": f'"{flow.version}"'})
     return _flow_response(request, flow, who)
