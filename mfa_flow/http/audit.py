@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from aiohttp import web
 
-from ..audit import format_cursor, parse_cursor
-from ..auditing import transition_json
-from ..problems import invalid
+from ..audit.feed import transition_json
+from ..audit.verify import format_cursor, parse_cursor
 from .auth import require_reader
+from .problems import invalid
 from .validation import query_int
 
 DEFAULT_LIMIT = 1000
@@ -18,7 +18,9 @@ MAX_LIMIT = 10000
 
 
 def _limit(request: web.Request) -> int:
-    return query_int(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    limit = query_int(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    assert limit is not None  # it has a default
+    return limit
 
 
 async def audit_transitions(request: web.Request) -> web.StreamResponse:
@@ -54,7 +56,7 @@ async def audit_checkpoints(request: web.Request) -> web.Response:
 
 async def jwks(request: web.Request) -> web.Response:
     async with request.app["db"].unit_of_work() as uow:
-        document = await request.app["flows"].keyring.jwks(uow, datetime.now(timezone.utc))
+        document = await request.app["flows"].keyring.jwks(uow, datetime.now(UTC))
     return web.json_response(
         document, content_type="application/jwk-set+json", headers={"Cache-Control": "public, max-age=60"}
     )

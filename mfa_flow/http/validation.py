@@ -1,10 +1,13 @@
-"""Request bodies are checked against the JSON Schemas of ``schemas/openapi.yaml`` (jsonschema)."""
+"""Request bodies are checked against JSON Schemas (jsonschema): the factors' own schemas for
+their events (each factor package owns its payloads), ``schemas/openapi.yaml`` for the rest.
+The OpenAPI document carries copies of the factors' schemas for readers; a test keeps them equal."""
 
 from __future__ import annotations
 
 import copy
 import json
 from pathlib import Path
+from typing import Any, Iterable
 
 import yaml
 from aiohttp import web
@@ -12,15 +15,25 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from ..machine import CLIENT_EVENTS
 from ..numbers import whole_number
-from ..problems import invalid
+from .problems import Problem, invalid
 
 _SCHEMA_FILES = {"Flow": "flow.schema.json", "Transition": "transition.schema.json"}
 
 
+def _anchored(schema: Any, base: str) -> Any:
+    """A factor's schema with its ``#/components/...`` references pointed at the OpenAPI document."""
+    if isinstance(schema, dict):
+        return {k: (base + v if k == "$ref" and isinstance(v, str) and v.startswith("#/") else _anchored(v, base))
+                for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_anchored(v, base) for v in schema]
+    return schema
+
+
 class Schemas:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, event_schemas: dict[str, dict[str, Any]] | None = None,
+                 client_events: Iterable[str] = ()) -> None:
         folder = folder.resolve()
         if not (folder / "openapi.yaml").exists():
             raise SystemExit(f"no openapi.yaml in {folder}; set MFA_FLOW_SCHEMAS_DIR to the project's schemas/ folder")
@@ -33,15 +46,20 @@ class Schemas:
             self.files[name] = contents
             resources.append(((folder / filename).as_uri(), Resource.from_contents(contents)))
         self.registry = Registry().with_resources(resources)
+        self.event_schemas = dict(event_schemas or {})
+        self.client_events = tuple(client_events)
         self._validators: dict[str, Draft202012Validator] = {}
 
     def validator(self, component: str) -> Draft202012Validator:
         if component not in self._validators:
-            ref = {"$ref": f"{self._base}#/components/schemas/{component}"}
-            self._validators[component] = Draft202012Validator(ref, registry=self.registry)
+            if component in self.event_schemas:  # the factor's own schema
+                schema = _anchored(self.event_schemas[component], self._base)
+            else:
+                schema = {"$ref": f"{self._base}#/components/schemas/{component}"}
+            self._validators[component] = Draft202012Validator(schema, registry=self.registry)
         return self._validators[component]
 
-    def check(self, component: str, instance) -> None:
+    def check(self, component: str, instance: Any) -> None:
         try:
             # JSON may escape unpaired surrogates ("\ud800"), which no UTF-8 consumer can take.
             json.dumps(instance, ensure_ascii=False).encode()
@@ -105,8 +123,6 @@ async def read_json_object(request: web.Request, optional: bool = False) -> dict
         raise invalid("the request needs a JSON body")
     if request.content_type not in ("application/json", "application/octet-stream", ""):
         if not request.content_type.endswith("+json"):
-            from ..problems import Problem
-
             raise Problem(415, "unsupported-media-type", "Unsupported media type", "send the body as application/json")
     try:
         body = json.loads(raw)
@@ -130,11 +146,11 @@ def query_int(request: web.Request, name: str, default: int | None, low: int, hi
     return value
 
 
-def event_component(body: dict) -> str:
+def event_component(body: dict[str, Any], client_events: tuple[str, ...]) -> str:
     """The schema of one event, chosen by its type (so errors name the right fields)."""
     kind = body.get("type")
     if not isinstance(kind, str):
-        raise invalid("body.type: the event needs a 'type' string, one of: " + ", ".join(CLIENT_EVENTS))
-    if kind not in CLIENT_EVENTS:
-        raise invalid(f"body.type: unknown event {kind!r}; expected one of: {', '.join(CLIENT_EVENTS)}")
+        raise invalid("body.type: the event needs a 'type' string, one of: " + ", ".join(client_events))
+    if kind not in client_events:
+        raise invalid(f"body.type: unknown event {kind!r}; expected one of: {', '.join(client_events)}")
     return "".join(part.capitalize() for part in kind.split("_")) + "Event"

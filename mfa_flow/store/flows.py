@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from ..domain import Flow, Transition
-from .audit import ROW_COLUMNS
+from ..domain.flow import Flow, Transition
+from .audit_log import ROW_COLUMNS
 
 _COLUMNS = (
     "id::text AS id, state, version, mode, user_id, expires_at, attempts_left, context, result,"
@@ -42,7 +42,7 @@ class FlowRepository:
             flow.user_id,
             flow.expires_at,
             flow.attempts_left,
-            flow.context,
+            flow.context.to_json(),
             flow.result,
             flow.chain_head,
             flow.created_at,
@@ -50,8 +50,10 @@ class FlowRepository:
         )
 
     async def get(self, flow_id: str, lock: bool = False) -> Flow | None:
-        if (flow_id := canonical_flow_id(flow_id)) is None:
+        checked = canonical_flow_id(flow_id)
+        if checked is None:
             return None
+        flow_id = checked
         row = await self.conn.fetchrow(
             f"SELECT {_COLUMNS} FROM flows WHERE id = $1::uuid" + (" FOR UPDATE" if lock else ""), flow_id
         )
@@ -70,7 +72,7 @@ class FlowRepository:
             flow.mode,
             flow.user_id,
             flow.attempts_left,
-            flow.context,
+            flow.context.to_json(),
             flow.result,
             flow.chain_head,
             flow.updated_at,
@@ -107,8 +109,10 @@ class TransitionLog:
         )
 
     async def of_flow(self, flow_id: str) -> list[dict]:
-        if (flow_id := canonical_flow_id(flow_id)) is None:
+        checked = canonical_flow_id(flow_id)
+        if checked is None:
             return []
+        flow_id = checked
         rows = await self.conn.fetch(
             f"SELECT {ROW_COLUMNS} FROM transitions WHERE flow_id = $1::uuid ORDER BY seq",
             flow_id,

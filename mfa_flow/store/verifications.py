@@ -3,24 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 
-
-@dataclass
-class Verification:
-    id: str
-    user_id: str
-    type: str
-    name: str | None
-    secret_sealed: str | None
-    last_step: int | None
-    salt: bytes | None
-    created_at: datetime
-    last_used_at: datetime | None
-    remaining: int | None = None  # backup codes only
-    aaguid: str | None = None  # webauthn only
-
+from ..domain.users import Verification
 
 _COLUMNS = "v.id::text AS id, user_id, type, name, secret_sealed, last_step, salt, created_at, last_used_at"
 _REMAINING = (
