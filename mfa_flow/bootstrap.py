@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import local_keys
+from .app.audit import AuditService
 from .app.flows import FlowService
 from .app.management import Management
 from .app.webhooks import WebhookService
@@ -51,6 +52,7 @@ class Services:
     flows: FlowService
     management: Management
     webhooks: WebhookService
+    audit: AuditService
 
     async def ensure_signing_key(self) -> None:
         """A signing key from the start, so the JWKS is never empty. Unsealing it also proves
@@ -85,6 +87,7 @@ async def start(settings: Settings, url: str, min_size: int = 2, max_size: int =
         flows=FlowService(db, settings, box, factors, keyring),
         management=Management(db, settings, box, factors),
         webhooks=WebhookService(db, settings, box),
+        audit=AuditService(db, keyring),
     )
 
 

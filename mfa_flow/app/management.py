@@ -16,7 +16,7 @@ from ..domain.errors import Conflict, NotFound, RuleBroken, UsernameTaken
 from ..domain.events import FactorRemoved
 from ..domain.flow import iso
 from ..domain.policy import MfaConfig, PolicyError
-from ..domain.users import User, Verification
+from ..domain.users import User, UserFactor
 from ..factors.base import ManageContext
 from ..factors.registry import Registry
 from ..settings import Settings
@@ -45,7 +45,7 @@ class Management:
         self.factors = registry
         self.machine = registry.machine
 
-    def verification_view(self, v: Verification) -> dict[str, Any]:
+    def factor_view(self, v: UserFactor) -> dict[str, Any]:
         view: dict[str, Any] = {
             "id": v.id,
             "type": v.type,
@@ -98,7 +98,7 @@ class Management:
 
     async def delete_user(self, user_id: str) -> None:
         async with self.db.unit_of_work() as uow:
-            factors = await uow.verifications.for_user(user_id)
+            factors = await uow.user_factors.for_user(user_id)
             if not await uow.users.delete(user_id):
                 raise NotFound(f"user {user_id}")
             now = _now()
@@ -114,58 +114,58 @@ class Management:
             raise NotFound(f"user {user_id}")
         return user
 
-    async def list_verifications(self, user_id: str) -> list[dict[str, Any]]:
+    async def list_factors(self, user_id: str) -> list[dict[str, Any]]:
         async with self.db.unit_of_work() as uow:
             if await uow.users.get(user_id) is None:
                 raise NotFound(f"user {user_id}")
-            return [self.verification_view(v) for v in await uow.verifications.for_user(user_id)]
+            return [self.factor_view(v) for v in await uow.user_factors.for_user(user_id)]
 
-    async def add_verification(self, user_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def add_factor(self, user_id: str, body: dict[str, Any]) -> dict[str, Any]:
         kind = body["type"]
         factor = self.factors.get(kind)
         if factor is None:
             raise RuleBroken(f"unknown factor {kind!r}", field="type")
         async with self.db.unit_of_work() as uow:
             user = await self._locked_user(uow, user_id)
-            existing = await uow.verifications.for_user(user_id)
+            existing = await uow.user_factors.for_user(user_id)
             ctx = ManageContext(uow, user, existing, self.settings, self.box, _now(), self.machine.primary_factors)
             added = await factor.add_by_admin(ctx)
             await uow.commit()
-        verification = added.pop("verification", None)
-        view = {**self.verification_view(verification), **added} if verification is not None else added
+        user_factor = added.pop("user_factor", None)
+        view = {**self.factor_view(user_factor), **added} if user_factor is not None else added
         log.info("factor added", kind="admin", user_id=user_id, factor=kind, verification_id=view.get("id"))
         return view
 
-    async def rename_verification(self, user_id: str, verification_id: str, name: str) -> dict[str, Any]:
+    async def rename_factor(self, user_id: str, verification_id: str, name: str) -> dict[str, Any]:
         async with self.db.unit_of_work() as uow:
             await self._locked_user(uow, user_id)
-            v = await uow.verifications.get(user_id, verification_id)
+            v = await uow.user_factors.get(user_id, verification_id)
             if v is None:
                 raise NotFound(f"verification {verification_id} of user {user_id}")
             factor = self.factors.get(v.type)
             if factor is None or not factor.renamable():
                 raise RuleBroken("only passkeys (webauthn) have a name", field="name")
-            await uow.verifications.rename(verification_id, name)
+            await uow.user_factors.rename(verification_id, name)
             v.name = name
             await uow.commit()
         log.info("factor renamed", kind="admin", user_id=user_id, verification_id=verification_id)
-        return self.verification_view(v)
+        return self.factor_view(v)
 
-    async def remove_verification(self, user_id: str, verification_id: str) -> None:
+    async def remove_factor(self, user_id: str, verification_id: str) -> None:
         """Rule 4: removing the last primary factor removes the backup codes too and clears
         the prompted mark, so the user is asked to set MFA up again."""
         primary = self.machine.primary_factors
         async with self.db.unit_of_work() as uow:
             await self._locked_user(uow, user_id)
-            v = await uow.verifications.get(user_id, verification_id)
+            v = await uow.user_factors.get(user_id, verification_id)
             if v is None:
                 raise NotFound(f"verification {verification_id} of user {user_id}")
-            await uow.verifications.delete(verification_id)
+            await uow.user_factors.delete(verification_id)
             removed = [v]
-            remaining = await uow.verifications.for_user(user_id)
+            remaining = await uow.user_factors.for_user(user_id)
             if v.type in primary and not any(r.type in primary for r in remaining):
                 for r in remaining:  # what cannot stand alone goes with the last primary factor
-                    await uow.verifications.delete(r.id)
+                    await uow.user_factors.delete(r.id)
                 await uow.users.mark_prompted(user_id, False)
                 removed += remaining
             now = _now()

@@ -45,10 +45,10 @@ class Rules:
 
     async def user_factors(self, ctx: FactorContext) -> policy.UserFactors:
         user = ctx.the_user
-        verifications = await ctx.uow.verifications.for_user(user.id)
+        enrolled = await ctx.uow.user_factors.for_user(user.id)
         return policy.UserFactors(
-            enrolled=frozenset(v.type for v in verifications if v.type in self.machine.primary_factors),
-            has_unused_backup_codes=any(v.type == policy.BACKUP_CODE and v.remaining for v in verifications),
+            enrolled=frozenset(v.type for v in enrolled if v.type in self.machine.primary_factors),
+            has_unused_backup_codes=any(v.type == policy.BACKUP_CODE and v.remaining for v in enrolled),
             prompted=user.prompted,
             last_used=user.last_used_factor,
         )

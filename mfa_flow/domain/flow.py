@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -154,3 +155,10 @@ def take(machine: FlowMachine, flow: Flow, step: Step, actor: str, now: datetime
     flow.chain_head = row.hash
     return row
 
+
+def canonical_flow_id(value: str) -> str | None:
+    """The flow id in its one written form (lowercase, hyphenated), or None if it is none."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None

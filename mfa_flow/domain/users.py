@@ -27,7 +27,7 @@ class User:
 
 
 @dataclass
-class Verification:
+class UserFactor:
     """One of a user's factors (the REST resource is ``mfa-verifications``)."""
 
     id: str

@@ -26,7 +26,7 @@ from ..domain.errors import RuleBroken
 from ..domain.events import DomainEvent
 from ..domain.flow import Flow
 from ..domain.machine import FactorStates
-from ..domain.users import User, Verification
+from ..domain.users import User, UserFactor
 
 if TYPE_CHECKING:
     from ..crypto import SecretBox
@@ -80,7 +80,7 @@ class ManageContext:
 
     uow: "UnitOfWork"
     user: User
-    existing: list[Verification]
+    existing: list[UserFactor]
     settings: "Settings"
     box: "SecretBox"
     now: datetime
@@ -112,7 +112,7 @@ class Factor:
 
     # --- Management API ------------------------------------------------------------------------
 
-    def describe(self, verification: Verification) -> JsonObject:
+    def describe(self, user_factor: UserFactor) -> JsonObject:
         """Fields of the factor's ``MfaVerification`` beyond the common ones."""
         return {}
 

@@ -47,8 +47,9 @@ async def _checkpoint(app: web.Application) -> None:
     while True:
         await asyncio.sleep(min(5.0, settings.checkpoint_seconds))
         try:
+            services: Services = app["services"]
             await make_checkpoints(
-                app["db"], app["flows"].keyring, settings.checkpoint_rows, settings.checkpoint_seconds, since=started
+                services.db, services.keyring, settings.checkpoint_rows, settings.checkpoint_seconds, since=started
             )
         except Exception:  # keep going: a failed round is retried at the next one
             log.exception("audit checkpoint failed")
@@ -65,10 +66,11 @@ def create_app(settings: Settings, database_url: str, registry: Registry,
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         services = await start(settings, database_url)
-        app["db"] = services.db
         app["flows"] = services.flows
         app["management"] = services.management
         app["webhooks"] = services.webhooks
+        app["audit"] = services.audit
+        app["services"] = services
         app["feed"] = ChangeFeed(database_url)
         await app["feed"].start()
         await services.ensure_signing_key()

@@ -6,10 +6,9 @@ import asyncio
 
 from aiohttp import web
 
-from ..domain.flow import Flow, iso
+from ..domain.flow import Flow, canonical_flow_id, iso
 from ..domain.machine import is_terminal
 from ..numbers import whole_number
-from ..store.flows import canonical_flow_id
 from .auth import ADMIN, AUDITOR, Caller, caller, check_flow_access, forbidden, require_reader
 from .problems import invalid, not_found
 from .validation import event_component, read_json, read_json_object

@@ -15,16 +15,14 @@ async def healthz(request):
 
 async def readyz(request):
     try:
-        await request.app["db"].ping()
+        await request.app["audit"].ping()
     except Exception:
         raise Problem(503, "not-ready", "Not ready", "the database does not answer") from None
     return web.json_response({"status": "ready"})
 
 
 async def metrics_text(request):
-    async with request.app["db"].unit_of_work() as uow:
-        counts = await uow.flows.count_by_state()
-        deliveries = await uow.deliveries.count_by_status()
+    counts, deliveries = await request.app["audit"].counts()
     for state in request.app["flows"].machine.states:
         metrics.FLOWS_BY_STATE.labels(state).set(counts.get(state, 0))
     for status in ("pending", "succeeded", "failed"):

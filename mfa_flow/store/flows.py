@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
-from ..domain.flow import Flow, Transition
+from ..domain.flow import Flow, Transition, canonical_flow_id
 from .audit_log import ROW_COLUMNS
 
 _COLUMNS = (
@@ -15,14 +14,6 @@ _COLUMNS = (
 
 # Payload of the change feed: small, as NOTIFY wants; listeners re-read the flow.
 CHANGES_CHANNEL = "flow_changes"
-
-
-def canonical_flow_id(value: str) -> str | None:
-    """The flow id in its one written form (lowercase, hyphenated), or None if it is none."""
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return None
 
 
 class FlowRepository:

@@ -19,8 +19,8 @@ from .config import ConfigRepository
 from .flows import FlowRepository, TransitionLog
 from .keys import SigningKeyRepository
 from .outbox import OutboxRepository
+from .user_factors import UserFactorRepository
 from .users import UserRepository
-from .verifications import VerificationRepository
 from .webauthn import WebauthnRepository
 from .webhooks import DeliveryRepository, EndpointRepository
 
@@ -44,7 +44,7 @@ class UnitOfWork:
         await self._tx.start()
         self.config = ConfigRepository(self._conn)
         self.users = UserRepository(self._conn)
-        self.verifications = VerificationRepository(self._conn)
+        self.user_factors = UserFactorRepository(self._conn)
         self.webauthn = WebauthnRepository(self._conn)
         self.flows = FlowRepository(self._conn)
         self.transitions = TransitionLog(self._conn)

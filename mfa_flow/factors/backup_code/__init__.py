@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from ...domain.machine import DONE, FactorStates, Row
-from ...domain.users import Verification
+from ...domain.users import UserFactor
 from ..base import Factor, FactorContext, FlowView, JsonObject, ManageContext, Proof, event_schema
 from . import manage, setup, verify
 
@@ -43,8 +43,8 @@ class BackupCodes(Factor):
     def challenge(self, view: FlowView) -> JsonObject | None:
         return setup.challenge(view)
 
-    def describe(self, verification: Verification) -> JsonObject:
-        return {"remaining": verification.remaining}
+    def describe(self, user_factor: UserFactor) -> JsonObject:
+        return {"remaining": user_factor.remaining}
 
     async def add_by_admin(self, ctx: ManageContext) -> JsonObject:
         return await manage.add(ctx)

@@ -29,9 +29,9 @@ def normalise(code: str) -> str:
 
 async def issue_set(uow: "UnitOfWork", user_id: str, pepper: bytes) -> tuple[str, list[str]]:
     """Replace the user's backup codes with a new set; return its id and the codes (shown once)."""
-    await uow.verifications.delete_type(user_id, "backup_code")
+    await uow.user_factors.delete_type(user_id, "backup_code")
     salt = os.urandom(16)
-    verification = await uow.verifications.add(user_id, "backup_code", salt=salt)
+    user_factor = await uow.user_factors.add(user_id, "backup_code", salt=salt)
     codes = [new_code() for _ in range(CODES_PER_SET)]
-    await uow.verifications.add_backup_codes(verification.id, [keyed_digest(pepper, salt, normalise(c)) for c in codes])
-    return verification.id, codes
+    await uow.user_factors.add_backup_codes(user_factor.id, [keyed_digest(pepper, salt, normalise(c)) for c in codes])
+    return user_factor.id, codes

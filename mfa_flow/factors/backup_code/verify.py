@@ -9,10 +9,10 @@ from .codes import normalise
 
 async def finish(ctx: FactorContext, code: str) -> Proof:
     user = ctx.the_user
-    verification = await ctx.uow.verifications.of_type(user.id, "backup_code")
-    if verification is None or verification.salt is None:
+    user_factor = await ctx.uow.user_factors.of_type(user.id, "backup_code")
+    if user_factor is None or user_factor.salt is None:
         return Proof(False, "the user has no backup codes")
-    digest = keyed_digest(ctx.box.pepper, verification.salt, normalise(code))
-    if not await ctx.uow.verifications.spend_backup_code(verification.id, digest, ctx.now):
+    digest = keyed_digest(ctx.box.pepper, user_factor.salt, normalise(code))
+    if not await ctx.uow.user_factors.spend_backup_code(user_factor.id, digest, ctx.now):
         return Proof(False, "the backup code is wrong or was already used")
-    return Proof(True, facts={"verification_id": verification.id})
+    return Proof(True, facts={"verification_id": user_factor.id})

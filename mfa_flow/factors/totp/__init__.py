@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...domain.machine import FactorStates
-from ...domain.users import Verification
+from ...domain.users import UserFactor
 from ..base import Factor, FactorContext, FlowView, JsonObject, ManageContext, Proof, event_schema
 from . import manage, setup, verify
 
@@ -30,7 +30,7 @@ class Totp(Factor):
     def challenge(self, view: FlowView) -> JsonObject | None:
         return setup.challenge(view)
 
-    def describe(self, verification: Verification) -> JsonObject:
+    def describe(self, user_factor: UserFactor) -> JsonObject:
         return {}
 
     async def add_by_admin(self, ctx: ManageContext) -> JsonObject:

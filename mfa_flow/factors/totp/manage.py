@@ -12,10 +12,10 @@ async def add(ctx: ManageContext) -> JsonObject:
     if any(v.type == "totp" for v in ctx.existing):
         raise Conflict("the user already has an authenticator app; delete it first", kind="factor-exists")
     secret = new_secret()
-    verification = await ctx.uow.verifications.add(ctx.user.id, "totp", secret_sealed=ctx.box.seal(secret))
-    ctx.uow.record(FactorEnrolled(ctx.user.id, "totp", verification.id, None, ctx.now))
+    user_factor = await ctx.uow.user_factors.add(ctx.user.id, "totp", secret_sealed=ctx.box.seal(secret))
+    ctx.uow.record(FactorEnrolled(ctx.user.id, "totp", user_factor.id, None, ctx.now))
     return {
-        "verification": verification,
+        "user_factor": user_factor,
         "secret": secret,
         "otpauth_uri": otpauth_uri(secret, ctx.user.username, ctx.settings.issuer),
     }

@@ -20,16 +20,16 @@ async def finish(ctx: FactorContext, code: str) -> Proof:
     step = matching_step(secret, code, ctx.now)
     if step is None:
         return Proof(False, WRONG_CODE)
-    if await ctx.uow.verifications.of_type(user.id, "totp") is not None:
+    if await ctx.uow.user_factors.of_type(user.id, "totp") is not None:
         # Set up meanwhile in another sign-in (or by the admin); the user's row lock makes
         # this check and the insert below one step.
         raise Conflict(
             "an authenticator app was set up for this user meanwhile; start a new sign-in to use it",
             kind="factor-exists",
         )
-    verification = await ctx.uow.verifications.add(user.id, "totp", secret_sealed=ctx.box.seal(secret))
-    await ctx.uow.verifications.advance_totp_step(user.id, verification.id, step, ctx.now)
-    return Proof(True, facts={"verification_id": verification.id})
+    user_factor = await ctx.uow.user_factors.add(user.id, "totp", secret_sealed=ctx.box.seal(secret))
+    await ctx.uow.user_factors.advance_totp_step(user.id, user_factor.id, step, ctx.now)
+    return Proof(True, facts={"verification_id": user_factor.id})
 
 
 def challenge(view: FlowView) -> JsonObject | None:

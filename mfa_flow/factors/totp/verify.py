@@ -10,12 +10,12 @@ from .setup import WRONG_CODE
 
 async def finish(ctx: FactorContext, code: str) -> Proof:
     user = ctx.the_user
-    verification = await ctx.uow.verifications.of_type(user.id, "totp")
-    if verification is None or verification.secret_sealed is None:
+    user_factor = await ctx.uow.user_factors.of_type(user.id, "totp")
+    if user_factor is None or user_factor.secret_sealed is None:
         return Proof(False, "the user has no authenticator app any more")
-    step = matching_step(ctx.box.open(verification.secret_sealed), code, ctx.now)
+    step = matching_step(ctx.box.open(user_factor.secret_sealed), code, ctx.now)
     if step is None:
         return Proof(False, WRONG_CODE)
-    if not await ctx.uow.verifications.advance_totp_step(user.id, verification.id, step, ctx.now):
+    if not await ctx.uow.user_factors.advance_totp_step(user.id, user_factor.id, step, ctx.now):
         return Proof(False, "this code was already used; wait for the next one", {"replay": True})
-    return Proof(True, facts={"verification_id": verification.id})
+    return Proof(True, facts={"verification_id": user_factor.id})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...domain.machine import FactorStates
-from ...domain.users import Verification
+from ...domain.users import UserFactor
 from ..base import Factor, FactorContext, FlowView, JsonObject, Proof, event_schema
 from . import manage, setup, verify
 
@@ -37,8 +37,8 @@ class Webauthn(Factor):
         public_key = view.flow.stage.get("publicKey")
         return {"publicKey": public_key} if public_key else None
 
-    def describe(self, verification: Verification) -> JsonObject:
-        return manage.describe(verification)
+    def describe(self, user_factor: UserFactor) -> JsonObject:
+        return manage.describe(user_factor)
 
     def renamable(self) -> bool:
         return True

@@ -3,9 +3,9 @@ Passkeys are registered by their user in a sign-in flow, never by the admin."""
 
 from __future__ import annotations
 
-from ...domain.users import Verification
+from ...domain.users import UserFactor
 from ..base import JsonObject
 
 
-def describe(verification: Verification) -> JsonObject:
-    return {"name": verification.name, "aaguid": verification.aaguid}
+def describe(user_factor: UserFactor) -> JsonObject:
+    return {"name": user_factor.name, "aaguid": user_factor.aaguid}

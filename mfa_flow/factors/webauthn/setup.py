@@ -56,11 +56,11 @@ async def finish(ctx: FactorContext, credential: JsonObject) -> Proof:
     except REFUSED as exc:
         await enter(ctx)  # the challenge is spent either way
         return Proof(False, refusal(exc))
-    verification = await ctx.uow.verifications.add(user.id, "webauthn", name=default_name(ctx.now))
+    user_factor = await ctx.uow.user_factors.add(user.id, "webauthn", name=default_name(ctx.now))
     transports = response_of(credential).get("transports") or []
     try:
         await ctx.uow.webauthn.add(
-            verification.id,
+            user_factor.id,
             credential_id=verified.credential_id,
             public_key=verified.credential_public_key,
             sign_count=verified.sign_count,
@@ -71,7 +71,7 @@ async def finish(ctx: FactorContext, credential: JsonObject) -> Proof:
             backed_up=verified.credential_backed_up,
         )
     except CredentialTaken:
-        await ctx.uow.verifications.delete(verification.id)
+        await ctx.uow.user_factors.delete(user_factor.id)
         await enter(ctx)
         return Proof(False, "this passkey is registered already; use another authenticator")
-    return Proof(True, facts={"verification_id": verification.id})
+    return Proof(True, facts={"verification_id": user_factor.id})

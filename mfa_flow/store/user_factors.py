@@ -1,11 +1,11 @@
-"""A user's MFA factors ("verifications"), and the one-time proofs they spend."""
+"""The factors users enrolled (table mfa_verifications), and the one-time proofs they spend."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from ..domain.users import Verification
+from ..domain.users import UserFactor
 
 _COLUMNS = "v.id::text AS id, user_id, type, name, secret_sealed, last_step, salt, created_at, last_used_at"
 _REMAINING = (
@@ -14,18 +14,18 @@ _REMAINING = (
 )
 
 
-class VerificationRepository:
+class UserFactorRepository:
     def __init__(self, conn):
         self.conn = conn
 
-    async def for_user(self, user_id: str) -> list[Verification]:
+    async def for_user(self, user_id: str) -> list[UserFactor]:
         rows = await self.conn.fetch(
             f"SELECT {_COLUMNS}, {_REMAINING} FROM mfa_verifications v WHERE user_id = $1 ORDER BY created_at, id",
             user_id,
         )
-        return [Verification(**r) for r in rows]
+        return [UserFactor(**r) for r in rows]
 
-    async def get(self, user_id: str, verification_id: str) -> Verification | None:
+    async def get(self, user_id: str, verification_id: str) -> UserFactor | None:
         try:
             uuid.UUID(verification_id)
         except ValueError:
@@ -35,18 +35,18 @@ class VerificationRepository:
             user_id,
             verification_id,
         )
-        return Verification(**row) if row else None
+        return UserFactor(**row) if row else None
 
-    async def of_type(self, user_id: str, type_: str) -> Verification | None:
+    async def of_type(self, user_id: str, type_: str) -> UserFactor | None:
         row = await self.conn.fetchrow(
             f"SELECT {_COLUMNS}, {_REMAINING} FROM mfa_verifications v WHERE user_id = $1 AND type = $2"
             " ORDER BY created_at LIMIT 1",
             user_id,
             type_,
         )
-        return Verification(**row) if row else None
+        return UserFactor(**row) if row else None
 
-    async def add(self, user_id: str, type_: str, *, secret_sealed=None, salt=None, name=None) -> Verification:
+    async def add(self, user_id: str, type_: str, *, secret_sealed=None, salt=None, name=None) -> UserFactor:
         row = await self.conn.fetchrow(
             "INSERT INTO mfa_verifications (id, user_id, type, secret_sealed, salt, name)"
             f" VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_COLUMNS.replace('v.id', 'id')}",
@@ -57,7 +57,7 @@ class VerificationRepository:
             salt,
             name,
         )
-        return Verification(**row)
+        return UserFactor(**row)
 
     async def delete(self, verification_id: str) -> None:
         await self.conn.execute("DELETE FROM mfa_verifications WHERE id = $1::uuid", verification_id)
