@@ -11,6 +11,8 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import structlog
+
 from .. import logs, metrics, passwords
 from ..crypto import SecretBox, new_token, token_digest
 from ..domain import machine
@@ -108,6 +110,7 @@ class FlowService:
                 await uow.flows.save(flow)
             await uow.commit()
         self.pipeline.record(flow, rows, started)
+        structlog.contextvars.bind_contextvars(flow_id=flow.id)  # the rest of this request's lines
         log.info("flow created", flow_id=flow.id, by=who.role or "anyone", asserted=user_spec is not None)
         return flow, token
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from .. import logs
 from ..crypto import SecretBox
@@ -84,6 +85,8 @@ class WebhookService:
             endpoint = await uow.webhooks.add(url, _events(body["events"]), body.get("enabled", True),
                                               body.get("description"), self.box.seal(secret), _now())
             await uow.commit()
+        log.info("webhook added", kind="admin", webhook_id=endpoint.id, host=_host(url), events=endpoint.events,
+                 enabled=endpoint.enabled)
         return {**endpoint_view(endpoint), "secret": secret}
 
     async def list(self) -> list[dict]:
@@ -106,6 +109,8 @@ class WebhookService:
             await self._endpoint(uow, endpoint_id, lock=True)
             endpoint = await uow.webhooks.update(endpoint_id, changes, _now())
             await uow.commit()
+        log.info("webhook changed", kind="admin", webhook_id=endpoint_id, fields=sorted(body),
+                 host=_host(endpoint.url), enabled=endpoint.enabled)
         return endpoint_view(endpoint)
 
     async def delete(self, endpoint_id: str) -> None:
@@ -113,6 +118,7 @@ class WebhookService:
             if not await uow.webhooks.delete(endpoint_id):
                 raise NotFound(f"webhook {endpoint_id}")
             await uow.commit()
+        log.info("webhook deleted", kind="admin", webhook_id=endpoint_id)
 
     async def rotate_secret(self, endpoint_id: str) -> dict:
         secret = new_secret()
@@ -121,6 +127,7 @@ class WebhookService:
             await self._endpoint(uow, endpoint_id, lock=True)
             endpoint = await uow.webhooks.rotate_secret(endpoint_id, self.box.seal(secret), now + ROTATION_OVERLAP, now)
             await uow.commit()
+        log.info("webhook secret rotated", kind="admin", webhook_id=endpoint_id)
         return {**endpoint_view(endpoint), "secret": secret}
 
     async def deliveries(self, endpoint_id: str, status: str | None, before: int | None, limit: int) -> dict:
@@ -140,12 +147,18 @@ class WebhookService:
             row = await uow.deliveries.get(endpoint_id, delivery_id)
             await uow.commit()
         assert row is not None  # read above, in this transaction
+        log.info("webhook delivery retried", kind="admin", webhook_id=endpoint_id, delivery_id=delivery_id)
         return delivery_view(row)
 
 
 def _events(events: list[str]) -> list[str]:
     """``*`` stands alone: it already means every event."""
     return [ALL_EVENTS] if ALL_EVENTS in events else list(dict.fromkeys(events))
+
+
+def _host(url: str) -> str | None:
+    """The host of a webhook URL, for the log: its path or query may hold a receiver's token."""
+    return urlsplit(url).hostname
 
 
 def _now() -> datetime:

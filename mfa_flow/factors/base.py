@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ..domain.errors import RuleBroken
 from ..domain.events import DomainEvent
 from ..domain.flow import Flow
-from ..domain.machine import FactorStates
+from ..domain.machine import FactorStates, Step
 from ..domain.users import User, UserFactor
 
 if TYPE_CHECKING:
@@ -109,6 +109,12 @@ class Factor:
 
     def challenge(self, view: FlowView) -> JsonObject | None:
         return None
+
+    async def handle_event(self, ctx: FactorContext, event: JsonObject) -> Step:
+        """One of the factor's own events beyond its proof (``states.events``; ``send_code`` of
+        a code factor, say): the step it takes, along a row the factor declared in
+        ``states.rows``. Raise a domain error to refuse it."""
+        raise NotImplementedError(f"{self.name} has no event {event.get('type')!r}")
 
     # --- Management API ------------------------------------------------------------------------
 

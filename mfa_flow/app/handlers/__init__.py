@@ -14,6 +14,7 @@ from ..rules import Decision, Rules
 from . import (
     acknowledge_backup_codes,
     cancel,
+    factor_event,
     select_factor,
     skip,
     submit_password,
@@ -36,8 +37,12 @@ CORE: dict[str, Handler] = {
 
 
 def handlers(rules: Rules) -> dict[str, Handler]:
-    """Every client event's handler: the core's, and one proof handler per factor's proof event."""
+    """Every client event's handler: the core's, one proof handler for every factor's proof
+    event, and the factor's own handler for its other events."""
     table = dict(CORE)
     for name in rules.machine.proof_event.values():
         table[name] = submit_proof.handle
+    for factor in rules.registry:
+        for name in factor.states.events:
+            table.setdefault(name, factor_event.handle)
     return table
