@@ -75,6 +75,11 @@ async def start(settings: Settings, url: str, min_size: int = 2, max_size: int =
     """Migrate the database, connect, and build every service once."""
     await migrate(url)
     db = await Database.connect(url, min_size=min_size, max_size=max_size)
+    return build(settings, db)
+
+
+def build(settings: Settings, db: Database) -> Services:
+    """Every service on a connected database (for ``start``, and for benchmarks and tests in process)."""
     box = SecretBox(settings.secret_key)
     factors = registry()
     keyring = Keyring(settings, box)
