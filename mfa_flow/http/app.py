@@ -61,7 +61,7 @@ def create_app(settings: Settings, database_url: str, registry: Registry,
     app = web.Application(middlewares=[request_context_middleware, problems_middleware],
                           client_max_size=MAX_BODY_BYTES)
     app["settings"] = settings
-    app["schemas"] = Schemas(settings.schemas_dir, registry.event_schemas(), registry.machine.client_events)
+    app["schemas"] = Schemas(settings.schemas_dir, registry)
     app["openapi"] = app["schemas"].bundled()
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -1,13 +1,15 @@
 """Request bodies are checked against JSON Schemas (jsonschema): the factors' own schemas for
 their events (each factor package owns its payloads), ``schemas/openapi.yaml`` for the rest.
-The OpenAPI document carries copies of the factors' schemas for readers; a test keeps them equal."""
+The documents on disk describe this build for readers; where they list factors, states or
+events, the copies the service validates with and serves follow the factor registry instead
+(``follow_registry``), so a new factor needs no edit here. A test keeps the files equal to them."""
 
 from __future__ import annotations
 
 import copy
 import json
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 from aiohttp import web
@@ -15,6 +17,8 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from ..factors.base import Factor
+from ..factors.registry import Registry as FactorRegistry
 from ..numbers import whole_number
 from .problems import Problem, invalid
 
@@ -31,23 +35,51 @@ def _anchored(schema: Any, base: str) -> Any:
     return schema
 
 
+def component_of(event: str) -> str:
+    """The schema component of an event: ``submit_totp`` -> ``SubmitTotpEvent``."""
+    return "".join(part.capitalize() for part in event.split("_")) + "Event"
+
+
+def follow_registry(openapi: dict[str, Any], flow_schema: dict[str, Any], registry: FactorRegistry) -> None:
+    """Make every list of factors, states and events in the documents the registry's."""
+    machine = registry.machine
+    names = list(machine.all_factors)
+    components = openapi["components"]["schemas"]
+    components["MfaConfig"]["properties"]["factors"]["items"]["enum"] = names
+    components["User"]["properties"]["last_used_factor"]["enum"] = [*machine.primary_factors, None]
+    components["NewVerification"]["properties"]["type"]["enum"] = names
+    components["Verification"]["properties"]["type"]["enum"] = names
+    components["CreatedVerification"]["properties"]["type"]["enum"] = [
+        f.name for f in registry if type(f).add_by_admin is not Factor.add_by_admin
+    ]
+    components["SelectFactorEvent"]["properties"]["factor"]["enum"] = names
+    components["Event"]["oneOf"] = [{"$ref": f"#/components/schemas/{component_of(e)}"} for e in machine.client_events]
+    components.update(registry.event_schemas())
+    flow = flow_schema["properties"]
+    flow["state"]["enum"] = list(machine.states)
+    flow["allowed_events"]["items"]["enum"] = list(machine.client_events)
+    flow["factors"]["items"]["enum"] = names
+    flow["preferred_factor"]["enum"] = [*names, None]
+
+
 class Schemas:
-    def __init__(self, folder: Path, event_schemas: dict[str, dict[str, Any]] | None = None,
-                 client_events: Iterable[str] = ()) -> None:
+    def __init__(self, folder: Path, registry: FactorRegistry) -> None:
         folder = folder.resolve()
         if not (folder / "openapi.yaml").exists():
             raise SystemExit(f"no openapi.yaml in {folder}; set MFA_FLOW_SCHEMAS_DIR to the project's schemas/ folder")
         self.openapi = yaml.safe_load((folder / "openapi.yaml").read_text())
+        flow_schema = json.loads((folder / _SCHEMA_FILES["Flow"]).read_text())
+        follow_registry(self.openapi, flow_schema, registry)
         self._base = (folder / "openapi.yaml").as_uri()
         resources = [(self._base, Resource.from_contents(self.openapi, default_specification=DRAFT202012))]
         self.files = {}
         for name, filename in _SCHEMA_FILES.items():
-            contents = json.loads((folder / filename).read_text())
+            contents = flow_schema if name == "Flow" else json.loads((folder / filename).read_text())
             self.files[name] = contents
             resources.append(((folder / filename).as_uri(), Resource.from_contents(contents)))
         self.registry = Registry().with_resources(resources)
-        self.event_schemas = dict(event_schemas or {})
-        self.client_events = tuple(client_events)
+        self.event_schemas = registry.event_schemas()
+        self.client_events = registry.machine.client_events
         self._validators: dict[str, Draft202012Validator] = {}
 
     def validator(self, component: str) -> Draft202012Validator:
@@ -153,4 +185,4 @@ def event_component(body: dict[str, Any], client_events: tuple[str, ...]) -> str
         raise invalid("body.type: the event needs a 'type' string, one of: " + ", ".join(client_events))
     if kind not in client_events:
         raise invalid(f"body.type: unknown event {kind!r}; expected one of: {', '.join(client_events)}")
-    return "".join(part.capitalize() for part in kind.split("_")) + "Event"
+    return component_of(kind)

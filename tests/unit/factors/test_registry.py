@@ -65,3 +65,35 @@ def test_a_new_factor_brings_its_states_rows_events_and_handlers():
     assert "SendCodeEvent" in registry.event_schemas()
     # the build's own table is untouched
     assert "email_code_setup" not in default().machine.states
+
+
+def test_the_documents_on_disk_list_this_builds_factors_states_and_events():
+    """The service validates with, and serves, copies that follow the registry; the files on
+    disk must say the same for this build (a new factor shows up here, not as a failure)."""
+    import copy
+    import json
+
+    from mfa_flow.http.validation import follow_registry
+
+    folder = OPENAPI.parent
+    openapi = yaml.safe_load(OPENAPI.read_text())
+    flow_schema = json.loads((folder / "flow.schema.json").read_text())
+    expected_openapi, expected_flow = copy.deepcopy(openapi), copy.deepcopy(flow_schema)
+    follow_registry(expected_openapi, expected_flow, default())
+    assert openapi == expected_openapi
+    assert flow_schema == expected_flow
+
+
+def test_a_new_factor_is_validated_and_published_without_editing_the_documents():
+    import json
+
+    from mfa_flow.http.validation import follow_registry
+
+    registry = Registry((*FACTORS, EmailCode()))
+    openapi = yaml.safe_load(OPENAPI.read_text())
+    flow_schema = json.loads((OPENAPI.parent / "flow.schema.json").read_text())
+    follow_registry(openapi, flow_schema, registry)
+    components = openapi["components"]["schemas"]
+    assert "email_code" in components["MfaConfig"]["properties"]["factors"]["items"]["enum"]
+    assert {"$ref": "#/components/schemas/SendCodeEvent"} in components["Event"]["oneOf"]
+    assert "email_code_verify" in flow_schema["properties"]["state"]["enum"]
