@@ -91,7 +91,7 @@ class _Cursor:
     state: str
 
 
-class _StepMachine(Machine):  # type: ignore[misc]  # transitions ships no type information
+class _StepMachine(Machine):
     """A ``transitions`` machine that attaches models cheaply.
 
     A flow is attached for one step and only ever driven through ``trigger(event)``, so the
