@@ -13,10 +13,13 @@ import asyncpg
 
 
 class TestDatabase:
-    def __init__(self):
+    __test__ = False  # a helper, not a test class (pytest would try to collect it by its name)
+
+    def __init__(self, embedded: bool = False):
+        """On DATABASE_URL's server, or (unset, or ``embedded``) on a PostgreSQL of its own."""
         self._tmp = None
         self._server = None
-        base = os.environ.get("DATABASE_URL")
+        base = None if embedded else os.environ.get("DATABASE_URL")
         if not base:
             import pgserver
 
@@ -32,10 +35,12 @@ class TestDatabase:
         parts = urlsplit(url)
         return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
 
-    async def create(self, name: str | None = None) -> str:
+    async def create(self, name: str | None = None, template: str | None = None) -> str:
+        """Create a database (a copy of ``template`` when given: nobody may be connected to it)."""
         conn = await asyncpg.connect(self.admin_url)
         try:
-            await conn.execute(f'CREATE DATABASE "{name or self.name}"')
+            copy = f' TEMPLATE "{template}"' if template else ""
+            await conn.execute(f'CREATE DATABASE "{name or self.name}"{copy}')
         finally:
             await conn.close()
         return self._with_database(self.admin_url, name or self.name)
