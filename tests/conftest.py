@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import asyncpg
@@ -55,19 +55,43 @@ async def fresh_database(test_database, migrated_template) -> AsyncIterator[str]
     await test_database.drop(name)
 
 
+class SharedConnection:
+    """One connection to the run's database for the fixtures' own work, opened on first use and
+    kept: the PostgreSQL server's connections are shared with the servers, the other xdist
+    workers and other runs, so fixtures should not open one per test."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self._conn: asyncpg.Connection | None = None
+
+    async def get(self) -> asyncpg.Connection:
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await asyncpg.connect(self.url)
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.terminate()  # synchronous: session teardown has no event loop to await in
+
+
+@pytest.fixture(scope="session")
+def run_database(database_url) -> Iterator[SharedConnection]:
+    shared = SharedConnection(database_url)
+    yield shared
+    shared.close()
+
+
 @pytest.fixture(autouse=True)
 async def default_mfa_config(request) -> None:
     """Each test that uses the run's database starts from the default MFA configuration (the
     migration's: no factors, user-controlled), whatever the test before it configured."""
     if "database_url" not in request.fixturenames:
         return
-    conn = await asyncpg.connect(request.getfixturevalue("database_url"))
+    conn = await request.getfixturevalue("run_database").get()
     try:
         await conn.execute("UPDATE mfa_config SET factors = DEFAULT, policy = DEFAULT, updated_at = now()")
     except asyncpg.UndefinedTableError:
         pass  # no server has migrated the database yet: the row will be made with the defaults
-    finally:
-        await conn.close()
 
 
 @pytest.fixture(scope="session")
