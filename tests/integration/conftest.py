@@ -104,7 +104,8 @@ def settings_for(database_url: str, data_dir: Path, **overrides: Any) -> Setting
 async def build_service(settings: Settings) -> InProcess:
     """The composition ``serve`` does (``mfa_flow.http.app``), without the HTTP application."""
     assert settings.database_url is not None
-    db = await Database.connect(settings.database_url)
+    # A small pool: enough for the races the tests run, and the PostgreSQL server is shared.
+    db = await Database.connect(settings.database_url, min_size=1, max_size=4)
     box = SecretBox(settings.secret_key)
     flows = FlowService(db, settings, box)
     return InProcess(
