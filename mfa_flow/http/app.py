@@ -16,7 +16,7 @@ from ..audit.checkpoints import make_checkpoints
 from ..factors.registry import Registry
 from ..live import ChangeFeed
 from ..settings import Settings
-from . import audit, flows, health, live, management, pages, webhooks
+from . import audit, flows, headers, health, live, management, pages, webhooks
 from .context import request_context_middleware
 from .problems import problems_middleware
 from .validation import Schemas
@@ -63,6 +63,7 @@ def create_app(settings: Settings, database_url: str, registry: Registry,
     app["settings"] = settings
     app["schemas"] = Schemas(settings.schemas_dir, registry)
     app["openapi"] = app["schemas"].bundled()
+    headers.install(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         services = await start(settings, database_url)
