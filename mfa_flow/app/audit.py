@@ -34,8 +34,9 @@ class AuditService:
             document: dict[str, Any] = await self.keyring.jwks(uow, datetime.now(UTC))
         return document
 
-    async def ping(self) -> None:
-        await self.db.ping()
+    async def ping(self) -> bool:
+        """Whether the database answers on a primary."""
+        return await self.db.ping()
 
     async def counts(self) -> tuple[dict[str, int], dict[str, int]]:
         """Flows by state and webhook deliveries by status (for the metrics page)."""
