@@ -135,6 +135,8 @@ class Worker:
     async def _post(self, job: Job) -> Attempt:
         allow_private = self.settings.webhook_allow_private
         try:
+            # The URL's shape and, for an IP literal, its address (aiohttp connects to a literal
+            # without asking the resolver, so GuardedResolver never sees one).
             target = webhooks.check_url(job.url, allow_private)
             if target.plain_http:  # the loopback-only rule of plain http needs the scheme
                 await webhooks.resolve_checked(target, allow_private)
@@ -151,7 +153,7 @@ class Worker:
                 return Attempt(response.status, retry_after, excerpt.decode("utf-8", errors="replace"))
         except asyncio.TimeoutError:
             return Attempt(None, error=f"no answer within {webhooks.TIMEOUT_SECONDS:g} s")
-        except (aiohttp.ClientError, OSError) as exc:
+        except (aiohttp.ClientError, OSError, ValueError) as exc:  # ValueError: a URL yarl cannot take
             cause = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc
             return Attempt(None, error=f"{type(cause).__name__}: {cause}"[:500])
 

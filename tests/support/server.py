@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -10,6 +11,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 from cryptography.fernet import Fernet
 
@@ -101,3 +103,19 @@ class ServerProcess:
                 self.process.wait()
         self._log.close()
         return self.process.returncode
+
+
+@contextlib.contextmanager
+def server_and_worker(database_url: str, shared: dict[str, str], server: dict[str, str] | None = None,
+                      worker: dict[str, str] | None = None) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    """A ``serve`` and a ``worker`` on one database with a secret key of their own: the
+    ``shared`` settings for both, then each one's own."""
+    shared = {"MFA_FLOW_SECRET_KEY": Fernet.generate_key().decode(), **shared}
+    serving = ServerProcess(database_url, **shared, **(server or {})).start()
+    working = ServerProcess(database_url, command="worker", **shared, **(worker or {}))
+    try:
+        working.start()
+        yield serving, working
+    finally:
+        working.stop()
+        serving.stop()
