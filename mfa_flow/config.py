@@ -98,6 +98,7 @@ class Settings:
     token_alg: str = "Ed25519"
     checkpoint_rows: int = 1000
     checkpoint_seconds: int = 300
+    metrics_key: str | None = None  # when set, /metrics wants it as a Bearer token
     schemas_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parent.parent / "schemas")
 
     @classmethod
@@ -125,6 +126,7 @@ class Settings:
             token_alg=_env("MFA_FLOW_TOKEN_ALG", "Ed25519"),
             checkpoint_rows=_int("MFA_FLOW_CHECKPOINT_ROWS", 1000),
             checkpoint_seconds=_int("MFA_FLOW_CHECKPOINT_SECONDS", 300),
+            metrics_key=_env("MFA_FLOW_METRICS_KEY"),
         )
         settings.token_audience = _env("MFA_FLOW_TOKEN_AUDIENCE", settings.issuer)
         if settings.token_alg not in ("Ed25519", "EdDSA"):

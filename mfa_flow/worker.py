@@ -27,6 +27,8 @@ from . import __version__, logs, metrics, webhooks
 from .config import Settings
 from .crypto import SecretBox
 from .flows import FlowService
+from .http.auth import require_metrics_key
+from .http.problems import problems_middleware
 from .store import Database
 from .store.outbox import OUTBOX_CHANNEL
 from .store.webhooks import Job
@@ -203,12 +205,13 @@ class Worker:
 
     async def _serve_metrics(self, port: int) -> web.AppRunner:
         async def metrics_text(request):
+            require_metrics_key(request, self.settings.metrics_key)
             return web.Response(body=generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
         async def healthz(request):
             return web.json_response({"status": "ok"})
 
-        app = web.Application()
+        app = web.Application(middlewares=[problems_middleware])
         app.add_routes([web.get("/metrics", metrics_text), web.get("/healthz", healthz)])
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()

@@ -8,6 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from .. import metrics
 from ..machine import STATES
 from ..problems import Problem
+from .auth import require_metrics_key
 
 
 async def healthz(request):
@@ -23,6 +24,7 @@ async def readyz(request):
 
 
 async def metrics_text(request):
+    require_metrics_key(request, request.app["settings"].metrics_key)
     async with request.app["db"].unit_of_work() as uow:
         counts = await uow.flows.count_by_state()
         deliveries = await uow.deliveries.count_by_status()
