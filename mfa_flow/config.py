@@ -99,6 +99,7 @@ class Settings:
     checkpoint_rows: int = 1000
     checkpoint_seconds: int = 300
     metrics_key: str | None = None  # when set, /metrics wants it as a Bearer token
+    body_timeout: float = 15.0  # seconds a request body may take to arrive
     schemas_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parent.parent / "schemas")
 
     @classmethod
@@ -127,8 +128,11 @@ class Settings:
             checkpoint_rows=_int("MFA_FLOW_CHECKPOINT_ROWS", 1000),
             checkpoint_seconds=_int("MFA_FLOW_CHECKPOINT_SECONDS", 300),
             metrics_key=_env("MFA_FLOW_METRICS_KEY"),
+            body_timeout=_float("MFA_FLOW_BODY_TIMEOUT", 15.0),
         )
         settings.token_audience = _env("MFA_FLOW_TOKEN_AUDIENCE", settings.issuer)
+        if not settings.body_timeout > 0:
+            raise SystemExit(f"MFA_FLOW_BODY_TIMEOUT must be a positive number of seconds, not {settings.body_timeout:g}")
         if settings.token_alg not in ("Ed25519", "EdDSA"):
             raise SystemExit(f"MFA_FLOW_TOKEN_ALG must be Ed25519 or EdDSA, not {settings.token_alg!r}")
         if _env("MFA_FLOW_SCHEMAS_DIR"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from pathlib import Path
@@ -14,7 +15,7 @@ from referencing.jsonschema import DRAFT202012
 
 from ..machine import CLIENT_EVENTS
 from ..numbers import whole_number
-from ..problems import invalid
+from ..problems import Problem, invalid
 
 _SCHEMA_FILES = {"Flow": "flow.schema.json", "Transition": "transition.schema.json"}
 
@@ -98,15 +99,20 @@ async def read_json(request: web.Request, component: str, optional: bool = False
 async def read_json_object(request: web.Request, optional: bool = False) -> dict | None:
     """The request body as a JSON object (not yet checked against a schema), None when an
     optional body is absent, or a 400/415 problem."""
-    raw = await request.read()  # aiohttp enforces client_max_size (413)
+    timeout = request.app["settings"].body_timeout
+    try:
+        # aiohttp enforces client_max_size (413) but waits for a slow body for ever: a client
+        # trickling bytes would hold a connection and a handler as long as it liked.
+        raw = await asyncio.wait_for(request.read(), timeout)
+    except asyncio.TimeoutError:
+        raise Problem(408, "request-timeout", "Request timeout",
+                      f"the request body did not arrive within {timeout:g} s (MFA_FLOW_BODY_TIMEOUT)") from None
     if not raw.strip():
         if optional:
             return None
         raise invalid("the request needs a JSON body")
     if request.content_type not in ("application/json", "application/octet-stream", ""):
         if not request.content_type.endswith("+json"):
-            from ..problems import Problem
-
             raise Problem(415, "unsupported-media-type", "Unsupported media type", "send the body as application/json")
     try:
         body = json.loads(raw)
