@@ -93,6 +93,7 @@ class Settings:
     webhook_allow_private: bool = False
     webhook_retry_schedule: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
     webhook_concurrency: int = 8
+    webhook_poll_interval: float = 1.0  # seconds between looks for due deliveries without a NOTIFY
     token_audience: str = "mfa-flow"
     token_ttl: int = 300
     token_alg: str = "Ed25519"
@@ -123,6 +124,7 @@ class Settings:
             webhook_allow_private=_flag("MFA_FLOW_WEBHOOK_ALLOW_PRIVATE"),
             webhook_retry_schedule=_seconds_list("MFA_FLOW_WEBHOOK_RETRY_SCHEDULE", cls.webhook_retry_schedule),
             webhook_concurrency=max(1, _int("MFA_FLOW_WEBHOOK_CONCURRENCY", 8)),
+            webhook_poll_interval=_float("MFA_FLOW_WEBHOOK_POLL_INTERVAL", 1.0),
             token_ttl=_int("MFA_FLOW_TOKEN_TTL", 300),
             token_alg=_env("MFA_FLOW_TOKEN_ALG", "Ed25519"),
             checkpoint_rows=_int("MFA_FLOW_CHECKPOINT_ROWS", 1000),
@@ -131,8 +133,10 @@ class Settings:
             body_timeout=_float("MFA_FLOW_BODY_TIMEOUT", 15.0),
         )
         settings.token_audience = _env("MFA_FLOW_TOKEN_AUDIENCE", settings.issuer)
-        if not settings.body_timeout > 0:
-            raise SystemExit(f"MFA_FLOW_BODY_TIMEOUT must be a positive number of seconds, not {settings.body_timeout:g}")
+        for name, seconds in (("MFA_FLOW_BODY_TIMEOUT", settings.body_timeout),
+                              ("MFA_FLOW_WEBHOOK_POLL_INTERVAL", settings.webhook_poll_interval)):
+            if not seconds > 0:
+                raise SystemExit(f"{name} must be a positive number of seconds, not {seconds:g}")
         if settings.token_alg not in ("Ed25519", "EdDSA"):
             raise SystemExit(f"MFA_FLOW_TOKEN_ALG must be Ed25519 or EdDSA, not {settings.token_alg!r}")
         if _env("MFA_FLOW_SCHEMAS_DIR"):

@@ -6,7 +6,7 @@ answer, commit. The row lock is held through the POST: it is the courier's lease
 the process dies PostgreSQL ends the transaction and the delivery is due again at once
 (at least once: a receiver may see a message twice, always with the same ``webhook-id``).
 Couriers wake on the outbox's NOTIFY (sent at commit), on a retry falling due, or every
-``POLL_SECONDS``.
+``MFA_FLOW_WEBHOOK_POLL_INTERVAL`` seconds (1).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from . import __version__, logs, metrics, webhooks
 from .config import Settings
 from .crypto import SecretBox
 from .flows import FlowService
+from .live import ListeningConnection
 from .http.auth import require_metrics_key
 from .http.problems import problems_middleware
 from .store import Database
@@ -35,7 +36,6 @@ from .store.webhooks import Job
 
 log = logs.get("mfa_flow.worker")
 
-POLL_SECONDS = 1.0
 FAILURE_PAUSE_SECONDS = 1.0  # after an error of the worker itself (the database went away)
 
 
@@ -72,6 +72,9 @@ class Worker:
         self._signal.set()
         self._signal = asyncio.Event()
 
+    async def _look_for_work(self, _connection: asyncpg.Connection) -> None:
+        self._wake()
+
     async def _idle(self, wake: asyncio.Event, seconds: float) -> None:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(wake.wait(), seconds)
@@ -88,7 +91,7 @@ class Worker:
                 await self._idle(self._stopping, FAILURE_PAUSE_SECONDS)
                 continue
             if not worked:
-                await self._idle(wake, POLL_SECONDS)
+                await self._idle(wake, self.settings.webhook_poll_interval)
 
     async def deliver_one(self) -> bool:
         """Claim, attempt and record one delivery. False when nothing is due."""
@@ -176,8 +179,11 @@ class Worker:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stopping.set)
-        listener = await asyncpg.connect(self.listen_url)
-        await listener.add_listener(OUTBOX_CHANNEL, self._wake)
+        # LISTEN on the outbox, again after the database restarts or the connection is cut:
+        # between the two, NOTIFYs are lost, so couriers look for work on every (re)LISTEN.
+        listener = ListeningConnection(self.listen_url, OUTBOX_CHANNEL, self._wake, self._look_for_work,
+                                       what="webhook outbox", name="mfa-flow worker")
+        await listener.start()
         connector = aiohttp.TCPConnector(resolver=webhooks.GuardedResolver(self.settings.webhook_allow_private),
                                          limit=self.settings.webhook_concurrency)
         self._session = aiohttp.ClientSession(
@@ -197,8 +203,7 @@ class Worker:
         self._wake()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self._session.close()
-        with contextlib.suppress(Exception):
-            await listener.close()
+        await listener.stop()
         if runner is not None:
             await runner.cleanup()
         log.info("worker stopped")
