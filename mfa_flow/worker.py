@@ -36,6 +36,7 @@ from .store.webhooks import Job
 
 log = logs.get("mfa_flow.worker")
 
+RETENTION_BATCH = 1000  # messages deleted per transaction by the retention sweep
 FAILURE_PAUSE_SECONDS = 1.0  # after an error of the worker itself (the database went away)
 
 
@@ -165,13 +166,39 @@ class Worker:
     # --- sweeping -----------------------------------------------------------------------------
 
     async def _sweeper(self) -> None:
-        """Expire overdue flows, so that ``flow.expired`` fires without a client."""
+        """Expire overdue flows, so that ``flow.expired`` fires without a client; delete the
+        messages whose deliveries ended longer ago than the retention period."""
         while not self._stopping.is_set():
             try:
                 await self.flows.expire_overdue()
             except Exception:
                 log.exception("expiry sweep failed")
+            try:
+                await self.forget_old_messages()
+            except Exception:
+                log.exception("webhook retention sweep failed")
             await self._idle(self._stopping, self.settings.sweep_interval)
+
+    async def forget_old_messages(self) -> int:
+        """Delete, a batch per transaction, the messages of which every delivery ended (was
+        delivered, or failed its last try and was not retried) more than
+        ``MFA_FLOW_WEBHOOK_RETENTION_DAYS`` ago. Pending deliveries are never deleted."""
+        days = self.settings.webhook_retention_days
+        if not days:
+            return 0
+        ended_before = _now() - timedelta(days=days)
+        total = 0
+        while True:
+            async with self.db.unit_of_work() as uow:
+                deleted = await uow.outbox.forget(ended_before, RETENTION_BATCH)
+                await uow.commit()
+            total += deleted
+            if deleted < RETENTION_BATCH:
+                break
+        if total:
+            metrics.WEBHOOK_MESSAGES_DELETED.inc(total)
+            log.info("webhook retention sweep", messages_deleted=total, ended_before=ended_before.isoformat())
+        return total
 
     # --- running ------------------------------------------------------------------------------
 
