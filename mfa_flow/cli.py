@@ -7,7 +7,6 @@ import asyncio
 import os
 import sys
 import time
-from pathlib import Path
 
 from . import __version__, logs
 from .config import Settings

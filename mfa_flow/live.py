@@ -209,10 +209,10 @@ class ListeningConnection:
         while True:
             lost = asyncio.Event()
             try:
-                await self._connect(lost)
+                conn = await self._connect(lost)
                 delay = FIRST_RETRY_SECONDS
-                await self._on_listening(self._conn)
-                await self._hold(lost)
+                await self._on_listening(conn)
+                await self._hold(conn, lost)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database went away: try again, more slowly each time
@@ -223,7 +223,7 @@ class ListeningConnection:
             delay = min(delay * 2, LAST_RETRY_SECONDS)
             self.reconnects += 1
 
-    async def _connect(self, lost: asyncio.Event) -> None:
+    async def _connect(self, lost: asyncio.Event) -> asyncpg.Connection:
         conn = await asyncpg.connect(
             self.url, timeout=5, server_settings={"application_name": self.application_name}
         )
@@ -233,14 +233,15 @@ class ListeningConnection:
         self._listening.set()
         if self.reconnects:
             log.info(f"{self.what} listening again", reconnects=self.reconnects)
+        return conn
 
-    async def _hold(self, lost: asyncio.Event) -> None:
+    async def _hold(self, conn: asyncpg.Connection, lost: asyncio.Event) -> None:
         """Keep the connection until it drops; ping now and then to notice a silent one."""
         while not lost.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(lost.wait(), PING_SECONDS)
             if not lost.is_set():
-                await self._conn.fetchval("SELECT 1", timeout=5)
+                await conn.fetchval("SELECT 1", timeout=5)
         raise ConnectionError("the listening connection was closed")
 
     async def _disconnect(self) -> None:

@@ -409,7 +409,7 @@ async def resolve_checked(target: Target, allow_private: bool) -> list[str]:
     except (OSError, UnicodeError) as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         raise UnsafeUrl(f"the host {target.host} does not resolve: {why}") from None
-    addresses = sorted({info[4][0] for info in infos})
+    addresses = sorted({str(info[4][0]) for info in infos})
     for address in addresses:
         reason = address_refusal(address, allow_private, target.plain_http)
         if reason:

@@ -27,9 +27,9 @@ from . import __version__, logs, metrics, webhooks
 from .config import Settings
 from .crypto import SecretBox
 from .flows import FlowService
-from .live import ListeningConnection
 from .http.auth import require_metrics_key
 from .http.problems import problems_middleware
+from .live import ListeningConnection
 from .store import Database
 from .store.outbox import OUTBOX_CHANNEL
 from .store.webhooks import Job

@@ -98,4 +98,6 @@ class MaskCheckingWebSocketResponse(web.WebSocketResponse):
 
     def _refuse_unmasked(self) -> None:
         error = WebSocketError(WSCloseCode.PROTOCOL_ERROR, "client frames must be masked (RFC 6455 section 5.1)")
-        self._reader.set_exception(error)  # the frame queue: the next receive() closes with 1002
+        queue = self._reader  # the frame queue: the next receive() closes with 1002
+        assert queue is not None  # made in super()._post_start, before any frame is read
+        queue.set_exception(error)

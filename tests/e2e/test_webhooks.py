@@ -15,7 +15,7 @@ from standardwebhooks import Webhook
 from tests.support.client import Api
 from tests.support.otp import fresh_code
 from tests.support.receiver import Receiver, eventually
-from tests.support.server import ServerProcess, free_port, server_and_worker
+from tests.support.server import free_port, server_and_worker
 
 SCHEDULE = "0,0.3,0.3,0.3"  # four tries, fast: the real default is hours long
 
