@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.e2e.test_setup_flows import unique
+from tests.support.server import ServerProcess
 
 PROBLEM = "application/problem+json"
 
@@ -186,7 +187,6 @@ class Trickle:
     def __init__(self, base_url: str, chunked: bool):
         self.url = urlsplit(base_url)
         self.chunked = chunked
-        self.bytes_sent = 0
 
     async def run(self) -> tuple[bytes, float, float]:
         """Send until the server answers and closes: (the answer, seconds until it came,
@@ -214,15 +214,16 @@ class Trickle:
             while True:
                 writer.write(b"1\r\n \r\n" if self.chunked else b" ")
                 await writer.drain()
-                self.bytes_sent += 1
                 await asyncio.sleep(0.25)
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
-async def test_a_body_that_trickles_in_is_cut_off_with_408_and_the_connection_closed(start_server, chunked):
-    server = start_server(MFA_FLOW_BODY_TIMEOUT="2")
-    trickle = Trickle(server.base_url, chunked)
-    answer, answered, closed = await trickle.run()
+async def test_a_body_that_trickles_in_is_cut_off_with_408_and_the_connection_closed(database_url, chunked):
+    server = ServerProcess(database_url, MFA_FLOW_BODY_TIMEOUT="2").start()
+    try:
+        answer, answered, closed = await Trickle(server.base_url, chunked).run()
+    finally:
+        server.stop()
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 408 "), answer[:300]
     assert b"Content-Type: application/problem+json" in head and b"Connection: close" in head
