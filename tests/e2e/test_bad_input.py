@@ -219,11 +219,11 @@ class Trickle:
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 async def test_a_body_that_trickles_in_is_cut_off_with_408_and_the_connection_closed(database_url, chunked):
-    server = ServerProcess(database_url, MFA_FLOW_BODY_TIMEOUT="2").start()
+    server = await ServerProcess(database_url, MFA_FLOW_BODY_TIMEOUT="2").started()
     try:
         answer, answered, closed = await Trickle(server.base_url, chunked).run()
     finally:
-        server.stop()
+        await asyncio.to_thread(server.stop)
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 408 "), answer[:300]
     assert b"Content-Type: application/problem+json" in head and b"Connection: close" in head

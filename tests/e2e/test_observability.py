@@ -44,7 +44,7 @@ METRICS_KEY = "metrics_key_for_the_scraper_0123456789"
 
 async def test_with_a_metrics_key_both_metrics_endpoints_want_it_as_a_bearer_token(test_database, http):
     async with test_database.own("metrics") as url:
-        with server_and_worker(url, {"MFA_FLOW_METRICS_KEY": METRICS_KEY},
+        async with server_and_worker(url, {"MFA_FLOW_METRICS_KEY": METRICS_KEY},
                                worker={"MFA_FLOW_WORKER_METRICS_PORT": str(free_port())}) as (server, worker):
             for endpoint in (f"{server.base_url}/metrics",
                              f"http://127.0.0.1:{worker.env['MFA_FLOW_WORKER_METRICS_PORT']}/metrics"):

@@ -8,14 +8,14 @@ import asyncio
 import pytest
 
 from tests.support.client import Api
-from tests.support.receiver import eventually
+from tests.support.waiting import eventually
 from tests.support.server import free_port, server_and_worker
 
 
 @pytest.fixture(scope="module")
 async def lenient_server_strict_worker(test_database):
     async with test_database.own("addresses") as url:
-        with server_and_worker(url, {}, server={"MFA_FLOW_WEBHOOK_ALLOW_PRIVATE": "1"},
+        async with server_and_worker(url, {}, server={"MFA_FLOW_WEBHOOK_ALLOW_PRIVATE": "1"},
                                worker={"MFA_FLOW_WEBHOOK_RETRY_SCHEDULE": "0,0.2"}) as processes:
             yield processes
 

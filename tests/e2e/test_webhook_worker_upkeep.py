@@ -4,14 +4,16 @@ its deliveries."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import asyncpg
 import pytest
 
 from tests.support.client import Api
-from tests.support.receiver import Receiver, eventually
+from tests.support.receiver import Receiver
 from tests.support.server import server_and_worker
+from tests.support.waiting import eventually
 
 # Without a NOTIFY a courier looks for work only this often: a delivery that comes sooner
 # came because the worker heard the outbox.
@@ -21,7 +23,7 @@ POLL_SECONDS = 60
 @pytest.fixture(scope="module")
 async def upkeep(test_database):
     async with test_database.own("upkeep") as url:
-        with server_and_worker(url, {"MFA_FLOW_WEBHOOK_ALLOW_PRIVATE": "1"},
+        async with server_and_worker(url, {"MFA_FLOW_WEBHOOK_ALLOW_PRIVATE": "1"},
                                worker={"MFA_FLOW_WEBHOOK_POLL_INTERVAL": str(POLL_SECONDS),
                                        "MFA_FLOW_SWEEP_INTERVAL": "0.2"}) as (server, worker):
             yield url, server, worker
@@ -74,8 +76,8 @@ async def test_the_worker_listens_again_after_its_connection_is_terminated(upkee
         assert await conn.fetchval("SELECT pg_terminate_backend($1)", backend)
     finally:
         await conn.close()
-    worker.wait_log('"webhook outbox connection lost"', timeout=10)
-    worker.wait_log('"webhook outbox listening again"', timeout=15)
+    await asyncio.to_thread(worker.wait_log, '"webhook outbox connection lost"', 10)
+    await asyncio.to_thread(worker.wait_log, '"webhook outbox listening again"', 15)
     [again] = await listening_backends(database_url, worker)
     assert again != backend
 
@@ -149,7 +151,7 @@ async def test_messages_whose_deliveries_ended_30_days_ago_are_deleted_by_the_wo
         assert {name for name, seq in kept.items() if seq not in left} == set()
         assert await conn.fetchval("SELECT count(*) FROM webhook_deliveries WHERE message_seq = ANY($1::bigint[])",
                                    list(gone.values())) == 0
-        worker.wait_log('"webhook retention sweep"')
+        await asyncio.to_thread(worker.wait_log, '"webhook retention sweep"')
         await conn.execute("DELETE FROM webhook_endpoints WHERE id = $1::uuid", other)
     finally:
         await conn.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import socket
@@ -11,7 +12,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import Iterator
+from typing import AsyncIterator
 
 from cryptography.fernet import Fernet
 
@@ -61,6 +62,11 @@ class ServerProcess:
             self.wait_log('"worker started"', timeout)
         return self
 
+    async def started(self, timeout: float = 30) -> "ServerProcess":
+        """``start`` for async tests and fixtures: it waits in a thread, so that the event loop
+        (a webhook receiver, open sockets) runs on meanwhile."""
+        return await asyncio.to_thread(self.start, timeout)
+
     def wait_log(self, text: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
         while text not in self.log():
@@ -105,17 +111,18 @@ class ServerProcess:
         return self.process.returncode
 
 
-@contextlib.contextmanager
-def server_and_worker(database_url: str, shared: dict[str, str], server: dict[str, str] | None = None,
-                      worker: dict[str, str] | None = None) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+@contextlib.asynccontextmanager
+async def server_and_worker(database_url: str, shared: dict[str, str], server: dict[str, str] | None = None,
+                            worker: dict[str, str] | None = None) -> AsyncIterator[tuple[ServerProcess, ServerProcess]]:
     """A ``serve`` and a ``worker`` on one database with a secret key of their own: the
-    ``shared`` settings for both, then each one's own."""
+    ``shared`` settings for both, then each one's own. Started and stopped in threads, so
+    that the event loop runs on meanwhile."""
     shared = {"MFA_FLOW_SECRET_KEY": Fernet.generate_key().decode(), **shared}
-    serving = ServerProcess(database_url, **shared, **(server or {})).start()
+    serving = await ServerProcess(database_url, **shared, **(server or {})).started()
     working = ServerProcess(database_url, command="worker", **shared, **(worker or {}))
     try:
-        working.start()
+        await working.started()
         yield serving, working
     finally:
-        working.stop()
-        serving.stop()
+        await asyncio.to_thread(working.stop)
+        await asyncio.to_thread(serving.stop)
