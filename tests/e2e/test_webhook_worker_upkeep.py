@@ -92,7 +92,14 @@ async def test_the_worker_listens_again_after_its_connection_is_terminated(upkee
 async def add_message(conn: asyncpg.Connection, occurred_days_ago: float,
                       deliveries: list[tuple[str, str, float]]) -> int:
     """An old message as the outbox holds it, with deliveries (endpoint, status, days since it
-    ended); a pending one is due only tomorrow, so the worker leaves it be."""
+    ended); a pending one is due only tomorrow, so the worker leaves it be. In one transaction:
+    the sweep would take an old message without deliveries for one whose endpoints are gone."""
+    async with conn.transaction():
+        return await _add_message(conn, occurred_days_ago, deliveries)
+
+
+async def _add_message(conn: asyncpg.Connection, occurred_days_ago: float,
+                       deliveries: list[tuple[str, str, float]]) -> int:
     seq = await conn.fetchval(
         "INSERT INTO webhook_messages (id, type, ordering_key, data, occurred_at)"
         " VALUES ('msg_' || md5(random()::text), 'flow.created', 'flow:' || gen_random_uuid(), '{}',"

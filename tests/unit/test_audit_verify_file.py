@@ -10,16 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from mfa_flow.cli import main
+from mfa_flow.cli import build_parser
 from tests.unit.test_audit import SIGN_IN_WITH_TOTP, log_of
 
 
 @pytest.fixture
 def verify_file(capsys):
-    """Run ``audit verify --file PATH`` in this process (fast); what a shell would see."""
+    """Run ``audit verify --file PATH`` in this process (fast); what a shell would see. Not
+    through ``main``: that would point the process's log lines at this test's captured
+    stderr, which is closed after it."""
 
     def run(path: Path, *extra: str) -> subprocess.CompletedProcess:
-        code = main(["audit", "verify", "--file", str(path), *extra])
+        args = build_parser().parse_args(["audit", "verify", "--file", str(path), *extra])
+        code = args.run(args)
         out, err = capsys.readouterr()
         return subprocess.CompletedProcess([], code, out, err)
 
