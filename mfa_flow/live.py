@@ -7,8 +7,9 @@ Payloads stay small: subscribers learn a version number and re-read the flow.
 NOTIFY is fire-and-forget: while the listening connection is down, notifications are lost.
 So the feed's ``ListeningConnection`` (also the worker's, on the webhook outbox) reconnects
 with back-off, and once it LISTENs again the feed re-reads the current version of every flow
-it has subscribers for and hands those on as if they had been notified. A subscriber therefore never misses the latest state, though it may miss
-intermediate ones (it only ever needs the newest: a flow is its current row).
+it has subscribers for and hands those on as if they had been notified. A subscriber
+therefore never misses the latest state, though it may miss intermediate ones (it only
+ever needs the newest: a flow is its current row).
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ from typing import AsyncIterator, Awaitable, Callable
 import asyncpg
 
 from . import logs
-from .machine import is_terminal
+from .domain.machine import is_terminal
 from .numbers import whole_number
 from .store.flows import CHANGES_CHANNEL
 
-log = logs.get("mfa_flow.live")
+log = logs.get(__name__)
 
 # Back-off between reconnection attempts: doubles from the first to the last, with jitter
 # so that many processes do not hammer a database that has just come back all at once.
@@ -67,7 +68,7 @@ class Subscription:
         """Wait for a version newer than the last one returned; None on timeout or close."""
         try:
             await asyncio.wait_for(self._changed.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
         self._changed.clear()
         return None if self.closed else self.heard

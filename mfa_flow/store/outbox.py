@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING, Iterable
+from typing import Any, Iterable
 
-if TYPE_CHECKING:
-    from ..webhooks import Message
+from ..webhooks.messages import Message
 
 # The worker LISTENs here; the payload is empty (it re-reads the deliveries table).
 OUTBOX_CHANNEL = "webhook_outbox"
@@ -61,10 +60,10 @@ SELECT count(*)::int FROM deleted
 
 
 class OutboxRepository:
-    def __init__(self, conn):
+    def __init__(self, conn: Any) -> None:
         self.conn = conn
 
-    async def add(self, messages: Iterable["Message"]) -> int:
+    async def add(self, messages: Iterable[Message]) -> int:
         """Write messages and their deliveries; returns how many deliveries are due."""
         messages = list(messages)
         if not messages:

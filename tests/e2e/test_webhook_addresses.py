@@ -8,8 +8,8 @@ import asyncio
 import pytest
 
 from tests.support.client import Api
-from tests.support.waiting import eventually
 from tests.support.server import free_port, server_and_worker
+from tests.support.waiting import eventually
 
 
 @pytest.fixture(scope="module")

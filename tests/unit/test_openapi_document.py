@@ -9,6 +9,7 @@ import pytest
 import yaml
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
+from mfa_flow import bootstrap
 from mfa_flow.http.validation import Schemas
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
@@ -21,7 +22,7 @@ def written() -> dict[str, Any]:
 
 def served() -> dict[str, Any]:
     """What ``GET /openapi.json`` answers: the JSON Schema files inlined."""
-    return Schemas(SCHEMAS).bundled()
+    return Schemas(SCHEMAS, bootstrap.registry()).bundled()
 
 
 @pytest.mark.parametrize("document", [written, served], ids=["openapi.yaml", "openapi.json"])
