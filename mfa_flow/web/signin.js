@@ -43,8 +43,12 @@ async function send(event) {
     render(await api("POST", `/api/flows/${flow.id}/events`, { ...event, expected_version: flow.version }));
   } catch (error) {
     showError(error.message);
-    // A wrong code also moves the flow (an attempt is counted): show where it stands now.
-    try { render(await api("GET", `/api/flows/${flow.id}`)); } catch (_) { /* the error above says enough */ }
+    // A wrong code also moves the flow (an attempt is counted): show where it stands now, unless
+    // the live stream showed it already (rendering it again would wipe what the user typed since).
+    try {
+      const next = await api("GET", `/api/flows/${flow.id}`);
+      if (next.version > flow.version) render(next);
+    } catch (_) { /* the error above says enough */ }
   }
 }
 
