@@ -48,7 +48,7 @@ class ServerProcess:
         self.command = command
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30) -> "ServerProcess":
+    def start(self, timeout: float = 30) -> ServerProcess:
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mfa_flow.cli", self.command],
@@ -62,7 +62,7 @@ class ServerProcess:
             self.wait_log('"worker started"', timeout)
         return self
 
-    async def started(self, timeout: float = 30) -> "ServerProcess":
+    async def started(self, timeout: float = 30) -> ServerProcess:
         """``start`` for async tests and fixtures: it waits in a thread, so that the event loop
         (a webhook receiver, open sockets) runs on meanwhile."""
         return await asyncio.to_thread(self.start, timeout)
