@@ -6,15 +6,17 @@ The checks themselves are pure and live in ``audit.py``; this module feeds them.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, TextIO
 
-from . import logs
+from . import logs, transparency
 from .audit import Checkpoint, FlowHead, Report, Verifier, format_cursor, next_running_hash, parse_cursor
 from .domain import iso
 from .keyring import Keyring
 from .store import Database
+from .store.tree import StoredHead
 from .tokens import sign_checkpoint
 
 log = logs.get("mfa_flow.audit")
@@ -33,6 +35,15 @@ def _parse_at(text: str) -> datetime:
 # --- checkpoints -----------------------------------------------------------------------------
 
 
+@dataclass
+class CheckpointRound:
+    """What one round of the checkpoint maker did."""
+
+    checkpoints: list[int] = field(default_factory=list)  # running-hash checkpoints signed
+    leaves_added: int = 0  # rows appended to the Merkle tree
+    tree_head: StoredHead | None = None  # the tree head signed, if any
+
+
 async def make_checkpoints(
     db: Database,
     keyring: Keyring,
@@ -42,14 +53,17 @@ async def make_checkpoints(
     since: datetime | None = None,
     batch: int = 5000,
     max_batches: int = 40,
-) -> list[int]:
+    origin: str | None = None,
+) -> CheckpointRound:
     """Sign a checkpoint every ``every_rows`` settled rows, and one at the newest settled row
     when ``every_seconds`` passed since the last checkpoint (or ``since``) or with ``force``.
-    One writer at a time across processes; returns the ids made."""
-    made: list[int] = []
+    With a log ``origin``, also extend the Merkle tree with the settled rows and sign a tree
+    head on the same schedule. One writer at a time across processes."""
+    done = CheckpointRound()
+    made = done.checkpoints
     async with db.unit_of_work() as uow:
         if not await uow.audit.try_lock_checkpointing():
-            return made
+            return done
         last = await uow.audit.last_checkpoint()
         cursor = parse_cursor(last.cursor) if last else (0, 0)
         rows = last.rows if last else 0
@@ -76,8 +90,13 @@ async def make_checkpoints(
         now = _now()
         if pending and (force or (now - last_at).total_seconds() >= every_seconds):
             await sign(now)
+        if origin is not None:
+            done.leaves_added = await transparency.extend_tree(uow, batch, max_batches)
+            done.tree_head = await transparency.maybe_sign_tree_head(
+                uow, keyring, origin, every_rows, every_seconds, force, since
+            )
         await uow.commit()
-    return made
+    return done
 
 
 # --- verify ----------------------------------------------------------------------------------
@@ -216,10 +235,12 @@ async def replay(db: Database, flow_id: str) -> list[str] | None:
 # --- retention -------------------------------------------------------------------------------
 
 
-async def purge(db: Database, keyring: Keyring, older_than: timedelta) -> dict[str, Any]:
+async def purge(db: Database, keyring: Keyring, older_than: timedelta, origin: str | None = None) -> dict[str, Any]:
     """Remove finished flows older than ``older_than`` whose rows all lie below a fresh signed
-    checkpoint; the rest of the log stays verifiable from that checkpoint. Logged."""
-    await make_checkpoints(db, keyring, every_rows=10**12, every_seconds=0, force=True, max_batches=10**9)
+    checkpoint; the rest of the log stays verifiable from that checkpoint. Logged. The Merkle
+    tree is extended first and keeps its nodes, so proofs for the rows that remain still work."""
+    await make_checkpoints(db, keyring, every_rows=10**12, every_seconds=0, force=True, max_batches=10**9,
+                           origin=origin)
     async with db.unit_of_work() as uow:
         checkpoint = await uow.audit.last_checkpoint()
         if checkpoint is None:

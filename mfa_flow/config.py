@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import sys
 from dataclasses import dataclass, field
@@ -98,6 +99,7 @@ class Settings:
     token_alg: str = "Ed25519"
     checkpoint_rows: int = 1000
     checkpoint_seconds: int = 300
+    log_origin: str = "mfa-flow/audit"
     schemas_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parent.parent / "schemas")
 
     @classmethod
@@ -127,6 +129,12 @@ class Settings:
             checkpoint_seconds=_int("MFA_FLOW_CHECKPOINT_SECONDS", 300),
         )
         settings.token_audience = _env("MFA_FLOW_TOKEN_AUDIENCE", settings.issuer)
+        # The transparency log's name: the first line of every tree head and its key's name.
+        # A note's key name has no spaces and no '+': an issuer such as "Acme Corp" gives "Acme-Corp/audit".
+        default_origin = re.sub(r"[\s+]+", "-", settings.issuer) + "/audit"
+        settings.log_origin = _env("MFA_FLOW_LOG_ORIGIN", default_origin)
+        if "+" in settings.log_origin or any(c.isspace() for c in settings.log_origin):
+            raise SystemExit("MFA_FLOW_LOG_ORIGIN must have no spaces and no '+' (it names the log's signing key)")
         if settings.token_alg not in ("Ed25519", "EdDSA"):
             raise SystemExit(f"MFA_FLOW_TOKEN_ALG must be Ed25519 or EdDSA, not {settings.token_alg!r}")
         if _env("MFA_FLOW_SCHEMAS_DIR"):

@@ -45,7 +45,8 @@ async def _checkpoint(app: web.Application) -> None:
         await asyncio.sleep(min(5.0, settings.checkpoint_seconds))
         try:
             await auditing.make_checkpoints(
-                app["db"], app["flows"].keyring, settings.checkpoint_rows, settings.checkpoint_seconds, since=started
+                app["db"], app["flows"].keyring, settings.checkpoint_rows, settings.checkpoint_seconds, since=started,
+                origin=settings.log_origin,
             )
         except Exception:  # keep going: a failed round is retried at the next one
             log.exception("audit checkpoint failed")

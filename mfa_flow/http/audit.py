@@ -1,7 +1,9 @@
-"""The audit API: the whole log in its global order, signed checkpoints, and the JWKS."""
+"""The audit API: the whole log in its global order, signed checkpoints, the transparency log
+(tree head, inclusion and consistency proofs), and the JWKS."""
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import datetime, timezone
 
@@ -9,7 +11,9 @@ from aiohttp import web
 
 from ..audit import format_cursor, parse_cursor
 from ..auditing import transition_json
-from ..problems import invalid
+from .. import transparency
+from ..merkle import ProofError
+from ..problems import Problem, invalid
 from .auth import require_reader
 from .validation import query_int
 
@@ -60,9 +64,71 @@ async def jwks(request: web.Request) -> web.Response:
     )
 
 
+# --- the transparency log ----------------------------------------------------------------------
+
+MAX_TREE_SIZE = 2**63 - 1
+
+
+def _not_in_tree(detail: str) -> Problem:
+    return Problem(404, "not-found", "Not found", detail)
+
+
+async def audit_log(request: web.Request) -> web.Response:
+    """The log's origin, the verifier key (Go note format) and the latest signed tree head."""
+    require_reader(request)
+    async with request.app["db"].unit_of_work() as uow:
+        info = await transparency.log_info(uow)
+    if info is None:
+        raise _not_in_tree("no tree head has been signed yet (the checkpoint maker signs one on its schedule)")
+    return web.json_response(info)
+
+
+async def audit_inclusion_proof(request: web.Request) -> web.Response:
+    """RFC 9162 §2.1.3 audit path of the row at ``cursor`` in the tree of ``tree_size`` leaves."""
+    require_reader(request)
+    text = request.query.get("cursor")
+    if not text:
+        raise invalid("cursor is required: the row's cursor, as the feed hands it out (e.g. 7421-1033)")
+    try:
+        cursor = parse_cursor(text)
+    except ValueError as exc:
+        raise invalid(str(exc)) from None
+    if cursor == (0, 0):
+        raise invalid("cursor 0 is the start of the log, not a row")
+    size = query_int(request, "tree_size", None, 1, MAX_TREE_SIZE)
+    async with request.app["db"].unit_of_work(isolation="repeatable_read", readonly=True) as uow:
+        try:
+            proof = await transparency.inclusion_proof(uow, cursor, size)
+        except ProofError as exc:
+            raise invalid(str(exc)) from None
+        except transparency.NotInTree as exc:
+            raise _not_in_tree(str(exc)) from None
+    return web.json_response(proof.as_json())
+
+
+async def audit_consistency_proof(request: web.Request) -> web.Response:
+    """RFC 9162 §2.1.4 proof that the tree of ``first`` leaves is a prefix of ``second``."""
+    require_reader(request)
+    first = query_int(request, "first", None, 0, MAX_TREE_SIZE)
+    second = query_int(request, "second", None, 0, MAX_TREE_SIZE)
+    if first is None or second is None:
+        raise invalid("first and second are required: two tree sizes, first <= second")
+    async with request.app["db"].unit_of_work(isolation="repeatable_read", readonly=True) as uow:
+        try:
+            hashes = await transparency.consistency_proof(uow, first, second)
+        except ProofError as exc:
+            raise invalid(str(exc)) from None
+    return web.json_response(
+        {"first": first, "second": second, "hashes": [base64.b64encode(h).decode() for h in hashes]}
+    )
+
+
 def routes() -> list[web.RouteDef]:
     return [
         web.get("/api/audit/transitions", audit_transitions),
         web.get("/api/audit/checkpoints", audit_checkpoints),
+        web.get("/api/audit/log", audit_log),
+        web.get("/api/audit/proof/inclusion", audit_inclusion_proof),
+        web.get("/api/audit/proof/consistency", audit_consistency_proof),
         web.get("/.well-known/jwks.json", jwks),
     ]

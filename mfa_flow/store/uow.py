@@ -13,6 +13,7 @@ from .config import ConfigRepository
 from .flows import FlowRepository, TransitionLog
 from .outbox import OutboxRepository
 from .keys import SigningKeyRepository
+from .tree import MerkleTreeStore
 from .users import UserRepository
 from .verifications import VerificationRepository
 from .webauthn import WebauthnRepository
@@ -42,6 +43,7 @@ class UnitOfWork:
         self.deliveries = DeliveryRepository(self._conn)
         self.keys = SigningKeyRepository(self._conn)
         self.audit = AuditLog(self._conn)
+        self.tree = MerkleTreeStore(self._conn)
         return self
 
     @property

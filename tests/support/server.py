@@ -43,6 +43,7 @@ class ServerProcess:
             **env,
         }
         self.command = command
+        self.cwd: Path | None = None  # where the code runs from (python -m takes it from there)
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30) -> "ServerProcess":
@@ -50,6 +51,7 @@ class ServerProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mfa_flow.cli", self.command],
             env=self.env,
+            cwd=self.cwd,
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )

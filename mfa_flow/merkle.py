@@ -1,0 +1,246 @@
+"""The RFC 9162 §2.1 Merkle tree over the log's global order. Pure: no I/O.
+
+Leaf ``i`` is the 32 raw bytes of row ``i``'s ``hash``; ``leaf hash = SHA-256(0x00 || leaf)``,
+``node = SHA-256(0x01 || left || right)``. The store keeps the hash of every *perfect* subtree
+(``Node(level, index)`` covers leaves ``[index·2^level, (index+1)·2^level)``); every other
+hash a root or a proof needs is a range ``[start, end)`` that RFC 9162's recursion splits at
+the largest power of two, and such a range is a handful of perfect subtrees folded from the
+right. So this module says *which* nodes an answer needs (``nodes_for``) and how to combine
+them (``range_hash``); the store fetches those nodes in one query.
+
+Appending leaf ``n`` adds the leaf's node and one node per trailing 1-bit of ``n``: O(log n)
+hashes, from the tree's right edge (``frontier``), never a rescan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+HASH_SIZE = 32
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+
+@dataclass(frozen=True, order=True)
+class Node:
+    level: int
+    index: int
+
+    @property
+    def start(self) -> int:
+        return self.index << self.level
+
+    @property
+    def end(self) -> int:
+        return (self.index + 1) << self.level
+
+
+Range = tuple[int, int]  # leaves [start, end)
+
+
+class ProofError(ValueError):
+    """A proof that does not verify, or a request for one that cannot exist; says which."""
+
+
+def leaf_hash(leaf: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + leaf).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _split(size: int) -> int:
+    """The largest power of two smaller than ``size`` (``size`` >= 2): RFC 9162's k."""
+    return 1 << ((size - 1).bit_length() - 1)
+
+
+# --- ranges and the perfect subtrees that make them ---------------------------------------------
+
+
+def range_nodes(start: int, end: int) -> list[Node]:
+    """The perfect subtrees, left to right, whose fold from the right is MTH(D[start:end]) for
+    a range RFC 9162's recursion produces (``start`` a multiple of a power of two >= end-start)."""
+    nodes: list[Node] = []
+    while start < end:
+        size = end - start
+        level = size.bit_length() - 1 if size & (size - 1) == 0 else _split(size).bit_length() - 1
+        nodes.append(Node(level, start >> level))
+        start += 1 << level
+    return nodes
+
+
+def range_hash(hashes: Sequence[bytes]) -> bytes:
+    """Fold perfect-subtree hashes (left to right) into the hash of their range."""
+    if not hashes:
+        return EMPTY_ROOT
+    folded = hashes[-1]
+    for left in reversed(hashes[:-1]):
+        folded = node_hash(left, folded)
+    return folded
+
+
+def inclusion_ranges(index: int, size: int) -> list[Range]:
+    """RFC 9162 §2.1.3.1 PATH(index, D[size]) as leaf ranges, leaf-side first."""
+    if not 0 <= index < size:
+        raise ProofError(f"leaf {index} is not in a tree of {size} leaves")
+    ranges: list[Range] = []
+    start, end = 0, size
+    while end - start > 1:
+        k = _split(end - start)
+        if index < start + k:
+            ranges.append((start + k, end))
+            end = start + k
+        else:
+            ranges.append((start, start + k))
+            start += k
+    return list(reversed(ranges))
+
+
+def consistency_ranges(first: int, second: int) -> list[Range]:
+    """RFC 9162 §2.1.4.1 PROOF(first, D[second]) as leaf ranges, in proof order."""
+    if not 0 < first <= second:
+        raise ProofError(f"no consistency proof from {first} to {second} leaves (need 0 < first <= second)")
+    ranges: list[Range] = []
+
+    def subproof(m: int, start: int, end: int, whole: bool) -> None:
+        n = end - start
+        if m == n:
+            if not whole:
+                ranges.append((start, end))
+            return
+        k = _split(n)
+        if m <= k:
+            subproof(m, start, start + k, whole)
+            ranges.append((start + k, end))
+        else:
+            subproof(m - k, start + k, end, False)
+            ranges.append((start, start + k))
+
+    subproof(first, 0, second, True)
+    return ranges
+
+
+def nodes_for(ranges: Iterable[Range]) -> set[Node]:
+    return {node for start, end in ranges for node in range_nodes(start, end)}
+
+
+def hashes_for(ranges: Iterable[Range], stored: Mapping[Node, bytes]) -> list[bytes]:
+    """Each range's hash from the stored perfect subtrees (``nodes_for`` says which to fetch)."""
+    return [range_hash([stored[node] for node in range_nodes(start, end)]) for start, end in ranges]
+
+
+def root_of(size: int, stored: Mapping[Node, bytes]) -> bytes:
+    return range_hash([stored[node] for node in range_nodes(0, size)]) if size else EMPTY_ROOT
+
+
+# --- appending ---------------------------------------------------------------------------------
+
+
+def append(size: int, frontier: Sequence[bytes], leaves: Iterable[bytes]) -> tuple[int, list[bytes], list[tuple[Node, bytes]]]:
+    """Append leaves (raw leaf data) to a tree of ``size`` leaves whose right edge is
+    ``frontier`` (the hashes of ``range_nodes(0, size)``). Returns the new size, the new
+    frontier and every new perfect-subtree node to store."""
+    edge = list(frontier)
+    made: list[tuple[Node, bytes]] = []
+    for leaf in leaves:
+        current = leaf_hash(leaf)
+        index, level = size, 0
+        made.append((Node(0, index), current))
+        while index & 1:  # a left sibling is waiting on the edge: the pair is complete
+            current = node_hash(edge.pop(), current)
+            index >>= 1
+            level += 1
+            made.append((Node(level, index), current))
+        edge.append(current)
+        size += 1
+    return size, edge, made
+
+
+# --- verifying (RFC 9162 §2.1.3.2 and §2.1.4.2) ----------------------------------------------------
+
+
+def _check_hashes(hashes: Sequence[bytes], what: str) -> None:
+    for position, value in enumerate(hashes):
+        if len(value) != HASH_SIZE:
+            raise ProofError(f"{what} hash {position} is {len(value)} bytes, not {HASH_SIZE}")
+
+
+def _fold(fn: int, sn: int, seed: bytes, path: Sequence[bytes], what: str) -> tuple[bytes, bytes]:
+    """The walk both RFC 9162 verifications share (§2.1.3.2 step 4, §2.1.4.2 step 6): climb
+    from node ``fn`` of a tree whose last node is ``sn``, hashing in each proof value on the side
+    the position calls for. Returns (fr, sr): the root of the tree that ends at ``fn`` (only
+    left-hand values) and the root of the whole tree (every value)."""
+    fr = sr = seed
+    for value in path:
+        if sn == 0:
+            raise ProofError(f"the {what} is longer than the tree is deep")
+        if fn & 1 or fn == sn:
+            fr = node_hash(value, fr)
+            sr = node_hash(value, sr)
+            while fn & 1 == 0 and fn != 0:  # on the right edge: climb to where a left sibling waits
+                fn >>= 1
+                sn >>= 1
+        else:
+            sr = node_hash(sr, value)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        raise ProofError(f"the {what} is shorter than the tree is deep")
+    return fr, sr
+
+
+def root_from_inclusion(index: int, size: int, leaf_hash_value: bytes, proof: Sequence[bytes]) -> bytes:
+    if not 0 <= index < size:
+        raise ProofError(f"leaf index {index} is not below the tree size {size}")
+    _check_hashes([leaf_hash_value, *proof], "inclusion proof")
+    return _fold(index, size - 1, leaf_hash_value, proof, "inclusion proof")[1]
+
+
+def verify_inclusion(index: int, size: int, leaf_hash_value: bytes, proof: Sequence[bytes], root: bytes) -> None:
+    """Raise ProofError unless ``proof`` shows leaf ``index`` with that hash in the tree ``root``."""
+    if root_from_inclusion(index, size, leaf_hash_value, proof) != root:
+        raise ProofError(f"the inclusion proof of leaf {index} does not lead to the root of the tree of size {size}")
+
+
+def verify_consistency(first: int, second: int, first_root: bytes, second_root: bytes, proof: Sequence[bytes]) -> None:
+    """Raise ProofError unless ``proof`` shows the tree of ``first`` leaves is a prefix of the
+    tree of ``second`` leaves (the log was only appended to in between)."""
+    if first > second:
+        raise ProofError(f"the tree shrank from {first} to {second} leaves")
+    _check_hashes(proof, "consistency proof")
+    if first == second:
+        if proof:
+            raise ProofError("a consistency proof between equal sizes must be empty")
+        if first_root != second_root:
+            raise ProofError(f"two different roots for the same tree size {first}: the log forked")
+        return
+    if first == 0:
+        if proof:
+            raise ProofError("a consistency proof from the empty tree must be empty")
+        return
+    if not proof:
+        raise ProofError(f"an empty consistency proof cannot link {first} to {second} leaves")
+    path = list(proof)
+    if first & (first - 1) == 0:  # a power of two: the first tree is itself a node of the second
+        path.insert(0, first_root)
+    fn, sn = first - 1, second - 1
+    while fn & 1:  # start from the first tree's largest complete subtree on its right edge
+        fn >>= 1
+        sn >>= 1
+    fr, sr = _fold(fn, sn, path[0], path[1:], "consistency proof")
+    if fr != first_root:
+        raise ProofError(f"the consistency proof does not lead to the root of the tree of size {first}: the log forked")
+    if sr != second_root:
+        raise ProofError(f"the consistency proof does not lead to the root of the tree of size {second}")
+
+
+# --- a whole tree in memory (tests, small bundles) -------------------------------------------------
+
+
+def tree_from_leaves(leaves: Iterable[bytes]) -> tuple[int, dict[Node, bytes]]:
+    """Every perfect-subtree node of the tree over ``leaves``, as the store would hold them."""
+    size, edge, made = append(0, [], leaves)
+    return size, dict(made)
+
