@@ -138,7 +138,9 @@ def root_of(size: int, stored: Mapping[Node, bytes]) -> bytes:
 # --- appending ---------------------------------------------------------------------------------
 
 
-def append(size: int, frontier: Sequence[bytes], leaves: Iterable[bytes]) -> tuple[int, list[bytes], list[tuple[Node, bytes]]]:
+def append(
+    size: int, frontier: Sequence[bytes], leaves: Iterable[bytes]
+) -> tuple[int, list[bytes], list[tuple[Node, bytes]]]:
     """Append leaves (raw leaf data) to a tree of ``size`` leaves whose right edge is
     ``frontier`` (the hashes of ``range_nodes(0, size)``). Returns the new size, the new
     frontier and every new perfect-subtree node to store."""

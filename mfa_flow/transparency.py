@@ -12,8 +12,10 @@ from __future__ import annotations
 import base64
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from . import merkle, signed_note
 from .audit import Cursor, format_cursor, parse_cursor
@@ -83,6 +85,8 @@ async def sign_tree_head(uow: UnitOfWork, keyring: Keyring, origin: str) -> Stor
     size = await tree_size(uow)
     root = await root_at(uow, size)
     key = (await keyring.signing_key(uow)).private.private_key
+    if not isinstance(key, Ed25519PrivateKey):  # the keyring only ever makes Ed25519 keys
+        raise TypeError(f"the signing key is a {type(key).__name__}, not Ed25519")
     head = signed_note.TreeHead(origin, size, root)
     note = signed_note.sign(head.text(), origin, key)
     vkey = signed_note.verifier_key(origin, signed_note.raw_public_key(key.public_key()))
@@ -102,7 +106,7 @@ async def maybe_sign_tree_head(
         return None
     last_epoch = await uow.tree.last_head_epoch()
     if last_epoch is None:
-        last_epoch = (since or datetime.now(timezone.utc)).timestamp()
+        last_epoch = (since or datetime.now(UTC)).timestamp()
     grown = size - (latest.tree_size if latest else 0)
     if force or grown >= every_rows or time.time() - last_epoch >= every_seconds:
         return await sign_tree_head(uow, keyring, origin)
@@ -188,7 +192,7 @@ async def prove_flow(uow: UnitOfWork, flow_id: str) -> dict[str, Any]:
     return {
         "format": BUNDLE_FORMAT,
         "flow": {"id": str(flow.id), "state": flow.state, "version": flow.version, "chain_head": flow.chain_head},
-        "rows": [{"row": row, "inclusion": proof} for row, proof in zip(rows, proofs)],
+        "rows": [{"row": row, "inclusion": proof} for row, proof in zip(rows, proofs, strict=True)],
         "checkpoint": latest.note,
         "verifier_key": latest.verifier_key,
     }

@@ -136,7 +136,7 @@ async def run(
             except WitnessAlarm as alarm:
                 say(f"ALARM: {alarm}")
                 return 1
-            except (aiohttp.ClientError, ConnectionError, asyncio.TimeoutError, json.JSONDecodeError) as exc:
+            except (TimeoutError, aiohttp.ClientError, ConnectionError, json.JSONDecodeError) as exc:
                 say(f"cannot reach the log: {exc}")  # not evidence of misbehaviour: try again later
                 if once:
                     return 2

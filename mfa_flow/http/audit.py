@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from aiohttp import web
 
+from .. import transparency
 from ..audit import format_cursor, parse_cursor
 from ..auditing import transition_json
-from .. import transparency
 from ..merkle import ProofError
 from ..problems import Problem, invalid
 from .auth import require_reader
@@ -58,7 +58,7 @@ async def audit_checkpoints(request: web.Request) -> web.Response:
 
 async def jwks(request: web.Request) -> web.Response:
     async with request.app["db"].unit_of_work() as uow:
-        document = await request.app["flows"].keyring.jwks(uow, datetime.now(timezone.utc))
+        document = await request.app["flows"].keyring.jwks(uow, datetime.now(UTC))
     return web.json_response(
         document, content_type="application/jwk-set+json", headers={"Cache-Control": "public, max-age=60"}
     )

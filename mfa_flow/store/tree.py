@@ -60,7 +60,8 @@ class MerkleTreeStore:
             [c[1] for c in cursors],
         )
         await self.conn.execute(
-            "INSERT INTO audit_tree_nodes (level, idx, hash) SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])",
+            "INSERT INTO audit_tree_nodes (level, idx, hash)"
+            " SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])",
             [node.level for node, _ in made],
             [node.index for node, _ in made],
             [value for _, value in made],

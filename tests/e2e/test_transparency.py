@@ -19,8 +19,8 @@ import pytest
 
 from mfa_flow import merkle, signed_note
 from tests.support.cli import mfa_flow
-from tests.support.forgery import rehash_chain
 from tests.support.client import Api
+from tests.support.forgery import rehash_chain
 from tests.support.otp import fresh_code
 from tests.support.server import AUDITOR_KEY, ServerProcess
 
@@ -201,7 +201,7 @@ async def test_a_bundle_from_prove_verifies_offline_and_each_forgery_is_named(lo
     fails(reordered, "the rows are out of the log's order")
 
     # A rewritten history: the forger edits a row and re-hashes the chain so that it holds.
-    
+
     rewritten = json.loads(json.dumps(bundle))
     rows = [e["row"] for e in rewritten["rows"]]
     rows[1]["data"]["factor"] = "backup_code"

@@ -134,7 +134,7 @@ def corruptions(proof: list[bytes]) -> list[tuple[str, list[bytes]]]:
 @pytest.mark.parametrize("index,size,path", [v for v in INCLUSION if v[2]])
 def test_a_corrupted_inclusion_proof_wrong_index_or_wrong_size_is_refused(index, size, path):
     leaf, root = merkle.leaf_hash(LEAVES[index]), ROOTS[size - 1]
-    for what, bad in corruptions(path):
+    for _what, bad in corruptions(path):
         with pytest.raises(ProofError):
             merkle.verify_inclusion(index, size, leaf, bad, root)
     for other_index, other_size in [(index + 1, size), (index ^ 2, size), (index, size * 2), (index, size // 2)]:
@@ -148,7 +148,7 @@ def test_a_corrupted_inclusion_proof_wrong_index_or_wrong_size_is_refused(index,
 @pytest.mark.parametrize("first,second,proof", [v for v in CONSISTENCY if v[2]])
 def test_a_corrupted_consistency_proof_swapped_roots_or_wrong_sizes_are_refused(first, second, proof):
     root1, root2 = ROOTS[first - 1], ROOTS[second - 1]
-    for what, bad in [*corruptions(proof), ("empty", [])]:
+    for _what, bad in [*corruptions(proof), ("empty", [])]:
         with pytest.raises(ProofError):
             merkle.verify_consistency(first, second, root1, root2, bad)
     with pytest.raises(ProofError):
