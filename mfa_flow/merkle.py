@@ -15,15 +15,15 @@ hashes, from the tree's right edge (``frontier``), never a rescan.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, NamedTuple, Sequence
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 
-@dataclass(frozen=True, order=True)
-class Node:
+class Node(NamedTuple):
+    """A perfect subtree (a tuple: cheap to make by the million when a tree is first built)."""
+
     level: int
     index: int
 
@@ -146,16 +146,18 @@ def append(
     frontier and every new perfect-subtree node to store."""
     edge = list(frontier)
     made: list[tuple[Node, bytes]] = []
+    # The first build after an upgrade runs this for every stored row: names bound locally.
+    sha256, keep, push, pop = hashlib.sha256, made.append, edge.append, edge.pop
     for leaf in leaves:
-        current = leaf_hash(leaf)
+        current = sha256(b"\x00" + leaf).digest()
+        keep((Node(0, size), current))
         index, level = size, 0
-        made.append((Node(0, index), current))
         while index & 1:  # a left sibling is waiting on the edge: the pair is complete
-            current = node_hash(edge.pop(), current)
+            current = sha256(b"\x01" + pop() + current).digest()
             index >>= 1
             level += 1
-            made.append((Node(level, index), current))
-        edge.append(current)
+            keep((Node(level, index), current))
+        push(current)
         size += 1
     return size, edge, made
 

@@ -65,6 +65,11 @@ async def extend_tree(uow: UnitOfWork, batch: int = 5000, max_batches: int = 40)
         added += len(rows)
         if len(rows) < batch:
             break
+    if added >= 50_000:
+        # The first round after an upgrade adds every stored row at once. Plans the service's
+        # connections cached while the tree was empty (a scan was cheapest then) would outlive
+        # it until autovacuum analyzes; fresh statistics make every connection re-plan now.
+        await uow.tree.analyze()
     return added
 
 

@@ -39,33 +39,50 @@ class MerkleTreeStore:
         return row["leaf_index"] + 1, (int(row["xid"]), row["cursor_id"])
 
     async def nodes(self, wanted: Iterable[Node]) -> dict[Node, bytes]:
+        """The stored hashes of these perfect subtrees (leaf hashes for level 0), in one query."""
         wanted = list(wanted)
         if not wanted:
             return {}
+        leaves = [node.index for node in wanted if node.level == 0]
+        inner = [node for node in wanted if node.level > 0]
         rows = await self.conn.fetch(
-            "SELECT n.level, n.idx, n.hash FROM audit_tree_nodes n"
-            " JOIN unnest($1::smallint[], $2::bigint[]) AS w(level, idx) USING (level, idx)",
-            [node.level for node in wanted],
-            [node.index for node in wanted],
+            "SELECT 0 AS level, leaf_index AS idx, leaf_hash AS hash FROM audit_tree_leaves"
+            " WHERE leaf_index = ANY($1::bigint[])"
+            # LATERAL: one primary-key lookup per wanted node (a join would let the planner,
+            # which guesses 100 rows for unnest, scan the whole table).
+            " UNION ALL SELECT w.level, w.idx, n.hash FROM unnest($2::smallint[], $3::bigint[]) AS w(level, idx)"
+            " CROSS JOIN LATERAL (SELECT hash FROM audit_tree_nodes"
+            " WHERE audit_tree_nodes.level = w.level AND audit_tree_nodes.idx = w.idx) AS n",
+            leaves,
+            [node.level for node in inner],
+            [node.index for node in inner],
         )
         return {Node(r["level"], r["idx"]): bytes(r["hash"]) for r in rows}
 
     async def append(self, first_index: int, cursors: Sequence[Cursor], made: Sequence[tuple[Node, bytes]]) -> None:
-        """Store new leaves (their cursors, from ``first_index`` on) and the nodes they complete."""
+        """Store new leaves (their cursors and leaf hashes, from ``first_index`` on, in order)
+        and the nodes above them that they complete."""
+        leaf_hashes = [value for node, value in made if node.level == 0]
+        inner = [(node, value) for node, value in made if node.level > 0]
         await self.conn.execute(
-            "INSERT INTO audit_tree_leaves (leaf_index, cursor_xid, cursor_id)"
-            " SELECT $1::bigint + o - 1, x::xid8, i FROM unnest($2::text[], $3::bigint[]) WITH ORDINALITY AS c(x, i, o)",
+            "INSERT INTO audit_tree_leaves (leaf_index, cursor_xid, cursor_id, leaf_hash)"
+            " SELECT $1::bigint + o - 1, x::xid8, i, h"
+            " FROM unnest($2::text[], $3::bigint[], $4::bytea[]) WITH ORDINALITY AS c(x, i, h, o)",
             first_index,
             [str(c[0]) for c in cursors],
             [c[1] for c in cursors],
+            leaf_hashes,
         )
         await self.conn.execute(
             "INSERT INTO audit_tree_nodes (level, idx, hash)"
             " SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])",
-            [node.level for node, _ in made],
-            [node.index for node, _ in made],
-            [value for _, value in made],
+            [node.level for node, _ in inner],
+            [node.index for node, _ in inner],
+            [value for _, value in inner],
         )
+
+    async def analyze(self) -> None:
+        await self.conn.execute("ANALYZE audit_tree_leaves, audit_tree_nodes")
 
     async def leaf_index(self, cursor: Cursor) -> int | None:
         return await self.conn.fetchval(
@@ -73,15 +90,6 @@ class MerkleTreeStore:
             str(cursor[0]),
             cursor[1],
         )
-
-    async def leaf_indexes(self, cursors: Sequence[Cursor]) -> dict[Cursor, int]:
-        rows = await self.conn.fetch(
-            "SELECT l.cursor_xid::text AS xid, l.cursor_id, l.leaf_index FROM audit_tree_leaves l"
-            " JOIN unnest($1::text[], $2::bigint[]) AS c(x, i) ON l.cursor_xid = c.x::xid8 AND l.cursor_id = c.i",
-            [str(c[0]) for c in cursors],
-            [c[1] for c in cursors],
-        )
-        return {(int(r["xid"]), r["cursor_id"]): r["leaf_index"] for r in rows}
 
     # --- signed tree heads ---
 

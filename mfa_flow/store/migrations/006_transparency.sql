@@ -2,18 +2,21 @@
 -- tree heads. Written only by the checkpoint maker (one at a time, an advisory lock), from
 -- settled rows in cursor order: the transition's own transaction does not touch these tables.
 
--- Leaf i of the tree is the row at this cursor (its hash is the leaf). Rows written before
--- the upgrade become leaves too, in cursor order, the first time the tree is extended.
+-- Leaf i of the tree is the row at this cursor; leaf_hash = SHA-256(0x00 || the row's hash),
+-- the tree's level 0. Rows written before the upgrade become leaves too, in cursor order, the
+-- first time the tree is extended.
 CREATE TABLE audit_tree_leaves (
     leaf_index  bigint PRIMARY KEY,
     cursor_xid  xid8 NOT NULL,
     cursor_id   bigint NOT NULL,
+    leaf_hash   bytea NOT NULL CHECK (length(leaf_hash) = 32),
     UNIQUE (cursor_xid, cursor_id)
 );
 
--- The hash of every perfect subtree: (level, idx) covers leaves [idx * 2^level, (idx + 1) * 2^level).
--- Level 0 holds the leaf hashes. Every root and proof is folded from these (mfa_flow/merkle.py).
--- Kept through a retention purge, so proofs for the rows that remain stay complete.
+-- The hash of every perfect subtree above the leaves: (level, idx) covers leaves
+-- [idx * 2^level, (idx + 1) * 2^level), level >= 1. Every root and proof is folded from these
+-- and the leaf hashes (mfa_flow/merkle.py). Kept, with the leaves, through a retention purge,
+-- so proofs for the rows that remain stay complete.
 CREATE TABLE audit_tree_nodes (
     level  smallint NOT NULL,
     idx    bigint NOT NULL,
