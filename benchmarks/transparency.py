@@ -122,7 +122,8 @@ async def main(rows_wanted: int, transitions: int) -> None:
                 "SELECT (pg_total_relation_size('audit_tree_nodes') + pg_total_relation_size('audit_tree_leaves'))"
                 " / 1048576.0")
         print(f"tree built over {added:,} stored rows in {built:.1f} s ({added / built:,.0f} rows/s):"
-              f" {nodes:,} hashes stored ({nodes / added:.2f} per row: the leaf hash and the nodes above), {size_mb:.0f} MB with the cursor index", flush=True)
+              f" {nodes:,} hashes stored ({nodes / added:.2f} per row: the leaf hash and the nodes above),"
+              f" {size_mb:.0f} MB with the cursor index", flush=True)
 
         # Signing tree heads on a tree of a million leaves.
         key = (await _signing_key(db, keyring)).private.private_key

@@ -25,15 +25,15 @@ class Node(NamedTuple):
     """A perfect subtree (a tuple: cheap to make by the million when a tree is first built)."""
 
     level: int
-    index: int
+    position: int  # the subtree's place among those of its level, from 0
 
     @property
     def start(self) -> int:
-        return self.index << self.level
+        return self.position << self.level
 
     @property
     def end(self) -> int:
-        return (self.index + 1) << self.level
+        return (self.position + 1) << self.level
 
 
 Range = tuple[int, int]  # leaves [start, end)

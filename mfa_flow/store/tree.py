@@ -43,7 +43,7 @@ class MerkleTreeStore:
         wanted = list(wanted)
         if not wanted:
             return {}
-        leaves = [node.index for node in wanted if node.level == 0]
+        leaves = [node.position for node in wanted if node.level == 0]
         inner = [node for node in wanted if node.level > 0]
         rows = await self.conn.fetch(
             "SELECT 0 AS level, leaf_index AS idx, leaf_hash AS hash FROM audit_tree_leaves"
@@ -55,7 +55,7 @@ class MerkleTreeStore:
             " WHERE audit_tree_nodes.level = w.level AND audit_tree_nodes.idx = w.idx) AS n",
             leaves,
             [node.level for node in inner],
-            [node.index for node in inner],
+            [node.position for node in inner],
         )
         return {Node(r["level"], r["idx"]): bytes(r["hash"]) for r in rows}
 
@@ -77,7 +77,7 @@ class MerkleTreeStore:
             "INSERT INTO audit_tree_nodes (level, idx, hash)"
             " SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])",
             [node.level for node, _ in inner],
-            [node.index for node, _ in inner],
+            [node.position for node, _ in inner],
             [value for _, value in inner],
         )
 
