@@ -123,6 +123,33 @@ async def test_every_rows_inclusion_and_the_consistency_between_heads_verify_aga
     assert reply.body["tree_size"] == head.size
 
 
+async def test_a_bundle_assembled_from_the_http_api_alone_verifies_offline(log_server, tmp_path):
+    """An auditor with the auditor key and no database: rows, proofs and the head over HTTP,
+    then the offline verifier (a separate process, no configuration)."""
+    server, conn, api = log_server
+    flow_id = await sign_in_with_totp_setup(api)
+    await cancelled_flows(api, 3)
+    await tree_covers_everything(server, conn)
+    log = (await api.auditor("GET", "/api/audit/log")).body
+    rows = await api.transitions(flow_id)
+    flow = (await api.auditor("GET", f"/api/flows/{flow_id}")).body
+    entries = []
+    for row in rows:
+        proof = await api.auditor("GET", f"/api/audit/proof/inclusion?cursor={row['cursor']}")
+        assert proof.status == 200, proof
+        entries.append({"row": row, "inclusion": proof.body})
+    bundle = {"format": "mfa-flow-audit-bundle/1", "rows": entries, "checkpoint": log["checkpoint"],
+              "verifier_key": log["verifier_key"],
+              "flow": {"id": flow_id, "state": flow["state"], "version": flow["version"], "chain_head": rows[-1]["hash"]}}
+    path = tmp_path / "from-http.json"
+    path.write_text(json.dumps(bundle))
+    outcome = subprocess.run([sys.executable, "-m", "mfa_flow.cli", "audit", "verify-bundle", str(path),
+                              "--key", log["verifier_key"]],
+                             env={"PATH": os.environ["PATH"]}, capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert outcome.returncode == 0, outcome.stdout + outcome.stderr
+    assert "3 row(s), each included in the tree of" in outcome.stdout
+
+
 async def test_bad_proof_requests_get_precise_problems(log_server):
     server, conn, api = log_server
     assert (await api.auditor("GET", "/api/audit/log")).status == 404  # no head signed yet
