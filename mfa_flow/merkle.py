@@ -1,15 +1,19 @@
 """The RFC 9162 §2.1 Merkle tree over the log's global order. Pure: no I/O.
 
 Leaf ``i`` is the 32 raw bytes of row ``i``'s ``hash``; ``leaf hash = SHA-256(0x00 || leaf)``,
-``node = SHA-256(0x01 || left || right)``. The store keeps the hash of every *perfect* subtree
-(``Node(level, index)`` covers leaves ``[index·2^level, (index+1)·2^level)``); every other
-hash a root or a proof needs is a range ``[start, end)`` that RFC 9162's recursion splits at
-the largest power of two, and such a range is a handful of perfect subtrees folded from the
-right. So this module says *which* nodes an answer needs (``nodes_for``) and how to combine
-them (``range_hash``); the store fetches those nodes in one query.
+``node = SHA-256(0x01 || left || right)``. A *perfect* subtree ``Node(level, position)``
+covers leaves ``[position·2^level, (position+1)·2^level)``. Every hash a root or a proof needs
+is a range ``[start, end)`` that RFC 9162's recursion splits at the largest power of two, and
+such a range is a handful of perfect subtrees folded from the right (``range_nodes``).
 
-Appending leaf ``n`` adds the leaf's node and one node per trailing 1-bit of ``n``: O(log n)
-hashes, from the tree's right edge (``frontier``), never a rescan.
+The store keeps the leaf hashes and the perfect subtrees at every ``STRIDE``-th level (4, 8,
+12, ...): about 1.07 hashes per leaf instead of 2, so extending the tree writes about one row
+per transition. A subtree between kept levels is rebuilt from at most 2^(STRIDE-1) kept hashes
+below it. This module says *which* kept nodes an answer needs (``nodes_for``) and how to
+combine them (``hashes_for``, ``root_of``); the store fetches them in one query.
+
+Appending leaf ``n`` completes one subtree per trailing 1-bit of ``n``: O(log n) hashes, from
+the tree's right edge (``frontier``), never a rescan.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Iterable, Mapping, NamedTuple, Sequence
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
+STRIDE = 4  # the store keeps levels 0, 4, 8, ... (changing it means rebuilding the stored tree)
 
 
 class Node(NamedTuple):
@@ -122,17 +127,46 @@ def consistency_ranges(first: int, second: int) -> list[Range]:
     return ranges
 
 
+def is_kept(node: Node) -> bool:
+    """Whether the store keeps this node's hash (a leaf, or a node at a STRIDE-th level)."""
+    return node.level % STRIDE == 0
+
+
+def kept_below(node: Node) -> list[Node]:
+    """The kept nodes this node's hash is made from: itself when kept, else the 2^k kept nodes
+    k levels below it, left to right."""
+    drop = node.level % STRIDE
+    if drop == 0:
+        return [node]
+    first = node.position << drop
+    return [Node(node.level - drop, first + i) for i in range(1 << drop)]
+
+
+def node_value(node: Node, stored: Mapping[Node, bytes]) -> bytes:
+    hashes = [stored[kept] for kept in kept_below(node)]
+    while len(hashes) > 1:
+        hashes = [node_hash(hashes[i], hashes[i + 1]) for i in range(0, len(hashes), 2)]
+    return hashes[0]
+
+
 def nodes_for(ranges: Iterable[Range]) -> set[Node]:
-    return {node for start, end in ranges for node in range_nodes(start, end)}
+    """The kept nodes to fetch for these ranges' hashes."""
+    return {kept for start, end in ranges for node in range_nodes(start, end) for kept in kept_below(node)}
 
 
 def hashes_for(ranges: Iterable[Range], stored: Mapping[Node, bytes]) -> list[bytes]:
-    """Each range's hash from the stored perfect subtrees (``nodes_for`` says which to fetch)."""
-    return [range_hash([stored[node] for node in range_nodes(start, end)]) for start, end in ranges]
+    """Each range's hash from the kept nodes ``nodes_for`` named."""
+    return [range_hash([node_value(node, stored) for node in range_nodes(start, end)]) for start, end in ranges]
 
 
 def root_of(size: int, stored: Mapping[Node, bytes]) -> bytes:
-    return range_hash([stored[node] for node in range_nodes(0, size)]) if size else EMPTY_ROOT
+    return hashes_for([(0, size)], stored)[0] if size else EMPTY_ROOT
+
+
+def frontier_of(size: int, stored: Mapping[Node, bytes]) -> list[bytes]:
+    """The right edge ``append`` starts from: the hashes of ``range_nodes(0, size)``, from the
+    kept nodes ``nodes_for([(0, size)])`` named."""
+    return [node_value(node, stored) for node in range_nodes(0, size)]
 
 
 # --- appending ---------------------------------------------------------------------------------
@@ -143,7 +177,7 @@ def append(
 ) -> tuple[int, list[bytes], list[tuple[Node, bytes]]]:
     """Append leaves (raw leaf data) to a tree of ``size`` leaves whose right edge is
     ``frontier`` (the hashes of ``range_nodes(0, size)``). Returns the new size, the new
-    frontier and every new perfect-subtree node to store."""
+    frontier and every perfect subtree completed (the store keeps those ``is_kept`` says)."""
     edge = list(frontier)
     made: list[tuple[Node, bytes]] = []
     # The first build after an upgrade runs this for every stored row: names bound locally.
@@ -244,7 +278,7 @@ def verify_consistency(first: int, second: int, first_root: bytes, second_root: 
 
 
 def tree_from_leaves(leaves: Iterable[bytes]) -> tuple[int, dict[Node, bytes]]:
-    """Every perfect-subtree node of the tree over ``leaves``, as the store would hold them."""
-    size, edge, made = append(0, [], leaves)
-    return size, dict(made)
+    """The kept nodes of the tree over ``leaves``, as the store holds them."""
+    size, _, made = append(0, [], leaves)
+    return size, {node: value for node, value in made if is_kept(node)}
 

@@ -50,14 +50,14 @@ async def extend_tree(uow: UnitOfWork, batch: int = 5000, max_batches: int = 40)
     checkpoint lock. O(log n) stored hashes per row, read from the tree's right edge once.
     Returns how many leaves were added."""
     size, cursor = await uow.tree.size_and_cursor()
-    frontier_nodes = merkle.range_nodes(0, size)
-    stored = await uow.tree.nodes(frontier_nodes)
-    frontier = [stored[node] for node in frontier_nodes]
+    frontier: list[bytes] | None = None  # read once, and only when there is something to add
     added = 0
     for _ in range(max_batches):
         rows = await uow.audit.settled_hashes(cursor, batch)
         if not rows:
             break
+        if frontier is None:
+            frontier = merkle.frontier_of(size, await uow.tree.nodes(merkle.nodes_for([(0, size)])))
         first = size
         size, frontier, made = merkle.append(size, frontier, (bytes.fromhex(h) for _, h in rows))
         await uow.tree.append(first, [c for c, _ in rows], made)
@@ -78,8 +78,7 @@ async def tree_size(uow: UnitOfWork) -> int:
 
 
 async def root_at(uow: UnitOfWork, size: int) -> bytes:
-    wanted = merkle.range_nodes(0, size)
-    return merkle.root_of(size, await uow.tree.nodes(wanted))
+    return merkle.root_of(size, await uow.tree.nodes(merkle.nodes_for([(0, size)])))
 
 
 # --- tree heads --------------------------------------------------------------------------------------
@@ -96,7 +95,7 @@ async def sign_tree_head(uow: UnitOfWork, keyring: Keyring, origin: str) -> Stor
     note = signed_note.sign(head.text(), origin, key)
     vkey = signed_note.verifier_key(origin, signed_note.raw_public_key(key.public_key()))
     head_id = await uow.tree.add_head(size, root, note, vkey)
-    return StoredHead(head_id, size, root, note, vkey)
+    return StoredHead(head_id, size, root, note, vkey, time.time())
 
 
 async def maybe_sign_tree_head(
@@ -107,11 +106,11 @@ async def maybe_sign_tree_head(
     at all and ``every_seconds`` passed since the last head (or ``since``), or with ``force``."""
     latest = await uow.tree.latest_head()
     size = await tree_size(uow)
-    if latest is not None and latest.tree_size == size and latest.root == await root_at(uow, size):
-        return None
-    last_epoch = await uow.tree.last_head_epoch()
-    if last_epoch is None:
-        last_epoch = (since or datetime.now(UTC)).timestamp()
+    if latest is not None and latest.tree_size == size:
+        if latest.root == await root_at(uow, size):
+            return None  # nothing new to sign
+        return await sign_tree_head(uow, keyring, origin)  # the stored tree was rebuilt: say so
+    last_epoch = latest.at_epoch if latest else (since or datetime.now(UTC)).timestamp()
     grown = size - (latest.tree_size if latest else 0)
     if force or grown >= every_rows or time.time() - last_epoch >= every_seconds:
         return await sign_tree_head(uow, keyring, origin)

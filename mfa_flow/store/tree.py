@@ -12,7 +12,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import asyncpg
 
 from ..audit import Cursor
-from ..merkle import Node
+from ..merkle import Node, is_kept
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class StoredHead:
     root: bytes
     note: str
     verifier_key: str
+    at_epoch: float  # when it was signed, seconds since 1970
 
 
 class MerkleTreeStore:
@@ -63,7 +64,7 @@ class MerkleTreeStore:
         """Store new leaves (their cursors and leaf hashes, from ``first_index`` on, in order)
         and the nodes above them that they complete."""
         leaf_hashes = [value for node, value in made if node.level == 0]
-        inner = [(node, value) for node, value in made if node.level > 0]
+        inner = [(node, value) for node, value in made if node.level > 0 and is_kept(node)]
         await self.conn.execute(
             "INSERT INTO audit_tree_leaves (leaf_index, cursor_xid, cursor_id, leaf_hash)"
             " SELECT $1::bigint + o - 1, x::xid8, i, h"
@@ -104,13 +105,12 @@ class MerkleTreeStore:
 
     async def latest_head(self) -> StoredHead | None:
         row = await self.conn.fetchrow(
-            "SELECT id, tree_size, root, note, verifier_key FROM audit_tree_heads ORDER BY id DESC LIMIT 1"
+            "SELECT id, tree_size, root, note, verifier_key, extract(epoch FROM at)::float8 AS at_epoch"
+            " FROM audit_tree_heads ORDER BY id DESC LIMIT 1"
         )
         return _head(row) if row else None
 
-    async def last_head_epoch(self) -> float | None:
-        return await self.conn.fetchval("SELECT extract(epoch FROM max(at))::float8 FROM audit_tree_heads")
 
 
 def _head(row: Mapping[str, Any]) -> StoredHead:
-    return StoredHead(row["id"], row["tree_size"], bytes(row["root"]), row["note"], row["verifier_key"])
+    return StoredHead(row["id"], row["tree_size"], bytes(row["root"]), row["note"], row["verifier_key"], row["at_epoch"])

@@ -191,11 +191,25 @@ def test_appending_in_batches_stores_the_same_nodes_as_appending_at_once_and_eac
         size, frontier, made = merkle.append(size, frontier, leaves[start:start + 137])
         assert all(node not in stored for node, _ in made)  # nothing is ever rewritten
         stored.update(made)
+        kept = {node: value for node, value in stored.items() if merkle.is_kept(node)}
+        assert merkle.frontier_of(size, kept) == frontier  # what extending reads back from the store
         assert frontier == [stored[n] for n in merkle.range_nodes(0, size)]
-    assert stored == whole
-    assert len(stored) == 2 * 1000 - bin(1000).count("1")  # about two hashes per leaf
+    assert {node: value for node, value in stored.items() if merkle.is_kept(node)} == whole
+    assert len(stored) == 2 * 1000 - bin(1000).count("1")  # about two subtrees completed per leaf
+    assert len(whole) == 1000 + 1000 // 16 + 1000 // 256  # kept: the leaves and levels 4, 8
     _, _, made = merkle.append(1023, [stored.get(n, b"x" * 32) for n in merkle.range_nodes(0, 1023)], [b"y"])
     assert len(made) == 11  # leaf 1023 completes ten subtrees: log2 of the size, not the size
+
+
+def test_a_node_between_kept_levels_is_rebuilt_from_the_kept_ones_below_it():
+    rng = random.Random(4)
+    leaves = [rng.randbytes(32) for _ in range(64)]
+    everything = dict(merkle.append(0, [], leaves)[2])
+    _, kept = merkle.tree_from_leaves(leaves)
+    assert {node.level for node in kept} == {0, 4}
+    for node in [merkle.Node(1, 5), merkle.Node(3, 7), merkle.Node(5, 1), merkle.Node(6, 0)]:
+        assert merkle.node_value(node, kept) == everything[node]
+    assert merkle.kept_below(merkle.Node(6, 0)) == [merkle.Node(4, i) for i in range(4)]
 
 
 def test_requests_for_proofs_that_cannot_exist_are_refused():

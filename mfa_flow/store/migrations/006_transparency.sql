@@ -13,10 +13,10 @@ CREATE TABLE audit_tree_leaves (
     UNIQUE (cursor_xid, cursor_id)
 );
 
--- The hash of every perfect subtree above the leaves: (level, idx) covers leaves
--- [idx * 2^level, (idx + 1) * 2^level), level >= 1. Every root and proof is folded from these
--- and the leaf hashes (mfa_flow/merkle.py). Kept, with the leaves, through a retention purge,
--- so proofs for the rows that remain stay complete.
+-- The hash of the perfect subtrees at levels 4, 8, 12, ... (merkle.STRIDE): (level, idx) covers
+-- leaves [idx * 2^level, (idx + 1) * 2^level). Every root and proof is folded from these and
+-- the leaf hashes (mfa_flow/merkle.py), about 1.07 stored hashes per row. Kept, with the
+-- leaves, through a retention purge, so proofs for the rows that remain stay complete.
 CREATE TABLE audit_tree_nodes (
     level  smallint NOT NULL,
     idx    bigint NOT NULL,
