@@ -17,7 +17,6 @@ import pytest
 
 from tests.support.cli import mfa_flow
 from tests.support.client import Api
-from tests.support.database import TestDatabase
 from tests.support.waiting import eventually
 
 FLOWS = 2400
@@ -153,14 +152,6 @@ async def test_replay_prints_a_readable_timeline(api, server):
 
 
 # --- tampering, on a database of its own ---------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def quiet_postgres():
-    """An embedded PostgreSQL (pgserver) where only this module's tests have transactions."""
-    postgres = TestDatabase(embedded=True)
-    yield postgres
-    postgres.close()
 
 
 @pytest.fixture

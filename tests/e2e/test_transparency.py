@@ -1,6 +1,7 @@
 """The transparency log of a running service: tree heads, proofs over HTTP, proof bundles checked
 offline, and a witness that catches a rewritten or shortened log. Each test runs on a database
-of its own (tampering must not touch the shared one)."""
+of its own, on a PostgreSQL of this module's own (tampering must not touch the shared one, and
+rows join the tree as soon as no older transaction is in flight on the server)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,21 @@ from tests.support.client import Api
 from tests.support.forgery import rehash_chain
 from tests.support.otp import fresh_code
 from tests.support.server import AUDITOR_KEY, ServerProcess
+from tests.support.waiting import eventually
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+async def cli(server: ServerProcess, *args: str):
+    """``mfa-flow ARGS`` in a thread: the event loop keeps serving while it runs."""
+    return await asyncio.to_thread(mfa_flow, server, *args)
+
+
+async def offline(*args: str) -> subprocess.CompletedProcess:
+    """``mfa-flow ARGS`` with no configuration at all: no database, no keys, nothing to reach."""
+    return await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "mfa_flow.cli", *args], env={"PATH": os.environ["PATH"]},
+        capture_output=True, text=True, cwd=REPO, timeout=60)
 
 
 def unique(name: str) -> str:
@@ -38,7 +52,7 @@ async def sign_in_with_totp_setup(api: Api) -> str:
     flow = await api.start()
     await flow.password(user["username"])
     secret = flow.flow["challenge"]["secret"]
-    right = fresh_code(secret)
+    right = await fresh_code(secret)
     assert (await flow.send("submit_totp", code="000000" if right != "000000" else "111111")).status == 422
     await flow.ok("submit_totp", code=right)
     assert flow.state == "done"
@@ -59,25 +73,26 @@ async def tree_covers_everything(server: ServerProcess, conn: asyncpg.Connection
     """Run 'audit checkpoint' until the tree (and a signed head) holds every row. Rows join the
     tree once no older transaction is in flight on the PostgreSQL server, which other work delays."""
     total = await conn.fetchval("SELECT count(*) FROM transitions")
-    for _ in range(300):
-        made = mfa_flow(server, "audit", "checkpoint")
+
+    async def covers_every_row() -> bool:
+        made = await cli(server, "audit", "checkpoint")
         assert made.code == 0, made.err
-        if await conn.fetchval("SELECT tree_size FROM audit_tree_heads ORDER BY id DESC LIMIT 1") == total:
-            return total
-        await asyncio.sleep(0.2)
-    raise AssertionError("the tree never caught up with the log")
+        return await conn.fetchval("SELECT tree_size FROM audit_tree_heads ORDER BY id DESC LIMIT 1") == total
+
+    await eventually(covers_every_row, interval=0.2, what=f"a tree head over all {total} rows")
+    return total
 
 
 @pytest.fixture
-async def log_server(test_database, start_server, http):
-    name = f"{test_database.name}_tlog_{uuid.uuid4().hex[:6]}"
-    url = await test_database.create(name)
-    server = start_server(url, MFA_FLOW_CHECKPOINT_SECONDS="3600", MFA_FLOW_LOG_ORIGIN="mfa-flow.test/audit")
+async def log_server(quiet_postgres, start_server, http):
+    name = f"tlog_{uuid.uuid4().hex[:8]}"
+    url = await quiet_postgres.create(name)
+    server = await start_server.started(url, MFA_FLOW_CHECKPOINT_SECONDS="3600", MFA_FLOW_LOG_ORIGIN="mfa-flow.test/audit")
     conn = await asyncpg.connect(url)
     yield server, conn, Api(server.base_url, http)
     await conn.close()
     server.stop()
-    await test_database.drop(name)
+    await quiet_postgres.drop(name)
 
 
 def b64(values: list[str]) -> list[bytes]:
@@ -143,9 +158,7 @@ async def test_a_bundle_assembled_from_the_http_api_alone_verifies_offline(log_s
               "flow": {"id": flow_id, "state": flow["state"], "version": flow["version"], "chain_head": rows[-1]["hash"]}}
     path = tmp_path / "from-http.json"
     path.write_text(json.dumps(bundle))
-    outcome = subprocess.run([sys.executable, "-m", "mfa_flow.cli", "audit", "verify-bundle", str(path),
-                              "--key", log["verifier_key"]],
-                             env={"PATH": os.environ["PATH"]}, capture_output=True, text=True, cwd=REPO, timeout=60)
+    outcome = await offline("audit", "verify-bundle", str(path), "--key", log["verifier_key"])
     assert outcome.returncode == 0, outcome.stdout + outcome.stderr
     assert "3 row(s), each included in the tree of" in outcome.stdout
 
@@ -190,42 +203,39 @@ async def test_a_bundle_from_prove_verifies_offline_and_each_forgery_is_named(lo
     await cancelled_flows(api, 3)
     await tree_covers_everything(server, conn)
     path = tmp_path / "bundle.json"
-    made = mfa_flow(server, "audit", "prove", flow_id, "-o", str(path))
+    made = await cli(server, "audit", "prove", flow_id, "-o", str(path))
     assert made.code == 0, made.err
     bundle = json.loads(path.read_text())
     assert [e["row"]["event"] for e in bundle["rows"]] == ["submit_password", "submit_totp", "submit_totp"]
     if os.environ.get("MFA_FLOW_WRITE_EXAMPLE_BUNDLE"):  # how docs/examples/sign-in-bundle.json was made
         Path(os.environ["MFA_FLOW_WRITE_EXAMPLE_BUNDLE"]).write_text(path.read_text())
 
-    offline = {"PATH": os.environ["PATH"]}  # no DATABASE_URL, no keys: nothing to reach
-
-    def verify_bundle(document: dict, *extra: str) -> subprocess.CompletedProcess:
+    async def verify_bundle(document: dict, *extra: str) -> subprocess.CompletedProcess:
         forged = tmp_path / "check.json"
         forged.write_text(json.dumps(document))
-        return subprocess.run([sys.executable, "-m", "mfa_flow.cli", "audit", "verify-bundle", str(forged), *extra],
-                              env=offline, capture_output=True, text=True, cwd=REPO, timeout=60)
+        return await offline("audit", "verify-bundle", str(forged), *extra)
 
-    good = verify_bundle(bundle, "--key", bundle["verifier_key"])
+    good = await verify_bundle(bundle, "--key", bundle["verifier_key"])
     assert good.returncode == 0, good.stdout + good.stderr
     assert good.stdout.splitlines()[-1].startswith("OK: the signature, every inclusion proof, the hash chain")
 
-    def fails(document: dict, words: str) -> None:
-        outcome = verify_bundle(document)
+    async def fails(document: dict, words: str) -> None:
+        outcome = await verify_bundle(document)
         assert outcome.returncode == 1
         [line] = outcome.stdout.splitlines()
         assert line.startswith("FAILED: ") and words in line, line
 
     tampered = json.loads(json.dumps(bundle))
     tampered["rows"][2]["row"]["actor"] = "admin"
-    fails(tampered, "seq 3): the hash does not match the row's content: the row was changed")
+    await fails(tampered, "seq 3): the hash does not match the row's content: the row was changed")
 
     dropped = json.loads(json.dumps(bundle))
     del dropped["rows"][1]
-    fails(dropped, "seq 3 follows seq 1 in this flow: a row is missing")
+    await fails(dropped, "seq 3 follows seq 1 in this flow: a row is missing")
 
     reordered = json.loads(json.dumps(bundle))
     reordered["rows"][1], reordered["rows"][2] = reordered["rows"][2], reordered["rows"][1]
-    fails(reordered, "the rows are out of the log's order")
+    await fails(reordered, "the rows are out of the log's order")
 
     # A rewritten history: the forger edits a row and re-hashes the chain so that it holds.
 
@@ -233,28 +243,26 @@ async def test_a_bundle_from_prove_verifies_offline_and_each_forgery_is_named(lo
     rows = [e["row"] for e in rewritten["rows"]]
     rows[1]["data"]["factor"] = "backup_code"
     rewritten["flow"]["chain_head"] = rehash_chain(rows)
-    fails(rewritten, "this row is not the one the log signed")
+    await fails(rewritten, "this row is not the one the log signed")
 
     # A tree head edited after signing.
     size = signed_note.TreeHead.parse(bundle["checkpoint"].split("\n\n")[0] + "\n").size
     edited = json.loads(json.dumps(bundle))
     edited["checkpoint"] = edited["checkpoint"].replace(f"\n{size}\n", f"\n{size + 1}\n", 1)
-    fails(edited, "tree head: the signature of mfa-flow.test/audit does not verify")
+    await fails(edited, "tree head: the signature of mfa-flow.test/audit does not verify")
 
 
 async def test_the_committed_example_bundle_verifies_offline():
-    example = REPO / "docs" / "examples" / "sign-in-bundle.json"
-    outcome = subprocess.run([sys.executable, "-m", "mfa_flow.cli", "audit", "verify-bundle", str(example)],
-                             env={"PATH": os.environ["PATH"]}, capture_output=True, text=True, cwd=REPO, timeout=60)
+    outcome = await offline("audit", "verify-bundle", str(REPO / "docs" / "examples" / "sign-in-bundle.json"))
     assert outcome.returncode == 0, outcome.stdout + outcome.stderr
 
 
 # --- the witness ---------------------------------------------------------------------------------
 
 
-def witness(server: ServerProcess, state: Path, *extra: str):
-    return mfa_flow(server, "audit", "witness", "--url", server.base_url, "--state", str(state),
-                    "--auditor-key", AUDITOR_KEY, "--once", *extra)
+async def witness(server: ServerProcess, state: Path, *extra: str):
+    return await cli(server, "audit", "witness", "--url", server.base_url, "--state", str(state),
+                     "--auditor-key", AUDITOR_KEY, "--once", *extra)
 
 
 async def rebuild_tree_from(server: ServerProcess, conn: asyncpg.Connection) -> None:
@@ -268,41 +276,41 @@ async def test_the_witness_follows_a_growing_log_and_alarms_when_it_is_rewritten
     state = tmp_path / "witness.json"
     await cancelled_flows(api, 3)
     await tree_covers_everything(server, conn)
-    seen = witness(server, state)
+    seen = await witness(server, state)
     assert seen.code == 0, seen.out + seen.err
     assert "verified (pinned mfa-flow.test/audit+" in seen.out
     pinned = json.loads(state.read_text())
     await cancelled_flows(api, 3)
     size = await tree_covers_everything(server, conn)
-    grown = witness(server, state)
+    grown = await witness(server, state)
     assert grown.code == 0 and f"tree head at size {size} verified and consistent with size" in grown.out, grown.out
-    assert witness(server, state).code == 0  # unchanged
+    assert (await witness(server, state)).code == 0  # unchanged
 
     # History rewritten: one row's content and hash changed, the tree rebuilt and re-signed.
     await conn.execute("ALTER TABLE transitions DISABLE TRIGGER transitions_append_only")
     victim = await conn.fetchval("SELECT id FROM transitions ORDER BY xid, id LIMIT 1 OFFSET 2")
     await conn.execute("UPDATE transitions SET actor = 'admin', hash = repeat('ab', 32) WHERE id = $1", victim)
     await rebuild_tree_from(server, conn)
-    forked = witness(server, state)
+    forked = await witness(server, state)
     assert forked.code == 1
     assert f"ALARM: the log forked between {size} and {size} leaves: two different roots" in forked.out, forked.out
 
     # The same forged log, grown: the consistency proof from the last good head fails.
     await cancelled_flows(api, 2)
     await tree_covers_everything(server, conn)
-    forked = witness(server, state)
+    forked = await witness(server, state)
     assert forked.code == 1 and f"ALARM: the log forked between {size} and " in forked.out, forked.out
 
     # A shortened log.
     await conn.execute("DELETE FROM transitions WHERE id IN (SELECT id FROM transitions ORDER BY xid DESC, id DESC LIMIT 6)")
     await rebuild_tree_from(server, conn)
-    shrunk = witness(server, state)
+    shrunk = await witness(server, state)
     assert shrunk.code == 1 and f"ALARM: the log shrank from {size} to" in shrunk.out, shrunk.out
 
     # A head signed by another key than the pinned one.
     state.write_text(json.dumps({**pinned, "tree_size": None, "root": None}))
     other = signed_note.verifier_key("mfa-flow.test/audit", bytes(32))
-    stranger = witness(server, state, "--key", other)
+    stranger = await witness(server, state, "--key", other)
     assert stranger.code == 1 and "does not verify with the pinned key" in stranger.out
     await conn.execute("ALTER TABLE transitions ENABLE TRIGGER transitions_append_only")
 
@@ -330,34 +338,34 @@ def code_before_the_tree(tmp_path: Path) -> Path:
     return old
 
 
-async def test_a_row_written_before_the_upgrade_gets_a_proof(test_database, http, tmp_path):
+async def test_a_row_written_before_the_upgrade_gets_a_proof(quiet_postgres, http, tmp_path):
     old_code = code_before_the_tree(tmp_path)
-    name = f"{test_database.name}_upgrade_{uuid.uuid4().hex[:6]}"
-    url = await test_database.create(name)
+    name = f"upgrade_{uuid.uuid4().hex[:8]}"
+    url = await quiet_postgres.create(name)
     old = ServerProcess(url, MFA_FLOW_CHECKPOINT_SECONDS="3600")
     old.cwd = old_code  # python -m puts the working folder first on the path
-    old.start()
+    await old.started()
     conn = await asyncpg.connect(url)
     try:
         api = Api(old.base_url, http)
         [before, *_] = await cancelled_flows(api, 3)
-        made = mfa_flow(old, "audit", "checkpoint")  # a running-hash checkpoint by the old code
+        made = await cli(old, "audit", "checkpoint")  # a running-hash checkpoint by the old code
         assert made.code == 0 and "checkpoint(s) signed" in made.out, made.err
         assert await conn.fetchval("SELECT count(*) FROM schema_migrations WHERE name LIKE '006%'") == 0
         old.stop()
 
-        new = ServerProcess(url, MFA_FLOW_CHECKPOINT_SECONDS="3600").start()
+        new = await ServerProcess(url, MFA_FLOW_CHECKPOINT_SECONDS="3600").started()
         try:
             api = Api(new.base_url, http)
             await cancelled_flows(api, 2)
             await tree_covers_everything(new, conn)
             bundle = tmp_path / "before.json"
-            assert mfa_flow(new, "audit", "prove", before, "-o", str(bundle)).code == 0
-            checked = mfa_flow(new, "audit", "verify-bundle", str(bundle))
+            assert (await cli(new, "audit", "prove", before, "-o", str(bundle))).code == 0
+            checked = await cli(new, "audit", "verify-bundle", str(bundle))
             assert checked.code == 0, checked.out
             document = json.loads(bundle.read_text())
             assert document["rows"][0]["inclusion"]["leaf_index"] == 0  # the oldest row is the first leaf
-            verified = mfa_flow(new, "audit", "verify")  # the old running-hash checkpoint still holds
+            verified = await cli(new, "audit", "verify")  # the old running-hash checkpoint still holds
             assert verified.code == 0 and "OK: every chain holds" in verified.out, verified.out
             old_checkpoint = await conn.fetchval("SELECT min(id) FROM audit_checkpoints")
             assert old_checkpoint == 1 and "checkpoints verified: 1 " not in verified.out
@@ -365,4 +373,4 @@ async def test_a_row_written_before_the_upgrade_gets_a_proof(test_database, http
             new.stop()
     finally:
         await conn.close()
-        await test_database.drop(name)
+        await quiet_postgres.drop(name)
