@@ -34,11 +34,13 @@ from cryptography.fernet import Fernet
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.audit_verify import fill, scratch_database  # noqa: E402
-from mfa_flow import auditing, logs, merkle, signed_note, transparency  # noqa: E402
-from mfa_flow.config import Settings  # noqa: E402
-from mfa_flow.crypto import SecretBox  # noqa: E402
-from mfa_flow.flows import FlowService  # noqa: E402
+from mfa_flow import bootstrap, logs  # noqa: E402
+from mfa_flow.app.flows import FlowService  # noqa: E402
+from mfa_flow.audit import merkle, signed_note, transparency  # noqa: E402
+from mfa_flow.audit.checkpoints import make_checkpoints  # noqa: E402
+from mfa_flow.domain.access import ANYONE, SYSTEM  # noqa: E402
 from mfa_flow.keyring import Keyring  # noqa: E402
+from mfa_flow.settings import Settings  # noqa: E402
 from mfa_flow.store import Database  # noqa: E402
 
 WORKERS = 8
@@ -73,7 +75,7 @@ async def transitions_per_second(service: FlowService, flow_ids: list[str]) -> f
 
     async def worker() -> None:
         while queue:
-            await service.apply(queue.pop(), {"type": "cancel"}, actor="user")
+            await service.apply(queue.pop(), {"type": "cancel"}, SYSTEM)
 
     await asyncio.gather(*(worker() for _ in range(WORKERS)))
     return len(flow_ids) / (time.perf_counter() - started)
@@ -107,7 +109,8 @@ async def main(rows_wanted: int, transitions: int) -> None:
         print(f"log: {rows_wanted:,} rows written with COPY in {time.perf_counter() - started:.1f} s", flush=True)
         db = await Database.connect(url, min_size=WORKERS, max_size=WORKERS + 2)
         settings = Settings(database_url=url, data_dir=Path("/tmp"), secret_key=Fernet.generate_key().decode())
-        keyring = Keyring(settings, SecretBox(settings.secret_key))
+        services = bootstrap.build(settings, db)
+        keyring = services.keyring
 
         # The tree over every stored row (the first round after an upgrade), in batches of 5,000.
         await wait_until_settled(db)
@@ -179,18 +182,18 @@ async def main(rows_wanted: int, transitions: int) -> None:
 
         # The added cost per transition: the same workload with the checkpoint maker running
         # beside it, without the tree (origin None) and with it, alternated.
-        service = FlowService(db, settings, SecretBox(settings.secret_key))
+        service = services.flows
         order = [False, True, True, False, False, True, True, False]  # A B B A A B B A: drift cancels out
         per_round = transitions // len(order)
         without: list[float] = []
         with_tree: list[float] = []
         for number, tree in enumerate(order, 1):
             label, origin, results = ("with the tree", ORIGIN, with_tree) if tree else ("without the tree", None, without)
-            flow_ids = [(await service.create(None, "user"))[0].id for _ in range(per_round)]
+            flow_ids = [(await service.create(None, ANYONE))[0].id for _ in range(per_round)]
 
             async def checkpoint(origin: str | None = origin) -> object:
                 # serve's defaults: a checkpoint (and a tree head) every 1000 rows or 300 s
-                return await auditing.make_checkpoints(db, keyring, every_rows=1000, every_seconds=300,
+                return await make_checkpoints(db, keyring, every_rows=1000, every_seconds=300,
                                                        since=None, origin=origin)
 
             rate = await with_checkpointer(lambda ids=flow_ids: transitions_per_second(service, ids), checkpoint)
@@ -204,7 +207,7 @@ async def main(rows_wanted: int, transitions: int) -> None:
               f" = {(base_rate / tree_rate - 1) * 100:+.1f} % per transition")
 
         # Extending the tree by one batch of new rows, at a million leaves.
-        flow_ids = [(await service.create(None, "user"))[0].id for _ in range(5000)]
+        flow_ids = [(await service.create(None, ANYONE))[0].id for _ in range(5000)]
         await transitions_per_second(service, flow_ids)
         await wait_until_settled(db)
         async with db.unit_of_work() as uow:

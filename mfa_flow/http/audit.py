@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime
 
 from aiohttp import web
 
-from .. import transparency
-from ..audit import format_cursor, parse_cursor
-from ..auditing import transition_json
-from ..merkle import ProofError
-from ..problems import Problem, invalid
+from ..audit.feed import transition_json
+from ..audit.merkle import ProofError
+from ..audit.transparency import NotInTree
+from ..audit.verify import format_cursor, parse_cursor
 from .auth import require_reader
+from .problems import Problem, invalid
 from .validation import query_int
 
 DEFAULT_LIMIT = 1000
@@ -22,7 +21,9 @@ MAX_LIMIT = 10000
 
 
 def _limit(request: web.Request) -> int:
-    return query_int(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    limit = query_int(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    assert limit is not None  # it has a default
+    return limit
 
 
 async def audit_transitions(request: web.Request) -> web.StreamResponse:
@@ -35,8 +36,7 @@ async def audit_transitions(request: web.Request) -> web.StreamResponse:
     except ValueError as exc:
         raise invalid(str(exc)) from None
     limit = _limit(request)
-    async with request.app["db"].unit_of_work() as uow:
-        rows = await uow.audit.settled_rows(after, limit)
+    rows = await request.app["audit"].settled_rows(after, limit)
     body = "".join(json.dumps(transition_json(r), ensure_ascii=False) + "\n" for r in rows)
     next_cursor = rows[-1]["cursor"] if rows else format_cursor(after)
     return web.Response(
@@ -49,18 +49,14 @@ async def audit_checkpoints(request: web.Request) -> web.Response:
     signed one (keys stay here after they leave the JWKS)."""
     require_reader(request)
     after = query_int(request, "after", 0, 0, 10**18 - 1)
-    limit = _limit(request)
-    async with request.app["db"].unit_of_work() as uow:
-        items = await uow.audit.checkpoints(after, limit)
-        keys = await request.app["flows"].keyring.every_public(uow)
-    return web.json_response({"items": [c.as_json() for c in items], "keys": keys})
+    return web.json_response(await request.app["audit"].checkpoints(after, _limit(request)))
 
 
 async def jwks(request: web.Request) -> web.Response:
-    async with request.app["db"].unit_of_work() as uow:
-        document = await request.app["flows"].keyring.jwks(uow, datetime.now(UTC))
     return web.json_response(
-        document, content_type="application/jwk-set+json", headers={"Cache-Control": "public, max-age=60"}
+        await request.app["audit"].jwks(),
+        content_type="application/jwk-set+json",
+        headers={"Cache-Control": "public, max-age=60"},
     )
 
 
@@ -76,8 +72,7 @@ def _not_in_tree(detail: str) -> Problem:
 async def audit_log(request: web.Request) -> web.Response:
     """The log's origin, the verifier key (Go note format) and the latest signed tree head."""
     require_reader(request)
-    async with request.app["db"].unit_of_work() as uow:
-        info = await transparency.log_info(uow)
+    info = await request.app["audit"].log_info()
     if info is None:
         raise _not_in_tree("no tree head has been signed yet (the checkpoint maker signs one on its schedule)")
     return web.json_response(info)
@@ -96,13 +91,12 @@ async def audit_inclusion_proof(request: web.Request) -> web.Response:
     if cursor == (0, 0):
         raise invalid("cursor 0 is the start of the log, not a row")
     size = query_int(request, "tree_size", None, 1, MAX_TREE_SIZE)
-    async with request.app["db"].unit_of_work(isolation="repeatable_read", readonly=True) as uow:
-        try:
-            proof = await transparency.inclusion_proof(uow, cursor, size)
-        except ProofError as exc:
-            raise invalid(str(exc)) from None
-        except transparency.NotInTree as exc:
-            raise _not_in_tree(str(exc)) from None
+    try:
+        proof = await request.app["audit"].inclusion_proof(cursor, size)
+    except ProofError as exc:
+        raise invalid(str(exc)) from None
+    except NotInTree as exc:
+        raise _not_in_tree(str(exc)) from None
     return web.json_response(proof.as_json())
 
 
@@ -113,11 +107,10 @@ async def audit_consistency_proof(request: web.Request) -> web.Response:
     second = query_int(request, "second", None, 0, MAX_TREE_SIZE)
     if first is None or second is None:
         raise invalid("first and second are required: two tree sizes, first <= second")
-    async with request.app["db"].unit_of_work(isolation="repeatable_read", readonly=True) as uow:
-        try:
-            hashes = await transparency.consistency_proof(uow, first, second)
-        except ProofError as exc:
-            raise invalid(str(exc)) from None
+    try:
+        hashes = await request.app["audit"].consistency_proof(first, second)
+    except ProofError as exc:
+        raise invalid(str(exc)) from None
     return web.json_response(
         {"first": first, "second": second, "hashes": [base64.b64encode(h).decode() for h in hashes]}
     )

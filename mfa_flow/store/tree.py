@@ -11,8 +11,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import asyncpg
 
-from ..audit import Cursor
-from ..merkle import Node, is_kept
+from ..audit.merkle import Node, is_kept
+from ..audit.verify import Cursor
 
 
 @dataclass(frozen=True)

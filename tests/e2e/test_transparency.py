@@ -18,7 +18,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from mfa_flow import merkle, signed_note
+from mfa_flow.audit import merkle, signed_note
 from tests.support.cli import mfa_flow
 from tests.support.client import Api
 from tests.support.forgery import rehash_chain

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mfa_flow.audit import row_hash
+from mfa_flow.audit.verify import row_hash
 
 
 def rehash_chain(rows: list[dict[str, Any]]) -> str:
