@@ -12,6 +12,7 @@ from typing import Any
 from . import local_keys
 from .app.audit import AuditService
 from .app.flows import FlowService
+from .app.limits import AbuseLimits
 from .app.management import Management
 from .app.webhooks import WebhookService
 from .crypto import SecretBox
@@ -53,6 +54,7 @@ class Services:
     management: Management
     webhooks: WebhookService
     audit: AuditService
+    limits: AbuseLimits
 
     async def ensure_signing_key(self) -> None:
         """A signing key from the start, so the JWKS is never empty. Unsealing it also proves
@@ -94,6 +96,7 @@ def build(settings: Settings, db: Database) -> Services:
         management=Management(db, settings, box, factors),
         webhooks=WebhookService(db, settings, box),
         audit=AuditService(db, keyring),
+        limits=AbuseLimits.from_settings(db, settings),
     )
 
 

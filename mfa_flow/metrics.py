@@ -52,3 +52,6 @@ PASSWORD_HASHES_REFUSED = Counter(
     "mfa_flow_password_hashes_refused", "Password events answered 503 because the hashing queue was full",
     registry=REGISTRY,
 )
+RATE_LIMITED = Counter(
+    "mfa_flow_rate_limited", "Requests refused with 429 by an abuse limit, by limit", ["limit"], registry=REGISTRY
+)

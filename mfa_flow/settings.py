@@ -7,6 +7,7 @@ the environment does not give are generated outside (``local_keys.py``) and pass
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
@@ -50,6 +51,24 @@ def _float(name: str, default: float) -> float:
         raise SystemExit(f"{name} must be a number of seconds, not {raw!r}") from None
 
 
+def _limit(name: str, default: int) -> int:
+    value = _int(name, default)
+    if value < 0:
+        raise SystemExit(f"{name} must be 0 (off) or a positive whole number, not {value}")
+    return value
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(name: str) -> tuple[Network, ...]:
+    raw = _env(name, "") or ""
+    try:
+        return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise SystemExit(f"{name} must be comma-separated CIDRs such as 10.0.0.0/8,::1/128, not {raw!r}") from None
+
+
 def _flag(name: str) -> bool:
     return (_env(name, "") or "").lower() in ("1", "true", "yes", "on")
 
@@ -77,6 +96,13 @@ class Settings:
     hash_queue: int = 8
     # After SIGTERM, how long ``serve`` keeps answering (with /readyz at 503) before it stops.
     drain_seconds: float = 0.0
+    # Abuse limits (0 turns one off): flows created and password attempts per minute, codes
+    # sent per hour, per client address (and password attempts per username too). The client
+    # address is the socket's, or X-Forwarded-For's when the socket is a trusted proxy.
+    rate_flows: int = 60
+    rate_passwords: int = 30
+    rate_codes: int = 20
+    trusted_proxies: tuple[Network, ...] = ()
     webhook_allow_private: bool = False
     webhook_retry_schedule: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
     webhook_concurrency: int = 8
@@ -118,6 +144,10 @@ class Settings:
             sweep_interval=_float("MFA_FLOW_SWEEP_INTERVAL", 5.0),
             drain_seconds=_float("MFA_FLOW_DRAIN_SECONDS", 0.0),
             hash_queue=max(0, _int("MFA_FLOW_HASH_QUEUE", 8)),
+            rate_flows=_limit("MFA_FLOW_RATE_FLOWS", 60),
+            rate_passwords=_limit("MFA_FLOW_RATE_PASSWORDS", 30),
+            rate_codes=_limit("MFA_FLOW_RATE_CODES", 20),
+            trusted_proxies=_networks("MFA_FLOW_TRUSTED_PROXIES"),
             webhook_allow_private=_flag("MFA_FLOW_WEBHOOK_ALLOW_PRIVATE"),
             webhook_retry_schedule=_seconds_list("MFA_FLOW_WEBHOOK_RETRY_SCHEDULE", cls.webhook_retry_schedule),
             webhook_concurrency=max(1, _int("MFA_FLOW_WEBHOOK_CONCURRENCY", 8)),

@@ -78,6 +78,16 @@ class Busy(DomainError):
         self.retry_after = retry_after
 
 
+class RateLimited(DomainError):
+    """An abuse limit's budget is spent (flows, password attempts or codes per address or username)."""
+
+    default_kind = "rate-limited"
+
+    def __init__(self, detail: str, *, retry_after: int, limit: str) -> None:
+        super().__init__(detail, retry_after=retry_after, limit=limit)
+        self.retry_after = retry_after
+
+
 class FlowExpired(DomainError):
     default_kind = "flow-expired"
 

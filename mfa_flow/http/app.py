@@ -37,12 +37,14 @@ HANDLER_ARGS = {"lingering_time": 2.0}
 
 
 async def _sweep_expired(app: web.Application) -> None:
-    """Expire overdue flows now and then, so that none waits for a client to touch it."""
+    """Expire overdue flows now and then, so that none waits for a client to touch it; drop
+    abuse-limit windows nobody reads any more."""
     service: FlowService = app["flows"]
     while True:
         await asyncio.sleep(app["settings"].sweep_interval)
         try:
             await service.expire_overdue()
+            await app["limits"].purge()
         except Exception:  # keep sweeping: one failure (a restart of the database) is not fatal
             log.exception("expiry sweep failed")
 
@@ -81,6 +83,7 @@ def create_app(settings: Settings, database_url: str, registry: Registry,
         app["management"] = services.management
         app["webhooks"] = services.webhooks
         app["audit"] = services.audit
+        app["limits"] = services.limits
         app["services"] = services
         app["feed"] = ChangeFeed(database_url)
         await app["feed"].start()

@@ -6,10 +6,12 @@ import asyncio
 
 from aiohttp import web
 
+from ..app.flows import PASSWORD_EVENTS
 from ..domain.flow import Flow, canonical_flow_id, iso
 from ..domain.machine import is_terminal
 from ..numbers import whole_number
 from .auth import ADMIN, AUDITOR, Caller, caller, check_flow_access, forbidden, require_reader
+from .clients import request_address
 from .problems import invalid, not_found
 from .validation import event_component, read_json, read_json_object
 
@@ -45,6 +47,8 @@ async def create_flow(request: web.Request) -> web.Response:
     body = await read_json(request, "CreateFlow", optional=True)
     if "user" in body and who.role != ADMIN:
         raise forbidden("only the admin key may start a flow for an authenticated user")
+    if who.role != ADMIN:  # the admin key is never counted by abuse limits
+        await request.app["limits"].flow_created(request_address(request))
     flow, token = await request.app["flows"].create(body.get("user"), who.principal)
     view = request.app["flows"].view(flow, owner=True)
     response = _flow_response(request, flow, who, 201, {"flow": view, "flow_token": token})
@@ -83,7 +87,8 @@ async def get_flow(request: web.Request) -> web.Response:
     return _flow_response(request, flow, who)
 
 
-async def drive(app: web.Application, who: Caller, flow_id: str, body, if_match: int | None = None) -> Flow:
+async def drive(app: web.Application, who: Caller, address: str, flow_id: str, body: object,
+                if_match: int | None = None) -> Flow:
     """Check and apply one client event to a flow: the one way in for ``POST .../events``
     and for events sent over the WebSocket. Raises a Problem or a domain error for anything refused."""
     if who.role is None:  # refuse the anonymous before reading their body
@@ -91,6 +96,8 @@ async def drive(app: web.Application, who: Caller, flow_id: str, body, if_match:
     if not isinstance(body, dict):
         raise invalid("the event must be a JSON object")
     app["schemas"].check(event_component(body, app["schemas"].client_events), body)
+    if body["type"] in PASSWORD_EVENTS and who.role != ADMIN:  # counted before argon2 runs
+        await app["limits"].password_attempt(address, body["username"])
     event = dict(body)
     expected = event.pop("expected_version", None)
     if expected is None:
@@ -103,7 +110,7 @@ async def post_event(request: web.Request) -> web.Response:
     who = caller(request)
     body = await read_json_object(request)
     if_match = _version_tag(request.headers.get("If-Match"), "If-Match")
-    flow = await drive(request.app, who, request.match_info["flow_id"], body, if_match)
+    flow = await drive(request.app, who, request_address(request), request.match_info["flow_id"], body, if_match)
     return _flow_response(request, flow, who)
 
 

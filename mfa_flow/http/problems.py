@@ -57,6 +57,7 @@ _STATUS: dict[type[errors.DomainError], tuple[int, str]] = {
     errors.WebhookUrlRefused: (422, "Webhook URL refused"),
     errors.Conflict: (409, "Conflict"),
     errors.UserLocked: (429, "Too many failed attempts"),
+    errors.RateLimited: (429, "Too many requests"),
     errors.Busy: (503, "Busy"),
     errors.FlowExpired: (410, "Flow expired"),
     errors.InvalidInput: (400, "Invalid request"),
@@ -69,7 +70,7 @@ _STATUS: dict[type[errors.DomainError], tuple[int, str]] = {
 def from_domain(error: errors.DomainError) -> Problem:
     status, title = next(v for cls, v in _STATUS.items() if isinstance(error, cls))
     headers = None
-    if isinstance(error, (errors.UserLocked, errors.Busy)):
+    if isinstance(error, (errors.UserLocked, errors.RateLimited, errors.Busy)):
         headers = {"Retry-After": str(error.retry_after)}
     elif isinstance(error, errors.Unauthenticated):
         headers = {"WWW-Authenticate": "Bearer"}

@@ -19,6 +19,7 @@ from .config import ConfigRepository
 from .connections import ACQUIRE_TIMEOUT_SECONDS, REQUEST_WRITES, DatabaseUnavailable, is_connection_lost
 from .flows import FlowRepository, TransitionLog
 from .keys import SigningKeyRepository
+from .limits import RateLimitRepository
 from .outbox import OutboxRepository
 from .tree import MerkleTreeStore
 from .user_factors import UserFactorRepository
@@ -28,8 +29,11 @@ from .webhooks import DeliveryRepository, EndpointRepository
 
 
 class UnitOfWork:
-    def __init__(self, pool: asyncpg.Pool, **transaction_options: Any) -> None:
+    def __init__(self, pool: asyncpg.Pool, replayable: bool = False, **transaction_options: Any) -> None:
         self._pool = pool
+        # A replayable unit's commit does not stop a request from running again after a lost
+        # connection (an abuse-limit hit: counting it twice is harmless).
+        self._replayable = replayable
         self._options = transaction_options  # e.g. isolation="repeatable_read", readonly=True
         self._conn: Any = None
         self._tx: Any = None
@@ -63,6 +67,7 @@ class UnitOfWork:
         self.keys = SigningKeyRepository(self._conn)
         self.audit = AuditLog(self._conn)
         self.tree = MerkleTreeStore(self._conn)
+        self.limits = RateLimitRepository(self._conn)
         return self
 
     @property
@@ -74,7 +79,7 @@ class UnitOfWork:
             events, self._events = self._events, []
             await self.outbox.add(to_messages(events))
         writes = REQUEST_WRITES.get()
-        if writes is not None:
+        if writes is not None and not self._replayable:
             writes.commits += 1  # counted before it is sent: a lost answer may still have committed
         await self._tx.commit()
         self._committed = True

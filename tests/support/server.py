@@ -43,6 +43,11 @@ class ServerProcess:
             "MFA_FLOW_AUDITOR_KEY": AUDITOR_KEY,
             "MFA_FLOW_SECRET_KEY": env.pop("MFA_FLOW_SECRET_KEY", SECRET_KEY),
             "MFA_FLOW_ORIGIN": f"http://localhost:{self.port}",
+            # Every test drives many flows from 127.0.0.1: abuse limits are off unless a test
+            # (tests/e2e/test_abuse_limits.py) gives its own server the limits it checks.
+            "MFA_FLOW_RATE_FLOWS": "0",
+            "MFA_FLOW_RATE_PASSWORDS": "0",
+            "MFA_FLOW_RATE_CODES": "0",
             **env,
         }
         self.command = command
