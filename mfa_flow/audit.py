@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable
 
-from . import machine
+from . import machine, policy
 from .domain import canonical_json, iso
 from .numbers import whole_number
 from .tokens import BadSignature, verify_compact
@@ -32,6 +32,20 @@ Cursor = tuple[int, int]  # (xid of the writing transaction, row id)
 
 # Field names that would mean a credential leaked into the log.
 _SECRET_FIELDS = frozenset({"password", "code", "codes", "secret", "token", "credential", "otpauth_uri"})
+
+
+def _secret_fields_in(value: Any) -> set[str]:
+    """Forbidden field names anywhere in ``value`` (nested objects and lists too, any case)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and key.lower() in _SECRET_FIELDS:
+                found.add(key.lower())
+            found |= _secret_fields_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _secret_fields_in(item)
+    return found
 
 
 def format_cursor(cursor: Cursor) -> str:
@@ -148,12 +162,37 @@ class Report:
 
 
 class _FlowTrack:
-    __slots__ = ("seq", "hash", "state")
+    __slots__ = ("seq", "hash", "state", "mode", "skippable")
 
     def __init__(self):
         self.seq = 0
         self.hash = ""
         self.state = machine.FIRST_FACTOR
+        self.mode: str | None = None  # "setup" or "verify", as the first factor's rule said
+        self.skippable = False
+
+    def take(self, row: dict[str, Any]) -> None:
+        self.seq, self.hash, self.state = row["seq"], row["hash"], row["to_state"]
+        if row["from_state"] == machine.FIRST_FACTOR and row["to_state"] != machine.FIRST_FACTOR:
+            self.mode, self.skippable = policy.mode_of_rule(row["data"].get("rule"))
+        if row["to_state"] in _VERIFY_STATES:
+            self.mode, self.skippable = "verify", False
+
+
+_VERIFY_STATES = frozenset(machine.VERIFY_STATE.values())
+
+
+def mode_problem(track: _FlowTrack, row: dict[str, Any]) -> str | None:
+    """What the table cannot see: ``factor_selection`` serves both modes, so a skip or a
+    selection is checked against the mode the flow's first-factor rule put it in."""
+    if row["event"] == "skip" and not (track.mode == "setup" and track.skippable):
+        why = "the flow is verifying a factor" if track.mode == "verify" else "the policy did not offer a skip"
+        return f"skip is allowed only in a set-up the policy lets the user skip: {why}"
+    if row["event"] == "select_factor":
+        mode = track.mode or "verify"  # no known rule: nothing was offered for set-up
+        if (row["to_state"] in _VERIFY_STATES) != (mode == "verify"):
+            return f"select_factor in {mode} mode cannot lead to {row['to_state']}"
+    return None
 
 
 # Whether (from, event, guard, to) is an edge is a pure function of those four names, so each
@@ -278,7 +317,7 @@ class Verifier:
             self._broken.add(flow_id)
             self._fail(where, problem)
             return
-        track.seq, track.hash, track.state = seq, row["hash"], row["to_state"]
+        track.take(row)
 
     def _row_problem(self, row: dict[str, Any], track: _FlowTrack) -> str | None:
         if row["seq"] != track.seq + 1:
@@ -294,10 +333,10 @@ class Verifier:
         data = row["data"]
         if not isinstance(data, dict) or "guard" not in data:
             return "data has no guard"
-        leaked = _SECRET_FIELDS & data.keys()
+        leaked = _secret_fields_in(data)
         if leaked:
             return f"data holds a field that must never be logged: {', '.join(sorted(leaked))}"
-        return edge_problem(row["from_state"], row["event"], data["guard"], row["to_state"])
+        return edge_problem(row["from_state"], row["event"], data["guard"], row["to_state"]) or mode_problem(track, row)
 
     # --- the end ---
 

@@ -9,6 +9,7 @@ happen. ``mfa-flow audit verify`` replays stored transitions through the same ta
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from transitions import Machine, MachineError
@@ -153,22 +154,28 @@ class _StepMachine(Machine):
         return None
 
 
-# One machine for the whole process; flows are attached for a step and detached again.
-MACHINE = _StepMachine(
-    model=None,
-    states=list(STATES),
-    transitions=_edges(),
-    initial=FIRST_FACTOR,
-    auto_transitions=False,
-    send_event=True,
-    ignore_invalid_triggers=False,
-)
+@cache
+def shared_machine() -> _StepMachine:
+    """One machine for the whole process; flows are attached for a step and detached again.
+
+    Built from ``TABLE`` on first use rather than at import, so that the mutation run
+    (scripts/mutation) builds it, in each mutant's process, from the code under test."""
+    return _StepMachine(
+        model=None,
+        states=list(STATES),
+        transitions=_edges(),
+        initial=FIRST_FACTOR,
+        auto_transitions=False,
+        send_event=True,
+        ignore_invalid_triggers=False,
+    )
 
 
 def advance(from_state: str, step: Step) -> str:
     """Take ``step`` from ``from_state`` through the table; return the new state or raise."""
     cursor = _Cursor()
-    MACHINE.add_model(cursor, initial=from_state)
+    machine = shared_machine()
+    machine.add_model(cursor, initial=from_state)
     try:
         try:
             moved = cursor.trigger(step.event, step=step)
@@ -180,7 +187,7 @@ def advance(from_state: str, step: Step) -> str:
             )
         return cursor.state
     finally:
-        MACHINE.remove_model(cursor)
+        machine.remove_model(cursor)
 
 
 def events_from(state: str) -> set[str]:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from mfa_flow.domain import Flow, canonical_json, chain_hash, take
+from mfa_flow.domain import Flow, canonical_json, chain_hash, iso, take
 from mfa_flow.machine import IllegalTransition, Step
 
 NOW = datetime(2026, 11, 27, 12, 0, 0, 123456, tzinfo=timezone.utc)
@@ -53,3 +53,58 @@ def test_leaving_a_state_wipes_its_stage():
     assert flow.stage == {"pending_secret": "sealed"}, "a wrong code keeps the set-up secret"
     take(flow, Step("cancel", "always", "cancelled"), "user", NOW)
     assert flow.stage == {}
+
+
+class TestOverdue:
+    @pytest.mark.parametrize("state", ["first_factor", "factor_selection", "totp_verify", "backup_codes"])
+    def test_an_active_flow_is_overdue_from_its_expiry_on(self, state):
+        flow = new_flow()
+        flow.state = state
+        assert not flow.is_overdue(flow.expires_at - timedelta(microseconds=1))
+        assert flow.is_overdue(flow.expires_at)
+        assert flow.is_overdue(flow.expires_at + timedelta(days=1))
+
+    @pytest.mark.parametrize("state", ["done", "failed", "expired", "cancelled"])
+    def test_a_finished_flow_is_never_overdue(self, state):
+        flow = new_flow()
+        flow.state = state
+        assert not flow.is_overdue(flow.expires_at + timedelta(days=1))
+
+
+def test_the_factor_of_a_state_and_the_flow_s_choices():
+    flow = new_flow()
+    assert (flow.factor, flow.choices) == (None, ())
+    flow.context["choices"] = ["totp", "backup_code"]
+    for state, factor in [("totp_setup", "totp"), ("webauthn_verify", "webauthn"), ("backup_code_verify", "backup_code"),
+                          ("factor_selection", None), ("backup_codes", None), ("done", None)]:
+        flow.state = state
+        assert flow.factor == factor
+    assert flow.choices == ("totp", "backup_code")
+
+
+def test_the_stage_is_created_on_first_use_and_kept_in_the_context():
+    flow = new_flow()
+    flow.stage["challenge"] = "c"
+    assert flow.context == {"stage": {"challenge": "c"}}
+
+
+def test_a_step_records_the_guard_the_data_the_actor_and_the_time():
+    flow = new_flow()
+    later = NOW + timedelta(seconds=5)
+    row = take(flow, Step("submit_password", "credentials_ok", "totp_verify", {"rule": "verify.only_factor"}), "admin", later)
+    assert (row.flow_id, row.event, row.from_state, row.to_state, row.actor, row.at) == (
+        flow.id, "submit_password", "first_factor", "totp_verify", "admin", later)
+    assert row.data == {"guard": "credentials_ok", "rule": "verify.only_factor"}
+    assert (flow.updated_at, flow.created_at) == (later, NOW)
+
+
+def test_times_in_other_zones_are_written_as_utc_with_microseconds():
+    paris = timezone(timedelta(hours=1))
+    assert iso(datetime(2026, 12, 1, 10, 0, 0, 5, tzinfo=paris)) == "2026-12-01T09:00:00.000005Z"
+
+
+def test_the_chain_hash_covers_the_previous_hash_as_lowercase_hex_text():
+    flow = new_flow()
+    row = take(flow, Step("cancel", "always", "cancelled"), "user", NOW)
+    assert row.hash == hashlib.sha256(row.canonical()).hexdigest()
+    assert chain_hash("ab" * 32, row) == hashlib.sha256(("ab" * 32).encode() + row.canonical()).hexdigest()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mfa_flow import machine
-from mfa_flow.machine import MACHINE, TABLE, IllegalTransition, Step, advance
+from mfa_flow.machine import TABLE, IllegalTransition, Step, advance, shared_machine
 
 
 def every_edge():
@@ -24,7 +24,7 @@ def test_no_flow_stays_attached_to_the_shared_machine():
     advance("first_factor", Step("cancel", "always", "cancelled"))
     with pytest.raises(IllegalTransition):
         advance("done", Step("cancel", "always", "cancelled"))
-    assert MACHINE.models == []
+    assert shared_machine().models == []
 
 
 @pytest.mark.parametrize("state", machine.TERMINAL_STATES)

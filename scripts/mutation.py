@@ -1,0 +1,204 @@
+"""Mutation testing of the pure core against the fast tests (tests/unit); see scripts/mutation."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FILES = {  # module prefix of mutmut's mutant names -> file
+    "mfa_flow.policy": "mfa_flow/policy.py",
+    "mfa_flow.machine": "mfa_flow/machine.py",
+    "mfa_flow.domain": "mfa_flow/domain.py",
+    "mfa_flow.audit": "mfa_flow/audit.py",
+}
+KILLED = {"killed", "timeout"}  # a mutant that hangs the tests is noticed too
+
+DESCRIPTION = """\
+Mutation testing of the pure core (mfa_flow/policy.py, machine.py, domain.py, audit.py)
+against the fast tests in tests/unit, in two passes:
+
+  functions  mutmut 3 (configured in pyproject.toml, [tool.mutmut]) changes the code of every
+             function of those files one change at a time (swapped comparisons, and/or,
+             dropped not, changed constants and strings, return None, ...) and runs the unit
+             tests that reach that function against each change.
+  table      mutmut does not change module-level data, so the machine's TABLE is mutated
+             here: each row dropped, each source and destination of a row dropped, a row's
+             guard replaced, and forged edges added (done as a destination, skip from the
+             verify states). Each mutant is run, in a forked process, against tests/unit.
+
+A mutant is killed when a test fails. The score is killed / all mutants, per file and in
+total; the command fails when the total is under --threshold. Survivors are listed; look
+at one with `.venv/bin/mutmut show NAME` (run from the repository root).
+"""
+
+
+def say(text: str) -> None:
+    print(f"\033[1m==> {text}\033[0m", file=sys.stderr, flush=True)
+
+
+# --- Pass 1: mutmut over the functions ------------------------------------------------------
+
+
+def run_mutmut(max_children: int) -> dict[str, Counter]:
+    say(f"mutmut: mutating the functions of {', '.join(FILES.values())} (fresh mutants/ folder)")
+    subprocess.run(["rm", "-rf", str(ROOT / "mutants")], check=True)
+    started = time.monotonic()
+    mutmut = str(Path(sys.executable).with_name("mutmut"))
+    subprocess.run([mutmut, "run", "--max-children", str(max_children)], cwd=ROOT, check=True)
+    say(f"mutmut finished in {time.monotonic() - started:.0f} s")
+    listing = subprocess.run([mutmut, "results", "--all", "true"], cwd=ROOT, check=True,
+                             capture_output=True, text=True).stdout
+    by_file: dict[str, Counter] = {path: Counter() for path in FILES.values()}
+    survivors = []
+    for line in listing.splitlines():
+        name, _, status = line.strip().rpartition(": ")
+        module = next((m for m in FILES if name.startswith(m + ".")), None)
+        if module is None:
+            continue
+        verdict = "killed" if status in KILLED else "survived"
+        by_file[FILES[module]][verdict] += 1
+        if verdict == "survived":
+            survivors.append(f"{name} ({status})")
+    if survivors:
+        print("surviving function mutants:")
+        print("\n".join(f"  {s}" for s in survivors))
+    return by_file
+
+
+# --- Pass 2: the machine's table ------------------------------------------------------------
+
+
+def table_mutants(table) -> list[tuple[str, tuple]]:
+    """(description, mutated table) for every mutation of the table worth noticing."""
+    from mfa_flow import machine
+
+    mutants = []
+
+    def replaced(i: int, row: tuple) -> tuple:
+        return table[:i] + (row,) + table[i + 1:]
+
+    for i, (event, sources, guard, destinations) in enumerate(table):
+        label = f"row {i} ({event} [{guard}])"
+        mutants.append((f"drop {label}", table[:i] + table[i + 1:]))
+        if len(sources) > 1:
+            for source in sources:
+                rest = tuple(s for s in sources if s != source)
+                mutants.append((f"{label}: drop source {source}", replaced(i, (event, rest, guard, destinations))))
+        if len(destinations) > 1:
+            for dest in destinations:
+                rest = tuple(d for d in destinations if d != dest)
+                mutants.append((f"{label}: drop destination {dest}", replaced(i, (event, sources, guard, rest))))
+        if machine.DONE not in destinations:
+            mutants.append((f"{label}: forge destination done", replaced(i, (event, sources, guard, destinations + (machine.DONE,)))))
+        other_guard = "always" if guard != "always" else "proof_ok"
+        mutants.append((f"{label}: guard {other_guard}", replaced(i, (event, sources, other_guard, destinations))))
+        if event == "skip":
+            for state in machine.VERIFY_STATE.values():
+                mutants.append((f"{label}: forge source {state}", replaced(i, (event, sources + (state,), guard, destinations))))
+    return mutants
+
+
+def _run_table_mutant(mutated: tuple) -> bool:
+    """In a fresh process forked for this mutant: True when the unit tests notice it."""
+    import contextlib
+    import io
+
+    import pytest
+
+    from mfa_flow import machine
+
+    machine.TABLE = mutated
+    machine.shared_machine.cache_clear()
+    os.chdir(ROOT)
+    options = ["-x", "-q", "-p", "no:cacheprovider"]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        # The specification's tests alone first (quick to collect): most table mutants fail
+        # there at once. Only a mutant that passes them meets the whole of tests/unit.
+        if pytest.main([*options, "tests/unit/test_machine_spec.py"]) != 0:
+            return True
+        return pytest.main([*options, "tests/unit"]) != 0
+
+
+def run_table(max_children: int) -> Counter:
+    import contextlib
+    import io
+
+    import pytest
+
+    from mfa_flow import machine
+
+    # Load pytest's plugins, the conftest and what they import once, here, rather than in
+    # every forked mutant (a module that reads TABLE when imported is not among them).
+    with contextlib.redirect_stdout(io.StringIO()):
+        pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", "tests/unit/test_domain.py"])
+
+    mutants = table_mutants(machine.TABLE)
+    say(f"table: {len(mutants)} mutants of the machine's TABLE, each against tests/unit")
+    counts: Counter = Counter()
+    started = time.monotonic()
+    pending, running = list(enumerate(mutants)), {}
+    while pending or running:
+        while pending and len(running) < max_children:
+            index, (description, mutated) = pending.pop(0)
+            pid = os.fork()
+            if pid == 0:  # the mutant's own process: exit 0 when the tests notice it
+                try:
+                    os._exit(0 if _run_table_mutant(mutated) else 1)
+                except BaseException:
+                    os._exit(0)  # the mutated table breaks the machine outright: noticed
+            running[pid] = description
+        pid, status = os.wait()
+        description = running.pop(pid)
+        killed = os.waitstatus_to_exitcode(status) != 1
+        counts["killed" if killed else "survived"] += 1
+        if not killed:
+            print(f"  survived: {description}", flush=True)
+        done = counts["killed"] + counts["survived"]
+        if done % 10 == 0 or done == len(mutants):
+            print(f"  {done}/{len(mutants)} table mutants run, {counts['survived']} survived "
+                  f"({time.monotonic() - started:.0f} s)", flush=True)
+    return counts
+
+
+# --- Score ----------------------------------------------------------------------------------
+
+
+def score(counts: Counter) -> float:
+    total = counts["killed"] + counts["survived"]
+    return 100.0 * counts["killed"] / total if total else 100.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="scripts/mutation", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threshold", type=float, default=85.0,
+                        help="fail when the total score (percent of mutants killed) is under this (default 85)")
+    parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2,
+                        help="mutants run at once (default: the number of cores)")
+    parser.add_argument("--only", choices=("functions", "table"), help="run one pass only")
+    args = parser.parse_args()
+    os.chdir(ROOT)
+    sys.path.insert(0, str(ROOT))
+    started = time.monotonic()
+    rows: dict[str, Counter] = {}
+    if args.only in (None, "table"):
+        rows["mfa_flow/machine.py TABLE"] = run_table(args.max_children)
+    if args.only in (None, "functions"):
+        rows.update(run_mutmut(args.max_children))
+    total: Counter = sum(rows.values(), Counter())
+    print(f"\nmutation score against tests/unit ({time.monotonic() - started:.0f} s):")
+    for name, counts in rows.items():
+        print(f"  {name:32} {score(counts):5.1f} %  ({counts['killed']} of {counts['killed'] + counts['survived']} killed)")
+    print(f"  {'total':32} {score(total):5.1f} %  ({total['killed']} of {total['killed'] + total['survived']} killed)"
+          f"; threshold {args.threshold:g} %")
+    return 0 if score(total) >= args.threshold else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
