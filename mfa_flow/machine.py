@@ -126,7 +126,7 @@ def _edges() -> list[dict[str, Any]]:
                     {
                         "trigger": event,
                         "source": source,
-                        "dest": source if dest == "=" else dest,
+                        "dest": dest,  # "=": transitions makes the edge lead back to its source
                         "conditions": [_guard_is(guard), _routed_here],
                     }
                 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 
 from mfa_flow.audit import Checkpoint, FlowHead, Report, Finding, Verifier, row_hash
@@ -178,9 +179,9 @@ class TestTheSummary:
     def test_a_clean_run_says_what_was_checked(self):
         log = two_flows()
         report = verify(log, heads(log), public_keys=KEYS, checkpoints=[checkpoint_after(log, 4)])
-        report.seconds = 2.0
+        report.seconds = 0.5
         assert report.summary().splitlines() == [
-            "rows checked: 4 in 2.00 s (2 rows/s)",
+            "rows checked: 4 in 0.50 s (8 rows/s)",
             "flows replayed: 2; flow rows compared: 2",
             "checkpoints verified: 1",
             "OK: every chain holds, every row is an edge of the machine, every checkpoint matches",
@@ -222,3 +223,52 @@ def test_switching_between_verified_factors_verifies():
             ("backup_code_verify", "submit_backup_code", "proof_ok", "done")]
     log = chained(FLOW_A, rows)
     assert verify(log, [head_of(log)]).ok
+
+
+def test_the_first_fifty_findings_are_kept_by_default():
+    flows = [f"0b7f3c1e-0000-4000-8000-{n:012d}" for n in range(51)]
+    log = [row for n, flow in enumerate(flows) for row in chained(flow, [PASSWORD_TO_TOTP], first_cursor=n + 1)]
+    for row in log:
+        row["actor"] = "someone else"
+    report = verify(log, None)
+    assert report.problems == 51 and len(report.findings) == 50
+
+
+def test_two_checkpoints_at_one_cursor_are_both_compared():
+    log = two_flows()
+    report = verify(log, heads(log), public_keys=KEYS, checkpoints=[checkpoint_after(log, 2, 2), checkpoint_after(log, 2, 1)])
+    assert report.ok and report.checkpoints == 2
+
+
+def test_a_log_at_the_smallest_cursors_counts_every_row():
+    """Without a purge nothing is before the log: rows at 0-1 and 1-0 are in the running hash."""
+    log = chained(FLOW_A, [PASSWORD_TO_TOTP, TOTP_OK])
+    log[0]["cursor"], log[1]["cursor"] = "0-1", "1-0"
+    checkpoints = [signed_checkpoint(KEY, "0-1", 1, running_hash(log[:1])),
+                   Checkpoint(**{**signed_checkpoint(KEY, "1-0", 2, running_hash(log)).__dict__, "id": 2})]
+    report = verify(log, [head_of(log)], public_keys=KEYS, checkpoints=checkpoints)
+    assert report.ok, report.summary()
+    assert (report.checkpoints, report.checkpoints_unchecked) == (2, 0)
+
+
+def test_a_broken_link_and_a_changed_row_are_told_apart():
+    log = chained(FLOW_A, [PASSWORD_TO_TOTP, TOTP_OK])
+    unlinked = [log[0], {**log[1], "prev_hash": "00" * 32}]
+    assert verify(unlinked, None).first.problem == (
+        "prev_hash is not the hash of the flow's previous row: the chain is broken"
+    )
+    changed = [log[0], {**log[1], "actor": "admin"}]
+    assert verify(changed, None).first.problem == "the hash does not match the row's content: the row was changed"
+
+
+def test_a_long_malformed_cursor_is_quoted_shortened():
+    text = "9" * 30 + "-" + "x" * 30
+    finding = verify([{**chained(FLOW_A, [PASSWORD_TO_TOTP])[0], "cursor": text}], None).first
+    assert finding.problem.startswith(repr(text[:40]) + " is not a cursor")
+
+
+def test_the_time_taken_is_measured():
+    log = two_flows()
+    before = time.perf_counter()
+    report = verify(log, heads(log))
+    assert 0 < report.seconds <= time.perf_counter() - before

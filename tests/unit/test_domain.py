@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -108,3 +109,13 @@ def test_the_chain_hash_covers_the_previous_hash_as_lowercase_hex_text():
     row = take(flow, Step("cancel", "always", "cancelled"), "user", NOW)
     assert row.hash == hashlib.sha256(row.canonical()).hexdigest()
     assert chain_hash("ab" * 32, row) == hashlib.sha256(("ab" * 32).encode() + row.canonical()).hexdigest()
+
+
+def test_times_are_written_as_utc_whatever_the_server_s_own_zone(monkeypatch):
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        assert iso(datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc)) == "2026-12-01T10:00:00.000000Z"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
