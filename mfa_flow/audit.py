@@ -162,9 +162,9 @@ class Report:
 
 
 class _FlowTrack:
-    __slots__ = ("seq", "hash", "state", "mode", "skippable")
+    __slots__ = ("hash", "mode", "seq", "skippable", "state")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.seq = 0
         self.hash = ""
         self.state = machine.FIRST_FACTOR

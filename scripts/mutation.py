@@ -64,17 +64,56 @@ def run_mutmut(max_children: int) -> dict[str, Counter]:
         verdict = "killed" if status in KILLED else "survived"
         by_file[FILES[module]][verdict] += 1
         if verdict == "survived":
-            survivors.append(f"{name} ({status})")
+            survivors.append(name)
     if survivors:
-        print("surviving function mutants:")
-        print("\n".join(f"  {s}" for s in survivors))
+        say(f"{len(survivors)} function mutants survived; re-running each in a fresh copy of the tree")
+        for name in survivors:
+            confirmed = confirm_in_fresh_copy(mutmut, name)
+            if not confirmed:  # mutmut's run missed it (a cache, an import-time use): count it killed
+                by_file[FILES[next(m for m in FILES if name.startswith(m + "."))]].update(killed=1, survived=-1)
+            print(f"  {name}: {'survived in a fresh copy too' if confirmed else 'KILLED in a fresh copy'}", flush=True)
     return by_file
+
+
+def confirm_in_fresh_copy(mutmut: str, name: str) -> bool:
+    """Apply one mutant to a fresh copy of the tree and run tests/unit: True if they pass."""
+    import shutil
+    import tempfile
+
+    diff = subprocess.run([mutmut, "show", name], cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    if "@@" not in diff:
+        raise RuntimeError(f"mutmut show {name} gave no diff")
+    path = diff.split("--- ", 1)[1].split("\n", 1)[0].strip()
+    hunk = [line for line in diff.split("@@", 2)[2].split("\n", 1)[1].splitlines()]
+    before = [line[1:] for line in hunk if line[:1] in (" ", "-")]
+    after = [line[1:] for line in hunk if line[:1] in (" ", "+")]
+    with tempfile.TemporaryDirectory(prefix="mutant-") as folder:
+        copy = Path(folder)
+        for part in ("mfa_flow", "tests", "schemas"):
+            shutil.copytree(ROOT / part, copy / part, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copy(ROOT / "pyproject.toml", copy)
+        source = (copy / path).read_text().splitlines()
+        # mutmut shows the function dedented: find it by its stripped lines, re-indent the change.
+        stripped = [line.strip() for line in before]
+        start = next(i for i in range(len(source)) if [l.strip() for l in source[i:i + len(before)]] == stripped)
+        indent = source[start][: len(source[start]) - len(source[start].lstrip())]
+        base = before[0][: len(before[0]) - len(before[0].lstrip())]
+        shift = " " * (len(indent) - len(base))
+        replacement = [shift + line if line.strip() else line for line in after]
+        mutated = "\n".join(source[:start] + replacement + source[start + len(before):]) + "\n"
+        compile(mutated, path, "exec")  # a patch that breaks the syntax would look like a kill
+        (copy / path).write_text(mutated)
+        result = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "tests/unit"],
+                                cwd=copy, capture_output=True, text=True, check=False)
+    if result.returncode not in (0, 1):  # 1: a test failed; anything else: the run itself broke
+        raise RuntimeError(f"tests/unit could not run against {name}:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+    return result.returncode == 0
 
 
 # --- Pass 2: the machine's table ------------------------------------------------------------
 
 
-def table_mutants(table) -> list[tuple[str, tuple]]:
+def table_mutants(table: tuple) -> list[tuple[str, tuple]]:
     """(description, mutated table) for every mutation of the table worth noticing."""
     from mfa_flow import machine
 
@@ -142,16 +181,17 @@ def run_table(max_children: int) -> Counter:
     say(f"table: {len(mutants)} mutants of the machine's TABLE, each against tests/unit")
     counts: Counter = Counter()
     started = time.monotonic()
-    pending, running = list(enumerate(mutants)), {}
+    pending = list(enumerate(mutants))
+    running: dict[int, str] = {}
     while pending or running:
         while pending and len(running) < max_children:
-            index, (description, mutated) = pending.pop(0)
+            _, (description, mutated) = pending.pop(0)
             pid = os.fork()
             if pid == 0:  # the mutant's own process: exit 0 when the tests notice it
                 try:
                     os._exit(0 if _run_table_mutant(mutated) else 1)
-                except BaseException:
-                    os._exit(0)  # the mutated table breaks the machine outright: noticed
+                except Exception:  # noqa: BLE001  (the mutated table broke the machine outright: noticed)
+                    os._exit(0)
             running[pid] = description
         pid, status = os.wait()
         description = running.pop(pid)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import deque
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -19,7 +19,7 @@ from mfa_flow.audit import Checkpoint, FlowHead, Verifier, parse_cursor
 from mfa_flow.tokens import new_signing_key, sign_checkpoint
 from tests.unit.test_machine_spec import FORGED_EDGES, edge_id, spec_edges
 
-T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 FLOW_A = "0b7f3c1e-0000-4000-8000-00000000000a"
 FLOW_B = "0b7f3c1e-0000-4000-8000-00000000000b"
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
-from mfa_flow.audit import Checkpoint, FlowHead, Report, Finding, Verifier, row_hash
+from mfa_flow.audit import Checkpoint, Finding, FlowHead, Report, Verifier, row_hash
+from mfa_flow.tokens import new_signing_key
 from tests.unit.test_audit_forgeries import (
     FLOW_A,
     FLOW_B,
@@ -17,7 +18,6 @@ from tests.unit.test_audit_forgeries import (
     signed_checkpoint,
     verify,
 )
-from mfa_flow.tokens import new_signing_key
 
 KEY = new_signing_key()
 KEYS = [KEY.public_jwk]
@@ -131,8 +131,9 @@ class TestAPurgedPrefix:
         later = checkpoint_after(log, 4, 2)
         report = verify(log[1:], None, public_keys=KEYS, checkpoints=[later], base=base)
         assert report.checkpoints == 1
-        assert [f.problem for f in report.findings] == ["seq 2 follows seq 0 in this flow: a row is missing or rows "
-                                                        "were re-ordered"]
+        assert [f.problem for f in report.findings] == [
+            "seq 2 follows seq 0 in this flow: a row is missing or rows were re-ordered"
+        ]
 
     def test_checkpoints_at_or_before_the_base_are_counted_unchecked(self):
         log = two_flows()
@@ -162,7 +163,7 @@ def test_the_rows_of_a_flow_after_its_first_bad_row_are_counted_as_not_checked()
 
 def test_the_hash_of_a_row_read_from_the_database_with_a_datetime_is_the_same():
     [row] = chained(FLOW_A, [PASSWORD_TO_TOTP])
-    at = datetime.strptime(row["at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    at = datetime.strptime(row["at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     assert row_hash({**row, "at": at}) == row["hash"]
     assert row_hash({**row, "at": at.astimezone(timezone(timedelta(hours=-5)))}) == row["hash"]
 

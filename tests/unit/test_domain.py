@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from mfa_flow.domain import Flow, canonical_json, chain_hash, iso, take
 from mfa_flow.machine import IllegalTransition, Step
 
-NOW = datetime(2026, 11, 27, 12, 0, 0, 123456, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 12, 0, 0, 123456, tzinfo=UTC)
 
 
 def new_flow() -> Flow:
@@ -115,7 +115,7 @@ def test_times_are_written_as_utc_whatever_the_server_s_own_zone(monkeypatch):
     monkeypatch.setenv("TZ", "Asia/Tokyo")
     time.tzset()
     try:
-        assert iso(datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc)) == "2026-12-01T10:00:00.000000Z"
+        assert iso(datetime(2026, 12, 1, 10, 0, tzinfo=UTC)) == "2026-12-01T10:00:00.000000Z"
     finally:
         monkeypatch.undo()
         time.tzset()
