@@ -1,7 +1,9 @@
 """Auditing the transition log of a running service: the global feed, verify, replay, export.
 
 Tampering needs a database of its own (the shared one must stay clean for the other tests),
-so those tests start a second server on a scratch database.
+so those tests start a second server on a scratch database. It lives on a PostgreSQL server
+of its own: checkpoints and purges cover only rows below the oldest transaction in flight
+anywhere on the server, so other tests (another xdist worker, another run) would hold them back.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import pytest
 
 from tests.support.cli import mfa_flow
 from tests.support.client import Api
+from tests.support.database import TestDatabase
+from tests.support.waiting import eventually
 
 FLOWS = 2400
 
@@ -81,10 +85,12 @@ async def test_the_feed_pages_through_every_row_in_order(api, server):
     assert (await api.auditor("GET", f"/api/flows/{one['flow_id']}/transitions")).body[-1] == one
 
 
-async def test_the_feed_never_hands_out_a_row_before_an_older_transaction_commits(api, server, database_url):
-    """A reader that resumes from its last cursor must not miss a row committed late."""
+async def test_the_feed_never_hands_out_a_row_before_an_older_transaction_commits(fresh_database, start_server, http):
+    """A reader that resumes from its last cursor must not miss a row committed late.
+    (On a database of its own: the late row is not a real transition, and would fail ``audit verify``.)"""
+    api = Api((await start_server.started(fresh_database)).base_url, http)
     flow_id = str(uuid.uuid4())
-    slow = await asyncpg.connect(database_url)
+    slow = await asyncpg.connect(fresh_database)
     try:
         transaction = slow.transaction()
         await transaction.start()
@@ -109,12 +115,15 @@ async def test_the_feed_never_hands_out_a_row_before_an_older_transaction_commit
         await transaction.commit()
     finally:
         await slow.close()
-    while True:  # both appear once no older transaction is in flight on the server
+
+    async def ids_once_the_fast_row_shows():
+        """Both rows appear once no older transaction is in flight on the PostgreSQL server."""
         after = await api.auditor("GET", f"/api/audit/transitions?after={cursor}&limit=10000")
         ids = [json.loads(line)["flow_id"] for line in after.body.splitlines()]
-        if fast.id in ids:
-            break
-        await asyncio.sleep(0.1)
+        return ids if fast.id in ids else None
+
+    ids = await eventually(ids_once_the_fast_row_shows, interval=0.1,
+                           what="the feed to hand out the fast row after the slow transaction committed")
     assert flow_id in ids and ids.index(flow_id) < ids.index(fast.id)
 
 
@@ -146,11 +155,19 @@ async def test_replay_prints_a_readable_timeline(api, server):
 # --- tampering, on a database of its own ---------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def quiet_postgres():
+    """An embedded PostgreSQL (pgserver) where only this module's tests have transactions."""
+    postgres = TestDatabase(embedded=True)
+    yield postgres
+    postgres.close()
+
+
 @pytest.fixture
-async def scratch(test_database, start_server, http):
-    name = f"{test_database.name}_audit_{uuid.uuid4().hex[:6]}"
-    url = await test_database.create(name)
-    server = start_server(url, MFA_FLOW_CHECKPOINT_SECONDS="3600")
+async def scratch(quiet_postgres, start_server, http):
+    name = f"audit_{uuid.uuid4().hex[:8]}"
+    url = await quiet_postgres.create(name)
+    server = await start_server.started(url, MFA_FLOW_CHECKPOINT_SECONDS="3600")
     api = Api(server.base_url, http)
     await api.configure(["totp"], "user_controlled")
     flows = []
@@ -163,7 +180,7 @@ async def scratch(test_database, start_server, http):
     yield server, conn, flows
     await conn.close()
     server.stop()
-    await test_database.drop(name)
+    await quiet_postgres.drop(name)
 
 
 async def rows_of(conn, flow_id: str) -> list[asyncpg.Record]:
@@ -177,12 +194,13 @@ async def checkpoint_everything(server, conn) -> None:
     """Sign checkpoints until one covers every row. Rows are only checkpointed once no older
     transaction is in flight anywhere on the PostgreSQL server, which other work may delay."""
     total = await conn.fetchval("SELECT count(*) FROM transitions")
-    while True:
-        made = mfa_flow(server, "audit", "checkpoint")
+
+    async def covers_every_row() -> bool:
+        made = await asyncio.to_thread(mfa_flow, server, "audit", "checkpoint")
         assert made.code == 0, made.err
-        if await conn.fetchval("SELECT max(rows) FROM audit_checkpoints") == total:
-            return
-        await asyncio.sleep(0.2)
+        return await conn.fetchval("SELECT max(rows) FROM audit_checkpoints") == total
+
+    await eventually(covers_every_row, interval=0.2, what=f"a checkpoint that covers all {total} rows")
 
 
 def failed_at(server, cursor: str) -> str:

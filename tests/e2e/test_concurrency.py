@@ -37,7 +37,7 @@ async def test_fifty_flows_racing_one_backup_code_and_one_totp_code_let_exactly_
 
     flows = await racing_flows(api, user, 50)
     await asyncio.gather(*(f.ok("select_factor", factor="totp") for f in flows))
-    code = fresh_code(secret)
+    code = await fresh_code(secret)
     replies = await asyncio.gather(*(f.send("submit_totp", code=code) for f in flows))
     assert Counter(r.status for r in replies) == {200: 1, 422: 49}
     refused = [r.problem for r in replies if r.status == 422]

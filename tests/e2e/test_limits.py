@@ -9,11 +9,7 @@ import pytest
 from tests.e2e.test_setup_flows import unique
 from tests.e2e.test_verify_flows import enrolled_user
 from tests.support.client import Api
-from tests.support.otp import fresh_code
-
-
-def wrong_code(secret: str) -> str:
-    return "000000" if fresh_code(secret) != "000000" else "111111"
+from tests.support.otp import fresh_code, wrong_code
 
 
 async def test_attempts_run_out_and_the_flow_fails(api):
@@ -32,7 +28,7 @@ async def test_attempts_run_out_and_the_flow_fails(api):
     assert flow_now["state"] == "failed" and flow_now["allowed_events"] == []
     rows = await api.transitions(flow.id)
     assert (rows[-1]["event"], rows[-1]["to_state"], rows[-1]["data"]["reason"]) == ("lock", "failed", "attempts_exhausted")
-    reply = await flow.send("submit_totp", code=fresh_code(secret))
+    reply = await flow.send("submit_totp", code=await fresh_code(secret))
     assert reply.status == 409 and reply.problem["type"].endswith("flow-finished")
 
 
@@ -77,8 +73,8 @@ async def test_two_set_up_flows_of_one_user_cannot_both_add_an_authenticator_app
     first, second = await api.start(), await api.start()
     await first.password(user["username"])
     await second.password(user["username"])
-    await first.ok("submit_totp", code=fresh_code(first.flow["challenge"]["secret"]))
-    reply = await second.send("submit_totp", code=fresh_code(second.flow["challenge"]["secret"]))
+    await first.ok("submit_totp", code=await fresh_code(first.flow["challenge"]["secret"]))
+    reply = await second.send("submit_totp", code=await fresh_code(second.flow["challenge"]["secret"]))
     assert reply.status == 409 and "start a new sign-in" in reply.problem["detail"]
     listed = (await api.admin("GET", f"/api/users/{user['id']}/mfa-verifications")).body
     assert [v["type"] for v in listed] == ["totp"]
@@ -112,7 +108,7 @@ async def test_a_completed_sign_in_resets_the_failure_count(api):
         await flow.send("submit_password", username=user["username"], password="nope")
     flow = await api.start()
     await flow.password(user["username"])
-    await flow.ok("submit_totp", code=fresh_code(secret))
+    await flow.ok("submit_totp", code=await fresh_code(secret))
     flow = await api.start()
     assert (await flow.send("submit_password", username=user["username"], password="nope")).status == 422
     assert (await api.admin("GET", f"/api/users/{user['id']}")).body["locked_until"] is None

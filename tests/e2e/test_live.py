@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.client import Api
 from tests.support.live import FlowEvents, FlowSocket
-from tests.support.otp import fresh_code
+from tests.support.otp import fresh_code, wrong_code
 
 
 def unique(name: str) -> str:
@@ -68,7 +68,7 @@ async def test_a_sign_in_driven_through_one_process_streams_every_version_from_a
     versions.append(flow.flow["version"])
     await both_at(versions[-1])
     secret = socket.flows[-1]["challenge"]["secret"]  # the flow token sees the set-up secret
-    await flow.ok("submit_totp", code=fresh_code(secret))
+    await flow.ok("submit_totp", code=await fresh_code(secret))
     versions.append(flow.flow["version"])
     await both_at(versions[-1])
     assert socket.flows[-1]["state"] == "backup_codes"
@@ -96,7 +96,7 @@ async def test_streams_still_get_the_final_state_when_the_listening_connection_d
 
     await terminate(database_url, await listener_backends(database_url, a))
     # While A reconnects, its notifications for these two commits are lost.
-    await flow.ok("submit_totp", code=fresh_code(secret))
+    await flow.ok("submit_totp", code=await fresh_code(secret))
     await flow.ok("acknowledge_backup_codes")
 
     assert await socket.closed() == (1000, "flow done")
@@ -119,8 +119,7 @@ async def test_a_flow_driven_entirely_over_one_websocket(server, api, http):
     assert socket.flows[-1] == answer["flow"], "the new state comes as a flow message too, before the ack"
     secret = answer["flow"]["challenge"]["secret"]
 
-    right = fresh_code(secret)
-    answer = await socket.send_event("submit_totp", code="000000" if right != "000000" else "111111")
+    answer = await socket.send_event("submit_totp", code=wrong_code(secret))
     assert answer["type"] == "error"
     assert answer["problem"]["status"] == 422 and answer["problem"]["attempts_left"] == 4
     assert (await socket.until_version(2))["attempts_left"] == 4, "a counted attempt is a new version"
@@ -130,7 +129,7 @@ async def test_a_flow_driven_entirely_over_one_websocket(server, api, http):
     answer = await socket.send_event("submit_totp", code=123456)
     assert answer["problem"]["status"] == 400, "the event is checked against the same schema as over HTTP"
 
-    answer = await socket.send_event("submit_totp", code=right)
+    answer = await socket.send_event("submit_totp", code=await fresh_code(secret))
     assert answer["type"] == "ack" and answer["flow"]["state"] == "backup_codes"
     answer = await socket.send_event("acknowledge_backup_codes")
     assert answer["flow"]["state"] == "done" and answer["flow"]["result"]["amr"] == ["pwd", "otp", "mfa"]
@@ -212,7 +211,7 @@ async def test_a_long_poll_on_one_process_answers_a_change_made_on_another(two_s
 
 
 async def test_sigterm_closes_sockets_with_going_away_answers_long_polls_and_exits(start_server, http):
-    server = start_server()
+    server = await start_server.started()
     api = Api(server.base_url, http)
     flow = await api.start()
     socket = await FlowSocket.open(http, server.base_url, flow.id, flow.token)

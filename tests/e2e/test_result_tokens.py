@@ -94,7 +94,7 @@ async def test_a_rotated_key_keeps_verifying_until_it_is_removed(api, server):
 
 
 async def test_the_audience_is_configurable(start_server, http):
-    server = start_server(MFA_FLOW_TOKEN_AUDIENCE="https://app.example")
+    server = await start_server.started(MFA_FLOW_TOKEN_AUDIENCE="https://app.example")
     api = Api(server.base_url, http)
     token = (await signed_in(api, unique("aud")))["result"]["token"]
     assert claims_of(token, await jwks(api), audience="https://app.example")["aud"] == "https://app.example"

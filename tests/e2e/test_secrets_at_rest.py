@@ -15,7 +15,7 @@ async def test_a_database_dump_and_the_server_log_hold_no_secret(api, server, te
     flow = await api.start()
     await flow.password(user["username"], password)
     secret = flow.flow["challenge"]["secret"]
-    code = fresh_code(secret)
+    code = await fresh_code(secret)
     await flow.ok("submit_totp", code=code)
     codes = flow.flow["challenge"]["codes"]
     await flow.ok("acknowledge_backup_codes")

@@ -24,11 +24,11 @@ async def test_sign_up_goes_into_setup_and_the_user_can_sign_in_afterwards(open_
     assert flow.state == "totp_setup"
     secret = flow.flow["challenge"]["secret"]
     used: set[int] = set()
-    await flow.ok("submit_totp", code=fresh_code(secret, used))
+    await flow.ok("submit_totp", code=await fresh_code(secret, used))
     again = await api.start()
     await again.password(name, "a long new password")
     assert again.state == "totp_verify"
-    await again.ok("submit_totp", code=fresh_code(secret, used))
+    await again.ok("submit_totp", code=await fresh_code(secret, used))
 
 
 async def test_user_controlled_sign_up_offers_setup_once(open_sign_up, http):

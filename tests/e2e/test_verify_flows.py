@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.e2e.test_setup_flows import unique
-from tests.support.otp import fresh_code
+from tests.support.otp import fresh_code, wrong_code
 
 
 async def enrolled_user(api, name: str) -> tuple[dict, str]:
@@ -22,7 +22,7 @@ async def test_one_enrolled_factor_is_verified_straight_away(api):
     assert flow.state == "totp_verify" and flow.flow["mode"] == "verify"
     assert flow.flow["challenge"] is None
     assert "switch_factor" not in flow.flow["allowed_events"]
-    await flow.ok("submit_totp", code=fresh_code(secret))
+    await flow.ok("submit_totp", code=await fresh_code(secret))
     assert flow.state == "done"
     assert (await api.admin("GET", f"/api/users/{user['id']}")).body["last_used_factor"] == "totp"
 
@@ -41,7 +41,7 @@ async def test_with_several_choices_and_no_last_used_factor_the_user_selects(api
     await flow.ok("select_factor", factor="totp")
     assert flow.state == "totp_verify"
     used: set[int] = set()
-    await flow.ok("submit_totp", code=fresh_code(secret, used))
+    await flow.ok("submit_totp", code=await fresh_code(secret, used))
 
     # The next sign-in goes straight to the last-used factor, with switch_factor on offer.
     second = await api.start()
@@ -51,7 +51,7 @@ async def test_with_several_choices_and_no_last_used_factor_the_user_selects(api
     await second.ok("switch_factor")
     assert second.state == "factor_selection"
     await second.ok("select_factor", factor="totp")
-    await second.ok("submit_totp", code=fresh_code(secret, used))
+    await second.ok("submit_totp", code=await fresh_code(secret, used))
     assert second.state == "done"
 
 
@@ -69,7 +69,7 @@ async def test_a_backup_code_never_becomes_the_last_used_factor(api):
 async def test_a_replayed_totp_code_is_refused(api):
     await api.configure(["totp"], "mandatory")
     user, secret = await enrolled_user(api, "kim")
-    code = fresh_code(secret)
+    code = await fresh_code(secret)
     first = await api.start()
     await first.password(user["username"])
     await first.ok("submit_totp", code=code)
@@ -84,7 +84,7 @@ async def test_removing_the_last_factor_removes_backup_codes_and_prompts_again(a
     user = await api.new_user(unique("lou"))
     flow = await api.start()
     await flow.password(user["username"])
-    await flow.ok("submit_totp", code=fresh_code(flow.flow["challenge"]["secret"]))
+    await flow.ok("submit_totp", code=await fresh_code(flow.flow["challenge"]["secret"]))
     await flow.ok("acknowledge_backup_codes")
     factors = (await api.admin("GET", f"/api/users/{user['id']}/mfa-verifications")).body
     assert sorted(f["type"] for f in factors) == ["backup_code", "totp"]
@@ -105,8 +105,8 @@ async def test_the_transition_log_tells_the_whole_story(api):
     flow = await api.start()
     await flow.send("submit_password", username=user["username"], password="wrong")
     await flow.password(user["username"])
-    await flow.send("submit_totp", code="000000" if fresh_code(secret) != "000000" else "999999")
-    await flow.ok("submit_totp", code=fresh_code(secret))
+    await flow.send("submit_totp", code=wrong_code(secret))
+    await flow.ok("submit_totp", code=await fresh_code(secret))
     rows = await api.transitions(flow.id)
     assert [(r["seq"], r["event"], r["from_state"], r["to_state"], r["data"]["guard"]) for r in rows] == [
         (1, "submit_password", "first_factor", "first_factor", "credentials_wrong"),

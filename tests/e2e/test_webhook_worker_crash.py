@@ -7,29 +7,22 @@ import asyncio
 from collections import defaultdict
 
 import asyncpg
-import pytest
 from cryptography.fernet import Fernet
 
 from tests.support.client import Api
-from tests.support.receiver import Receiver, eventually
+from tests.support.receiver import Receiver
 from tests.support.server import ServerProcess
+from tests.support.waiting import eventually
 
 BURST = 500
 
 
-@pytest.fixture
-async def crash_db(test_database):
-    name = f"{test_database.name}_crash"
-    url = await test_database.create(name)
-    yield url
-    await test_database.drop(name)
-
-
-async def test_a_killed_worker_loses_no_event_and_repeats_only_with_the_same_id(crash_db, http):
+async def test_a_killed_worker_loses_no_event_and_repeats_only_with_the_same_id(fresh_database, http):
+    crash_db = fresh_database
     env = {"MFA_FLOW_SECRET_KEY": Fernet.generate_key().decode(), "MFA_FLOW_WEBHOOK_ALLOW_PRIVATE": "1",
            "MFA_FLOW_WEBHOOK_RETRY_SCHEDULE": "0,0.2,0.2,0.2,0.2"}
-    server = ServerProcess(crash_db, **env).start()
-    workers = [ServerProcess(crash_db, command="worker", **env).start()]
+    server = await ServerProcess(crash_db, **env).started()
+    workers = [await ServerProcess(crash_db, command="worker", **env).started()]
     # A slow receiver, so that the kill lands while attempts are in flight.
     receiver = await Receiver(delay=0.05).start()
     try:
@@ -46,7 +39,7 @@ async def test_a_killed_worker_loses_no_event_and_repeats_only_with_the_same_id(
         await eventually(lambda: len(receiver.received) >= BURST // 5)
         workers[0].kill()
         killed_at = len(receiver.received)
-        workers.append(ServerProcess(crash_db, command="worker", **env).start())
+        workers.append(await ServerProcess(crash_db, command="worker", **env).started())
         flow_ids = set(await burst)
 
         await eventually(lambda: {r.message["data"]["flow_id"] for r in receiver.received} >= flow_ids, timeout=120)

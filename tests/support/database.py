@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -13,10 +15,13 @@ import asyncpg
 
 
 class TestDatabase:
-    def __init__(self):
+    __test__ = False  # a helper, not a test class (pytest would try to collect it by its name)
+
+    def __init__(self, embedded: bool = False):
+        """On DATABASE_URL's server, or (unset, or ``embedded``) on a PostgreSQL of its own."""
         self._tmp = None
         self._server = None
-        base = os.environ.get("DATABASE_URL")
+        base = None if embedded else os.environ.get("DATABASE_URL")
         if not base:
             import pgserver
 
@@ -32,16 +37,30 @@ class TestDatabase:
         parts = urlsplit(url)
         return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
 
-    async def create(self, name: str | None = None) -> str:
-        conn = await asyncpg.connect(self.admin_url)
+    async def _admin(self, patience: float = 30) -> asyncpg.Connection:
+        """A connection to the server's maintenance database. A PostgreSQL server shared with
+        other runs can be out of connections for a moment: try again until ``patience`` runs out."""
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                return await asyncpg.connect(self.admin_url)
+            except asyncpg.TooManyConnectionsError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+
+    async def create(self, name: str | None = None, template: str | None = None) -> str:
+        """Create a database (a copy of ``template`` when given: nobody may be connected to it)."""
+        conn = await self._admin()
         try:
-            await conn.execute(f'CREATE DATABASE "{name or self.name}"')
+            copy = f' TEMPLATE "{template}"' if template else ""
+            await conn.execute(f'CREATE DATABASE "{name or self.name}"{copy}')
         finally:
             await conn.close()
         return self._with_database(self.admin_url, name or self.name)
 
     async def drop(self, name: str | None = None) -> None:
-        conn = await asyncpg.connect(self.admin_url)
+        conn = await self._admin()
         try:
             await conn.execute(f'DROP DATABASE IF EXISTS "{name or self.name}" WITH (FORCE)')
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 import time
@@ -19,25 +20,33 @@ def oathtool(secret: str, at: float | None = None) -> str:
     return out.stdout.strip()
 
 
-def away_from_step_boundary(margin: float = 1.5) -> None:
-    """Codes read within a second of a 30 s boundary may be checked in the next step."""
+async def away_from_step_boundary(margin: float = 1.5) -> None:
+    """Codes read within a second of a 30 s boundary may be checked in the next step, so wait
+    (without blocking the event loop) until the clock is ``margin`` seconds away from one."""
     into = time.time() % STEP
     if into < margin or into > STEP - margin:
-        time.sleep((STEP - into + margin) % STEP + 0.01)
+        await asyncio.sleep((STEP - into + margin) % STEP + 0.01)
 
 
-def fresh_code(secret: str, used_steps: set[int] | None = None) -> str:
+async def fresh_code(secret: str, used_steps: set[int] | None = None) -> str:
     """A code for a time-step not used before (the server refuses replayed steps).
 
     The server accepts one step of drift either way, so after the current step is spent the
-    next one is still good.
+    next one is still good; when both are spent, wait for the step after.
     """
-    away_from_step_boundary()
+    await away_from_step_boundary()
     step = int(time.time()) // STEP
     for candidate in (step, step + 1):
         if used_steps is None or candidate not in used_steps:
             if used_steps is not None:
                 used_steps.add(candidate)
             return oathtool(secret, candidate * STEP + 1)
-    time.sleep(STEP - time.time() % STEP + 0.5)
-    return fresh_code(secret, used_steps)
+    await asyncio.sleep(STEP - time.time() % STEP + 0.5)
+    return await fresh_code(secret, used_steps)
+
+
+def wrong_code(secret: str) -> str:
+    """Six digits that match none of the steps the server accepts now (one either side)."""
+    step = int(time.time()) // STEP
+    taken = {oathtool(secret, s * STEP + 1) for s in range(step - 2, step + 3)}
+    return next(code for code in ("000000", "111111", "222222", "333333", "444444", "555555") if code not in taken)

@@ -12,6 +12,7 @@ from aiohttp import web
 from .server import free_port
 
 
+
 @dataclass
 class Received:
     headers: dict[str, str]
@@ -65,18 +66,3 @@ class Receiver:
 
     def types(self, flow_id: str) -> list[str]:
         return [r.message["type"] for r in self.about(flow_id)]
-
-
-async def eventually(check, timeout: float = 30.0, interval: float = 0.05):
-    """Wait until ``check()`` (sync or async) returns something truthy; return it.
-    The timeout bounds a hang; it is not a performance assertion."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s: {getattr(check, '__name__', check)}")
-        await asyncio.sleep(interval)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -58,6 +59,11 @@ class ServerProcess:
         elif self.command == "worker":
             self.wait_log('"worker started"', timeout)
         return self
+
+    async def started(self, timeout: float = 30) -> "ServerProcess":
+        """``start`` for async tests and fixtures: it waits in a thread, so that the event loop
+        (a webhook receiver, open sockets) runs on meanwhile."""
+        return await asyncio.to_thread(self.start, timeout)
 
     def wait_log(self, text: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout

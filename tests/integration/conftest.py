@@ -1,0 +1,141 @@
+"""The service layer in process: the objects ``mfa-flow serve`` builds, on a database of the
+test's own, driven without HTTP (no server, no mock).
+
+``build_service`` is the one place that constructs them, so that when the composition
+changes only it changes. Tests take ``service`` (default settings) or ``service_with``
+(``await service_with(lockout_threshold=2)``) and talk through the small ``InProcess``
+vocabulary below, or reach the service objects (``.flows``, ``.management``, ``.webhooks``)
+directly.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+
+from mfa_flow.config import Settings
+from mfa_flow.crypto import SecretBox
+from mfa_flow.domain import Flow
+from mfa_flow.flows import FlowService
+from mfa_flow.management import Management
+from mfa_flow.problems import Problem
+from mfa_flow.store import Database
+from mfa_flow.webhooks import WebhookService
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class InProcess:
+    """The service objects of one installation, and a vocabulary to drive them."""
+
+    settings: Settings
+    db: Database
+    flows: FlowService
+    management: Management
+    webhooks: WebhookService
+
+    async def configure(self, factors: list[str], policy: str) -> None:
+        await self.management.put_config({"factors": factors, "policy": policy})
+
+    async def new_user(self, username: str | None = None, password: str | None = PASSWORD) -> dict[str, Any]:
+        body: dict[str, Any] = {"username": username or f"user-{uuid.uuid4().hex[:8]}"}
+        if password:
+            body["password"] = password
+        return await self.management.add_user(body)
+
+    async def start(self, user: dict[str, Any] | None = None) -> Flow:
+        """A new flow; with ``user`` (``{"id": ...}``) the embedding backend asserts the first factor."""
+        flow, _token = await self.flows.create(user, "admin" if user is not None else "user")
+        return flow
+
+    async def send(self, flow_id: str, type_: str, expected_version: int | None = None, **payload: Any) -> Flow:
+        """Apply one client event as the flow's user; raises the Problem the service refuses it with."""
+        return await self.flows.apply(flow_id, {"type": type_, **payload}, "user", expected_version=expected_version)
+
+    async def refused(self, flow_id: str, type_: str, expected_version: int | None = None, **payload: Any) -> Problem:
+        """Apply an event that the service must refuse; the Problem it refused it with."""
+        with pytest.raises(Problem) as refusal:
+            await self.send(flow_id, type_, expected_version, **payload)
+        return refusal.value
+
+    async def signed_in_with_password(self, username: str) -> Flow:
+        flow = await self.start()
+        return await self.send(flow.id, "submit_password", username=username, password=PASSWORD)
+
+    async def stored(self, flow_id: str) -> Flow:
+        """The flow as committed, read in a transaction of its own (and not expired on reading)."""
+        async with self.db.unit_of_work() as uow:
+            flow = await uow.flows.get(flow_id)
+        assert flow is not None, f"no flow {flow_id}"
+        return flow
+
+    async def log(self, flow_id: str) -> list[dict[str, Any]]:
+        """The flow's committed transition rows, oldest first."""
+        async with self.db.unit_of_work() as uow:
+            return await uow.transitions.of_flow(flow_id)
+
+    async def make_overdue(self, *flow_ids: str) -> None:
+        """Move the flows' deadlines into the past (instead of waiting for them)."""
+        await self.db.pool.execute(
+            "UPDATE flows SET expires_at = now() - interval '1 second' WHERE id = ANY($1::uuid[])", list(flow_ids)
+        )
+
+
+def settings_for(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    """Settings as ``serve`` reads them from the environment, with the test's overrides."""
+    return Settings(
+        database_url=database_url,
+        data_dir=data_dir,
+        admin_key="adm_in_process_admin_key_0123456789",
+        auditor_key="aud_in_process_auditor_key_0123456789",
+        secret_key=Fernet.generate_key().decode(),
+        webhook_allow_private=True,
+        **overrides,
+    )
+
+
+async def build_service(settings: Settings) -> InProcess:
+    """The composition ``serve`` does (``mfa_flow.http.app``), without the HTTP application."""
+    assert settings.database_url is not None
+    # A small pool: enough for the races the tests run, and the PostgreSQL server is shared.
+    db = await Database.connect(settings.database_url, min_size=1, max_size=4)
+    box = SecretBox(settings.secret_key)
+    flows = FlowService(db, settings, box)
+    return InProcess(
+        settings=settings,
+        db=db,
+        flows=flows,
+        management=Management(db, settings, box, flows.factors),
+        webhooks=WebhookService(db, settings, box),
+    )
+
+
+ServiceWith = Callable[..., Awaitable[InProcess]]
+
+
+@pytest.fixture
+async def service_with(fresh_database: str, tmp_path: Path) -> AsyncIterator[ServiceWith]:
+    """Build the service on the test's own database with some settings changed."""
+    built: list[InProcess] = []
+
+    async def build(**overrides: Any) -> InProcess:
+        service = await build_service(settings_for(fresh_database, tmp_path, **overrides))
+        built.append(service)
+        return service
+
+    yield build
+    for service in built:
+        await service.db.close()
+
+
+@pytest.fixture
+async def service(service_with: ServiceWith) -> InProcess:
+    """The service with default settings on the test's own database."""
+    return await service_with()
