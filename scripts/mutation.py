@@ -32,9 +32,13 @@ against the fast tests in tests/unit, in two passes:
              guard replaced, and forged edges added (done as a destination, skip from the
              verify states). Each mutant is run, in a forked process, against tests/unit.
 
-A mutant is killed when a test fails. The score is killed / all mutants, per file and in
-total; the command fails when the total is under --threshold. Survivors are listed; look
-at one with `.venv/bin/mutmut show NAME` (run from the repository root).
+A mutant is killed when a test fails. Each function mutant that survives mutmut's run is
+applied again to a fresh copy of the tree and tests/unit run there, so that only a real
+survivor counts. The score is killed / all mutants, per file and in total; the command fails
+when the total is under --threshold. Survivors are listed; look at one with
+`.venv/bin/mutmut show NAME` (run from the repository root). Equivalent survivors, with the
+reason for each, are listed in docs/mutation.md. It takes over ten minutes on two cores,
+which is why .ci/run does not run it.
 """
 
 
