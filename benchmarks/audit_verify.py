@@ -28,10 +28,12 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 from cryptography.fernet import Fernet
 
-from mfa_flow import auditing
-from mfa_flow.config import Settings
+from mfa_flow import bootstrap
+from mfa_flow.audit import feed
+from mfa_flow.audit.checkpoints import make_checkpoints
+from mfa_flow.settings import Settings
 from mfa_flow.crypto import SecretBox
-from mfa_flow.domain import canonical_json, iso
+from mfa_flow.domain.flow import canonical_json, iso
 from mfa_flow.keyring import Keyring
 from mfa_flow.store import Database
 from mfa_flow.store.migrate import migrate
@@ -107,7 +109,7 @@ async def main(rows_wanted: int) -> None:
         settings = Settings(database_url=url, data_dir=None, secret_key=Fernet.generate_key().decode())
         keyring = Keyring(settings, SecretBox(settings.secret_key))
         started = time.perf_counter()
-        await auditing.make_checkpoints(db, keyring, every_rows=100_000, every_seconds=0, force=True, max_batches=10**6)
+        await make_checkpoints(db, keyring, every_rows=100_000, every_seconds=0, force=True, max_batches=10**6)
         signed = time.perf_counter() - started
         print(f"log: {rows_wanted:,} rows (built in {built:.1f} s, written with COPY in {loaded:.1f} s,"
               f" checkpoints signed in {signed:.1f} s)")
@@ -121,7 +123,7 @@ async def main(rows_wanted: int) -> None:
         print(f"baseline (stream rows, no checks): {baseline:.1f} s, {streamed / baseline:,.0f} rows/s")
 
         started = time.perf_counter()
-        report, total = await auditing.verify_database(db)
+        report, total = await feed.verify_database(db, bootstrap.registry().machine)
         took = time.perf_counter() - started
         assert report.ok, report.summary()
         print(f"audit verify: {total:,} rows, {report.flows:,} flows, {report.checkpoints} checkpoints"

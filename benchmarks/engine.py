@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cryptography.fernet import Fernet  # noqa: E402
 
 from mfa_flow import logs  # noqa: E402
-from mfa_flow.config import Settings  # noqa: E402
-from mfa_flow.crypto import SecretBox  # noqa: E402
-from mfa_flow.flows import FlowService  # noqa: E402
+from mfa_flow.settings import Settings  # noqa: E402
+from mfa_flow import bootstrap  # noqa: E402
+from mfa_flow.domain.access import ANYONE, SYSTEM  # noqa: E402
 from mfa_flow.store import Database  # noqa: E402
 from mfa_flow.store.migrate import migrate  # noqa: E402
 from tests.support.database import TestDatabase  # noqa: E402
@@ -57,9 +57,9 @@ async def main(n: int) -> None:
         await migrate(database.url)
         db = await Database.connect(database.url, min_size=WORKERS, max_size=WORKERS)
         settings = Settings(database_url=database.url, data_dir=Path("/tmp"), secret_key=Fernet.generate_key().decode())
-        service = FlowService(db, settings, SecretBox(settings.secret_key))
+        service = bootstrap.build(settings, db).flows
 
-        flows = [(await service.create(None, "user"))[0].id for _ in range(n)]
+        flows = [(await service.create(None, ANYONE))[0].id for _ in range(n)]
         now = datetime.now(timezone.utc)
 
         def bare(flow_id):
@@ -76,7 +76,7 @@ async def main(n: int) -> None:
 
         def engine(flow_id):
             async def job():
-                await service.apply(flow_id, {"type": "cancel"}, actor="user")
+                await service.apply(flow_id, {"type": "cancel"}, SYSTEM)
             return job
 
         baseline = await run_parallel([bare(f) for f in flows], "bare SQL transition")

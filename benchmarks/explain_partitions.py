@@ -16,6 +16,7 @@ reads or writes.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 import os
 import re
 import sys
@@ -30,9 +31,11 @@ import asyncpg  # noqa: E402
 import pyotp  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
 
-from mfa_flow.config import Settings  # noqa: E402
-from mfa_flow.crypto import SecretBox  # noqa: E402
-from mfa_flow.flows import FlowService  # noqa: E402
+from mfa_flow.settings import Settings  # noqa: E402
+from mfa_flow import bootstrap  # noqa: E402
+from mfa_flow.domain.access import ANYONE, SYSTEM, Principal  # noqa: E402
+
+AS_ADMIN = Principal("admin")
 from mfa_flow.passwords import hash_password  # noqa: E402
 from mfa_flow.store.db import Database, _init_connection  # noqa: E402
 from mfa_flow.store.migrate import migrate  # noqa: E402
@@ -75,7 +78,7 @@ async def build_partitioned_schema(conn: asyncpg.Connection) -> None:
 
 async def sign_ins(db: Database, secret_key: str, recorded: list) -> None:
     settings = Settings(database_url=db.url, data_dir=Path(tempfile.mkdtemp()))
-    service = FlowService(db, settings, SecretBox(secret_key))
+    service = bootstrap.build(replace(settings, secret_key=secret_key), db).flows
     async with db.unit_of_work() as uow:
         await uow.connection.execute("UPDATE mfa_config SET factors = '{totp}', policy = 'mandatory'")
         await uow.connection.execute(
@@ -85,15 +88,15 @@ async def sign_ins(db: Database, secret_key: str, recorded: list) -> None:
         await uow.commit()
     recorded.clear()  # the set-up above is not part of a sign-in
     # 1. The backend asserts the first factor; TOTP is set up.
-    flow, _ = await service.create({"id": "u-1"}, actor="admin")
+    flow, _ = await service.create({"id": "u-1"}, AS_ADMIN)
     secret = service.view(flow, owner=True)["challenge"]["secret"]
     totp = pyotp.TOTP(secret)
-    await service.apply(flow.id, {"type": "submit_totp", "code": totp.now()}, actor="user")
+    await service.apply(flow.id, {"type": "submit_totp", "code": totp.now()}, SYSTEM)
     # 2. A password sign-in, then the TOTP code of the next time-step (the last one is spent).
-    flow, _ = await service.create(None, actor="user")
+    flow, _ = await service.create(None, ANYONE)
     await service.apply(flow.id, {"type": "submit_password", "username": "ada", "password": "correct horse battery"},
                         actor="user")
-    await service.apply(flow.id, {"type": "submit_totp", "code": totp.at(time.time() + 30)}, actor="user")
+    await service.apply(flow.id, {"type": "submit_totp", "code": totp.at(time.time() + 30)}, SYSTEM)
 
 
 def partitions_in(plan: str) -> dict[str, set[str]]:

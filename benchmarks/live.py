@@ -37,9 +37,11 @@ import pyotp  # noqa: E402
 import structlog  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
 
-from mfa_flow.config import Settings  # noqa: E402
-from mfa_flow.crypto import SecretBox  # noqa: E402
-from mfa_flow.flows import FlowService  # noqa: E402
+from mfa_flow.settings import Settings  # noqa: E402
+from mfa_flow import bootstrap  # noqa: E402
+from mfa_flow.domain.access import Principal  # noqa: E402
+
+AS_ADMIN = Principal("admin")
 from mfa_flow.store import Database  # noqa: E402
 from tests.support.database import TestDatabase  # noqa: E402
 from tests.support.server import ADMIN_KEY, ServerProcess  # noqa: E402
@@ -244,11 +246,12 @@ async def commit_changes(url: str, secret_key: str, paced: list[str], burst: lis
     """Cancel each flow through FlowService.apply (the real transaction) and note when each
     commit returned: the paced ones at 100/s one at a time, then the burst 8 at a time."""
     db = await Database.connect(url, min_size=8, max_size=8)
-    service = FlowService(db, Settings(database_url=url, data_dir=Path(tempfile.mkdtemp())), SecretBox(secret_key))
+    settings = Settings(database_url=url, data_dir=Path(tempfile.mkdtemp()), secret_key=secret_key)
+    service = bootstrap.build(settings, db).flows
     committed: dict[str, float] = {}
 
     async def commit(flow_id: str) -> None:
-        await service.apply(flow_id, {"type": "cancel"}, actor="admin")
+        await service.apply(flow_id, {"type": "cancel"}, AS_ADMIN)
         committed[flow_id] = time.perf_counter()
 
     for flow_id in paced:

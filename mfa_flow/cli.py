@@ -7,83 +7,59 @@ import asyncio
 import os
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
+from typing import Any, Awaitable, Callable
 
-from . import __version__, logs
-from .config import Settings
-
-
-def _database_url(settings: Settings) -> str:
-    if settings.database_url:
-        return settings.database_url
-    from .store.db import embedded_url
-
-    return embedded_url(settings.data_dir)
+from . import __version__, bootstrap, logs
 
 
-def cmd_serve(args) -> int:
-    from aiohttp import web
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .http.app import create_app, run
 
-    from .http.app import create_app
-
-    settings = Settings.from_env()
-    if args.host:
-        settings.host = args.host
-    if args.port:
-        settings.port = args.port
-    url = _database_url(settings)
-    app = create_app(settings, url)
-    ready = f"mfa-flow {__version__} listening on http://{settings.host}:{settings.port} (Ctrl-C stops it)"
-    # aiohttp calls ``print`` once the socket is bound and start-up (migrations, keys) is done.
-    web.run_app(app, host=settings.host, port=settings.port, print=lambda _: print(ready, file=sys.stderr),
-                shutdown_timeout=8.0)
+    settings = bootstrap.load_settings(host=args.host, port=args.port)
+    app = create_app(settings, bootstrap.database_url(settings), bootstrap.registry(), bootstrap.start)
+    run(app, settings)
     return 0
 
 
-def cmd_migrate(args) -> int:
+def cmd_migrate(args: argparse.Namespace) -> int:
     from .store.migrate import migrate
 
-    settings = Settings.from_env(generate_keys=False)
-    url = _database_url(settings)
+    settings = bootstrap.load_settings(keys=False)
+    url = bootstrap.database_url(settings)
     applied = asyncio.run(migrate(url, say=lambda m: print(m, file=sys.stderr)))
     print(f"{len(applied)} migration(s) applied; the schema is up to date", file=sys.stderr)
     return 0
 
 
-def cmd_worker(args) -> int:
-    from .worker import run_worker
-
-    settings = Settings.from_env()
-    url = _database_url(settings)
+def cmd_worker(args: argparse.Namespace) -> int:
+    settings = bootstrap.load_settings()
+    url = bootstrap.database_url(settings)
     print(f"mfa-flow {__version__} worker: webhook delivery and expiry sweeps", file=sys.stderr)
-    asyncio.run(run_worker(settings, url, args.metrics_port))
+    asyncio.run(bootstrap.run_worker(settings, url, args.metrics_port))
     return 0
 
 
-def _with_database(work):
-    """Run ``work(db, settings)`` against the configured database, migrated first."""
-    from .store import Database
-    from .store.migrate import migrate
+def cmd_machine(args: argparse.Namespace) -> int:
+    machine = bootstrap.registry().machine
+    print({"text": machine.text, "mermaid": machine.mermaid, "dot": machine.dot}[args.format](), end="")
+    return 0
 
-    settings = Settings.from_env()
-    url = _database_url(settings)
 
-    async def run():
-        await migrate(url)
-        db = await Database.connect(url, min_size=1, max_size=2)
+def _with_services(work: Callable[[bootstrap.Services], Awaitable[Any]]) -> Any:
+    """Run ``work(services)`` against the configured database, migrated first."""
+    settings = bootstrap.load_settings()
+    url = bootstrap.database_url(settings)
+
+    async def run() -> Any:
+        services = await bootstrap.start(settings, url, min_size=1, max_size=2)
         try:
-            return await work(db, settings)
+            return await work(services)
         finally:
-            await db.close()
+            await services.close()
 
     return asyncio.run(run())
-
-
-def _keyring(settings: Settings):
-    from .crypto import SecretBox
-    from .keyring import Keyring
-
-    return Keyring(settings, SecretBox(settings.secret_key))
 
 
 class ProgressBar:
@@ -113,26 +89,26 @@ class ProgressBar:
 
 
 def cmd_audit_verify(args) -> int:
-    from . import auditing
+    from .audit import feed
 
-    pinned = auditing.load_jwks(args.jwks) if args.jwks else None
+    pinned = feed.load_jwks(args.jwks) if args.jwks else None
     if args.file:
         path = Path(args.file)
         bar = ProgressBar("bytes", threshold=10_000_000, enabled=not args.no_progress)
         with path.open(encoding="utf-8") as lines:
-            report = auditing.verify_lines(lines, pinned, bar, total=path.stat().st_size)
+            report = feed.verify_lines(lines, bootstrap.registry().machine, pinned, bar, total=path.stat().st_size)
     else:
         bar = ProgressBar("rows", threshold=50_000, enabled=not args.no_progress)
-        report, _ = _with_database(lambda db, settings: auditing.verify_database(db, pinned, bar))
+        report, _ = _with_services(lambda s: feed.verify_database(s.db, s.registry.machine, pinned, bar))
     bar.close()
     print(report.summary())
     return 0 if report.ok else 1
 
 
 def cmd_audit_replay(args) -> int:
-    from . import auditing
+    from .audit import feed
 
-    lines = _with_database(lambda db, settings: auditing.replay(db, args.flow_id))
+    lines = _with_services(lambda s: feed.replay(s.db, s.registry.machine, args.flow_id))
     if lines is None:
         print(f"flow {args.flow_id} does not exist", file=sys.stderr)
         return 2
@@ -141,29 +117,29 @@ def cmd_audit_replay(args) -> int:
 
 
 def cmd_audit_export(args) -> int:
-    from . import auditing
+    from .audit import feed
 
-    async def work(db, settings):
+    async def work(services: bootstrap.Services) -> int:
         if args.output == "-":
-            return await auditing.export(db, sys.stdout)
-        with open(args.output, "w", encoding="utf-8") as out:
-            return await auditing.export(db, out)
+            return await feed.export(services.db, sys.stdout)
+        with open(args.output, "w", encoding="utf-8") as out:  # noqa: ASYNC230  (the export streams into it)
+            return await feed.export(services.db, out)
 
-    count = _with_database(work)
+    count = _with_services(work)
     print(f"exported {count} transitions", file=sys.stderr)
     return 0
 
 
 def cmd_audit_checkpoint(args) -> int:
-    from . import auditing
+    from .audit.checkpoints import make_checkpoints
 
-    async def work(db, settings):
-        return await auditing.make_checkpoints(
-            db, _keyring(settings), settings.checkpoint_rows, settings.checkpoint_seconds, force=True,
+    async def work(s: bootstrap.Services) -> list[int]:
+        return await make_checkpoints(
+            s.db, s.keyring, s.settings.checkpoint_rows, s.settings.checkpoint_seconds, force=True,
             max_batches=10**9,
         )
 
-    made = _with_database(work)
+    made = _with_services(work)
     print(f"{len(made)} checkpoint(s) signed" + (f": {', '.join(map(str, made))}" if made else " (nothing new)"))
     return 0
 
@@ -171,12 +147,12 @@ def cmd_audit_checkpoint(args) -> int:
 def cmd_audit_purge(args) -> int:
     from datetime import timedelta
 
-    from . import auditing
+    from .audit import feed
 
-    async def work(db, settings):
-        return await auditing.purge(db, _keyring(settings), timedelta(days=args.older_than_days))
+    async def work(s: bootstrap.Services) -> dict[str, Any]:
+        return await feed.purge(s.db, s.keyring, timedelta(days=args.older_than_days))
 
-    outcome = _with_database(work)
+    outcome = _with_services(work)
     print(
         f"purged {outcome['transitions']} transitions of {outcome['flows']} finished flows;"
         f" the log verifies from checkpoint {outcome['checkpoint']}"
@@ -184,17 +160,16 @@ def cmd_audit_purge(args) -> int:
     return 0
 
 
-def _keys_work(action):
-    async def work(db, settings):
-        from datetime import datetime, timezone
+def _keys_work(action: Callable[[Any, Any, Any], Awaitable[Any]]) -> Any:
+    async def work(s: bootstrap.Services) -> Any:
+        from datetime import datetime
 
-        keyring = _keyring(settings)
-        async with db.unit_of_work() as uow:
-            result = await action(keyring, uow, datetime.now(timezone.utc))
+        async with s.db.unit_of_work() as uow:
+            result = await action(s.keyring, uow, datetime.now(UTC))
             await uow.commit()
         return result
 
-    return _with_database(work)
+    return _with_services(work)
 
 
 def cmd_keys_list(args) -> int:
@@ -327,6 +302,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve /metrics and /healthz on this port, on MFA_FLOW_HOST (env MFA_FLOW_WORKER_METRICS_PORT; default off)",
     )
     worker.set_defaults(run=cmd_worker)
+
+    machine = commands.add_parser(
+        "machine",
+        help="print the state machine's whole table, or a diagram of it",
+        description="Print every row of the state machine's table (assembled from the core and the factors of "
+        "this build): event, from states, guard, to states. --format mermaid or dot prints a diagram of every "
+        "state and edge instead (the README's diagram is this command's Mermaid output).",
+    )
+    machine.add_argument("--format", choices=("text", "mermaid", "dot"), default="text",
+                         help="text (default), mermaid (a Mermaid stateDiagram) or dot (Graphviz)")
+    machine.set_defaults(run=cmd_machine)
     _audit_commands(commands)
     _keys_commands(commands)
     return parser

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .config import Settings
 from .crypto import SecretBox
+from .settings import Settings
 from .store import UnitOfWork
 from .store.keys import StoredKey
 from .tokens import SigningKey, TokenPolicy, new_signing_key, published_jwk, result_claims, seal, sign_result, unseal
@@ -32,11 +32,13 @@ class Keyring:
             fresh = new_signing_key()
             await uow.keys.add_if_none_active(fresh.kid, fresh.public_jwk, seal(fresh, self.box))
             stored = await uow.keys.active()
+        assert stored is not None, "a key was just added, by us or a racing process"
         return stored
 
     async def signing_key(self, uow: UnitOfWork) -> SigningKey:
         stored = await self.ensure_key(uow)
         if stored.kid not in self._unsealed:
+            assert stored.private_sealed is not None, "the active key keeps its private half"
             self._unsealed[stored.kid] = unseal(stored.kid, stored.private_sealed, self.box)
         return self._unsealed[stored.kid]
 

@@ -25,11 +25,11 @@ from typing import AsyncIterator, Awaitable, Callable
 import asyncpg
 
 from . import logs
-from .machine import is_terminal
+from .domain.machine import is_terminal
 from .numbers import whole_number
 from .store.flows import CHANGES_CHANNEL
 
-log = logs.get("mfa_flow.live")
+log = logs.get(__name__)
 
 # Back-off between reconnection attempts: doubles from the first to the last, with jitter
 # so that many processes do not hammer a database that has just come back all at once.
@@ -67,7 +67,7 @@ class Subscription:
         """Wait for a version newer than the last one returned; None on timeout or close."""
         try:
             await asyncio.wait_for(self._changed.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
         self._changed.clear()
         return None if self.closed else self.heard
@@ -195,6 +195,7 @@ class ChangeFeed:
         flow_ids = [flow_id for flow_id in list(self._subscribers) if _is_uuid(flow_id)]
         if not flow_ids:
             return
+        assert self._conn is not None  # called once connected
         rows = await self._conn.fetch(
             "SELECT id::text AS id, version FROM flows WHERE id = ANY($1::uuid[])", flow_ids, timeout=10
         )
@@ -207,7 +208,8 @@ class ChangeFeed:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(lost.wait(), PING_SECONDS)
             if not lost.is_set():
-                await self._conn.fetchval("SELECT 1", timeout=5)
+                if self._conn is not None:
+                    await self._conn.fetchval("SELECT 1", timeout=5)
         raise ConnectionError("the listening connection was closed")
 
     async def _disconnect(self) -> None:

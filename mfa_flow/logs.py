@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import structlog
 
@@ -44,5 +45,6 @@ def configure(level: str = "INFO", stream=None) -> None:
     )
 
 
-def get(name: str = "mfa_flow"):
+def get(name: str) -> Any:
+    """The logger of a module: ``log = logs.get(__name__)``."""
     return structlog.get_logger(name)

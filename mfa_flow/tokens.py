@@ -17,7 +17,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, OKPKey
 
 from .crypto import SecretBox
-from .domain import canonical_json
+from .domain.flow import canonical_json
 
 # RFC 9864 names the fully specified algorithm ``Ed25519``; ``EdDSA`` is its deprecated,
 # polymorphic predecessor, still the only one some libraries (PyJWT 2) know.

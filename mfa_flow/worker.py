@@ -15,52 +15,55 @@ import asyncio
 import contextlib
 import signal
 import time
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
-import aiohttp
 import asyncpg
-from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from . import __version__, logs, metrics, webhooks
-from .config import Settings
+from . import logs, metrics
+from .app.flows import FlowService
 from .crypto import SecretBox
-from .flows import FlowService
+from .settings import Settings
 from .store import Database
 from .store.outbox import OUTBOX_CHANNEL
 from .store.webhooks import Job
+from .webhooks import addresses, delivery, messages, signing
+from .webhooks.delivery import Attempt
 
-log = logs.get("mfa_flow.worker")
+log = logs.get(__name__)
 
 POLL_SECONDS = 1.0
 FAILURE_PAUSE_SECONDS = 1.0  # after an error of the worker itself (the database went away)
 
 
-@dataclass(frozen=True)
-class Attempt:
-    """What one POST got: an HTTP status, or an error when there was no answer."""
+class Courier(Protocol):
+    """What posts a message (``mfa_flow.http.courier.Courier``)."""
 
-    http_status: int | None
-    retry_after: float | None = None
-    response: str | None = None
-    error: str | None = None
+    async def post(self, url: str, payload: bytes, headers: dict[str, str], now: Any) -> Attempt: ...
+    async def close(self) -> None: ...
+
+
+class MetricsServer(Protocol):
+    async def start(self, host: str, port: int) -> None: ...
+    async def stop(self) -> None: ...
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Worker:
-    def __init__(self, db: Database, listen_url: str, settings: Settings, box: SecretBox):
+    def __init__(self, db: Database, listen_url: str, settings: Settings, box: SecretBox, flows: FlowService,
+                 courier: Courier, metrics_server: MetricsServer) -> None:
         self.db = db
         self.listen_url = listen_url
         self.settings = settings
         self.box = box
-        self.flows = FlowService(db, settings, box)
+        self.flows = flows
+        self.courier = courier
+        self.metrics_server = metrics_server
         self._stopping = asyncio.Event()
         self._signal = asyncio.Event()  # replaced after every wake-up, see _wake
-        self._session: aiohttp.ClientSession | None = None
 
     # --- waking -------------------------------------------------------------------------------
 
@@ -97,9 +100,9 @@ class Worker:
             if job is None:
                 return False
             attempt = await self._post(job)
-            verdict = webhooks.judge(schedule, job.round_attempts, attempt.http_status, attempt.retry_after)
+            verdict = delivery.judge(schedule, job.round_attempts, attempt.http_status, attempt.retry_after)
             now = _now()
-            next_at = now + timedelta(seconds=verdict.delay) if verdict.status == "pending" else None
+            next_at = now + timedelta(seconds=verdict.delay or 0.0) if verdict.status == "pending" else None
             await uow.deliveries.record(job, status=verdict.status, next_attempt_at=next_at,
                                         http_status=attempt.http_status, response=attempt.response,
                                         error=attempt.error, now=now)
@@ -109,7 +112,7 @@ class Worker:
             await uow.commit()
         if next_at is not None:
             # A short retry should not wait for the next poll.
-            asyncio.get_running_loop().call_later(verdict.delay + 0.01, self._wake)
+            asyncio.get_running_loop().call_later((verdict.delay or 0.0) + 0.01, self._wake)
         took = time.perf_counter() - started
         outcome = {"pending": "retry"}.get(verdict.status, verdict.status)
         metrics.WEBHOOK_ATTEMPTS.labels(outcome).inc()
@@ -135,25 +138,16 @@ class Worker:
     async def _post(self, job: Job) -> Attempt:
         allow_private = self.settings.webhook_allow_private
         try:
-            target = webhooks.check_url(job.url, allow_private)
+            target = addresses.check_url(job.url, allow_private)
             if target.plain_http:  # the loopback-only rule of plain http needs the scheme
-                await webhooks.resolve_checked(target, allow_private)
-        except webhooks.UnsafeUrl as exc:
+                await addresses.resolve_checked(target, allow_private)
+        except addresses.UnsafeUrl as exc:
             return Attempt(None, error=f"refused: {exc}")
-        payload = webhooks.body(job.type, job.occurred_at, job.data_json)
+        payload = messages.body(job.type, job.occurred_at, job.data_json)
         now = _now()
-        headers = webhooks.sign_headers(webhooks.live_secrets(job, self.box, now), job.message_id,
-                                        int(now.timestamp()), payload)
-        try:
-            async with self._session.post(job.url, data=payload, headers=headers, allow_redirects=False) as response:
-                excerpt = await response.content.read(webhooks.RESPONSE_EXCERPT)
-                retry_after = webhooks.parse_retry_after(response.headers.get("Retry-After"), _now())
-                return Attempt(response.status, retry_after, excerpt.decode("utf-8", errors="replace"))
-        except asyncio.TimeoutError:
-            return Attempt(None, error=f"no answer within {webhooks.TIMEOUT_SECONDS:g} s")
-        except (aiohttp.ClientError, OSError) as exc:
-            cause = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc
-            return Attempt(None, error=f"{type(cause).__name__}: {cause}"[:500])
+        headers = signing.sign_headers(signing.live_secrets(job, self.box, now), job.message_id,
+                                       int(now.timestamp()), payload)
+        return await self.courier.post(job.url, payload, headers, _now)
 
     # --- sweeping -----------------------------------------------------------------------------
 
@@ -174,15 +168,8 @@ class Worker:
             loop.add_signal_handler(sig, self._stopping.set)
         listener = await asyncpg.connect(self.listen_url)
         await listener.add_listener(OUTBOX_CHANNEL, self._wake)
-        connector = aiohttp.TCPConnector(resolver=webhooks.GuardedResolver(self.settings.webhook_allow_private),
-                                         limit=self.settings.webhook_concurrency)
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=aiohttp.ClientTimeout(total=webhooks.TIMEOUT_SECONDS),
-            cookie_jar=aiohttp.DummyCookieJar(),
-            headers={"User-Agent": f"mfa-flow-webhooks/{__version__}"},
-        )
-        runner = await self._serve_metrics(metrics_port) if metrics_port else None
+        if metrics_port:
+            await self.metrics_server.start(self.settings.host, metrics_port)
         tasks = [asyncio.create_task(self._courier()) for _ in range(self.settings.webhook_concurrency)]
         tasks.append(asyncio.create_task(self._sweeper()))
         log.info("worker started", couriers=self.settings.webhook_concurrency,
@@ -192,34 +179,8 @@ class Worker:
         log.info("worker stopping: finishing the attempts in flight")
         self._wake()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await self._session.close()
+        await self.courier.close()
         with contextlib.suppress(Exception):
             await listener.close()
-        if runner is not None:
-            await runner.cleanup()
+        await self.metrics_server.stop()
         log.info("worker stopped")
-
-    async def _serve_metrics(self, port: int) -> web.AppRunner:
-        async def metrics_text(request):
-            return web.Response(body=generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-        async def healthz(request):
-            return web.json_response({"status": "ok"})
-
-        app = web.Application()
-        app.add_routes([web.get("/metrics", metrics_text), web.get("/healthz", healthz)])
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, self.settings.host, port).start()
-        return runner
-
-
-async def run_worker(settings: Settings, database_url: str, metrics_port: int | None) -> None:
-    from .store.migrate import migrate
-
-    await migrate(database_url)
-    db = await Database.connect(database_url, min_size=2, max_size=settings.webhook_concurrency + 2)
-    try:
-        await Worker(db, database_url, settings, SecretBox(settings.secret_key)).run(metrics_port)
-    finally:
-        await db.close()

@@ -12,23 +12,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = {  # module prefix of mutmut's mutant names -> file
-    "mfa_flow.policy": "mfa_flow/policy.py",
-    "mfa_flow.machine": "mfa_flow/machine.py",
-    "mfa_flow.domain": "mfa_flow/domain.py",
-    "mfa_flow.audit": "mfa_flow/audit.py",
+    "mfa_flow.domain.policy": "mfa_flow/domain/policy.py",
+    "mfa_flow.domain.machine": "mfa_flow/domain/machine.py",
+    "mfa_flow.domain.flow": "mfa_flow/domain/flow.py",
+    "mfa_flow.audit.verify": "mfa_flow/audit/verify.py",
 }
 KILLED = {"killed", "timeout"}  # a mutant that hangs the tests is noticed too
 
 DESCRIPTION = """\
-Mutation testing of the pure core (mfa_flow/policy.py, machine.py, domain.py, audit.py)
-against the fast tests in tests/unit, in two passes:
+Mutation testing of the pure core (mfa_flow/domain/policy.py, machine.py, flow.py and the
+audit verifier mfa_flow/audit/verify.py) against the fast tests in tests/unit, in two passes:
 
   functions  mutmut 3 (configured in pyproject.toml, [tool.mutmut]) changes the code of every
              function of those files one change at a time (swapped comparisons, and/or,
              dropped not, changed constants and strings, return None, ...) and runs the unit
              tests that reach that function against each change.
-  table      mutmut does not change module-level data, so the machine's TABLE is mutated
-             here: each row dropped, each source and destination of a row dropped, a row's
+  table      mutmut does not change data, so the machine's table (as the factor registry
+             assembles it) is mutated here: each row dropped, each source and destination of a row dropped, a row's
              guard replaced, and forged edges added (done as a destination, skip from the
              verify states). Each mutant is run, in a forked process, against tests/unit.
 
@@ -119,7 +119,10 @@ def confirm_in_fresh_copy(mutmut: str, name: str) -> bool:
 
 def table_mutants(table: tuple) -> list[tuple[str, tuple]]:
     """(description, mutated table) for every mutation of the table worth noticing."""
-    from mfa_flow import machine
+    from mfa_flow.domain import machine
+    from mfa_flow.factors.registry import default
+
+    verify_states = tuple(default().machine.verify_state.values())
 
     mutants = []
 
@@ -142,7 +145,7 @@ def table_mutants(table: tuple) -> list[tuple[str, tuple]]:
         other_guard = "always" if guard != "always" else "proof_ok"
         mutants.append((f"{label}: guard {other_guard}", replaced(i, (event, sources, other_guard, destinations))))
         if event == "skip":
-            for state in machine.VERIFY_STATE.values():
+            for state in verify_states:
                 mutants.append((f"{label}: forge source {state}", replaced(i, (event, sources + (state,), guard, destinations))))
     return mutants
 
@@ -154,16 +157,25 @@ def _run_table_mutant(mutated: tuple) -> bool:
 
     import pytest
 
-    from mfa_flow import machine
+    from mfa_flow.domain import machine
+    from mfa_flow.factors import registry
 
-    machine.TABLE = mutated
-    machine.shared_machine.cache_clear()
+    rows = tuple(machine.Row(*row) for row in mutated)
+    assemble = machine.FlowMachine._assemble
+    build = tuple(factor.name for factor in registry.FACTORS)
+
+    def mutated_assemble(self: machine.FlowMachine) -> tuple[machine.Row, ...]:
+        # Only this build's machine gets the mutant (tests that assemble other factors keep theirs).
+        return rows if self.all_factors == build else assemble(self)
+
+    machine.FlowMachine._assemble = mutated_assemble  # type: ignore[method-assign]
+    registry.default.cache_clear()
     os.chdir(ROOT)
     options = ["-x", "-q", "-p", "no:cacheprovider"]
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         # The specification's tests alone first (quick to collect): most table mutants fail
         # there at once. Only a mutant that passes them meets the whole of tests/unit.
-        if pytest.main([*options, "tests/unit/test_machine_spec.py"]) != 0:
+        if pytest.main([*options, "tests/unit/domain/test_machine_spec.py"]) != 0:
             return True
         return pytest.main([*options, "tests/unit"]) != 0
 
@@ -174,15 +186,23 @@ def run_table(max_children: int) -> Counter:
 
     import pytest
 
-    from mfa_flow import machine
+    from mfa_flow.factors.registry import default
 
-    # Load pytest's plugins, the conftest and what they import once, here, rather than in
-    # every forked mutant (a module that reads TABLE when imported is not among them).
+    # Load pytest's plugins and the conftest once, here, rather than in every forked mutant
+    # (no test module: one that builds the machine when imported would keep the real table).
     with contextlib.redirect_stdout(io.StringIO()):
-        pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", "tests/unit/test_domain.py"])
+        pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", "tests/conftest.py"])
 
-    mutants = table_mutants(machine.TABLE)
-    say(f"table: {len(mutants)} mutants of the machine's TABLE, each against tests/unit")
+    table = tuple(tuple(row) for row in default().machine.table)
+    default.cache_clear()
+    mutants = table_mutants(table)
+    # The harness first: the table as it is must pass, or every "kill" below would be false.
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if _run_table_mutant(table) else 1)
+    if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 1:
+        raise SystemExit("the unmutated table fails tests/unit: fix the tests before measuring mutants")
+    say(f"table: {len(mutants)} mutants of the machine's table, each against tests/unit")
     counts: Counter = Counter()
     started = time.monotonic()
     pending = list(enumerate(mutants))
@@ -232,7 +252,7 @@ def main() -> int:
     started = time.monotonic()
     rows: dict[str, Counter] = {}
     if args.only in (None, "table"):
-        rows["mfa_flow/machine.py TABLE"] = run_table(args.max_children)
+        rows["machine table"] = run_table(args.max_children)
     if args.only in (None, "functions"):
         rows.update(run_mutmut(args.max_children))
     total: Counter = sum(rows.values(), Counter())

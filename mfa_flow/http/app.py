@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime, timezone
+import sys
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from .. import auditing, logs
-from ..config import Settings
-from ..crypto import SecretBox
-from ..flows import FlowService
+from .. import __version__, logs
+from ..app.flows import FlowService
+from ..audit.checkpoints import make_checkpoints
+from ..factors.registry import Registry
 from ..live import ChangeFeed
-from ..management import Management
-from ..store import Database
-from ..store.migrate import migrate
-from ..webhooks import WebhookService
+from ..settings import Settings
 from . import audit, flows, health, live, management, pages, webhooks
+from .context import request_context_middleware
 from .problems import problems_middleware
 from .validation import Schemas
 
-log = logs.get("mfa_flow.http")
+if TYPE_CHECKING:
+    from ..bootstrap import Services
+
+log = logs.get(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -40,43 +43,37 @@ async def _sweep_expired(app: web.Application) -> None:
 async def _checkpoint(app: web.Application) -> None:
     """Sign audit checkpoints every N rows or minutes (one process at a time does it)."""
     settings: Settings = app["settings"]
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     while True:
         await asyncio.sleep(min(5.0, settings.checkpoint_seconds))
         try:
-            await auditing.make_checkpoints(
-                app["db"], app["flows"].keyring, settings.checkpoint_rows, settings.checkpoint_seconds, since=started
+            services: Services = app["services"]
+            await make_checkpoints(
+                services.db, services.keyring, settings.checkpoint_rows, settings.checkpoint_seconds, since=started
             )
         except Exception:  # keep going: a failed round is retried at the next one
             log.exception("audit checkpoint failed")
 
 
-def create_app(settings: Settings, database_url: str) -> web.Application:
-    app = web.Application(middlewares=[problems_middleware], client_max_size=MAX_BODY_BYTES)
+def create_app(settings: Settings, database_url: str, registry: Registry,
+               start: "Callable[[Settings, str], Awaitable[Services]]") -> web.Application:
+    """The application; ``start`` (the composition root's) builds the services at start-up."""
+    app = web.Application(middlewares=[request_context_middleware, problems_middleware],
+                          client_max_size=MAX_BODY_BYTES)
     app["settings"] = settings
-    app["schemas"] = Schemas(settings.schemas_dir)
+    app["schemas"] = Schemas(settings.schemas_dir, registry)
     app["openapi"] = app["schemas"].bundled()
 
-    async def lifecycle(app: web.Application):
-        await migrate(database_url)
-        db = await Database.connect(database_url)
-        box = SecretBox(settings.secret_key)
-        app["db"] = db
-        app["flows"] = FlowService(db, settings, box)
-        app["management"] = Management(db, settings, box, app["flows"].factors)
-        app["webhooks"] = WebhookService(db, settings, box)
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        services = await start(settings, database_url)
+        app["flows"] = services.flows
+        app["management"] = services.management
+        app["webhooks"] = services.webhooks
+        app["audit"] = services.audit
+        app["services"] = services
         app["feed"] = ChangeFeed(database_url)
         await app["feed"].start()
-        async with db.unit_of_work() as uow:  # a signing key from the start, so the JWKS is never empty
-            try:
-                # Unsealing it also proves MFA_FLOW_SECRET_KEY is the key this database's secrets were
-                # sealed with: better to refuse to start than to fail every sign-in at its last step.
-                await app["flows"].keyring.signing_key(uow)
-            except RuntimeError as exc:
-                raise SystemExit(
-                    f"{exc}. Start every process of one installation with the same MFA_FLOW_SECRET_KEY."
-                ) from None
-            await uow.commit()
+        await services.ensure_signing_key()
         tasks = [asyncio.create_task(_sweep_expired(app)), asyncio.create_task(_checkpoint(app))]
         yield
         for task in tasks:
@@ -84,7 +81,7 @@ def create_app(settings: Settings, database_url: str) -> web.Application:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await app["feed"].stop()
-        await db.close()
+        await services.close()
 
     app.cleanup_ctx.append(lifecycle)
     app.add_routes(
@@ -92,3 +89,11 @@ def create_app(settings: Settings, database_url: str) -> web.Application:
     )
     live.install(app)
     return app
+
+
+def run(app: web.Application, settings: Settings) -> None:
+    """Serve until Ctrl-C or SIGTERM (graceful: requests in flight finish)."""
+    ready = f"mfa-flow {__version__} listening on http://{settings.host}:{settings.port} (Ctrl-C stops it)"
+    # aiohttp calls ``print`` once the socket is bound and start-up (migrations, keys) is done.
+    web.run_app(app, host=settings.host, port=settings.port, print=lambda _: print(ready, file=sys.stderr),
+                shutdown_timeout=8.0)

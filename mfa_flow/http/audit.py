@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 
 from aiohttp import web
 
-from ..audit import format_cursor, parse_cursor
-from ..auditing import transition_json
-from ..problems import invalid
+from ..audit.feed import transition_json
+from ..audit.verify import format_cursor, parse_cursor
 from .auth import require_reader
+from .problems import invalid
 from .validation import query_int
 
 DEFAULT_LIMIT = 1000
@@ -18,7 +17,9 @@ MAX_LIMIT = 10000
 
 
 def _limit(request: web.Request) -> int:
-    return query_int(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    limit = query_int(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    assert limit is not None  # it has a default
+    return limit
 
 
 async def audit_transitions(request: web.Request) -> web.StreamResponse:
@@ -31,8 +32,7 @@ async def audit_transitions(request: web.Request) -> web.StreamResponse:
     except ValueError as exc:
         raise invalid(str(exc)) from None
     limit = _limit(request)
-    async with request.app["db"].unit_of_work() as uow:
-        rows = await uow.audit.settled_rows(after, limit)
+    rows = await request.app["audit"].settled_rows(after, limit)
     body = "".join(json.dumps(transition_json(r), ensure_ascii=False) + "\n" for r in rows)
     next_cursor = rows[-1]["cursor"] if rows else format_cursor(after)
     return web.Response(
@@ -45,18 +45,14 @@ async def audit_checkpoints(request: web.Request) -> web.Response:
     signed one (keys stay here after they leave the JWKS)."""
     require_reader(request)
     after = query_int(request, "after", 0, 0, 10**18 - 1)
-    limit = _limit(request)
-    async with request.app["db"].unit_of_work() as uow:
-        items = await uow.audit.checkpoints(after, limit)
-        keys = await request.app["flows"].keyring.every_public(uow)
-    return web.json_response({"items": [c.as_json() for c in items], "keys": keys})
+    return web.json_response(await request.app["audit"].checkpoints(after, _limit(request)))
 
 
 async def jwks(request: web.Request) -> web.Response:
-    async with request.app["db"].unit_of_work() as uow:
-        document = await request.app["flows"].keyring.jwks(uow, datetime.now(timezone.utc))
     return web.json_response(
-        document, content_type="application/jwk-set+json", headers={"Cache-Control": "public, max-age=60"}
+        await request.app["audit"].jwks(),
+        content_type="application/jwk-set+json",
+        headers={"Cache-Control": "public, max-age=60"},
     )
 
 

@@ -2,28 +2,34 @@
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 
 from aiohttp import web
 
 from ..crypto import same, token_digest
-from ..problems import Problem
+from ..domain.access import ADMIN, AUDITOR, FLOW_TOKEN, Principal, check_access
+from ..domain.flow import Flow
+from .problems import Problem
 
-ADMIN, AUDITOR, FLOW_TOKEN = "admin", "auditor", "flow"
+__all__ = ["ADMIN", "AUDITOR", "FLOW_TOKEN", "Caller", "caller", "check_flow_access", "forbidden",
+           "require_admin", "require_reader", "unauthorized"]
 
 
 @dataclass(frozen=True)
 class Caller:
+    """The credential a request carries, as parsed from its headers."""
+
     role: str | None  # admin, auditor, flow, or None for anyone
     token: str | None = None
 
-    def owns(self, flow) -> bool:
-        return (
-            self.role == FLOW_TOKEN
-            and self.token is not None
-            and hmac.compare_digest(token_digest(self.token), flow.token_digest)
-        )
+    @property
+    def principal(self) -> Principal:
+        """What the domain's access rule needs: the role, and a flow token's digest only."""
+        digest = token_digest(self.token) if self.role == FLOW_TOKEN and self.token else None
+        return Principal(self.role, digest)
+
+    def owns(self, flow: Flow) -> bool:
+        return self.principal.owns(flow)
 
 
 def unauthorized(detail: str) -> Problem:
@@ -76,14 +82,6 @@ def require_reader(request: web.Request) -> Caller:
     return who
 
 
-def check_flow_access(who: Caller, flow, drive: bool) -> None:
-    """Reading a flow: its token, admin, auditor. Driving it: its token or admin."""
-    if who.role is None:
-        raise unauthorized("send the flow token (or an API key) as a Bearer token")
-    if who.role == ADMIN or who.owns(flow):
-        return
-    if who.role == AUDITOR and not drive:
-        return
-    if who.role == AUDITOR:
-        raise forbidden("the auditor key may read flows but not drive them")
-    raise forbidden("this flow token belongs to another flow")
+def check_flow_access(who: Caller, flow: Flow | None, drive: bool) -> None:
+    """Reading a flow: its token, admin, auditor. Driving it: its token or admin (the domain's rule)."""
+    check_access(who.principal, flow, drive)

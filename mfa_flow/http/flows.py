@@ -6,12 +6,11 @@ import asyncio
 
 from aiohttp import web
 
-from ..domain import Flow
-from ..machine import is_terminal
+from ..domain.flow import Flow, canonical_flow_id, iso
+from ..domain.machine import is_terminal
 from ..numbers import whole_number
-from ..store.flows import canonical_flow_id
-from ..problems import invalid, not_found
 from .auth import ADMIN, AUDITOR, Caller, caller, check_flow_access, forbidden, require_reader
+from .problems import invalid, not_found
 from .validation import event_component, read_json, read_json_object
 
 MAX_WAIT_SECONDS = 60
@@ -46,7 +45,7 @@ async def create_flow(request: web.Request) -> web.Response:
     body = await read_json(request, "CreateFlow", optional=True)
     if "user" in body and who.role != ADMIN:
         raise forbidden("only the admin key may start a flow for an authenticated user")
-    flow, token = await request.app["flows"].create(body.get("user"), actor=who.role or "user")
+    flow, token = await request.app["flows"].create(body.get("user"), who.principal)
     view = request.app["flows"].view(flow, owner=True)
     response = _flow_response(request, flow, who, 201, {"flow": view, "flow_token": token})
     response.headers["Location"] = f"/api/flows/{flow.id}"
@@ -86,20 +85,18 @@ async def get_flow(request: web.Request) -> web.Response:
 
 async def drive(app: web.Application, who: Caller, flow_id: str, body, if_match: int | None = None) -> Flow:
     """Check and apply one client event to a flow: the one way in for ``POST .../events``
-    and for events sent over the WebSocket. Raises a Problem for anything refused."""
+    and for events sent over the WebSocket. Raises a Problem or a domain error for anything refused."""
     if who.role is None:  # refuse the anonymous before reading their body
         check_flow_access(who, None, drive=True)
     if not isinstance(body, dict):
         raise invalid("the event must be a JSON object")
-    app["schemas"].check(event_component(body), body)
+    app["schemas"].check(event_component(body, app["schemas"].client_events), body)
     event = dict(body)
     expected = event.pop("expected_version", None)
     if expected is None:
         expected = if_match
-    return await app["flows"].apply(
-        flow_id, event, actor=who.role, expected_version=expected,
-        authorize=lambda flow: check_flow_access(who, flow, drive=True),
-    )
+    # Who may drive the flow is checked in the event's transaction, on the locked flow.
+    return await app["flows"].apply(flow_id, event, who.principal, expected_version=expected)
 
 
 async def post_event(request: web.Request) -> web.Response:
@@ -113,13 +110,7 @@ async def post_event(request: web.Request) -> web.Response:
 async def get_transitions(request: web.Request) -> web.Response:
     require_reader(request)
     flow_id = request.match_info["flow_id"]
-    async with request.app["db"].unit_of_work() as uow:
-        flow = await uow.flows.get(flow_id)
-        if flow is None:
-            raise not_found(f"flow {flow_id}")
-        rows = await uow.transitions.of_flow(flow_id)
-    from ..domain import iso
-
+    rows = await request.app["flows"].transitions(flow_id)
     return web.json_response([{**r, "at": iso(r["at"])} for r in rows])
 
 

@@ -6,8 +6,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .. import metrics
-from ..machine import STATES
-from ..problems import Problem
+from .problems import Problem
 
 
 async def healthz(request):
@@ -16,17 +15,15 @@ async def healthz(request):
 
 async def readyz(request):
     try:
-        await request.app["db"].ping()
+        await request.app["audit"].ping()
     except Exception:
         raise Problem(503, "not-ready", "Not ready", "the database does not answer") from None
     return web.json_response({"status": "ready"})
 
 
 async def metrics_text(request):
-    async with request.app["db"].unit_of_work() as uow:
-        counts = await uow.flows.count_by_state()
-        deliveries = await uow.deliveries.count_by_status()
-    for state in STATES:
+    counts, deliveries = await request.app["audit"].counts()
+    for state in request.app["flows"].machine.states:
         metrics.FLOWS_BY_STATE.labels(state).set(counts.get(state, 0))
     for status in ("pending", "succeeded", "failed"):
         metrics.WEBHOOK_DELIVERIES.labels(status).set(deliveries.get(status, 0))

@@ -14,13 +14,14 @@ import json
 from aiohttp import WSMsgType, web
 
 from .. import logs
-from ..machine import is_terminal
+from ..domain.errors import DomainError
+from ..domain.machine import is_terminal
 from ..numbers import whole_number
-from ..problems import Problem, invalid
 from .auth import AUDITOR, Caller, caller, check_flow_access, forbidden
 from .flows import drive
+from .problems import Problem, as_problem, invalid
 
-log = logs.get("mfa_flow.http.live")
+log = logs.get(__name__)
 
 # Proxies drop connections that stay silent for a minute or so; a ping every 25 s keeps a
 # quiet stream open, and a missing pong (after half of it) closes a dead one.
@@ -101,8 +102,8 @@ class FlowSocket:
             return
         try:
             flow = await drive(self.app, self.who, self.flow_id, message.get("event"))
-        except Problem as problem:
-            await self._error(message_id, problem)
+        except (Problem, DomainError) as error:
+            await self._error(message_id, as_problem(error))
             return
         except Exception:
             log.exception("event over WebSocket failed", flow_id=self.flow_id)
@@ -154,7 +155,8 @@ async def flow_socket(request: web.Request) -> web.StreamResponse:
         who = caller(request, query_token=True)
         flow = await request.app["flows"].get(request.match_info["flow_id"])
         _check_watcher(who, flow)
-    except Problem as problem:
+    except (Problem, DomainError) as error:
+        problem = as_problem(error)
         await ws.close(code=close_code(problem), message=problem.detail.encode()[:120])
         return ws
     await FlowSocket(request, ws, who, flow.id).run()  # the canonical id: the change feed's key

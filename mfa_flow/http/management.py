@@ -39,31 +39,31 @@ async def delete_user(request):
     return web.Response(status=204)
 
 
-async def list_verifications(request):
+async def list_factors(request):
     require_admin(request)
-    return web.json_response(await request.app["management"].list_verifications(request.match_info["user_id"]))
+    return web.json_response(await request.app["management"].list_factors(request.match_info["user_id"]))
 
 
-async def add_verification(request):
+async def add_factor(request):
     require_admin(request)
     body = await read_json(request, "NewVerification")
-    created = await request.app["management"].add_verification(request.match_info["user_id"], body)
+    created = await request.app["management"].add_factor(request.match_info["user_id"], body)
     return web.json_response(created, status=201)
 
 
-async def rename_verification(request):
+async def rename_factor(request):
     require_admin(request)
     body = await read_json(request, "VerificationPatch")
     m = request.match_info
     return web.json_response(
-        await request.app["management"].rename_verification(m["user_id"], m["verification_id"], body["name"])
+        await request.app["management"].rename_factor(m["user_id"], m["verification_id"], body["name"])
     )
 
 
 async def delete_verification(request):
     require_admin(request)
     m = request.match_info
-    await request.app["management"].remove_verification(m["user_id"], m["verification_id"])
+    await request.app["management"].remove_factor(m["user_id"], m["verification_id"])
     return web.Response(status=204)
 
 
@@ -74,8 +74,8 @@ def routes() -> list[web.RouteDef]:
         web.post("/api/users", create_user),
         web.get("/api/users/{user_id}", get_user),
         web.delete("/api/users/{user_id}", delete_user),
-        web.get("/api/users/{user_id}/mfa-verifications", list_verifications),
-        web.post("/api/users/{user_id}/mfa-verifications", add_verification),
-        web.patch("/api/users/{user_id}/mfa-verifications/{verification_id}", rename_verification),
+        web.get("/api/users/{user_id}/mfa-verifications", list_factors),
+        web.post("/api/users/{user_id}/mfa-verifications", add_factor),
+        web.patch("/api/users/{user_id}/mfa-verifications/{verification_id}", rename_factor),
         web.delete("/api/users/{user_id}/mfa-verifications/{verification_id}", delete_verification),
     ]

@@ -13,5 +13,5 @@ async def signin_page(request):
     return web.FileResponse(WEB / "index.html", headers={"Cache-Control": "no-cache"})
 
 
-def routes() -> list[web.RouteDef]:
+def routes() -> list[web.AbstractRouteDef]:
     return [web.get("/", signin_page), web.static("/static", WEB)]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..problems import invalid
 from .auth import require_admin
+from .problems import invalid
 from .validation import query_int, read_json
 
 MAX_LIMIT = 500

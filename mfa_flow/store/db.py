@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
+from .uow import UnitOfWork
 
 _EMBEDDED: list = []
 
@@ -42,9 +44,7 @@ class Database:
         pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, init=_init_connection)
         return cls(pool, url)
 
-    def unit_of_work(self, **transaction_options):
-        from .uow import UnitOfWork
-
+    def unit_of_work(self, **transaction_options: Any) -> UnitOfWork:
         return UnitOfWork(self.pool, **transaction_options)
 
     async def ping(self) -> bool:

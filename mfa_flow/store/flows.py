@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
-from ..domain import Flow, Transition
-from .audit import ROW_COLUMNS
+from ..domain.flow import Flow, Transition, canonical_flow_id
+from .audit_log import ROW_COLUMNS
 
 _COLUMNS = (
     "id::text AS id, state, version, mode, user_id, expires_at, attempts_left, context, result,"
@@ -15,14 +14,6 @@ _COLUMNS = (
 
 # Payload of the change feed: small, as NOTIFY wants; listeners re-read the flow.
 CHANGES_CHANNEL = "flow_changes"
-
-
-def canonical_flow_id(value: str) -> str | None:
-    """The flow id in its one written form (lowercase, hyphenated), or None if it is none."""
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return None
 
 
 class FlowRepository:
@@ -42,7 +33,7 @@ class FlowRepository:
             flow.user_id,
             flow.expires_at,
             flow.attempts_left,
-            flow.context,
+            flow.context.to_json(),
             flow.result,
             flow.chain_head,
             flow.created_at,
@@ -50,8 +41,10 @@ class FlowRepository:
         )
 
     async def get(self, flow_id: str, lock: bool = False) -> Flow | None:
-        if (flow_id := canonical_flow_id(flow_id)) is None:
+        checked = canonical_flow_id(flow_id)
+        if checked is None:
             return None
+        flow_id = checked
         row = await self.conn.fetchrow(
             f"SELECT {_COLUMNS} FROM flows WHERE id = $1::uuid" + (" FOR UPDATE" if lock else ""), flow_id
         )
@@ -70,7 +63,7 @@ class FlowRepository:
             flow.mode,
             flow.user_id,
             flow.attempts_left,
-            flow.context,
+            flow.context.to_json(),
             flow.result,
             flow.chain_head,
             flow.updated_at,
@@ -107,8 +100,10 @@ class TransitionLog:
         )
 
     async def of_flow(self, flow_id: str) -> list[dict]:
-        if (flow_id := canonical_flow_id(flow_id)) is None:
+        checked = canonical_flow_id(flow_id)
+        if checked is None:
             return []
+        flow_id = checked
         rows = await self.conn.fetch(
             f"SELECT {ROW_COLUMNS} FROM transitions WHERE flow_id = $1::uuid ORDER BY seq",
             flow_id,

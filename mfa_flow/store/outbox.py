@@ -10,10 +10,9 @@ The NOTIFY is delivered at commit only, so the worker wakes for committed work a
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Iterable
+from typing import Any, Iterable
 
-if TYPE_CHECKING:
-    from ..webhooks import Message
+from ..webhooks.messages import Message
 
 # The worker LISTENs here; the payload is empty (it re-reads the deliveries table).
 OUTBOX_CHANNEL = "webhook_outbox"
@@ -41,10 +40,10 @@ SELECT count(*)::int FROM new_deliveries
 
 
 class OutboxRepository:
-    def __init__(self, conn):
+    def __init__(self, conn: Any) -> None:
         self.conn = conn
 
-    async def add(self, messages: Iterable["Message"]) -> int:
+    async def add(self, messages: Iterable[Message]) -> int:
         """Write messages and their deliveries; returns how many deliveries are due."""
         messages = list(messages)
         if not messages:

@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
 
-
-@dataclass
-class User:
-    id: str
-    username: str
-    password_hash: str | None
-    prompted: bool
-    last_used_factor: str | None
-    consecutive_failures: int
-    locked_until: datetime | None
-    created_at: datetime
-
-    def locked_at(self, now: datetime) -> bool:
-        return self.locked_until is not None and self.locked_until > now
-
-
-class UsernameTaken(Exception):
-    pass
-
+from ..domain.errors import UsernameTaken
+from ..domain.users import User
 
 _COLUMNS = "id, username, password_hash, prompted, last_used_factor, consecutive_failures, locked_until, created_at"
 
@@ -56,7 +38,9 @@ class UserRepository:
                 )
         except asyncpg.UniqueViolationError as exc:
             raise UsernameTaken(exc.constraint_name) from None
-        return await self.get(user_id, lock=True)
+        user = await self.get(user_id, lock=True)
+        assert user is not None  # inserted or already there, and locked
+        return user
 
     async def get(self, user_id: str, lock: bool = False) -> User | None:
         row = await self.conn.fetchrow(

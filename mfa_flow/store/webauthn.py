@@ -8,6 +8,8 @@ from datetime import datetime
 
 import asyncpg
 
+from ..domain.errors import CredentialTaken
+
 
 @dataclass
 class StoredCredential:
@@ -18,9 +20,6 @@ class StoredCredential:
     sign_count: int
     transports: list[str]
 
-
-class CredentialTaken(Exception):
-    """The credential id is registered already (to this user or another)."""
 
 
 _COLUMNS = (

@@ -51,8 +51,10 @@ class EndpointRepository:
         return Endpoint(**row)
 
     async def get(self, endpoint_id: str, lock: bool = False) -> Endpoint | None:
-        if (endpoint_id := _uuid(endpoint_id)) is None:
+        checked = _uuid(endpoint_id)
+        if checked is None:
             return None
+        endpoint_id = checked
         row = await self.conn.fetchrow(
             f"SELECT {_ENDPOINT} FROM webhook_endpoints WHERE id = $1::uuid" + (" FOR UPDATE" if lock else ""),
             endpoint_id,
@@ -84,8 +86,10 @@ class EndpointRepository:
         return Endpoint(**row)
 
     async def delete(self, endpoint_id: str) -> bool:
-        if (endpoint_id := _uuid(endpoint_id)) is None:
+        checked = _uuid(endpoint_id)
+        if checked is None:
             return False
+        endpoint_id = checked
         return await self.conn.execute("DELETE FROM webhook_endpoints WHERE id = $1::uuid", endpoint_id) == "DELETE 1"
 
 
@@ -168,8 +172,10 @@ class DeliveryRepository:
         return [dict(r) for r in rows]
 
     async def get(self, endpoint_id: str, delivery_id: str) -> dict | None:
-        if (delivery_id := _uuid(delivery_id)) is None:
+        checked = _uuid(delivery_id)
+        if checked is None:
             return None
+        delivery_id = checked
         row = await self.conn.fetchrow(
             f"SELECT {_DELIVERY} FROM webhook_deliveries d JOIN webhook_messages m ON m.seq = d.message_seq"
             " WHERE d.endpoint_id = $1::uuid AND d.id = $2::uuid",

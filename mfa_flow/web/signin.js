@@ -43,8 +43,12 @@ async function send(event) {
     render(await api("POST", `/api/flows/${flow.id}/events`, { ...event, expected_version: flow.version }));
   } catch (error) {
     showError(error.message);
-    // A wrong code also moves the flow (an attempt is counted): show where it stands now.
-    try { render(await api("GET", `/api/flows/${flow.id}`)); } catch (_) { /* the error above says enough */ }
+    // A wrong code also moves the flow (an attempt is counted): show where it stands now, unless
+    // the live stream showed it already (rendering it again would wipe what the user typed since).
+    try {
+      const next = await api("GET", `/api/flows/${flow.id}`);
+      if (next.version > flow.version) render(next);
+    } catch (_) { /* the error above says enough */ }
   }
 }
 
@@ -105,7 +109,8 @@ const VIEWS = {
   first_factor: () => [credentialsForm()],
   factor_selection: () => [
     el("p", {}, flow.mode === "setup" ? "Choose a second factor to set up." : "Choose how to verify."),
-    ...flow.factors.map((f) => button(FACTOR_NAMES[f], () => send({ type: "select_factor", factor: f }))),
+    ...flow.factors.map((f) => button(FACTOR_NAMES[f] || f.replace(/_/g, " "),
+      () => send({ type: "select_factor", factor: f }))),
   ],
   totp_setup: () => {
     const qr = el("div", { class: "qr" });
@@ -128,6 +133,17 @@ const VIEWS = {
   cancelled: () => [el("p", {}, "The sign-in was cancelled."), button("Start again", start)],
 };
 
+// A state of a factor this page has no words for yet: a code form for its proof event, and a
+// button for each of its other events (so a new factor works here before it gets its own view).
+function genericView() {
+  const proof = flow.allowed_events.find((e) => e.startsWith("submit_"));
+  return [
+    ...(proof ? [codeForm("Code", proof, "text")] : []),
+    ...flow.allowed_events.filter((e) => e !== proof && !(e in EXTRA_BUTTONS))
+      .map((e) => button(e.replace(/_/g, " "), () => send({ type: e }), true)),
+  ];
+}
+
 const EXTRA_BUTTONS = {
   skip: ["Skip for now", { type: "skip" }],
   switch_factor: ["Use another method", { type: "switch_factor" }],
@@ -143,7 +159,7 @@ function render(next) {
   const extras = Object.entries(EXTRA_BUTTONS)
     .filter(([event]) => flow.allowed_events.includes(event))
     .map(([, [label, event]]) => button(label, () => send(event), true));
-  $("#step").replaceChildren(...VIEWS[flow.state](), ...extras);
+  $("#step").replaceChildren(...(VIEWS[flow.state] || genericView)(), ...extras);
 }
 
 start().catch((error) => showError(`The sign-in service did not answer: ${error.message}`));

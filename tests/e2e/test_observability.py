@@ -36,3 +36,26 @@ async def test_every_transition_is_one_json_log_line_without_secrets(api, server
     assert (line["from"], line["to"]) == ("first_factor", "totp_setup")
     assert line["duration_ms"] > 0 and line["actor"] == "user"
     assert "a password that must not leak" not in server.log()
+
+
+async def test_every_line_of_a_request_carries_its_request_id_and_flow_id(api, server):
+    flow = await api.start()
+    reply = await flow.send("cancel")
+    request_id = reply.headers["X-Request-Id"]
+    lines = [json.loads(line) for line in server.log().splitlines() if request_id in line and line.startswith("{")]
+    [transition] = [entry for entry in lines if entry.get("kind") == "transition"]
+    assert transition["request_id"] == request_id and transition["flow_id"] == flow.id
+    created = [json.loads(line) for line in server.log().splitlines() if '"flow created"' in line and flow.id in line]
+    assert created and created[0]["request_id"] != request_id
+
+
+async def test_admin_changes_are_logged_without_secrets(api, server):
+    user = await api.new_user(unique("admin-logs"), password="another password that must not leak")
+    await api.configure(["totp"], "user_controlled")
+    added = (await api.admin("POST", f"/api/users/{user['id']}/mfa-verifications", {"type": "totp"})).body
+    entries = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
+    admin = [e for e in entries if e.get("kind") == "admin"]
+    assert {"user added", "mfa configuration changed", "factor added"} <= {e["event"] for e in admin}
+    assert any(e["event"] == "factor added" and e["user_id"] == user["id"] for e in admin)
+    assert "another password that must not leak" not in server.log()
+    assert added["secret"] not in server.log()

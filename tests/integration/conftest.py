@@ -12,21 +12,24 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
 
-from mfa_flow.config import Settings
-from mfa_flow.crypto import SecretBox
-from mfa_flow.domain import Flow
-from mfa_flow.flows import FlowService
-from mfa_flow.management import Management
-from mfa_flow.problems import Problem
+from mfa_flow import bootstrap
+from mfa_flow.app.flows import FlowService
+from mfa_flow.app.management import Management
+from mfa_flow.app.webhooks import WebhookService
+from mfa_flow.crypto import token_digest
+from mfa_flow.domain.access import ADMIN, ANYONE, FLOW_TOKEN, Principal
+from mfa_flow.domain.errors import DomainError
+from mfa_flow.domain.flow import Flow
+from mfa_flow.http.problems import Problem, from_domain
+from mfa_flow.settings import Settings
 from mfa_flow.store import Database
-from mfa_flow.webhooks import WebhookService
 
 PASSWORD = "correct horse battery"
 
@@ -40,6 +43,7 @@ class InProcess:
     flows: FlowService
     management: Management
     webhooks: WebhookService
+    tokens: dict[str, str] = field(default_factory=dict)  # flow id -> flow token, as its client holds it
 
     async def configure(self, factors: list[str], policy: str) -> None:
         await self.management.put_config({"factors": factors, "policy": policy})
@@ -52,12 +56,18 @@ class InProcess:
 
     async def start(self, user: dict[str, Any] | None = None) -> Flow:
         """A new flow; with ``user`` (``{"id": ...}``) the embedding backend asserts the first factor."""
-        flow, _token = await self.flows.create(user, "admin" if user is not None else "user")
+        flow, token = await self.flows.create(user, Principal(ADMIN) if user is not None else ANYONE)
+        self.tokens[flow.id] = token
         return flow
 
     async def send(self, flow_id: str, type_: str, expected_version: int | None = None, **payload: Any) -> Flow:
-        """Apply one client event as the flow's user; raises the Problem the service refuses it with."""
-        return await self.flows.apply(flow_id, {"type": type_, **payload}, "user", expected_version=expected_version)
+        """Apply one client event as the flow's user (its token); raises the Problem the client
+        would get (the HTTP layer's rendering of the service's domain error)."""
+        who = Principal(FLOW_TOKEN, token_digest(self.tokens[flow_id]))
+        try:
+            return await self.flows.apply(flow_id, {"type": type_, **payload}, who, expected_version=expected_version)
+        except DomainError as error:
+            raise from_domain(error) from error
 
     async def refused(self, flow_id: str, type_: str, expected_version: int | None = None, **payload: Any) -> Problem:
         """Apply an event that the service must refuse; the Problem it refused it with."""
@@ -102,18 +112,17 @@ def settings_for(database_url: str, data_dir: Path, **overrides: Any) -> Setting
 
 
 async def build_service(settings: Settings) -> InProcess:
-    """The composition ``serve`` does (``mfa_flow.http.app``), without the HTTP application."""
+    """The composition ``serve`` does (``mfa_flow.bootstrap``), without the HTTP application."""
     assert settings.database_url is not None
     # A small pool: enough for the races the tests run, and the PostgreSQL server is shared.
     db = await Database.connect(settings.database_url, min_size=1, max_size=4)
-    box = SecretBox(settings.secret_key)
-    flows = FlowService(db, settings, box)
+    services = bootstrap.build(settings, db)
     return InProcess(
         settings=settings,
         db=db,
-        flows=flows,
-        management=Management(db, settings, box, flows.factors),
-        webhooks=WebhookService(db, settings, box),
+        flows=services.flows,
+        management=services.management,
+        webhooks=services.webhooks,
     )
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 
-from mfa_flow.domain import Flow
-from mfa_flow.problems import Problem
+from mfa_flow.domain.flow import Flow
+from mfa_flow.http.problems import Problem
 from tests.integration.conftest import PASSWORD, InProcess, ServiceWith
 from tests.support.otp import fresh_code, wrong_code
 
@@ -46,7 +46,7 @@ async def test_a_sign_in_goes_from_password_through_set_up_to_done(service: InPr
         ("submit_totp", "totp_setup", "done", "user"),
     ]
     assert log[0]["prev_hash"] == "" and log[1]["prev_hash"] == log[0]["hash"], "the log is one hash chain"
-    assert [f["type"] for f in await service.management.list_verifications(user["id"])] == ["totp"]
+    assert [f["type"] for f in await service.management.list_factors(user["id"])] == ["totp"]
     assert (await service.management.get_user(user["id"]))["prompted"] is True
 
 
@@ -139,7 +139,7 @@ async def test_a_user_reaching_the_failure_threshold_is_locked_out(service_with:
 async def test_one_code_sent_to_two_flows_at_once_is_spent_by_one(service: InProcess):
     await service.configure(["totp"], "mandatory")
     user = await service.new_user()
-    secret = (await service.management.add_verification(user["id"], {"type": "totp"}))["secret"]
+    secret = (await service.management.add_factor(user["id"], {"type": "totp"}))["secret"]
     first = await service.signed_in_with_password(user["username"])
     second = await service.signed_in_with_password(user["username"])
     assert first.state == second.state == "totp_verify"

@@ -12,7 +12,6 @@ from aiohttp import web
 from .server import free_port
 
 
-
 @dataclass
 class Received:
     headers: dict[str, str]

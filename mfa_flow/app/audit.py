@@ -1,0 +1,45 @@
+"""The audit API's reads: the log in its global order, signed checkpoints, the JWKS; and the
+operators' counts for the metrics page."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from ..audit.verify import Cursor
+from ..keyring import Keyring
+from ..store import Database
+
+
+class AuditService:
+    def __init__(self, db: Database, keyring: Keyring) -> None:
+        self.db = db
+        self.keyring = keyring
+
+    async def settled_rows(self, after: Cursor, limit: int) -> list[Any]:
+        """Rows after ``after`` below the oldest transaction still in flight (see the feed)."""
+        async with self.db.unit_of_work() as uow:
+            rows: list[Any] = await uow.audit.settled_rows(after, limit)
+        return rows
+
+    async def checkpoints(self, after: int, limit: int) -> dict[str, Any]:
+        """Signed checkpoints after id ``after``, with every public key that may have signed one."""
+        async with self.db.unit_of_work() as uow:
+            items = await uow.audit.checkpoints(after, limit)
+            keys = await self.keyring.every_public(uow)
+        return {"items": [c.as_json() for c in items], "keys": keys}
+
+    async def jwks(self) -> dict[str, Any]:
+        async with self.db.unit_of_work() as uow:
+            document: dict[str, Any] = await self.keyring.jwks(uow, datetime.now(UTC))
+        return document
+
+    async def ping(self) -> None:
+        await self.db.ping()
+
+    async def counts(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Flows by state and webhook deliveries by status (for the metrics page)."""
+        async with self.db.unit_of_work() as uow:
+            flows = await uow.flows.count_by_state()
+            deliveries = await uow.deliveries.count_by_status()
+        return flows, deliveries

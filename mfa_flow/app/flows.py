@@ -1,0 +1,166 @@
+"""Sign-in flows: start one, read one, apply an event to one, expire the overdue.
+
+Every change goes through ``Pipeline`` (one event, one transaction); this service adds the
+work done outside the transaction (argon2, before any row lock) and the reads.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import structlog
+
+from .. import logs, metrics, passwords
+from ..crypto import SecretBox, new_token, token_digest
+from ..domain import machine
+from ..domain.access import Principal
+from ..domain.errors import Conflict, NotFound, UserLocked, UsernameTaken
+from ..domain.events import FlowCreated
+from ..domain.flow import Flow, FlowContext, Transition
+from ..factors.base import FactorContext, JsonObject
+from ..factors.registry import Registry
+from ..keyring import Keyring
+from ..settings import Settings
+from ..store import Database
+from .handlers import handlers
+from .handlers.submit_password import PasswordCheck
+from .pipeline import Pipeline, utcnow
+from .queries import allowed_events, flow_view
+from .rules import Rules
+
+log = logs.get(__name__)
+
+
+class FlowService:
+    def __init__(self, db: Database, settings: Settings, box: SecretBox, registry: Registry,
+                 keyring: Keyring) -> None:
+        self.db = db
+        self.settings = settings
+        self.box = box
+        self.factors = registry
+        self.machine = registry.machine
+        self.keyring = keyring
+        self.rules = Rules(settings, registry, keyring)
+        self.pipeline = Pipeline(db, settings, box, registry, self.rules, handlers(self.rules))
+
+    # --- Reading -------------------------------------------------------------------------
+
+    def allowed_events(self, flow: Flow) -> list[str]:
+        return allowed_events(self.machine, self.settings, flow)
+
+    def view(self, flow: Flow, owner: bool, auditor: bool = False) -> dict[str, Any]:
+        return flow_view(self.factors, self.settings, self.box, flow, owner, auditor)
+
+    async def get(self, flow_id: str) -> Flow:
+        """Read a flow; an overdue one is expired on the spot, so reads never show a stale state."""
+        async with self.db.unit_of_work() as uow:
+            flow = await uow.flows.get(flow_id)
+        if flow is None:
+            raise NotFound(f"flow {flow_id}")
+        if flow.is_overdue(utcnow()):
+            flow = await self.expire(flow_id) or flow
+        return flow
+
+    # --- Creating --------------------------------------------------------------------------
+
+    async def create(self, user_spec: JsonObject | None, who: Principal) -> tuple[Flow, str]:
+        """A new flow in ``first_factor``; with ``user_spec`` (admin only) the first factor is
+        asserted by the embedding backend and the flow starts after it."""
+        now = utcnow()
+        token = new_token("ft")
+        flow = Flow(
+            id=str(uuid.uuid4()),
+            state=machine.FIRST_FACTOR,
+            version=0,
+            mode=None,
+            user_id=None,
+            expires_at=now + timedelta(seconds=self.settings.flow_ttl),
+            attempts_left=self.settings.max_attempts,
+            context=FlowContext(),
+            result=None,
+            chain_head="",
+            created_at=now,
+            updated_at=now,
+            token_digest=token_digest(token),
+        )
+        started = time.perf_counter()
+        async with self.db.unit_of_work() as uow:
+            await uow.flows.add(flow)
+            uow.record(FlowCreated(flow.id, flow.state, flow.expires_at, flow.created_at))
+            rows: list[Transition] = []
+            if user_spec is not None:
+                username = user_spec.get("username") or user_spec["id"]
+                try:
+                    user = await uow.users.get_or_add(user_spec["id"], username)
+                except UsernameTaken:
+                    raise Conflict(f"the username {username!r} belongs to another user", field="user.username") \
+                        from None
+                if user.locked_at(now):
+                    raise UserLocked(user.retry_after(now))
+                ctx = FactorContext(uow, flow, user, self.settings, self.box, now)
+                flow.user_id = user.id
+                flow.context.username = user.username
+                flow.context.amr = []
+                decision = await self.rules.after_first_factor(ctx, "first_factor_asserted", "asserted_by_backend")
+                rows = await self.pipeline.write(ctx, decision.steps, who.role or "user")
+            else:
+                await uow.flows.save(flow)
+            await uow.commit()
+        self.pipeline.record(flow, rows, started)
+        structlog.contextvars.bind_contextvars(flow_id=flow.id)  # the rest of this request's lines
+        log.info("flow created", flow_id=flow.id, by=who.role or "anyone", asserted=user_spec is not None)
+        return flow, token
+
+    # --- Applying events --------------------------------------------------------------------
+
+    async def apply(self, flow_id: str, event: JsonObject, who: Principal,
+                    expected_version: int | None = None) -> Flow:
+        """Apply one client event for ``who`` (see ``Pipeline.apply``)."""
+        prepared = await self._prepare(event)
+        return await self.pipeline.apply(flow_id, event, who, expected_version, prepared)
+
+    async def _prepare(self, event: JsonObject) -> dict[str, Any]:
+        """Password work, done before the event's transaction: argon2 costs tens of
+        milliseconds of CPU, and no row lock or pooled connection should wait on it."""
+        if event["type"] == "submit_registration":
+            return {"password_hash": await passwords.hash_password(event["password"])}
+        if event["type"] != "submit_password":
+            return {}
+        async with self.db.unit_of_work() as uow:
+            user = await uow.users.by_username(event["username"])
+        if user is not None and user.locked_at(utcnow()):
+            return {"checked": PasswordCheck(None, False)}  # locked: no guess is even tried
+        stored = user.password_hash if user else None
+        return {"checked": PasswordCheck(stored, await passwords.verify(stored, event["password"]))}
+
+    async def expire(self, flow_id: str) -> Flow | None:
+        return await self.pipeline.expire(flow_id)
+
+    async def expire_overdue(self, batch: int = 100) -> int:
+        """The sweep (``serve`` and ``worker`` both run it): expire every overdue active flow,
+        a batch at a time, and count it. Returns how many it expired."""
+        total = 0
+        while True:
+            async with self.db.unit_of_work() as uow:
+                overdue = await uow.flows.overdue(utcnow(), batch)
+            for flow_id in overdue:
+                await self.expire(flow_id)
+            total += len(overdue)
+            if len(overdue) < batch:
+                break
+        if total:
+            metrics.FLOWS_EXPIRED_BY_SWEEP.inc(total)
+            log.info("expiry sweep", expired=total)
+        return total
+
+    async def transitions(self, flow_id: str) -> list[dict[str, Any]]:
+        """A flow's log rows, oldest first."""
+        async with self.db.unit_of_work() as uow:
+            flow = await uow.flows.get(flow_id)
+            if flow is None:
+                raise NotFound(f"flow {flow_id}")
+            rows: list[dict[str, Any]] = await uow.transitions.of_flow(flow_id)
+        return rows

@@ -1,0 +1,48 @@
+"""One handler per client event. Each decides, inside the event's transaction, which steps the
+flow takes (and maybe an error to answer); the pipeline alone writes them.
+
+Handlers for a factor's own extra events (``send_code`` of a code factor, say) come from the
+factor (``Factor.handle``); proof events of every factor share ``proof.handle``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable
+
+from ...factors.base import FactorContext, JsonObject
+from ..rules import Decision, Rules
+from . import (
+    acknowledge_backup_codes,
+    cancel,
+    factor_event,
+    select_factor,
+    skip,
+    submit_password,
+    submit_proof,
+    submit_registration,
+    switch_factor,
+)
+
+Handler = Callable[[Rules, FactorContext, JsonObject, dict[str, Any]], Awaitable[Decision]]
+
+CORE: dict[str, Handler] = {
+    "submit_password": submit_password.handle,
+    "submit_registration": submit_registration.handle,
+    "select_factor": select_factor.handle,
+    "acknowledge_backup_codes": acknowledge_backup_codes.handle,
+    "skip": skip.handle,
+    "switch_factor": switch_factor.handle,
+    "cancel": cancel.handle,
+}
+
+
+def handlers(rules: Rules) -> dict[str, Handler]:
+    """Every client event's handler: the core's, one proof handler for every factor's proof
+    event, and the factor's own handler for its other events."""
+    table = dict(CORE)
+    for name in rules.machine.proof_event.values():
+        table[name] = submit_proof.handle
+    for factor in rules.registry:
+        for name in factor.states.events:
+            table.setdefault(name, factor_event.handle)
+    return table

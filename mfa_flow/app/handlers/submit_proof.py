@@ -1,0 +1,39 @@
+"""``submit_<factor>``: the proof of the factor the flow's state sets up or verifies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...domain import machine, policy
+from ...domain.machine import Step
+from ...factors.base import FactorContext, JsonObject, Proof
+from ..rules import Decision, Rules
+
+
+async def handle(rules: Rules, ctx: FactorContext, event: JsonObject, prepared: dict[str, Any]) -> Decision:
+    factor_name = rules.machine.factor_of_state[ctx.flow.state]
+    factor = rules.registry[factor_name]
+    setting_up = rules.machine.setting_up(ctx.flow.state)
+    proof: Proof = await (factor.finish_setup(ctx, event) if setting_up else factor.finish_verify(ctx, event))
+    if not proof.ok:
+        step = Step(event["type"], "proof_wrong", ctx.flow.state, {"factor": factor_name, **proof.facts})
+        return await rules.wrong(ctx, step, proof.reason)
+    if not setting_up:
+        await rules.complete(ctx, factor_name)
+        rule = {"rule": "done.verified", "factor": factor_name}
+        return Decision([Step(event["type"], "proof_ok", machine.DONE, {**rule, **proof.facts})])
+    # A primary factor was set up: the set-up prompt has happened, the factor is the
+    # user's last-used, and backup codes may follow (rule 2).
+    user = ctx.the_user
+    await ctx.uow.users.mark_prompted(user.id)
+    config = await rules.config(ctx)
+    has_codes = await rules.user_factors(ctx)
+    route = policy.after_setup(rules.machine, config, has_codes.has_unused_backup_codes)
+    if factor.amr not in ctx.flow.context.amr:
+        ctx.flow.context.amr.append(factor.amr)
+    if route.to_state == machine.DONE:
+        await rules.complete(ctx, factor_name)
+    else:
+        await ctx.uow.users.set_last_used(user.id, factor_name)
+    data = {"rule": route.rule, "factor": factor_name, "enrolled": True, **proof.facts}
+    return Decision([Step(event["type"], "proof_ok", route.to_state, data)])

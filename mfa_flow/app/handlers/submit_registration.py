@@ -1,0 +1,19 @@
+"""``submit_registration``: sign-up as the first factor (when enabled)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from ...domain.errors import Conflict, UsernameTaken
+from ...factors.base import FactorContext, JsonObject
+from ..rules import Decision, Rules
+
+
+async def handle(rules: Rules, ctx: FactorContext, event: JsonObject, prepared: dict[str, Any]) -> Decision:
+    try:
+        user = await ctx.uow.users.add(str(uuid.uuid4()), event["username"], prepared["password_hash"])
+    except UsernameTaken:
+        raise Conflict(f"the username {event['username']!r} is taken; choose another", kind="username-taken",
+                       field="username") from None
+    return await rules.first_factor_passed(ctx, user, "submit_registration", "registered", ["pwd"])

@@ -1,0 +1,179 @@
+"""The Management API's rules: users, their factors, the MFA configuration (rules 4 and 5).
+
+Every change is logged (what changed and by whom, never a password, secret or code) and its
+domain events become webhook messages at commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from .. import logs, passwords
+from ..crypto import SecretBox
+from ..domain.errors import Conflict, NotFound, RuleBroken, UsernameTaken
+from ..domain.events import FactorRemoved
+from ..domain.flow import iso
+from ..domain.policy import MfaConfig, PolicyError
+from ..domain.users import User, UserFactor
+from ..factors.base import ManageContext
+from ..factors.registry import Registry
+from ..settings import Settings
+from ..store import Database, UnitOfWork
+
+log = logs.get(__name__)
+
+
+def user_view(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "has_password": user.password_hash is not None,
+        "prompted": user.prompted,
+        "last_used_factor": user.last_used_factor,
+        "locked_until": iso(user.locked_until) if user.locked_until else None,
+        "created_at": iso(user.created_at),
+    }
+
+
+class Management:
+    def __init__(self, db: Database, settings: Settings, box: SecretBox, registry: Registry) -> None:
+        self.db = db
+        self.settings = settings
+        self.box = box
+        self.factors = registry
+        self.machine = registry.machine
+
+    def factor_view(self, v: UserFactor) -> dict[str, Any]:
+        view: dict[str, Any] = {
+            "id": v.id,
+            "type": v.type,
+            "created_at": iso(v.created_at),
+            "last_used_at": iso(v.last_used_at) if v.last_used_at else None,
+        }
+        factor = self.factors.get(v.type)
+        if factor is not None:
+            view.update(factor.describe(v))
+        return view
+
+    # --- configuration -----------------------------------------------------------------------
+
+    async def get_config(self) -> dict[str, Any]:
+        async with self.db.unit_of_work() as uow:
+            config = await uow.config.get()
+        return {"factors": list(config.factors), "policy": config.policy}
+
+    async def put_config(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            config = MfaConfig.checked(self.machine, tuple(body["factors"]), body["policy"])
+        except PolicyError as exc:
+            raise RuleBroken(str(exc)) from None
+        async with self.db.unit_of_work() as uow:
+            await uow.config.put(config.factors, config.policy)
+            await uow.commit()
+        log.info("mfa configuration changed", kind="admin", factors=list(config.factors), policy=config.policy)
+        return {"factors": list(config.factors), "policy": config.policy}
+
+    # --- users --------------------------------------------------------------------------------
+
+    async def add_user(self, body: dict[str, Any]) -> dict[str, Any]:
+        password_hash = await passwords.hash_password(body["password"]) if body.get("password") else None
+        async with self.db.unit_of_work() as uow:
+            try:
+                user = await uow.users.add(body.get("id") or str(uuid.uuid4()), body["username"], password_hash)
+            except UsernameTaken as exc:
+                what = "id" if exc.args and exc.args[0] == "users_pkey" else "username"
+                raise Conflict(f"a user with this {what} exists already", kind="user-exists", field=what) from None
+            await uow.commit()
+        log.info("user added", kind="admin", user_id=user.id, has_password=password_hash is not None)
+        return user_view(user)
+
+    async def get_user(self, user_id: str) -> dict[str, Any]:
+        async with self.db.unit_of_work() as uow:
+            user = await uow.users.get(user_id)
+        if user is None:
+            raise NotFound(f"user {user_id}")
+        return user_view(user)
+
+    async def delete_user(self, user_id: str) -> None:
+        async with self.db.unit_of_work() as uow:
+            factors = await uow.user_factors.for_user(user_id)
+            if not await uow.users.delete(user_id):
+                raise NotFound(f"user {user_id}")
+            now = _now()
+            uow.record(*(FactorRemoved(user_id, v.type, v.id, now) for v in factors))
+            await uow.commit()
+        log.info("user deleted", kind="admin", user_id=user_id, factors_removed=len(factors))
+
+    # --- factors (the "mfa-verifications" resource) -------------------------------------------
+
+    async def _locked_user(self, uow: UnitOfWork, user_id: str) -> User:
+        user = await uow.users.get(user_id, lock=True)
+        if user is None:
+            raise NotFound(f"user {user_id}")
+        return user
+
+    async def list_factors(self, user_id: str) -> list[dict[str, Any]]:
+        async with self.db.unit_of_work() as uow:
+            if await uow.users.get(user_id) is None:
+                raise NotFound(f"user {user_id}")
+            return [self.factor_view(v) for v in await uow.user_factors.for_user(user_id)]
+
+    async def add_factor(self, user_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        kind = body["type"]
+        factor = self.factors.get(kind)
+        if factor is None:
+            raise RuleBroken(f"unknown factor {kind!r}", field="type")
+        async with self.db.unit_of_work() as uow:
+            user = await self._locked_user(uow, user_id)
+            existing = await uow.user_factors.for_user(user_id)
+            ctx = ManageContext(uow, user, existing, self.settings, self.box, _now(), self.machine.primary_factors)
+            added = await factor.add_by_admin(ctx)
+            await uow.commit()
+        user_factor = added.pop("user_factor", None)
+        view = {**self.factor_view(user_factor), **added} if user_factor is not None else added
+        log.info("factor added", kind="admin", user_id=user_id, factor=kind, verification_id=view.get("id"))
+        return view
+
+    async def rename_factor(self, user_id: str, verification_id: str, name: str) -> dict[str, Any]:
+        async with self.db.unit_of_work() as uow:
+            await self._locked_user(uow, user_id)
+            v = await uow.user_factors.get(user_id, verification_id)
+            if v is None:
+                raise NotFound(f"verification {verification_id} of user {user_id}")
+            factor = self.factors.get(v.type)
+            if factor is None or not factor.renamable():
+                raise RuleBroken("only passkeys (webauthn) have a name", field="name")
+            await uow.user_factors.rename(verification_id, name)
+            v.name = name
+            await uow.commit()
+        log.info("factor renamed", kind="admin", user_id=user_id, verification_id=verification_id)
+        return self.factor_view(v)
+
+    async def remove_factor(self, user_id: str, verification_id: str) -> None:
+        """Rule 4: removing the last primary factor removes the backup codes too and clears
+        the prompted mark, so the user is asked to set MFA up again."""
+        primary = self.machine.primary_factors
+        async with self.db.unit_of_work() as uow:
+            await self._locked_user(uow, user_id)
+            v = await uow.user_factors.get(user_id, verification_id)
+            if v is None:
+                raise NotFound(f"verification {verification_id} of user {user_id}")
+            await uow.user_factors.delete(verification_id)
+            removed = [v]
+            remaining = await uow.user_factors.for_user(user_id)
+            if v.type in primary and not any(r.type in primary for r in remaining):
+                for r in remaining:  # what cannot stand alone goes with the last primary factor
+                    await uow.user_factors.delete(r.id)
+                await uow.users.mark_prompted(user_id, False)
+                removed += remaining
+            now = _now()
+            uow.record(*(FactorRemoved(user_id, r.type, r.id, now) for r in removed))
+            await uow.commit()
+        log.info("factor removed", kind="admin", user_id=user_id, verification_id=verification_id,
+                 also_removed=len(removed) - 1)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

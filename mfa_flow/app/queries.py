@@ -1,0 +1,49 @@
+"""What a client sees of a flow: the events it may send, and the Flow resource."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..crypto import SecretBox
+from ..domain import machine, policy
+from ..domain.flow import Flow, iso
+from ..domain.machine import FlowMachine
+from ..factors.base import FlowView
+from ..factors.registry import Registry
+from ..settings import Settings
+
+
+def allowed_events(flow_machine: FlowMachine, settings: Settings, flow: Flow) -> list[str]:
+    allowed = flow_machine.events_from(flow.state) - set(machine.SYSTEM_EVENTS)
+    if not settings.sign_up:
+        allowed.discard("submit_registration")
+    if not (flow.mode == "setup" and flow.context.skippable):
+        allowed.discard("skip")
+    if not policy.can_switch(flow.choices):
+        allowed.discard("switch_factor")
+    return [e for e in flow_machine.client_events if e in allowed]
+
+
+def flow_view(registry: Registry, settings: Settings, box: SecretBox, flow: Flow, owner: bool,
+              auditor: bool = False) -> dict[str, Any]:
+    """The Flow resource (schemas/flow.schema.json). Set-up secrets only for the flow's
+    owner; the result token (a bearer credential) not for the read-only auditor."""
+    factor = registry.of_state(flow.state)
+    challenge = factor.challenge(FlowView(flow, settings, box, owner)) if factor else None
+    terminal = machine.is_terminal(flow.state)
+    return {
+        "id": flow.id,
+        "state": flow.state,
+        "version": flow.version,
+        "mode": flow.mode,
+        "user_id": flow.user_id,
+        "expires_at": iso(flow.expires_at),
+        "allowed_events": allowed_events(registry.machine, settings, flow),
+        "factors": [] if terminal else list(flow.choices),
+        "preferred_factor": None if terminal else flow.context.preferred,
+        "attempts_left": flow.attempts_left,
+        "challenge": challenge,
+        "result": {k: v for k, v in flow.result.items() if k != "token"} if auditor and flow.result else flow.result,
+        "created_at": iso(flow.created_at),
+        "updated_at": iso(flow.updated_at),
+    }

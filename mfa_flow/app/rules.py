@@ -1,0 +1,106 @@
+"""What several event handlers share: the rules after the first factor, completion, and the
+counting of wrong proofs. Runs inside the event's transaction."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from ..domain import machine, policy
+from ..domain.errors import DomainError, WrongProof
+from ..domain.flow import canonical_json
+from ..domain.machine import Step
+from ..domain.users import User
+from ..factors.base import FactorContext
+from ..factors.registry import Registry
+from ..keyring import Keyring
+from ..settings import Settings
+
+
+@dataclass
+class Decision:
+    """What an event handler decided: the steps to take and, maybe, an error to answer once
+    the steps are committed (a wrong proof is recorded, then refused)."""
+
+    steps: list[Step] = field(default_factory=list)
+    error: DomainError | None = None
+
+
+def config_digest(config: policy.MfaConfig) -> str:
+    """A short digest of the MFA configuration a decision was taken under (for the log)."""
+    return hashlib.sha256(canonical_json({"factors": list(config.factors), "policy": config.policy})).hexdigest()[:16]
+
+
+class Rules:
+    def __init__(self, settings: Settings, registry: Registry, keyring: Keyring) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.machine = registry.machine
+        self.keyring = keyring
+
+    async def config(self, ctx: FactorContext) -> policy.MfaConfig:
+        stored = await ctx.uow.config.get()
+        return policy.MfaConfig.checked(self.machine, stored.factors, stored.policy)
+
+    async def user_factors(self, ctx: FactorContext) -> policy.UserFactors:
+        user = ctx.the_user
+        enrolled = await ctx.uow.user_factors.for_user(user.id)
+        return policy.UserFactors(
+            enrolled=frozenset(v.type for v in enrolled if v.type in self.machine.primary_factors),
+            has_unused_backup_codes=any(v.type == policy.BACKUP_CODE and v.remaining for v in enrolled),
+            prompted=user.prompted,
+            last_used=user.last_used_factor,
+        )
+
+    async def first_factor_passed(self, ctx: FactorContext, user: User, event: str, guard: str,
+                                  amr: list[str]) -> Decision:
+        ctx.user = user
+        ctx.flow.user_id = user.id
+        ctx.flow.context.username = user.username
+        ctx.flow.context.amr = amr
+        return await self.after_first_factor(ctx, event, guard)
+
+    async def after_first_factor(self, ctx: FactorContext, event: str, guard: str) -> Decision:
+        config = await self.config(ctx)
+        route = policy.after_first_factor(self.machine, config, await self.user_factors(ctx))
+        ctx.flow.mode = route.mode
+        ctx.flow.context.choices = route.choices
+        ctx.flow.context.skippable = route.skippable
+        ctx.flow.context.preferred = route.preferred
+        step = Step(event, guard, route.to_state, {"rule": route.rule, "policy": config_digest(config)})
+        if route.to_state == machine.DONE:
+            await self.complete(ctx, factor=None)
+        return Decision([step])
+
+    async def complete(self, ctx: FactorContext, factor: str | None) -> None:
+        """The flow reaches ``done``: reset the user's failure count, record the result."""
+        user = ctx.the_user
+        last_used = factor if factor in self.machine.primary_factors else None
+        await ctx.uow.users.record_success(user.id, last_used)
+        amr = list(ctx.flow.context.amr)
+        if factor is not None and self.registry[factor].amr not in amr:
+            amr.append(self.registry[factor].amr)
+        if len(amr) > 1 and "mfa" not in amr:
+            amr.append("mfa")
+        ctx.flow.context.amr = amr
+        # The signed result lives on the flow row only, never in the transition log.
+        token = await self.keyring.result_token(ctx.uow, ctx.flow.id, user.id, amr, ctx.now)
+        ctx.flow.result = {"amr": amr, "token": token}
+
+    async def wrong(self, ctx: FactorContext, step: Step, detail: str) -> Decision:
+        """A wrong proof: counted against the flow and the user, then maybe the end of the flow."""
+        ctx.flow.attempts_left = max(0, ctx.flow.attempts_left - 1)
+        steps = [step]
+        user_locked = False
+        if ctx.user is not None:
+            user_locked = await ctx.uow.users.record_failure(
+                ctx.user, self.settings.lockout_threshold, timedelta(seconds=self.settings.lockout_seconds), ctx.now
+            )
+        if user_locked or ctx.flow.attempts_left == 0:
+            reason = "user_locked" if user_locked else "attempts_exhausted"
+            steps.append(Step("lock", "attempts_exhausted", machine.FAILED, {"reason": reason}))
+            detail += "; no attempts left, the sign-in failed" if not user_locked else (
+                f"; too many failures, the user is locked for {self.settings.lockout_seconds} seconds"
+            )
+        return Decision(steps, WrongProof(detail, attempts_left=ctx.flow.attempts_left, state=steps[-1].to_state))

@@ -1,0 +1,67 @@
+"""Signed checkpoints of the transition log: every N settled rows, or every so many seconds,
+one process at a time (an advisory lock), signed with the service's current key."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from ..domain.flow import iso
+from ..keyring import Keyring
+from ..store import Database
+from ..tokens import sign_checkpoint
+from .verify import format_cursor, next_running_hash, parse_cursor
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _parse_at(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+async def make_checkpoints(
+    db: Database,
+    keyring: Keyring,
+    every_rows: int,
+    every_seconds: float,
+    force: bool = False,
+    since: datetime | None = None,
+    batch: int = 5000,
+    max_batches: int = 40,
+) -> list[int]:
+    """Sign a checkpoint every ``every_rows`` settled rows, and one at the newest settled row
+    when ``every_seconds`` passed since the last checkpoint (or ``since``) or with ``force``.
+    One writer at a time across processes; returns the ids made."""
+    made: list[int] = []
+    async with db.unit_of_work() as uow:
+        if not await uow.audit.try_lock_checkpointing():
+            return made
+        last = await uow.audit.last_checkpoint()
+        cursor = parse_cursor(last.cursor) if last else (0, 0)
+        rows = last.rows if last else 0
+        running = last.running_hash if last else ""
+        last_at = _parse_at(last.at) if last else (since or _now())
+        key = await keyring.signing_key(uow)
+        pending = 0
+
+        async def sign(at: datetime) -> None:
+            fields = {"cursor": format_cursor(cursor), "rows": rows, "running_hash": running, "at": iso(at)}
+            signature = sign_checkpoint(key, keyring.policy.alg, fields)
+            made.append(await uow.audit.add_checkpoint(cursor, rows, running, at, key.kid, signature))
+
+        for _ in range(max_batches):
+            hashes = await uow.audit.settled_hashes(cursor, batch)
+            for row_cursor, row_hash in hashes:
+                cursor, rows, pending = row_cursor, rows + 1, pending + 1
+                running = next_running_hash(running, row_hash)
+                if pending >= every_rows:
+                    await sign(_now())
+                    last_at, pending = _now(), 0
+            if len(hashes) < batch:
+                break
+        now = _now()
+        if pending and (force or (now - last_at).total_seconds() >= every_seconds):
+            await sign(now)
+        await uow.commit()
+    return made

@@ -1,0 +1,109 @@
+"""The composition root: settings, keyring, factor registry and services, built once.
+
+``serve``, ``worker`` and every CLI command get their parts here, so each part is made in one
+place and the others receive it (nothing below builds its own dependencies).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from . import local_keys
+from .app.audit import AuditService
+from .app.flows import FlowService
+from .app.management import Management
+from .app.webhooks import WebhookService
+from .crypto import SecretBox
+from .factors.registry import Registry, default
+from .keyring import Keyring
+from .settings import Settings, data_dir_from_env
+from .store import Database
+from .store.migrate import migrate
+
+
+def load_settings(keys: bool = True, **overrides: Any) -> Settings:
+    """The process's settings: the environment, generated local keys (when ``keys`` and the
+    environment gives none), then the command line's ``overrides``."""
+    generated = local_keys.ensure(data_dir_from_env()) if keys else {}
+    return Settings.from_env(keys=generated, **overrides)
+
+
+def database_url(settings: Settings) -> str:
+    """DATABASE_URL, or an embedded PostgreSQL under the data folder."""
+    if settings.database_url:
+        return settings.database_url
+    from .store.db import embedded_url  # only without DATABASE_URL: it starts pgserver
+
+    return embedded_url(settings.data_dir)
+
+
+def registry() -> Registry:
+    return default()
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    box: SecretBox
+    registry: Registry
+    keyring: Keyring
+    flows: FlowService
+    management: Management
+    webhooks: WebhookService
+    audit: AuditService
+
+    async def ensure_signing_key(self) -> None:
+        """A signing key from the start, so the JWKS is never empty. Unsealing it also proves
+        MFA_FLOW_SECRET_KEY is the key this database's secrets were sealed with: better to refuse
+        to start than to fail every sign-in at its last step."""
+        async with self.db.unit_of_work() as uow:
+            try:
+                await self.keyring.signing_key(uow)
+            except RuntimeError as exc:
+                raise SystemExit(
+                    f"{exc}. Start every process of one installation with the same MFA_FLOW_SECRET_KEY."
+                ) from None
+            await uow.commit()
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
+async def start(settings: Settings, url: str, min_size: int = 2, max_size: int = 10) -> Services:
+    """Migrate the database, connect, and build every service once."""
+    await migrate(url)
+    db = await Database.connect(url, min_size=min_size, max_size=max_size)
+    return build(settings, db)
+
+
+def build(settings: Settings, db: Database) -> Services:
+    """Every service on a connected database (for ``start``, and for benchmarks and tests in process)."""
+    box = SecretBox(settings.secret_key)
+    factors = registry()
+    keyring = Keyring(settings, box)
+    return Services(
+        settings=settings,
+        db=db,
+        box=box,
+        registry=factors,
+        keyring=keyring,
+        flows=FlowService(db, settings, box, factors, keyring),
+        management=Management(db, settings, box, factors),
+        webhooks=WebhookService(db, settings, box),
+        audit=AuditService(db, keyring),
+    )
+
+
+async def run_worker(settings: Settings, url: str, metrics_port: int | None) -> None:
+    from .http.courier import Courier, MetricsServer
+    from .worker import Worker
+
+    services = await start(settings, url, min_size=2, max_size=settings.webhook_concurrency + 2)
+    try:
+        courier = Courier(settings.webhook_allow_private, settings.webhook_concurrency)
+        worker = Worker(services.db, url, settings, services.box, services.flows, courier, MetricsServer())
+        await worker.run(metrics_port)
+    finally:
+        await services.close()

@@ -1,0 +1,1 @@
+"""The domain: flows, the machine's table, the rules, users, events and errors. No I/O."""

@@ -1,0 +1,102 @@
+"""What can go wrong, in the domain's words. Pure: no I/O, no HTTP.
+
+The domain and the services raise these; only ``mfa_flow.http`` turns them into RFC 9457
+problem documents (status, title, ``type``). Each error carries what a client needs to act:
+its ``kind`` (the problem type's slug), a ``detail`` in words that never echo a secret, and
+facts such as ``attempts_left``, ``retry_after``, ``state`` or ``version``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class DomainError(Exception):
+    """The root of every refusal a client can cause."""
+
+    default_kind: ClassVar[str] = "invalid-request"
+
+    def __init__(self, detail: str, *, kind: str | None = None, field: str | None = None, **facts: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.kind = kind or self.default_kind
+        self.field = field  # the request field at fault, when there is one
+        self.facts = facts  # extension members of the problem document
+
+
+class InvalidInput(DomainError):
+    """The request is malformed (a 400 in HTTP)."""
+
+    default_kind = "invalid-request"
+
+
+class NotFound(DomainError):
+    default_kind = "not-found"
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} does not exist")
+
+
+class RuleBroken(DomainError):
+    """Well-formed, but against a rule (backup codes alone, a factor not offered...)."""
+
+    default_kind = "unprocessable"
+
+
+class Conflict(DomainError):
+    """The resource's state does not allow it (a version moved on, a name is taken...)."""
+
+    default_kind = "conflict"
+
+
+class WrongProof(DomainError):
+    """A wrong password, code or passkey answer; counted, and committed before this is raised."""
+
+    default_kind = "wrong-proof"
+
+    def __init__(self, detail: str, *, attempts_left: int, state: str) -> None:
+        super().__init__(detail, attempts_left=attempts_left, state=state)
+
+
+class UserLocked(DomainError):
+    default_kind = "user-locked"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"too many failed attempts for this user; try again in {retry_after} seconds", retry_after=retry_after
+        )
+        self.retry_after = retry_after
+
+
+class FlowExpired(DomainError):
+    default_kind = "flow-expired"
+
+    def __init__(self) -> None:
+        super().__init__("the flow expired; start a new sign-in")
+
+
+class WebhookUrlRefused(DomainError):
+    default_kind = "webhook-url-refused"
+
+
+# --- Raised by repositories, caught by the services ---------------------------------------------
+
+
+class UsernameTaken(Exception):
+    """A user with this username (or id: ``args[0]`` names the constraint) exists already."""
+
+
+class CredentialTaken(Exception):
+    """A WebAuthn credential id is registered already (to anyone)."""
+
+
+class Unauthenticated(DomainError):
+    """No credential, where one is needed."""
+
+    default_kind = "unauthorized"
+
+
+class Forbidden(DomainError):
+    """A credential that does not allow this."""
+
+    default_kind = "forbidden"

@@ -1,0 +1,115 @@
+"""Domain events: what happened, recorded by the code that made it happen. Pure: no I/O.
+
+The unit of work collects them while a change is made and, in the same transaction, turns
+them into outbox rows (``mfa_flow.webhooks.messages``) at commit; nothing re-derives them
+from the flow afterwards. Each event names the flow it happened in (or none, for changes
+made through the Management API): messages about one flow, or one user, keep their order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from .machine import DONE, FAILED, is_terminal
+
+if TYPE_CHECKING:
+    from .flow import Flow, Transition
+    from .users import User
+
+
+@dataclass(frozen=True)
+class FlowCreated:
+    flow_id: str
+    state: str
+    expires_at: datetime
+    at: datetime
+
+
+@dataclass(frozen=True)
+class FlowTransitioned:
+    """A transition that changed the state (a rejected attempt changes none: it is in the
+    audit log, and nothing an embedding app acts on happened)."""
+
+    flow_id: str
+    user_id: str | None
+    seq: int
+    event: str
+    from_state: str
+    to_state: str
+    actor: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class FlowEnded:
+    """The flow reached a terminal state. ``amr`` and ``token`` for ``done`` only; ``reason``
+    for ``failed``."""
+
+    flow_id: str
+    user_id: str | None
+    state: str
+    at: datetime
+    amr: tuple[str, ...] = ()
+    token: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class FactorEnrolled:
+    user_id: str
+    factor: str
+    verification_id: str | None
+    flow_id: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class FactorRemoved:
+    user_id: str
+    factor: str
+    verification_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class UserLocked:
+    user_id: str
+    flow_id: str
+    locked_until: datetime
+    at: datetime
+
+
+DomainEvent = FlowCreated | FlowTransitioned | FlowEnded | FactorEnrolled | FactorRemoved | UserLocked
+
+
+def transition_events(flow: "Flow", rows: "list[Transition]", user: "User | None") -> list[DomainEvent]:
+    """The events a batch of transition rows causes, as they are taken.
+
+    A rejected attempt (a row whose state does not change) causes none. A set-up proved in
+    the flow (``enrolled`` in the row's data) is an enrolment; the last wrong attempt's
+    ``lock`` row ends the flow, and locks the user when its reason says so.
+    """
+    events: list[DomainEvent] = []
+    for row in rows:
+        if row.from_state == row.to_state:
+            continue
+        events.append(FlowTransitioned(flow.id, flow.user_id, row.seq, row.event, row.from_state, row.to_state,
+                                       row.actor, row.at))
+        if row.data.get("enrolled") and flow.user_id:
+            events.append(FactorEnrolled(flow.user_id, row.data["factor"], row.data.get("verification_id"), flow.id,
+                                         row.at))
+        if not is_terminal(row.to_state):
+            continue
+        if row.to_state == DONE:
+            result = flow.result or {}
+            events.append(FlowEnded(flow.id, flow.user_id, DONE, row.at, tuple(result.get("amr", [])),
+                                    result.get("token")))
+        elif row.to_state == FAILED:
+            events.append(FlowEnded(flow.id, flow.user_id, FAILED, row.at, reason=row.data.get("reason")))
+            if row.data.get("reason") == "user_locked" and user is not None and user.locked_until is not None:
+                events.append(UserLocked(user.id, flow.id, user.locked_until, row.at))
+        else:
+            events.append(FlowEnded(flow.id, flow.user_id, row.to_state, row.at))
+    return events

@@ -1,0 +1,164 @@
+"""The flow aggregate and what a transition changes in it. Pure: no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .machine import FlowMachine, Step, is_terminal
+
+
+@dataclass
+class FlowContext:
+    """What a flow carries between events, typed. Stored as the flow row's JSON ``context``
+    with these very keys, so flows written before this type existed read the same.
+
+    ``stage`` belongs to the factor of the current state alone (set-up secrets, challenges):
+    no other module reads it, and it is wiped whenever the state changes, so no set-up
+    secret outlives the state that showed it."""
+
+    username: str | None = None
+    amr: list[str] = field(default_factory=list)
+    choices: tuple[str, ...] = ()
+    skippable: bool = False
+    preferred: str | None = None
+    stage: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> "FlowContext":
+        data = data or {}
+        return cls(
+            username=data.get("username"),
+            amr=list(data.get("amr", [])),
+            choices=tuple(data.get("choices", ())),
+            skippable=bool(data.get("skippable", False)),
+            preferred=data.get("preferred"),
+            stage=dict(data.get("stage", {})),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "username": self.username,
+            "amr": list(self.amr),
+            "choices": list(self.choices),
+            "skippable": self.skippable,
+            "preferred": self.preferred,
+            "stage": self.stage,
+        }
+
+
+@dataclass
+class Flow:
+    """One sign-in attempt, as stored. ``context`` holds what the current state needs."""
+
+    id: str
+    state: str
+    version: int
+    mode: str | None
+    user_id: str | None
+    expires_at: datetime
+    attempts_left: int
+    context: FlowContext
+    result: dict[str, Any] | None
+    chain_head: str  # hash of the newest transition row ("" before the first)
+    created_at: datetime
+    updated_at: datetime
+    token_digest: bytes = b""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.context, FlowContext):  # as read from storage or built in a test
+            self.context = FlowContext.from_json(self.context)
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return self.context.choices
+
+    @property
+    def stage(self) -> dict[str, Any]:
+        """Scratch space of the current state (set-up secrets, challenges); wiped on every change."""
+        return self.context.stage
+
+    def is_overdue(self, now: datetime) -> bool:
+        return not is_terminal(self.state) and now >= self.expires_at
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One row of a flow's append-only log."""
+
+    flow_id: str
+    seq: int
+    event: str
+    from_state: str
+    to_state: str
+    at: datetime
+    actor: str
+    data: dict[str, Any]
+    prev_hash: str
+    hash: str = ""
+
+    def canonical(self) -> bytes:
+        return canonical_json(
+            {
+                "flow_id": self.flow_id,
+                "seq": self.seq,
+                "event": self.event,
+                "from_state": self.from_state,
+                "to_state": self.to_state,
+                "at": iso(self.at),
+                "actor": self.actor,
+                "data": self.data,
+            }
+        )
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no spaces, UTF-8: the byte string the audit chain hashes."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def iso(at: datetime) -> str:
+    """Microsecond UTC timestamps, the precision PostgreSQL keeps, so a row re-hashes the same."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def chain_hash(prev_hash: str, row: Transition) -> str:
+    """hash = SHA-256(prev_hash || canonical JSON of the row), prev_hash as lowercase hex."""
+    return hashlib.sha256(prev_hash.encode() + row.canonical()).hexdigest()
+
+
+def take(machine: FlowMachine, flow: Flow, step: Step, actor: str, now: datetime) -> Transition:
+    """Move ``flow`` along ``step`` (through the machine's table) and return the log row."""
+    from_state = flow.state
+    to_state = machine.advance(from_state, step)
+    flow.version += 1
+    if to_state != from_state:
+        flow.context.stage = {}
+    flow.state = to_state
+    flow.updated_at = now
+    row = Transition(
+        flow_id=flow.id,
+        seq=flow.version,
+        event=step.event,
+        from_state=from_state,
+        to_state=to_state,
+        at=now,
+        actor=actor,
+        data={"guard": step.guard, **step.data},
+        prev_hash=flow.chain_head,
+    )
+    row = Transition(**{**row.__dict__, "hash": chain_hash(flow.chain_head, row)})
+    flow.chain_head = row.hash
+    return row
+
+
+def canonical_flow_id(value: str) -> str | None:
+    """The flow id in its one written form (lowercase, hyphenated), or None if it is none."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None

@@ -1,0 +1,148 @@
+"""The one interface every factor implements (``mfa_flow/factors/<name>/``).
+
+A factor package owns everything about its method, in the same files for each:
+
+- ``__init__.py``: ``FACTOR``, its states and rows of the machine's table (``FactorStates``)
+  and the JSON Schemas of its events' payloads;
+- ``setup.py`` / ``verify.py``: ``enter_*`` prepares what the client needs when the flow enters
+  the factor's set-up or verification state (kept in ``flow.stage``); ``finish_*`` checks the
+  proof the client sent and spends it, returning a ``Proof``. Spending is a conditional
+  UPDATE in the flow's own transaction, so a proof that loses a race is simply wrong;
+- ``manage.py``: what the Management API shows of the factor and whether an admin may add it.
+
+``challenge(view)`` is what the client is shown in the current state (secrets only to the
+flow's owner). A factor keeps what one state needs in ``flow.stage``, which is wiped whenever
+the state changes, and reads no other factor's keys. Adding a factor means adding a package
+and naming it in ``registry.FACTORS``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..domain.errors import RuleBroken
+from ..domain.events import DomainEvent
+from ..domain.flow import Flow
+from ..domain.machine import FactorStates, Step
+from ..domain.users import User, UserFactor
+
+if TYPE_CHECKING:
+    from ..crypto import SecretBox
+    from ..settings import Settings
+    from ..store import UnitOfWork
+
+JsonObject = dict[str, Any]
+
+
+@dataclass
+class FactorContext:
+    """What a factor step sees: the event's transaction, the locked flow and user, now."""
+
+    uow: "UnitOfWork"
+    flow: Flow
+    user: User | None
+    settings: "Settings"
+    box: "SecretBox"
+    now: datetime
+
+    @property
+    def the_user(self) -> User:
+        """The flow's user (every factor state has one)."""
+        assert self.user is not None, "a factor step needs the flow's user"
+        return self.user
+
+    def record(self, *events: DomainEvent) -> None:
+        self.uow.record(*events)
+
+
+@dataclass(frozen=True)
+class FlowView:
+    """What a factor needs to show a flow's challenge; ``owner`` is the flow-token holder."""
+
+    flow: Flow
+    settings: "Settings"
+    box: "SecretBox"
+    owner: bool
+
+
+@dataclass(frozen=True)
+class Proof:
+    ok: bool
+    reason: str = ""  # why a proof failed, in words fit for the client (never the proof itself)
+    facts: JsonObject = field(default_factory=dict)  # non-secret facts for the transition log
+
+
+@dataclass
+class ManageContext:
+    """What a Management API change of a user's factors sees (the user's row is locked)."""
+
+    uow: "UnitOfWork"
+    user: User
+    existing: list[UserFactor]
+    settings: "Settings"
+    box: "SecretBox"
+    now: datetime
+    primary_factors: tuple[str, ...]
+
+
+class Factor:
+    """The interface, with the defaults a factor without that step needs."""
+
+    name: ClassVar[str]
+    amr: ClassVar[str]  # RFC 8176 method reference
+    states: ClassVar[FactorStates]
+    schemas: ClassVar[dict[str, JsonObject]] = {}  # event component name -> JSON Schema of its payload
+
+    async def enter_setup(self, ctx: FactorContext) -> None:
+        return None
+
+    async def finish_setup(self, ctx: FactorContext, event: JsonObject) -> Proof:
+        raise NotImplementedError(f"{self.name} has no set-up step")
+
+    async def enter_verify(self, ctx: FactorContext) -> None:
+        return None
+
+    async def finish_verify(self, ctx: FactorContext, event: JsonObject) -> Proof:
+        raise NotImplementedError(f"{self.name} has no verification step")
+
+    def challenge(self, view: FlowView) -> JsonObject | None:
+        return None
+
+    async def handle_event(self, ctx: FactorContext, event: JsonObject) -> Step:
+        """One of the factor's own events beyond its proof (``states.events``; ``send_code`` of
+        a code factor, say): the step it takes, along a row the factor declared in
+        ``states.rows``. Raise a domain error to refuse it."""
+        raise NotImplementedError(f"{self.name} has no event {event.get('type')!r}")
+
+    # --- Management API ------------------------------------------------------------------------
+
+    def describe(self, user_factor: UserFactor) -> JsonObject:
+        """Fields of the factor's ``MfaVerification`` beyond the common ones."""
+        return {}
+
+    async def add_by_admin(self, ctx: ManageContext) -> JsonObject:
+        """Add the factor for ``ctx.user``; returns its view (with what is shown once)."""
+        raise RuleBroken(
+            f"{self.name} factors are registered by the user in a sign-in flow, not through the Management API",
+            field="type",
+        )
+
+    def renamable(self) -> bool:
+        return False
+
+
+def event_schema(event: str, properties: JsonObject, required: tuple[str, ...]) -> JsonObject:
+    """The JSON Schema of one client event's body: ``type`` is ``event``, and ``expected_version``
+    may come with any event."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["type", *required],
+        "properties": {
+            "type": {"const": event},
+            **properties,
+            "expected_version": {"$ref": "#/components/schemas/ExpectedVersion"},
+        },
+    }

@@ -1,0 +1,50 @@
+"""The factors of this build, and the machine's table assembled from them.
+
+Adding a factor: write its package (``mfa_flow/factors/<name>/``, the interface in
+``base.py``) and name it in ``FACTORS`` below; nothing else changes.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any, Iterator
+
+from ..domain.machine import FlowMachine
+from . import backup_code, totp, webauthn
+from .base import Factor
+
+FACTORS: tuple[Factor, ...] = (totp.FACTOR, webauthn.FACTOR, backup_code.FACTOR)
+
+
+class Registry:
+    """The factors by name, and the one machine whose table they complete."""
+
+    def __init__(self, factors: tuple[Factor, ...] = FACTORS) -> None:
+        self._factors = {f.name: f for f in factors}
+        self.machine = FlowMachine([f.states for f in factors])
+
+    def __getitem__(self, name: str) -> Factor:
+        return self._factors[name]
+
+    def __iter__(self) -> Iterator[Factor]:
+        return iter(self._factors.values())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._factors
+
+    def get(self, name: str | None) -> Factor | None:
+        return self._factors.get(name) if name else None
+
+    def of_state(self, state: str) -> Factor | None:
+        """The factor whose set-up, verification or follow-up state ``state`` is."""
+        return self.get(self.machine.factor_of_state.get(state) or self.machine.follow_up.get(state))
+
+    def event_schemas(self) -> dict[str, dict[str, Any]]:
+        """The JSON Schemas of the factors' events, by component name."""
+        return {name: schema for f in self for name, schema in f.schemas.items()}
+
+
+@cache
+def default() -> Registry:
+    """The registry of this build (one per process)."""
+    return Registry(FACTORS)

@@ -1,0 +1,128 @@
+"""Settings, read once from the environment into a frozen value.
+
+Command-line overrides are applied before construction (``from_env(**overrides)``), and keys
+the environment does not give are generated outside (``local_keys.py``) and passed in, so a
+``Settings`` never changes once built.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _int(name: str, default: int) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def _seconds_list(name: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        delays = tuple(float(part) for part in raw.split(",") if part.strip())
+    except ValueError:
+        delays = ()
+    if not delays or any(d < 0 for d in delays):
+        raise SystemExit(f"{name} must be comma-separated seconds (at least one, none negative), not {raw!r}")
+    return delays
+
+
+def _float(name: str, default: float) -> float:
+    raw = _env(name)
+    try:
+        return default if raw is None else float(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a number of seconds, not {raw!r}") from None
+
+
+def _flag(name: str) -> bool:
+    return (_env(name, "") or "").lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8080
+    admin_key: str = ""
+    auditor_key: str = ""
+    secret_key: str = ""
+    flow_ttl: int = 600
+    sign_up: bool = False
+    issuer: str = "mfa-flow"
+    rp_id: str = "localhost"
+    rp_name: str = "mfa-flow"
+    origins: tuple[str, ...] = ("http://localhost:8080",)
+    max_attempts: int = 5
+    lockout_threshold: int = 10
+    lockout_seconds: int = 900
+    sweep_interval: float = 5.0
+    webhook_allow_private: bool = False
+    webhook_retry_schedule: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
+    webhook_concurrency: int = 8
+    token_audience: str = "mfa-flow"
+    token_ttl: int = 300
+    token_alg: str = "Ed25519"
+    checkpoint_rows: int = 1000
+    checkpoint_seconds: int = 300
+    schemas_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parent.parent / "schemas")
+
+    @classmethod
+    def from_env(cls, keys: dict[str, str] | None = None, **overrides: Any) -> "Settings":
+        """The settings of this process: the environment, then ``keys`` (admin_key, auditor_key,
+        secret_key when generated), then ``overrides`` (from the command line)."""
+        issuer = _env("MFA_FLOW_ISSUER", "mfa-flow") or "mfa-flow"
+        values: dict[str, Any] = dict(
+            database_url=_env("DATABASE_URL"),
+            data_dir=data_dir_from_env(),
+            host=_env("MFA_FLOW_HOST", "127.0.0.1"),
+            port=_int("MFA_FLOW_PORT", 8080),
+            admin_key=_env("MFA_FLOW_ADMIN_KEY", ""),
+            auditor_key=_env("MFA_FLOW_AUDITOR_KEY", ""),
+            secret_key=_env("MFA_FLOW_SECRET_KEY", ""),
+            flow_ttl=_int("MFA_FLOW_FLOW_TTL", 600),
+            sign_up=_flag("MFA_FLOW_SIGN_UP"),
+            issuer=issuer,
+            rp_id=_env("MFA_FLOW_RP_ID", "localhost"),
+            rp_name=_env("MFA_FLOW_RP_NAME", "mfa-flow"),
+            origins=tuple(o.strip() for o in (_env("MFA_FLOW_ORIGIN", "http://localhost:8080") or "").split(",")
+                          if o.strip()),
+            max_attempts=_int("MFA_FLOW_MAX_ATTEMPTS", 5),
+            lockout_threshold=_int("MFA_FLOW_LOCKOUT_THRESHOLD", 10),
+            lockout_seconds=_int("MFA_FLOW_LOCKOUT_SECONDS", 900),
+            sweep_interval=_float("MFA_FLOW_SWEEP_INTERVAL", 5.0),
+            webhook_allow_private=_flag("MFA_FLOW_WEBHOOK_ALLOW_PRIVATE"),
+            webhook_retry_schedule=_seconds_list("MFA_FLOW_WEBHOOK_RETRY_SCHEDULE", cls.webhook_retry_schedule),
+            webhook_concurrency=max(1, _int("MFA_FLOW_WEBHOOK_CONCURRENCY", 8)),
+            token_audience=_env("MFA_FLOW_TOKEN_AUDIENCE", issuer),
+            token_ttl=_int("MFA_FLOW_TOKEN_TTL", 300),
+            token_alg=_env("MFA_FLOW_TOKEN_ALG", "Ed25519"),
+            checkpoint_rows=_int("MFA_FLOW_CHECKPOINT_ROWS", 1000),
+            checkpoint_seconds=_int("MFA_FLOW_CHECKPOINT_SECONDS", 300),
+        )
+        if values["token_alg"] not in ("Ed25519", "EdDSA"):
+            raise SystemExit(f"MFA_FLOW_TOKEN_ALG must be Ed25519 or EdDSA, not {values['token_alg']!r}")
+        if _env("MFA_FLOW_SCHEMAS_DIR"):
+            values["schemas_dir"] = Path(_env("MFA_FLOW_SCHEMAS_DIR") or "")
+        values.update({k: v for k, v in (keys or {}).items() if v})
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def data_dir_from_env() -> Path:
+    return Path(_env("MFA_FLOW_DATA_DIR", "./.mfa-flow") or "./.mfa-flow").resolve()

@@ -1,0 +1,1 @@
+"""Webhooks: messages (from domain events), signatures, the retry policy and address checks."""

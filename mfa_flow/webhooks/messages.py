@@ -1,0 +1,90 @@
+"""Webhook messages: the outbox rows that domain events become, and the bytes a receiver gets.
+
+Pure: the unit of work calls ``to_messages`` on the events it collected, inside the change's
+own transaction (so a message exists if and only if its change committed), and the worker
+calls ``body`` at each attempt.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable
+
+from ..domain import events
+from ..domain.flow import iso
+
+EVENT_TYPES = (
+    "flow.created",
+    "flow.transitioned",
+    "flow.completed",
+    "flow.failed",
+    "flow.expired",
+    "flow.cancelled",
+    "mfa.factor_enrolled",
+    "mfa.factor_removed",
+    "user.locked",
+)
+ALL_EVENTS = "*"
+
+# The message type that announces each terminal state (besides flow.transitioned).
+_ENDED = {"done": "flow.completed", "failed": "flow.failed", "expired": "flow.expired", "cancelled": "flow.cancelled"}
+
+
+@dataclass(frozen=True)
+class Message:
+    """One outbox row. ``id`` is the ``webhook-id`` of every attempt to every endpoint.
+    Messages with one ``ordering_key`` (a flow, or a user for Management API changes)
+    reach each endpoint in the order they were written."""
+
+    id: str
+    type: str
+    ordering_key: str
+    data: dict[str, Any]
+    occurred_at: datetime
+
+
+def _message(type_: str, key: str, data: dict[str, Any], at: datetime) -> Message:
+    return Message(f"msg_{uuid.uuid4().hex}", type_, key, data, at)
+
+
+def to_message(event: events.DomainEvent) -> Message:
+    """The outbox row of one domain event."""
+    if isinstance(event, events.FlowCreated):
+        data: dict[str, Any] = {"flow_id": event.flow_id, "state": event.state, "expires_at": iso(event.expires_at)}
+        return _message("flow.created", f"flow:{event.flow_id}", data, event.at)
+    if isinstance(event, events.FlowTransitioned):
+        data = {"flow_id": event.flow_id, "user_id": event.user_id, "seq": event.seq, "event": event.event,
+                "from_state": event.from_state, "to_state": event.to_state, "actor": event.actor, "at": iso(event.at)}
+        return _message("flow.transitioned", f"flow:{event.flow_id}", data, event.at)
+    if isinstance(event, events.FlowEnded):
+        data = {"flow_id": event.flow_id, "user_id": event.user_id}
+        if event.state == "done":
+            data["amr"] = list(event.amr)
+            if event.token:
+                data["token"] = event.token
+        elif event.state == "failed":
+            data["reason"] = event.reason
+        return _message(_ENDED[event.state], f"flow:{event.flow_id}", data, event.at)
+    if isinstance(event, events.FactorEnrolled):
+        key = f"flow:{event.flow_id}" if event.flow_id else f"user:{event.user_id}"
+        data = {"user_id": event.user_id, "type": event.factor, "verification_id": event.verification_id,
+                "flow_id": event.flow_id}
+        return _message("mfa.factor_enrolled", key, data, event.at)
+    if isinstance(event, events.FactorRemoved):
+        data = {"user_id": event.user_id, "type": event.factor, "verification_id": event.verification_id,
+                "flow_id": None}
+        return _message("mfa.factor_removed", f"user:{event.user_id}", data, event.at)
+    data = {"user_id": event.user_id, "flow_id": event.flow_id, "locked_until": iso(event.locked_until)}
+    return _message("user.locked", f"flow:{event.flow_id}", data, event.at)
+
+
+def to_messages(domain_events: Iterable[events.DomainEvent]) -> list[Message]:
+    return [to_message(e) for e in domain_events]
+
+
+def body(type_: str, occurred_at: datetime, data_json: str) -> bytes:
+    """The request body: the same bytes on every attempt (``data`` as stored)."""
+    return f'{{"type":{json.dumps(type_)},"timestamp":{json.dumps(iso(occurred_at))},"data":{data_json}}}'.encode()

@@ -1,0 +1,227 @@
+"""Webhooks' pure rules: the events a change causes, signatures, the retry policy, addresses."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from types import SimpleNamespace
+
+import pytest
+from standardwebhooks import Webhook
+
+from mfa_flow.domain import flow as domain_flow
+from mfa_flow.domain import machine
+from mfa_flow.domain.events import FactorEnrolled, FactorRemoved, transition_events
+from mfa_flow.domain.flow import Flow
+from mfa_flow.domain.machine import Step
+from mfa_flow.domain.users import User
+from mfa_flow.factors.registry import default
+from mfa_flow.http.courier import GuardedResolver
+from mfa_flow.webhooks import addresses, delivery, messages, signing
+
+take = partial(domain_flow.take, default().machine)
+# The module's parts, under the one name these specifications use.
+webhooks = SimpleNamespace(
+    **{name: getattr(module, name) for module in (addresses, delivery, messages, signing)
+       for name in dir(module) if not name.startswith("_")},
+    GuardedResolver=GuardedResolver,
+)
+
+
+def flow_messages(flow, rows, user, *recorded):
+    """The messages of the events a batch of rows causes, then of events recorded meanwhile."""
+    return messages.to_messages([*transition_events(flow, rows, user), *recorded])
+
+
+def factor_messages(change, user_id, factors, at):
+    event = FactorEnrolled if change == "enrolled" else FactorRemoved
+    return messages.to_messages(
+        [event(user_id, t, v, None, at) if change == "enrolled" else event(user_id, t, v, at) for v, t in factors]
+    )
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+SCHEDULE = (0.0, 5.0, 300.0)
+
+
+def a_flow(state: str = machine.FIRST_FACTOR) -> Flow:
+    return Flow(id="0b5c3c6e-0000-4000-8000-000000000001", state=state, version=0, mode=None, user_id="u1",
+                expires_at=NOW + timedelta(minutes=10), attempts_left=5, context={}, result=None, chain_head="",
+                created_at=NOW, updated_at=NOW)
+
+
+def a_user(locked_until=None) -> User:
+    return User("u1", "ann", None, False, None, 0, locked_until, NOW)
+
+
+def types(messages) -> list[str]:
+    return [m.type for m in messages]
+
+
+# --- which events a change causes ---------------------------------------------------------------
+
+
+def test_a_transition_that_changes_state_is_announced():
+    flow = a_flow()
+    rows = [take(flow, Step("submit_password", "credentials_ok", "totp_setup"), "user", NOW)]
+    [message] = flow_messages(flow, rows, a_user())
+    assert message.type == "flow.transitioned" and message.ordering_key == f"flow:{flow.id}"
+    assert message.data == {"flow_id": flow.id, "user_id": "u1", "seq": 1, "event": "submit_password",
+                            "from_state": "first_factor", "to_state": "totp_setup", "actor": "user",
+                            "at": "2026-11-27T12:00:00.000000Z"}
+    assert message.id.startswith("msg_")
+
+
+def test_a_rejected_attempt_is_not_announced():
+    flow = a_flow("totp_verify")
+    rows = [take(flow, Step("submit_totp", "proof_wrong", "totp_verify"), "user", NOW)]
+    assert flow_messages(flow, rows, a_user()) == []
+
+
+def test_the_last_wrong_attempt_announces_the_failure_and_the_lockout():
+    flow = a_flow("totp_verify")
+    user = a_user(locked_until=NOW + timedelta(minutes=15))
+    rows = [take(flow, Step("submit_totp", "proof_wrong", "totp_verify"), "user", NOW),
+            take(flow, Step("lock", "attempts_exhausted", "failed", {"reason": "user_locked"}), "user", NOW)]
+    messages = flow_messages(flow, rows, user)
+    assert types(messages) == ["flow.transitioned", "flow.failed", "user.locked"]
+    assert messages[1].data["reason"] == "user_locked"
+    assert messages[2].data == {"user_id": "u1", "flow_id": flow.id, "locked_until": "2026-11-27T12:15:00.000000Z"}
+
+
+def test_completion_carries_amr_and_the_result_token_when_there_is_one():
+    flow = a_flow("totp_verify")
+    flow.result = {"amr": ["pwd", "otp", "mfa"], "token": "eyJ.x.y"}
+    rows = [take(flow, Step("submit_totp", "proof_ok", "done"), "user", NOW)]
+    completed = flow_messages(flow, rows, a_user())[-1]
+    assert completed.type == "flow.completed"
+    assert completed.data == {"flow_id": flow.id, "user_id": "u1", "amr": ["pwd", "otp", "mfa"], "token": "eyJ.x.y"}
+
+
+def test_a_set_up_inside_a_flow_is_an_enrolment():
+    flow = a_flow("totp_setup")
+    data = {"rule": "done.setup", "factor": "totp", "enrolled": True, "verification_id": "v1"}
+    rows = [take(flow, Step("submit_totp", "proof_ok", "backup_codes", data), "user", NOW)]
+    # entering backup_codes issues a set, and the factor records its enrolment
+    enrolled = FactorEnrolled("u1", "backup_code", "v2", flow.id, NOW)
+    messages = flow_messages(flow, rows, a_user(), enrolled)
+    assert types(messages) == ["flow.transitioned", "mfa.factor_enrolled", "mfa.factor_enrolled"]
+    assert [(m.data["type"], m.data["verification_id"]) for m in messages[1:]] == [("totp", "v1"), ("backup_code", "v2")]
+
+
+@pytest.mark.parametrize("to_state, event", [("expired", "flow.expired"), ("cancelled", "flow.cancelled")])
+def test_every_terminal_state_has_its_event(to_state, event):
+    flow = a_flow("factor_selection")
+    step = Step("expire" if to_state == "expired" else "cancel", "always", to_state)
+    assert types(flow_messages(flow, [take(flow, step, "system", NOW)], None)) == ["flow.transitioned", event]
+
+
+def test_management_changes_are_ordered_per_user():
+    [message] = factor_messages("removed", "u1", [("v1", "totp")], NOW)
+    assert message.type == "mfa.factor_removed" and message.ordering_key == "user:u1"
+    assert message.data == {"user_id": "u1", "type": "totp", "verification_id": "v1", "flow_id": None}
+
+
+# --- signatures ----------------------------------------------------------------------------------
+
+
+def test_signatures_verify_with_the_standard_webhooks_library():
+    secret = webhooks.new_secret()
+    assert secret.startswith("whsec_") and len(secret) == len("whsec_") + 44
+    payload = webhooks.body("flow.created", NOW, '{"flow_id": "f1"}')
+    now = int(datetime.now(UTC).timestamp())
+    headers = webhooks.sign_headers([secret], "msg_1", now, payload)
+    assert Webhook(secret).verify(payload, headers) == {
+        "type": "flow.created", "timestamp": "2026-11-27T12:00:00.000000Z", "data": {"flow_id": "f1"}}
+
+
+def test_during_a_rotation_either_secret_verifies():
+    old, new = webhooks.new_secret(), webhooks.new_secret()
+    payload = b'{"type":"flow.created","timestamp":"t","data":{}}'
+    headers = webhooks.sign_headers([new, old], "msg_2", int(datetime.now(UTC).timestamp()), payload)
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    for secret in (old, new):
+        Webhook(secret).verify(payload, headers)
+    with pytest.raises(Exception):
+        Webhook(webhooks.new_secret()).verify(payload, headers)
+
+
+def test_the_body_is_the_same_bytes_on_every_attempt():
+    one = webhooks.body("user.locked", NOW, '{"user_id": "u1"}')
+    assert one == webhooks.body("user.locked", NOW, '{"user_id": "u1"}')
+    assert json.loads(one)["data"] == {"user_id": "u1"}
+
+
+# --- the retry policy ------------------------------------------------------------------------------
+
+
+def test_2xx_succeeds():
+    assert webhooks.judge(SCHEDULE, 0, 204) == webhooks.Verdict("succeeded")
+
+
+def test_anything_else_is_retried_on_the_schedule_until_it_runs_out():
+    assert webhooks.judge(SCHEDULE, 0, 500) == webhooks.Verdict("pending", 5.0)
+    assert webhooks.judge(SCHEDULE, 1, None) == webhooks.Verdict("pending", 300.0)
+    assert webhooks.judge(SCHEDULE, 2, 302) == webhooks.Verdict("failed")
+
+
+def test_retry_after_is_honoured_on_429_and_503_only():
+    assert webhooks.judge(SCHEDULE, 0, 429, retry_after=120) == webhooks.Verdict("pending", 120)
+    assert webhooks.judge(SCHEDULE, 0, 503, retry_after=1) == webhooks.Verdict("pending", 5.0)
+    assert webhooks.judge(SCHEDULE, 0, 500, retry_after=120) == webhooks.Verdict("pending", 5.0)
+    assert webhooks.judge(SCHEDULE, 0, 429, retry_after=10**9).delay == webhooks.MAX_RETRY_AFTER
+
+
+def test_410_gone_fails_at_once_and_disables_the_endpoint():
+    assert webhooks.judge(SCHEDULE, 0, 410) == webhooks.Verdict("failed", disable=True)
+
+
+def test_retry_after_reads_seconds_and_http_dates():
+    assert webhooks.parse_retry_after("120", NOW) == 120
+    assert webhooks.parse_retry_after("Fri, 27 Nov 2026 12:01:00 GMT", NOW) == 60
+    assert webhooks.parse_retry_after("soon", NOW) is None
+    assert webhooks.parse_retry_after(None, NOW) is None
+
+
+# --- addresses -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["http://example.com/hook", "ftp://example.com/", "https:///nohost",
+                                 "https://user:pw@example.com/", "https://example.com:99999/"])
+def test_only_https_urls_without_credentials_are_accepted(url):
+    with pytest.raises(webhooks.UnsafeUrl):
+        webhooks.check_url(url, allow_private=False)
+
+
+def test_plain_http_needs_private_addresses_allowed():
+    assert webhooks.check_url("http://127.0.0.1:8000/h", allow_private=True).plain_http
+    assert webhooks.check_url("https://example.com/h", allow_private=False).port == 443
+
+
+@pytest.mark.parametrize("address, reason", [
+    ("127.0.0.1", "loopback"), ("::1", "loopback"), ("10.1.2.3", "private"), ("192.168.0.1", "private"),
+    ("169.254.169.254", "metadata"), ("fe80::1", "link-local"), ("::ffff:127.0.0.1", "loopback"),
+    ("100.64.0.1", "not a public"), ("0.0.0.0", "private"),
+    # IPv6 addresses that carry an internal IPv4 address, and deprecated site-local ones
+    ("64:ff9b::a00:1", "private"), ("2002:7f00:1::1", "loopback"), ("::7f00:1", "loopback"),
+    ("fec0::1", "site-local"),
+])
+def test_private_addresses_are_refused_by_default(address, reason):
+    assert reason in webhooks.address_refusal(address, allow_private=False)
+
+
+def test_allowing_private_addresses_still_refuses_metadata_and_non_loopback_plain_http():
+    assert webhooks.address_refusal("10.1.2.3", allow_private=True) is None
+    assert "metadata" in webhooks.address_refusal("169.254.169.254", allow_private=True)
+    assert "loopback" in webhooks.address_refusal("10.1.2.3", allow_private=True, plain_http=True)
+    assert webhooks.address_refusal("127.0.0.1", allow_private=True, plain_http=True) is None
+    assert webhooks.address_refusal("93.184.216.34", allow_private=False) is None
+
+
+async def test_names_are_checked_after_resolution():
+    with pytest.raises(webhooks.UnsafeUrl, match="resolves to"):
+        await webhooks.resolve_checked(webhooks.check_url("https://localhost/", False), allow_private=False)
+    resolver = webhooks.GuardedResolver(allow_private=False)
+    with pytest.raises(webhooks.UnsafeUrl):
+        await resolver.resolve("localhost", 443)
+    await resolver.close()
