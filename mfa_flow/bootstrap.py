@@ -103,7 +103,8 @@ async def run_worker(settings: Settings, url: str, metrics_port: int | None) -> 
     services = await start(settings, url, min_size=2, max_size=settings.webhook_concurrency + 2)
     try:
         courier = Courier(settings.webhook_allow_private, settings.webhook_concurrency)
-        worker = Worker(services.db, url, settings, services.box, services.flows, courier, MetricsServer())
+        worker = Worker(services.db, url, settings, services.box, services.flows, courier,
+                        MetricsServer(settings.metrics_key))
         await worker.run(metrics_port)
     finally:
         await services.close()

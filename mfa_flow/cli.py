@@ -8,7 +8,6 @@ import os
 import sys
 import time
 from datetime import UTC
-from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from . import __version__, bootstrap, logs
@@ -91,16 +90,21 @@ class ProgressBar:
 def cmd_audit_verify(args) -> int:
     from .audit import feed
 
-    pinned = feed.load_jwks(args.jwks) if args.jwks else None
-    if args.file:
-        path = Path(args.file)
-        bar = ProgressBar("bytes", threshold=10_000_000, enabled=not args.no_progress)
-        with path.open(encoding="utf-8") as lines:
-            report = feed.verify_lines(lines, bootstrap.registry().machine, pinned, bar, total=path.stat().st_size)
-    else:
+    try:
+        pinned = feed.load_jwks(args.jwks) if args.jwks else None
+        if args.file:
+            bar = ProgressBar("bytes", threshold=10_000_000, enabled=not args.no_progress)
+            try:
+                report = feed.verify_file(args.file, bootstrap.registry().machine, pinned, bar)
+            finally:
+                bar.close()
+    except feed.UnreadableInput as exc:
+        print(f"mfa-flow audit verify: {exc}", file=sys.stderr)
+        return 2
+    if not args.file:
         bar = ProgressBar("rows", threshold=50_000, enabled=not args.no_progress)
         report, _ = _with_services(lambda s: feed.verify_database(s.db, s.registry.machine, pinned, bar))
-    bar.close()
+        bar.close()
     print(report.summary())
     return 0 if report.ok else 1
 
@@ -215,8 +219,9 @@ def _audit_commands(commands) -> None:
         "verify",
         help="re-check every chain, replay every flow, check checkpoints",
         description="Re-compute every flow's hash chain, replay its events through the machine's table, compare "
-        "the final state and version with the flow row, and check the signed checkpoints. Exits 1 naming the "
-        "first row that does not hold.",
+        "the final state and version with the flow row, and check the signed checkpoints. Exits 0 when all "
+        "holds, 1 naming the first row that does not hold, 2 (one line on stderr naming the file and line) "
+        "when the export or key file cannot be read as one.",
     )
     verify.add_argument("--file", help="verify an export (NDJSON from 'audit export') offline, without a database")
     verify.add_argument("--jwks", help="check checkpoint signatures with these public keys (a JWKS file) only")

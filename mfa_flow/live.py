@@ -5,10 +5,11 @@ transaction, so a process hears of changes made by any process sharing the datab
 Payloads stay small: subscribers learn a version number and re-read the flow.
 
 NOTIFY is fire-and-forget: while the listening connection is down, notifications are lost.
-So the feed reconnects with back-off, and once it LISTENs again it re-reads the current
-version of every flow it has subscribers for and hands those on as if they had been
-notified. A subscriber therefore never misses the latest state, though it may miss
-intermediate ones (it only ever needs the newest: a flow is its current row).
+So the feed's ``ListeningConnection`` (also the worker's, on the webhook outbox) reconnects
+with back-off, and once it LISTENs again the feed re-reads the current version of every flow
+it has subscribers for and hands those on as if they had been notified. A subscriber
+therefore never misses the latest state, though it may miss intermediate ones (it only
+ever needs the newest: a flow is its current row).
 """
 
 from __future__ import annotations
@@ -75,22 +76,16 @@ class Subscription:
 
 class ChangeFeed:
     def __init__(self, url: str, name: str = "mfa-flow"):
-        self.url = url
-        # Shown in pg_stat_activity, so operators (and tests) can find each process's listener.
-        self.application_name = f"{name} listen pid={os.getpid()}"
         self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
-        self._conn: asyncpg.Connection | None = None
-        self._task: asyncio.Task | None = None
-        self._listening = asyncio.Event()
         self._closing = False
-        self.reconnects = 0
+        self.connection = ListeningConnection(url, CHANGES_CHANNEL, self._on_notify, self._catch_up,
+                                              what="change feed", name=name)
 
     # --- Lifecycle ---------------------------------------------------------------------------
 
     async def start(self, timeout: float = 10.0) -> None:
         """Start listening; returns once the first LISTEN is in place."""
-        self._task = asyncio.create_task(self._run(), name="change-feed")
-        await asyncio.wait_for(self._listening.wait(), timeout)
+        await self.connection.start(timeout)
 
     def close_subscriptions(self) -> None:
         """Wake every subscriber for the last time (graceful shutdown)."""
@@ -101,16 +96,11 @@ class ChangeFeed:
 
     async def stop(self) -> None:
         self.close_subscriptions()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        await self._disconnect()
+        await self.connection.stop()
 
     @property
     def listening(self) -> bool:
-        return self._listening.is_set()
+        return self.connection.listening
 
     # --- Subscribing -------------------------------------------------------------------------
 
@@ -152,64 +142,107 @@ class ChangeFeed:
         for subscription in self._subscribers.get(flow_id, ()):
             subscription.offer(version)
 
-    # --- The listening connection ------------------------------------------------------------
+    # --- What the connection hears ---------------------------------------------------------
 
-    def _on_notify(self, _conn, _pid, _channel, payload: str) -> None:
+    def _on_notify(self, payload: str) -> None:
         flow_id, _, version = payload.rpartition(":")
         if (number := whole_number(version)) is not None:
             self._publish(flow_id, number)
+
+    async def _catch_up(self, conn: asyncpg.Connection) -> None:
+        """After (re)connecting, hand on the current version of every subscribed flow: any
+        NOTIFY sent while nobody listened is lost, the rows are not."""
+        flow_ids = [flow_id for flow_id in list(self._subscribers) if _is_uuid(flow_id)]
+        if not flow_ids:
+            return
+        rows = await conn.fetch(
+            "SELECT id::text AS id, version FROM flows WHERE id = ANY($1::uuid[])", flow_ids, timeout=10
+        )
+        for row in rows:
+            self._publish(row["id"], row["version"])
+
+
+class ListeningConnection:
+    """One connection that LISTENs on one channel and comes back when the database goes away.
+
+    NOTIFY is fire-and-forget: while the connection is down, notifications are lost. So it
+    reconnects with back-off and jitter, and each time it LISTENs (again) it awaits
+    ``on_listening(connection)``, with which its owner catches up on what it may have missed.
+    A ping every ``PING_SECONDS`` finds a connection that died silently.
+    """
+
+    def __init__(self, url: str, channel: str, on_notify: Callable[[str], None],
+                 on_listening: Callable[[asyncpg.Connection], Awaitable[None]], what: str, name: str = "mfa-flow"):
+        self.url = url
+        self.channel = channel
+        self.what = what  # said in log lines: "change feed", "webhook outbox"
+        # Shown in pg_stat_activity, so operators (and tests) can find each process's listener.
+        self.application_name = f"{name} listen pid={os.getpid()}"
+        self._on_notify = on_notify
+        self._on_listening = on_listening
+        self._conn: asyncpg.Connection | None = None
+        self._task: asyncio.Task | None = None
+        self._listening = asyncio.Event()
+        self.reconnects = 0
+
+    async def start(self, timeout: float = 10.0) -> None:
+        """Start listening; returns once the first LISTEN is in place."""
+        self._task = asyncio.create_task(self._run(), name=f"listen {self.channel}")
+        await asyncio.wait_for(self._listening.wait(), timeout)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._disconnect()
+
+    @property
+    def listening(self) -> bool:
+        return self._listening.is_set()
+
+    def _notified(self, _conn, _pid, _channel, payload: str) -> None:
+        self._on_notify(payload)
 
     async def _run(self) -> None:
         delay = FIRST_RETRY_SECONDS
         while True:
             lost = asyncio.Event()
             try:
-                await self._connect(lost)
+                conn = await self._connect(lost)
                 delay = FIRST_RETRY_SECONDS
-                await self._catch_up()
-                await self._hold(lost)
+                await self._on_listening(conn)
+                await self._hold(conn, lost)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database went away: try again, more slowly each time
-                log.warning("change feed connection lost", error=type(exc).__name__, retry_in=round(delay, 2))
+                log.warning(f"{self.what} connection lost", error=type(exc).__name__, retry_in=round(delay, 2))
             self._listening.clear()
             await self._disconnect()
             await asyncio.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, LAST_RETRY_SECONDS)
             self.reconnects += 1
 
-    async def _connect(self, lost: asyncio.Event) -> None:
+    async def _connect(self, lost: asyncio.Event) -> asyncpg.Connection:
         conn = await asyncpg.connect(
             self.url, timeout=5, server_settings={"application_name": self.application_name}
         )
         self._conn = conn
         conn.add_termination_listener(lambda _conn: lost.set())
-        await conn.add_listener(CHANGES_CHANNEL, self._on_notify)
+        await conn.add_listener(self.channel, self._notified)
         self._listening.set()
         if self.reconnects:
-            log.info("change feed listening again", reconnects=self.reconnects)
+            log.info(f"{self.what} listening again", reconnects=self.reconnects)
+        return conn
 
-    async def _catch_up(self) -> None:
-        """After (re)connecting, hand on the current version of every subscribed flow: any
-        NOTIFY sent while nobody listened is lost, the rows are not."""
-        flow_ids = [flow_id for flow_id in list(self._subscribers) if _is_uuid(flow_id)]
-        if not flow_ids:
-            return
-        assert self._conn is not None  # called once connected
-        rows = await self._conn.fetch(
-            "SELECT id::text AS id, version FROM flows WHERE id = ANY($1::uuid[])", flow_ids, timeout=10
-        )
-        for row in rows:
-            self._publish(row["id"], row["version"])
-
-    async def _hold(self, lost: asyncio.Event) -> None:
+    async def _hold(self, conn: asyncpg.Connection, lost: asyncio.Event) -> None:
         """Keep the connection until it drops; ping now and then to notice a silent one."""
         while not lost.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(lost.wait(), PING_SECONDS)
             if not lost.is_set():
-                if self._conn is not None:
-                    await self._conn.fetchval("SELECT 1", timeout=5)
+                await conn.fetchval("SELECT 1", timeout=5)
         raise ConnectionError("the listening connection was closed")
 
     async def _disconnect(self) -> None:

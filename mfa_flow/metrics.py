@@ -35,6 +35,11 @@ WEBHOOK_LAG_SECONDS = Histogram(
     registry=REGISTRY,
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300, 3600),
 )
+WEBHOOK_MESSAGES_DELETED = Counter(
+    "mfa_flow_webhook_messages_deleted",
+    "Webhook messages the retention sweep deleted (their deliveries ended MFA_FLOW_WEBHOOK_RETENTION_DAYS ago)",
+    registry=REGISTRY,
+)
 FLOWS_EXPIRED_BY_SWEEP = Counter(
     "mfa_flow_flows_expired_by_sweep", "Flows the expiry sweep expired", registry=REGISTRY
 )

@@ -75,11 +75,15 @@ class Settings:
     webhook_allow_private: bool = False
     webhook_retry_schedule: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
     webhook_concurrency: int = 8
+    webhook_poll_interval: float = 1.0  # seconds between looks for due deliveries without a NOTIFY
+    webhook_retention_days: float = 30.0  # ended deliveries' messages are deleted after; 0 keeps them
     token_audience: str = "mfa-flow"
     token_ttl: int = 300
     token_alg: str = "Ed25519"
     checkpoint_rows: int = 1000
     checkpoint_seconds: int = 300
+    metrics_key: str | None = None  # when set, /metrics wants it as a Bearer token
+    body_timeout: float = 15.0  # seconds a request body may take to arrive
     schemas_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parent.parent / "schemas")
 
     @classmethod
@@ -109,12 +113,23 @@ class Settings:
             webhook_allow_private=_flag("MFA_FLOW_WEBHOOK_ALLOW_PRIVATE"),
             webhook_retry_schedule=_seconds_list("MFA_FLOW_WEBHOOK_RETRY_SCHEDULE", cls.webhook_retry_schedule),
             webhook_concurrency=max(1, _int("MFA_FLOW_WEBHOOK_CONCURRENCY", 8)),
+            webhook_poll_interval=_float("MFA_FLOW_WEBHOOK_POLL_INTERVAL", 1.0),
+            webhook_retention_days=_float("MFA_FLOW_WEBHOOK_RETENTION_DAYS", 30.0),
             token_audience=_env("MFA_FLOW_TOKEN_AUDIENCE", issuer),
             token_ttl=_int("MFA_FLOW_TOKEN_TTL", 300),
             token_alg=_env("MFA_FLOW_TOKEN_ALG", "Ed25519"),
             checkpoint_rows=_int("MFA_FLOW_CHECKPOINT_ROWS", 1000),
             checkpoint_seconds=_int("MFA_FLOW_CHECKPOINT_SECONDS", 300),
+            metrics_key=_env("MFA_FLOW_METRICS_KEY"),
+            body_timeout=_float("MFA_FLOW_BODY_TIMEOUT", 15.0),
         )
+        for name, seconds in (("MFA_FLOW_BODY_TIMEOUT", values["body_timeout"]),
+                              ("MFA_FLOW_WEBHOOK_POLL_INTERVAL", values["webhook_poll_interval"])):
+            if not seconds > 0:
+                raise SystemExit(f"{name} must be a positive number of seconds, not {seconds:g}")
+        if not values["webhook_retention_days"] >= 0:
+            raise SystemExit("MFA_FLOW_WEBHOOK_RETENTION_DAYS must be a number of days (0 keeps messages for ever),"
+                             f" not {values['webhook_retention_days']:g}")
         if values["token_alg"] not in ("Ed25519", "EdDSA"):
             raise SystemExit(f"MFA_FLOW_TOKEN_ALG must be Ed25519 or EdDSA, not {values['token_alg']!r}")
         if _env("MFA_FLOW_SCHEMAS_DIR"):

@@ -6,7 +6,7 @@ answer, commit. The row lock is held through the POST: it is the courier's lease
 the process dies PostgreSQL ends the transaction and the delivery is due again at once
 (at least once: a receiver may see a message twice, always with the same ``webhook-id``).
 Couriers wake on the outbox's NOTIFY (sent at commit), on a retry falling due, or every
-``POLL_SECONDS``.
+``MFA_FLOW_WEBHOOK_POLL_INTERVAL`` seconds (1).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import asyncpg
 from . import logs, metrics
 from .app.flows import FlowService
 from .crypto import SecretBox
+from .live import ListeningConnection
 from .settings import Settings
 from .store import Database
 from .store.outbox import OUTBOX_CHANNEL
@@ -32,7 +33,7 @@ from .webhooks.delivery import Attempt
 
 log = logs.get(__name__)
 
-POLL_SECONDS = 1.0
+RETENTION_BATCH = 1000  # messages deleted per transaction by the retention sweep
 FAILURE_PAUSE_SECONDS = 1.0  # after an error of the worker itself (the database went away)
 
 
@@ -73,6 +74,9 @@ class Worker:
         self._signal.set()
         self._signal = asyncio.Event()
 
+    async def _look_for_work(self, _connection: asyncpg.Connection) -> None:
+        self._wake()
+
     async def _idle(self, wake: asyncio.Event, seconds: float) -> None:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(wake.wait(), seconds)
@@ -89,7 +93,7 @@ class Worker:
                 await self._idle(self._stopping, FAILURE_PAUSE_SECONDS)
                 continue
             if not worked:
-                await self._idle(wake, POLL_SECONDS)
+                await self._idle(wake, self.settings.webhook_poll_interval)
 
     async def deliver_one(self) -> bool:
         """Claim, attempt and record one delivery. False when nothing is due."""
@@ -138,6 +142,8 @@ class Worker:
     async def _post(self, job: Job) -> Attempt:
         allow_private = self.settings.webhook_allow_private
         try:
+            # The URL's shape and, for an IP literal, its address (aiohttp connects to a literal
+            # without asking the resolver, so GuardedResolver never sees one).
             target = addresses.check_url(job.url, allow_private)
             if target.plain_http:  # the loopback-only rule of plain http needs the scheme
                 await addresses.resolve_checked(target, allow_private)
@@ -152,13 +158,39 @@ class Worker:
     # --- sweeping -----------------------------------------------------------------------------
 
     async def _sweeper(self) -> None:
-        """Expire overdue flows, so that ``flow.expired`` fires without a client."""
+        """Expire overdue flows, so that ``flow.expired`` fires without a client; delete the
+        messages whose deliveries ended longer ago than the retention period."""
         while not self._stopping.is_set():
             try:
                 await self.flows.expire_overdue()
             except Exception:
                 log.exception("expiry sweep failed")
+            try:
+                await self.forget_old_messages()
+            except Exception:
+                log.exception("webhook retention sweep failed")
             await self._idle(self._stopping, self.settings.sweep_interval)
+
+    async def forget_old_messages(self) -> int:
+        """Delete, a batch per transaction, the messages of which every delivery ended (was
+        delivered, or failed its last try and was not retried) more than
+        ``MFA_FLOW_WEBHOOK_RETENTION_DAYS`` ago. Pending deliveries are never deleted."""
+        days = self.settings.webhook_retention_days
+        if not days:
+            return 0
+        ended_before = _now() - timedelta(days=days)
+        total = 0
+        while True:
+            async with self.db.unit_of_work() as uow:
+                deleted = await uow.outbox.forget(ended_before, RETENTION_BATCH)
+                await uow.commit()
+            total += deleted
+            if deleted < RETENTION_BATCH:
+                break
+        if total:
+            metrics.WEBHOOK_MESSAGES_DELETED.inc(total)
+            log.info("webhook retention sweep", messages_deleted=total, ended_before=ended_before.isoformat())
+        return total
 
     # --- running ------------------------------------------------------------------------------
 
@@ -166,8 +198,11 @@ class Worker:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stopping.set)
-        listener = await asyncpg.connect(self.listen_url)
-        await listener.add_listener(OUTBOX_CHANNEL, self._wake)
+        # LISTEN on the outbox, again after the database restarts or the connection is cut:
+        # between the two, NOTIFYs are lost, so couriers look for work on every (re)LISTEN.
+        listener = ListeningConnection(self.listen_url, OUTBOX_CHANNEL, self._wake, self._look_for_work,
+                                       what="webhook outbox", name="mfa-flow worker")
+        await listener.start()
         if metrics_port:
             await self.metrics_server.start(self.settings.host, metrics_port)
         tasks = [asyncio.create_task(self._courier()) for _ in range(self.settings.webhook_concurrency)]
@@ -180,7 +215,6 @@ class Worker:
         self._wake()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.courier.close()
-        with contextlib.suppress(Exception):
-            await listener.close()
+        await listener.stop()
         await self.metrics_server.stop()
         log.info("worker stopped")

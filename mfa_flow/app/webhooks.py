@@ -140,7 +140,7 @@ class WebhookService:
     async def retry(self, endpoint_id: str, delivery_id: str) -> dict:
         async with self.db.unit_of_work() as uow:
             await self._endpoint(uow, endpoint_id)
-            if await uow.deliveries.get(endpoint_id, delivery_id) is None:
+            if await uow.deliveries.get(endpoint_id, delivery_id, lock=True) is None:
                 raise NotFound(f"delivery {delivery_id} of webhook {endpoint_id}")
             await uow.deliveries.retry(delivery_id, _now())
             await uow.outbox.wake_worker()

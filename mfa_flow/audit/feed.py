@@ -7,6 +7,7 @@ The checks themselves are pure and live in ``audit/verify.py``; this module feed
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterable, TextIO
@@ -31,10 +32,23 @@ def _now() -> datetime:
 # --- verify ----------------------------------------------------------------------------------
 
 
+class UnreadableInput(ValueError):
+    """An export or key file that is not what ``audit verify`` reads: said in one line
+    (which file, which line, what is wrong), never as a traceback."""
+
+
 def load_jwks(path: str | Path) -> list[dict[str, Any]]:
     """Public keys pinned by the auditor (a JWKS file), instead of the ones the log carries."""
-    document = json.loads(Path(path).read_text())
-    return list(document["keys"] if isinstance(document, dict) else document)
+    try:
+        document = json.loads(Path(path).read_bytes())
+    except OSError as exc:
+        raise UnreadableInput(f"cannot read the key file {path}: {exc.strerror or exc}") from None
+    except (ValueError, RecursionError) as exc:
+        raise UnreadableInput(f"the key file {path} is not JSON: {exc}") from None
+    keys = document.get("keys") if isinstance(document, dict) else document
+    if not isinstance(keys, list) or not all(isinstance(k, dict) for k in keys):
+        raise UnreadableInput(f'the key file {path} is not a JWKS: expected {{"keys": [<JWK object>, ...]}}')
+    return keys
 
 
 async def verify_database(
@@ -61,43 +75,127 @@ async def verify_database(
     return report, total
 
 
-def verify_lines(lines: Iterable[str], machine: FlowMachine, pinned_keys: list[dict] | None = None,
+# The fields of each kind of export line, and their JSON types (bool is no integer here).
+_TRANSITION_FIELDS = {"cursor": str, "flow_id": str, "seq": int, "event": str, "from_state": str,
+                      "to_state": str, "at": str, "actor": str, "data": dict, "prev_hash": str, "hash": str}
+_CHECKPOINT_FIELDS = {"id": int, "cursor": str, "rows": int, "running_hash": str, "at": str, "kid": str,
+                      "signature": str}
+_FLOW_FIELDS = {"id": str, "state": str, "version": int, "chain_head": str}
+_JSON_TYPE = {str: "a string", int: "an integer", dict: "an object"}
+
+
+def _fields_problem(record: dict[str, Any], fields: dict[str, type], what: str, exact: bool) -> str | None:
+    missing = [name for name in fields if name not in record]
+    if missing:
+        return f"not {what}: it has no {', '.join(missing)}"
+    for name, kind in fields.items():
+        value = record[name]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            return f"not {what}: {name} must be {_JSON_TYPE[kind]}"
+    extra = sorted(record.keys() - fields.keys()) if exact else []
+    if extra:
+        return f"not {what}: unexpected field(s) {', '.join(extra)}"
+    return None
+
+
+def _export_record(raw: bytes | str) -> tuple[str, Any]:
+    """One export line as (kind, value): key, base, checkpoint, flow or transition; else
+    ``UnreadableInput`` saying what is wrong with it (without the line number)."""
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as exc:
+        raise UnreadableInput(f"not UTF-8 text (byte {exc.start + 1} of the line)") from None
+    try:
+        record = json.loads(text)
+    except ValueError as exc:
+        raise UnreadableInput(f"not JSON ({exc})") from None
+    except RecursionError:
+        raise UnreadableInput("JSON nested too deeply") from None
+    if not isinstance(record, dict):
+        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(record), "a number")
+        raise UnreadableInput(f"{kind}, not a JSON object")
+    for kind in ("key", "base", "checkpoint", "flow"):
+        if kind in record and len(record) == 1:
+            value = record[kind]
+            if kind == "key":
+                problem = None if isinstance(value, dict) else "not a key line: key must be an object (a JWK)"
+            elif not isinstance(value, dict):
+                problem = f"not a {kind} line: {kind} must be an object"
+            elif kind == "flow":
+                problem = _fields_problem(value, _FLOW_FIELDS, "a flow line", exact=True)
+            else:
+                problem = _fields_problem(value, _CHECKPOINT_FIELDS, f"a {kind} line", exact=False)
+            if problem:
+                raise UnreadableInput(problem)
+            if kind == "flow":
+                return kind, FlowHead(**value)
+            return kind, value if kind == "key" else Checkpoint.from_json(value)
+    if {"type", "title", "status"} <= record.keys() and "flow_id" not in record:
+        title = str(record.get("title"))[:80]
+        raise UnreadableInput(f"an error document (problem+json: {title!r}), not a transition: did the export fail?")
+    problem = _fields_problem(record, _TRANSITION_FIELDS, "a transition", exact=False)
+    if problem:
+        raise UnreadableInput(problem)
+    return "transition", record
+
+
+def verify_lines(lines: Iterable[bytes | str], machine: FlowMachine, pinned_keys: list[dict] | None = None,
                  progress: Progress | None = None, total: int | None = None) -> Report:
     """Verify an export (see ``export``): key, base and checkpoint lines first, then the
-    transitions in the global order, then the flow rows. No database needed."""
+    transitions in the global order, then the flow rows. No database needed. A line that is
+    none of these raises ``UnreadableInput`` naming its number."""
     keys: list[dict] = []
     base: Checkpoint | None = None
     verifier: Verifier | None = None
     heads: list[FlowHead] = []
     read = 0
+    records = 0
     for number, line in enumerate(lines, 1):
         read += len(line)
         if progress and number % 20000 == 0:
             progress(read, total)
         if not line.strip():
             continue
-        record = json.loads(line)
-        if "key" in record:
-            keys.append(record["key"])
+        try:
+            kind, value = _export_record(line)
+        except UnreadableInput as exc:
+            raise UnreadableInput(f"line {number}: {exc}") from None
+        records += 1
+        if kind == "key":
+            keys.append(value)
             continue
-        if "base" in record:
-            base = Checkpoint.from_json(record["base"])
+        if kind == "base":
+            base = value
             continue
         if verifier is None:
             chosen = pinned_keys if pinned_keys is not None else (keys or None)
             verifier = Verifier(machine, chosen, base=base)
             if chosen is None:
                 verifier.report.notes.append("no keys given: checkpoint signatures not checked")
-        if "checkpoint" in record:
-            verifier.add_checkpoint(Checkpoint.from_json(record["checkpoint"]))
-        elif "flow" in record:
-            heads.append(FlowHead(**record["flow"]))
+        if kind == "checkpoint":
+            verifier.add_checkpoint(value)
+        elif kind == "flow":
+            heads.append(value)
         else:
-            verifier.feed(record)
+            verifier.feed(value)
+    if not records:
+        raise UnreadableInput("the file is empty: an export holds at least the keys that sign its checkpoints")
     if progress:
         progress(read, total)
     verifier = verifier or Verifier(machine, pinned_keys)
     return verifier.finish(heads if heads else None)
+
+
+def verify_file(path: str | Path, machine: FlowMachine, pinned_keys: list[dict] | None = None,
+                progress: Progress | None = None) -> Report:
+    """``verify_lines`` over a file, read as bytes so that a line that is not UTF-8 is named."""
+    try:
+        with open(path, "rb") as lines:
+            return verify_lines(lines, machine, pinned_keys, progress, total=os.fstat(lines.fileno()).st_size)
+    except OSError as exc:
+        raise UnreadableInput(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnreadableInput as exc:
+        raise UnreadableInput(f"{path} {exc}") from None
 
 
 # --- export ----------------------------------------------------------------------------------

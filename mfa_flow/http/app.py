@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 log = logs.get(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
+# After an answer to a request whose body was not read to its end (a 408 for a body that
+# trickled in, a body sent where none is read), aiohttp keeps reading and dropping it for
+# ``lingering_time`` before it closes the connection: 10 s by default, more than a client
+# that cannot finish its body deserves, so the 408's connection ends 2 s after the answer.
+HANDLER_ARGS = {"lingering_time": 2.0}
 
 
 async def _sweep_expired(app: web.Application) -> None:
@@ -59,7 +64,7 @@ def create_app(settings: Settings, database_url: str, registry: Registry,
                start: "Callable[[Settings, str], Awaitable[Services]]") -> web.Application:
     """The application; ``start`` (the composition root's) builds the services at start-up."""
     app = web.Application(middlewares=[request_context_middleware, problems_middleware],
-                          client_max_size=MAX_BODY_BYTES)
+                          client_max_size=MAX_BODY_BYTES, handler_args=HANDLER_ARGS)
     app["settings"] = settings
     app["schemas"] = Schemas(settings.schemas_dir, registry)
     app["openapi"] = app["schemas"].bundled()

@@ -64,6 +64,16 @@ def caller(request: web.Request, query_token: bool = False) -> Caller:
     raise unauthorized("the key or token is not valid")
 
 
+def require_metrics_key(request: web.Request, metrics_key: str | None) -> None:
+    """``/metrics`` (of ``serve`` and of ``worker``) is open unless MFA_FLOW_METRICS_KEY is set;
+    then that key, and only it, as a Bearer token. A scraper gets no other power."""
+    if not metrics_key:
+        return
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not same(value.strip(), metrics_key):
+        raise unauthorized("/metrics needs the metrics key (MFA_FLOW_METRICS_KEY) as a Bearer token")
+
+
 def require_admin(request: web.Request) -> Caller:
     who = caller(request)
     if who.role is None:

@@ -15,6 +15,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from .. import __version__, metrics
 from ..webhooks.addresses import UnsafeUrl, address_refusal
 from ..webhooks.delivery import RESPONSE_EXCERPT, TIMEOUT_SECONDS, Attempt, parse_retry_after
+from .auth import require_metrics_key
+from .problems import problems_middleware
 
 
 class GuardedResolver(AbstractResolver):
@@ -58,7 +60,7 @@ class Courier:
                 return Attempt(response.status, retry_after, excerpt.decode("utf-8", errors="replace"))
         except TimeoutError:
             return Attempt(None, error=f"no answer within {TIMEOUT_SECONDS:g} s")
-        except (aiohttp.ClientError, OSError) as exc:
+        except (aiohttp.ClientError, OSError, ValueError) as exc:  # ValueError: a URL yarl cannot take
             cause = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc
             return Attempt(None, error=f"{type(cause).__name__}: {cause}"[:500])
 
@@ -69,17 +71,19 @@ class Courier:
 class MetricsServer:
     """``/metrics`` and ``/healthz`` of the worker process."""
 
-    def __init__(self) -> None:
+    def __init__(self, metrics_key: str | None = None) -> None:
         self._runner: web.AppRunner | None = None
+        self.metrics_key = metrics_key
 
     async def start(self, host: str, port: int) -> None:
         async def metrics_text(request: web.Request) -> web.Response:
+            require_metrics_key(request, self.metrics_key)
             return web.Response(body=generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
         async def healthz(request: web.Request) -> web.Response:
             return web.json_response({"status": "ok"})
 
-        app = web.Application()
+        app = web.Application(middlewares=[problems_middleware])
         app.add_routes([web.get("/metrics", metrics_text), web.get("/healthz", healthz)])
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()

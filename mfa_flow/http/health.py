@@ -6,6 +6,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .. import metrics
+from .auth import require_metrics_key
 from .problems import Problem
 
 
@@ -22,6 +23,7 @@ async def readyz(request):
 
 
 async def metrics_text(request):
+    require_metrics_key(request, request.app["settings"].metrics_key)
     counts, deliveries = await request.app["audit"].counts()
     for state in request.app["flows"].machine.states:
         metrics.FLOWS_BY_STATE.labels(state).set(counts.get(state, 0))

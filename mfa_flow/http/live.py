@@ -19,6 +19,7 @@ from ..domain.machine import is_terminal
 from ..numbers import whole_number
 from .auth import AUDITOR, Caller, caller, check_flow_access, forbidden
 from .flows import drive
+from .masking import MaskCheckingWebSocketResponse
 from .problems import Problem, as_problem, invalid
 
 log = logs.get(__name__)
@@ -146,7 +147,7 @@ class FlowSocket:
 
 
 async def flow_socket(request: web.Request) -> web.StreamResponse:
-    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_MESSAGE_BYTES, timeout=2.0)
+    ws = MaskCheckingWebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_MESSAGE_BYTES, timeout=2.0)
     if not ws.can_prepare(request).ok:
         raise Problem(426, "upgrade-required", "Upgrade required", "this endpoint speaks WebSocket only",
                       headers={"Upgrade": "websocket", "Connection": "Upgrade"})

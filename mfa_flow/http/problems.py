@@ -90,12 +90,15 @@ _AIOHTTP_SLUGS = {
 
 def problem_response(problem: Problem, request: web.Request | None = None) -> web.Response:
     body = problem.body(request.path if request is not None else None)
-    return web.Response(
+    response = web.Response(
         status=problem.status,
         text=json.dumps(body),
         content_type="application/problem+json",
         headers=problem.headers,
     )
+    if problem.status == 408:
+        response.force_close()  # the rest of the body may still come: the connection is spent
+    return response
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

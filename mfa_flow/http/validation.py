@@ -6,6 +6,7 @@ events, the copies the service validates with and serves follow the factor regis
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from pathlib import Path
@@ -148,7 +149,14 @@ async def read_json(request: web.Request, component: str, optional: bool = False
 async def read_json_object(request: web.Request, optional: bool = False) -> dict | None:
     """The request body as a JSON object (not yet checked against a schema), None when an
     optional body is absent, or a 400/415 problem."""
-    raw = await request.read()  # aiohttp enforces client_max_size (413)
+    timeout = request.app["settings"].body_timeout
+    try:
+        # aiohttp enforces client_max_size (413) but waits for a slow body for ever: a client
+        # trickling bytes would hold a connection and a handler as long as it liked.
+        raw = await asyncio.wait_for(request.read(), timeout)
+    except TimeoutError:
+        raise Problem(408, "request-timeout", "Request timeout",
+                      f"the request body did not arrive within {timeout:g} s (MFA_FLOW_BODY_TIMEOUT)") from None
     if not raw.strip():
         if optional:
             return None

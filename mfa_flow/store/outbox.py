@@ -10,6 +10,7 @@ The NOTIFY is delivered at commit only, so the worker wakes for committed work a
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any, Iterable
 
 from ..webhooks.messages import Message
@@ -38,6 +39,25 @@ WITH new_messages AS (
 SELECT count(*)::int FROM new_deliveries
 """
 
+# A message occurs before any of its deliveries ends, so the index on occurred_at narrows the
+# search to old messages; SKIP LOCKED leaves alone what another worker is deleting.
+_FORGET = """
+WITH ended AS (
+    SELECT m.seq FROM webhook_messages m
+    WHERE m.occurred_at < $1
+      AND NOT EXISTS (
+          SELECT 1 FROM webhook_deliveries d
+          WHERE d.message_seq = m.seq
+            AND (d.status = 'pending' OR COALESCE(d.delivered_at, d.last_attempt_at, d.created_at) >= $1))
+    ORDER BY m.occurred_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), deleted AS (
+    DELETE FROM webhook_messages m USING ended WHERE m.seq = ended.seq RETURNING 1
+)
+SELECT count(*)::int FROM deleted
+"""
+
 
 class OutboxRepository:
     def __init__(self, conn: Any) -> None:
@@ -63,6 +83,13 @@ class OutboxRepository:
     async def wake_worker(self) -> None:
         """Tell the workers there is work (heard at commit, not before)."""
         await self.conn.execute("SELECT pg_notify($1, '')", OUTBOX_CHANNEL)
+
+    async def forget(self, ended_before: datetime, batch: int) -> int:
+        """Delete up to ``batch`` messages (their deliveries go with them) of which no delivery
+        is pending and every delivery ended — delivered, or its last try failed — before
+        ``ended_before``; a message whose endpoints are all gone counts from when it occurred.
+        Returns how many it deleted."""
+        return await self.conn.fetchval(_FORGET, ended_before, batch)
 
     async def of_key(self, ordering_key: str) -> list[dict]:
         """The messages about one flow or user, oldest first (for operators and tests)."""

@@ -171,14 +171,16 @@ class DeliveryRepository:
         )
         return [dict(r) for r in rows]
 
-    async def get(self, endpoint_id: str, delivery_id: str) -> dict | None:
+    async def get(self, endpoint_id: str, delivery_id: str, lock: bool = False) -> dict | None:
+        """One delivery; with ``lock``, it and its message are locked until the unit of work
+        ends, so that the retention sweep (which skips locked messages) cannot delete them."""
         checked = _uuid(delivery_id)
         if checked is None:
             return None
         delivery_id = checked
         row = await self.conn.fetchrow(
             f"SELECT {_DELIVERY} FROM webhook_deliveries d JOIN webhook_messages m ON m.seq = d.message_seq"
-            " WHERE d.endpoint_id = $1::uuid AND d.id = $2::uuid",
+            " WHERE d.endpoint_id = $1::uuid AND d.id = $2::uuid" + (" FOR UPDATE OF d, m" if lock else ""),
             endpoint_id, delivery_id,
         )
         return dict(row) if row else None

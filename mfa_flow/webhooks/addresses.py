@@ -1,17 +1,55 @@
-"""Which addresses a webhook may be sent to: https URLs to public hosts (checked again after
-name resolution), never a cloud metadata service."""
+"""Which addresses a webhook may be sent to: https URLs to hosts that are valid DNS names or IP
+addresses, public ones (checked again after name resolution, and for IP literals by the URL
+check itself), never a multicast, special-purpose or cloud metadata address."""
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import idna
+
+_Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(*cidrs: str) -> tuple[_Network, ...]:
+    return tuple(ipaddress.ip_network(c) for c in cidrs)
+
+
 # Cloud instance metadata services: refused even when private addresses are allowed.
 METADATA_ADDRESSES = frozenset(
     ipaddress.ip_address(a) for a in ("169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200")
+)
+
+# Ranges an operator may use for receivers inside their own network: allowed only with
+# MFA_FLOW_WEBHOOK_ALLOW_PRIVATE. Each with the words a refusal uses.
+PRIVATE_USE: tuple[tuple[tuple[_Network, ...], str], ...] = (
+    (_networks("127.0.0.0/8", "::1/128"), "a loopback address"),
+    (_networks("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"), "a private address (RFC 1918)"),
+    (_networks("fc00::/7"), "a private address (IPv6 unique local, RFC 4193)"),
+    (_networks("100.64.0.0/10"), "a carrier-grade NAT address (RFC 6598 shared address space)"),
+    (_networks("169.254.0.0/16", "fe80::/10"), "a link-local address"),
+    (_networks("fec0::/10"), "a site-local address (deprecated IPv6)"),
+)
+
+# Special-purpose ranges (IANA's IPv4 and IPv6 special-purpose address registries) where no
+# webhook receiver can be: refused whatever the settings. Multicast, unspecified and
+# broadcast addresses are recognised by ``ipaddress`` itself; anything else that is not
+# global (``is_global``) is refused too, as "a special-purpose address".
+NEVER: tuple[tuple[tuple[_Network, ...], str], ...] = (
+    (_networks("0.0.0.0/8"), "in 0.0.0.0/8 ('this network', RFC 791)"),
+    (_networks("240.0.0.0/4"), "a reserved address (240.0.0.0/4)"),
+    (_networks("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32", "3fff::/20"),
+     "a documentation address (RFC 5737, RFC 3849, RFC 9637)"),
+    (_networks("198.18.0.0/15", "2001:2::/48"), "a benchmarking address (RFC 2544, RFC 5180)"),
+    (_networks("192.0.0.0/24", "2001::/23"), "an IETF protocol assignment (RFC 6890)"),
+    (_networks("192.88.99.0/24"), "a 6to4 relay anycast address (deprecated, RFC 7526)"),
+    (_networks("100::/64"), "a discard-only address (RFC 6666)"),
 )
 
 
@@ -30,7 +68,10 @@ class Target:
 
 def check_url(url: str, allow_private: bool) -> Target:
     """The URL's shape: https (or http, to loopback only, when private addresses are allowed),
-    a host, no credentials."""
+    a host that is a valid DNS name or an allowed IP address, no credentials. An IP literal
+    is checked here, at registration and at every delivery alike: no resolver sees it."""
+    if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in url):
+        raise UnsafeUrl("the URL has a space or a control character; percent-encode it")
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -45,8 +86,57 @@ def check_url(url: str, allow_private: bool) -> Target:
         raise UnsafeUrl("the URL needs a host")
     if parts.username or parts.password:
         raise UnsafeUrl("put no credentials in the URL: verify the signature instead")
-    default = 443 if parts.scheme == "https" else 80
-    return Target(url, parts.hostname, port or default, parts.scheme == "http")
+    if port == 0:
+        raise UnsafeUrl("port 0 cannot be connected to; give a port from 1 to 65535")
+    plain_http = parts.scheme == "http"
+    host = parts.hostname
+    literal = _ip_literal(host)
+    if literal is not None:
+        reason = address_refusal(literal, allow_private, plain_http)
+        if reason:
+            raise UnsafeUrl(f"the host {host} is {reason}")
+    elif problem := host_name_problem(host):
+        raise UnsafeUrl(problem)
+    return Target(url, host, port or (80 if plain_http else 443), plain_http)
+
+
+def _ip_literal(host: str) -> _Address | None:
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return None
+
+
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
+MAX_NAME_LENGTH = 253  # RFC 1035 §2.3.4: 255 octets on the wire, 253 characters written
+MAX_LABEL_LENGTH = 63
+
+
+def host_name_problem(host: str) -> str | None:
+    """Why ``host`` (lower case, as ``urlsplit`` gives it) is not a DNS host name, or None.
+    Internationalised names are checked and converted by the ``idna`` package (IDNA 2008 with
+    UTS #46 mapping, as ``yarl`` sends them)."""
+    name = host[:-1] if host.endswith(".") else host  # one trailing dot: a fully qualified name
+    if not name.isascii() or "xn--" in name:
+        try:
+            name = idna.encode(name, uts46=True).decode("ascii")
+        except idna.IDNAError as exc:
+            return f"the host is not a valid internationalised domain name ({exc})"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"the host name is {len(name)} characters long; DNS allows at most {MAX_NAME_LENGTH}"
+    labels = name.split(".")
+    for number, label in enumerate(labels, 1):
+        if not label:
+            return f"label {number} of the host name is empty (two dots in a row, or a dot first)"
+        if len(label) > MAX_LABEL_LENGTH:
+            return (f"label {number} of the host name is {len(label)} characters long; DNS allows at most"
+                    f" {MAX_LABEL_LENGTH}")
+        if not _LABEL.fullmatch(label):
+            return (f"label {number} of the host name may hold only letters, digits and hyphens, and may not"
+                    " start or end with a hyphen")
+    if labels[-1].isdigit():
+        return "the host's last label is all digits: write an IPv4 address as four dotted decimal numbers"
+    return None
 
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
@@ -65,27 +155,35 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     return None
 
 
-def address_refusal(address: str, allow_private: bool, plain_http: bool = False) -> str | None:
+def _named(ip: _Address, table: tuple[tuple[tuple[_Network, ...], str], ...]) -> str | None:
+    for networks, name in table:
+        if any(ip.version == net.version and ip in net for net in networks):
+            return name
+    return None
+
+
+def address_refusal(address: str | _Address, allow_private: bool, plain_http: bool = False) -> str | None:
     """Why the service will not call ``address``, or None."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    ip = address if not isinstance(address, str) else ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address):
-        if ip.is_site_local and not allow_private:
-            return "a site-local address"
         ip = _embedded_ipv4(ip) or ip
     if ip in METADATA_ADDRESSES:
         return "a cloud metadata address"
+    if ip.is_unspecified:
+        return "the unspecified address"
+    if ip.is_multicast:
+        return "a multicast address"
+    if ip == ipaddress.IPv4Address("255.255.255.255"):
+        return "the broadcast address"
+    if never := _named(ip, NEVER):
+        return never
+    private_use = _named(ip, PRIVATE_USE)
     if plain_http and not ip.is_loopback:
         return "not a loopback address, and plain http is allowed to loopback only"
-    if allow_private:
-        return None
-    if ip.is_loopback:
-        return "a loopback address"
-    if ip.is_link_local:
-        return "a link-local address"
-    if ip.is_private:
-        return "a private address"
+    if private_use:
+        return None if allow_private else private_use
     if not ip.is_global:
-        return "not a public address"
+        return "a special-purpose address, not a public one"
     return None
 
 
@@ -94,8 +192,9 @@ async def resolve_checked(target: Target, allow_private: bool) -> list[str]:
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise UnsafeUrl(f"the host {target.host} does not resolve: {exc.strerror or exc}") from None
+    except (OSError, UnicodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise UnsafeUrl(f"the host {target.host} does not resolve: {why}") from None
     addresses = sorted({str(info[4][0]) for info in infos})
     for address in addresses:
         reason = address_refusal(address, allow_private, target.plain_http)

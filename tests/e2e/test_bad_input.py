@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import re
+import time
+from urllib.parse import urlsplit
+
 import pytest
 
 from tests.e2e.test_setup_flows import unique
+from tests.support.server import ServerProcess
 
 PROBLEM = "application/problem+json"
 
@@ -170,3 +178,58 @@ async def test_unknown_paths_and_methods_are_problems_too(api):
     reply = await api.admin("DELETE", "/api/config/mfa")
     assert reply.status == 405 and "DELETE is not allowed" in reply.problem["detail"]
     assert "GET" in reply.headers["Allow"]
+
+
+class Trickle:
+    """A raw HTTP/1.1 client that sends its headers at once and then its body a byte at a
+    time, slowly: the slow-body attack that holds a server's connection and handler."""
+
+    def __init__(self, base_url: str, chunked: bool):
+        self.url = urlsplit(base_url)
+        self.chunked = chunked
+
+    async def run(self) -> tuple[bytes, float, float]:
+        """Send until the server answers and closes: (the answer, seconds until it came,
+        seconds until the server closed the connection)."""
+        reader, writer = await asyncio.open_connection(self.url.hostname, self.url.port)
+        framing = "Transfer-Encoding: chunked" if self.chunked else "Content-Length: 400"
+        writer.write(f"POST /api/flows HTTP/1.1\r\nHost: {self.url.netloc}\r\nContent-Type: application/json\r\n"
+                     f"{framing}\r\n\r\n".encode())
+        started = time.monotonic()
+        trickler = asyncio.create_task(self._trickle(writer))
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+            length = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+            answer = head + await reader.readexactly(length)
+            answered = time.monotonic() - started
+            with contextlib.suppress(ConnectionError):
+                await asyncio.wait_for(reader.read(), 30)  # to the end: the server closes
+            return answer, answered, time.monotonic() - started
+        finally:
+            trickler.cancel()
+            writer.close()
+
+    async def _trickle(self, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            while True:
+                writer.write(b"1\r\n \r\n" if self.chunked else b" ")
+                await writer.drain()
+                await asyncio.sleep(0.25)
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_a_body_that_trickles_in_is_cut_off_with_408_and_the_connection_closed(database_url, chunked):
+    server = await ServerProcess(database_url, MFA_FLOW_BODY_TIMEOUT="2").started()
+    try:
+        answer, answered, closed = await Trickle(server.base_url, chunked).run()
+    finally:
+        await asyncio.to_thread(server.stop)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 "), answer[:300]
+    assert b"Content-Type: application/problem+json" in head and b"Connection: close" in head
+    problem = json.loads(body)
+    assert problem["type"] == "urn:mfa-flow:problem:request-timeout"
+    assert problem["detail"] == "the request body did not arrive within 2 s (MFA_FLOW_BODY_TIMEOUT)"
+    # Cut off: answered at the timeout, the connection closed soon after (while the body was
+    # still coming: 400 bytes at 4 a second would take 100 s).
+    assert 2 <= answered < 6 and closed < answered + 5, (answered, closed)

@@ -6,6 +6,7 @@ import json
 import re
 
 from tests.e2e.test_setup_flows import unique
+from tests.support.server import ADMIN_KEY, free_port, server_and_worker
 
 
 async def test_liveness_and_readiness(api):
@@ -59,3 +60,29 @@ async def test_admin_changes_are_logged_without_secrets(api, server):
     assert any(e["event"] == "factor added" and e["user_id"] == user["id"] for e in admin)
     assert "another password that must not leak" not in server.log()
     assert added["secret"] not in server.log()
+
+
+METRICS_KEY = "metrics_key_for_the_scraper_0123456789"
+
+
+async def test_with_a_metrics_key_both_metrics_endpoints_want_it_as_a_bearer_token(test_database, http):
+    async with test_database.own("metrics") as url:
+        async with server_and_worker(url, {"MFA_FLOW_METRICS_KEY": METRICS_KEY},
+                               worker={"MFA_FLOW_WORKER_METRICS_PORT": str(free_port())}) as (server, worker):
+            for endpoint in (f"{server.base_url}/metrics",
+                             f"http://127.0.0.1:{worker.env['MFA_FLOW_WORKER_METRICS_PORT']}/metrics"):
+                for authorization in (None, "Bearer wrong", f"Bearer {ADMIN_KEY}", f"Basic {METRICS_KEY}"):
+                    headers = {"Authorization": authorization} if authorization else {}
+                    async with http.get(endpoint, headers=headers) as reply:
+                        assert reply.status == 401, (endpoint, authorization)
+                        assert reply.headers["Content-Type"].startswith("application/problem+json")
+                        assert reply.headers["WWW-Authenticate"] == "Bearer"
+                        problem = await reply.json(content_type=None)
+                        assert problem["detail"] == ("/metrics needs the metrics key (MFA_FLOW_METRICS_KEY)"
+                                                     " as a Bearer token")
+                async with http.get(endpoint, headers={"Authorization": f"Bearer {METRICS_KEY}"}) as reply:
+                    assert reply.status == 200 and "mfa_flow_" in await reply.text(), endpoint
+            # The key opens /metrics only.
+            async with http.get(f"{server.base_url}/api/webhooks",
+                                headers={"Authorization": f"Bearer {METRICS_KEY}"}) as reply:
+                assert reply.status == 401

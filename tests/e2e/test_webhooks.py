@@ -10,13 +10,12 @@ from urllib.parse import urlencode
 
 import asyncpg
 import pytest
-from cryptography.fernet import Fernet
 from standardwebhooks import Webhook
 
 from tests.support.client import Api
 from tests.support.otp import fresh_code, wrong_code
 from tests.support.receiver import Receiver
-from tests.support.server import ServerProcess, free_port
+from tests.support.server import free_port, server_and_worker
 from tests.support.waiting import eventually
 
 SCHEDULE = "0,0.3,0.3,0.3"  # four tries, fast: the real default is hours long
@@ -28,24 +27,20 @@ def unique(name: str) -> str:
 
 @pytest.fixture(scope="module")
 async def hooks_db(test_database):
-    name = f"{test_database.name}_hooks"
-    url = await test_database.create(name)
-    yield url
-    await test_database.drop(name)
+    async with test_database.own("hooks") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
-def processes(hooks_db):
-    key = Fernet.generate_key().decode()
-    common = {"MFA_FLOW_SECRET_KEY": key, "MFA_FLOW_WEBHOOK_ALLOW_PRIVATE": "1"}
+async def processes(hooks_db):
     # The server sweeps rarely here, so that expiry events come from the worker's sweep.
-    server = ServerProcess(hooks_db, MFA_FLOW_LOCKOUT_THRESHOLD="3", MFA_FLOW_SWEEP_INTERVAL="3600", **common).start()
-    worker = ServerProcess(hooks_db, command="worker", MFA_FLOW_WEBHOOK_RETRY_SCHEDULE=SCHEDULE,
-                           MFA_FLOW_SWEEP_INTERVAL="0.2", MFA_FLOW_WORKER_METRICS_PORT=str(free_port()), **common)
-    worker.start()
-    yield server, worker
-    worker.stop()
-    server.stop()
+    async with server_and_worker(
+        hooks_db, {"MFA_FLOW_WEBHOOK_ALLOW_PRIVATE": "1"},
+        server={"MFA_FLOW_LOCKOUT_THRESHOLD": "3", "MFA_FLOW_SWEEP_INTERVAL": "3600"},
+        worker={"MFA_FLOW_WEBHOOK_RETRY_SCHEDULE": SCHEDULE, "MFA_FLOW_SWEEP_INTERVAL": "0.2",
+                "MFA_FLOW_WORKER_METRICS_PORT": str(free_port())},
+    ) as (server, worker):
+        yield server, worker
 
 
 @pytest.fixture

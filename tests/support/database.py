@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import AsyncIterator
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -65,6 +67,17 @@ class TestDatabase:
             await conn.execute(f'DROP DATABASE IF EXISTS "{name or self.name}" WITH (FORCE)')
         finally:
             await conn.close()
+
+    @contextlib.asynccontextmanager
+    async def own(self, suffix: str) -> AsyncIterator[str]:
+        """A database of one module's own beside the run's (so no other worker shares its
+        work, say), dropped afterwards; yields its URL."""
+        name = f"{self.name}_{suffix}"
+        url = await self.create(name)
+        try:
+            yield url
+        finally:
+            await self.drop(name)
 
     def pg_dump(self) -> str:
         """The pg_dump that matches the server: pgserver's own when embedded."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
@@ -11,6 +12,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import AsyncIterator
 
 from cryptography.fernet import Fernet
 
@@ -46,7 +48,7 @@ class ServerProcess:
         self.command = command
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30) -> "ServerProcess":
+    def start(self, timeout: float = 30) -> ServerProcess:
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mfa_flow.cli", self.command],
@@ -60,7 +62,7 @@ class ServerProcess:
             self.wait_log('"worker started"', timeout)
         return self
 
-    async def started(self, timeout: float = 30) -> "ServerProcess":
+    async def started(self, timeout: float = 30) -> ServerProcess:
         """``start`` for async tests and fixtures: it waits in a thread, so that the event loop
         (a webhook receiver, open sockets) runs on meanwhile."""
         return await asyncio.to_thread(self.start, timeout)
@@ -107,3 +109,20 @@ class ServerProcess:
                 self.process.wait()
         self._log.close()
         return self.process.returncode
+
+
+@contextlib.asynccontextmanager
+async def server_and_worker(database_url: str, shared: dict[str, str], server: dict[str, str] | None = None,
+                            worker: dict[str, str] | None = None) -> AsyncIterator[tuple[ServerProcess, ServerProcess]]:
+    """A ``serve`` and a ``worker`` on one database with a secret key of their own: the
+    ``shared`` settings for both, then each one's own. Started and stopped in threads, so
+    that the event loop runs on meanwhile."""
+    shared = {"MFA_FLOW_SECRET_KEY": Fernet.generate_key().decode(), **shared}
+    serving = await ServerProcess(database_url, **shared, **(server or {})).started()
+    working = ServerProcess(database_url, command="worker", **shared, **(worker or {}))
+    try:
+        await working.started()
+        yield serving, working
+    finally:
+        await asyncio.to_thread(working.stop)
+        await asyncio.to_thread(serving.stop)

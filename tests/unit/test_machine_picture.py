@@ -5,10 +5,21 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
+from mfa_flow import logs
 from mfa_flow.cli import main
 from mfa_flow.factors.registry import default
 
 README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+@pytest.fixture(autouse=True)
+def logging_left_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``main`` configures logging onto the stderr of the moment, which here is this test's
+    capture: left so, every later in-process log line (tests/integration on the same xdist
+    worker) would write to a closed file. The command runs without it."""
+    monkeypatch.setattr(logs, "configure", lambda *args, **kwargs: None)
 
 
 def test_the_text_table_has_every_row(capsys):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from types import SimpleNamespace
@@ -201,13 +202,62 @@ def test_plain_http_needs_private_addresses_allowed():
 @pytest.mark.parametrize("address, reason", [
     ("127.0.0.1", "loopback"), ("::1", "loopback"), ("10.1.2.3", "private"), ("192.168.0.1", "private"),
     ("169.254.169.254", "metadata"), ("fe80::1", "link-local"), ("::ffff:127.0.0.1", "loopback"),
-    ("100.64.0.1", "not a public"), ("0.0.0.0", "private"),
+    ("100.64.0.1", "carrier-grade NAT"), ("fd12::1", "unique local"),
     # IPv6 addresses that carry an internal IPv4 address, and deprecated site-local ones
     ("64:ff9b::a00:1", "private"), ("2002:7f00:1::1", "loopback"), ("::7f00:1", "loopback"),
     ("fec0::1", "site-local"),
 ])
 def test_private_addresses_are_refused_by_default(address, reason):
     assert reason in webhooks.address_refusal(address, allow_private=False)
+
+
+@pytest.mark.parametrize("address, reason", [
+    ("224.0.0.1", "multicast"), ("239.255.255.250", "multicast"), ("ff02::1", "multicast"),
+    ("ff0e::1", "multicast"), ("::ffff:224.0.0.1", "multicast"),
+    ("0.0.0.0", "unspecified"), ("::", "unspecified"), ("0.1.2.3", "this network"),
+    ("255.255.255.255", "broadcast"), ("240.0.0.1", "reserved"),
+    ("192.0.2.1", "documentation"), ("198.51.100.7", "documentation"), ("203.0.113.9", "documentation"),
+    ("2001:db8::1", "documentation"), ("3fff::1", "documentation"),
+    ("198.18.0.1", "benchmarking"), ("198.19.255.1", "benchmarking"), ("2001:2::1", "benchmarking"),
+    ("192.0.0.9", "IETF protocol assignment"), ("2001::1", "IETF protocol assignment"),
+    ("192.88.99.1", "6to4 relay"), ("100::1", "discard-only"),
+])
+@pytest.mark.parametrize("allow_private", [False, True], ids=["default", "private allowed"])
+def test_special_purpose_addresses_are_refused_whatever_the_settings(address, reason, allow_private):
+    assert reason in webhooks.address_refusal(address, allow_private=allow_private)
+
+
+@pytest.mark.parametrize("url, detail", [
+    ("https://a..com/h", "label 2 of the host name is empty"),
+    ("https://.example.com/h", "label 1 of the host name is empty"),
+    (f"https://{'a' * 100}.com/h", "label 1 of the host name is 100 characters long; DNS allows at most 63"),
+    (f"https://{'.'.join(['a' * 60] * 5)}/h", "the host name is 304 characters long; DNS allows at most 253"),
+    ("https://-edge.example.com/h", "may not start or end with a hyphen"),
+    ("https://under_score.example.com/h", "only letters, digits and hyphens"),
+    ("https://xn--zz.example.com/h", "not a valid internationalised domain name"),
+    ("https://1.2.3/h", "write an IPv4 address as four dotted decimal numbers"),
+    ("https://2130706433/h", "write an IPv4 address as four dotted decimal numbers"),
+    ("https://example.com:0/h", "port 0 cannot be connected to"),
+    ("https://example.com:65536/h", "Port out of range"),
+    ("https://exa mple.com/h", "a space or a control character"),
+    ("https://example.com/h\x00", "a space or a control character"),
+])
+def test_a_host_that_is_no_dns_name_is_refused_with_what_is_wrong(url, detail):
+    with pytest.raises(webhooks.UnsafeUrl, match=re.escape(detail)):
+        webhooks.check_url(url, allow_private=False)
+
+
+@pytest.mark.parametrize("url", ["https://example.com./h", "https://bücher.example/h", "https://EXAMPLE.com:8443/h",
+                                 f"https://{'a' * 63}.example.com/h", "https://[2606:4700::1]/h"])
+def test_valid_host_names_and_public_literals_pass(url):
+    webhooks.check_url(url, allow_private=False)
+
+
+@pytest.mark.parametrize("url", ["https://127.0.0.1:8443/x", "https://[::1]/x", "https://10.0.0.8/x",
+                                 "https://[::ffff:127.0.0.1]/x", "https://224.0.0.1/x"])
+def test_an_ip_literal_is_checked_with_the_url_for_no_resolver_sees_it(url):
+    with pytest.raises(webhooks.UnsafeUrl, match="the host .* is a"):
+        webhooks.check_url(url, allow_private=False)
 
 
 def test_allowing_private_addresses_still_refuses_metadata_and_non_loopback_plain_http():
