@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
 import secrets
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -57,7 +59,7 @@ SHAPES = [
 
 def build(rows_wanted: int):
     """Flows and their rows, hashed as the service hashes them."""
-    t0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
     flows, rows, n = [], [], 0
     while len(rows) < rows_wanted:
         shape = SHAPES[n % len(SHAPES)]
@@ -74,38 +76,53 @@ def build(rows_wanted: int):
     return flows, rows
 
 
-async def main(rows_wanted: int) -> None:
+async def fill(url: str, rows_wanted: int) -> float:
+    """Write ``rows_wanted`` valid rows (and their flows) with COPY; returns the build time."""
+    started = time.perf_counter()
+    flows, rows = build(rows_wanted)
+    built = time.perf_counter() - started
+    conn = await asyncpg.connect(url)
+    # COPY is binary: jsonb's binary form is a version byte (1) and the JSON text.
+    await conn.set_type_codec("jsonb", schema="pg_catalog", format="binary",
+                              encoder=lambda v: b"\x01" + json.dumps(v).encode(),
+                              decoder=lambda b: json.loads(b[1:]))
+    try:
+        await conn.copy_records_to_table(
+            "flows", records=flows,
+            columns=["id", "token_digest", "state", "version", "expires_at", "attempts_left", "context",
+                     "chain_head", "created_at", "updated_at"])
+        await conn.copy_records_to_table(
+            "transitions", records=rows,
+            columns=["flow_id", "seq", "event", "from_state", "to_state", "at", "actor", "data", "prev_hash", "hash"])
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+    return built
+
+
+@contextlib.asynccontextmanager
+async def scratch_database() -> AsyncIterator[str]:
+    """A migrated database of its own on DATABASE_URL's server, dropped afterwards; yields its URL."""
     base = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     name = f"mfa_flow_bench_{secrets.token_hex(4)}"
     admin = await asyncpg.connect(base)
     await admin.execute(f'CREATE DATABASE "{name}"')
     parts = urlsplit(base)
-    url = urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
     try:
+        url = urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
         await migrate(url)
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def main(rows_wanted: int) -> None:
+    async with scratch_database() as url:
         started = time.perf_counter()
-        flows, rows = build(rows_wanted)
-        built = time.perf_counter() - started
-        conn = await asyncpg.connect(url)
-        # COPY is binary: jsonb's binary form is a version byte (1) and the JSON text.
-        await conn.set_type_codec("jsonb", schema="pg_catalog", format="binary",
-                                  encoder=lambda v: b"\x01" + json.dumps(v).encode(),
-                                  decoder=lambda b: json.loads(b[1:]))
-        try:
-            started = time.perf_counter()
-            await conn.copy_records_to_table(
-                "flows", records=flows,
-                columns=["id", "token_digest", "state", "version", "expires_at", "attempts_left", "context",
-                         "chain_head", "created_at", "updated_at"])
-            await conn.copy_records_to_table(
-                "transitions", records=rows,
-                columns=["flow_id", "seq", "event", "from_state", "to_state", "at", "actor", "data", "prev_hash", "hash"])
-            await conn.execute("ANALYZE")
-            loaded = time.perf_counter() - started
-        finally:
-            await conn.close()
+        built = await fill(url, rows_wanted)
+        loaded = time.perf_counter() - started - built
         db = await Database.connect(url, min_size=1, max_size=2)
-        del flows, rows
         settings = Settings(database_url=url, data_dir=None, secret_key=Fernet.generate_key().decode())
         keyring = Keyring(settings, SecretBox(settings.secret_key))
         started = time.perf_counter()
@@ -129,9 +146,6 @@ async def main(rows_wanted: int) -> None:
         print(f"audit verify: {total:,} rows, {report.flows:,} flows, {report.checkpoints} checkpoints"
               f" in {took:.1f} s = {total / took:,.0f} rows/s")
         await db.close()
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 if __name__ == "__main__":

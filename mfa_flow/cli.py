@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from datetime import UTC
+from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from . import __version__, bootstrap, logs
@@ -135,16 +136,20 @@ def cmd_audit_export(args) -> int:
 
 
 def cmd_audit_checkpoint(args) -> int:
-    from .audit.checkpoints import make_checkpoints
+    from .audit.checkpoints import CheckpointRound, make_checkpoints
 
-    async def work(s: bootstrap.Services) -> list[int]:
+    async def work(s: bootstrap.Services) -> CheckpointRound:
         return await make_checkpoints(
             s.db, s.keyring, s.settings.checkpoint_rows, s.settings.checkpoint_seconds, force=True,
-            max_batches=10**9,
+            max_batches=10**9, origin=s.settings.log_origin,
         )
 
-    made = _with_services(work)
+    done = _with_services(work)
+    made = done.checkpoints
     print(f"{len(made)} checkpoint(s) signed" + (f": {', '.join(map(str, made))}" if made else " (nothing new)"))
+    head = done.tree_head
+    print(f"{done.leaves_added} row(s) added to the Merkle tree; "
+          + (f"tree head signed at size {head.tree_size}" if head else "no new tree head (the tree did not grow)"))
     return 0
 
 
@@ -154,7 +159,7 @@ def cmd_audit_purge(args) -> int:
     from .audit import feed
 
     async def work(s: bootstrap.Services) -> dict[str, Any]:
-        return await feed.purge(s.db, s.keyring, timedelta(days=args.older_than_days))
+        return await feed.purge(s.db, s.keyring, timedelta(days=args.older_than_days), s.settings.log_origin)
 
     outcome = _with_services(work)
     print(
@@ -162,6 +167,59 @@ def cmd_audit_purge(args) -> int:
         f" the log verifies from checkpoint {outcome['checkpoint']}"
     )
     return 0
+
+
+def cmd_audit_prove(args) -> int:
+    import json
+
+    from .audit import feed, transparency
+
+    async def work(s: bootstrap.Services) -> dict[str, Any]:
+        async with s.db.unit_of_work(isolation="repeatable_read", readonly=True) as uow:
+            return await feed.prove_flow(uow, args.flow_id)
+
+    try:
+        bundle = _with_services(work)
+    except transparency.NotInTree as exc:
+        print(f"cannot prove flow {args.flow_id}: {exc}", file=sys.stderr)
+        return 2
+    text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}: {len(bundle['rows'])} row(s) of flow {bundle['flow']['id']} with their"
+              f" inclusion proofs in the signed tree head", file=sys.stderr)
+    return 0
+
+
+def cmd_audit_verify_bundle(args) -> int:
+    import json
+
+    from .audit import bundle
+
+    try:
+        document = json.loads(Path(args.bundle).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        print(f"FAILED: cannot read {args.bundle}: {exc}")
+        return 1
+    report = bundle.check(document, bootstrap.registry().machine, args.key)
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+def cmd_audit_witness(args) -> int:
+    from .http import witness
+
+    api_key = args.auditor_key or os.environ.get("MFA_FLOW_AUDITOR_KEY")
+    if not api_key:
+        print("the witness needs the auditor (or admin) key: --auditor-key or MFA_FLOW_AUDITOR_KEY", file=sys.stderr)
+        return 2
+
+    def say(line: str) -> None:
+        print(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {line}", flush=True)
+
+    return asyncio.run(witness.run(args.url, api_key, Path(args.state), args.key or [], args.once, args.interval, say))
 
 
 def _keys_work(action: Callable[[Any, Any, Any], Awaitable[Any]]) -> Any:
@@ -211,9 +269,10 @@ def _audit_commands(commands) -> None:
     sub = _group(
         commands,
         "audit",
-        "verify, replay and export the transition log",
+        "verify, replay, export and prove the transition log",
         "Check the transition log without trusting the service: hash chains, replay through the "
-        "state machine, signed checkpoints. See docs/audit.md.",
+        "state machine, signed checkpoints, and the transparency log (Merkle tree heads, inclusion and "
+        "consistency proofs). See docs/audit.md and docs/auditors.md.",
     )
     verify = sub.add_parser(
         "verify",
@@ -236,9 +295,60 @@ def _audit_commands(commands) -> None:
                             "flow row as NDJSON, from one snapshot, for 'audit verify --file'.")
     export.add_argument("--output", "-o", default="-", help="file to write (default: standard output)")
     export.set_defaults(run=cmd_audit_export)
-    checkpoint = sub.add_parser("checkpoint", help="sign a checkpoint now",
-                                description="Sign checkpoints up to the newest settled row now.")
+    checkpoint = sub.add_parser(
+        "checkpoint", help="sign a checkpoint and a tree head now",
+        description="Sign running-hash checkpoints up to the newest settled row, extend the Merkle tree with every "
+        "settled row not in it yet (rows written before the upgrade included, in cursor order), and sign a tree "
+        "head (a C2SP checkpoint, origin MFA_FLOW_LOG_ORIGIN) when the tree grew. Rows are settled once no older "
+        "transaction is still running on the PostgreSQL server.",
+    )
     checkpoint.set_defaults(run=cmd_audit_checkpoint)
+    prove = sub.add_parser(
+        "prove",
+        help="write one sign-in's proof bundle for offline checking",
+        description="Write a self-contained proof bundle for one flow: its transition rows, each row's RFC 9162 "
+        "inclusion proof in the latest signed tree head, that tree head (a C2SP checkpoint signed as a C2SP signed "
+        "note with Ed25519) and the verifier key that signed it. Anyone can check it with 'audit verify-bundle', "
+        "with no database and no network. Rows newer than the latest tree head cannot be proved yet: run "
+        "'audit checkpoint' first. See docs/auditors.md.",
+    )
+    prove.add_argument("flow_id", metavar="FLOW_ID")
+    prove.add_argument("--output", "-o", default="-", help="file to write (default: standard output)")
+    prove.set_defaults(run=cmd_audit_prove)
+    verify_bundle = sub.add_parser(
+        "verify-bundle",
+        help="check a proof bundle offline",
+        description="Check a bundle from 'audit prove' with no database and no network: the tree head's "
+        "signature, each row's inclusion proof against the signed root, the flow's hash chain, and the replay of "
+        "its events through the state machine's table. Prints OK, or FAILED and the first thing that does not "
+        "hold in one line (exit 1).",
+    )
+    verify_bundle.add_argument("bundle", metavar="BUNDLE", help="the bundle file (JSON)")
+    verify_bundle.add_argument(
+        "--key", help="the log's verifier key (<origin>+<key id>+<base64 key>) to trust; without it the bundle's own "
+        "key is used, and you should compare it with the one GET /api/audit/log publishes",
+    )
+    verify_bundle.set_defaults(run=cmd_audit_verify_bundle)
+    witness = sub.add_parser(
+        "witness",
+        help="follow the log's tree heads and alarm if it forks or shrinks",
+        description="Follow a running service's signed tree heads over HTTP (GET /api/audit/log with the auditor "
+        "key). Each new head's signature is checked with the pinned verifier key, and a consistency proof from "
+        "the last head seen (RFC 9162) shows the log was only appended to. The last good head is kept in the "
+        "state file. Exits 1 the moment the log forks, shrinks or serves a head that does not verify; exits 2 "
+        "when the log cannot be reached with --once.",
+    )
+    witness.add_argument("--url", required=True, help="the service's base URL, e.g. https://mfa.example.com")
+    witness.add_argument("--state", required=True, help="JSON file that keeps the last good tree head between runs")
+    witness.add_argument(
+        "--key", action="append", metavar="VERIFIER_KEY",
+        help="the log's verifier key to trust (repeat for several); without it, the key of the first head seen is "
+        "pinned in the state file (trust on first use)",
+    )
+    witness.add_argument("--auditor-key", help="API key for the audit endpoints (default: env MFA_FLOW_AUDITOR_KEY)")
+    witness.add_argument("--once", action="store_true", help="check once and exit (0: the log is consistent)")
+    witness.add_argument("--interval", type=float, default=60.0, help="seconds between checks (default 60)")
+    witness.set_defaults(run=cmd_audit_witness)
     purge = sub.add_parser(
         "purge",
         help="remove old finished flows (retention), logged",

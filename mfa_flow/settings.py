@@ -8,6 +8,7 @@ the environment does not give are generated outside (``local_keys.py``) and pass
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,7 @@ class Settings:
     token_alg: str = "Ed25519"
     checkpoint_rows: int = 1000
     checkpoint_seconds: int = 300
+    log_origin: str = "mfa-flow/audit"
     metrics_key: str | None = None  # when set, /metrics wants it as a Bearer token
     body_timeout: float = 15.0  # seconds a request body may take to arrive
     schemas_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parent.parent / "schemas")
@@ -132,6 +134,12 @@ class Settings:
                              f" not {values['webhook_retention_days']:g}")
         if values["token_alg"] not in ("Ed25519", "EdDSA"):
             raise SystemExit(f"MFA_FLOW_TOKEN_ALG must be Ed25519 or EdDSA, not {values['token_alg']!r}")
+        # The transparency log's name: the first line of every tree head and its key's name. A
+        # note's key name has no spaces and no '+': an issuer such as "Acme Corp" gives "Acme-Corp/audit".
+        log_origin = _env("MFA_FLOW_LOG_ORIGIN", re.sub(r"[\s+]+", "-", issuer) + "/audit") or ""
+        if not log_origin or "+" in log_origin or any(c.isspace() for c in log_origin):
+            raise SystemExit("MFA_FLOW_LOG_ORIGIN must have no spaces and no '+' (it names the log's signing key)")
+        values["log_origin"] = log_origin
         if _env("MFA_FLOW_SCHEMAS_DIR"):
             values["schemas_dir"] = Path(_env("MFA_FLOW_SCHEMAS_DIR") or "")
         values.update({k: v for k, v in (keys or {}).items() if v})

@@ -133,6 +133,15 @@ def start_server(database_url):
     starter.stop_all()
 
 
+@pytest.fixture(scope="module")
+def quiet_postgres():
+    """An embedded PostgreSQL (pgserver) where only this module's tests have transactions: rows
+    settle (no older transaction in flight) as soon as they commit."""
+    postgres = TestDatabase(embedded=True)
+    yield postgres
+    postgres.close()
+
+
 @pytest.fixture
 async def http():
     async with aiohttp.ClientSession() as session:

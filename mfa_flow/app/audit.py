@@ -1,11 +1,13 @@
-"""The audit API's reads: the log in its global order, signed checkpoints, the JWKS; and the
-operators' counts for the metrics page."""
+"""The audit API's reads: the log in its global order, signed checkpoints, the JWKS, the
+transparency log (tree head, inclusion and consistency proofs); and the operators' counts for
+the metrics page."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
+from ..audit import transparency
 from ..audit.verify import Cursor
 from ..keyring import Keyring
 from ..store import Database
@@ -33,6 +35,19 @@ class AuditService:
         async with self.db.unit_of_work() as uow:
             document: dict[str, Any] = await self.keyring.jwks(uow, datetime.now(UTC))
         return document
+
+    async def log_info(self) -> dict[str, Any] | None:
+        async with self.db.unit_of_work() as uow:
+            return await transparency.log_info(uow)
+
+    async def inclusion_proof(self, cursor: Cursor, size: int | None) -> transparency.InclusionProof:
+        """One snapshot: the tree size checked and the nodes read agree."""
+        async with self.db.unit_of_work(isolation="repeatable_read", readonly=True) as uow:
+            return await transparency.inclusion_proof(uow, cursor, size)
+
+    async def consistency_proof(self, first: int, second: int) -> list[bytes]:
+        async with self.db.unit_of_work(isolation="repeatable_read", readonly=True) as uow:
+            return await transparency.consistency_proof(uow, first, second)
 
     async def ping(self) -> None:
         await self.db.ping()

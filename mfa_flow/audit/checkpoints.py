@@ -3,12 +3,15 @@ one process at a time (an advisory lock), signed with the service's current key.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ..domain.flow import iso
 from ..keyring import Keyring
 from ..store import Database
+from ..store.tree import StoredHead
 from ..tokens import sign_checkpoint
+from . import transparency
 from .verify import format_cursor, next_running_hash, parse_cursor
 
 
@@ -20,6 +23,15 @@ def _parse_at(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
+@dataclass
+class CheckpointRound:
+    """What one round of the checkpoint maker did."""
+
+    checkpoints: list[int] = field(default_factory=list)  # running-hash checkpoints signed
+    leaves_added: int = 0  # rows appended to the Merkle tree
+    tree_head: StoredHead | None = None  # the tree head signed, if any
+
+
 async def make_checkpoints(
     db: Database,
     keyring: Keyring,
@@ -29,14 +41,17 @@ async def make_checkpoints(
     since: datetime | None = None,
     batch: int = 5000,
     max_batches: int = 40,
-) -> list[int]:
+    origin: str | None = None,
+) -> CheckpointRound:
     """Sign a checkpoint every ``every_rows`` settled rows, and one at the newest settled row
     when ``every_seconds`` passed since the last checkpoint (or ``since``) or with ``force``.
-    One writer at a time across processes; returns the ids made."""
-    made: list[int] = []
+    With a log ``origin``, also extend the Merkle tree with the settled rows and sign a tree
+    head on the same schedule. One writer at a time across processes."""
+    done = CheckpointRound()
+    made = done.checkpoints
     async with db.unit_of_work() as uow:
         if not await uow.audit.try_lock_checkpointing():
-            return made
+            return done
         last = await uow.audit.last_checkpoint()
         cursor = parse_cursor(last.cursor) if last else (0, 0)
         rows = last.rows if last else 0
@@ -63,5 +78,10 @@ async def make_checkpoints(
         now = _now()
         if pending and (force or (now - last_at).total_seconds() >= every_seconds):
             await sign(now)
+        if origin is not None:
+            done.leaves_added = await transparency.extend_tree(uow, batch, max_batches)
+            done.tree_head = await transparency.maybe_sign_tree_head(
+                uow, keyring, origin, every_rows, every_seconds, force, since
+            )
         await uow.commit()
-    return made
+    return done

@@ -16,9 +16,10 @@ from .. import logs
 from ..domain.flow import iso
 from ..domain.machine import FlowMachine
 from ..keyring import Keyring
-from ..store import Database
+from ..store import Database, UnitOfWork
+from . import transparency
 from .checkpoints import make_checkpoints
-from .verify import Checkpoint, FlowHead, Report, Verifier
+from .verify import Checkpoint, FlowHead, Report, Verifier, parse_cursor
 
 log = logs.get(__name__)
 
@@ -262,10 +263,12 @@ async def replay(db: Database, machine: FlowMachine, flow_id: str) -> list[str] 
 # --- retention -------------------------------------------------------------------------------
 
 
-async def purge(db: Database, keyring: Keyring, older_than: timedelta) -> dict[str, Any]:
+async def purge(db: Database, keyring: Keyring, older_than: timedelta, origin: str | None = None) -> dict[str, Any]:
     """Remove finished flows older than ``older_than`` whose rows all lie below a fresh signed
-    checkpoint; the rest of the log stays verifiable from that checkpoint. Logged."""
-    await make_checkpoints(db, keyring, every_rows=10**12, every_seconds=0, force=True, max_batches=10**9)
+    checkpoint; the rest of the log stays verifiable from that checkpoint. Logged. The Merkle
+    tree is extended first and keeps its nodes, so proofs for the rows that remain still work."""
+    await make_checkpoints(db, keyring, every_rows=10**12, every_seconds=0, force=True, max_batches=10**9,
+                           origin=origin)
     async with db.unit_of_work() as uow:
         checkpoint = await uow.audit.last_checkpoint()
         if checkpoint is None:
@@ -274,3 +277,39 @@ async def purge(db: Database, keyring: Keyring, older_than: timedelta) -> dict[s
         await uow.commit()
     log.info("audit purge", flows=flows, transitions=rows, checkpoint=checkpoint.id, cursor=checkpoint.cursor)
     return {"flows": flows, "transitions": rows, "checkpoint": checkpoint.id}
+
+
+# --- a sign-in's proof bundle ------------------------------------------------------------------------
+
+BUNDLE_FORMAT = "mfa-flow-audit-bundle/1"
+
+
+async def prove_flow(uow: UnitOfWork, flow_id: str) -> dict[str, Any]:
+    """Everything an auditor needs to check one sign-in offline: its rows, each row's inclusion
+    proof in the latest signed tree head, that head, and the key that signed it. Raises
+    NotInTree when the flow's rows are not all in a signed head yet."""
+    flow = await uow.flows.get(flow_id)
+    if flow is None:
+        raise transparency.NotInTree(f"flow {flow_id} does not exist")
+    rows = [transition_json(r) for r in await uow.transitions.of_flow(flow.id)]
+    latest = await uow.tree.latest_head()
+    if latest is None:
+        raise transparency.NotInTree("no tree head has been signed yet: run 'mfa-flow audit checkpoint'")
+    proofs = []
+    for row in rows:
+        try:
+            proof = await transparency.inclusion_proof(uow, parse_cursor(row["cursor"]), latest.tree_size)
+            proofs.append(proof.as_json())
+        except transparency.NotInTree:
+            raise transparency.NotInTree(
+                f"row {row['cursor']} (seq {row['seq']}) is not in the latest tree head yet:"
+                " run 'mfa-flow audit checkpoint' and try again"
+            ) from None
+    return {
+        "format": BUNDLE_FORMAT,
+        "flow": {"id": str(flow.id), "state": flow.state, "version": flow.version, "chain_head": flow.chain_head},
+        "rows": [{"row": row, "inclusion": proof} for row, proof in zip(rows, proofs, strict=True)],
+        "checkpoint": latest.note,
+        "verifier_key": latest.verifier_key,
+    }
+

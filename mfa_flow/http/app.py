@@ -54,7 +54,8 @@ async def _checkpoint(app: web.Application) -> None:
         try:
             services: Services = app["services"]
             await make_checkpoints(
-                services.db, services.keyring, settings.checkpoint_rows, settings.checkpoint_seconds, since=started
+                services.db, services.keyring, settings.checkpoint_rows, settings.checkpoint_seconds, since=started,
+                origin=settings.log_origin,
             )
         except Exception:  # keep going: a failed round is retried at the next one
             log.exception("audit checkpoint failed")

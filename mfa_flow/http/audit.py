@@ -1,15 +1,19 @@
-"""The audit API: the whole log in its global order, signed checkpoints, and the JWKS."""
+"""The audit API: the whole log in its global order, signed checkpoints, the transparency log
+(tree head, inclusion and consistency proofs), and the JWKS."""
 
 from __future__ import annotations
 
+import base64
 import json
 
 from aiohttp import web
 
 from ..audit.feed import transition_json
+from ..audit.merkle import ProofError
+from ..audit.transparency import NotInTree
 from ..audit.verify import format_cursor, parse_cursor
 from .auth import require_reader
-from .problems import invalid
+from .problems import Problem, invalid
 from .validation import query_int
 
 DEFAULT_LIMIT = 1000
@@ -56,9 +60,68 @@ async def jwks(request: web.Request) -> web.Response:
     )
 
 
+# --- the transparency log ----------------------------------------------------------------------
+
+MAX_TREE_SIZE = 2**63 - 1
+
+
+def _not_in_tree(detail: str) -> Problem:
+    return Problem(404, "not-found", "Not found", detail)
+
+
+async def audit_log(request: web.Request) -> web.Response:
+    """The log's origin, the verifier key (Go note format) and the latest signed tree head."""
+    require_reader(request)
+    info = await request.app["audit"].log_info()
+    if info is None:
+        raise _not_in_tree("no tree head has been signed yet (the checkpoint maker signs one on its schedule)")
+    return web.json_response(info)
+
+
+async def audit_inclusion_proof(request: web.Request) -> web.Response:
+    """RFC 9162 §2.1.3 audit path of the row at ``cursor`` in the tree of ``tree_size`` leaves."""
+    require_reader(request)
+    text = request.query.get("cursor")
+    if not text:
+        raise invalid("cursor is required: the row's cursor, as the feed hands it out (e.g. 7421-1033)")
+    try:
+        cursor = parse_cursor(text)
+    except ValueError as exc:
+        raise invalid(str(exc)) from None
+    if cursor == (0, 0):
+        raise invalid("cursor 0 is the start of the log, not a row")
+    size = query_int(request, "tree_size", None, 1, MAX_TREE_SIZE)
+    try:
+        proof = await request.app["audit"].inclusion_proof(cursor, size)
+    except ProofError as exc:
+        raise invalid(str(exc)) from None
+    except NotInTree as exc:
+        raise _not_in_tree(str(exc)) from None
+    return web.json_response(proof.as_json())
+
+
+async def audit_consistency_proof(request: web.Request) -> web.Response:
+    """RFC 9162 §2.1.4 proof that the tree of ``first`` leaves is a prefix of ``second``."""
+    require_reader(request)
+    first = query_int(request, "first", None, 0, MAX_TREE_SIZE)
+    second = query_int(request, "second", None, 0, MAX_TREE_SIZE)
+    if first is None or second is None:
+        raise invalid("first and second are required: two tree sizes, first <= second")
+    try:
+        hashes = await request.app["audit"].consistency_proof(first, second)
+    except ProofError as exc:
+        raise invalid(str(exc)) from None
+    return web.json_response(
+        {"first": first, "second": second, "hashes": [base64.b64encode(h).decode() for h in hashes]}
+    )
+
+
 def routes() -> list[web.RouteDef]:
     return [
         web.get("/api/audit/transitions", audit_transitions),
         web.get("/api/audit/checkpoints", audit_checkpoints),
+        web.get("/api/audit/log", audit_log),
+        web.get("/api/audit/proof/inclusion", audit_inclusion_proof),
+        web.get("/api/audit/proof/consistency", audit_consistency_proof),
         web.get("/.well-known/jwks.json", jwks),
     ]

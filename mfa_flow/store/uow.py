@@ -19,6 +19,7 @@ from .config import ConfigRepository
 from .flows import FlowRepository, TransitionLog
 from .keys import SigningKeyRepository
 from .outbox import OutboxRepository
+from .tree import MerkleTreeStore
 from .user_factors import UserFactorRepository
 from .users import UserRepository
 from .webauthn import WebauthnRepository
@@ -53,6 +54,7 @@ class UnitOfWork:
         self.deliveries = DeliveryRepository(self._conn)
         self.keys = SigningKeyRepository(self._conn)
         self.audit = AuditLog(self._conn)
+        self.tree = MerkleTreeStore(self._conn)
         return self
 
     @property

@@ -46,6 +46,7 @@ class ServerProcess:
             **env,
         }
         self.command = command
+        self.cwd: Path | None = None  # where the code runs from (python -m takes it from there)
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30) -> ServerProcess:
@@ -53,6 +54,7 @@ class ServerProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mfa_flow.cli", self.command],
             env=self.env,
+            cwd=self.cwd,
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )

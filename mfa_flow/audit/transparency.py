@@ -1,0 +1,166 @@
+"""The transparency log's I/O: extend the stored Merkle tree from settled rows, sign tree heads,
+answer inclusion and consistency proofs, and write a sign-in's proof bundle.
+
+The math is in ``merkle.py`` and the note format in ``signed_note.py`` (both pure); the checks an
+auditor runs on a bundle are in ``bundle.py`` (pure). Only the checkpoint maker (one process at a
+time, under the checkpoint advisory lock) extends the tree, so a transition's own transaction
+never touches it.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ..keyring import Keyring
+from ..store import UnitOfWork
+from ..store.tree import StoredHead
+from . import merkle, signed_note
+from .verify import Cursor, format_cursor
+
+
+class NotInTree(LookupError):
+    """The row (or the tree size) the caller asked about is not in the tree; says which."""
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    leaf_index: int
+    tree_size: int
+    hashes: list[bytes]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"leaf_index": self.leaf_index, "tree_size": self.tree_size, "hashes": _b64(self.hashes)}
+
+
+def _b64(hashes: list[bytes]) -> list[str]:
+    return [base64.b64encode(h).decode() for h in hashes]
+
+
+# --- extending the tree ------------------------------------------------------------------------------
+
+
+async def extend_tree(uow: UnitOfWork, batch: int = 5000, max_batches: int = 40) -> int:
+    """Append settled rows after the tree's last leaf, in cursor order. The caller holds the
+    checkpoint lock. O(log n) stored hashes per row, read from the tree's right edge once.
+    Returns how many leaves were added."""
+    size, cursor = await uow.tree.size_and_cursor()
+    frontier: list[bytes] | None = None  # read once, and only when there is something to add
+    added = 0
+    for _ in range(max_batches):
+        rows = await uow.audit.settled_hashes(cursor, batch)
+        if not rows:
+            break
+        if frontier is None:
+            frontier = merkle.frontier_of(size, await uow.tree.nodes(merkle.nodes_for([(0, size)])))
+        first = size
+        size, frontier, made = merkle.append(size, frontier, (bytes.fromhex(h) for _, h in rows))
+        await uow.tree.append(first, [c for c, _ in rows], made)
+        cursor = rows[-1][0]
+        added += len(rows)
+        if len(rows) < batch:
+            break
+    if added >= 50_000:
+        # The first round after an upgrade adds every stored row at once. Plans the service's
+        # connections cached while the tree was empty (a scan was cheapest then) would outlive
+        # it until autovacuum analyzes; fresh statistics make every connection re-plan now.
+        await uow.tree.analyze()
+    return added
+
+
+async def tree_size(uow: UnitOfWork) -> int:
+    return (await uow.tree.size_and_cursor())[0]
+
+
+async def root_at(uow: UnitOfWork, size: int) -> bytes:
+    return merkle.root_of(size, await uow.tree.nodes(merkle.nodes_for([(0, size)])))
+
+
+# --- tree heads --------------------------------------------------------------------------------------
+
+
+async def sign_tree_head(uow: UnitOfWork, keyring: Keyring, origin: str) -> StoredHead:
+    """Sign the whole stored tree now as a C2SP checkpoint with the active signing key."""
+    size = await tree_size(uow)
+    root = await root_at(uow, size)
+    key = (await keyring.signing_key(uow)).private.private_key
+    if not isinstance(key, Ed25519PrivateKey):  # the keyring only ever makes Ed25519 keys
+        raise TypeError(f"the signing key is a {type(key).__name__}, not Ed25519")
+    head = signed_note.TreeHead(origin, size, root)
+    note = signed_note.sign(head.text(), origin, key)
+    vkey = signed_note.verifier_key(origin, signed_note.raw_public_key(key.public_key()))
+    head_id = await uow.tree.add_head(size, root, note, vkey)
+    return StoredHead(head_id, size, root, note, vkey, time.time())
+
+
+async def maybe_sign_tree_head(
+    uow: UnitOfWork, keyring: Keyring, origin: str, every_rows: int, every_seconds: float,
+    force: bool, since: datetime | None,
+) -> StoredHead | None:
+    """On the checkpoint schedule: a head when the tree grew by ``every_rows`` leaves, or grew
+    at all and ``every_seconds`` passed since the last head (or ``since``), or with ``force``."""
+    latest = await uow.tree.latest_head()
+    size = await tree_size(uow)
+    if latest is not None and latest.tree_size == size:
+        if latest.root == await root_at(uow, size):
+            return None  # nothing new to sign
+        return await sign_tree_head(uow, keyring, origin)  # the stored tree was rebuilt: say so
+    last_epoch = latest.at_epoch if latest else (since or datetime.now(UTC)).timestamp()
+    grown = size - (latest.tree_size if latest else 0)
+    if force or grown >= every_rows or time.time() - last_epoch >= every_seconds:
+        return await sign_tree_head(uow, keyring, origin)
+    return None
+
+
+# --- proofs ------------------------------------------------------------------------------------------
+
+
+async def _size_in_tree(uow: UnitOfWork, size: int | None, what: str) -> int:
+    current = await tree_size(uow)
+    if size is None:
+        latest = await uow.tree.latest_head()
+        if latest is None:
+            raise NotInTree("no tree head has been signed yet")
+        return latest.tree_size
+    if size > current:
+        raise merkle.ProofError(f"{what} {size} is beyond the current tree of {current} leaves")
+    return size
+
+
+async def inclusion_proof(uow: UnitOfWork, cursor: Cursor, size: int | None = None) -> InclusionProof:
+    """The RFC 9162 audit path of the row at ``cursor`` in the tree of ``size`` leaves
+    (default: the latest signed tree head)."""
+    size = await _size_in_tree(uow, size, "tree_size")
+    index = await uow.tree.leaf_index(cursor)
+    if index is None:
+        raise NotInTree(f"no row at cursor {format_cursor(cursor)} is in the tree yet")
+    if index >= size:
+        raise NotInTree(f"the row at cursor {format_cursor(cursor)} is leaf {index}, not in the tree of {size} leaves")
+    ranges = merkle.inclusion_ranges(index, size)
+    stored = await uow.tree.nodes(merkle.nodes_for(ranges))
+    return InclusionProof(index, size, merkle.hashes_for(ranges, stored))
+
+
+async def consistency_proof(uow: UnitOfWork, first: int, second: int) -> list[bytes]:
+    """RFC 9162 PROOF(first, D[second]): the tree of ``first`` leaves is a prefix of ``second``."""
+    if first > second:
+        raise merkle.ProofError(f"first ({first}) is larger than second ({second}); a log only grows")
+    await _size_in_tree(uow, second, "second")
+    if first == 0 or first == second:
+        return []
+    ranges = merkle.consistency_ranges(first, second)
+    stored = await uow.tree.nodes(merkle.nodes_for(ranges))
+    return merkle.hashes_for(ranges, stored)
+
+
+async def log_info(uow: UnitOfWork) -> dict[str, Any] | None:
+    latest = await uow.tree.latest_head()
+    if latest is None:
+        return None
+    origin = signed_note.Verifier.parse(latest.verifier_key).name
+    return {"origin": origin, "verifier_key": latest.verifier_key, "checkpoint": latest.note}
