@@ -68,6 +68,7 @@ class Services:
             await uow.commit()
 
     async def close(self) -> None:
+        self.flows.hashing.close()
         await self.db.close()
 
 

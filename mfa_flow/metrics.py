@@ -43,3 +43,12 @@ WEBHOOK_MESSAGES_DELETED = Counter(
 FLOWS_EXPIRED_BY_SWEEP = Counter(
     "mfa_flow_flows_expired_by_sweep", "Flows the expiry sweep expired", registry=REGISTRY
 )
+
+# --- Abuse resistance -------------------------------------------------------------------------
+PASSWORD_HASHES = Counter(
+    "mfa_flow_password_hashes", "argon2 jobs run (password checks and new hashes)", registry=REGISTRY
+)
+PASSWORD_HASHES_REFUSED = Counter(
+    "mfa_flow_password_hashes_refused", "Password events answered 503 because the hashing queue was full",
+    registry=REGISTRY,
+)

@@ -73,6 +73,10 @@ class Settings:
     lockout_threshold: int = 10
     lockout_seconds: int = 900
     sweep_interval: float = 5.0
+    # Password hashing: argon2 jobs that may wait for a thread before the answer is 503.
+    hash_queue: int = 8
+    # After SIGTERM, how long ``serve`` keeps answering (with /readyz at 503) before it stops.
+    drain_seconds: float = 0.0
     webhook_allow_private: bool = False
     webhook_retry_schedule: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
     webhook_concurrency: int = 8
@@ -112,6 +116,8 @@ class Settings:
             lockout_threshold=_int("MFA_FLOW_LOCKOUT_THRESHOLD", 10),
             lockout_seconds=_int("MFA_FLOW_LOCKOUT_SECONDS", 900),
             sweep_interval=_float("MFA_FLOW_SWEEP_INTERVAL", 5.0),
+            drain_seconds=_float("MFA_FLOW_DRAIN_SECONDS", 0.0),
+            hash_queue=max(0, _int("MFA_FLOW_HASH_QUEUE", 8)),
             webhook_allow_private=_flag("MFA_FLOW_WEBHOOK_ALLOW_PRIVATE"),
             webhook_retry_schedule=_seconds_list("MFA_FLOW_WEBHOOK_RETRY_SCHEDULE", cls.webhook_retry_schedule),
             webhook_concurrency=max(1, _int("MFA_FLOW_WEBHOOK_CONCURRENCY", 8)),

@@ -49,8 +49,9 @@ class AuditService:
         async with self.db.unit_of_work(isolation="repeatable_read", readonly=True) as uow:
             return await transparency.consistency_proof(uow, first, second)
 
-    async def ping(self) -> None:
-        await self.db.ping()
+    async def ping(self) -> bool:
+        """Whether the database answers on a primary."""
+        return await self.db.ping()
 
     async def counts(self) -> tuple[dict[str, int], dict[str, int]]:
         """Flows by state and webhook deliveries by status (for the metrics page)."""

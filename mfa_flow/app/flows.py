@@ -8,21 +8,23 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Awaitable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
-from .. import logs, metrics, passwords
+from .. import logs, metrics
 from ..crypto import SecretBox, new_token, token_digest
 from ..domain import machine
-from ..domain.access import Principal
-from ..domain.errors import Conflict, NotFound, UserLocked, UsernameTaken
+from ..domain.access import Principal, check_access
+from ..domain.errors import Busy, Conflict, NotFound, UserLocked, UsernameTaken
 from ..domain.events import FlowCreated
 from ..domain.flow import Flow, FlowContext, Transition
 from ..factors.base import FactorContext, JsonObject
 from ..factors.registry import Registry
 from ..keyring import Keyring
+from ..passwords import HashingBusy, HashingPool
 from ..settings import Settings
 from ..store import Database
 from .handlers import handlers
@@ -32,6 +34,10 @@ from .queries import allowed_events, flow_view
 from .rules import Rules
 
 log = logs.get(__name__)
+
+T = TypeVar("T")
+# Events that carry a password: argon2 runs for them, so they are checked before it does.
+PASSWORD_EVENTS = ("submit_password", "submit_registration")
 
 
 class FlowService:
@@ -44,6 +50,7 @@ class FlowService:
         self.machine = registry.machine
         self.keyring = keyring
         self.rules = Rules(settings, registry, keyring)
+        self.hashing = HashingPool(settings.hash_queue)
         self.pipeline = Pipeline(db, settings, box, registry, self.rules, handlers(self.rules))
 
     # --- Reading -------------------------------------------------------------------------
@@ -119,22 +126,41 @@ class FlowService:
     async def apply(self, flow_id: str, event: JsonObject, who: Principal,
                     expected_version: int | None = None) -> Flow:
         """Apply one client event for ``who`` (see ``Pipeline.apply``)."""
-        prepared = await self._prepare(event)
+        prepared = await self._prepare(flow_id, event, who)
         return await self.pipeline.apply(flow_id, event, who, expected_version, prepared)
 
-    async def _prepare(self, event: JsonObject) -> dict[str, Any]:
-        """Password work, done before the event's transaction: argon2 costs tens of
-        milliseconds of CPU, and no row lock or pooled connection should wait on it."""
-        if event["type"] == "submit_registration":
-            return {"password_hash": await passwords.hash_password(event["password"])}
-        if event["type"] != "submit_password":
+    async def _prepare(self, flow_id: str, event: JsonObject, who: Principal) -> dict[str, Any]:
+        """Password work, done before the event's transaction but only for a caller who may
+        drive this flow now: a short read (no lock) finds the flow, checks the caller's access
+        and that the event is allowed; only then does argon2 run, on the bounded hashing pool.
+        argon2 costs ~100 ms of CPU, and no row lock or pooled connection should wait on it,
+        so the transaction that follows checks everything again under its lock (should the
+        flow have moved in between, the handlers hash inside it instead: a rare race)."""
+        if event["type"] not in PASSWORD_EVENTS:
             return {}
-        async with self.db.unit_of_work() as uow:
-            user = await uow.users.by_username(event["username"])
+        async with self.db.unit_of_work(readonly=True) as uow:
+            flow = await uow.flows.get(flow_id)
+            if flow is None:
+                raise NotFound(f"flow {flow_id}")
+            check_access(who, flow, drive=True)
+            if flow.is_overdue(utcnow()) or event["type"] not in self.allowed_events(flow):
+                return {}  # the transaction gives the precise refusal, with no hashing at all
+            user = await uow.users.by_username(event["username"]) if event["type"] == "submit_password" else None
+        if event["type"] == "submit_registration":
+            return {"password_hash": await self._hashing(self.hashing.hash(event["password"]))}
         if user is not None and user.locked_at(utcnow()):
             return {"checked": PasswordCheck(None, False)}  # locked: no guess is even tried
         stored = user.password_hash if user else None
-        return {"checked": PasswordCheck(stored, await passwords.verify(stored, event["password"]))}
+        return {"checked": PasswordCheck(stored, await self._hashing(self.hashing.verify(stored, event["password"])))}
+
+    @staticmethod
+    async def _hashing(job: Awaitable[T]) -> T:
+        """A job on the hashing pool; a full queue is a quick 503 (``Busy``)."""
+        try:
+            return await job
+        except HashingBusy as busy:
+            raise Busy(f"too many password checks are waiting; try again in {busy.retry_after} seconds",
+                       busy.retry_after) from None
 
     async def expire(self, flow_id: str) -> Flow | None:
         return await self.pipeline.expire(flow_id)

@@ -68,6 +68,16 @@ class UserLocked(DomainError):
         self.retry_after = retry_after
 
 
+class Busy(DomainError):
+    """Too much work is waiting (the password-hashing queue is full): try again shortly."""
+
+    default_kind = "busy"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
 class FlowExpired(DomainError):
     default_kind = "flow-expired"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, AsyncIterator, Awaitable, Callable
@@ -16,9 +17,10 @@ from ..audit.checkpoints import make_checkpoints
 from ..factors.registry import Registry
 from ..live import ChangeFeed
 from ..settings import Settings
-from . import audit, flows, health, live, management, pages, webhooks
+from . import audit, flows, headers, health, live, management, pages, webhooks
 from .context import request_context_middleware
-from .problems import problems_middleware
+from .health import DRAINING
+from .problems import mark_response_started, problems_middleware
 from .validation import Schemas
 
 if TYPE_CHECKING:
@@ -69,6 +71,9 @@ def create_app(settings: Settings, database_url: str, registry: Registry,
     app["settings"] = settings
     app["schemas"] = Schemas(settings.schemas_dir, registry)
     app["openapi"] = app["schemas"].bundled()
+    headers.install(app)
+    app[DRAINING] = False
+    app.on_response_prepare.append(mark_response_started)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         services = await start(settings, database_url)
@@ -98,8 +103,28 @@ def create_app(settings: Settings, database_url: str, registry: Registry,
 
 
 def run(app: web.Application, settings: Settings) -> None:
-    """Serve until Ctrl-C or SIGTERM (graceful: requests in flight finish)."""
+    """Serve until Ctrl-C or SIGTERM (graceful: requests in flight finish).
+
+    SIGTERM starts draining: /readyz answers 503 at once, so that load balancers stop sending
+    new work, while requests are still served for ``MFA_FLOW_DRAIN_SECONDS``; then the
+    graceful shutdown (streams close, handlers in flight finish). SIGINT stops at once."""
+
+    def stop() -> None:
+        raise web.GracefulExit()
+
+    def drain() -> None:
+        if not app[DRAINING]:
+            app[DRAINING] = True
+            log.info("draining: /readyz answers 503", drain_seconds=settings.drain_seconds)
+            asyncio.get_running_loop().call_later(settings.drain_seconds, stop)
+
+    async def handle_signals(_app: web.Application) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, drain)
+        loop.add_signal_handler(signal.SIGINT, stop)
+
+    app.on_startup.append(handle_signals)
     ready = f"mfa-flow {__version__} listening on http://{settings.host}:{settings.port} (Ctrl-C stops it)"
     # aiohttp calls ``print`` once the socket is bound and start-up (migrations, keys) is done.
     web.run_app(app, host=settings.host, port=settings.port, print=lambda _: print(ready, file=sys.stderr),
-                shutdown_timeout=8.0)
+                shutdown_timeout=8.0, handle_signals=False)

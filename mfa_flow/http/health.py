@@ -14,11 +14,24 @@ async def healthz(request):
     return web.json_response({"status": "ok"})
 
 
+DRAINING = "mfa_flow.draining"
+
+
+def _not_ready(detail: str) -> Problem:
+    return Problem(503, "not-ready", "Not ready", detail, headers={"Retry-After": "1"}, retry_after=1)
+
+
 async def readyz(request):
+    """Ready: not draining, and a pooled connection answers on a primary (a database that
+    takes writes: during a fail-over, until a standby is promoted, none does)."""
+    if request.app[DRAINING]:
+        raise _not_ready("the process is shutting down")
     try:
-        await request.app["audit"].ping()
+        primary = await request.app["audit"].ping()
     except Exception:
-        raise Problem(503, "not-ready", "Not ready", "the database does not answer") from None
+        raise _not_ready("the database does not answer") from None
+    if not primary:
+        raise _not_ready("the database is a read-only standby")
     return web.json_response({"status": "ready"})
 
 

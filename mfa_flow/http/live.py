@@ -17,10 +17,11 @@ from .. import logs
 from ..domain.errors import DomainError
 from ..domain.machine import is_terminal
 from ..numbers import whole_number
+from ..store.connections import is_connection_lost
 from .auth import AUDITOR, Caller, caller, check_flow_access, forbidden
 from .flows import drive
 from .masking import MaskCheckingWebSocketResponse
-from .problems import Problem, as_problem, invalid
+from .problems import Problem, as_problem, database_unavailable, invalid
 
 log = logs.get(__name__)
 
@@ -106,7 +107,10 @@ class FlowSocket:
         except (Problem, DomainError) as error:
             await self._error(message_id, as_problem(error))
             return
-        except Exception:
+        except Exception as exc:
+            if is_connection_lost(exc):
+                await self._error(message_id, database_unavailable())
+                return
             log.exception("event over WebSocket failed", flow_id=self.flow_id)
             await self._error(message_id, Problem(500, "internal-error", "Internal error", "the server failed"))
             return

@@ -6,6 +6,7 @@ HTTP: each kind of error has its status and title here, its facts become extensi
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any, Awaitable, Callable
 
@@ -13,6 +14,7 @@ from aiohttp import web
 
 from .. import logs
 from ..domain import errors
+from ..store.connections import REQUEST_WRITES, Writes, is_connection_lost
 
 log = logs.get(__name__)
 
@@ -55,6 +57,7 @@ _STATUS: dict[type[errors.DomainError], tuple[int, str]] = {
     errors.WebhookUrlRefused: (422, "Webhook URL refused"),
     errors.Conflict: (409, "Conflict"),
     errors.UserLocked: (429, "Too many failed attempts"),
+    errors.Busy: (503, "Busy"),
     errors.FlowExpired: (410, "Flow expired"),
     errors.InvalidInput: (400, "Invalid request"),
     errors.Unauthenticated: (401, "Unauthorized"),
@@ -66,7 +69,7 @@ _STATUS: dict[type[errors.DomainError], tuple[int, str]] = {
 def from_domain(error: errors.DomainError) -> Problem:
     status, title = next(v for cls, v in _STATUS.items() if isinstance(error, cls))
     headers = None
-    if isinstance(error, errors.UserLocked):
+    if isinstance(error, (errors.UserLocked, errors.Busy)):
         headers = {"Retry-After": str(error.retry_after)}
     elif isinstance(error, errors.Unauthenticated):
         headers = {"WWW-Authenticate": "Bearer"}
@@ -103,6 +106,56 @@ def problem_response(problem: Problem, request: web.Request | None = None) -> we
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+# A request that lost its database connection before it committed anything runs again
+# on a fresh connection after each of these pauses; after that (or after a commit whose
+# outcome is unknown) the answer is 503 with Retry-After. The pauses let a crowded server
+# free a connection, or a pooled one come back, before the request gives up.
+REPLAY_PAUSES_SECONDS = (0.05, 0.2, 0.5)
+RESPONSE_STARTED = "mfa_flow.response_started"
+
+
+def database_unavailable() -> Problem:
+    return Problem(
+        503,
+        "database-unavailable",
+        "Database unavailable",
+        "the database connection was lost; if this request changed something, read the resource"
+        " again before you retry it",
+        headers={"Retry-After": "1"},
+        retry_after=1,
+    )
+
+
+async def mark_response_started(request: web.Request, response: web.StreamResponse) -> None:
+    request[RESPONSE_STARTED] = True
+
+
+def _why(exc: BaseException) -> str:
+    """The error's type, and its cause's (a DatabaseUnavailable says why it could not connect)."""
+    cause = exc.__cause__
+    return type(exc).__name__ + (f" ({type(cause).__name__})" if cause is not None else "")
+
+
+async def _handle(request: web.Request, handler: Handler) -> web.StreamResponse:
+    writes = Writes()
+    REQUEST_WRITES.set(writes)
+    replays = 0
+    while True:
+        try:
+            return await handler(request)
+        except Exception as exc:
+            if (
+                not is_connection_lost(exc)
+                or writes.commits
+                or request.get(RESPONSE_STARTED)
+                or replays >= len(REPLAY_PAUSES_SECONDS)
+            ):
+                raise
+            log.warning("database connection lost; running the request again", path=request.path,
+                        method=request.method, error=_why(exc), replay=replays + 1)
+            await asyncio.sleep(REPLAY_PAUSES_SECONDS[replays])
+            replays += 1
+
 
 @web.middleware
 async def problems_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -110,7 +163,7 @@ async def problems_middleware(request: web.Request, handler: Handler) -> web.Str
         if any("\x00" in value for value in request.match_info.values()):
             # PostgreSQL text cannot hold NUL, so no id with one names anything here.
             raise Problem(404, "not-found", "Not found", f"no resource at {request.path!r}")
-        return await handler(request)
+        return await _handle(request, handler)
     except (Problem, errors.DomainError) as error:
         return problem_response(as_problem(error), request)
     except web.HTTPException as exc:
@@ -126,7 +179,10 @@ async def problems_middleware(request: web.Request, handler: Handler) -> web.Str
         slug = _AIOHTTP_SLUGS.get(exc.status, "http-error")
         headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
         return problem_response(Problem(exc.status, slug, exc.reason, detail or "", headers=headers), request)
-    except Exception:
+    except Exception as exc:
+        if is_connection_lost(exc):
+            log.warning("database connection lost", path=request.path, method=request.method, error=_why(exc))
+            return problem_response(database_unavailable(), request)
         log.exception("unhandled error", path=request.path, method=request.method)
         return problem_response(
             Problem(500, "internal-error", "Internal error", "the server failed; the error is logged"), request

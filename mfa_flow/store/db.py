@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from .connections import CONNECT_TIMEOUT_SECONDS
 from .uow import UnitOfWork
 
 _EMBEDDED: list = []
@@ -41,15 +42,18 @@ class Database:
 
     @classmethod
     async def connect(cls, url: str, min_size: int = 2, max_size: int = 10) -> "Database":
-        pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, init=_init_connection)
+        pool = await asyncpg.create_pool(
+            url, min_size=min_size, max_size=max_size, init=_init_connection, timeout=CONNECT_TIMEOUT_SECONDS
+        )
         return cls(pool, url)
 
     def unit_of_work(self, **transaction_options: Any) -> UnitOfWork:
         return UnitOfWork(self.pool, **transaction_options)
 
     async def ping(self) -> bool:
+        """True when a connection answers and is on a primary (one that takes writes)."""
         async with self.pool.acquire(timeout=2) as conn:
-            return await conn.fetchval("SELECT 1", timeout=2) == 1
+            return await conn.fetchval("SELECT NOT pg_is_in_recovery()", timeout=2) is True
 
     async def close(self) -> None:
         await self.pool.close()

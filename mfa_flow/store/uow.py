@@ -16,6 +16,7 @@ from ..domain.events import DomainEvent
 from ..webhooks.messages import to_messages
 from .audit_log import AuditLog
 from .config import ConfigRepository
+from .connections import ACQUIRE_TIMEOUT_SECONDS, REQUEST_WRITES, DatabaseUnavailable, is_connection_lost
 from .flows import FlowRepository, TransitionLog
 from .keys import SigningKeyRepository
 from .outbox import OutboxRepository
@@ -40,9 +41,16 @@ class UnitOfWork:
         self._events.extend(events)
 
     async def __aenter__(self) -> "UnitOfWork":
-        self._conn = await self._pool.acquire()
+        try:
+            self._conn = await self._pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS)
+        except (TimeoutError, asyncpg.PostgresError, asyncpg.exceptions.InternalClientError, OSError) as exc:
+            raise DatabaseUnavailable(f"no database connection: {type(exc).__name__}") from exc
         self._tx = self._conn.transaction(**self._options)
-        await self._tx.start()
+        try:
+            await self._tx.start()
+        except BaseException as exc:
+            await self._give_back(exc)
+            raise
         self.config = ConfigRepository(self._conn)
         self.users = UserRepository(self._conn)
         self.user_factors = UserFactorRepository(self._conn)
@@ -65,12 +73,28 @@ class UnitOfWork:
         if self._events:
             events, self._events = self._events, []
             await self.outbox.add(to_messages(events))
+        writes = REQUEST_WRITES.get()
+        if writes is not None:
+            writes.commits += 1  # counted before it is sent: a lost answer may still have committed
         await self._tx.commit()
         self._committed = True
 
-    async def __aexit__(self, *exc_info: object) -> None:
+    async def __aexit__(self, exc_type: object, exc: BaseException | None, traceback: object) -> None:
         try:
-            if not self._committed:
+            if not self._committed and not self._conn.is_closed():
                 await self._tx.rollback()
+        except Exception as rollback_error:
+            # The connection died under us: nothing to roll back (the server ended the
+            # transaction). Let the error that brought us here, if any, be the one seen.
+            if not is_connection_lost(rollback_error):
+                raise
+            exc = exc or rollback_error
         finally:
-            await self._pool.release(self._conn)
+            await self._give_back(exc)
+
+    async def _give_back(self, exc: BaseException | None) -> None:
+        """Return the connection to the pool; one that lost its server is closed first, so
+        that the pool opens a fresh one instead of handing it out again."""
+        if exc is not None and is_connection_lost(exc) and not self._conn.is_closed():
+            self._conn.terminate()
+        await self._pool.release(self._conn)

@@ -22,13 +22,17 @@ class PasswordCheck:
 
 
 async def handle(rules: Rules, ctx: FactorContext, event: JsonObject, prepared: dict[str, Any]) -> Decision:
-    checked: PasswordCheck = prepared["checked"]
+    # Missing only if the flow moved between the short read and this transaction: verify here.
+    checked: PasswordCheck | None = prepared.get("checked")
     user = await ctx.uow.users.by_username(event["username"], lock=True)
     if user is not None and user.locked_at(ctx.now):
         # Locked: 429 whatever the password, so that guessing on goes nowhere.
         raise UserLocked(user.retry_after(ctx.now))
     stored = user.password_hash if user else None
-    ok = checked.ok if checked.password_hash == stored else await passwords.verify(stored, event["password"])
+    if checked is not None and checked.password_hash == stored:
+        ok = checked.ok
+    else:
+        ok = await passwords.verify(stored, event["password"])
     if not ok or user is None:
         ctx.user = user
         step = Step("submit_password", "credentials_wrong", machine.FIRST_FACTOR)
