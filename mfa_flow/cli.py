@@ -373,7 +373,9 @@ def _keys_commands(commands) -> None:
         help="add a new signing key; the old one stays published until its tokens expire",
     ).set_defaults(run=cmd_keys_rotate)
     remove = sub.add_parser("remove", help="withdraw a key at once (a suspected leak)")
-    remove.add_argument("kid")
+    # Key ids are RFC 7638 thumbprints in base64url, so one may start with "-": argparse then
+    # reads it as an option unless it follows "--".
+    remove.add_argument("kid", help='the key id from "keys list"; write -- before an id that starts with -')
     remove.set_defaults(run=cmd_keys_remove)
 
 

@@ -25,6 +25,7 @@ from typing import Any, Iterable
 
 from ..domain.flow import canonical_json, iso
 from ..domain.machine import FIRST_FACTOR, FlowMachine, IllegalTransition, Step
+from ..domain.policy import mode_of_rule
 from ..numbers import whole_number
 from ..tokens import BadSignature, verify_compact
 
@@ -32,6 +33,20 @@ Cursor = tuple[int, int]  # (xid of the writing transaction, row id)
 
 # Field names that would mean a credential leaked into the log.
 _SECRET_FIELDS = frozenset({"password", "code", "codes", "secret", "token", "credential", "otpauth_uri"})
+
+
+def _secret_fields_in(value: Any) -> set[str]:
+    """Forbidden field names anywhere in ``value`` (nested objects and lists too, any case)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and key.lower() in _SECRET_FIELDS:
+                found.add(key.lower())
+            found |= _secret_fields_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _secret_fields_in(item)
+    return found
 
 
 def format_cursor(cursor: Cursor) -> str:
@@ -42,9 +57,9 @@ def parse_cursor(text: str) -> Cursor:
     """``"<xid>-<id>"``, as handed out in ``cursor``; ``"0"`` or ``""`` is the start of the log."""
     if text in ("", "0"):
         return (0, 0)
-    xid_text, sep, row_text = text.partition("-")
+    xid_text, _, row_text = text.partition("-")  # no "-" leaves row_text empty: refused below
     xid, row_id = whole_number(xid_text), whole_number(row_text)
-    if not sep or xid is None or row_id is None:
+    if xid is None or row_id is None:
         raise ValueError(f"{text[:40]!r} is not a cursor; cursors look like 7421-1033 (or 0 for the start)")
     return (xid, row_id)
 
@@ -148,12 +163,34 @@ class Report:
 
 
 class _FlowTrack:
-    __slots__ = ("seq", "hash", "state")
+    __slots__ = ("hash", "mode", "seq", "skippable", "state")
 
     def __init__(self) -> None:
         self.seq = 0
         self.hash = ""
         self.state = FIRST_FACTOR
+        self.mode: str | None = None  # "setup" or "verify", as the first factor's rule said
+        self.skippable = False
+
+    def take(self, row: dict[str, Any], verify_states: frozenset[str]) -> None:
+        self.seq, self.hash, self.state = row["seq"], row["hash"], row["to_state"]
+        if row["from_state"] == FIRST_FACTOR and row["to_state"] != FIRST_FACTOR:
+            self.mode, self.skippable = mode_of_rule(row["data"].get("rule"))
+        if row["to_state"] in verify_states:
+            self.mode, self.skippable = "verify", False
+
+
+def mode_problem(track: _FlowTrack, row: dict[str, Any], verify_states: frozenset[str]) -> str | None:
+    """What the table cannot see: ``factor_selection`` serves both modes, so a skip or a
+    selection is checked against the mode the flow's first-factor rule put it in."""
+    if row["event"] == "skip" and not (track.mode == "setup" and track.skippable):
+        why = "the flow is verifying a factor" if track.mode == "verify" else "the policy did not offer a skip"
+        return f"skip is allowed only in a set-up the policy lets the user skip: {why}"
+    if row["event"] == "select_factor":
+        mode = track.mode or "verify"  # no known rule: nothing was offered for set-up
+        if (row["to_state"] in verify_states) != (mode == "verify"):
+            return f"select_factor in {mode} mode cannot lead to {row['to_state']}"
+    return None
 
 
 class EdgeCheck:
@@ -169,8 +206,8 @@ class EdgeCheck:
         key = (from_state, event, guard, to_state)
         if key not in self._verdicts:
             try:
-                reached = self.machine.advance(from_state, Step(event, guard, to_state))
-                verdict = None if reached == to_state else f"the machine leads to {reached}, not {to_state}"
+                self.machine.advance(from_state, Step(event, guard, to_state))  # reaches to_state or raises
+                verdict = None
             except IllegalTransition as exc:
                 verdict = f"not an edge of the machine: {exc}"
             self._verdicts[key] = verdict
@@ -190,6 +227,7 @@ class Verifier:
     ):
         self.report = Report()
         self._edge_problem = EdgeCheck(machine)
+        self._verify_states = frozenset(machine.verify_state.values())
         self._keys = public_keys
         self._keep = keep
         self._flows: dict[str, _FlowTrack] = {}
@@ -283,7 +321,7 @@ class Verifier:
             self._broken.add(flow_id)
             self._fail(where, problem)
             return
-        track.seq, track.hash, track.state = seq, row["hash"], row["to_state"]
+        track.take(row, self._verify_states)
 
     def _row_problem(self, row: dict[str, Any], track: _FlowTrack) -> str | None:
         if row["seq"] != track.seq + 1:
@@ -299,10 +337,12 @@ class Verifier:
         data = row["data"]
         if not isinstance(data, dict) or "guard" not in data:
             return "data has no guard"
-        leaked = _SECRET_FIELDS & data.keys()
+        leaked = _secret_fields_in(data)
         if leaked:
             return f"data holds a field that must never be logged: {', '.join(sorted(leaked))}"
-        return self._edge_problem(row["from_state"], row["event"], data["guard"], row["to_state"])
+        return self._edge_problem(row["from_state"], row["event"], data["guard"], row["to_state"]) or mode_problem(
+            track, row, self._verify_states
+        )
 
     # --- the end ---
 

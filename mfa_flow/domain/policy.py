@@ -97,6 +97,26 @@ def after_first_factor(machine: FlowMachine, config: MfaConfig, user: UserFactor
     return Route(FACTOR_SELECTION, "setup", config.primary, skippable, rule=rule)
 
 
+# The mode each rule of ``after_first_factor`` puts a flow in, and whether set-up may then be
+# skipped. The audit replay reads the rule back from the log to know which ``skip`` and which
+# ``select_factor`` the policy allowed: the machine's table alone cannot tell a choice of
+# factors to verify from a choice of factors to set up (both are ``factor_selection``).
+RULE_MODES: dict[str, tuple[str | None, bool]] = {
+    "verify.only_factor": ("verify", False),
+    "verify.last_used": ("verify", False),
+    "verify.choose": ("verify", False),
+    "done.no_factor_enabled": (None, False),
+    "done.already_prompted": (None, False),
+    "setup.offered": ("setup", True),
+    "setup.required": ("setup", False),
+}
+
+
+def mode_of_rule(rule: object) -> tuple[str | None, bool]:
+    """(mode, skippable) after the first factor under ``rule``; no mode for an unknown rule."""
+    return RULE_MODES.get(rule, (None, False)) if isinstance(rule, str) else (None, False)
+
+
 def after_selection(machine: FlowMachine, mode: str | None, factor: str) -> str:
     """``select_factor``: set the factor up or verify it, as the flow's mode says."""
     return machine.setup_state[factor] if mode == "setup" else machine.verify_state[factor]

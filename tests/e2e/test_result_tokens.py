@@ -85,7 +85,7 @@ async def test_a_rotated_key_keeps_verifying_until_it_is_removed(api, server):
     listed = mfa_flow(server, "keys", "list").out
     assert f"{old_kid}  retired" in listed and f"{new_kid}  active" in listed
 
-    assert mfa_flow(server, "keys", "remove", old_kid).code == 0
+    assert mfa_flow(server, "keys", "remove", "--", old_kid).code == 0
     keys = await jwks(api)
     assert old_kid not in {k["kid"] for k in json.loads(keys.export(private_keys=False))["keys"]}
     with pytest.raises(Exception):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+import time
+from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
 
 import pytest
 
 from mfa_flow.domain import flow as domain_flow
-from mfa_flow.domain.flow import Flow, canonical_json, chain_hash
+from mfa_flow.domain.flow import Flow, canonical_json, chain_hash, iso
 from mfa_flow.domain.machine import IllegalTransition, Step
 from mfa_flow.factors.registry import default
 
@@ -58,3 +59,51 @@ def test_leaving_a_state_wipes_its_stage():
     assert flow.stage == {"pending_secret": "sealed"}, "a wrong code keeps the set-up secret"
     take(flow, Step("cancel", "always", "cancelled"), "user", NOW)
     assert flow.stage == {}
+
+
+class TestOverdue:
+    @pytest.mark.parametrize("state", ["first_factor", "factor_selection", "totp_verify", "backup_codes"])
+    def test_an_active_flow_is_overdue_from_its_expiry_on(self, state):
+        flow = new_flow()
+        flow.state = state
+        assert not flow.is_overdue(flow.expires_at - timedelta(microseconds=1))
+        assert flow.is_overdue(flow.expires_at)
+        assert flow.is_overdue(flow.expires_at + timedelta(days=1))
+
+    @pytest.mark.parametrize("state", ["done", "failed", "expired", "cancelled"])
+    def test_a_finished_flow_is_never_overdue(self, state):
+        flow = new_flow()
+        flow.state = state
+        assert not flow.is_overdue(flow.expires_at + timedelta(days=1))
+
+
+def test_a_step_records_the_guard_the_data_the_actor_and_the_time():
+    flow = new_flow()
+    later = NOW + timedelta(seconds=5)
+    row = take(flow, Step("submit_password", "credentials_ok", "totp_verify", {"rule": "verify.only_factor"}), "admin", later)
+    assert (row.flow_id, row.event, row.from_state, row.to_state, row.actor, row.at) == (
+        flow.id, "submit_password", "first_factor", "totp_verify", "admin", later)
+    assert row.data == {"guard": "credentials_ok", "rule": "verify.only_factor"}
+    assert (flow.updated_at, flow.created_at) == (later, NOW)
+
+
+def test_times_in_other_zones_are_written_as_utc_with_microseconds():
+    paris = timezone(timedelta(hours=1))
+    assert iso(datetime(2026, 12, 1, 10, 0, 0, 5, tzinfo=paris)) == "2026-12-01T09:00:00.000005Z"
+
+
+def test_times_are_written_as_utc_whatever_the_server_s_own_zone(monkeypatch):
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        assert iso(datetime(2026, 12, 1, 10, 0, tzinfo=UTC)) == "2026-12-01T10:00:00.000000Z"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_the_chain_hash_covers_the_previous_hash_as_lowercase_hex_text():
+    flow = new_flow()
+    row = take(flow, Step("cancel", "always", "cancelled"), "user", NOW)
+    assert row.hash == hashlib.sha256(row.canonical()).hexdigest()
+    assert chain_hash("ab" * 32, row) == hashlib.sha256(("ab" * 32).encode() + row.canonical()).hexdigest()

@@ -14,6 +14,8 @@ MACHINE = default().machine
 MfaConfig = partial(policy.MfaConfig.checked, MACHINE)
 after_first_factor = partial(policy.after_first_factor, MACHINE)
 after_setup = partial(policy.after_setup, MACHINE)
+after_selection = partial(policy.after_selection, MACHINE)
+can_switch, mode_of_rule = policy.can_switch, policy.mode_of_rule
 
 
 def user(enrolled=(), codes=False, prompted=False, last_used=None) -> UserFactors:
@@ -113,3 +115,172 @@ class TestConfiguration:
 
     def test_factors_are_kept_in_one_canonical_order(self):
         assert MfaConfig(("backup_code", "webauthn", "totp"), "mandatory").factors == ("totp", "webauthn", "backup_code")
+
+
+# --- Every rule, with the exact name it writes into the transition log ----------------------
+
+BOTH_WITH_CODES = ("totp", "webauthn", "backup_code")
+
+
+@pytest.mark.parametrize(
+    "config,who,route",
+    [
+        (MfaConfig(("totp",), "mandatory"), user(["totp"]),
+         Route("totp_verify", "verify", ("totp",), rule="verify.only_factor")),
+        (MfaConfig(("webauthn", "backup_code"), "user_controlled"), user(["webauthn"], prompted=True),
+         Route("webauthn_verify", "verify", ("webauthn",), rule="verify.only_factor")),
+        (MfaConfig(BOTH_WITH_CODES, "mandatory"), user(["webauthn"], codes=True, last_used="webauthn"),
+         Route("webauthn_verify", "verify", ("webauthn", "backup_code"), preferred="webauthn", rule="verify.last_used")),
+        (MfaConfig(BOTH_WITH_CODES, "mandatory"), user(["totp", "webauthn"], codes=True, last_used="totp"),
+         Route("totp_verify", "verify", ("totp", "webauthn", "backup_code"), preferred="totp", rule="verify.last_used")),
+        (MfaConfig(BOTH_WITH_CODES, "mandatory"), user(["totp", "webauthn"], codes=True),
+         Route("factor_selection", "verify", ("totp", "webauthn", "backup_code"), rule="verify.choose")),
+        (MfaConfig(("totp", "webauthn"), "user_controlled"), user(["webauthn", "totp"], last_used="sms"),
+         Route("factor_selection", "verify", ("totp", "webauthn"), rule="verify.choose")),
+        (MfaConfig((), "mandatory"), user(), Route("done", None, rule="done.no_factor_enabled")),
+        (MfaConfig((), "user_controlled"), user(["totp"]), Route("done", None, rule="done.no_factor_enabled")),
+        (MfaConfig(("totp",), "user_controlled"), user(prompted=True), Route("done", None, rule="done.already_prompted")),
+        (MfaConfig(("totp",), "user_controlled"), user(),
+         Route("totp_setup", "setup", ("totp",), skippable=True, rule="setup.offered")),
+        (MfaConfig(("webauthn", "backup_code"), "user_controlled"), user(codes=True),
+         Route("webauthn_setup", "setup", ("webauthn",), skippable=True, rule="setup.offered")),
+        (MfaConfig(("totp", "webauthn"), "user_controlled"), user(),
+         Route("factor_selection", "setup", ("totp", "webauthn"), skippable=True, rule="setup.offered")),
+        (MfaConfig(("webauthn",), "mandatory"), user(prompted=True),
+         Route("webauthn_setup", "setup", ("webauthn",), skippable=False, rule="setup.required")),
+        (MfaConfig(BOTH_WITH_CODES, "mandatory"), user(),
+         Route("factor_selection", "setup", ("totp", "webauthn"), skippable=False, rule="setup.required")),
+    ],
+    ids=["only-factor", "only-factor-controlled", "last-used-with-codes", "last-used-of-three", "choose-of-three",
+         "choose-unknown-last-used", "no-factor-enabled", "no-factor-enabled-ignores-enrolled", "already-prompted",
+         "offered-single-factor-skippable", "offered-webauthn", "offered-choice", "required-single", "required-choice"],
+)
+def test_after_first_factor_routes_and_names_each_rule(config, who, route):
+    assert after_first_factor(config, who) == route
+
+
+@pytest.mark.parametrize(
+    "config,unused_codes,route",
+    [
+        (MfaConfig(("totp", "backup_code"), "mandatory"), False, Route("backup_codes", "setup", rule="setup.backup_codes")),
+        (MfaConfig(("totp", "backup_code"), "mandatory"), True, Route("done", "setup", rule="done.setup_complete")),
+        (MfaConfig(("webauthn",), "user_controlled"), False, Route("done", "setup", rule="done.setup_complete")),
+        (MfaConfig(("webauthn",), "user_controlled"), True, Route("done", "setup", rule="done.setup_complete")),
+    ],
+    ids=["codes-follow", "unused-codes-kept", "codes-disabled", "codes-disabled-unused"],
+)
+def test_after_setup_routes_and_names_each_rule(config, unused_codes, route):
+    assert after_setup(config, has_unused_backup_codes=unused_codes) == route
+
+
+@pytest.mark.parametrize(
+    "mode,factor,state",
+    [("setup", "totp", "totp_setup"), ("setup", "webauthn", "webauthn_setup"), ("verify", "totp", "totp_verify"),
+     ("verify", "webauthn", "webauthn_verify"), ("verify", "backup_code", "backup_code_verify")],
+)
+def test_after_selection_sets_up_or_verifies_as_the_mode_says(mode, factor, state):
+    assert after_selection(mode, factor) == state
+
+
+def test_a_backup_code_cannot_be_selected_for_set_up():
+    with pytest.raises(KeyError):
+        after_selection("setup", "backup_code")
+
+
+@pytest.mark.parametrize("choices,switch", [((), False), (("totp",), False), (("totp", "backup_code"), True),
+                                             (("totp", "webauthn", "backup_code"), True)])
+def test_switching_needs_another_factor_to_choose(choices, switch):
+    assert can_switch(choices) is switch
+
+
+@pytest.mark.parametrize(
+    "rule,mode",
+    [("verify.only_factor", ("verify", False)), ("verify.last_used", ("verify", False)),
+     ("verify.choose", ("verify", False)), ("done.no_factor_enabled", (None, False)),
+     ("done.already_prompted", (None, False)), ("setup.offered", ("setup", True)),
+     ("setup.required", ("setup", False)), ("setup.other", (None, False)), ("", (None, False)),
+     (None, (None, False)), (["setup.offered"], (None, False))],
+)
+def test_the_mode_a_logged_rule_implies(rule, mode):
+    assert mode_of_rule(rule) == mode
+
+
+class TestConfigurationDetails:
+    def test_primary_factors_and_backup_codes(self):
+        config = MfaConfig(("backup_code", "webauthn"), "user_controlled")
+        assert (config.primary, config.backup_codes_enabled) == (("webauthn",), True)
+        assert (MANDATORY_TOTP.primary, MANDATORY_TOTP.backup_codes_enabled) == (("totp",), False)
+
+    def test_the_error_messages_say_what_to_choose(self):
+        with pytest.raises(PolicyError) as unknown_factor:
+            MfaConfig(("totp", "sms", "email"), "mandatory")
+        assert str(unknown_factor.value) == "unknown factor 'sms'; choose from totp, webauthn, backup_code"
+        with pytest.raises(PolicyError) as unknown_policy:
+            MfaConfig(("totp",), "optional")
+        assert str(unknown_policy.value) == "unknown policy 'optional'; choose user_controlled or mandatory"
+        with pytest.raises(PolicyError) as lonely:
+            MfaConfig(("backup_code",), "user_controlled")
+        assert str(lonely.value) == "backup_code cannot be enabled without a primary factor (totp or webauthn)"
+
+    def test_equal_configurations_compare_equal_whatever_the_order(self):
+        assert MfaConfig(("webauthn", "totp"), "mandatory") == MfaConfig(("totp", "webauthn"), "mandatory")
+
+
+# --- Properties over every configuration and user -------------------------------------------
+
+ALL_CONFIGS = [
+    MfaConfig(factors, policy)
+    for factors in [(), ("totp",), ("webauthn",), ("totp", "webauthn"), ("totp", "backup_code"),
+                    ("webauthn", "backup_code"), ("totp", "webauthn", "backup_code")]
+    for policy in ("mandatory", "user_controlled")
+]
+ALL_USERS = [
+    UserFactors(frozenset(enrolled), codes, prompted, last_used)
+    for enrolled in [(), ("totp",), ("webauthn",), ("totp", "webauthn")]
+    for codes in (False, True)
+    for prompted in (False, True)
+    for last_used in (None, "totp", "webauthn", "backup_code")
+]
+# Every configuration against every kind of user: the space is small enough to cover whole.
+every_case = pytest.mark.parametrize("config", ALL_CONFIGS, ids=lambda c: f"{c.policy}:{'+'.join(c.factors)}")
+
+
+@every_case
+def test_every_route_is_one_the_log_can_explain(config):
+    """The rule logged for a route gives back its mode and skip (the audit replay relies on it)."""
+    for who in ALL_USERS:
+        route = after_first_factor(config, who)
+        assert mode_of_rule(route.rule) == (route.mode, route.skippable)
+
+
+@every_case
+def test_exactly_an_unprompted_user_without_factors_under_the_user_controlled_policy_may_skip(config):
+    for who in ALL_USERS:
+        route = after_first_factor(config, who)
+        offered = config.policy == "user_controlled" and not who.prompted and config.primary
+        assert route.skippable == bool(offered and not who.enrolled & set(config.primary))
+        if route.skippable:
+            assert route.mode == "setup" and route.rule == "setup.offered"
+
+
+@every_case
+def test_a_user_with_an_enabled_factor_always_verifies(config):
+    for who in ALL_USERS:
+        route = after_first_factor(config, who)
+        enrolled = set(config.primary) & who.enrolled
+        assert (route.mode == "verify") == bool(enrolled)
+        if enrolled:
+            assert set(route.choices) - {"backup_code"} == enrolled
+            assert ("backup_code" in route.choices) == (config.backup_codes_enabled and who.has_unused_backup_codes)
+            if route.to_state != "factor_selection":
+                assert route.to_state == after_selection("verify", route.preferred or route.choices[0])
+
+
+@every_case
+def test_a_route_without_choices_finishes_and_one_with_choices_does_not(config):
+    for who in ALL_USERS:
+        route = after_first_factor(config, who)
+        assert (route.to_state == "done") == (route.choices == ())
+        assert route.preferred is None or route.preferred in route.choices
+        if route.mode == "setup":
+            assert route.choices == config.primary and route.to_state in ("factor_selection", f"{route.choices[0]}_setup")
