@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from concurrent.futures import ThreadPoolExecutor
 import os
 import subprocess
 import sys
@@ -71,19 +72,26 @@ def run_mutmut(max_children: int) -> dict[str, Counter]:
             survivors.append(name)
     if survivors:
         say(f"{len(survivors)} function mutants survived; re-running each in a fresh copy of the tree")
-        for name in survivors:
-            confirmed = confirm_in_fresh_copy(mutmut, name)
-            if not confirmed:  # mutmut's run missed it (a cache, an import-time use): count it killed
-                by_file[FILES[next(m for m in FILES if name.startswith(m + "."))]].update(killed=1, survived=-1)
-            print(f"  {name}: {'survived in a fresh copy too' if confirmed else 'KILLED in a fresh copy'}", flush=True)
+        if not confirm_in_fresh_copy(mutmut, None):
+            raise RuntimeError("tests/unit fail in a fresh, unmutated copy of the tree: every mutant would look killed")
+        with ThreadPoolExecutor(max_children) as pool:
+            verdicts = pool.map(lambda name: (name, confirm_in_fresh_copy(mutmut, name)), survivors)
+            for name, confirmed in verdicts:
+                if not confirmed:  # mutmut's run missed it (a cache, an import-time use): count it killed
+                    by_file[FILES[next(m for m in FILES if name.startswith(m + "."))]].update(killed=1, survived=-1)
+                print(f"  {name}: {'survived in a fresh copy too' if confirmed else 'KILLED in a fresh copy'}",
+                      flush=True)
     return by_file
 
 
-def confirm_in_fresh_copy(mutmut: str, name: str) -> bool:
-    """Apply one mutant to a fresh copy of the tree and run tests/unit: True if they pass."""
-    import shutil
+def confirm_in_fresh_copy(mutmut: str, name: str | None) -> bool:
+    """Apply one mutant to a fresh copy of the tree and run tests/unit: True if they pass.
+    With no mutant, the copy is left as it is: the check that the copy itself passes."""
     import tempfile
 
+    if name is None:
+        with tempfile.TemporaryDirectory(prefix="unmutated-") as folder:
+            return _run_unit_tests(_fresh_copy(Path(folder)), "the unmutated copy")
     diff = subprocess.run([mutmut, "show", name], cwd=ROOT, check=True, capture_output=True, text=True).stdout
     if "@@" not in diff:
         raise RuntimeError(f"mutmut show {name} gave no diff")
@@ -92,10 +100,7 @@ def confirm_in_fresh_copy(mutmut: str, name: str) -> bool:
     before = [line[1:] for line in hunk if line[:1] in (" ", "-")]
     after = [line[1:] for line in hunk if line[:1] in (" ", "+")]
     with tempfile.TemporaryDirectory(prefix="mutant-") as folder:
-        copy = Path(folder)
-        for part in ("mfa_flow", "tests", "schemas"):
-            shutil.copytree(ROOT / part, copy / part, ignore=shutil.ignore_patterns("__pycache__"))
-        shutil.copy(ROOT / "pyproject.toml", copy)
+        copy = _fresh_copy(Path(folder))
         source = (copy / path).read_text().splitlines()
         # mutmut shows the function dedented: find it by its stripped lines, re-indent the change.
         stripped = [line.strip() for line in before]
@@ -107,10 +112,27 @@ def confirm_in_fresh_copy(mutmut: str, name: str) -> bool:
         mutated = "\n".join(source[:start] + replacement + source[start + len(before):]) + "\n"
         compile(mutated, path, "exec")  # a patch that breaks the syntax would look like a kill
         (copy / path).write_text(mutated)
-        result = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "tests/unit"],
-                                cwd=copy, capture_output=True, text=True, check=False)
+        return _run_unit_tests(copy, name)
+
+
+def _fresh_copy(copy: Path) -> Path:
+    """What tests/unit read: the package, the tests, the schemas, pyproject.toml and the README
+    (whose machine diagram a unit test compares; without it every mutant would look killed)."""
+    import shutil
+
+    for part in ("mfa_flow", "tests", "schemas"):
+        shutil.copytree(ROOT / part, copy / part, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, copy)
+    return copy
+
+
+def _run_unit_tests(copy: Path, what: str) -> bool:
+    """True when tests/unit pass in ``copy``."""
+    result = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "tests/unit"],
+                            cwd=copy, capture_output=True, text=True, check=False)
     if result.returncode not in (0, 1):  # 1: a test failed; anything else: the run itself broke
-        raise RuntimeError(f"tests/unit could not run against {name}:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+        raise RuntimeError(f"tests/unit could not run against {what}:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
     return result.returncode == 0
 
 
