@@ -9,24 +9,26 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Awaitable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import structlog
 
 from .. import logs, metrics
 from ..crypto import SecretBox, new_token, token_digest
-from ..domain import machine
+from ..domain import machine, policy
 from ..domain.access import Principal, check_access
-from ..domain.errors import Busy, Conflict, NotFound, UserLocked, UsernameTaken
+from ..domain.errors import Busy, Conflict, NotFound, Unauthenticated, UserLocked, UsernameTaken
 from ..domain.events import FlowCreated
 from ..domain.flow import Flow, FlowContext, Transition
+from ..domain.users import User
 from ..factors.base import FactorContext, JsonObject
 from ..factors.registry import Registry
 from ..keyring import Keyring
 from ..passwords import HashingBusy, HashingPool
 from ..settings import Settings
-from ..store import Database
+from ..store import Database, UnitOfWork
+from ..tokens import TokenRefused, proves_mfa
 from .handlers import handlers
 from .handlers.submit_password import PasswordCheck
 from .pipeline import Pipeline, utcnow
@@ -73,12 +75,8 @@ class FlowService:
 
     # --- Creating --------------------------------------------------------------------------
 
-    async def create(self, user_spec: JsonObject | None, who: Principal) -> tuple[Flow, str]:
-        """A new flow in ``first_factor``; with ``user_spec`` (admin only) the first factor is
-        asserted by the embedding backend and the flow starts after it."""
-        now = utcnow()
-        token = new_token("ft")
-        flow = Flow(
+    def _new_flow(self, now: datetime, token: str, purpose: str = policy.SIGN_IN) -> Flow:
+        return Flow(
             id=str(uuid.uuid4()),
             state=machine.FIRST_FACTOR,
             version=0,
@@ -86,40 +84,104 @@ class FlowService:
             user_id=None,
             expires_at=now + timedelta(seconds=self.settings.flow_ttl),
             attempts_left=self.settings.max_attempts,
-            context=FlowContext(),
+            context=FlowContext(purpose=purpose),
             result=None,
             chain_head="",
             created_at=now,
             updated_at=now,
             token_digest=token_digest(token),
         )
+
+    @staticmethod
+    async def _asserted_user(uow: UnitOfWork, user_spec: JsonObject, now: datetime) -> User:
+        """The user an embedding backend vouches for (created if new), locked; not a locked-out one."""
+        username = user_spec.get("username") or user_spec["id"]
+        try:
+            user = await uow.users.get_or_add(user_spec["id"], username)
+        except UsernameTaken:
+            raise Conflict(f"the username {username!r} belongs to another user", field="user.username") from None
+        if user.locked_at(now):
+            raise UserLocked(user.retry_after(now))
+        return user
+
+    async def create(self, user_spec: JsonObject | None, who: Principal) -> tuple[Flow, str]:
+        """A new flow in ``first_factor``; with ``user_spec`` (admin only) the first factor is
+        asserted by the embedding backend and the flow starts after it."""
+        now = utcnow()
+        token = new_token("ft")
+        flow = self._new_flow(now, token)
         started = time.perf_counter()
         async with self.db.unit_of_work() as uow:
             await uow.flows.add(flow)
             uow.record(FlowCreated(flow.id, flow.state, flow.expires_at, flow.created_at))
             rows: list[Transition] = []
             if user_spec is not None:
-                username = user_spec.get("username") or user_spec["id"]
-                try:
-                    user = await uow.users.get_or_add(user_spec["id"], username)
-                except UsernameTaken:
-                    raise Conflict(f"the username {username!r} belongs to another user", field="user.username") \
-                        from None
-                if user.locked_at(now):
-                    raise UserLocked(user.retry_after(now))
-                ctx = FactorContext(uow, flow, user, self.settings, self.box, now)
-                flow.user_id = user.id
-                flow.context.username = user.username
-                flow.context.amr = []
+                user = await self._asserted_user(uow, user_spec, now)
+                ctx = self._started(uow, flow, user, now)
                 decision = await self.rules.after_first_factor(ctx, "first_factor_asserted", "asserted_by_backend")
                 rows = await self.pipeline.write(ctx, decision.steps, who.role or "user")
             else:
                 await uow.flows.save(flow)
             await uow.commit()
+        self._created(flow, rows, started, who, asserted=user_spec is not None)
+        return flow, token
+
+    async def create_account_flow(self, who: Principal, *, user_spec: JsonObject | None = None,
+                                  subject_token: str | None = None) -> tuple[Flow, str]:
+        """An account flow (``purpose: manage``) for the user of a recent result token
+        (``subject_token``), or for the user an embedding backend vouches for (``user_spec``,
+        admin only). It starts after its first factor: in a step-up verification when the user
+        has factors and the token did not prove MFA, else in ``manage``."""
+        now = utcnow()
+        token = new_token("ft")
+        flow = self._new_flow(now, token, policy.MANAGE)
+        started = time.perf_counter()
+        async with self.db.unit_of_work() as uow:
+            await uow.flows.add(flow)
+            uow.record(FlowCreated(flow.id, flow.state, flow.expires_at, flow.created_at))
+            if subject_token is not None:
+                claims = await self._subject(uow, subject_token, now)
+                user = await uow.users.get(claims["sub"], lock=True)
+                if user is None:
+                    raise Unauthenticated("the user of the subject token no longer exists",
+                                          kind="invalid-subject-token")
+                if user.locked_at(now):
+                    raise UserLocked(user.retry_after(now))
+                ctx = self._started(uow, flow, user, now)
+                decision = await self.rules.after_first_factor(
+                    ctx, "subject_token_presented", "recent_sign_in", mfa_proven=proves_mfa(claims),
+                    facts={"subject_flow": str(claims.get("sid"))},
+                )
+            else:
+                assert user_spec is not None, "an account flow needs a subject token or a user"
+                ctx = self._started(uow, flow, await self._asserted_user(uow, user_spec, now), now)
+                decision = await self.rules.after_first_factor(ctx, "first_factor_asserted", "asserted_by_backend")
+            rows = await self.pipeline.write(ctx, decision.steps, who.role or "user")
+            await uow.commit()
+        self._created(flow, rows, started, who, asserted=user_spec is not None)
+        return flow, token
+
+    async def _subject(self, uow: UnitOfWork, subject_token: str, now: datetime) -> dict[str, Any]:
+        max_age = self.settings.manage_max_age
+        try:
+            return await self.keyring.subject_claims(uow, subject_token, now, max_age)
+        except TokenRefused as refused:
+            kind = "subject-token-too-old" if refused.too_old else "invalid-subject-token"
+            raise Unauthenticated(f"{refused}; sign in again to manage your account (a result token starts an"
+                                  f" account flow within {max_age} seconds of its sign-in)", kind=kind) from None
+
+    def _started(self, uow: UnitOfWork, flow: Flow, user: User, now: datetime) -> FactorContext:
+        """The new flow's first factor holds for ``user``: the context its first step runs in."""
+        flow.user_id = user.id
+        flow.context.username = user.username
+        flow.context.amr = []
+        return FactorContext(uow, flow, user, self.settings, self.box, now)
+
+    def _created(self, flow: Flow, rows: list[Transition], started: float, who: Principal, asserted: bool) -> None:
         self.pipeline.record(flow, rows, started)
         structlog.contextvars.bind_contextvars(flow_id=flow.id)  # the rest of this request's lines
-        log.info("flow created", flow_id=flow.id, by=who.role or "anyone", asserted=user_spec is not None)
-        return flow, token
+        log.info("flow created", flow_id=flow.id, by=who.role or "anyone", asserted=asserted,
+                 purpose=flow.context.purpose)
 
     # --- Applying events --------------------------------------------------------------------
 

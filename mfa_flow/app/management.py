@@ -1,7 +1,9 @@
 """The Management API's rules: users, their factors, the MFA configuration (rules 4 and 5).
 
 Every change is logged (what changed and by whom, never a password, secret or code) and its
-domain events become webhook messages at commit.
+domain events become webhook messages at commit. Removing and renaming a factor are one
+implementation each (``remove_verification``, ``rename_verification``), run in the caller's
+unit of work: the Management API's and an account flow's (``remove_factor``, ``rename_factor``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,54 @@ def user_view(user: User) -> dict[str, Any]:
     }
 
 
+def factor_view(registry: Registry, v: UserFactor) -> dict[str, Any]:
+    """A user's factor as the API shows it (``MfaVerification``): never its secret."""
+    view: dict[str, Any] = {
+        "id": v.id,
+        "type": v.type,
+        "created_at": iso(v.created_at),
+        "last_used_at": iso(v.last_used_at) if v.last_used_at else None,
+    }
+    factor = registry.get(v.type)
+    if factor is not None:
+        view.update(factor.describe(v))
+    return view
+
+
+async def remove_verification(uow: UnitOfWork, primary: tuple[str, ...], user_id: str, verification_id: str,
+                              now: datetime, flow_id: str | None = None) -> list[UserFactor]:
+    """Remove one of the user's factors (the caller holds the user's row lock). Rule 4: with
+    the last primary factor go the backup codes too, and the prompted mark is cleared, so the
+    user is asked to set MFA up again. Returns what was removed, the named factor first."""
+    v = await uow.user_factors.get(user_id, verification_id)
+    if v is None:
+        raise NotFound(f"verification {verification_id} of user {user_id}")
+    await uow.user_factors.delete(verification_id)
+    removed = [v]
+    remaining = await uow.user_factors.for_user(user_id)
+    if v.type in primary and not any(r.type in primary for r in remaining):
+        for r in remaining:  # what cannot stand alone goes with the last primary factor
+            await uow.user_factors.delete(r.id)
+        await uow.users.mark_prompted(user_id, False)
+        removed += remaining
+    uow.record(*(FactorRemoved(user_id, r.type, r.id, now, flow_id) for r in removed))
+    return removed
+
+
+async def rename_verification(uow: UnitOfWork, registry: Registry, user_id: str, verification_id: str,
+                              name: str) -> UserFactor:
+    """Rename one of the user's passkeys (the only factors with a name)."""
+    v = await uow.user_factors.get(user_id, verification_id)
+    if v is None:
+        raise NotFound(f"verification {verification_id} of user {user_id}")
+    factor = registry.get(v.type)
+    if factor is None or not factor.renamable():
+        raise RuleBroken("only passkeys (webauthn) have a name", field="name")
+    await uow.user_factors.rename(verification_id, name)
+    v.name = name
+    return v
+
+
 class Management:
     def __init__(self, db: Database, settings: Settings, box: SecretBox, registry: Registry) -> None:
         self.db = db
@@ -46,16 +96,7 @@ class Management:
         self.machine = registry.machine
 
     def factor_view(self, v: UserFactor) -> dict[str, Any]:
-        view: dict[str, Any] = {
-            "id": v.id,
-            "type": v.type,
-            "created_at": iso(v.created_at),
-            "last_used_at": iso(v.last_used_at) if v.last_used_at else None,
-        }
-        factor = self.factors.get(v.type)
-        if factor is not None:
-            view.update(factor.describe(v))
-        return view
+        return factor_view(self.factors, v)
 
     # --- configuration -----------------------------------------------------------------------
 
@@ -139,37 +180,16 @@ class Management:
     async def rename_factor(self, user_id: str, verification_id: str, name: str) -> dict[str, Any]:
         async with self.db.unit_of_work() as uow:
             await self._locked_user(uow, user_id)
-            v = await uow.user_factors.get(user_id, verification_id)
-            if v is None:
-                raise NotFound(f"verification {verification_id} of user {user_id}")
-            factor = self.factors.get(v.type)
-            if factor is None or not factor.renamable():
-                raise RuleBroken("only passkeys (webauthn) have a name", field="name")
-            await uow.user_factors.rename(verification_id, name)
-            v.name = name
+            v = await rename_verification(uow, self.factors, user_id, verification_id, name)
             await uow.commit()
         log.info("factor renamed", kind="admin", user_id=user_id, verification_id=verification_id)
         return self.factor_view(v)
 
     async def remove_factor(self, user_id: str, verification_id: str) -> None:
-        """Rule 4: removing the last primary factor removes the backup codes too and clears
-        the prompted mark, so the user is asked to set MFA up again."""
-        primary = self.machine.primary_factors
+        """Rule 4 (``remove_verification``)."""
         async with self.db.unit_of_work() as uow:
             await self._locked_user(uow, user_id)
-            v = await uow.user_factors.get(user_id, verification_id)
-            if v is None:
-                raise NotFound(f"verification {verification_id} of user {user_id}")
-            await uow.user_factors.delete(verification_id)
-            removed = [v]
-            remaining = await uow.user_factors.for_user(user_id)
-            if v.type in primary and not any(r.type in primary for r in remaining):
-                for r in remaining:  # what cannot stand alone goes with the last primary factor
-                    await uow.user_factors.delete(r.id)
-                await uow.users.mark_prompted(user_id, False)
-                removed += remaining
-            now = _now()
-            uow.record(*(FactorRemoved(user_id, r.type, r.id, now) for r in removed))
+            removed = await remove_verification(uow, self.machine.primary_factors, user_id, verification_id, _now())
             await uow.commit()
         log.info("factor removed", kind="admin", user_id=user_id, verification_id=verification_id,
                  also_removed=len(removed) - 1)

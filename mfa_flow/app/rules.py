@@ -61,17 +61,43 @@ class Rules:
         ctx.flow.context.amr = amr
         return await self.after_first_factor(ctx, event, guard)
 
-    async def after_first_factor(self, ctx: FactorContext, event: str, guard: str) -> Decision:
+    async def after_first_factor(self, ctx: FactorContext, event: str, guard: str, *, mfa_proven: bool = False,
+                                 facts: dict[str, str] | None = None) -> Decision:
+        """Rule 1, or for an account flow its step-up (``mfa_proven``: the result token that
+        started it proved MFA with a factor); ``facts`` go into the transition's data."""
         config = await self.config(ctx)
-        route = policy.after_first_factor(self.machine, config, await self.user_factors(ctx))
+        user = await self.user_factors(ctx)
+        account = ctx.flow.context.purpose == policy.MANAGE
+        if account:
+            route = policy.into_account_flow(self.machine, config, user, mfa_proven=mfa_proven)
+        else:
+            route = policy.after_first_factor(self.machine, config, user)
         ctx.flow.mode = route.mode
         ctx.flow.context.choices = route.choices
         ctx.flow.context.skippable = route.skippable
         ctx.flow.context.preferred = route.preferred
-        step = Step(event, guard, route.to_state, {"rule": route.rule, "policy": config_digest(config)})
+        data = {"rule": route.rule, "policy": config_digest(config), **(facts or {})}
+        if account:
+            data["purpose"] = policy.MANAGE
         if route.to_state == machine.DONE:
             await self.complete(ctx, factor=None)
-        return Decision([step])
+        elif route.to_state == machine.MANAGE:
+            await self.enter_manage(ctx, factor=None)
+        return Decision([Step(event, guard, route.to_state, data)])
+
+    async def enter_manage(self, ctx: FactorContext, factor: str | None) -> None:
+        """An account flow reaches ``manage``: after its first factor, after its step-up
+        verification or a set-up of ``factor`` (the user's last-used from now on, and a proof
+        that resets their failure count, as a completed sign-in does), or after new backup codes."""
+        ctx.flow.mode = "manage"
+        ctx.flow.context.choices = ()
+        ctx.flow.context.skippable = False
+        ctx.flow.context.preferred = None
+        if factor is None:
+            return
+        if self.registry[factor].amr not in ctx.flow.context.amr:
+            ctx.flow.context.amr.append(self.registry[factor].amr)
+        await ctx.uow.users.record_success(ctx.the_user.id, factor if factor in self.machine.primary_factors else None)
 
     async def complete(self, ctx: FactorContext, factor: str | None) -> None:
         """The flow reaches ``done``: reset the user's failure count, record the result."""

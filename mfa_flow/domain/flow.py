@@ -22,6 +22,7 @@ class FlowContext:
     secret outlives the state that showed it."""
 
     username: str | None = None
+    purpose: str = "sign_in"  # or "manage": an account flow, where the user manages their factors
     amr: list[str] = field(default_factory=list)
     choices: tuple[str, ...] = ()
     skippable: bool = False
@@ -33,6 +34,7 @@ class FlowContext:
         data = data or {}
         return cls(
             username=data.get("username"),
+            purpose=data.get("purpose", "sign_in"),
             amr=list(data.get("amr", [])),
             choices=tuple(data.get("choices", ())),
             skippable=bool(data.get("skippable", False)),
@@ -43,6 +45,7 @@ class FlowContext:
     def to_json(self) -> dict[str, Any]:
         return {
             "username": self.username,
+            "purpose": self.purpose,
             "amr": list(self.amr),
             "choices": list(self.choices),
             "skippable": self.skippable,

@@ -9,11 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .machine import DONE, FACTOR_SELECTION, FlowMachine
+from .machine import MANAGE as MANAGE_STATE
 
 USER_CONTROLLED = "user_controlled"
 MANDATORY = "mandatory"
 POLICIES = (USER_CONTROLLED, MANDATORY)
 BACKUP_CODE = "backup_code"  # rule 2 names it: the codes that follow a primary set-up
+
+# What a flow is for (``purpose``): signing in, or managing one's own factors (account flows).
+SIGN_IN = "sign_in"
+MANAGE = "manage"
+PURPOSES = (SIGN_IN, MANAGE)
 
 
 class PolicyError(ValueError):
@@ -72,20 +78,26 @@ class Route:
     rule: str = ""
 
 
+def _verify(machine: FlowMachine, config: MfaConfig, user: UserFactors, enrolled: tuple[str, ...]) -> Route:
+    """Verify one of the user's factors: straight to the only one, or to the last used with the
+    others a ``switch_factor`` away, or a choice."""
+    codes = (BACKUP_CODE,) if config.backup_codes_enabled and user.has_unused_backup_codes else ()
+    choices = enrolled + codes
+    if len(choices) == 1:
+        return Route(machine.verify_state[choices[0]], "verify", choices, rule="verify.only_factor")
+    if user.last_used in choices:
+        return Route(
+            machine.verify_state[user.last_used], "verify", choices, preferred=user.last_used,
+            rule="verify.last_used",
+        )
+    return Route(FACTOR_SELECTION, "verify", choices, rule="verify.choose")
+
+
 def after_first_factor(machine: FlowMachine, config: MfaConfig, user: UserFactors) -> Route:
     """Rule 1: verify what the user has, set up what the policy asks, or finish."""
     enrolled = tuple(f for f in config.primary if f in user.enrolled)
     if enrolled:
-        codes = (BACKUP_CODE,) if config.backup_codes_enabled and user.has_unused_backup_codes else ()
-        choices = enrolled + codes
-        if len(choices) == 1:
-            return Route(machine.verify_state[choices[0]], "verify", choices, rule="verify.only_factor")
-        if user.last_used in choices:
-            return Route(
-                machine.verify_state[user.last_used], "verify", choices, preferred=user.last_used,
-                rule="verify.last_used",
-            )
-        return Route(FACTOR_SELECTION, "verify", choices, rule="verify.choose")
+        return _verify(machine, config, user, enrolled)
     if not config.primary:
         return Route(DONE, None, rule="done.no_factor_enabled")
     if config.policy == USER_CONTROLLED and user.prompted:
@@ -95,6 +107,17 @@ def after_first_factor(machine: FlowMachine, config: MfaConfig, user: UserFactor
     if len(config.primary) == 1:
         return Route(machine.setup_state[config.primary[0]], "setup", config.primary, skippable, rule=rule)
     return Route(FACTOR_SELECTION, "setup", config.primary, skippable, rule=rule)
+
+
+def into_account_flow(machine: FlowMachine, config: MfaConfig, user: UserFactors, *, mfa_proven: bool) -> Route:
+    """An account flow (``purpose: manage``) after its first factor: a user with factors proves
+    one first (step-up: whatever the policy, with no opt-out and no skip), unless the sign-in
+    whose result token started the flow proved MFA with a factor; then ``manage``. A user
+    without factors has nothing to protect yet and goes straight to ``manage``."""
+    enrolled = tuple(f for f in config.primary if f in user.enrolled)
+    if enrolled and not mfa_proven:
+        return _verify(machine, config, user, enrolled)
+    return Route(MANAGE_STATE, "manage", rule="manage.mfa_proven" if enrolled else "manage.no_factor")
 
 
 # The mode each rule of ``after_first_factor`` puts a flow in, and whether set-up may then be
@@ -109,6 +132,8 @@ RULE_MODES: dict[str, tuple[str | None, bool]] = {
     "done.already_prompted": (None, False),
     "setup.offered": ("setup", True),
     "setup.required": ("setup", False),
+    "manage.no_factor": ("manage", False),
+    "manage.mfa_proven": ("manage", False),
 }
 
 
@@ -122,12 +147,17 @@ def after_selection(machine: FlowMachine, mode: str | None, factor: str) -> str:
     return machine.setup_state[factor] if mode == "setup" else machine.verify_state[factor]
 
 
-def after_setup(machine: FlowMachine, config: MfaConfig, has_unused_backup_codes: bool) -> Route:
-    """Rule 2: a new primary factor is followed by a fresh set of backup codes when enabled."""
+def after_setup(machine: FlowMachine, config: MfaConfig, has_unused_backup_codes: bool,
+                purpose: str = SIGN_IN) -> Route:
+    """Rule 2: a new primary factor is followed by a fresh set of backup codes when enabled;
+    then a sign-in is done, and an account flow is back in ``manage``."""
+    mode = "manage" if purpose == MANAGE else "setup"
     if config.backup_codes_enabled and not has_unused_backup_codes:
         follow_up = next(state for state, factor in machine.follow_up.items() if factor == BACKUP_CODE)
-        return Route(follow_up, "setup", rule="setup.backup_codes")
-    return Route(DONE, "setup", rule="done.setup_complete")
+        return Route(follow_up, mode, rule="setup.backup_codes")
+    if purpose == MANAGE:
+        return Route(MANAGE_STATE, mode, rule="manage.factor_added")
+    return Route(DONE, mode, rule="done.setup_complete")
 
 
 def can_switch(choices: tuple[str, ...]) -> bool:

@@ -47,9 +47,19 @@ async def create_flow(request: web.Request) -> web.Response:
     body = await read_json(request, "CreateFlow", optional=True)
     if "user" in body and who.role != ADMIN:
         raise forbidden("only the admin key may start a flow for an authenticated user")
+    account = body.get("purpose") == "manage"
+    if "subject_token" in body and not account:
+        raise invalid('body.subject_token: a subject token starts an account flow; send it with "purpose": "manage"')
+    if account and ("subject_token" in body) == ("user" in body):
+        raise invalid("an account flow (purpose manage) needs either subject_token (the result token of a recent"
+                      " sign-in) or, with the admin key, user")
     if who.role != ADMIN:  # the admin key is never counted by abuse limits
         await request.app["limits"].flow_created(request_address(request))
-    flow, token = await request.app["flows"].create(body.get("user"), who.principal)
+    if account:
+        flow, token = await request.app["flows"].create_account_flow(
+            who.principal, user_spec=body.get("user"), subject_token=body.get("subject_token"))
+    else:
+        flow, token = await request.app["flows"].create(body.get("user"), who.principal)
     view = request.app["flows"].view(flow, owner=True)
     response = _flow_response(request, flow, who, 201, {"flow": view, "flow_token": token})
     response.headers["Location"] = f"/api/flows/{flow.id}"

@@ -1,0 +1,30 @@
+"""What an account flow shows in ``manage`` (its ``challenge``): the user's factors, with the
+ids that ``remove_factor`` and ``rename_factor`` name, and the factors ``add_factor`` may set
+up. Written into the flow in the transaction of every step that leaves it in ``manage``, so a
+read shows the account as that step left it."""
+
+from __future__ import annotations
+
+from ..domain.errors import DomainError
+from ..domain.users import UserFactor
+from ..factors.base import FactorContext
+from .management import factor_view
+from .rules import Rules
+
+
+async def show(rules: Rules, ctx: FactorContext) -> None:
+    existing = await ctx.uow.user_factors.for_user(ctx.the_user.id)
+    config = await rules.config(ctx)
+    addable = [f for f in config.primary if f in rules.machine.setup_state and _addable(rules, f, existing)]
+    ctx.flow.stage["account"] = {
+        "factors": [factor_view(rules.registry, v) for v in existing],
+        "addable_factors": addable,
+    }
+
+
+def _addable(rules: Rules, factor: str, existing: list[UserFactor]) -> bool:
+    try:
+        rules.registry[factor].check_addable(existing, rules.machine.primary_factors)
+    except DomainError:
+        return False
+    return True
