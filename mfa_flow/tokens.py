@@ -157,6 +157,6 @@ def _seconds(value: Any) -> int | None:
 
 
 def proves_mfa(claims: dict[str, Any]) -> bool:
-    """Whether the sign-in behind a result token proved MFA with a factor in its own flow (a
-    trusted device standing in for the factor does not count)."""
-    return claims.get("acr") == ACR_MFA and "mfa_by" not in claims and "mfa" in (claims.get("amr") or [])
+    """Whether the sign-in behind a result token proved MFA with a factor in its own flow (its
+    ``acr``; a trusted device standing in for the factor, ``mfa_by``, does not count)."""
+    return claims.get("acr") == ACR_MFA and "mfa_by" not in claims

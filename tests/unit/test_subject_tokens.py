@@ -79,7 +79,8 @@ def test_anything_but_this_services_result_token_is_refused(forged, detail):
     ({"amr": ["pwd"], "acr": "urn:mfa-flow:acr:1fa"}, False),
     ({"amr": ["pwd"], "acr": "urn:mfa-flow:acr:trusted-device", "mfa_by": "trusted_device"}, False),
     ({"amr": ["pwd", "mfa"], "acr": "urn:mfa-flow:acr:mfa", "mfa_by": "trusted_device"}, False),
-    ({"acr": "urn:mfa-flow:acr:mfa"}, False),
+    ({"amr": ["otp"], "acr": "urn:mfa-flow:acr:mfa"}, True),  # a backend's first factor, then a code
+    ({"amr": ["pwd", "otp", "mfa"]}, False),
 ])
 def test_only_a_factor_proven_in_the_sign_in_itself_counts_as_mfa(claims, proven):
     assert proves_mfa(claims) is proven
