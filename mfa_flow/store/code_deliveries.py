@@ -60,7 +60,7 @@ class CodeDeliveryRepository:
             "UPDATE code_deliveries SET message_sealed = NULL,"
             " status = CASE WHEN status = 'queued' THEN 'failed' ELSE status END,"
             " last_error = CASE WHEN status = 'queued' THEN 'voided by a newer code' ELSE last_error END,"
-            " attempted_at = COALESCE(attempted_at, $2)"
+            " attempted_at = COALESCE(attempted_at, $2::timestamptz)"
             " WHERE flow_id = $1::uuid AND (message_sealed IS NOT NULL OR status = 'queued')",
             flow_id, now,
         )
@@ -80,8 +80,9 @@ class CodeDeliveryRepository:
     async def settle(self, delivery_id: str, status: str, now: datetime, error: str | None = None) -> None:
         """The outcome of a send (or of a webhook delivery): the stored copy of the code goes."""
         await self.conn.execute(
-            "UPDATE code_deliveries SET status = $2, message_sealed = NULL, attempted_at = $3,"
-            " sent_at = CASE WHEN $2 = 'sent' THEN $3 END, last_error = $4 WHERE id = $1::uuid",
+            "UPDATE code_deliveries SET status = $2::text, message_sealed = NULL, attempted_at = $3::timestamptz,"
+            " sent_at = CASE WHEN $2::text = 'sent' THEN $3::timestamptz END, last_error = $4::text"
+            " WHERE id = $1::uuid",
             delivery_id, status, now, error,
         )
 
@@ -90,3 +91,9 @@ class CodeDeliveryRepository:
             "SELECT status FROM code_deliveries WHERE id = $1::uuid", delivery_id
         )
         return status
+
+    async def flow_of(self, delivery_id: str) -> str | None:
+        flow_id: str | None = await self.conn.fetchval(
+            "SELECT flow_id::text FROM code_deliveries WHERE id = $1::uuid", delivery_id
+        )
+        return flow_id

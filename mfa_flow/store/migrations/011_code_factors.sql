@@ -30,3 +30,7 @@ CREATE TABLE code_deliveries (
 );
 CREATE INDEX code_deliveries_of_flow ON code_deliveries (flow_id, created_at);
 CREATE INDEX code_deliveries_queued ON code_deliveries (created_at) WHERE status = 'queued';
+
+-- verification_code.requested messages still holding their sealed code: the sweep that erases
+-- expired ones looks only here.
+CREATE INDEX webhook_messages_sealed_codes ON webhook_messages (occurred_at) WHERE data ? 'sealed';
