@@ -45,6 +45,8 @@ async def _sweep_expired(app: web.Application) -> None:
         try:
             await service.expire_overdue()
             await app["limits"].purge()
+            await service.codes.send_queued()  # codes a process queued and could not send (it stopped)
+            await service.codes.erase_expired()
         except Exception:  # keep sweeping: one failure (a restart of the database) is not fatal
             log.exception("expiry sweep failed")
 
@@ -99,9 +101,10 @@ def create_app(settings: Settings, database_url: str, registry: Registry,
 
     app.cleanup_ctx.append(lifecycle)
     app.add_routes(
-        health.routes() + management.routes() + flows.routes() + webhooks.routes() + audit.routes() + pages.routes()
+        health.routes() + management.routes() + flows.routes() + webhooks.routes() + audit.routes()
     )
     live.install(app)
+    pages.install(app)
     return app
 
 
