@@ -29,8 +29,10 @@ from ..passwords import HashingBusy, HashingPool
 from ..settings import Settings
 from ..store import Database, UnitOfWork
 from ..tokens import TokenRefused, proves_mfa
+from .codes import CodeDeliveries
 from .handlers import handlers
 from .handlers.submit_password import PasswordCheck
+from .limits import AbuseLimits
 from .pipeline import Pipeline, utcnow
 from .queries import allowed_events, flow_view
 from .rules import Rules
@@ -44,7 +46,7 @@ PASSWORD_EVENTS = ("submit_password", "submit_registration")
 
 class FlowService:
     def __init__(self, db: Database, settings: Settings, box: SecretBox, registry: Registry,
-                 keyring: Keyring) -> None:
+                 keyring: Keyring, limits: AbuseLimits | None = None) -> None:
         self.db = db
         self.settings = settings
         self.box = box
@@ -53,7 +55,9 @@ class FlowService:
         self.keyring = keyring
         self.rules = Rules(settings, registry, keyring)
         self.hashing = HashingPool(settings.hash_queue)
-        self.pipeline = Pipeline(db, settings, box, registry, self.rules, handlers(self.rules))
+        self.pipeline = Pipeline(db, settings, box, registry, self.rules, handlers(self.rules),
+                                 limits or AbuseLimits.from_settings(db, settings))
+        self.codes = CodeDeliveries(db, settings, box, self.pipeline)
 
     # --- Reading -------------------------------------------------------------------------
 
@@ -117,21 +121,21 @@ class FlowService:
             rows: list[Transition] = []
             if user_spec is not None:
                 user = await self._asserted_user(uow, user_spec, now)
-                ctx = self._started(uow, flow, user, now)
+                ctx = self._started(uow, flow, user, now, client=None)  # the admin key: only the destination's budget
                 decision = await self.rules.after_first_factor(ctx, "first_factor_asserted", "asserted_by_backend")
                 rows = await self.pipeline.write(ctx, decision.steps, who.role or "user")
             else:
                 await uow.flows.save(flow)
             await uow.commit()
-        self._created(flow, rows, started, who, asserted=user_spec is not None)
-        return flow, token
+        return await self._created(flow, rows, started, who, asserted=user_spec is not None), token
 
     async def create_account_flow(self, who: Principal, *, user_spec: JsonObject | None = None,
-                                  subject_token: str | None = None) -> tuple[Flow, str]:
+                                  subject_token: str | None = None, client: str | None = None) -> tuple[Flow, str]:
         """An account flow (``purpose: manage``) for the user of a recent result token
         (``subject_token``), or for the user an embedding backend vouches for (``user_spec``,
         admin only). It starts after its first factor: in a step-up verification when the user
-        has factors and the token did not prove MFA, else in ``manage``."""
+        has factors and the token did not prove MFA, else in ``manage``. ``client`` is the
+        caller's address, whose budget a code sent for the step-up spends (None: the admin key)."""
         now = utcnow()
         token = new_token("ft")
         flow = self._new_flow(now, token, policy.MANAGE)
@@ -147,19 +151,18 @@ class FlowService:
                                           kind="invalid-subject-token")
                 if user.locked_at(now):
                     raise UserLocked(user.retry_after(now))
-                ctx = self._started(uow, flow, user, now)
+                ctx = self._started(uow, flow, user, now, client)
                 decision = await self.rules.after_first_factor(
                     ctx, "subject_token_presented", "recent_sign_in", mfa_proven=proves_mfa(claims),
                     facts={"subject_flow": str(claims.get("sid"))},
                 )
             else:
                 assert user_spec is not None, "an account flow needs a subject token or a user"
-                ctx = self._started(uow, flow, await self._asserted_user(uow, user_spec, now), now)
+                ctx = self._started(uow, flow, await self._asserted_user(uow, user_spec, now), now, client)
                 decision = await self.rules.after_first_factor(ctx, "first_factor_asserted", "asserted_by_backend")
             rows = await self.pipeline.write(ctx, decision.steps, who.role or "user")
             await uow.commit()
-        self._created(flow, rows, started, who, asserted=user_spec is not None)
-        return flow, token
+        return await self._created(flow, rows, started, who, asserted=user_spec is not None), token
 
     async def _subject(self, uow: UnitOfWork, subject_token: str, now: datetime) -> dict[str, Any]:
         max_age = self.settings.manage_max_age
@@ -170,26 +173,44 @@ class FlowService:
             raise Unauthenticated(f"{refused}; sign in again to manage your account (a result token starts an"
                                   f" account flow within {max_age} seconds of its sign-in)", kind=kind) from None
 
-    def _started(self, uow: UnitOfWork, flow: Flow, user: User, now: datetime) -> FactorContext:
+    def _started(self, uow: UnitOfWork, flow: Flow, user: User, now: datetime, client: str | None) -> FactorContext:
         """The new flow's first factor holds for ``user``: the context its first step runs in."""
         flow.user_id = user.id
         flow.context.username = user.username
         flow.context.amr = []
-        return FactorContext(uow, flow, user, self.settings, self.box, now)
+        ctx = self.pipeline.context(uow, flow, now, client)
+        ctx.user = user
+        return ctx
 
-    def _created(self, flow: Flow, rows: list[Transition], started: float, who: Principal, asserted: bool) -> None:
+    async def _created(self, flow: Flow, rows: list[Transition], started: float, who: Principal,
+                       asserted: bool) -> Flow:
+        """After the creating commit: the metrics and log line, and a code the first step queued
+        goes out; the flow as that left it."""
         self.pipeline.record(flow, rows, started)
+        flow = await self._deliver(flow)
         structlog.contextvars.bind_contextvars(flow_id=flow.id)  # the rest of this request's lines
         log.info("flow created", flow_id=flow.id, by=who.role or "anyone", asserted=asserted,
                  purpose=flow.context.purpose)
+        return flow
 
     # --- Applying events --------------------------------------------------------------------
 
     async def apply(self, flow_id: str, event: JsonObject, who: Principal,
-                    expected_version: int | None = None) -> Flow:
-        """Apply one client event for ``who`` (see ``Pipeline.apply``)."""
+                    expected_version: int | None = None, client: str | None = None) -> Flow:
+        """Apply one client event for ``who`` (see ``Pipeline.apply``); ``client`` is the
+        caller's address for the abuse limits (None: not counted, as for the admin key)."""
         prepared = await self._prepare(flow_id, event, who)
-        return await self.pipeline.apply(flow_id, event, who, expected_version, prepared)
+        flow = await self.pipeline.apply(flow_id, event, who, expected_version, prepared, client)
+        return await self._deliver(flow)
+
+    async def _deliver(self, flow: Flow) -> Flow:
+        """What the event queued for sending goes now, after its commit (``app/codes.py``);
+        the flow as the outcome left it."""
+        factor = self.factors.of_state(flow.state)
+        if factor is None or not factor.awaits_delivery(flow):
+            return flow
+        _, moved = await self.codes.send_queued(flow.id)
+        return moved or flow
 
     async def _prepare(self, flow_id: str, event: JsonObject, who: Principal) -> dict[str, Any]:
         """Password work, done before the event's transaction but only for a caller who may

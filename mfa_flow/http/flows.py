@@ -56,8 +56,9 @@ async def create_flow(request: web.Request) -> web.Response:
     if who.role != ADMIN:  # the admin key is never counted by abuse limits
         await request.app["limits"].flow_created(request_address(request))
     if account:
+        client = request_address(request) if who.role != ADMIN else None  # a step-up's code spends its budget
         flow, token = await request.app["flows"].create_account_flow(
-            who.principal, user_spec=body.get("user"), subject_token=body.get("subject_token"))
+            who.principal, user_spec=body.get("user"), subject_token=body.get("subject_token"), client=client)
     else:
         flow, token = await request.app["flows"].create(body.get("user"), who.principal)
     view = request.app["flows"].view(flow, owner=True)
@@ -113,7 +114,8 @@ async def drive(app: web.Application, who: Caller, address: str, flow_id: str, b
     if expected is None:
         expected = if_match
     # Who may drive the flow is checked in the event's transaction, on the locked flow.
-    return await app["flows"].apply(flow_id, event, who.principal, expected_version=expected)
+    client = address if who.role != ADMIN else None  # codes sent count against the client's budget
+    return await app["flows"].apply(flow_id, event, who.principal, expected_version=expected, client=client)
 
 
 async def post_event(request: web.Request) -> web.Response:
