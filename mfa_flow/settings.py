@@ -116,6 +116,8 @@ class Settings:
     log_origin: str = "mfa-flow/audit"
     metrics_key: str | None = None  # when set, /metrics wants it as a Bearer token
     body_timeout: float = 15.0  # seconds a request body may take to arrive
+    event_loop: str = "auto"  # auto (uvloop when installed), uvloop or asyncio
+    workers: int = 1  # serve processes sharing the port (SO_REUSEPORT)
     schemas_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parent.parent / "schemas")
 
     @classmethod
@@ -160,6 +162,8 @@ class Settings:
             checkpoint_seconds=_int("MFA_FLOW_CHECKPOINT_SECONDS", 300),
             metrics_key=_env("MFA_FLOW_METRICS_KEY"),
             body_timeout=_float("MFA_FLOW_BODY_TIMEOUT", 15.0),
+            event_loop=_env("MFA_FLOW_EVENT_LOOP", "auto"),
+            workers=_int("MFA_FLOW_WORKERS", 1),
         )
         for name, seconds in (("MFA_FLOW_BODY_TIMEOUT", values["body_timeout"]),
                               ("MFA_FLOW_WEBHOOK_POLL_INTERVAL", values["webhook_poll_interval"])):
@@ -168,6 +172,8 @@ class Settings:
         if not values["webhook_retention_days"] >= 0:
             raise SystemExit("MFA_FLOW_WEBHOOK_RETENTION_DAYS must be a number of days (0 keeps messages for ever),"
                              f" not {values['webhook_retention_days']:g}")
+        if values["event_loop"] not in ("auto", "uvloop", "asyncio"):
+            raise SystemExit(f"MFA_FLOW_EVENT_LOOP must be auto, uvloop or asyncio, not {values['event_loop']!r}")
         if values["token_alg"] not in ("Ed25519", "EdDSA"):
             raise SystemExit(f"MFA_FLOW_TOKEN_ALG must be Ed25519 or EdDSA, not {values['token_alg']!r}")
         # The transparency log's name: the first line of every tree head and its key's name. A
@@ -180,6 +186,9 @@ class Settings:
             values["schemas_dir"] = Path(_env("MFA_FLOW_SCHEMAS_DIR") or "")
         values.update({k: v for k, v in (keys or {}).items() if v})
         values.update({k: v for k, v in overrides.items() if v is not None})
+        if values["workers"] < 1:
+            raise SystemExit(f"the number of serve workers (MFA_FLOW_WORKERS, --workers) must be at least 1, not"
+                             f" {values['workers']}")
         return cls(**values)
 
 

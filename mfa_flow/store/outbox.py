@@ -9,10 +9,10 @@ The NOTIFY is delivered at commit only, so the worker wakes for committed work a
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any, Iterable
 
+from .. import jsoncodec
 from ..webhooks.messages import Message
 
 # The worker LISTENs here; the payload is empty (it re-reads the deliveries table).
@@ -73,7 +73,7 @@ class OutboxRepository:
             [m.id for m in messages],
             [m.type for m in messages],
             [m.ordering_key for m in messages],
-            [json.dumps(m.data) for m in messages],
+            [jsoncodec.dumps(m.data) for m in messages],
             [m.occurred_at for m in messages],
         )
         if due:
