@@ -92,7 +92,7 @@ async def main(events: int, latency_samples: int) -> None:
                 sent = time.time()
                 flow = await api.start()
                 create_latencies.append(time.time() - sent)
-                await eventually(lambda: len(receiver.received) > before, interval=0.0005)
+                await eventually(lambda before=before: len(receiver.received) > before, interval=0.0005)
                 [arrival] = [r.at for r in receiver.received[before:] if r.message["data"]["flow_id"] == flow.id]
                 latencies.append(arrival - sent)
 
