@@ -95,7 +95,7 @@ async def sign_ins(db: Database, secret_key: str, recorded: list) -> None:
     # 2. A password sign-in, then the TOTP code of the next time-step (the last one is spent).
     flow, _ = await service.create(None, ANYONE)
     await service.apply(flow.id, {"type": "submit_password", "username": "ada", "password": "correct horse battery"},
-                        actor="user")
+                        AS_ADMIN)
     await service.apply(flow.id, {"type": "submit_totp", "code": totp.at(time.time() + 30)}, SYSTEM)
 
 

@@ -28,8 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.support.client import Api  # noqa: E402
 from tests.support.database import TestDatabase  # noqa: E402
-from tests.support.receiver import Receiver, eventually  # noqa: E402
+from tests.support.receiver import Receiver  # noqa: E402
 from tests.support.server import ServerProcess  # noqa: E402
+from tests.support.waiting import eventually  # noqa: E402
 
 
 def pct(values: list[float], q: float) -> float:
