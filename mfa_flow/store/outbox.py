@@ -1,7 +1,7 @@
 """The webhook outbox: messages written in the transaction of the change that caused them.
 
 ``add`` inserts the messages and, in the same statement, one pending delivery per enabled
-endpoint that subscribes to each message's type. A rolled-back change leaves neither. A
+endpoint that subscribes to each message's type (waking the workers if there is one). A rolled-back change leaves neither. A
 message no enabled endpoint subscribes to is not kept: with no webhooks registered, a
 transition costs one cheap statement more and writes nothing.
 The NOTIFY is delivered at commit only, so the worker wakes for committed work alone.
@@ -36,7 +36,8 @@ WITH new_messages AS (
     ORDER BY m.seq
     RETURNING 1
 )
-SELECT count(*)::int FROM new_deliveries
+-- The workers are woken in the same statement (one round trip), and only when there is work.
+SELECT count(*)::int AS due, CASE WHEN count(*) > 0 THEN pg_notify($6, '') END AS woken FROM new_deliveries
 """
 
 # A message occurs before any of its deliveries ends, so the index on occurred_at narrows the
@@ -68,16 +69,15 @@ class OutboxRepository:
         messages = list(messages)
         if not messages:
             return 0
-        due = await self.conn.fetchval(
+        due: int = await self.conn.fetchval(
             _INSERT,
             [m.id for m in messages],
             [m.type for m in messages],
             [m.ordering_key for m in messages],
             [jsoncodec.dumps(m.data) for m in messages],
             [m.occurred_at for m in messages],
+            OUTBOX_CHANNEL,
         )
-        if due:
-            await self.wake_worker()
         return due
 
     async def wake_worker(self) -> None:
