@@ -18,7 +18,7 @@ from ..audit.checkpoints import make_checkpoints
 from ..factors.registry import Registry
 from ..live import ChangeFeed
 from ..settings import Settings
-from . import audit, flows, headers, health, live, management, pages, webhooks
+from . import audit, auth, flows, headers, health, live, management, pages, webhooks
 from .context import request_context_middleware
 from .health import DRAINING
 from .problems import mark_response_started, problems_middleware
@@ -102,7 +102,8 @@ def create_app(settings: Settings, database_url: str, registry: Registry,
 
     app.cleanup_ctx.append(lifecycle)
     app.add_routes(
-        health.routes() + management.routes() + flows.routes() + webhooks.routes() + audit.routes()
+        live.list_routes() + auth.routes() + health.routes() + management.routes() + flows.routes() + webhooks.routes()
+        + audit.routes()
     )
     live.install(app)
     pages.install(app)

@@ -18,7 +18,7 @@ from ..domain.errors import DomainError
 from ..domain.machine import is_terminal
 from ..numbers import whole_number
 from ..store.connections import is_connection_lost
-from .auth import AUDITOR, Caller, caller, check_flow_access, forbidden
+from .auth import ADMIN, AUDITOR, Caller, caller, check_flow_access, forbidden, unauthorized
 from .clients import request_address
 from .flows import drive
 from .masking import MaskCheckingWebSocketResponse
@@ -219,6 +219,48 @@ async def flow_events(request: web.Request) -> web.StreamResponse:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await pinger
     return response
+
+
+# --- Every flow, for the console ---------------------------------------------------------
+
+
+async def recent_flows(request: web.Request) -> web.StreamResponse:
+    """Server-Sent Events (admin, auditor): an ``event: flow`` with a flow (as the auditor sees
+    it) each time one is created or moves, on any process; ``event: resync`` when changes were
+    missed (the client reads ``GET /api/flows`` again). Subscribed before the headers go out,
+    so a client that reads the list once the stream is open misses nothing."""
+    who = caller(request, query_token=True)
+    if who.role is None:
+        raise unauthorized("this stream needs the admin or auditor key (Bearer, or ?token=)")
+    if who.role not in (ADMIN, AUDITOR):
+        raise forbidden("this stream needs the admin or auditor key")
+    service = request.app["flows"]
+    with request.app["feed"].subscribe_all() as changes:
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        )
+        await response.prepare(request)
+        await response.write(f"retry: {SSE_RETRY_MS}\n\n".encode())
+        try:
+            while not changes.closed:
+                taken = await changes.take(HEARTBEAT_SECONDS)
+                if taken is None:
+                    await response.write(b": keep-alive\n\n")
+                    continue
+                flow_ids, lost = taken
+                if lost:
+                    await response.write(b"event: resync\ndata: {}\n\n")
+                for flow in reversed(await service.many(sorted(flow_ids))):  # oldest first
+                    view = service.view(flow, owner=False, auditor=True)
+                    await response.write(f"event: flow\ndata: {json.dumps(view)}\n\n".encode())
+        except ConnectionResetError:
+            pass  # the client went away
+    return response
+
+
+def list_routes() -> list[web.RouteDef]:
+    """Routes that must come before ``/api/flows/{flow_id}``, which would take their path."""
+    return [web.get("/api/flows/sse", recent_flows)]
 
 
 # --- Wiring -------------------------------------------------------------------------------

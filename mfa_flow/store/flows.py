@@ -104,6 +104,27 @@ class FlowRepository:
         )
         return [r["id"] for r in rows]
 
+    async def recent(self, limit: int, before: str | None = None, state: str | None = None,
+                     user_id: str | None = None) -> list[Flow]:
+        """Flows newest first; ``before`` is the id of the last flow of the previous page."""
+        rows = await self.conn.fetch(
+            f"SELECT {_COLUMNS} FROM flows"
+            " WHERE ($2::uuid IS NULL OR (created_at, id) < (SELECT created_at, id FROM flows WHERE id = $2::uuid))"
+            " AND ($3::text IS NULL OR state = $3) AND ($4::text IS NULL OR user_id = $4)"
+            " ORDER BY created_at DESC, id DESC LIMIT $1",
+            limit,
+            before,
+            state,
+            user_id,
+        )
+        return [Flow(**row) for row in rows]
+
+    async def many(self, flow_ids: list[str]) -> list[Flow]:
+        rows = await self.conn.fetch(
+            f"SELECT {_COLUMNS} FROM flows WHERE id = ANY($1::uuid[]) ORDER BY created_at DESC, id DESC", flow_ids
+        )
+        return [Flow(**row) for row in rows]
+
     async def count_by_state(self) -> dict[str, int]:
         rows = await self.conn.fetch("SELECT state, count(*)::int AS n FROM flows GROUP BY state")
         return {r["state"]: r["n"] for r in rows}
