@@ -140,6 +140,11 @@ class FlowMachine:
             *CORE_CLIENT_EVENTS_LAST,
         )
         self.events = self.client_events + SYSTEM_EVENTS
+        # The factors' events that can end a flow in ``done`` having proved something (a proof,
+        # a follow-up such as acknowledging backup codes): they may ask to remember the device.
+        self.completing_events = tuple(dict.fromkeys(
+            [f.proof_event for f in self.factors] + [r.event for f in self.factors for r in f.rows if DONE in r.destinations]
+        ))
         self.table = self._assemble()
         self._machine = _StepMachine(
             model=None,

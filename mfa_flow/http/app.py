@@ -38,13 +38,14 @@ HANDLER_ARGS = {"lingering_time": 2.0}
 
 async def _sweep_expired(app: web.Application) -> None:
     """Expire overdue flows now and then, so that none waits for a client to touch it; drop
-    abuse-limit windows nobody reads any more."""
+    abuse-limit windows nobody reads any more, and trusted devices past their expiry."""
     service: FlowService = app["flows"]
     while True:
         await asyncio.sleep(app["settings"].sweep_interval)
         try:
             await service.expire_overdue()
             await app["limits"].purge()
+            await app["management"].purge_expired_devices()
         except Exception:  # keep sweeping: one failure (a restart of the database) is not fatal
             log.exception("expiry sweep failed")
 

@@ -17,6 +17,7 @@ from ..webhooks.messages import to_messages
 from .audit_log import AuditLog
 from .config import ConfigRepository
 from .connections import ACQUIRE_TIMEOUT_SECONDS, REQUEST_WRITES, DatabaseUnavailable, is_connection_lost
+from .devices import TrustedDeviceRepository
 from .flows import FlowRepository, TransitionLog
 from .keys import SigningKeyRepository
 from .limits import RateLimitRepository
@@ -58,6 +59,7 @@ class UnitOfWork:
         self.config = ConfigRepository(self._conn)
         self.users = UserRepository(self._conn)
         self.user_factors = UserFactorRepository(self._conn)
+        self.devices = TrustedDeviceRepository(self._conn)
         self.webauthn = WebauthnRepository(self._conn)
         self.flows = FlowRepository(self._conn)
         self.transitions = TransitionLog(self._conn)

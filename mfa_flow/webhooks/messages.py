@@ -26,6 +26,8 @@ EVENT_TYPES = (
     "mfa.factor_enrolled",
     "mfa.factor_removed",
     "user.locked",
+    "mfa.device_trusted",
+    "mfa.device_revoked",
 )
 ALL_EVENTS = "*"
 
@@ -77,6 +79,15 @@ def to_message(event: events.DomainEvent) -> Message:
         data = {"user_id": event.user_id, "type": event.factor, "verification_id": event.verification_id,
                 "flow_id": None}
         return _message("mfa.factor_removed", f"user:{event.user_id}", data, event.at)
+    if isinstance(event, events.DeviceTrusted):
+        data = {"user_id": event.user_id, "device_id": event.device_id, "flow_id": event.flow_id,
+                "expires_at": iso(event.expires_at)}
+        return _message("mfa.device_trusted", f"user:{event.user_id}", data, event.at)
+    if isinstance(event, events.DevicesRevoked):
+        data = {"user_id": event.user_id, "reason": event.reason, "count": event.count, "flow_id": event.flow_id}
+        data.update({"device_id": event.device_id} if event.device_id else {"all": True})
+        # Keyed by user, as mfa.device_trusted is: one user's device messages keep their order.
+        return _message("mfa.device_revoked", f"user:{event.user_id}", data, event.at)
     data = {"user_id": event.user_id, "flow_id": event.flow_id, "locked_until": iso(event.locked_until)}
     return _message("user.locked", f"flow:{event.flow_id}", data, event.at)
 

@@ -97,3 +97,14 @@ def test_a_new_factor_is_validated_and_published_without_editing_the_documents()
     assert "email_code" in components["MfaConfig"]["properties"]["factors"]["items"]["enum"]
     assert {"$ref": "#/components/schemas/SendCodeEvent"} in components["Event"]["oneOf"]
     assert "email_code_verify" in flow_schema["properties"]["state"]["enum"]
+
+
+def test_every_event_that_can_complete_a_sign_in_may_ask_to_remember_the_device():
+    registry = Registry((*FACTORS, EmailCode()))
+    schemas = registry.event_schemas()
+    completing = {"SubmitTotpEvent", "SubmitWebauthnEvent", "SubmitBackupCodeEvent", "AcknowledgeBackupCodesEvent",
+                  "SubmitEmailCodeEvent"}
+    for name, schema in schemas.items():
+        assert ("remember_device" in schema["properties"]) == (name in completing), name
+    assert schemas["SubmitEmailCodeEvent"]["properties"]["remember_device"]["type"] == "boolean"
+    assert "remember_device" not in EmailCode.schemas["SubmitEmailCodeEvent"]["properties"]  # the factor's own is untouched
