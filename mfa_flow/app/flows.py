@@ -20,7 +20,7 @@ from ..domain import machine
 from ..domain.access import Principal, check_access
 from ..domain.errors import Busy, Conflict, NotFound, UserLocked, UsernameTaken
 from ..domain.events import FlowCreated
-from ..domain.flow import Flow, FlowContext, Transition
+from ..domain.flow import Flow, FlowContext, Transition, canonical_flow_id
 from ..factors.base import JsonObject
 from ..factors.registry import Registry
 from ..keyring import Keyring
@@ -74,6 +74,18 @@ class FlowService:
         if flow.is_overdue(utcnow()):
             flow = await self.expire(flow_id) or flow
         return flow
+
+    async def recent(self, limit: int, before: str | None = None, state: str | None = None,
+                     user_id: str | None = None) -> list[Flow]:
+        """Flows newest first (the console's list), a page of ``limit`` after the flow ``before``."""
+        async with self.db.unit_of_work() as uow:
+            return await uow.flows.recent(limit, before, state, user_id)
+
+    async def many(self, flow_ids: list[str]) -> list[Flow]:
+        """The flows with these ids (those that exist), newest first."""
+        checked = [i for i in (canonical_flow_id(f) for f in flow_ids) if i is not None]
+        async with self.db.unit_of_work() as uow:
+            return await uow.flows.many(checked)
 
     # --- Creating --------------------------------------------------------------------------
 
