@@ -52,9 +52,10 @@ class Keyring:
             self._unsealed[stored.kid] = unseal(stored.kid, stored.private_sealed, self.box)
         return self._unsealed[stored.kid]
 
-    async def result_token(self, uow: UnitOfWork, flow_id: str, user_id: str, amr: list[str], now: datetime) -> str:
+    async def result_token(self, uow: UnitOfWork, flow_id: str, user_id: str, amr: list[str], now: datetime,
+                           mfa_by: str | None = None) -> str:
         key = await self.signing_key(uow)
-        return sign_result(self.policy, key, result_claims(self.policy, flow_id, user_id, amr, now))
+        return sign_result(self.policy, key, result_claims(self.policy, flow_id, user_id, amr, now, mfa_by))
 
     async def subject_claims(self, uow: UnitOfWork, token: str, now: datetime, max_age: int) -> dict[str, Any]:
         """The claims of a result token presented to start an account flow, checked against the

@@ -120,9 +120,11 @@ class FlowService:
             raise UserLocked(user.retry_after(now))
         return user
 
-    async def create(self, user_spec: JsonObject | None, who: Principal) -> tuple[Flow, str]:
+    async def create(self, user_spec: JsonObject | None, who: Principal,
+                     device_token: str | None = None) -> tuple[Flow, str]:
         """A new flow in ``first_factor``; with ``user_spec`` (admin only) the first factor is
-        asserted by the embedding backend and the flow starts after it."""
+        asserted by the embedding backend and the flow starts after it, with the user's
+        ``device_token`` if the backend has one (a trusted device may stand in for verification)."""
         now = utcnow()
         token = new_token("ft")
         flow = self._new_flow(now, token)
@@ -134,7 +136,8 @@ class FlowService:
             if user_spec is not None:
                 user = await self._asserted_user(uow, user_spec, now)
                 ctx = self._started(uow, flow, user, now, client=None)  # the admin key: only the destination's budget
-                decision = await self.rules.after_first_factor(ctx, "first_factor_asserted", "asserted_by_backend")
+                decision = await self.rules.after_first_factor(ctx, "first_factor_asserted", "asserted_by_backend",
+                                                               device_token)
                 rows = await self.pipeline.write(ctx, decision.steps, who.role or "user")
             else:
                 await uow.flows.save(flow)

@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import logs, passwords
 from ..crypto import SecretBox
+from ..domain.devices import DAYS_DEFAULT, DeviceTrust
 from ..domain.errors import Conflict, NotFound, RuleBroken, UsernameTaken
 from ..domain.events import FactorRemoved
 from ..domain.flow import iso
@@ -23,6 +24,7 @@ from ..factors.base import ManageContext
 from ..factors.registry import Registry
 from ..settings import Settings
 from ..store import Database, UnitOfWork
+from . import devices
 
 log = logs.get(__name__)
 
@@ -54,10 +56,11 @@ def factor_view(registry: Registry, v: UserFactor) -> dict[str, Any]:
 
 
 async def remove_verification(uow: UnitOfWork, primary: tuple[str, ...], user_id: str, verification_id: str,
-                              now: datetime, flow_id: str | None = None) -> list[UserFactor]:
+                              now: datetime, flow_id: str | None = None) -> tuple[list[UserFactor], int]:
     """Remove one of the user's factors (the caller holds the user's row lock). Rule 4: with
     the last primary factor go the backup codes too, and the prompted mark is cleared, so the
-    user is asked to set MFA up again. Returns what was removed, the named factor first."""
+    user is asked to set MFA up again; and every trusted device of the user is revoked.
+    Returns what was removed (the named factor first) and how many devices were revoked."""
     v = await uow.user_factors.get(user_id, verification_id)
     if v is None:
         raise NotFound(f"verification {verification_id} of user {user_id}")
@@ -70,7 +73,9 @@ async def remove_verification(uow: UnitOfWork, primary: tuple[str, ...], user_id
         await uow.users.mark_prompted(user_id, False)
         removed += remaining
     uow.record(*(FactorRemoved(user_id, r.type, r.id, now, flow_id) for r in removed))
-    return removed
+    # A device trusted while this factor stood may have been trusted by whoever held it.
+    revoked = await devices.revoke_all(uow, user_id, "factor_removed", now, flow_id)
+    return removed, revoked
 
 
 async def rename_verification(uow: UnitOfWork, registry: Registry, user_id: str, verification_id: str,
@@ -103,18 +108,28 @@ class Management:
     async def get_config(self) -> dict[str, Any]:
         async with self.db.unit_of_work() as uow:
             config = await uow.config.get()
-        return {"factors": list(config.factors), "policy": config.policy}
+        return {"factors": list(config.factors), "policy": config.policy,
+                "trusted_devices": config.trusted_devices.to_json()}
 
     async def put_config(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The whole configuration: what the body leaves out takes its default (trusted
+        devices off), as a PUT replaces the resource."""
+        trust_body = body.get("trusted_devices", {})
         try:
-            config = MfaConfig.checked(self.machine, tuple(body["factors"]), body["policy"])
+            trust = DeviceTrust(bool(trust_body.get("enabled", False)), trust_body.get("days", DAYS_DEFAULT))
+        except ValueError as exc:
+            raise RuleBroken(str(exc), field="trusted_devices.days") from None
+        try:
+            config = MfaConfig.checked(self.machine, tuple(body["factors"]), body["policy"], trust)
         except PolicyError as exc:
             raise RuleBroken(str(exc)) from None
         async with self.db.unit_of_work() as uow:
-            await uow.config.put(config.factors, config.policy)
+            await uow.config.put(config.factors, config.policy, config.trusted_devices)
             await uow.commit()
-        log.info("mfa configuration changed", kind="admin", factors=list(config.factors), policy=config.policy)
-        return {"factors": list(config.factors), "policy": config.policy}
+        log.info("mfa configuration changed", kind="admin", factors=list(config.factors), policy=config.policy,
+                 trusted_devices=config.trusted_devices.to_json())
+        return {"factors": list(config.factors), "policy": config.policy,
+                "trusted_devices": config.trusted_devices.to_json()}
 
     # --- users --------------------------------------------------------------------------------
 
@@ -190,10 +205,40 @@ class Management:
         """Rule 4 (``remove_verification``)."""
         async with self.db.unit_of_work() as uow:
             await self._locked_user(uow, user_id)
-            removed = await remove_verification(uow, self.machine.primary_factors, user_id, verification_id, _now())
+            removed, revoked = await remove_verification(uow, self.machine.primary_factors, user_id, verification_id,
+                                                         _now())
             await uow.commit()
         log.info("factor removed", kind="admin", user_id=user_id, verification_id=verification_id,
-                 also_removed=len(removed) - 1)
+                 also_removed=len(removed) - 1, devices_revoked=revoked)
+
+    # --- trusted devices ------------------------------------------------------------------------
+
+    async def list_devices(self, user_id: str) -> list[dict[str, Any]]:
+        async with self.db.unit_of_work() as uow:
+            if await uow.users.get(user_id) is None:
+                raise NotFound(f"user {user_id}")
+            return [devices.device_view(d) for d in await uow.devices.for_user(user_id)]
+
+    async def revoke_devices(self, user_id: str, device_id: str | None = None) -> None:
+        """Revoke one of the user's trusted devices, or all of them (``device_id`` None)."""
+        async with self.db.unit_of_work() as uow:
+            await self._locked_user(uow, user_id)
+            now = _now()
+            if device_id is None:
+                count = await devices.revoke_all(uow, user_id, "admin", now)
+            elif await devices.revoke_one(uow, user_id, device_id, "admin", now):
+                count = 1
+            else:
+                raise NotFound(f"trusted device {device_id} of user {user_id}")
+            await uow.commit()
+        log.info("trusted devices revoked", kind="admin", user_id=user_id, device_id=device_id, count=count)
+
+    async def purge_expired_devices(self) -> int:
+        """Delete trusted devices past their expiry (never honoured any more); the sweep calls it."""
+        async with self.db.unit_of_work() as uow:
+            count = await uow.devices.delete_expired(_now())
+            await uow.commit()
+        return count
 
 
 def _now() -> datetime:

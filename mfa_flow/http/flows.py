@@ -54,6 +54,9 @@ async def create_flow(request: web.Request) -> web.Response:
     if account and ("subject_token" in body) == ("user" in body):
         raise invalid("an account flow (purpose manage) needs either subject_token (the result token of a recent"
                       " sign-in) or, with the admin key, user")
+    if "device_token" in body and ("user" not in body or account):
+        raise invalid("device_token comes with user: it is the device token of the user whose first factor "
+                      "the backend asserts (a client sends its own with submit_password); an account flow takes none")
     if who.role != ADMIN:  # the admin key is never counted by abuse limits
         await request.app["limits"].flow_created(request_address(request))
     if account:
@@ -61,7 +64,7 @@ async def create_flow(request: web.Request) -> web.Response:
         flow, token = await request.app["flows"].create_account_flow(
             who.principal, user_spec=body.get("user"), subject_token=body.get("subject_token"), client=client)
     else:
-        flow, token = await request.app["flows"].create(body.get("user"), who.principal)
+        flow, token = await request.app["flows"].create(body.get("user"), who.principal, body.get("device_token"))
     view = request.app["flows"].view(flow, owner=True)
     response = _flow_response(request, flow, who, 201, {"flow": view, "flow_token": token})
     response.headers["Location"] = f"/api/flows/{flow.id}"

@@ -19,12 +19,13 @@ async def handle(rules: Rules, ctx: FactorContext, event: JsonObject, prepared: 
         step = Step(event["type"], "proof_wrong", ctx.flow.state, {"factor": factor_name, **proof.facts})
         return await rules.wrong(ctx, step, proof.reason)
     account = ctx.flow.context.purpose == policy.MANAGE
+    remember = bool(event.get("remember_device"))  # an account flow signs nobody in: no device to remember
     if not setting_up:
         if account:  # the account flow's step-up held: on to managing the factors
             await rules.enter_manage(ctx, factor_name)
             rule = {"rule": "manage.verified", "factor": factor_name}
             return Decision([Step(event["type"], "proof_ok", machine.MANAGE, {**rule, **proof.facts})])
-        await rules.complete(ctx, factor_name)
+        await rules.complete(ctx, factor_name, remember_device=remember)
         rule = {"rule": "done.verified", "factor": factor_name}
         return Decision([Step(event["type"], "proof_ok", machine.DONE, {**rule, **proof.facts})])
     # A primary factor was set up: the set-up prompt has happened, the factor is the
@@ -37,7 +38,7 @@ async def handle(rules: Rules, ctx: FactorContext, event: JsonObject, prepared: 
     if factor.amr not in ctx.flow.context.amr:
         ctx.flow.context.amr.append(factor.amr)
     if route.to_state == machine.DONE:
-        await rules.complete(ctx, factor_name)
+        await rules.complete(ctx, factor_name, remember_device=remember)
     elif route.to_state == machine.MANAGE:
         await rules.enter_manage(ctx, factor_name)
     else:
