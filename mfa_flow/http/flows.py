@@ -6,6 +6,7 @@ import asyncio
 
 from aiohttp import web
 
+from .. import jsoncodec
 from ..app.flows import PASSWORD_EVENTS
 from ..domain.flow import Flow, canonical_flow_id, iso
 from ..domain.machine import is_terminal
@@ -29,7 +30,7 @@ def path_flow_id(request: web.Request) -> str:
 def _flow_response(request, flow, who, status=200, body=None) -> web.Response:
     service = request.app["flows"]
     payload = body if body is not None else service.view(flow, owner=who.owns(flow), auditor=who.role == AUDITOR)
-    return web.json_response(payload, status=status, headers={"ETag": f'"{flow.version}"'})
+    return web.json_response(payload, status=status, headers={"ETag": f'"{flow.version}"'}, dumps=jsoncodec.dumps)
 
 
 def _version_tag(header: str | None, name: str) -> int | None:

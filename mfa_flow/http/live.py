@@ -13,7 +13,7 @@ import json
 
 from aiohttp import WSMsgType, web
 
-from .. import logs
+from .. import jsoncodec, logs
 from ..domain.errors import DomainError
 from ..domain.machine import is_terminal
 from ..numbers import whole_number
@@ -77,7 +77,7 @@ class FlowSocket:
             if flow.version <= self.sent_version:
                 return
             self.sent_version = flow.version
-            await self.ws.send_json({"type": "flow", "flow": self._view(flow)})
+            await self.ws.send_json({"type": "flow", "flow": self._view(flow)}, dumps=jsoncodec.dumps)
             if is_terminal(flow.state):
                 self.final_state = flow.state
 
@@ -116,10 +116,11 @@ class FlowSocket:
             await self._error(message_id, Problem(500, "internal-error", "Internal error", "the server failed"))
             return
         await self.push(flow)  # the new state first, for clients that only follow "flow" messages
-        await self.ws.send_json({"type": "ack", "id": message_id, "flow": self._view(flow)})
+        await self.ws.send_json({"type": "ack", "id": message_id, "flow": self._view(flow)}, dumps=jsoncodec.dumps)
 
     async def _error(self, message_id, problem: Problem) -> None:
-        await self.ws.send_json({"type": "error", "id": message_id, "problem": problem.body(self.request.path)})
+        await self.ws.send_json({"type": "error", "id": message_id, "problem": problem.body(self.request.path)},
+                                dumps=jsoncodec.dumps)
 
     async def run(self) -> None:
         follower = asyncio.create_task(self.follow())
@@ -178,7 +179,7 @@ def _last_event_id(request: web.Request) -> int:
 
 
 def _sse(version: int, data: dict) -> bytes:
-    return f"id: {version}\nevent: flow\ndata: {json.dumps(data)}\n\n".encode()
+    return f"id: {version}\nevent: flow\ndata: {jsoncodec.dumps(data)}\n\n".encode()
 
 
 async def flow_events(request: web.Request) -> web.StreamResponse:
