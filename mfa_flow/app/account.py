@@ -1,7 +1,8 @@
 """What an account flow shows in ``manage`` (its ``challenge``): the user's factors, with the
-ids that ``remove_factor`` and ``rename_factor`` name, and the factors ``add_factor`` may set
-up. Written into the flow in the transaction of every step that leaves it in ``manage``, so a
-read shows the account as that step left it."""
+ids that ``remove_factor`` and ``rename_factor`` name, the factors ``add_factor`` may set
+up, and how many devices the user asked to be remembered. Written into the flow in the
+transaction of every step that leaves it in ``manage``, so a read shows the account as that
+step left it."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ async def show(rules: Rules, ctx: FactorContext) -> None:
     ctx.flow.stage["account"] = {
         "factors": [factor_view(rules.registry, v) for v in existing],
         "addable_factors": addable,
+        "trusted_devices": len(await ctx.uow.devices.for_user(ctx.the_user.id)),
     }
 
 

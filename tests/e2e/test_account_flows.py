@@ -95,9 +95,9 @@ async def test_a_user_adds_a_passkey_and_an_authenticator_app_then_removes_them_
     flow = await account_flow(api, await signed_in_without_mfa(api, user))
     # No factor yet: nothing to step up with, straight to manage.
     assert (flow.state, flow.flow["purpose"], flow.flow["mode"]) == ("manage", "manage", "manage")
-    assert flow.flow["challenge"] == {"factors": [], "addable_factors": ["totp", "webauthn"]}
+    assert flow.flow["challenge"] == {"factors": [], "addable_factors": ["totp", "webauthn"], "trusted_devices": 0}
     assert flow.flow["allowed_events"] == ["regenerate_backup_codes", "add_factor", "remove_factor",
-                                           "rename_factor", "finish", "cancel"]
+                                           "rename_factor", "revoke_trusted_devices", "finish", "cancel"]
 
     # A passkey (a software authenticator answers the real ceremony), then the first backup codes (rule 2).
     key = SoftAuthenticator(origin=f"http://localhost:{accounts_server.port}")
@@ -225,7 +225,7 @@ async def test_an_event_that_is_not_an_edge_of_manage_is_409(api):
         assert reply.status == 409, reply
         assert reply.problem["type"] == "urn:mfa-flow:problem:event-not-allowed"
         assert reply.problem["detail"].endswith("allowed: regenerate_backup_codes, add_factor, remove_factor,"
-                                                " rename_factor, finish, cancel")
+                                                " rename_factor, revoke_trusted_devices, finish, cancel")
     assert (await flow.read())["version"] == 1, "a refused event writes nothing"
     # And the account flow's events are no edges of a sign-in.
     sign_in = await api.start()
@@ -305,3 +305,34 @@ async def test_audit_verify_replays_account_flows(api, accounts_server):
     assert verified.code == 0, verified.out + verified.err
     assert "OK: every chain holds" in verified.out
     assert int(verified.out.split("flows replayed: ")[1].split(";")[0]) >= 3
+
+
+async def test_a_user_revokes_their_trusted_devices(api):
+    await api.admin("PUT", "/api/config/mfa", {"factors": ["totp"], "policy": "mandatory",
+                                               "trusted_devices": {"enabled": True, "days": 30}})
+    user = await api.new_user(unique("dev"))
+    secret = (await api.admin("POST", f"/api/users/{user['id']}/mfa-verifications", {"type": "totp"})).body["secret"]
+    used: set[int] = set()
+    remembered = await api.start()
+    await remembered.password(user["username"])
+    await remembered.ok("submit_totp", code=await fresh_code(secret, used), remember_device=True)
+    device_token = remembered.flow["result"]["device_token"]
+    trusted = await api.start()
+    await trusted.ok("submit_password", username=user["username"], password="correct horse battery",
+                     device_token=device_token)
+    assert trusted.state == "done", "the device stands in for the factor"
+
+    flow = await account_flow(api, remembered.flow["result"]["token"])
+    assert flow.flow["challenge"]["trusted_devices"] == 1
+    await flow.ok("revoke_trusted_devices")
+    assert flow.state == "manage" and flow.flow["challenge"]["trusted_devices"] == 0
+    assert (await api.transitions(flow.id))[-1]["data"] == {"guard": "always", "revoked": 1}
+    await flow.ok("finish")
+    assert (await api.admin("GET", f"/api/users/{user['id']}/trusted-devices")).body == []
+
+    after = await api.start()
+    await after.ok("submit_password", username=user["username"], password="correct horse battery",
+                   device_token=device_token)
+    assert after.state == "totp_verify", "a revoked device stands in for nothing"
+    # The admin's account flow never counts a trusted device as MFA: the step-up comes first.
+    assert (await admin_account_flow(api, user)).state == "totp_verify"
