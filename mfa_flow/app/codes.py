@@ -17,7 +17,7 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
-from .. import logs
+from .. import logs, metrics
 from ..crypto import SecretBox
 from ..domain.flow import Flow, Transition
 from ..mail import Mailer, MailUnavailable, SmtpServer, code_message
@@ -60,6 +60,7 @@ class CodeDeliveries:
                 moved = await self.pipeline.delivery_settled(uow, message.flow_id, message.id, outcome)
                 await uow.commit()
             settled += 1
+            metrics.CODE_DELIVERIES.labels(message.channel, "smtp", outcome).inc()
             log.info("code delivery", flow_id=message.flow_id, delivery_id=message.id, channel=message.channel,
                      via="smtp", outcome=outcome, error=error)
             latest = self._recorded(moved, started) or latest
@@ -86,10 +87,12 @@ class CodeDeliveries:
         (``failed``): record it in the ledger and, if the flow still waits for it, in the flow."""
         started = time.perf_counter()
         async with self.db.unit_of_work() as uow:
-            await uow.code_deliveries.settle(delivery_id, outcome, _now(),
-                                             None if outcome == "sent" else "the webhook was not delivered")
+            channel = await uow.code_deliveries.settle(delivery_id, outcome, _now(),
+                                                       None if outcome == "sent" else "the webhook was not delivered")
             moved = await self.pipeline.delivery_settled(uow, flow_id, delivery_id, outcome)
             await uow.commit()
+        if channel is not None:
+            metrics.CODE_DELIVERIES.labels(channel, "webhook", outcome).inc()
         self._recorded(moved, started)
 
     async def erase_expired(self) -> int:

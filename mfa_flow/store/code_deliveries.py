@@ -77,14 +77,16 @@ class CodeDeliveryRepository:
         )
         return QueuedMessage(**row) if row else None
 
-    async def settle(self, delivery_id: str, status: str, now: datetime, error: str | None = None) -> None:
-        """The outcome of a send (or of a webhook delivery): the stored copy of the code goes."""
-        await self.conn.execute(
+    async def settle(self, delivery_id: str, status: str, now: datetime, error: str | None = None) -> str | None:
+        """The outcome of a send (or of a webhook delivery): the stored copy of the code goes.
+        Returns the delivery's channel (None if there is no such delivery)."""
+        channel: str | None = await self.conn.fetchval(
             "UPDATE code_deliveries SET status = $2::text, message_sealed = NULL, attempted_at = $3::timestamptz,"
             " sent_at = CASE WHEN $2::text = 'sent' THEN $3::timestamptz END, last_error = $4::text"
-            " WHERE id = $1::uuid",
+            " WHERE id = $1::uuid RETURNING channel",
             delivery_id, status, now, error,
         )
+        return channel
 
     async def status(self, delivery_id: str) -> str | None:
         status: str | None = await self.conn.fetchval(
