@@ -89,9 +89,11 @@ class FlowService:
 
     # --- Creating --------------------------------------------------------------------------
 
-    async def create(self, user_spec: JsonObject | None, who: Principal) -> tuple[Flow, str]:
+    async def create(self, user_spec: JsonObject | None, who: Principal,
+                     device_token: str | None = None) -> tuple[Flow, str]:
         """A new flow in ``first_factor``; with ``user_spec`` (admin only) the first factor is
-        asserted by the embedding backend and the flow starts after it."""
+        asserted by the embedding backend and the flow starts after it, with the user's
+        ``device_token`` if the backend has one (a trusted device may stand in for verification)."""
         now = utcnow()
         token = new_token("ft")
         flow = Flow(
@@ -128,7 +130,8 @@ class FlowService:
                 flow.user_id = user.id
                 flow.context.username = user.username
                 flow.context.amr = []
-                decision = await self.rules.after_first_factor(ctx, "first_factor_asserted", "asserted_by_backend")
+                decision = await self.rules.after_first_factor(ctx, "first_factor_asserted", "asserted_by_backend",
+                                                               device_token)
                 rows = await self.pipeline.write(ctx, decision.steps, who.role or "user")
             else:
                 await uow.flows.save(flow)
