@@ -96,10 +96,13 @@ class CodeDeliveries:
         self._recorded(moved, started)
 
     async def erase_expired(self) -> int:
-        """The worker's sweep: the sealed copies of expired codes still in the webhook outbox go
-        (their deliveries end as failed), and the flows that waited for them say so."""
+        """The sweeps: the sealed copies of expired codes still in the webhook outbox go (their
+        deliveries end as failed), and the flows that waited for them say so; ledger rows older
+        than any flow that could read them (a day, or two flow lifetimes) are deleted."""
+        now = _now()
         async with self.db.unit_of_work() as uow:
-            delivery_ids = await uow.outbox.erase_expired_codes(_now())
+            delivery_ids = await uow.outbox.erase_expired_codes(now)
+            await uow.code_deliveries.forget(now - max(timedelta(days=1), 2 * timedelta(seconds=self.settings.flow_ttl)))
             await uow.commit()
         for delivery_id in delivery_ids:
             await self._settle_expired(delivery_id)

@@ -4,6 +4,8 @@ database, a real SMTP server)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from mfa_flow.crypto import token_digest
@@ -80,3 +82,22 @@ async def test_an_expired_code_in_the_webhook_outbox_is_erased_and_its_delivery_
     assert await service.db.pool.fetchval("SELECT count(*) FROM webhook_messages WHERE data ? 'sealed'") == 0
     assert await service.db.pool.fetchval("SELECT status FROM webhook_deliveries") == "failed"
     assert delivery(service, await service.stored(flow.id)) == "failed"
+
+
+async def test_a_new_code_does_not_wait_for_the_old_one_being_sent(service_with: ServiceWith, smtp):
+    """The sender holds the old message's row and next wants the flow's lock; send_code holds
+    the flow's lock and voids the old message: it skips the row being sent instead of waiting
+    for it (waiting would deadlock)."""
+    mailbox, url = smtp
+    service = await service_with(smtp_url=url, code_resend=0)
+    flow = await committed_but_not_sent(service, "email_code", email="race@example.com")
+    async with service.db.unit_of_work() as sender:
+        old = await sender.code_deliveries.claim(flow_id=flow.id)
+        assert old is not None
+        flow = await asyncio.wait_for(service.send(flow.id, "send_code"), 10)
+        assert delivery(service, flow) == "sent"  # the new code went; the old one is still held
+        moved = await service.flows.pipeline.delivery_settled(sender, flow.id, old.id, "sent")
+        assert moved is None, "the old code's outcome no longer matters to the flow"
+        await sender.code_deliveries.settle(old.id, "sent", flow.updated_at)
+        await sender.commit()
+    assert len(mailbox.received) == 1

@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from aiosmtpd.controller import Controller
 
 from .server import free_port
+from .waiting import eventually
 
 
 class Mailbox:
@@ -30,6 +31,11 @@ class Mailbox:
 
     def to(self, address: str) -> list[EmailMessage]:
         return [message for rcpt, message in self.messages if address in rcpt]
+
+    async def next_code(self, address: str, after: int) -> str:
+        """The code of the first message to ``address`` beyond the ``after`` ones already read."""
+        messages = await eventually(lambda: self.to(address)[after:], what=f"a message to {address}", timeout=15)
+        return code_of(messages[0])
 
 
 def code_of(message: EmailMessage) -> str:
