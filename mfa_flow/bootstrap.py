@@ -86,14 +86,15 @@ def build(settings: Settings, db: Database) -> Services:
     box = SecretBox(settings.secret_key)
     factors = registry()
     keyring = Keyring(settings, box)
+    flows = FlowService(db, settings, box, factors, keyring)
     return Services(
         settings=settings,
         db=db,
         box=box,
         registry=factors,
         keyring=keyring,
-        flows=FlowService(db, settings, box, factors, keyring),
-        management=Management(db, settings, box, factors),
+        flows=flows,
+        management=Management(db, settings, box, factors, flows.hashing),
         webhooks=WebhookService(db, settings, box),
         audit=AuditService(db, keyring),
         limits=AbuseLimits.from_settings(db, settings),
