@@ -48,8 +48,9 @@ def imported_digests() -> dict[str, tuple[str, str]]:
 
 
 def one_check_ms(check, seconds: float) -> tuple[float, float]:
-    """Median wall time and median CPU time (all threads: argon2 runs its lanes on threads of its own) of one check, in ms. On a busy
-    machine the wall time grows with the load; the CPU time is what the check itself costs."""
+    """Median wall time and median CPU time of one check, in ms (CPU of all threads: argon2 runs
+    its lanes on threads of its own). On a busy machine the wall time grows with the load; the
+    CPU time is what the check itself costs."""
     walls, cpus = [], []
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline or len(walls) < 5:
