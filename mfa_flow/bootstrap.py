@@ -86,7 +86,8 @@ def build(settings: Settings, db: Database) -> Services:
     box = SecretBox(settings.secret_key)
     factors = registry()
     keyring = Keyring(settings, box)
-    flows = FlowService(db, settings, box, factors, keyring)
+    limits = AbuseLimits.from_settings(db, settings)
+    flows = FlowService(db, settings, box, factors, keyring, limits)
     return Services(
         settings=settings,
         db=db,
@@ -97,7 +98,7 @@ def build(settings: Settings, db: Database) -> Services:
         management=Management(db, settings, box, factors, flows.hashing),
         webhooks=WebhookService(db, settings, box),
         audit=AuditService(db, keyring),
-        limits=AbuseLimits.from_settings(db, settings),
+        limits=limits,
     )
 
 

@@ -24,7 +24,7 @@ class User:
     created_at: datetime
     email: str | None = None  # normalised: lower-case domain
     phone: str | None = None  # E.164
-    password_algorithm: str | None = None  # of password_hash: argon2, or an imported digest's
+    password_algorithm: str = "argon2"  # of password_hash: argon2, or an imported digest's
 
     def locked_at(self, now: datetime) -> bool:
         return self.locked_until is not None and self.locked_until > now
@@ -50,6 +50,7 @@ class UserFactor:
     last_used_at: datetime | None
     remaining: int | None = None  # backup codes only
     aaguid: str | None = None  # webauthn only
+    destination: str | None = None  # email_code: the address; sms_code: the phone (E.164)
 
 
 # --- Listing users: a prefix search and keyset pages ----------------------------------------------

@@ -59,7 +59,7 @@ class UserRepository:
                 user_id,
                 username,
                 password_hash,
-                password_algorithm if password_hash is not None else None,
+                password_algorithm,
                 email,
                 phone,
             )

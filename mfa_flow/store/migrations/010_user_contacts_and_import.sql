@@ -5,13 +5,9 @@
 ALTER TABLE users
     ADD COLUMN email text,
     ADD COLUMN phone text,
-    ADD COLUMN password_algorithm text
+    -- what made password_hash (when there is one): argon2 unless the user was imported
+    ADD COLUMN password_algorithm text NOT NULL DEFAULT 'argon2'
         CHECK (password_algorithm IN ('argon2', 'bcrypt', 'scrypt', 'pbkdf2_sha256'));
-
-UPDATE users SET password_algorithm = 'argon2' WHERE password_hash IS NOT NULL;
-
-ALTER TABLE users ADD CONSTRAINT users_password_has_algorithm
-    CHECK ((password_hash IS NULL) = (password_algorithm IS NULL));
 
 -- One user per address and per phone number (a second is 409; users without one are many),
 -- compared case-insensitively for email. These indexes also serve the Management API's prefix
