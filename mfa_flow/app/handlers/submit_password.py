@@ -48,4 +48,5 @@ async def handle(rules: Rules, ctx: FactorContext, event: JsonObject, prepared: 
         await ctx.uow.users.update(user.id, {"password_hash": checked.rehashed, "password_algorithm": passwords.ARGON2})
         log.info("password rehashed", user_id=user.id, was=user.password_algorithm,
                  profile=ctx.settings.password_hash.describe())
-    return await rules.first_factor_passed(ctx, user, "submit_password", "credentials_ok", ["pwd"])
+    return await rules.first_factor_passed(ctx, user, "submit_password", "credentials_ok", ["pwd"],
+                                           event.get("device_token"))
