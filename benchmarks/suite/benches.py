@@ -27,7 +27,7 @@ from mfa_flow.factors.totp.codes import new_secret
 from mfa_flow.settings import Settings
 from mfa_flow.store import Database
 
-from . import bare, clients
+from . import bare, clients, profiling
 from .clients import ADMIN as ADMIN_HEADERS
 from .environment import Environment, pgbench_binary
 from .load import Run, closed_loop, percentile
@@ -107,9 +107,19 @@ async def transitions(env: Environment) -> list[Figure]:
             await prepared_service(env, http, server.base_url)
             flows = await _switching_flows(http, server.base_url, options.clients, f"tr{workers}")
         say(f"mfa-flow, {workers} process(es), {options.clients} clients, {options.seconds:g} s ...")
+        samplers = []
+        if options.profile and workers == 1:
+            assert server.process is not None
+            samplers = profiling.record(server.process.pid, options.warmup + options.seconds, options.profile)
         async with env.sampling(server, f"transitions, {workers} process(es)"):
             service = await _drive_service(env, server.base_url, flows)
         say(f"  {run_text(service)}")
+        if samplers:
+            await asyncio.gather(*(asyncio.to_thread(s.wait) for s in samplers))
+            assert options.profile is not None
+            summary = profiling.top(options.profile / "transitions-stacks.txt")
+            (options.profile / "transitions-top.txt").write_text(summary)
+            say(f"  profile: {options.profile}/transitions-flame.svg, transitions-top.txt")
         if workers != 1:
             await env.stop(server)
         base = await env.bare_endpoint(workers)
