@@ -28,13 +28,11 @@ from mfa_flow.settings import Settings
 from mfa_flow.store import Database
 
 from . import bare, clients, profiling
-from .clients import ADMIN as ADMIN_HEADERS
 from .environment import Environment, pgbench_binary
 from .load import Run, closed_loop, percentile
 from .report import Figure, say
 
 PASSWORD = "correct horse battery staple"
-WEBHOOK = {"url": "http://127.0.0.1:9/mfa-flow-bench", "events": ["flow.transitioned"]}
 
 
 def session(limit: int = 2000) -> aiohttp.ClientSession:
@@ -43,12 +41,17 @@ def session(limit: int = 2000) -> aiohttp.ClientSession:
 
 async def prepared_service(env: Environment, http: aiohttp.ClientSession, base: str) -> None:
     """The configuration every HTTP benchmark runs under (once per run): authenticator apps and
-    backup codes, mandatory; one webhook endpoint for flow.transitioned, so that each transition
-    writes its outbox row as in a real installation (no worker runs: they stay pending)."""
+    backup codes, mandatory; one webhook endpoint for flow.transitioned (the bare endpoint's
+    too), so that each transition writes its outbox rows as in a real installation (no worker
+    runs: the deliveries stay pending)."""
     if getattr(env, "_prepared", False):
         return
     await clients.configure(http, base, ["totp", "backup_code"])
-    await clients.call(http, "POST", f"{base}/api/webhooks", WEBHOOK, ADMIN_HEADERS, expect=201)
+    conn = await asyncpg.connect(await env.database_url())
+    try:
+        await bare.ensure_endpoint(conn)
+    finally:
+        await conn.close()
     env._prepared = True  # type: ignore[attr-defined]
 
 
