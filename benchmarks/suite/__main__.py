@@ -20,7 +20,7 @@ from mfa_flow import __version__, logs, loops
 
 from .benches import BENCHES, DEFAULT
 from .environment import Environment, Options
-from .report import Figure, say, table
+from .report import Figure, markdown, say, table
 
 
 def load_average() -> str:
@@ -52,6 +52,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile", metavar="DIR", type=Path,
                         help="profile the serving process with py-spy while it runs the transitions benchmark: a"
                         " flame graph (SVG) and the top entries go to DIR")
+    parser.add_argument("--markdown", metavar="FILE", type=Path, help="also write the table in Markdown to FILE")
     parser.add_argument("--json", metavar="FILE",
                         help="also write the figures as JSON to FILE ('-': stdout, after the table)")
     args = parser.parse_args(argv)
@@ -146,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
           f" at the end; PostgreSQL {m.get('postgresql') or '-'} ({m['database']}); event loop {m['event_loop']};"
           f" {'quick' if args.quick else 'full'} run, {args.clients} clients")
     print(table(figures))
+    if args.markdown:
+        args.markdown.write_text(markdown(figures) + "\n")
     if args.json == "-":
         print(json.dumps(result, indent=2))
     elif args.json:

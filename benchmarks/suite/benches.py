@@ -105,6 +105,8 @@ async def transitions(env: Environment) -> list[Figure]:
         await conn.close()
     figures = []
     for workers in (1, 2):
+        if workers != 1:  # nothing else of the service runs meanwhile (its checkpoints would)
+            await env.stop(await env.main_server())
         server = await env.main_server() if workers == 1 else await env.server(workers=2)
         async with session() as http:
             await prepared_service(env, http, server.base_url)
@@ -213,18 +215,32 @@ class CodeBook:
         self.next = 0
 
     def take(self) -> tuple[str, str]:
+        """A user and a code of theirs that the server will take now."""
         for _ in range(len(self.users)):
             user_id, totp = self.users[self.next % len(self.users)]
             self.next += 1
-            now = int(time.time())
-            current = now // 30
-            # The step before is accepted only while the server's clock is still in this one.
-            earliest = current - 1 if now % 30 < 27 else current
-            step = max(earliest, self.last.get(user_id, -1) + 1)
-            if step <= current + 1:
-                self.last[user_id] = step
-                return user_id, totp.at(step * 30)
+            code = self.code(user_id, totp)
+            if code is not None:
+                return user_id, code
         raise RuntimeError("every benchmark user has spent its codes: more users are needed")
+
+    def user(self) -> tuple[str, pyotp.TOTP]:
+        """The next user in turn (for a sign-in whose code is asked for later, with ``code``)."""
+        user_id, totp = self.users[self.next % len(self.users)]
+        self.next += 1
+        return user_id, totp
+
+    def code(self, user_id: str, totp: pyotp.TOTP) -> str | None:
+        """A code of this user's that the server takes now and that was not used, if any."""
+        now = int(time.time())
+        current = now // 30
+        # The step before is accepted only while the server's clock is still in this one.
+        earliest = current - 1 if now % 30 < 27 else current
+        step = max(earliest, self.last.get(user_id, -1) + 1)
+        if step > current + 1:
+            return None
+        self.last[user_id] = step
+        return totp.at(step * 30)
 
 
 async def sign_ins(env: Environment) -> list[Figure]:
@@ -319,13 +335,15 @@ async def password_sign_ins(env: Environment) -> list[Figure]:
 
         async def client(n: int) -> Callable[[], Awaitable[int]]:
             async def step() -> int:
-                user_id, code = book.take()
+                user_id, totp = book.user()
                 created = await clients.call(http, "POST", f"{base}/api/flows", {}, expect=201)
                 flow_id, headers = created["flow"]["id"], {"Authorization": f"Bearer {created['flow_token']}"}
                 url = f"{base}/api/flows/{flow_id}/events"
                 checked = await clients.call(http, "POST", url, {"type": "submit_password", "username": user_id,
                                                                  "password": PASSWORD}, headers)
                 assert checked["state"] == "totp_verify", checked["state"]
+                code = book.code(user_id, totp)  # read now: the password took its time
+                assert code is not None, "a benchmark user signed in three times within a minute"
                 done = await clients.call(http, "POST", url, {"type": "submit_totp", "code": code}, headers)
                 assert done["state"] == "done", done
                 return 1
