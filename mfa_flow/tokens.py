@@ -67,14 +67,23 @@ class TokenPolicy:
     alg: str = "Ed25519"
 
 
-def acr_for(amr: list[str]) -> str:
-    """The authentication context class: multi-factor when two factors were used."""
+TRUSTED_DEVICE = "trusted_device"  # ``mfa_by``: a trusted device stood in for the second factor
+
+
+def acr_for(amr: list[str], mfa_by: str | None = None) -> str:
+    """The authentication context class: multi-factor when two factors were used in this
+    flow, a trusted device's when a remembered device stood in for the second one."""
+    if mfa_by == TRUSTED_DEVICE:
+        return "urn:mfa-flow:acr:trusted-device"
     return "urn:mfa-flow:acr:mfa" if "mfa" in amr else "urn:mfa-flow:acr:1fa"
 
 
-def result_claims(policy: TokenPolicy, flow_id: str, user_id: str, amr: list[str], now: datetime) -> dict[str, Any]:
+def result_claims(policy: TokenPolicy, flow_id: str, user_id: str, amr: list[str], now: datetime,
+                  mfa_by: str | None = None) -> dict[str, Any]:
+    """The result token's claims; ``mfa_by`` (only ``trusted_device``) says what stood in for
+    a second factor that this flow did not prove (``amr`` lists only what it proved)."""
     issued = int(now.timestamp())
-    return {
+    claims: dict[str, Any] = {
         "iss": policy.issuer,
         "sub": user_id,
         "aud": policy.audience,
@@ -82,8 +91,11 @@ def result_claims(policy: TokenPolicy, flow_id: str, user_id: str, amr: list[str
         "exp": int((now + timedelta(seconds=policy.lifetime)).timestamp()),
         "sid": flow_id,
         "amr": list(amr),
-        "acr": acr_for(amr),
+        "acr": acr_for(amr, mfa_by),
     }
+    if mfa_by is not None:
+        claims["mfa_by"] = mfa_by
+    return claims
 
 
 def sign_result(policy: TokenPolicy, key: SigningKey, claims: dict[str, Any]) -> str:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .devices import DeviceTrust
 from .machine import DONE, FACTOR_SELECTION, FlowMachine
 
 USER_CONTROLLED = "user_controlled"
 MANDATORY = "mandatory"
 POLICIES = (USER_CONTROLLED, MANDATORY)
 BACKUP_CODE = "backup_code"  # rule 2 names it: the codes that follow a primary set-up
+TRUSTED_DEVICE_RULE = "done.trusted_device"
 
 
 class PolicyError(ValueError):
@@ -28,9 +30,11 @@ class MfaConfig:
     factors: tuple[str, ...]
     policy: str
     primary: tuple[str, ...] = field(default=(), compare=False)
+    trusted_devices: DeviceTrust = DeviceTrust()
 
     @classmethod
-    def checked(cls, machine: FlowMachine, factors: tuple[str, ...] | list[str], policy: str) -> "MfaConfig":
+    def checked(cls, machine: FlowMachine, factors: tuple[str, ...] | list[str], policy: str,
+                trusted_devices: DeviceTrust = DeviceTrust()) -> "MfaConfig":
         unknown = [f for f in factors if f not in machine.all_factors]
         if unknown:
             raise PolicyError(f"unknown factor {unknown[0]!r}; choose from {', '.join(machine.all_factors)}")
@@ -43,7 +47,7 @@ class MfaConfig:
                 f"{secondary[0]} cannot be enabled without a primary factor ({' or '.join(machine.primary_factors)})"
             )
         # One canonical order, so that equal configurations compare and digest equal.
-        return cls(tuple(f for f in machine.all_factors if f in factors), policy, primary)
+        return cls(tuple(f for f in machine.all_factors if f in factors), policy, primary, trusted_devices)
 
     @property
     def backup_codes_enabled(self) -> bool:
@@ -72,9 +76,16 @@ class Route:
     rule: str = ""
 
 
-def after_first_factor(machine: FlowMachine, config: MfaConfig, user: UserFactors) -> Route:
-    """Rule 1: verify what the user has, set up what the policy asks, or finish."""
+def after_first_factor(machine: FlowMachine, config: MfaConfig, user: UserFactors, *,
+                       trusted_device: bool = False) -> Route:
+    """Rule 1: verify what the user has, set up what the policy asks, or finish.
+
+    ``trusted_device``: the first factor came with a valid device token of this user; it
+    stands in for verification (the device proved a second factor before), never for set-up.
+    """
     enrolled = tuple(f for f in config.primary if f in user.enrolled)
+    if enrolled and trusted_device:
+        return Route(DONE, None, rule=TRUSTED_DEVICE_RULE)
     if enrolled:
         codes = (BACKUP_CODE,) if config.backup_codes_enabled and user.has_unused_backup_codes else ()
         choices = enrolled + codes
@@ -107,6 +118,7 @@ RULE_MODES: dict[str, tuple[str | None, bool]] = {
     "verify.choose": ("verify", False),
     "done.no_factor_enabled": (None, False),
     "done.already_prompted": (None, False),
+    TRUSTED_DEVICE_RULE: (None, False),
     "setup.offered": ("setup", True),
     "setup.required": ("setup", False),
 }

@@ -39,7 +39,7 @@ HANDLER_ARGS = {"lingering_time": 2.0}
 
 async def _sweep_expired(app: web.Application) -> None:
     """Expire overdue flows now and then, so that none waits for a client to touch it; drop
-    abuse-limit windows nobody reads any more."""
+    abuse-limit windows nobody reads any more, and trusted devices past their expiry."""
     service: FlowService = app["flows"]
     while True:
         await asyncio.sleep(app["settings"].sweep_interval)
@@ -48,6 +48,7 @@ async def _sweep_expired(app: web.Application) -> None:
             await app["limits"].purge()
             await service.codes.send_queued()  # codes a process queued and could not send (it stopped)
             await service.codes.erase_expired()
+            await app["management"].purge_expired_devices()
         except Exception:  # keep sweeping: one failure (a restart of the database) is not fatal
             log.exception("expiry sweep failed")
 

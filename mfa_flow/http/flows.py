@@ -48,9 +48,12 @@ async def create_flow(request: web.Request) -> web.Response:
     body = await read_json(request, "CreateFlow", optional=True)
     if "user" in body and who.role != ADMIN:
         raise forbidden("only the admin key may start a flow for an authenticated user")
+    if "device_token" in body and "user" not in body:
+        raise invalid("device_token comes with user: it is the device token of the user whose first factor "
+                      "the backend asserts (a client sends its own with submit_password)")
     if who.role != ADMIN:  # the admin key is never counted by abuse limits
         await request.app["limits"].flow_created(request_address(request))
-    flow, token = await request.app["flows"].create(body.get("user"), who.principal)
+    flow, token = await request.app["flows"].create(body.get("user"), who.principal, body.get("device_token"))
     view = request.app["flows"].view(flow, owner=True)
     response = _flow_response(request, flow, who, 201, {"flow": view, "flow_token": token})
     response.headers["Location"] = f"/api/flows/{flow.id}"
