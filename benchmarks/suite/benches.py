@@ -29,7 +29,7 @@ from mfa_flow.store import Database
 
 from . import bare, clients, profiling
 from .clients import ADMIN as ADMIN_HEADERS
-from .environment import Environment, pgbench_binary
+from .environment import Environment, ServerProcess, pgbench_binary
 from .load import Run, closed_loop, percentile
 from .report import Figure, say
 
@@ -316,10 +316,10 @@ def profile_name() -> str:
     return Settings.from_env().password_hash.describe()
 
 
-async def argon2_figures(env: Environment, password_hash: str) -> Figure:
+async def argon2_figures(env: Environment, password_hash: str, profile: str | None = None) -> Figure:
     seconds = 2.0 if env.options.quick else 5.0
     rate, alone_ms = await asyncio.to_thread(argon2_ceiling, password_hash, seconds)
-    profile = profile_name()
+    profile = profile or profile_name()
     say(f"  raw argon2 ({describe_hash(password_hash)}, profile {profile}): {alone_ms:.0f} ms alone, {rate:.1f}/s"
         f" on {os.cpu_count()} threads")
     return Figure("argon2", f"raw argon2 verifies/s on {os.cpu_count()} threads ({describe_hash(password_hash)})",
@@ -332,15 +332,16 @@ async def argon2_alone(env: Environment) -> list[Figure]:
     return [await argon2_figures(env, await configured_hash(PASSWORD))]
 
 
-async def password_sign_ins(env: Environment) -> list[Figure]:
+async def _password_run(env: Environment, server: ServerProcess, profile: str, users: int) -> list[Figure]:
+    """Password → TOTP → done at 8 clients on ``server``, beside raw argon2 at the parameters of
+    the hashes that server makes."""
     options = env.options
     clients_count = 8
-    server = await env.main_server()
     base = server.base_url
     async with session() as http:
         await prepared_service(env, http, base)
-        # The server hashes one password with its configured profile (MFA_FLOW_PASSWORD_HASH);
-        # every benchmark user gets that hash, and the ceiling is measured at its parameters.
+        # The server hashes one password with its profile (MFA_FLOW_PASSWORD_HASH); every
+        # benchmark user gets that hash, and the ceiling is measured at its parameters.
         made = await clients.call(http, "POST", f"{base}/api/users",
                                   {"username": f"pw-{uuid.uuid4().hex[:8]}", "password": PASSWORD}, ADMIN_HEADERS,
                                   expect=201)
@@ -349,9 +350,9 @@ async def password_sign_ins(env: Environment) -> list[Figure]:
             password_hash = await conn.fetchval("SELECT password_hash FROM users WHERE id = $1", made["id"])
         finally:
             await conn.close()
-        say("raw argon2id at the configured parameters (the ceiling) ...")
-        ceiling = await argon2_figures(env, password_hash)
-        book = CodeBook(await bulk_totp_users(env, "pw", 200, password_hash))
+        say(f"raw argon2id at the parameters of profile {profile} (the ceiling) ...")
+        ceiling = await argon2_figures(env, password_hash, profile)
+        book = CodeBook(await bulk_totp_users(env, "pw", users, password_hash))
 
         async def client(n: int) -> Callable[[], Awaitable[int]]:
             async def step() -> int:
@@ -371,17 +372,32 @@ async def password_sign_ins(env: Environment) -> list[Figure]:
             return step
 
         seconds = max(options.seconds, 4.0 if options.quick else 15.0)
-        say(f"password → TOTP → done, {clients_count} clients, {seconds:g} s ...")
-        async with env.sampling(server, "password sign-ins"):
+        say(f"password → TOTP → done, profile {profile}, {clients_count} clients, {seconds:g} s ...")
+        async with env.sampling(server, f"password sign-ins ({profile})"):
             run = await closed_loop(clients_count, seconds, client, options.warmup)
     say(f"  {run_text(run)}")
     bound_ms = 1.5 * clients_count / ceiling.value * 1000
     ratio = run.rate / ceiling.value
+    target, met = f"≥ 0.9 × ceiling, p99 ≤ {bound_ms:,.0f} ms", ratio >= 0.9 and run.p99_ms <= bound_ms
+    if profile.startswith("owasp"):
+        target, met = f"{target}; ≥ 60/s", met and run.rate >= 60
     return [ceiling, Figure(
-        "passwords", f"password → TOTP → done, {clients_count} clients", run.rate, "/s", run.p50_ms, run.p99_ms,
-        ceiling.value, "raw argon2 verifies/s", target=f"≥ 0.9 × ceiling, p99 ≤ {bound_ms:,.0f} ms",
-        met=ratio >= 0.9 and run.p99_ms <= bound_ms, details={"sign_ins": run.count, "p99_bound_ms": bound_ms},
+        "passwords", f"password → TOTP → done, {clients_count} clients, profile {profile.split(' ')[0]}", run.rate, "/s",
+        run.p50_ms, run.p99_ms, ceiling.value, "raw argon2 verifies/s", target=target, met=met,
+        details={"sign_ins": run.count, "p99_bound_ms": bound_ms, "profile": profile},
     )]
+
+
+async def password_sign_ins(env: Environment) -> list[Figure]:
+    """At the configured profile; and, when that is not ``owasp``, at ``owasp`` too (on a server
+    of its own), for the issue's target of 60 sign-ins/s there."""
+    figures = await _password_run(env, await env.main_server(), profile_name(), 200)
+    if not profile_name().startswith("owasp"):
+        await env.stop(await env.main_server())  # nothing else of the service runs meanwhile
+        server = await env.server(MFA_FLOW_PASSWORD_HASH="owasp")
+        figures += await _password_run(env, server, "owasp", 300 if env.options.quick else 2000)
+        await env.stop(server)
+    return figures
 
 
 # --- commit → WebSocket push with many sockets open --------------------------------------------
