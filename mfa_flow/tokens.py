@@ -67,9 +67,17 @@ class TokenPolicy:
     alg: str = "Ed25519"
 
 
+ACR_MFA = "urn:mfa-flow:acr:mfa"
+ACR_PWD = "urn:mfa-flow:acr:pwd"
+# amr values that do not prove a second factor: the first factor, and RFC 8176's summary.
+_NOT_A_SECOND_FACTOR = frozenset({"pwd", "mfa"})
+
+
 def acr_for(amr: list[str]) -> str:
-    """The authentication context class: multi-factor when two factors were used."""
-    return "urn:mfa-flow:acr:mfa" if "mfa" in amr else "urn:mfa-flow:acr:1fa"
+    """The authentication context class: ``mfa`` when a second factor was proven in this very
+    flow (verified or set up), ``pwd`` when only the first factor was (a password, or the
+    embedding backend's word)."""
+    return ACR_MFA if any(method not in _NOT_A_SECOND_FACTOR for method in amr) else ACR_PWD
 
 
 def result_claims(policy: TokenPolicy, flow_id: str, user_id: str, amr: list[str], now: datetime) -> dict[str, Any]:

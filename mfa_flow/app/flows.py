@@ -73,9 +73,10 @@ class FlowService:
 
     # --- Creating --------------------------------------------------------------------------
 
-    async def create(self, user_spec: JsonObject | None, who: Principal) -> tuple[Flow, str]:
+    async def create(self, user_spec: JsonObject | None, who: Principal, require_mfa: bool = False) -> tuple[Flow, str]:
         """A new flow in ``first_factor``; with ``user_spec`` (admin only) the first factor is
-        asserted by the embedding backend and the flow starts after it."""
+        asserted by the embedding backend and the flow starts after it. ``require_mfa`` (with
+        ``user_spec``) makes it a step-up: a second factor now, whatever the policy."""
         now = utcnow()
         token = new_token("ft")
         flow = Flow(
@@ -86,7 +87,7 @@ class FlowService:
             user_id=None,
             expires_at=now + timedelta(seconds=self.settings.flow_ttl),
             attempts_left=self.settings.max_attempts,
-            context=FlowContext(),
+            context=FlowContext(step_up=require_mfa),
             result=None,
             chain_head="",
             created_at=now,
@@ -108,6 +109,9 @@ class FlowService:
                 if user.locked_at(now):
                     raise UserLocked(user.retry_after(now))
                 ctx = FactorContext(uow, flow, user, self.settings, self.box, now)
+                if require_mfa and not (await self.rules.config(ctx)).primary:
+                    raise Conflict("require_mfa: no primary factor is enabled, so no second factor can be proven;"
+                                   " enable one with PUT /api/config/mfa", kind="mfa-unavailable")
                 flow.user_id = user.id
                 flow.context.username = user.username
                 flow.context.amr = []
@@ -118,7 +122,8 @@ class FlowService:
             await uow.commit()
         self.pipeline.record(flow, rows, started)
         structlog.contextvars.bind_contextvars(flow_id=flow.id)  # the rest of this request's lines
-        log.info("flow created", flow_id=flow.id, by=who.role or "anyone", asserted=user_spec is not None)
+        log.info("flow created", flow_id=flow.id, by=who.role or "anyone", asserted=user_spec is not None,
+                 step_up=require_mfa)
         return flow, token
 
     # --- Applying events --------------------------------------------------------------------

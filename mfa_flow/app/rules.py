@@ -16,6 +16,7 @@ from ..factors.base import FactorContext
 from ..factors.registry import Registry
 from ..keyring import Keyring
 from ..settings import Settings
+from ..tokens import acr_for
 
 
 @dataclass
@@ -51,24 +52,33 @@ class Rules:
             has_unused_backup_codes=any(v.type == policy.BACKUP_CODE and v.remaining for v in enrolled),
             prompted=user.prompted,
             last_used=user.last_used_factor,
+            required=user.mfa_required,
+            skip_on_sign_in=user.mfa_skip_on_sign_in,
         )
 
     async def first_factor_passed(self, ctx: FactorContext, user: User, event: str, guard: str,
-                                  amr: list[str]) -> Decision:
+                                  amr: list[str], sign_up: bool = False) -> Decision:
         ctx.user = user
         ctx.flow.user_id = user.id
         ctx.flow.context.username = user.username
         ctx.flow.context.amr = amr
-        return await self.after_first_factor(ctx, event, guard)
+        return await self.after_first_factor(ctx, event, guard, sign_up=sign_up)
 
-    async def after_first_factor(self, ctx: FactorContext, event: str, guard: str) -> Decision:
+    async def after_first_factor(self, ctx: FactorContext, event: str, guard: str, sign_up: bool = False) -> Decision:
         config = await self.config(ctx)
-        route = policy.after_first_factor(self.machine, config, await self.user_factors(ctx))
+        route = policy.after_first_factor(self.machine, config, await self.user_factors(ctx),
+                                          purpose=ctx.flow.context.purpose, step_up=ctx.flow.context.step_up,
+                                          sign_up=sign_up)
         ctx.flow.mode = route.mode
         ctx.flow.context.choices = route.choices
         ctx.flow.context.skippable = route.skippable
         ctx.flow.context.preferred = route.preferred
-        step = Step(event, guard, route.to_state, {"rule": route.rule, "policy": config_digest(config)})
+        # The log names the rule, the policy by name, the exact configuration (digest) and
+        # the per-flow or per-user setting that decided against the policy alone, if one did.
+        data = {"rule": route.rule, "policy": config.policy, "config": config_digest(config)}
+        if route.override is not None:
+            data["override"] = route.override
+        step = Step(event, guard, route.to_state, data)
         if route.to_state == machine.DONE:
             await self.complete(ctx, factor=None)
         return Decision([step])
@@ -86,7 +96,7 @@ class Rules:
         ctx.flow.context.amr = amr
         # The signed result lives on the flow row only, never in the transition log.
         token = await self.keyring.result_token(ctx.uow, ctx.flow.id, user.id, amr, ctx.now)
-        ctx.flow.result = {"amr": amr, "token": token}
+        ctx.flow.result = {"amr": amr, "acr": acr_for(amr), "token": token}
 
     async def wrong(self, ctx: FactorContext, step: Step, detail: str) -> Decision:
         """A wrong proof: counted against the flow and the user, then maybe the end of the flow."""
