@@ -1,0 +1,60 @@
+"""Email addresses and phone numbers: checked, normalised, and masked for display.
+
+A user's address or phone is stored in one normal form, so that equality, search and the
+per-destination limits see one spelling: email addresses as `email-validator` normalises them
+(the domain lower-cased and IDNA-checked; no DNS lookup: the service must not wait on the
+network to accept a form), phone numbers as E.164 by `phonenumbers`. Both libraries are
+maintained and encode rules (IDNA, numbering plans) that a regular expression would get wrong.
+Pure functions: no I/O.
+"""
+
+from __future__ import annotations
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+PHONE_HINT = "write it in international format, with + and the country code, such as +14155550123"
+
+
+def normalise_email(text: str) -> str:
+    """The address in its normal form; ``ValueError`` with a reason fit for the client."""
+    try:
+        return validate_email(text.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"{text!r} is not a valid email address: {exc}") from None
+
+
+def normalise_phone(text: str) -> str:
+    """The number in E.164 (``+14155550123``); ``ValueError`` with a reason fit for the client."""
+    if not text.strip().startswith("+"):
+        raise ValueError(f"{text!r} has no country code: {PHONE_HINT}")
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        raise ValueError(f"{text!r} is not a phone number: {PHONE_HINT}") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(f"{text!r} is not a valid phone number for its country code: {PHONE_HINT}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask_email(address: str) -> str:
+    """``a***@example.com``: enough for the user to recognise the address, not to learn it."""
+    local, _, domain = address.rpartition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def mask_phone(e164: str) -> str:
+    """``+1 *** *** **42``: the country code and the last two digits, grouped as the country
+    writes its numbers."""
+    number = phonenumbers.parse(e164, None)
+    formatted = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    country, _, national = formatted.partition(" ")
+    digits_left = sum(c.isdigit() for c in national)
+    masked = []
+    for char in national:
+        if char.isdigit():
+            digits_left -= 1
+            masked.append(char if digits_left < 2 else "*")
+        else:
+            masked.append(" ")
+    return f"{country} {''.join(masked)}"
