@@ -69,6 +69,14 @@ def _networks(name: str) -> tuple[Network, ...]:
         raise SystemExit(f"{name} must be comma-separated CIDRs such as 10.0.0.0/8,::1/128, not {raw!r}") from None
 
 
+def _colour(name: str, default: str) -> str:
+    """A CSS hex colour (#rgb or #rrggbb), lowercased: it is written into a stylesheet as is."""
+    raw = (_env(name, default) or default).strip().lower()
+    if not re.fullmatch(r"#(?:[0-9a-f]{3}){1,2}", raw):
+        raise SystemExit(f"{name} must be a hex colour such as #0a66d8, not {raw!r}")
+    return raw
+
+
 def _flag(name: str) -> bool:
     return (_env(name, "") or "").lower() in ("1", "true", "yes", "on")
 
@@ -116,6 +124,9 @@ class Settings:
     log_origin: str = "mfa-flow/audit"
     metrics_key: str | None = None  # when set, /metrics wants it as a Bearer token
     body_timeout: float = 15.0  # seconds a request body may take to arrive
+    # What the web pages (sign-in, account, console) call the product, and their accent colour.
+    product_name: str = "mfa-flow"
+    accent_color: str = "#0a66d8"
     schemas_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parent.parent / "schemas")
 
     @classmethod
@@ -160,6 +171,8 @@ class Settings:
             checkpoint_seconds=_int("MFA_FLOW_CHECKPOINT_SECONDS", 300),
             metrics_key=_env("MFA_FLOW_METRICS_KEY"),
             body_timeout=_float("MFA_FLOW_BODY_TIMEOUT", 15.0),
+            product_name=(_env("MFA_FLOW_PRODUCT_NAME", issuer) or issuer).strip(),
+            accent_color=_colour("MFA_FLOW_ACCENT_COLOR", "#0a66d8"),
         )
         for name, seconds in (("MFA_FLOW_BODY_TIMEOUT", values["body_timeout"]),
                               ("MFA_FLOW_WEBHOOK_POLL_INTERVAL", values["webhook_poll_interval"])):

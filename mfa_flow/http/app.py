@@ -99,9 +99,10 @@ def create_app(settings: Settings, database_url: str, registry: Registry,
 
     app.cleanup_ctx.append(lifecycle)
     app.add_routes(
-        health.routes() + management.routes() + flows.routes() + webhooks.routes() + audit.routes() + pages.routes()
+        health.routes() + management.routes() + flows.routes() + webhooks.routes() + audit.routes()
     )
     live.install(app)
+    pages.install(app)
     return app
 
 

@@ -1,17 +1,139 @@
-"""The sign-in page (static HTML and JavaScript that drive the public flow API)."""
+"""The web pages: sign-in at ``/``.
+
+Static HTML, CSS and JavaScript from ``mfa_flow/web`` (no build step, nothing fetched from
+elsewhere) over the public API. The HTML is rendered once per process with the product's name
+and the address of its assets; the accent colour arrives as a small generated stylesheet
+(``/theme.css``), since the Content-Security-Policy allows no inline style.
+
+Caching: the assets live under ``/static/<digest>/`` where the digest covers every file of
+``web/``, so they can be cached for a year (``immutable``): a new release has a new digest, and
+the pages (``no-cache``, revalidated with their ETag) name it. A request for another digest (a
+page from an older process during a rolling restart) still gets today's file, but ``no-cache``.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import html
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
 
+from ..settings import Settings
+from .problems import not_found
+
 WEB = Path(__file__).resolve().parent.parent / "web"
+PAGES = {"/": "index.html"}
+IMMUTABLE = "public, max-age=31536000, immutable"
+REVALIDATE = "no-cache"
+MEDIA_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".html": "text/html"}
 
 
-async def signin_page(request):
-    return web.FileResponse(WEB / "index.html", headers={"Cache-Control": "no-cache"})
+def assets_digest(folder: Path = WEB) -> str:
+    """A short digest of every file under ``folder`` (names and contents)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
 
 
-def routes() -> list[web.AbstractRouteDef]:
-    return [web.get("/", signin_page), web.static("/static", WEB)]
+def text_on(colour: str) -> str:
+    """Black or white, whichever reads better on ``colour`` (WCAG 2 contrast ratio)."""
+    hex_digits = colour.lstrip("#")
+    if len(hex_digits) == 3:
+        hex_digits = "".join(c * 2 for c in hex_digits)
+
+    def linear(channel: int) -> float:
+        c = channel / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (linear(int(hex_digits[i:i + 2], 16)) for i in (0, 2, 4))
+    luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    on_white = 1.05 / (luminance + 0.05)
+    on_black = (luminance + 0.05) / 0.05
+    return "#ffffff" if on_white >= on_black else "#111111"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    body: bytes
+    content_type: str
+    etag: str
+
+    @classmethod
+    def of(cls, text: str, content_type: str) -> "Rendered":
+        body = text.encode()
+        return cls(body, content_type, '"' + hashlib.sha256(body).hexdigest()[:16] + '"')
+
+    def response(self, request: web.Request, cache_control: str = REVALIDATE) -> web.Response:
+        headers = {"ETag": self.etag, "Cache-Control": cache_control}
+        if self.etag in request.headers.get("If-None-Match", ""):
+            return web.Response(status=304, headers=headers)
+        return web.Response(body=self.body, content_type=self.content_type, charset="utf-8", headers=headers)
+
+
+class Site:
+    """The pages and generated files of one process, rendered once from its settings."""
+
+    def __init__(self, settings: Settings, folder: Path = WEB):
+        self.folder = folder
+        self.digest = assets_digest(folder)
+        self.assets = f"/static/{self.digest}"
+        product = html.escape(settings.product_name)
+        self.pages = {
+            route: Rendered.of(
+                (folder / name).read_text().replace("{{product}}", product).replace("{{assets}}", self.assets),
+                "text/html",
+            )
+            for route, name in PAGES.items()
+        }
+        accent = settings.accent_color
+        self.theme = Rendered.of(f":root {{ --accent: {accent}; --on-accent: {text_on(accent)}; }}\n", "text/css")
+        self.favicon = Rendered.of((folder / "favicon.svg").read_text().replace("#0a66d8", accent), "image/svg+xml")
+
+    def file(self, relative: str) -> Path:
+        """A file under the web folder, never outside it (no ``..``, no absolute paths)."""
+        path = (self.folder / relative).resolve()
+        if not path.is_relative_to(self.folder) or not path.is_file() or path.suffix not in MEDIA_TYPES:
+            raise not_found(f"file {relative}")
+        return path
+
+
+def site(request: web.Request) -> Site:
+    return request.app["site"]
+
+
+def page(route: str):
+    async def handler(request: web.Request) -> web.Response:
+        return site(request).pages[route].response(request)
+
+    return handler
+
+
+async def theme(request: web.Request) -> web.Response:
+    return site(request).theme.response(request)
+
+
+async def favicon(request: web.Request) -> web.Response:
+    return site(request).favicon.response(request, "public, max-age=86400")
+
+
+async def static_file(request: web.Request) -> web.FileResponse:
+    current = site(request)
+    path = current.file(request.match_info["path"])
+    cache = IMMUTABLE if request.match_info["digest"] == current.digest else REVALIDATE
+    return web.FileResponse(path, headers={"Cache-Control": cache, "Content-Type": MEDIA_TYPES[path.suffix]})
+
+
+def install(app: web.Application) -> None:
+    app["site"] = Site(app["settings"])
+    app.add_routes(
+        [web.get(route, page(route)) for route in PAGES]
+        + [
+            web.get("/theme.css", theme),
+            web.get("/favicon.svg", favicon),
+            web.get("/favicon.ico", favicon),
+            web.get("/static/{digest}/{path:.+}", static_file),
+        ]
+    )

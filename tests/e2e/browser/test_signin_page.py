@@ -1,29 +1,122 @@
-"""The sign-in page in a real browser: passkey set-up and sign-in, and an authenticator app."""
+"""The sign-in page in a real browser: what a person sees and does at each step.
+
+Every test fails on an error in the browser's console (``page`` and ``phone`` watch it), keeps
+a screenshot of each step (``shots``) and, where it says so, scans the page with axe-core.
+"""
 
 from __future__ import annotations
 
 import re
 
+from tests.e2e.browser.conftest import axe_violations
+from tests.e2e.browser.steps import (
+    enter_code,
+    enter_password,
+    page_url,
+    read_qr_code,
+    secret_of,
+    sign_in_with_password,
+    wait_for_state,
+)
 from tests.e2e.test_setup_flows import unique
+from tests.support.client import Api
 from tests.support.otp import fresh_code, wrong_code
 
 
-async def sign_in_with_password(page, base_url: str, username: str) -> None:
-    await page.goto(base_url + "/")
-    await page.get_by_label("Username").fill(username)
-    await page.get_by_label("Password").fill("correct horse battery")
-    await page.get_by_role("button", name="Sign in").click()
+async def assert_accessible(page) -> None:
+    assert await axe_violations(page) == []
 
 
-async def test_a_passkey_is_created_and_then_used_to_sign_in(api, server, page, virtual_authenticator):
+async def test_an_authenticator_app_is_set_up_from_the_qr_code_then_a_code_and_a_backup_code_sign_in(api, server, page, shots):
+    await api.configure(["totp", "backup_code"], "mandatory")
+    user = await api.new_user(unique("pager"))
+
+    await page.goto(page_url(server))
+    await page.get_by_role("heading", name="Sign in to mfa-flow").wait_for()
+    await assert_accessible(page)
+    await shots.take(page, "password", readme="sign-in")
+    await enter_password(page, user["username"])
+
+    # Set-up: the QR code read back from the screen, the code from oathtool.
+    await page.get_by_role("heading", name="Set up your authenticator app").wait_for()
+    await page.get_by_text("Cannot scan it? Enter a key instead").click()
+    await shots.take(page, "authenticator-app-set-up", readme="sign-in-authenticator-set-up")
+    await assert_accessible(page)
+    uri = await read_qr_code(page, shots.folder)
+    assert uri.startswith("otpauth://totp/")
+    secret = secret_of(uri)
+    assert await page.locator("#secret").get_attribute("data-secret") == secret
+    assert (await page.locator("#secret").inner_text()).replace(" ", "") == secret
+    assert await page.get_by_label("Code from the app").get_attribute("autocomplete") == "one-time-code"
+
+    # A wrong code: it says so, and how many attempts are left.
+    await enter_code(page, wrong_code(secret), "Code from the app", "Verify and turn on")
+    await page.get_by_text("That code is not right. 4 attempts left.").wait_for()
+    assert await page.locator(".attempts").is_hidden()  # the message says it
+    await shots.take(page, "wrong-code")
+
+    used: set[int] = set()
+    await enter_code(page, await fresh_code(secret, used), "Code from the app", "Verify and turn on")
+
+    # Backup codes: downloaded as .txt, confirmed, then done.
+    await page.get_by_role("heading", name="Save your backup codes").wait_for()
+    await assert_accessible(page)
+    await shots.take(page, "backup-codes", readme="sign-in-backup-codes")
+    shown = [c.strip() for c in await page.locator("#backup-codes li").all_inner_texts()]
+    assert len(shown) == 10 and all(re.fullmatch(r"[0-9a-z]{5}-[0-9a-z]{5}", c) for c in shown)
+    async with page.expect_download() as waiting:
+        await page.get_by_role("button", name="Download .txt").click()
+    download = await waiting.value
+    assert download.suggested_filename == "mfa-flow-backup-codes.txt"
+    saved = shots.folder / download.suggested_filename
+    await download.save_as(saved)
+    assert [line for line in saved.read_text().splitlines() if re.fullmatch(r"[0-9a-z]{5}-[0-9a-z]{5}", line)] == shown
+    assert await page.get_by_role("button", name="Continue").is_disabled()
+    await page.get_by_label("I have saved my backup codes somewhere safe").check()
+    await page.get_by_role("button", name="Continue").click()
+
+    await page.get_by_role("heading", name="You are signed in").wait_for()
+    assert await page.locator("#signed-in").inner_text() == "✓ Signed in to mfa-flow with your password and one-time code."
+    await assert_accessible(page)
+    await shots.take(page, "signed-in", readme="sign-in-done")
+
+    # A second sign-in: straight to the authenticator code.
+    await sign_in_with_password(page, server, user["username"])
+    await page.get_by_role("heading", name="Enter your authenticator code").wait_for()
+    await shots.take(page, "second-sign-in-code")
+    await enter_code(page, await fresh_code(secret, used))
+    await page.get_by_role("heading", name="You are signed in").wait_for()
+
+    # A third, with a backup code (typed in capitals with spaces: entry is forgiving).
+    await sign_in_with_password(page, server, user["username"])
+    await page.get_by_role("heading", name="Enter your authenticator code").wait_for()
+    await page.get_by_role("button", name="Use another method").click()
+    await page.get_by_role("heading", name="Confirm it is you").wait_for()
+    choices = await page.locator(".choice-name").all_inner_texts()
+    assert choices == ["Authenticator appLast used", "Backup code"]  # the last used first
+    await assert_accessible(page)
+    await shots.take(page, "choose-another-method")
+    await page.get_by_role("button", name=re.compile("^Backup code")).click()
+    await enter_code(page, " " + shown[3].upper().replace("-", " ") + " ", "Backup code")
+    await page.get_by_role("heading", name="You are signed in").wait_for()
+    await shots.take(page, "signed-in-with-a-backup-code")
+
+    listed = (await api.admin("GET", f"/api/users/{user['id']}/mfa-verifications")).body
+    assert {v["type"]: v.get("remaining") for v in listed} == {"totp": None, "backup_code": 9}
+
+
+async def test_a_passkey_is_created_and_then_used_to_sign_in(api, server, page, virtual_authenticator, shots):
     await api.configure(["webauthn"], "mandatory")
     user = await api.new_user(unique("chrome"))
-    base_url = f"http://localhost:{server.port}"  # the RP ID is localhost, and the origin includes the port
 
-    await sign_in_with_password(page, base_url, user["username"])
+    await sign_in_with_password(page, server, user["username"])
+    await page.get_by_role("heading", name="Create a passkey").wait_for()
+    await shots.take(page, "create-a-passkey")
+    await assert_accessible(page)
     await page.get_by_role("button", name="Create a passkey").click()
-    await page.locator("#signed-in").wait_for()
-    assert "hwk" in await page.locator("#signed-in").inner_text()
+    await page.get_by_role("heading", name="You are signed in").wait_for()
+    assert "passkey" in await page.locator("#signed-in").inner_text()
+    await shots.take(page, "signed-in")
 
     credentials = await virtual_authenticator.send(
         "WebAuthn.getCredentials", {"authenticatorId": virtual_authenticator.authenticator_id})
@@ -31,55 +124,111 @@ async def test_a_passkey_is_created_and_then_used_to_sign_in(api, server, page, 
     listed = (await api.admin("GET", f"/api/users/{user['id']}/mfa-verifications")).body
     assert [v["type"] for v in listed] == ["webauthn"]
 
-    await sign_in_with_password(page, base_url, user["username"])
+    await sign_in_with_password(page, server, user["username"])
+    await page.get_by_role("heading", name="Use your passkey").wait_for()
+    await shots.take(page, "use-your-passkey")
     await page.get_by_role("button", name="Use your passkey").click()
-    await page.locator("#signed-in").wait_for()
-    assert re.search(r"pwd, hwk, mfa", await page.locator("#signed-in").inner_text())
+    await page.get_by_role("heading", name="You are signed in").wait_for()
+    assert await page.locator("#signed-in").inner_text() == "✓ Signed in to mfa-flow with your password and passkey."
     credentials = await virtual_authenticator.send(
         "WebAuthn.getCredentials", {"authenticatorId": virtual_authenticator.authenticator_id})
     assert credentials["credentials"][0]["signCount"] >= 1
 
 
-async def test_authenticator_app_set_up_with_backup_codes_in_the_page(api, server, page):
-    await api.configure(["totp", "backup_code"], "mandatory")
-    user = await api.new_user(unique("pager"))
-    await sign_in_with_password(page, f"http://localhost:{server.port}", user["username"])
-    secret = (await page.locator(".secret").inner_text()).strip()
-    assert re.fullmatch(r"[A-Z2-7]{32}", secret)
-    assert await page.locator(".qr svg").count() == 1
-    await page.get_by_label("Code from the app").fill(wrong_code(secret))
-    await page.get_by_role("button", name="Verify").click()
-    await page.get_by_text("4 attempts left").wait_for()
-    assert "does not match" in await page.locator("#error").inner_text()
-    await page.get_by_label("Code from the app").fill(await fresh_code(secret))
-    await page.get_by_role("button", name="Verify").click()
-    await page.get_by_role("button", name="I have saved these codes").click()
-    await page.locator("#signed-in").wait_for()
+async def test_under_user_controlled_mfa_a_person_may_skip_the_set_up_once(api, server, page, shots):
+    await api.configure(["totp", "webauthn"], "user_controlled")
+    user = await api.new_user(unique("skipper"))
+
+    await sign_in_with_password(page, server, user["username"])
+    await page.get_by_role("heading", name="Add a second step to your sign-in").wait_for()
+    assert await page.locator(".choice-name").all_inner_texts() == ["Authenticator app", "Passkey"]
+    await assert_accessible(page)
+    await shots.take(page, "offered-a-second-step")
+    await page.get_by_role("button", name="Skip for now").click()
+    await page.get_by_role("heading", name="You are signed in").wait_for()
+    assert await page.locator("#signed-in").inner_text() == "✓ Signed in to mfa-flow with your password."
+    await shots.take(page, "skipped")
+
+    await sign_in_with_password(page, server, user["username"])  # asked once only
+    await page.get_by_role("heading", name="You are signed in").wait_for()
 
 
-
-async def test_the_page_follows_changes_made_elsewhere(api, server, page):
-    await page.goto(f"http://localhost:{server.port}/")
+async def test_the_page_follows_changes_made_elsewhere_over_its_websocket(api, server, page, shots):
+    await page.goto(page_url(server))
     await page.get_by_label("Username").wait_for()
+    await page.locator("body[data-live=websocket]").wait_for()
     flow_id = await page.get_attribute("body", "data-flow")
-    # A support agent cancels the page's flow with the admin key: the page learns it over SSE.
+    # A support agent cancels the page's flow with the admin key: the page learns it live.
     reply = await api.admin("POST", f"/api/flows/{flow_id}/events", {"type": "cancel"})
     assert reply.status == 200
-    await page.get_by_text("The sign-in was cancelled.").wait_for()
-    assert await page.get_attribute("body", "data-state") == "cancelled"
+    await page.get_by_role("heading", name="This sign-in was cancelled").wait_for()
+    await shots.take(page, "cancelled-elsewhere")
+    await page.get_by_role("button", name="Start again").click()
+    await wait_for_state(page, "first_factor")
+    assert await page.get_attribute("body", "data-flow") != flow_id
 
 
-async def test_the_page_works_under_its_content_security_policy(api, server, page):
-    """The page runs with nothing inline and nothing from elsewhere: the browser reports no
-    violation while it shows a TOTP set-up (QR code as inline SVG, the secret, the form)."""
+async def test_without_websockets_the_page_falls_back_to_long_polling(api, server, page):
+    await page.route_web_socket(re.compile(r"/ws"), lambda socket: socket.close())
+    await page.goto(page_url(server))
+    await page.locator("body[data-live=long-poll]").wait_for()
+    flow_id = await page.get_attribute("body", "data-flow")
+    reply = await api.admin("POST", f"/api/flows/{flow_id}/events", {"type": "cancel"})
+    assert reply.status == 200
+    await page.get_by_role("heading", name="This sign-in was cancelled").wait_for()
+
+
+async def test_a_person_signs_in_with_the_keyboard_alone_on_a_phone(api, server, phone, shots):
     await api.configure(["totp"], "mandatory")
-    user = await api.new_user(unique("csp"))
-    violations: list[str] = []
-    page.on("console", lambda message: violations.append(message.text)
-            if "Content Security Policy" in message.text else None)
-    await sign_in_with_password(page, f"http://localhost:{server.port}", user["username"])
-    await page.locator(".secret").wait_for()
-    assert await page.locator(".qr svg").count() == 1
-    policy = await page.evaluate("async () => (await fetch('/')).headers.get('content-security-policy')")
-    assert "frame-ancestors 'none'" in policy
-    assert violations == []
+    user = await api.new_user(unique("thumbs"))
+    enrolled = await api.admin("POST", f"/api/users/{user['id']}/mfa-verifications", {"type": "totp"})
+    secret = enrolled.body["secret"]
+
+    await phone.goto(page_url(server))
+    await phone.get_by_label("Username").wait_for()
+    # The page puts the focus where typing starts; Tab and Enter do the rest.
+    await phone.keyboard.type(user["username"])
+    await phone.keyboard.press("Tab")
+    await phone.keyboard.type("correct horse battery")
+    await shots.take(phone, "phone-password")
+    await phone.keyboard.press("Enter")
+    await phone.get_by_role("heading", name="Enter your authenticator code").wait_for()
+    assert await phone.evaluate("document.activeElement.id") == "code"
+    await phone.keyboard.type(await fresh_code(secret))
+    await shots.take(phone, "phone-code", readme="sign-in-phone")
+    await phone.keyboard.press("Enter")
+    await phone.get_by_role("heading", name="You are signed in").wait_for()
+    # Nothing wider than the screen: no sideways scrolling.
+    assert await phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    await shots.take(phone, "phone-signed-in")
+
+
+async def test_an_expired_sign_in_says_so_and_starts_again(start_server, page, shots):
+    server = await start_server.started(MFA_FLOW_FLOW_TTL="3", MFA_FLOW_SWEEP_INTERVAL="1")
+    await page.goto(page_url(server))
+    await page.get_by_label("Username").wait_for()
+    flow_id = await page.get_attribute("body", "data-flow")
+    await page.get_by_text("This sign-in times out in").wait_for()
+    await page.get_by_role("heading", name="This sign-in timed out").wait_for(timeout=15_000)
+    await shots.take(page, "expired")
+    await page.get_by_role("button", name="Start again").click()
+    await wait_for_state(page, "first_factor")
+    assert await page.get_attribute("body", "data-flow") != flow_id
+
+
+async def test_a_locked_account_shows_when_it_may_try_again(start_server, http, page, shots):
+    server = await start_server.started(MFA_FLOW_LOCKOUT_THRESHOLD="2", MFA_FLOW_LOCKOUT_SECONDS="120")
+    user = await Api(server.base_url, http).new_user(unique("locked"))
+
+    await page.goto(page_url(server))
+    await enter_password(page, user["username"], "wrong password")
+    await page.get_by_text("The username or password is not right. 4 attempts left.").wait_for()
+    await enter_password(page, user["username"], "wrong password again")  # the second in a row locks the user
+    await page.get_by_role("heading", name="This sign-in was stopped").wait_for()
+    await shots.take(page, "stopped")
+    await page.get_by_role("button", name="Start again").click()
+    await enter_password(page, user["username"])
+    await page.get_by_text("Too many failed attempts for this account.").wait_for()
+    await page.get_by_text(re.compile(r"You can try again in [12]:\d\d\.")).wait_for()
+    assert await page.get_by_role("button", name="Sign in", exact=True).is_disabled()
+    await shots.take(page, "locked")

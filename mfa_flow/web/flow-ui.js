@@ -1,0 +1,511 @@
+// One flow on screen: each state in plain words, the flow's allowed events as the only
+// actions, followed live. The sign-in page and the account page both use it. All rules live on
+// the server: this only shows where a flow stands and asks it to move.
+
+import {
+  $, ApiError, FACTORS, FlowFollower, api, button, clock, copy, countdown, download, el, factorName, isTerminal,
+  methodsInWords, plural, product,
+} from "./common.js";
+
+const AUTHENTICATOR_APPS = "Google Authenticator, Microsoft Authenticator, Authy, 1Password, Bitwarden, "
+  + "Apple Passwords or any other app that shows 6-digit codes";
+const CODE_EVENTS = { totp: "submit_totp", email_code: "submit_email_code", sms_code: "submit_sms_code" };
+
+function codeInput(id, label, { numeric = true, hint } = {}) {
+  const input = el("input", {
+    id, name: id, autocomplete: "one-time-code", inputmode: numeric ? "numeric" : "text", required: true,
+    spellcheck: "false", autocapitalize: "off", "aria-describedby": hint ? `${id}-hint` : null,
+    ...(numeric ? { pattern: "[0-9 ]{6,7}", maxlength: "7", size: "8" } : { size: "14" }),
+  });
+  return [el("label", { for: id }, label), hint ? el("p", { id: `${id}-hint`, class: "hint" }, hint) : null, input];
+}
+
+function groupedSecret(secret) { return secret.replace(/(.{4})/g, "$1 ").trim(); }
+
+export class FlowUI {
+  // root: the element to render into. options.views: extra or replacing views by state;
+  // options.onFinished(flow): called once the flow reaches a terminal state (after rendering).
+  constructor(root, options = {}) {
+    this.root = root;
+    this.options = options;
+    this.flow = null;
+    this.token = null;
+    this.follower = null;
+    this.username = "";
+    this.lockedUntil = 0;
+    this.timer = null;
+  }
+
+  // Starts a flow (POST /api/flows with body) and follows it.
+  async start(body = {}) {
+    this.showError(null);
+    let created;
+    try {
+      created = await api("POST", "/api/flows", { body });
+    } catch (error) {
+      this.renderStartFailure(error, body);
+      return;
+    }
+    this.adopt(created.flow, created.flow_token);
+  }
+
+  adopt(flow, token) {
+    if (this.follower) this.follower.stop();
+    this.token = token;
+    this.firstAttempts = flow.attempts_left;
+    this.follower = new FlowFollower(flow.id, token, (next) => this.render(next));
+    this.follower.offer(flow);
+    if (!isTerminal(flow.state)) this.follower.start();
+  }
+
+  renderStartFailure(error, body) {
+    const retry = () => this.start(body);
+    const note = el("p", { class: "lead" });
+    const again = button("Try again", retry);
+    this.paint("We could not start", [note, again]);
+    if (error.retryAfter) {
+      again.disabled = true;
+      countdown(note, Date.now() + error.retryAfter * 1000, (left) => `Too many sign-ins from here. Try again in ${clock(left)}.`,
+        () => { note.textContent = "You can try again now."; again.disabled = false; });
+    } else {
+      note.textContent = `The sign-in service did not answer (${error.message}). Check your connection and try again.`;
+    }
+  }
+
+  // --- sending events -------------------------------------------------------------------
+
+  async send(event, form) {
+    this.showError(null);
+    const controls = form ? [...form.querySelectorAll("button, input")] : [];
+    controls.forEach((c) => { c.disabled = true; });
+    if (form) form.setAttribute("aria-busy", "true");
+    try {
+      const flow = await this.follower.send({ ...event, expected_version: this.flow.version });
+      this.follower.offer(flow);
+    } catch (error) {
+      controls.forEach((c) => { c.disabled = false; });
+      if (form) form.removeAttribute("aria-busy");
+      await this.failed(error);
+    }
+  }
+
+  async failed(error) {
+    if (!(error instanceof ApiError)) {
+      this.showError(`Something went wrong on the way: ${error.message}. Try again.`);
+      return;
+    }
+    // A wrong code also moves the flow (the attempt is counted): show where it stands now.
+    try {
+      const current = await api("GET", `/api/flows/${this.flow.id}`, { token: this.token });
+      if (current) this.follower.offer(current);
+    } catch { /* the message below says enough */ }
+    if (isTerminal(this.flow.state)) return;
+    this.showError(this.explain(error));
+    if (error.status === 429 && error.retryAfter) this.lockFor(error.retryAfter);
+  }
+
+  explain(error) {
+    const left = error.problem.attempts_left;
+    const tries = left === undefined ? "" : ` ${plural(left, "attempt", "attempts")} left.`;
+    switch (error.kind) {
+      case "wrong-proof":
+        if (this.flow.state === "first_factor") return `The username or password is not right.${tries}`;
+        if (this.flow.state === "webauthn_setup" || this.flow.state === "webauthn_verify") {
+          return `That passkey was not accepted.${tries}`;
+        }
+        return `That code is not right.${tries}`;
+      case "user-locked": return "Too many failed attempts for this account.";
+      case "rate-limited": return "Too many attempts from here.";
+      case "busy": return "The service is busy. Try again in a moment.";
+      case "flow-expired": return "This sign-in timed out.";
+      case "conflict": return "This sign-in moved on in another window; here is where it stands now.";
+      default: {
+        const detail = error.problem.detail || error.message;
+        return detail.charAt(0).toUpperCase() + detail.slice(1) + (detail.endsWith(".") ? "" : ".");
+      }
+    }
+  }
+
+  // A lockout or rate limit: the forms stay disabled, with a countdown, until it ends.
+  lockFor(seconds) {
+    this.lockedUntil = Date.now() + seconds * 1000;
+    const note = $("#lockout", this.root);
+    if (!note) return;
+    note.hidden = false;
+    const controls = [...this.root.querySelectorAll("form button, form input")];
+    controls.forEach((c) => { c.disabled = true; });
+    countdown(note, this.lockedUntil, (left) => `You can try again in ${clock(left)}.`, () => {
+      note.textContent = "You can try again now.";
+      controls.forEach((c) => { c.disabled = false; });
+    });
+  }
+
+  showError(message) {
+    const node = $("#error", this.root);
+    if (!node) return;
+    node.hidden = !message;
+    node.textContent = message || "";
+    const attempts = $(".attempts", this.root);
+    if (attempts) attempts.hidden = Boolean(message); // the message says how many are left
+  }
+
+  // --- rendering --------------------------------------------------------------------------
+
+  paint(title, body, { lead, actions = [] } = {}) {
+    const heading = el("h1", { tabindex: "-1", id: "step-title" }, title);
+    this.root.replaceChildren(...[
+      heading,
+      lead ? el("p", { class: "lead" }, lead) : null,
+      el("p", { id: "error", role: "alert", hidden: true }),
+      el("p", { id: "lockout", class: "lockout", role: "status", hidden: true }),
+      ...body,
+      actions.length ? el("div", { class: "actions" }, ...actions) : null,
+      el("p", { id: "timer", class: "timer" }),
+    ].filter(Boolean));
+    return heading;
+  }
+
+  render(flow) {
+    const previous = this.flow;
+    this.flow = flow;
+    document.body.dataset.state = flow.state;
+    document.body.dataset.flow = flow.id;
+    const view = (this.options.views || {})[flow.state] || VIEWS[flow.state] || genericView;
+    const { title, lead, body = [], actions = [] } = view.call(this, flow);
+    const heading = this.paint(title, body, { lead, actions: [...actions, ...this.commonActions(flow)] });
+    this.showAttempts(flow);
+    this.showTimer();
+    if (this.lockedUntil > Date.now()) this.lockFor((this.lockedUntil - Date.now()) / 1000);
+    // Keyboard and screen-reader users land on the new step: its first field, else its title.
+    const first = this.root.querySelector("input:not([type=checkbox]):not([disabled])");
+    if (previous === null || previous.state !== flow.state || previous.version !== flow.version) {
+      (first || heading).focus();
+    }
+    if (isTerminal(flow.state) && this.options.onFinished && (!previous || !isTerminal(previous.state))) {
+      this.options.onFinished(flow);
+    }
+  }
+
+  showAttempts(flow) {
+    const asksForProof = flow.allowed_events.some((e) => e.startsWith("submit_"));
+    if (!asksForProof || flow.attempts_left >= this.firstAttempts) return;
+    const note = el("p", { class: "attempts" }, `${plural(flow.attempts_left, "attempt", "attempts")} left`);
+    $("#error", this.root).after(note);
+  }
+
+  showTimer() {
+    clearInterval(this.timer);
+    const node = $("#timer", this.root);
+    if (isTerminal(this.flow.state)) return;
+    const expires = Date.parse(this.flow.expires_at);
+    const tick = () => {
+      const left = (expires - Date.now()) / 1000;
+      // Only the last two minutes: earlier it is noise.
+      node.textContent = left < 120 && left > 0 ? `This sign-in times out in ${clock(left)}.` : "";
+    };
+    tick();
+    this.timer = setInterval(tick, 1000);
+  }
+
+  commonActions(flow) {
+    const actions = [];
+    if (flow.allowed_events.includes("switch_factor")) {
+      actions.push(button("Use another method", () => this.send({ type: "switch_factor" }), { kind: "secondary" }));
+    }
+    if (flow.allowed_events.includes("skip")) {
+      actions.push(button("Skip for now", () => this.send({ type: "skip" }), { kind: "secondary" }));
+    }
+    if (flow.allowed_events.includes("cancel") && flow.state !== "first_factor") {
+      actions.push(button("Cancel", () => this.send({ type: "cancel" }), { kind: "link" }));
+    }
+    return actions;
+  }
+
+  // "Remember this device" when the service offers it for this step (trusted devices on).
+  rememberOffer(flow) {
+    const offer = flow.remember_device || flow.trusted_devices || (flow.challenge && flow.challenge.remember_device);
+    if (!offer) return null;
+    const days = typeof offer === "object" ? offer.days : null;
+    const box = el("input", { type: "checkbox", id: "remember", name: "remember" });
+    const label = el("label", { for: "remember", class: "check" }, box,
+      days ? ` Remember this device for ${plural(days, "day", "days")}` : " Remember this device");
+    return { node: label, value: () => box.checked };
+  }
+
+  codeForm(event, fields, { submit = "Verify", numeric = true, extra = {} } = {}) {
+    const remember = this.rememberOffer(this.flow);
+    const form = el("form", { novalidate: true }, ...fields, remember && remember.node,
+      el("button", { type: "submit", class: "primary" }, submit));
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const input = form.querySelector("input[autocomplete=one-time-code]");
+      const code = numeric ? input.value.replace(/\s+/g, "") : input.value.trim();
+      if (!code) { this.showError("Enter the code first."); input.focus(); return; }
+      this.send({ type: event, code, ...extra, ...(remember && remember.value() ? { remember_device: true } : {}) }, form);
+    });
+    return form;
+  }
+
+  async passkey(create, form) {
+    this.showError(null);
+    const options = this.flow.challenge && this.flow.challenge.publicKey;
+    if (!options) { this.showError("This step is not ready yet: reload the page."); return; }
+    if (!window.PublicKeyCredential || !PublicKeyCredential.parseCreationOptionsFromJSON) {
+      this.showError("This browser cannot use passkeys. Choose another method, or use a current browser.");
+      return;
+    }
+    let credential;
+    try {
+      credential = create
+        ? await navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options) })
+        : await navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options) });
+    } catch (error) {
+      this.showError(error.name === "NotAllowedError"
+        ? "The passkey request was cancelled or timed out. You can try again."
+        : error.name === "InvalidStateError"
+          ? "This device already has a passkey for your account. Use another method, or another device."
+          : `The passkey did not answer (${error.message}).`);
+      return;
+    }
+    const remember = form && form.querySelector("#remember");
+    await this.send({ type: "submit_webauthn", credential: credential.toJSON(),
+      ...(remember && remember.checked ? { remember_device: true } : {}) }, form);
+  }
+
+  // The device token of a remembered device, per username (only this browser has it).
+  static deviceKey(username) { return `mfa-flow.device.${username.toLowerCase()}`; }
+}
+
+// --- the views: each returns {title, lead, body, actions} ------------------------------------
+
+function credentialsView(flow) {
+  const username = el("input", { id: "username", name: "username", autocomplete: "username", required: true,
+    autocapitalize: "off", spellcheck: "false", value: this.username });
+  const password = el("input", { id: "password", name: "password", type: "password",
+    autocomplete: "current-password", required: true });
+  const form = el("form", { novalidate: true },
+    el("label", { for: "username" }, "Username"), username,
+    el("label", { for: "password" }, "Password"), password,
+    el("button", { type: "submit", class: "primary" }, "Sign in"));
+  const submit = (type) => {
+    if (!username.value.trim() || !password.value) {
+      this.showError("Enter your username and password.");
+      (username.value.trim() ? password : username).focus();
+      return;
+    }
+    this.username = username.value.trim();
+    const event = { type, username: this.username, password: password.value };
+    const device = localStorage.getItem(FlowUI.deviceKey(this.username));
+    if (device && type === "submit_password") event.device_token = device;
+    this.send(event, form);
+  };
+  form.addEventListener("submit", (e) => { e.preventDefault(); submit("submit_password"); });
+  const actions = flow.allowed_events.includes("submit_registration")
+    ? [button("Create an account", () => submit("submit_registration"), { kind: "secondary" })] : [];
+  return { title: `Sign in to ${product}`, body: [form], actions };
+}
+
+function selectionView(flow) {
+  const setup = flow.mode === "setup";
+  // The factor used last comes first (the service also sends the user straight to it).
+  const factors = [...flow.factors].sort((a, b) => (b === flow.preferred_factor) - (a === flow.preferred_factor));
+  const list = el("ul", { class: "choices" }, ...factors.map((factor) => el("li", {},
+    el("button", { type: "button", class: "choice", onclick: () => this.send({ type: "select_factor", factor }) },
+      el("span", { class: "choice-name" }, factorName(factor),
+        factor === flow.preferred_factor && !setup ? el("span", { class: "badge" }, "Last used") : null),
+      el("span", { class: "choice-hint" }, (FACTORS[factor] || {}).hint || "")))));
+  return setup
+    ? { title: "Add a second step to your sign-in",
+      lead: "Besides your password, choose a second way to prove it is you. Someone who learns your password still cannot get in.",
+      body: [list] }
+    : { title: "Confirm it is you", lead: "Choose how to confirm this sign-in.", body: [list] };
+}
+
+function totpSetupView(flow) {
+  const c = flow.challenge || {};
+  const qr = el("div", { class: "qr", role: "img", "aria-label": "QR code to scan with your authenticator app" });
+  if (c.qr_svg) qr.innerHTML = c.qr_svg; // SVG made by the server from the otpauth URI (segno), not user input
+  const copied = el("span", { class: "copied", role: "status" });
+  const secret = c.secret || "";
+  return {
+    title: "Set up your authenticator app",
+    body: [
+      el("ol", { class: "steps" },
+        el("li", {}, el("strong", {}, "Open an authenticator app on your phone. "),
+          `Any app that shows 6-digit codes works: ${AUTHENTICATOR_APPS}.`),
+        el("li", {}, el("strong", {}, "Scan this QR code with it."), qr,
+          el("details", { class: "manual" },
+            el("summary", {}, "Cannot scan it? Enter a key instead"),
+            el("p", {}, "In the app, choose to enter a set-up key, and type or paste:"),
+            el("p", {}, el("code", { class: "secret", id: "secret", "data-secret": secret }, groupedSecret(secret))),
+            el("p", {}, button("Copy the key", () => copy(secret, copied), { kind: "secondary" }), copied),
+            c.otpauth_uri ? el("p", {}, el("a", { href: c.otpauth_uri }, "Open in an authenticator app on this device")) : null)),
+        el("li", {}, el("strong", {}, "Enter the 6-digit code the app shows."),
+          this.codeForm("submit_totp", codeInput("code", "Code from the app"), { submit: "Verify and turn on" }))),
+    ],
+  };
+}
+
+function totpVerifyView() {
+  return {
+    title: "Enter your authenticator code",
+    lead: "Open your authenticator app and enter the 6-digit code it shows for this account.",
+    body: [this.codeForm("submit_totp", codeInput("code", "6-digit code"))],
+  };
+}
+
+function backupVerifyView() {
+  return {
+    title: "Use a backup code",
+    lead: "Enter one of the backup codes you saved. Each code works once.",
+    body: [this.codeForm("submit_backup_code", codeInput("code", "Backup code", { numeric: false,
+      hint: "Spaces, dashes and capital letters do not matter." }), { numeric: false })],
+  };
+}
+
+function passkeyView(create) {
+  return function view() {
+    const form = el("form", { novalidate: true });
+    const remember = create ? null : this.rememberOffer(this.flow);
+    form.append(...[remember && remember.node,
+      el("button", { type: "submit", class: "primary" }, create ? "Create a passkey" : "Use your passkey")].filter(Boolean));
+    form.addEventListener("submit", (e) => { e.preventDefault(); this.passkey(create, form); });
+    return create
+      ? { title: "Create a passkey",
+        lead: "Next time, confirm it is you with your fingerprint, face, screen lock or a security key. There is nothing to type or remember.",
+        body: [form] }
+      : { title: "Use your passkey",
+        lead: "Confirm it is you with your fingerprint, face, screen lock or security key.",
+        body: [form] };
+  };
+}
+
+function codeFactorView(factor) {
+  const email = factor === "email_code";
+  return function view(flow) {
+    const c = flow.challenge || {};
+    const destination = c.to || c.destination || c.masked || "";
+    const setup = flow.state.endsWith("_setup");
+    const sent = Boolean(destination) && (!setup || c.sent_at || c.delivery);
+    const body = [];
+    if (setup && !sent) {
+      const field = email ? "email" : "phone";
+      const input = el("input", { id: field, name: field, type: email ? "email" : "tel", required: true,
+        autocomplete: email ? "email" : "tel", inputmode: email ? "email" : "tel" });
+      const form = el("form", { novalidate: true },
+        el("label", { for: field }, email ? "Email address" : "Mobile phone number"),
+        email ? null : el("p", { class: "hint", id: "phone-hint" }, "With the country code, such as +44 7700 900123."),
+        input, el("button", { type: "submit", class: "primary" }, "Send a code"));
+      form.addEventListener("submit", (e) => {
+        e.preventDefault();
+        this.send({ type: "send_code", [field]: input.value.trim() }, form);
+      });
+      body.push(form);
+      return { title: email ? "Add your email address" : "Add your phone number",
+        lead: `We will send a 6-digit code to check it is yours.`, body };
+    }
+    if (c.delivery === "failed") {
+      body.push(el("p", { class: "warning" }, "We could not send the code. Ask for a new one below."));
+    }
+    body.push(this.codeForm(CODE_EVENTS[factor], codeInput("code", "6-digit code")));
+    const resend = button("Send a new code", () => this.send({ type: "send_code" }), { kind: "secondary" });
+    const wait = el("span", { class: "hint", role: "status" });
+    const resendAt = Date.parse(c.resend_at || c.resend_after || c.next_send_at || "") || 0;
+    if (resendAt > Date.now()) {
+      resend.disabled = true;
+      countdown(wait, resendAt, (left) => ` You can ask for a new code in ${clock(left)}.`,
+        () => { wait.textContent = ""; resend.disabled = false; });
+    }
+    body.push(el("p", {}, resend, wait));
+    return {
+      title: email ? "Check your email" : "Check your phone",
+      lead: destination ? `We sent a 6-digit code to ${destination}.` : "We sent you a 6-digit code.",
+      body,
+    };
+  };
+}
+
+function backupCodesView(flow) {
+  const codes = (flow.challenge && flow.challenge.codes) || [];
+  const text = [`${product} backup codes`, `Saved ${new Date().toISOString().slice(0, 10)}${this.username ? ` for ${this.username}` : ""}.`,
+    "Each code works once. Keep them somewhere safe.", "", ...codes, ""].join("\n");
+  const status = el("span", { class: "copied", role: "status" });
+  const saved = el("input", { type: "checkbox", id: "saved", name: "saved" });
+  const next = el("button", { type: "submit", class: "primary", disabled: true }, "Continue");
+  saved.addEventListener("change", () => { next.disabled = !saved.checked; });
+  const form = el("form", { novalidate: true },
+    el("label", { for: "saved", class: "check" }, saved, " I have saved my backup codes somewhere safe"), next);
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    if (saved.checked) this.send({ type: "acknowledge_backup_codes" }, form);
+  });
+  const filename = `${product.replace(/[^A-Za-z0-9._-]+/g, "-")}-backup-codes.txt`;
+  return {
+    title: "Save your backup codes",
+    lead: "If you lose your phone or passkey, each of these codes lets you sign in once. This is the only time they are shown.",
+    body: [
+      el("ol", { class: "codes", id: "backup-codes", "aria-label": "Backup codes" }, ...codes.map((code) => el("li", {}, el("code", {}, code)))),
+      el("div", { class: "tools" },
+        button("Copy", () => copy(codes.join("\n"), status), { kind: "secondary" }),
+        button("Download .txt", () => { download(filename, text); status.textContent = "Downloaded."; }, { kind: "secondary" }),
+        button("Print", () => window.print(), { kind: "secondary" }), status),
+      form,
+    ],
+  };
+}
+
+function doneView(flow) {
+  const result = flow.result || {};
+  if (result.device_token && this.username) localStorage.setItem(FlowUI.deviceKey(this.username), result.device_token);
+  const trusted = result.mfa_by === "trusted_device";
+  return {
+    title: "You are signed in",
+    body: [
+      el("p", { class: "success", id: "signed-in" }, el("span", { class: "tick", "aria-hidden": "true" }, "✓ "),
+        `Signed in to ${product} with your ${methodsInWords(result.amr)}.`),
+      trusted ? el("p", {}, "This device is remembered, so no second step was needed.") : null,
+      result.device_token ? el("p", {}, "This device will be remembered: next time your password is enough here.") : null,
+      el("p", { class: "hint" }, "You can close this page."),
+    ],
+    actions: [el("a", { href: "/account", class: "button secondary" }, "Manage your sign-in methods")],
+  };
+}
+
+function endView(title, lead) {
+  return function view() {
+    return { title, lead, body: [], actions: [button("Start again", () => this.start())] };
+  };
+}
+
+// A state this page has no words for (a factor added later): a code form for its proof event
+// and a button for each other event, so that it still works before it gets its own view.
+function genericView(flow) {
+  const proof = flow.allowed_events.find((e) => e.startsWith("submit_"));
+  const others = flow.allowed_events.filter((e) => e !== proof && !["skip", "switch_factor", "cancel"].includes(e));
+  return {
+    title: "One more step",
+    body: [proof ? this.codeForm(proof, codeInput("code", "Code"), { numeric: false }) : null].filter(Boolean),
+    actions: others.map((e) => button(e.replace(/_/g, " "), () => this.send({ type: e }), { kind: "secondary" })),
+  };
+}
+
+const VIEWS = {
+  first_factor: credentialsView,
+  factor_selection: selectionView,
+  totp_setup: totpSetupView,
+  totp_verify: totpVerifyView,
+  webauthn_setup: passkeyView(true),
+  webauthn_verify: passkeyView(false),
+  backup_code_verify: backupVerifyView,
+  email_code_setup: codeFactorView("email_code"),
+  email_code_verify: codeFactorView("email_code"),
+  sms_code_setup: codeFactorView("sms_code"),
+  sms_code_verify: codeFactorView("sms_code"),
+  backup_codes: backupCodesView,
+  done: doneView,
+  failed: endView("This sign-in was stopped",
+    "There were too many wrong attempts, so we stopped this sign-in to protect your account. You can start again."),
+  expired: endView("This sign-in timed out",
+    "For your safety, a sign-in has to be finished within a few minutes. Start again when you are ready."),
+  cancelled: endView("This sign-in was cancelled", "Nothing was changed. You can start again."),
+};
