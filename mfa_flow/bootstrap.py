@@ -86,17 +86,18 @@ def build(settings: Settings, db: Database) -> Services:
     box = SecretBox(settings.secret_key)
     factors = registry()
     keyring = Keyring(settings, box)
+    limits = AbuseLimits.from_settings(db, settings)
     return Services(
         settings=settings,
         db=db,
         box=box,
         registry=factors,
         keyring=keyring,
-        flows=FlowService(db, settings, box, factors, keyring),
+        flows=FlowService(db, settings, box, factors, keyring, limits),
         management=Management(db, settings, box, factors),
         webhooks=WebhookService(db, settings, box),
         audit=AuditService(db, keyring),
-        limits=AbuseLimits.from_settings(db, settings),
+        limits=limits,
     )
 
 

@@ -110,6 +110,12 @@ class Settings:
     rate_flows: int = 60
     rate_passwords: int = 30
     rate_codes: int = 20
+    rate_codes_destination: int = 10  # codes sent to one address or phone per hour
+    # Email and SMS codes: lifetime and resend gap (seconds); SMTP server for email codes.
+    code_ttl: int = 600
+    code_resend: int = 60
+    smtp_url: str | None = None
+    smtp_from: str = "mfa-flow@localhost"
     trusted_proxies: tuple[Network, ...] = ()
     webhook_allow_private: bool = False
     webhook_retry_schedule: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
@@ -158,6 +164,11 @@ class Settings:
             rate_flows=_limit("MFA_FLOW_RATE_FLOWS", 60),
             rate_passwords=_limit("MFA_FLOW_RATE_PASSWORDS", 30),
             rate_codes=_limit("MFA_FLOW_RATE_CODES", 20),
+            rate_codes_destination=_limit("MFA_FLOW_RATE_CODES_PER_DESTINATION", 10),
+            code_ttl=_int("MFA_FLOW_CODE_TTL", 600),
+            code_resend=_int("MFA_FLOW_CODE_RESEND", 60),
+            smtp_url=_env("MFA_FLOW_SMTP_URL"),
+            smtp_from=_env("MFA_FLOW_SMTP_FROM", "mfa-flow@localhost"),
             trusted_proxies=_networks("MFA_FLOW_TRUSTED_PROXIES"),
             webhook_allow_private=_flag("MFA_FLOW_WEBHOOK_ALLOW_PRIVATE"),
             webhook_retry_schedule=_seconds_list("MFA_FLOW_WEBHOOK_RETRY_SCHEDULE", cls.webhook_retry_schedule),
@@ -181,6 +192,15 @@ class Settings:
         if not values["webhook_retention_days"] >= 0:
             raise SystemExit("MFA_FLOW_WEBHOOK_RETENTION_DAYS must be a number of days (0 keeps messages for ever),"
                              f" not {values['webhook_retention_days']:g}")
+        if values["code_ttl"] < 1 or values["code_resend"] < 0:
+            raise SystemExit("MFA_FLOW_CODE_TTL must be at least 1 second and MFA_FLOW_CODE_RESEND not negative")
+        if values["smtp_url"]:
+            from .mail import SmtpServer  # checked at start, so a typo is not found at the first sign-in
+
+            try:
+                SmtpServer.from_url(values["smtp_url"])
+            except ValueError as exc:
+                raise SystemExit(str(exc)) from None
         if values["token_alg"] not in ("Ed25519", "EdDSA"):
             raise SystemExit(f"MFA_FLOW_TOKEN_ALG must be Ed25519 or EdDSA, not {values['token_alg']!r}")
         # The transparency log's name: the first line of every tree head and its key's name. A

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
 import time
 from datetime import UTC, datetime, timedelta
@@ -103,8 +104,15 @@ class Worker:
             job = await uow.deliveries.claim(schedule[0])
             if job is None:
                 return False
-            attempt = await self._post(job)
-            verdict = delivery.judge(schedule, job.round_attempts, attempt.http_status, attempt.retry_after)
+            secret = job.type in messages.SECRET_TYPES
+            stored = json.loads(job.data_json) if secret else {}
+            if secret and "sealed" not in stored:
+                # Erased: the code expired or a newer one voided it. Nothing worth sending.
+                attempt = Attempt(None, error="the code expired or was voided before delivery")
+                verdict = delivery.Verdict("failed")
+            else:
+                attempt = await self._post(job, stored)
+                verdict = delivery.judge(schedule, job.round_attempts, attempt.http_status, attempt.retry_after)
             now = _now()
             next_at = now + timedelta(seconds=verdict.delay or 0.0) if verdict.status == "pending" else None
             await uow.deliveries.record(job, status=verdict.status, next_attempt_at=next_at,
@@ -113,7 +121,12 @@ class Worker:
             if verdict.disable:
                 reason = f"the endpoint answered 410 Gone at {now.isoformat()}"
                 await uow.webhooks.update(job.endpoint_id, {"enabled": False, "disabled_reason": reason}, now)
+            if secret and verdict.status != "pending":
+                await uow.outbox.erase_code(job.message_id)  # once no endpoint still waits for it
             await uow.commit()
+        if secret and verdict.status != "pending" and "delivery_id" in stored:
+            outcome = "sent" if verdict.status == "succeeded" else "failed"
+            await self.flows.codes.webhook_settled(stored["flow_id"], stored["delivery_id"], outcome)
         if next_at is not None:
             # A short retry should not wait for the next poll.
             asyncio.get_running_loop().call_later((verdict.delay or 0.0) + 0.01, self._wake)
@@ -139,7 +152,7 @@ class Worker:
         )
         return True
 
-    async def _post(self, job: Job) -> Attempt:
+    async def _post(self, job: Job, stored: dict[str, Any]) -> Attempt:
         allow_private = self.settings.webhook_allow_private
         try:
             # The URL's shape and, for an IP literal, its address (aiohttp connects to a literal
@@ -149,7 +162,11 @@ class Worker:
                 await addresses.resolve_checked(target, allow_private)
         except addresses.UnsafeUrl as exc:
             return Attempt(None, error=f"refused: {exc}")
-        payload = messages.body(job.type, job.occurred_at, job.data_json)
+        data_json = job.data_json
+        if job.type in messages.SECRET_TYPES:  # stored sealed; opened for this attempt only
+            opened = json.loads(self.box.open(stored["sealed"]))
+            data_json = json.dumps(messages.code_request_data(stored, opened), separators=(",", ":"))
+        payload = messages.body(job.type, job.occurred_at, data_json)
         now = _now()
         headers = signing.sign_headers(signing.live_secrets(job, self.box, now), job.message_id,
                                        int(now.timestamp()), payload)
@@ -169,6 +186,11 @@ class Worker:
                 await self.forget_old_messages()
             except Exception:
                 log.exception("webhook retention sweep failed")
+            try:
+                await self.flows.codes.send_queued()
+                await self.flows.codes.erase_expired()
+            except Exception:
+                log.exception("code delivery sweep failed")
             await self._idle(self._stopping, self.settings.sweep_interval)
 
     async def forget_old_messages(self) -> int:

@@ -21,14 +21,16 @@ from ..domain.access import Principal, check_access
 from ..domain.errors import Busy, Conflict, NotFound, UserLocked, UsernameTaken
 from ..domain.events import FlowCreated
 from ..domain.flow import Flow, FlowContext, Transition
-from ..factors.base import FactorContext, JsonObject
+from ..factors.base import JsonObject
 from ..factors.registry import Registry
 from ..keyring import Keyring
 from ..passwords import HashingBusy, HashingPool
 from ..settings import Settings
 from ..store import Database
+from .codes import CodeDeliveries
 from .handlers import handlers
 from .handlers.submit_password import PasswordCheck
+from .limits import AbuseLimits
 from .pipeline import Pipeline, utcnow
 from .queries import allowed_events, flow_view
 from .rules import Rules
@@ -42,7 +44,7 @@ PASSWORD_EVENTS = ("submit_password", "submit_registration")
 
 class FlowService:
     def __init__(self, db: Database, settings: Settings, box: SecretBox, registry: Registry,
-                 keyring: Keyring) -> None:
+                 keyring: Keyring, limits: AbuseLimits | None = None) -> None:
         self.db = db
         self.settings = settings
         self.box = box
@@ -51,7 +53,9 @@ class FlowService:
         self.keyring = keyring
         self.rules = Rules(settings, registry, keyring)
         self.hashing = HashingPool(settings.hash_queue)
-        self.pipeline = Pipeline(db, settings, box, registry, self.rules, handlers(self.rules))
+        self.pipeline = Pipeline(db, settings, box, registry, self.rules, handlers(self.rules),
+                                 limits or AbuseLimits.from_settings(db, settings))
+        self.codes = CodeDeliveries(db, settings, box, self.pipeline)
 
     # --- Reading -------------------------------------------------------------------------
 
@@ -108,7 +112,8 @@ class FlowService:
                         from None
                 if user.locked_at(now):
                     raise UserLocked(user.retry_after(now))
-                ctx = FactorContext(uow, flow, user, self.settings, self.box, now)
+                ctx = self.pipeline.context(uow, flow, now)  # the admin key: only the destination's budget
+                ctx.user = user
                 if require_mfa and not (await self.rules.config(ctx)).primary:
                     raise Conflict("require_mfa: no primary factor is enabled, so no second factor can be proven;"
                                    " enable one with PUT /api/config/mfa", kind="mfa-unavailable")
@@ -121,6 +126,7 @@ class FlowService:
                 await uow.flows.save(flow)
             await uow.commit()
         self.pipeline.record(flow, rows, started)
+        flow = await self._deliver(flow)
         structlog.contextvars.bind_contextvars(flow_id=flow.id)  # the rest of this request's lines
         log.info("flow created", flow_id=flow.id, by=who.role or "anyone", asserted=user_spec is not None,
                  step_up=require_mfa)
@@ -129,10 +135,21 @@ class FlowService:
     # --- Applying events --------------------------------------------------------------------
 
     async def apply(self, flow_id: str, event: JsonObject, who: Principal,
-                    expected_version: int | None = None) -> Flow:
-        """Apply one client event for ``who`` (see ``Pipeline.apply``)."""
+                    expected_version: int | None = None, client: str | None = None) -> Flow:
+        """Apply one client event for ``who`` (see ``Pipeline.apply``); ``client`` is the
+        caller's address for the abuse limits (None: not counted, as for the admin key)."""
         prepared = await self._prepare(flow_id, event, who)
-        return await self.pipeline.apply(flow_id, event, who, expected_version, prepared)
+        flow = await self.pipeline.apply(flow_id, event, who, expected_version, prepared, client)
+        return await self._deliver(flow)
+
+    async def _deliver(self, flow: Flow) -> Flow:
+        """What the event queued for sending goes now, after its commit (``app/codes.py``);
+        the flow as the outcome left it."""
+        factor = self.factors.of_state(flow.state)
+        if factor is None or not factor.awaits_delivery(flow):
+            return flow
+        _, moved = await self.codes.send_queued(flow.id)
+        return moved or flow
 
     async def _prepare(self, flow_id: str, event: JsonObject, who: Principal) -> dict[str, Any]:
         """Password work, done before the event's transaction but only for a caller who may

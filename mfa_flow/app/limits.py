@@ -17,7 +17,7 @@ from ..domain import limits
 from ..domain.errors import RateLimited
 from ..domain.limits import HOUR, MINUTE, Budget
 from ..settings import Settings
-from ..store import Database
+from ..store import Database, UnitOfWork
 
 # (budget, what is counted: "address" or "username", its key)
 Spend = tuple[Budget, str, str]
@@ -26,15 +26,17 @@ Spend = tuple[Budget, str, str]
 class AbuseLimits:
     """The service's budgets: ``flow_created``, ``password_attempt`` and ``code_sent`` spend them."""
 
-    def __init__(self, db: Database, flows: int, passwords: int, codes: int) -> None:
+    def __init__(self, db: Database, flows: int, passwords: int, codes: int, codes_per_destination: int = 0) -> None:
         self.db = db
         self.flows = Budget("flows_created", flows, MINUTE)
         self.passwords = Budget("password_attempts", passwords, MINUTE)
         self.codes = Budget("codes_sent", codes, HOUR)
+        self.codes_per_destination = Budget("codes_per_destination", codes_per_destination, HOUR)
 
     @classmethod
     def from_settings(cls, db: Database, settings: Settings) -> AbuseLimits:
-        return cls(db, settings.rate_flows, settings.rate_passwords, settings.rate_codes)
+        return cls(db, settings.rate_flows, settings.rate_passwords, settings.rate_codes,
+                   settings.rate_codes_destination)
 
     async def flow_created(self, address: str) -> None:
         await self.spend([(self.flows, "address", limits.client_key(address))])
@@ -43,9 +45,17 @@ class AbuseLimits:
         await self.spend([(self.passwords, "address", limits.client_key(address)),
                           (self.passwords, "username", limits.username_key(username))])
 
-    async def code_sent(self, address: str) -> None:
-        """For factors that send a code (email, SMS): one code sent at this address's request."""
-        await self.spend([(self.codes, "address", limits.client_key(address))])
+    async def code_sent(self, address: str | None, destination: str | None = None, uow: UnitOfWork | None = None) -> None:
+        """For factors that send a code (email, SMS): one code sent at the request of ``address``
+        (None: the admin key, never counted) to ``destination`` (a digest naming it; counted
+        whoever asks, as it protects the recipient). With ``uow``, counted in that transaction:
+        a code that is not sent after all is not counted either."""
+        spends: list[Spend] = []
+        if address is not None:
+            spends.append((self.codes, "address", limits.client_key(address)))
+        if destination is not None:
+            spends.append((self.codes_per_destination, "destination", destination))
+        await self.spend(spends, uow=uow)
 
     async def purge(self, now: datetime | None = None) -> int:
         """Drop windows older than any estimate reads (two of the longest window)."""
@@ -55,7 +65,7 @@ class AbuseLimits:
             await uow.commit()
         return removed
 
-    async def spend(self, spends: list[Spend], now: float | None = None) -> None:
+    async def spend(self, spends: list[Spend], now: float | None = None, uow: UnitOfWork | None = None) -> None:
         # One lock order for every statement (sorted by bucket): concurrent hits never deadlock.
         active = sorted(((f"{budget.name}:{who}:{key}", budget, who) for budget, who, key in spends if not budget.off),
                         key=lambda spend: spend[0])
@@ -63,13 +73,15 @@ class AbuseLimits:
             return
         at = now if now is not None else time.time()
         starts = [limits.window_start(at, budget.window) for _, budget, _ in active]
-        async with self.db.unit_of_work(replayable=True) as uow:
-            counts = await uow.limits.hit(
-                [bucket for bucket, _, _ in active],
-                [_utc(start) for start in starts],
-                [_utc(start - budget.window) for start, (_, budget, _) in zip(starts, active, strict=True)],
-            )
-            await uow.commit()
+        buckets = [bucket for bucket, _, _ in active]
+        windows = [_utc(start) for start in starts]
+        previous = [_utc(start - budget.window) for start, (_, budget, _) in zip(starts, active, strict=True)]
+        if uow is not None:
+            counts = await uow.limits.hit(buckets, windows, previous)
+        else:
+            async with self.db.unit_of_work(replayable=True) as own:
+                counts = await own.limits.hit(buckets, windows, previous)
+                await own.commit()
         by_bucket = {count.bucket: count for count in counts}
         for (bucket, budget, who), start in zip(active, starts, strict=True):
             count = by_bucket[bucket]

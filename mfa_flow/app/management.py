@@ -128,7 +128,8 @@ class Management:
         async with self.db.unit_of_work() as uow:
             user = await self._locked_user(uow, user_id)
             existing = await uow.user_factors.for_user(user_id)
-            ctx = ManageContext(uow, user, existing, self.settings, self.box, _now(), self.machine.primary_factors)
+            ctx = ManageContext(uow, user, existing, self.settings, self.box, _now(), self.machine.primary_factors,
+                                body)
             added = await factor.add_by_admin(ctx)
             await uow.commit()
         user_factor = added.pop("user_factor", None)

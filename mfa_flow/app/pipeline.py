@@ -22,11 +22,12 @@ from ..domain.errors import Conflict, DomainError, FlowExpired, NotFound, UserLo
 from ..domain.events import transition_events
 from ..domain.flow import Flow, Transition, take
 from ..domain.machine import Step
-from ..factors.base import FactorContext, JsonObject
+from ..factors.base import CodeBudget, FactorContext, JsonObject
 from ..factors.registry import Registry
 from ..settings import Settings
 from ..store import Database
 from .handlers import Handler
+from .limits import AbuseLimits
 from .queries import allowed_events
 from .rules import Rules
 
@@ -45,7 +46,8 @@ class Written:
 
 class Pipeline:
     def __init__(self, db: Database, settings: Settings, box: SecretBox, registry: Registry, rules: Rules,
-                 handlers: dict[str, Handler]) -> None:
+                 handlers: dict[str, Handler], limits: AbuseLimits | None = None) -> None:
+        self.limits = limits
         self.db = db
         self.settings = settings
         self.box = box
@@ -54,13 +56,26 @@ class Pipeline:
         self.rules = rules
         self.handlers = handlers
 
-    def context(self, uow: Any, flow: Flow, now: datetime) -> FactorContext:
-        return FactorContext(uow, flow, None, self.settings, self.box, now)
+    def context(self, uow: Any, flow: Flow, now: datetime, client: str | None = None) -> FactorContext:
+        return FactorContext(uow, flow, None, self.settings, self.box, now, self.code_budget(uow, client))
+
+    def code_budget(self, uow: Any, client: str | None) -> CodeBudget | None:
+        """The abuse budgets a code sent in this transaction spends: the client's address (None
+        for the admin key), and the destination's."""
+        limits = self.limits
+        if limits is None:
+            return None
+
+        async def spend(destination: str) -> None:
+            await limits.code_sent(client, destination, uow=uow)
+
+        return spend
 
     async def apply(self, flow_id: str, event: JsonObject, who: Principal, expected_version: int | None,
-                    prepared: dict[str, Any]) -> Flow:
+                    prepared: dict[str, Any], client: str | None = None) -> Flow:
         """Apply one client event. Raises a domain error for anything refused; a wrong proof is
-        recorded (attempt counted) and committed before its error is raised."""
+        recorded (attempt counted) and committed before its error is raised. ``client`` is the
+        caller's address for the abuse limits (None: not counted)."""
         started = time.perf_counter()
         async with self.db.unit_of_work() as uow:
             flow = await uow.flows.get(flow_id, lock=True)
@@ -68,7 +83,7 @@ class Pipeline:
                 raise NotFound(f"flow {flow_id}")
             check_access(who, flow, drive=True)
             now = utcnow()
-            ctx = self.context(uow, flow, now)
+            ctx = self.context(uow, flow, now, client)
             if flow.is_overdue(now):
                 rows = await self.write(ctx, [Step("expire", "always", machine.EXPIRED)], "system")
                 await uow.commit()
@@ -120,6 +135,22 @@ class Pipeline:
             await uow.commit()
         self.record(flow, rows, started)
         return flow
+
+    async def delivery_settled(self, uow: Any, flow_id: str, delivery_id: str,
+                               outcome: str) -> tuple[Flow, list[Transition]] | None:
+        """The system step that shows a delivery's outcome in the flow (``code_delivery``), in
+        ``uow``'s transaction, when the flow still waits for that delivery; the caller commits
+        (then ``record``s the rows)."""
+        flow = await uow.flows.get(flow_id, lock=True)
+        now = utcnow()
+        if flow is None or machine.is_terminal(flow.state) or flow.is_overdue(now):
+            return None
+        factor = self.registry.of_state(flow.state)
+        ctx = self.context(uow, flow, now)
+        step = factor.delivery_settled(ctx, delivery_id, outcome) if factor is not None else None
+        if step is None:
+            return None
+        return flow, await self.write(ctx, [step], "system")
 
     def finished(self, flow: Flow) -> DomainError:
         if flow.state == machine.EXPIRED:

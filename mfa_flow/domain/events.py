@@ -81,7 +81,22 @@ class UserLocked:
     at: datetime
 
 
-DomainEvent = FlowCreated | FlowTransitioned | FlowEnded | FactorEnrolled | FactorRemoved | UserLocked
+@dataclass(frozen=True)
+class CodeRequested:
+    """A one-time code is to be delivered by the embedding app (the ``verification_code.requested``
+    webhook). ``sealed`` is the destination and the code, already encrypted: the one webhook
+    that carries a secret stores it only so, and erases it once delivered or expired."""
+
+    flow_id: str
+    user_id: str | None
+    channel: str
+    delivery_id: str
+    expires_at: datetime
+    sealed: str
+    at: datetime
+
+
+DomainEvent = FlowCreated | FlowTransitioned | FlowEnded | FactorEnrolled | FactorRemoved | UserLocked | CodeRequested
 
 
 def transition_events(flow: "Flow", rows: "list[Transition]", user: "User | None") -> list[DomainEvent]:

@@ -77,13 +77,15 @@ def username_key(username: str) -> str:
 
 def check(budget: Budget, who: str, current: int, previous: int, elapsed: float) -> None:
     """Raise ``RateLimited`` when the sliding estimate is over the budget; ``who`` is what was
-    counted ("address" or "username")."""
+    counted ("address", "username" or "destination")."""
     if budget.off or estimate(current, previous, elapsed, budget.window) <= budget.allowed:
         return
     seconds = retry_after(current, previous, elapsed, budget.window, budget.allowed)
     per = "a minute" if budget.window == MINUTE else "an hour"
+    # a destination receives codes; an address or a username sends requests
+    what = "codes sent to this destination" if who == "destination" else f"{budget.name.replace('_', ' ')} from this {who}"
     raise RateLimited(
-        f"too many {budget.name.replace('_', ' ')} from this {who} (at most {budget.allowed} {per});"
+        f"too many {what} (at most {budget.allowed} {per});"
         f" try again in {seconds} seconds",
         retry_after=seconds,
         limit=budget.name,

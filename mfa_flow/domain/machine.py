@@ -61,6 +61,8 @@ class FactorStates:
     rows: tuple[Row, ...] = ()  # rows beyond the standard ones every factor gets
     events: tuple[str, ...] = ()  # client events beyond ``proof_event`` (e.g. send_code)
     follow_up_state: str | None = None  # a set-up state that follows a primary set-up
+    # events of the factor's rows that only the service sends (a code's delivery outcome)
+    system_events: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,14 +134,17 @@ class FlowMachine:
         self.after_first_factor = (FACTOR_SELECTION, *self.setup_state.values(), *self.verify_state.values(), DONE)
         self.after_setup = (*self.follow_up, DONE)
         factor_events = tuple(dict.fromkeys(e for f in self.factors for e in (f.proof_event, *f.events)))
-        follow_up_events = tuple(r.event for f in self.factors for r in f.rows if r.event not in factor_events)
+        factor_system_events = tuple(dict.fromkeys(e for f in self.factors for e in f.system_events))
+        follow_up_events = tuple(r.event for f in self.factors for r in f.rows
+                                 if r.event not in factor_events and r.event not in factor_system_events)
         self.client_events = (
             *CORE_CLIENT_EVENTS,
             *factor_events,
             *dict.fromkeys(follow_up_events),
             *CORE_CLIENT_EVENTS_LAST,
         )
-        self.events = self.client_events + SYSTEM_EVENTS
+        self.system_events = SYSTEM_EVENTS + factor_system_events
+        self.events = self.client_events + self.system_events
         self.table = self._assemble()
         self._machine = _StepMachine(
             model=None,

@@ -43,3 +43,4 @@ class UserFactor:
     last_used_at: datetime | None
     remaining: int | None = None  # backup codes only
     aaguid: str | None = None  # webauthn only
+    destination: str | None = None  # email_code: the address; sms_code: the phone (E.164)

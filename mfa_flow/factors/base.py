@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar
 
 from ..domain.errors import RuleBroken
 from ..domain.events import DomainEvent
@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from ..store import UnitOfWork
 
 JsonObject = dict[str, Any]
+# Spends the abuse budgets of one code sent to a destination (its digest names it); raises
+# ``RateLimited`` when one is spent.
+CodeBudget = Callable[[str], Awaitable[None]]
 
 
 @dataclass
@@ -46,6 +49,7 @@ class FactorContext:
     settings: "Settings"
     box: "SecretBox"
     now: datetime
+    code_budget: CodeBudget | None = None  # for factors that send codes (None: no budget applies)
 
     @property
     def the_user(self) -> User:
@@ -85,6 +89,7 @@ class ManageContext:
     box: "SecretBox"
     now: datetime
     primary_factors: tuple[str, ...]
+    body: JsonObject = field(default_factory=dict)  # the request (``type`` and the factor's own fields)
 
 
 class Factor:
@@ -115,6 +120,16 @@ class Factor:
         a code factor, say): the step it takes, along a row the factor declared in
         ``states.rows``. Raise a domain error to refuse it."""
         raise NotImplementedError(f"{self.name} has no event {event.get('type')!r}")
+
+    def awaits_delivery(self, flow: Flow) -> bool:
+        """Whether the flow's current state queued something for the service to send right
+        after the event commits (an email code over SMTP)."""
+        return False
+
+    def delivery_settled(self, ctx: FactorContext, delivery_id: str, outcome: str) -> Step | None:
+        """A delivery the factor asked for went out (``sent``) or could not (``failed``): the
+        system step that shows it in the flow, or None when it no longer matters."""
+        return None
 
     # --- Management API ------------------------------------------------------------------------
 

@@ -10,10 +10,10 @@ from functools import cache
 from typing import Any, Iterator
 
 from ..domain.machine import FlowMachine
-from . import backup_code, totp, webauthn
+from . import backup_code, email_code, sms_code, totp, webauthn
 from .base import Factor
 
-FACTORS: tuple[Factor, ...] = (totp.FACTOR, webauthn.FACTOR, backup_code.FACTOR)
+FACTORS: tuple[Factor, ...] = (totp.FACTOR, webauthn.FACTOR, email_code.FACTOR, sms_code.FACTOR, backup_code.FACTOR)
 
 
 class Registry:

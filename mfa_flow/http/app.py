@@ -45,6 +45,8 @@ async def _sweep_expired(app: web.Application) -> None:
         try:
             await service.expire_overdue()
             await app["limits"].purge()
+            await service.codes.send_queued()  # codes a process queued and could not send (it stopped)
+            await service.codes.erase_expired()
         except Exception:  # keep sweeping: one failure (a restart of the database) is not fatal
             log.exception("expiry sweep failed")
 

@@ -105,7 +105,8 @@ async def drive(app: web.Application, who: Caller, address: str, flow_id: str, b
     if expected is None:
         expected = if_match
     # Who may drive the flow is checked in the event's transaction, on the locked flow.
-    return await app["flows"].apply(flow_id, event, who.principal, expected_version=expected)
+    client = address if who.role != ADMIN else None  # codes sent count against the client's budget
+    return await app["flows"].apply(flow_id, event, who.principal, expected_version=expected, client=client)
 
 
 async def post_event(request: web.Request) -> web.Response:

@@ -13,7 +13,7 @@ import json
 from datetime import datetime
 from typing import Any, Iterable
 
-from ..webhooks.messages import Message
+from ..webhooks.messages import SECRET_TYPES, Message
 
 # The worker LISTENs here; the payload is empty (it re-reads the deliveries table).
 OUTBOX_CHANNEL = "webhook_outbox"
@@ -25,14 +25,14 @@ WITH new_messages AS (
     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
          WITH ORDINALITY AS m (id, type, ordering_key, data, occurred_at, n)
     WHERE EXISTS (SELECT 1 FROM webhook_endpoints e
-                  WHERE e.enabled AND (m.type = ANY (e.events) OR '*' = ANY (e.events)))
+                  WHERE e.enabled AND (m.type = ANY (e.events) OR ('*' = ANY (e.events) AND m.type <> ALL ($6))))
     ORDER BY n
     RETURNING seq, type, ordering_key
 ), new_deliveries AS (
     INSERT INTO webhook_deliveries (message_seq, endpoint_id, ordering_key)
     SELECT m.seq, e.id, m.ordering_key
     FROM new_messages m
-    JOIN webhook_endpoints e ON e.enabled AND (m.type = ANY (e.events) OR '*' = ANY (e.events))
+    JOIN webhook_endpoints e ON e.enabled AND (m.type = ANY (e.events) OR ('*' = ANY (e.events) AND m.type <> ALL ($6)))
     ORDER BY m.seq
     RETURNING 1
 )
@@ -75,6 +75,7 @@ class OutboxRepository:
             [m.ordering_key for m in messages],
             [json.dumps(m.data) for m in messages],
             [m.occurred_at for m in messages],
+            list(SECRET_TYPES),  # never through "*": only to endpoints that name them
         )
         if due:
             await self.wake_worker()
@@ -90,6 +91,49 @@ class OutboxRepository:
         ``ended_before``; a message whose endpoints are all gone counts from when it occurred.
         Returns how many it deleted."""
         return await self.conn.fetchval(_FORGET, ended_before, batch)
+
+    async def subscribed(self, type_: str) -> bool:
+        """Whether an enabled endpoint names ``type_`` (a secret type is never sent through "*")."""
+        return bool(await self.conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled AND $1 = ANY (events))", type_
+        ))
+
+    async def erase_code(self, message_id: str) -> None:
+        """Erase the sealed code of a ``verification_code.requested`` message once no delivery of
+        it is pending any more (each endpoint got it, or gave up)."""
+        await self.conn.execute(
+            "UPDATE webhook_messages m SET data = m.data - 'sealed' WHERE m.id = $1 AND m.data ? 'sealed'"
+            " AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.message_seq = m.seq AND d.status = 'pending')",
+            message_id,
+        )
+
+    async def erase_expired_codes(self, now: datetime) -> list[str]:
+        """Erase the sealed codes of expired (or voided) ``verification_code.requested`` messages,
+        ending their pending deliveries; returns their code delivery ids."""
+        rows = await self.conn.fetch(
+            """
+            WITH expired AS (
+                SELECT seq FROM webhook_messages
+                WHERE type = $1 AND data ? 'sealed' AND (data->>'expires_at')::timestamptz <= $2
+                FOR UPDATE SKIP LOCKED
+            ), ended AS (
+                UPDATE webhook_deliveries d SET status = 'failed', last_error = 'the code expired before delivery'
+                FROM expired WHERE d.message_seq = expired.seq AND d.status = 'pending'
+            )
+            UPDATE webhook_messages m SET data = m.data - 'sealed' FROM expired WHERE m.seq = expired.seq
+            RETURNING m.data->>'delivery_id' AS delivery_id
+            """,
+            SECRET_TYPES[0], now,
+        )
+        return [r["delivery_id"] for r in rows]
+
+    async def void_codes(self, flow_id: str) -> None:
+        """A new code voids the flow's previous ones: their sealed copies go, pending or not."""
+        await self.conn.execute(
+            "UPDATE webhook_messages SET data = data - 'sealed'"
+            " WHERE ordering_key = $1 AND type = $2 AND data ? 'sealed'",
+            f"flow:{flow_id}", SECRET_TYPES[0],
+        )
 
     async def of_key(self, ordering_key: str) -> list[dict]:
         """The messages about one flow or user, oldest first (for operators and tests)."""

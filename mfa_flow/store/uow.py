@@ -15,6 +15,7 @@ import asyncpg
 from ..domain.events import DomainEvent
 from ..webhooks.messages import to_messages
 from .audit_log import AuditLog
+from .code_deliveries import CodeDeliveryRepository
 from .config import ConfigRepository
 from .connections import ACQUIRE_TIMEOUT_SECONDS, REQUEST_WRITES, DatabaseUnavailable, is_connection_lost
 from .flows import FlowRepository, TransitionLog
@@ -68,6 +69,7 @@ class UnitOfWork:
         self.audit = AuditLog(self._conn)
         self.tree = MerkleTreeStore(self._conn)
         self.limits = RateLimitRepository(self._conn)
+        self.code_deliveries = CodeDeliveryRepository(self._conn)
         return self
 
     @property

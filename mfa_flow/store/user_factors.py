@@ -7,7 +7,9 @@ from datetime import datetime
 
 from ..domain.users import UserFactor
 
-_COLUMNS = "v.id::text AS id, user_id, type, name, secret_sealed, last_step, salt, created_at, last_used_at"
+_COLUMNS = (
+    "v.id::text AS id, user_id, type, name, secret_sealed, last_step, salt, created_at, last_used_at, destination"
+)
 _REMAINING = (
     "(SELECT count(*) FROM backup_codes b WHERE b.verification_id = v.id AND b.used_at IS NULL)::int AS remaining,"
     " (SELECT aaguid FROM webauthn_credentials c WHERE c.verification_id = v.id) AS aaguid"
@@ -46,16 +48,18 @@ class UserFactorRepository:
         )
         return UserFactor(**row) if row else None
 
-    async def add(self, user_id: str, type_: str, *, secret_sealed=None, salt=None, name=None) -> UserFactor:
+    async def add(self, user_id: str, type_: str, *, secret_sealed=None, salt=None, name=None,
+                  destination=None) -> UserFactor:
         row = await self.conn.fetchrow(
-            "INSERT INTO mfa_verifications (id, user_id, type, secret_sealed, salt, name)"
-            f" VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_COLUMNS.replace('v.id', 'id')}",
+            "INSERT INTO mfa_verifications (id, user_id, type, secret_sealed, salt, name, destination)"
+            f" VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_COLUMNS.replace('v.id', 'id')}",
             uuid.uuid4(),
             user_id,
             type_,
             secret_sealed,
             salt,
             name,
+            destination,
         )
         return UserFactor(**row)
 
@@ -105,3 +109,8 @@ class UserFactorRepository:
             "UPDATE mfa_verifications SET last_used_at = $2 WHERE id = $1::uuid", verification_id, now
         )
         return True
+
+    async def mark_used(self, verification_id: str, now: datetime) -> None:
+        await self.conn.execute(
+            "UPDATE mfa_verifications SET last_used_at = $2 WHERE id = $1::uuid", verification_id, now
+        )

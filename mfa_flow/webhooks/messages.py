@@ -26,8 +26,12 @@ EVENT_TYPES = (
     "mfa.factor_enrolled",
     "mfa.factor_removed",
     "user.locked",
+    "verification_code.requested",
 )
 ALL_EVENTS = "*"
+CODE_REQUESTED = "verification_code.requested"
+# Types that carry a secret: delivered only to endpoints that name them, never through "*".
+SECRET_TYPES = (CODE_REQUESTED,)
 
 # The message type that announces each terminal state (besides flow.transitioned).
 _ENDED = {"done": "flow.completed", "failed": "flow.failed", "expired": "flow.expired", "cancelled": "flow.cancelled"}
@@ -77,12 +81,24 @@ def to_message(event: events.DomainEvent) -> Message:
         data = {"user_id": event.user_id, "type": event.factor, "verification_id": event.verification_id,
                 "flow_id": None}
         return _message("mfa.factor_removed", f"user:{event.user_id}", data, event.at)
+    if isinstance(event, events.CodeRequested):
+        # Stored with the destination and the code sealed; the worker opens them for the body.
+        data = {"flow_id": event.flow_id, "user_id": event.user_id, "channel": event.channel,
+                "delivery_id": event.delivery_id, "expires_at": iso(event.expires_at), "sealed": event.sealed}
+        return _message(CODE_REQUESTED, f"flow:{event.flow_id}", data, event.at)
     data = {"user_id": event.user_id, "flow_id": event.flow_id, "locked_until": iso(event.locked_until)}
     return _message("user.locked", f"flow:{event.flow_id}", data, event.at)
 
 
 def to_messages(domain_events: Iterable[events.DomainEvent]) -> list[Message]:
     return [to_message(e) for e in domain_events]
+
+
+def code_request_data(stored: dict[str, Any], opened: dict[str, Any]) -> dict[str, Any]:
+    """The ``data`` a receiver gets for ``verification_code.requested``: the stored fields with
+    the sealed part opened (``to`` and ``code``), the bookkeeping left out."""
+    return {"flow_id": stored["flow_id"], "user_id": stored["user_id"], "channel": stored["channel"],
+            "to": opened["to"], "code": opened["code"], "expires_at": stored["expires_at"]}
 
 
 def body(type_: str, occurred_at: datetime, data_json: str) -> bytes:

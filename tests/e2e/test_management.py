@@ -17,7 +17,7 @@ async def test_backup_codes_cannot_be_enabled_alone(api):
 
 async def test_configuration_is_validated(api):
     reply = await api.admin("PUT", "/api/config/mfa", {"factors": ["sms"], "policy": "mandatory"})
-    assert reply.status == 400 and reply.problem["detail"] == "body.factors[0]: must be one of: totp, webauthn, backup_code"
+    assert reply.status == 400 and reply.problem["detail"] == "body.factors[0]: must be one of: totp, webauthn, email_code, sms_code, backup_code"
     reply = await api.admin("PUT", "/api/config/mfa", {"factors": ["totp"]})
     assert reply.status == 400 and "'policy' is a required property" in reply.problem["detail"]
     await api.configure(["backup_code", "totp"], "user_controlled")

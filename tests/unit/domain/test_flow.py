@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
@@ -10,7 +11,7 @@ from functools import partial
 import pytest
 
 from mfa_flow.domain import flow as domain_flow
-from mfa_flow.domain.flow import Flow, canonical_json, chain_hash, iso
+from mfa_flow.domain.flow import Flow, FlowContext, canonical_json, chain_hash, iso
 from mfa_flow.domain.machine import IllegalTransition, Step
 from mfa_flow.factors.registry import default
 
@@ -107,3 +108,35 @@ def test_the_chain_hash_covers_the_previous_hash_as_lowercase_hex_text():
     row = take(flow, Step("cancel", "always", "cancelled"), "user", NOW)
     assert row.hash == hashlib.sha256(row.canonical()).hexdigest()
     assert chain_hash("ab" * 32, row) == hashlib.sha256(("ab" * 32).encode() + row.canonical()).hexdigest()
+
+
+def test_a_context_is_stored_under_its_own_keys_and_reads_back_the_same():
+    context = FlowContext(username="alice", amr=["pwd", "otp"], choices=("totp", "backup_code"), skippable=True,
+                          preferred="totp", stage={"secret": "sealed"}, step_up=True)
+    stored = context.to_json()
+    assert stored == {"username": "alice", "amr": ["pwd", "otp"], "choices": ["totp", "backup_code"],
+                      "skippable": True, "preferred": "totp", "stage": {"secret": "sealed"}, "purpose": "sign_in",
+                      "step_up": True}
+    assert FlowContext.from_json(json.loads(json.dumps(stored))) == context
+
+
+def test_a_context_stored_before_a_key_existed_reads_with_that_key_s_default():
+    assert FlowContext.from_json({"username": "alice"}) == FlowContext(username="alice")
+    assert FlowContext.from_json(None) == FlowContext()
+
+
+@pytest.mark.parametrize(
+    ("written", "canonical"),
+    [
+        ("3F0C2B8E-0000-4000-8000-000000000001", "3f0c2b8e-0000-4000-8000-000000000001"),
+        ("3f0c2b8e000040008000000000000001", "3f0c2b8e-0000-4000-8000-000000000001"),
+        ("3f0c2b8e-0000-4000-8000-000000000001", "3f0c2b8e-0000-4000-8000-000000000001"),
+    ],
+)
+def test_a_flow_id_has_one_written_form(written, canonical):
+    assert domain_flow.canonical_flow_id(written) == canonical
+
+
+@pytest.mark.parametrize("written", ["", "abc", "3f0c2b8e-0000-4000-8000-00000000000", "../etc/passwd"])
+def test_what_is_not_a_flow_id_has_no_written_form(written):
+    assert domain_flow.canonical_flow_id(written) is None

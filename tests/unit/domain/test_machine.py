@@ -62,3 +62,10 @@ def test_a_wrong_proof_leaves_the_state_unchanged():
     for state in ("totp_setup", "totp_verify", "webauthn_setup", "webauthn_verify", "backup_code_verify"):
         event = machine.proof_event[machine.factor_of_state[state]]
         assert advance(state, Step(event, "proof_wrong", state)) == state
+
+
+def test_only_the_set_up_states_of_factors_are_setting_up():
+    machine = default().machine
+    setting_up = {state for state in machine.states if machine.setting_up(state)}
+    assert setting_up == set(machine.setup_state.values())
+    assert "totp_setup" in setting_up and "totp_verify" not in setting_up and "backup_codes" not in setting_up

@@ -176,7 +176,7 @@ def test_every_state_is_reachable_from_the_first_factor():
 
 def test_skip_is_possible_only_where_a_factor_is_set_up():
     skips = {e for e in accepted_edges() if e[1] == "skip"}
-    assert {source for source, *_ in skips} == {"factor_selection", "totp_setup", "webauthn_setup"}
+    assert {source for source, *_ in skips} == {"factor_selection", "totp_setup", "webauthn_setup", "email_code_setup", "sms_code_setup"}
     assert {(guard, dest) for _, _, guard, dest in skips} == {("setup_skippable", "done")}
 
 

@@ -215,7 +215,7 @@ class TestConfigurationDetails:
     def test_the_error_messages_say_what_to_choose(self):
         with pytest.raises(PolicyError) as unknown_factor:
             MfaConfig(("totp", "sms", "email"), "mandatory")
-        assert str(unknown_factor.value) == "unknown factor 'sms'; choose from totp, webauthn, backup_code"
+        assert str(unknown_factor.value) == "unknown factor 'sms'; choose from totp, webauthn, email_code, sms_code, backup_code"
         with pytest.raises(PolicyError) as unknown_policy:
             MfaConfig(("totp",), "optional")
         assert str(unknown_policy.value) == (
@@ -224,7 +224,7 @@ class TestConfigurationDetails:
         )
         with pytest.raises(PolicyError) as lonely:
             MfaConfig(("backup_code",), "user_controlled")
-        assert str(lonely.value) == "backup_code cannot be enabled without a primary factor (totp or webauthn)"
+        assert str(lonely.value) == "backup_code cannot be enabled without a primary factor (totp or webauthn or email_code or sms_code)"
 
     def test_equal_configurations_compare_equal_whatever_the_order(self):
         assert MfaConfig(("webauthn", "totp"), "mandatory") == MfaConfig(("totp", "webauthn"), "mandatory")

@@ -32,39 +32,39 @@ def test_every_factor_event_has_a_schema():
 
 # --- a new factor is a package and a registry entry ------------------------------------------------
 
-class EmailCode(Factor):
-    """The shape the email_code factor will have: its states, a proof and a ``send_code`` event."""
+class VoiceCode(Factor):
+    """A factor this build does not have (a code read out by a phone call): its states, a proof and a ``call_again`` event."""
 
-    name = "email_code"
+    name = "voice_code"
     amr = "otp"
     states = FactorStates(
-        name="email_code", primary=True, proof_event="submit_email_code",
-        setup_state="email_code_setup", verify_state="email_code_verify",
-        rows=(Row("send_code", ("email_code_setup", "email_code_verify"), "code_sent", (SAME,)),),
-        events=("send_code",),
+        name="voice_code", primary=True, proof_event="submit_voice_code",
+        setup_state="voice_code_setup", verify_state="voice_code_verify",
+        rows=(Row("call_again", ("voice_code_setup", "voice_code_verify"), "call_placed", (SAME,)),),
+        events=("call_again",),
     )
     schemas = {
-        "SubmitEmailCodeEvent": event_schema("submit_email_code", {"code": {"type": "string"}}, ("code",)),
-        "SendCodeEvent": event_schema("send_code", {}, ()),
+        "SubmitVoiceCodeEvent": event_schema("submit_voice_code", {"code": {"type": "string"}}, ("code",)),
+        "CallAgainEvent": event_schema("call_again", {}, ()),
     }
 
     async def handle_event(self, ctx: FactorContext, event: JsonObject) -> Step:
-        return Step("send_code", "code_sent", ctx.flow.state)
+        return Step("call_again", "call_placed", ctx.flow.state)
 
 
 def test_a_new_factor_brings_its_states_rows_events_and_handlers():
-    registry = Registry((*FACTORS, EmailCode()))
+    registry = Registry((*FACTORS, VoiceCode()))
     machine = registry.machine
-    assert {"email_code_setup", "email_code_verify"} <= set(machine.states)
-    assert {"submit_email_code", "send_code"} <= set(machine.client_events)
-    assert machine.advance("email_code_verify", Step("send_code", "code_sent", "email_code_verify")) == "email_code_verify"
-    assert machine.advance("email_code_setup", Step("submit_email_code", "proof_ok", "backup_codes")) == "backup_codes"
-    assert "email_code_setup" in machine.after_first_factor
+    assert {"voice_code_setup", "voice_code_verify"} <= set(machine.states)
+    assert {"submit_voice_code", "call_again"} <= set(machine.client_events)
+    assert machine.advance("voice_code_verify", Step("call_again", "call_placed", "voice_code_verify")) == "voice_code_verify"
+    assert machine.advance("voice_code_setup", Step("submit_voice_code", "proof_ok", "backup_codes")) == "backup_codes"
+    assert "voice_code_setup" in machine.after_first_factor
     table = handlers(Rules(Settings(database_url=None, data_dir=Path(".")), registry, None))  # type: ignore[arg-type]
-    assert table["send_code"] is factor_event.handle and table["submit_email_code"] is submit_proof.handle
-    assert "SendCodeEvent" in registry.event_schemas()
+    assert table["call_again"] is factor_event.handle and table["submit_voice_code"] is submit_proof.handle
+    assert "CallAgainEvent" in registry.event_schemas()
     # the build's own table is untouched
-    assert "email_code_setup" not in default().machine.states
+    assert "voice_code_setup" not in default().machine.states
 
 
 def test_the_documents_on_disk_list_this_builds_factors_states_and_events():
@@ -89,11 +89,11 @@ def test_a_new_factor_is_validated_and_published_without_editing_the_documents()
 
     from mfa_flow.http.validation import follow_registry
 
-    registry = Registry((*FACTORS, EmailCode()))
+    registry = Registry((*FACTORS, VoiceCode()))
     openapi = yaml.safe_load(OPENAPI.read_text())
     flow_schema = json.loads((OPENAPI.parent / "flow.schema.json").read_text())
     follow_registry(openapi, flow_schema, registry)
     components = openapi["components"]["schemas"]
-    assert "email_code" in components["MfaConfig"]["properties"]["factors"]["items"]["enum"]
-    assert {"$ref": "#/components/schemas/SendCodeEvent"} in components["Event"]["oneOf"]
-    assert "email_code_verify" in flow_schema["properties"]["state"]["enum"]
+    assert "voice_code" in components["MfaConfig"]["properties"]["factors"]["items"]["enum"]
+    assert {"$ref": "#/components/schemas/CallAgainEvent"} in components["Event"]["oneOf"]
+    assert "voice_code_verify" in flow_schema["properties"]["state"]["enum"]

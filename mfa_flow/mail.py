@@ -1,0 +1,122 @@
+"""Email codes over SMTP (``aiosmtplib``): the server from ``MFA_FLOW_SMTP_URL``, the message
+(plain text and HTML), and one send bounded in time.
+
+``smtp://user:pass@host:port`` speaks plain SMTP (``?starttls=1`` upgrades with STARTTLS before
+logging in, and refuses a server that cannot), ``smtps://`` is TLS from the first byte (port
+465 by default). TLS certificates are verified against the system's trust store.
+"""
+
+from __future__ import annotations
+
+import html
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import make_msgid
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import aiosmtplib
+
+SEND_TIMEOUT_SECONDS = 10.0
+
+
+class MailUnavailable(Exception):
+    """The SMTP server could not take the message; ``str()`` says why, never what was sent."""
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    implicit_tls: bool
+    starttls: bool
+
+    @classmethod
+    def from_url(cls, url: str) -> "SmtpServer":
+        """Parse ``MFA_FLOW_SMTP_URL``; a ``ValueError`` says what is wrong with it (not its password)."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ValueError("MFA_FLOW_SMTP_URL must start with smtp:// or smtps://")
+        if not parts.hostname:
+            raise ValueError("MFA_FLOW_SMTP_URL names no host")
+        try:
+            port = parts.port
+        except ValueError:
+            raise ValueError("MFA_FLOW_SMTP_URL has a port that is not a number from 1 to 65535") from None
+        query = parse_qs(parts.query)
+        unknown = sorted(set(query) - {"starttls"})
+        if unknown:
+            raise ValueError(f"MFA_FLOW_SMTP_URL has an unknown parameter {unknown[0]!r} (only starttls)")
+        starttls = query.get("starttls", ["0"])[-1].lower() in ("1", "true", "yes", "on")
+        implicit = parts.scheme == "smtps"
+        if implicit and starttls:
+            raise ValueError("MFA_FLOW_SMTP_URL: smtps:// is TLS already; starttls=1 is for smtp://")
+        return cls(
+            host=parts.hostname,
+            port=port or (465 if implicit else 25),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            implicit_tls=implicit,
+            starttls=starttls,
+        )
+
+
+def code_message(*, sender: str, to: str, code: str, product: str, minutes: int) -> EmailMessage:
+    """The email that carries a code: plain text with an HTML alternative, the code as six
+    consecutive digits (so that mail apps offer to copy it), the product and the lifetime."""
+    message = EmailMessage()
+    message["Subject"] = f"Your {product} verification code"
+    message["From"] = sender
+    message["To"] = to
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    lifetime = f"{minutes} minute{'s' if minutes != 1 else ''}"
+    message.set_content(
+        f"Your {product} verification code is:\n\n"
+        f"    {code}\n\n"
+        f"It expires in {lifetime} and works once. If you did not try to sign in to {product},"
+        " someone may know your password: change it, and do not share this code.\n"
+    )
+    name = html.escape(product)
+    message.add_alternative(
+        "<!doctype html><html><body style=\"font-family: sans-serif\">"
+        f"<p>Your {name} verification code is:</p>"
+        f"<p style=\"font-size: 2em; letter-spacing: 0.2em; font-weight: bold\">{code}</p>"
+        f"<p>It expires in {lifetime} and works once. If you did not try to sign in to {name},"
+        " someone may know your password: change it, and do not share this code.</p>"
+        "</body></html>\n",
+        subtype="html",
+    )
+    return message
+
+
+class Mailer:
+    """Sends one message at a time to the configured server."""
+
+    def __init__(self, server: SmtpServer, sender: str) -> None:
+        self.server = server
+        self.sender = sender
+
+    async def send(self, message: EmailMessage) -> None:
+        server = self.server
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=server.host,
+                port=server.port,
+                username=server.username,
+                password=server.password,
+                use_tls=server.implicit_tls,
+                start_tls=server.starttls,
+                tls_context=ssl.create_default_context() if server.implicit_tls or server.starttls else None,
+                timeout=SEND_TIMEOUT_SECONDS,
+            )
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            # The server's reply or the connection error; the message (and its code) is not in it.
+            raise MailUnavailable(f"{type(exc).__name__}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else "no reason given"

@@ -1,0 +1,99 @@
+"""The codes flows sent (table ``code_deliveries``): the ledger of sends, and the outbox of
+codes mailed over SMTP."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+
+@dataclass(frozen=True)
+class SendHistory:
+    """What the resend rules need of a flow's sends: how many, and the newest one."""
+
+    count: int
+    last_at: datetime | None
+    last_status: str | None
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    """A code to mail, claimed (row-locked) until its unit of work ends."""
+
+    id: str
+    flow_id: str
+    channel: str
+    message_sealed: str | None
+    expires_at: datetime
+
+
+class CodeDeliveryRepository:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def add(self, flow_id: str, channel: str, via: str, message_sealed: str | None, expires_at: datetime,
+                  now: datetime) -> str:
+        delivery_id = str(uuid.uuid4())
+        await self.conn.execute(
+            "INSERT INTO code_deliveries (id, flow_id, channel, via, message_sealed, expires_at, created_at)"
+            " VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7)",
+            delivery_id, flow_id, channel, via, message_sealed, expires_at, now,
+        )
+        return delivery_id
+
+    async def history(self, flow_id: str) -> SendHistory:
+        row = await self.conn.fetchrow(
+            "SELECT count(*)::int AS n,"
+            " (array_agg(created_at ORDER BY created_at DESC))[1] AS last_at,"
+            " (array_agg(status ORDER BY created_at DESC))[1] AS last_status"
+            " FROM code_deliveries WHERE flow_id = $1::uuid",
+            flow_id,
+        )
+        return SendHistory(row["n"], row["last_at"], row["last_status"])
+
+    async def void_earlier(self, flow_id: str, now: datetime) -> None:
+        """A new code voids the previous ones: their unsent copies go (they could only mislead)."""
+        await self.conn.execute(
+            "UPDATE code_deliveries SET message_sealed = NULL,"
+            " status = CASE WHEN status = 'queued' THEN 'failed' ELSE status END,"
+            " last_error = CASE WHEN status = 'queued' THEN 'voided by a newer code' ELSE last_error END,"
+            " attempted_at = COALESCE(attempted_at, $2::timestamptz)"
+            " WHERE flow_id = $1::uuid AND (message_sealed IS NOT NULL OR status = 'queued')",
+            flow_id, now,
+        )
+
+    async def claim(self, *, flow_id: str | None = None, older_than: datetime | None = None) -> QueuedMessage | None:
+        """One queued SMTP message (of one flow, or any queued before ``older_than``), locked;
+        another process's claim skips it."""
+        row = await self.conn.fetchrow(
+            "SELECT id::text AS id, flow_id::text AS flow_id, channel, message_sealed, expires_at"
+            " FROM code_deliveries WHERE status = 'queued' AND via = 'smtp'"
+            " AND ($1::uuid IS NULL OR flow_id = $1::uuid) AND ($2::timestamptz IS NULL OR created_at < $2)"
+            " ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+            flow_id, older_than,
+        )
+        return QueuedMessage(**row) if row else None
+
+    async def settle(self, delivery_id: str, status: str, now: datetime, error: str | None = None) -> None:
+        """The outcome of a send (or of a webhook delivery): the stored copy of the code goes."""
+        await self.conn.execute(
+            "UPDATE code_deliveries SET status = $2::text, message_sealed = NULL, attempted_at = $3::timestamptz,"
+            " sent_at = CASE WHEN $2::text = 'sent' THEN $3::timestamptz END, last_error = $4::text"
+            " WHERE id = $1::uuid",
+            delivery_id, status, now, error,
+        )
+
+    async def status(self, delivery_id: str) -> str | None:
+        status: str | None = await self.conn.fetchval(
+            "SELECT status FROM code_deliveries WHERE id = $1::uuid", delivery_id
+        )
+        return status
+
+    async def flow_of(self, delivery_id: str) -> str | None:
+        flow_id: str | None = await self.conn.fetchval(
+            "SELECT flow_id::text FROM code_deliveries WHERE id = $1::uuid", delivery_id
+        )
+        return flow_id

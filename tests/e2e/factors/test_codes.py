@@ -1,0 +1,450 @@
+"""Email and SMS codes end to end: a real server and worker, a real SMTP server in this process
+(aiosmtpd) whose mailbox the tests read, and a real webhook receiver whose signatures the
+``standardwebhooks`` package checks. On a database of this module's own, so that its webhook
+worker and its sweeps share nothing with other modules."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import re
+import subprocess
+import uuid
+from datetime import datetime
+from email.message import EmailMessage
+
+import asyncpg
+import pytest
+from aiosmtpd.controller import Controller
+from standardwebhooks import Webhook
+
+from tests.support.client import Api, FlowClient
+from tests.support.receiver import Receiver
+from tests.support.server import ServerProcess, free_port, server_and_worker
+from tests.support.waiting import eventually
+
+CODE_TTL = 6  # seconds: short, so that a test can see a code expire
+CODE_RESEND = 2  # seconds between sends of one flow
+SEEN: list[str] = []  # every code the tests received: none may show up where it should not
+
+
+def unique(name: str) -> str:
+    return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
+# --- a real SMTP server -------------------------------------------------------------------------
+
+
+class Mailbox:
+    """aiosmtpd's handler: keeps every message it accepts."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], EmailMessage]] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append((list(envelope.rcpt_tos), message))  # type: ignore[arg-type]
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for rcpt, m in self.messages if address in rcpt]
+
+    async def next_code(self, address: str, after: int) -> str:
+        """The code of the first message to ``address`` beyond the ``after`` ones already read."""
+        messages = await eventually(lambda: self.to(address)[after:], what=f"a message to {address}", timeout=15)
+        code = code_of(messages[0])
+        SEEN.append(code)
+        return code
+
+
+def code_of(message: EmailMessage) -> str:
+    text = message.get_body(("plain",)).get_content()
+    found = re.findall(r"(?<!\d)(\d{6})(?!\d)", text)
+    assert len(found) == 1, text
+    return found[0]
+
+
+class Smtp:
+    """The SMTP server on a fixed port, which a test may stop and start again."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.mailbox = Mailbox()
+        self.controller: Controller | None = None
+
+    def start(self) -> None:
+        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+@pytest.fixture(scope="module")
+def smtp():
+    server = Smtp()
+    server.start()
+    yield server
+    server.stop()
+
+
+# --- the service ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def codes_db(test_database):
+    async with test_database.own("codes") as url:
+        yield url
+
+
+CODE_SETTINGS = {"MFA_FLOW_CODE_TTL": str(CODE_TTL), "MFA_FLOW_CODE_RESEND": str(CODE_RESEND),
+                 "MFA_FLOW_WEBHOOK_ALLOW_PRIVATE": "1", "MFA_FLOW_ISSUER": "Acme Sign-In",
+                 "MFA_FLOW_SMTP_FROM": "sign-in@acme.example"}
+
+
+@pytest.fixture(scope="module")
+async def processes(codes_db, smtp):
+    smtp_url = f"smtp://127.0.0.1:{smtp.port}"
+    async with server_and_worker(
+        codes_db, {**CODE_SETTINGS, "MFA_FLOW_SMTP_URL": smtp_url},
+        worker={"MFA_FLOW_WEBHOOK_RETRY_SCHEDULE": "0,0.3,0.3", "MFA_FLOW_SWEEP_INTERVAL": "0.2"},
+    ) as (server, worker):
+        yield server, worker
+
+
+@pytest.fixture
+async def codes(processes, http) -> Api:
+    return Api(processes[0].base_url, http)
+
+
+async def user_with(api: Api, factor: str, **destination: str) -> dict:
+    """A user whose email or phone the admin added as a factor (no code needed)."""
+    user = await api.new_user(unique(factor))
+    reply = await api.admin("POST", f"/api/users/{user['id']}/mfa-verifications", {"type": factor, **destination})
+    assert reply.status == 201, reply
+    return {**user, "verification": reply.body}
+
+
+async def signed_in_to_verify(api: Api, user: dict) -> FlowClient:
+    flow = await api.start()
+    await flow.password(user["username"])
+    return flow
+
+
+async def setting_up(api: Api, factor: str, name: str) -> tuple[dict, FlowClient]:
+    """``factor`` required; a new user signed in to its set-up."""
+    await api.configure([factor], "mandatory")
+    user = await api.new_user(unique(name))
+    flow = await api.start()
+    await flow.password(user["username"])
+    return user, flow
+
+
+async def verifying_by_email(api: Api) -> tuple[str, dict, FlowClient]:
+    """Email codes required; a user with an address of their own, signed in to its verification
+    (which sent the first code)."""
+    await api.configure(["email_code"], "mandatory")
+    address = f"{uuid.uuid4().hex[:10]}@example.com"
+    user = await user_with(api, "email_code", email=address)
+    return address, user, await signed_in_to_verify(api, user)
+
+
+# --- set-up and sign-in by email ------------------------------------------------------------------
+
+
+async def test_an_email_code_sets_the_factor_up_and_then_signs_the_user_in(codes, smtp):
+    user, flow = await setting_up(codes, "email_code", "mail")
+    assert flow.state == "email_code_setup"
+    challenge = flow.flow["challenge"]
+    assert (challenge["field"], challenge["to"], challenge["delivery"]) == ("email", None, None)
+    assert flow.flow["allowed_events"][:2] == ["submit_email_code", "send_code"]
+
+    address = f"{uuid.uuid4().hex[:10]}@Example.COM"
+    body = await flow.ok("send_code", email=f"  {address} ")
+    normal = address.split("@")[0] + "@example.com"  # the domain is lower-cased, the spaces gone
+    assert body["challenge"]["to"] == f"{address[0]}***@example.com"
+    assert body["challenge"]["delivery"] == "sent"
+    assert body["challenge"]["sends_left"] == 4
+    (message,) = await eventually(lambda: smtp.mailbox.to(normal))
+    code = code_of(message)
+    SEEN.append(code)
+    assert message["From"] == "sign-in@acme.example" and message["Subject"] == "Your Acme Sign-In verification code"
+    html = message.get_body(("html",)).get_content()
+    plain = message.get_body(("plain",)).get_content()
+    for part in (plain, html):
+        assert code in part and "Acme Sign-In" in part
+    assert "expires in 1 minute" in plain  # the lifetime (MFA_FLOW_CODE_TTL, 6 s, rounds to a minute)
+
+    done = await flow.ok("submit_email_code", code=code)
+    assert done["state"] == "done" and "otp" in done["result"]["amr"]
+    factors = (await codes.admin("GET", f"/api/users/{user['id']}/mfa-verifications")).body
+    assert [(f["type"], f["email"]) for f in factors] == [("email_code", normal)]
+
+    # The next sign-in sends a code to that address as soon as verification begins.
+    again = await signed_in_to_verify(codes, user)
+    assert again.state == "email_code_verify"
+    assert again.flow["challenge"]["delivery"] == "sent"
+    code = await smtp.mailbox.next_code(normal, after=1)
+    done = await again.ok("submit_email_code", code=f"{code[:3]} {code[3:]}")  # spaces are forgiven
+    assert done["state"] == "done" and done["result"]["amr"] == ["pwd", "otp", "mfa"]
+    rows = await codes.transitions(again.id)
+    assert [(r["event"], r["data"]["guard"], r["actor"]) for r in rows[1:]] == [
+        ("code_delivery", "code_delivered", "system"), ("submit_email_code", "proof_ok", "user")]
+
+
+async def test_a_wrong_address_or_a_missing_one_is_a_clear_400(codes):
+    user, flow = await setting_up(codes, "email_code", "bad")
+    for payload, field in (({"email": "not an address"}, "email"), ({}, "email"), ({"phone": "+14155550123"}, "phone")):
+        reply = await flow.send("send_code", **payload)
+        assert reply.status == 400, reply
+        assert reply.problem["detail"].startswith(f"{field}:"), reply.problem
+    reply = await flow.send("submit_email_code", code="123456")
+    assert reply.status == 409 and reply.problem["type"].endswith("no-code-sent"), reply
+
+
+# --- the SMTP server goes away --------------------------------------------------------------------
+
+
+async def test_a_send_that_fails_leaves_the_flow_where_it_was_and_a_resend_works_once_smtp_is_back(codes, smtp):
+    await codes.configure(["email_code"], "mandatory")
+    address = f"{uuid.uuid4().hex[:10]}@example.com"
+    user = await user_with(codes, "email_code", email=address)
+    smtp.stop()
+    try:
+        flow = await signed_in_to_verify(codes, user)
+        assert flow.state == "email_code_verify"
+        read = await eventually(lambda: _delivery_is(flow, "failed"))
+        challenge = read["challenge"]
+        assert challenge["to"] == f"{address[0]}***@example.com"
+        assert datetime.fromisoformat(challenge["resend_at"]) <= datetime.fromisoformat(read["updated_at"])
+        assert read["attempts_left"] == 5 and "send_code" in read["allowed_events"]
+    finally:
+        smtp.start()
+    body = await flow.ok("send_code")  # at once: the failed send started no resend gap
+    assert body["challenge"]["delivery"] == "sent"
+    code = await smtp.mailbox.next_code(address, after=0)
+    assert (await flow.ok("submit_email_code", code=code))["state"] == "done"
+
+
+async def _delivery_is(flow: FlowClient, status: str) -> dict | None:
+    body = await flow.read()
+    return body if body["challenge"]["delivery"] == status else None
+
+
+# --- resends: the gap, the cap ------------------------------------------------------------------
+
+
+async def test_a_resend_too_early_is_429_with_retry_after_and_the_sixth_code_is_refused(codes, smtp):
+    address, user, flow = await verifying_by_email(codes)
+    too_early = await flow.send("send_code")
+    assert too_early.status == 429, too_early
+    assert too_early.problem["limit"] == "code_resend"
+    assert 1 <= int(too_early.headers["Retry-After"]) <= CODE_RESEND
+    assert too_early.problem["retry_after"] == int(too_early.headers["Retry-After"])
+    version = (await flow.read())["version"]
+    assert version == flow.flow["version"], "a refused resend writes nothing"
+
+    for sends_left in (3, 2, 1, 0):
+        await asyncio.sleep(CODE_RESEND + 0.1)
+        body = await flow.ok("send_code")
+        assert body["challenge"]["sends_left"] == sends_left
+    assert body["challenge"]["resend_at"] is None
+    await asyncio.sleep(CODE_RESEND + 0.1)
+    past_cap = await flow.send("send_code")
+    assert past_cap.status == 429 and past_cap.problem["limit"] == "codes_per_flow", past_cap
+    assert int(past_cap.headers["Retry-After"]) >= 1
+    for _ in range(5):
+        await smtp.mailbox.next_code(address, after=_)
+    assert len(smtp.mailbox.to(address)) == 5
+
+
+# --- a code works once, before it expires, and only the latest ------------------------------------
+
+
+async def test_a_newer_code_voids_the_previous_one(codes, smtp):
+    address, user, flow = await verifying_by_email(codes)
+    first = await smtp.mailbox.next_code(address, after=0)
+    await asyncio.sleep(CODE_RESEND + 0.1)
+    await flow.ok("send_code")
+    second = await smtp.mailbox.next_code(address, after=1)
+    if first != second:  # one chance in a million that they are the same
+        voided = await flow.send("submit_email_code", code=first)
+        assert voided.status == 422 and voided.problem["attempts_left"] == 4, voided
+        assert "latest" in voided.problem["detail"] and first not in voided.problem["detail"]
+    assert (await flow.ok("submit_email_code", code=second))["state"] == "done"
+
+    # Spent: the code of a finished sign-in opens no other.
+    other = await signed_in_to_verify(codes, user)
+    third = await smtp.mailbox.next_code(address, after=2)
+    if third != second:
+        reused = await other.send("submit_email_code", code=second)
+        assert reused.status == 422, reused
+    assert (await other.ok("submit_email_code", code=third))["state"] == "done"
+
+
+async def test_an_expired_code_is_refused_and_counted(codes, smtp):
+    address, user, flow = await verifying_by_email(codes)
+    code = await smtp.mailbox.next_code(address, after=0)
+    await asyncio.sleep(CODE_TTL + 0.2)
+    expired = await flow.send("submit_email_code", code=code)
+    assert expired.status == 422, expired
+    assert "expired" in expired.problem["detail"] and expired.problem["attempts_left"] == 4
+    body = await flow.read()
+    assert body["challenge"]["expires_at"] is not None and body["state"] == "email_code_verify"
+
+
+async def test_wrong_codes_count_like_totp_and_the_last_one_fails_the_flow(codes, smtp):
+    address, user, flow = await verifying_by_email(codes)
+    code = await smtp.mailbox.next_code(address, after=0)
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    for left in (4, 3, 2, 1):
+        reply = await flow.send("submit_email_code", code=wrong)
+        assert reply.status == 422 and reply.problem["attempts_left"] == left
+    last = await flow.send("submit_email_code", code=wrong)
+    assert last.status == 422 and last.problem["state"] == "failed"
+    assert (await flow.send("submit_email_code", code=code)).status == 409
+
+
+# --- SMS by webhook -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def receivers(codes):
+    """One endpoint for every event (``*``) and one for ``verification_code.requested`` by name."""
+    everything, by_name = await Receiver().start(), await Receiver().start()
+    made = []
+    for receiver, events in ((everything, ["*"]), (by_name, ["verification_code.requested"])):
+        reply = await codes.admin("POST", "/api/webhooks", {"url": receiver.url, "events": events})
+        assert reply.status == 201, reply
+        made.append(reply.body)
+    yield (everything, made[0]), (by_name, made[1])
+    for endpoint in made:
+        await codes.admin("DELETE", f"/api/webhooks/{endpoint['id']}")
+    await everything.stop()
+    await by_name.stop()
+
+
+async def test_sms_codes_go_by_signed_webhook_to_endpoints_that_name_the_event_and_the_copy_is_erased(
+        codes, receivers, codes_db):
+    (everything, _), (by_name, endpoint) = receivers
+    await codes.configure(["sms_code"], "mandatory")
+    user = await user_with(codes, "sms_code", phone="+1 (415) 555-0123")
+    assert user["verification"]["phone"] == "+14155550123"
+    flow = await signed_in_to_verify(codes, user)
+    assert flow.state == "sms_code_verify"
+    assert flow.flow["challenge"]["to"] == "+1 *** *** **23"
+    assert flow.flow["challenge"]["delivery"] == "queued"
+
+    (received,) = await eventually(lambda: by_name.received)
+    data = Webhook(endpoint["secret"]).verify(received.body, received.headers)["data"]
+    assert set(data) == {"flow_id", "user_id", "channel", "to", "code", "expires_at"}
+    assert (data["flow_id"], data["user_id"], data["channel"], data["to"]) == (flow.id, user["id"], "sms",
+                                                                              "+14155550123")
+    SEEN.append(data["code"])
+    assert re.fullmatch(r"[0-9]{6}", data["code"])
+    # The flow learns that the app took it; the stored copy of the code is gone.
+    await eventually(lambda: _delivery_is(flow, "sent"))
+    conn = await asyncpg.connect(codes_db)
+    try:
+        stored = await conn.fetch("SELECT data::text AS data FROM webhook_messages WHERE type = $1"
+                                  " AND data->>'flow_id' = $2", "verification_code.requested", flow.id)
+    finally:
+        await conn.close()
+    assert len(stored) == 1 and "sealed" not in stored[0]["data"] and data["code"] not in stored[0]["data"]
+    assert data["to"] not in stored[0]["data"]
+
+    done = await flow.ok("submit_sms_code", code=data["code"])
+    assert done["result"]["amr"] == ["pwd", "sms", "mfa"]
+    await eventually(lambda: any(r.message["type"] == "flow.completed" for r in everything.received))
+    assert not [r for r in everything.received if r.message["type"] == "verification_code.requested"], \
+        "a code went to an endpoint subscribed to * only"
+
+
+async def test_sms_set_up_fails_visibly_when_no_endpoint_takes_codes(codes):
+    user, flow = await setting_up(codes, "sms_code", "nohook")
+    bad = await flow.send("send_code", phone="0415 555 0123")
+    assert bad.status == 400 and "country code" in bad.problem["detail"]
+    body = await flow.ok("send_code", phone="+442079460123")
+    assert body["state"] == "sms_code_setup" and body["challenge"]["delivery"] == "failed"
+    assert body["challenge"]["to"].startswith("+44 ") and body["challenge"]["to"].endswith("23")
+
+
+# --- abuse limits for sending ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def limited(codes_db, smtp, processes):
+    """A second server on the same database, with small budgets for codes."""
+    process = ServerProcess(codes_db, **CODE_SETTINGS, MFA_FLOW_SMTP_URL=f"smtp://127.0.0.1:{smtp.port}",
+                            MFA_FLOW_SECRET_KEY=processes[0].env["MFA_FLOW_SECRET_KEY"],
+                            MFA_FLOW_RATE_CODES="3", MFA_FLOW_RATE_CODES_PER_DESTINATION="2")
+    await process.started()
+    yield process
+    await asyncio.to_thread(process.stop)
+
+
+async def test_codes_sent_are_limited_per_destination_and_per_client_address(limited, http, smtp):
+    api = Api(limited.base_url, http)
+    await api.configure(["email_code"], "mandatory")
+    address = f"{uuid.uuid4().hex[:10]}@example.com"
+    user = await user_with(api, "email_code", email=address)
+    # Per destination, whoever asks (here the admin key, which no address budget counts).
+    for _ in range(2):
+        flow = await api.start({"id": user["id"]})
+        assert flow.flow["challenge"]["delivery"] == "sent"
+    third = await api.start({"id": user["id"]})
+    assert third.state == "email_code_verify"  # the step holds; the code did not go
+    assert (third.flow["challenge"]["delivery"], third.flow["challenge"]["refused"]) == ("failed",
+                                                                                          "codes_per_destination")
+    refused = await third.send("send_code")
+    assert refused.status == 429 and refused.problem["limit"] == "codes_per_destination"
+    assert int(refused.headers["Retry-After"]) > CODE_RESEND
+
+    # Per client address: three set-ups from this address to three addresses; the fourth waits.
+    others = await asyncio.gather(*(api.new_user(unique("rate")) for _ in range(4)))
+    replies = []
+    for other in others:
+        flow = await api.start()
+        await flow.password(other["username"])
+        replies.append(await flow.send("send_code", email=f"{uuid.uuid4().hex[:10]}@example.com"))
+    assert [r.status for r in replies] == [200, 200, 200, 429]
+    assert replies[-1].problem["limit"] == "codes_sent" and int(replies[-1].headers["Retry-After"]) >= 1
+    await eventually(lambda: len(smtp.mailbox.to(address)) == 2)
+    for _rcpt, message in smtp.mailbox.messages:
+        SEEN.append(code_of(message))
+
+
+# --- no code where it should not be -------------------------------------------------------------
+
+
+async def test_no_code_is_in_a_log_line_a_transition_an_answer_or_a_database_dump(codes, smtp, processes, codes_db,
+                                                                                  test_database):
+    address, user, flow = await verifying_by_email(codes)
+    code = await smtp.mailbox.next_code(address, after=0)
+    answers = [(await flow.send("submit_email_code", code=f"{(int(code) + 7) % 10**6:06d}")).body]
+    answers.append(await flow.read())
+    answers.append(await flow.ok("submit_email_code", code=code))
+    await asyncio.sleep(0.3)  # let the worker's and server's last lines reach their logs
+    seen = sorted(set(SEEN))
+    assert code in seen
+
+    async def the_feed():
+        reply = await codes.admin("GET", "/api/audit/transitions?limit=10000")
+        return reply if reply.status == 200 and flow.id in reply.body else None
+
+    feed = await eventually(the_feed, what="the audit feed with the flow's rows")
+    dump = subprocess.run([test_database.pg_dump(), "--data-only", codes_db], capture_output=True, text=True,
+                          check=True).stdout
+    assert address in dump, "the dump is real and holds the user's address"
+    logs = processes[0].log() + processes[1].log()
+    assert flow.id in logs, "the logs are real"
+    places = {"server and worker logs": logs, "transition log": feed.body, "database dump": dump,
+              "answers": repr(answers)}
+    for where, text in places.items():
+        for value in seen:
+            # Bounded by anything but a digit, a letter or the '.' of a timestamp's fraction (a
+            # timestamp's microseconds, a hex digest and base64 may hold six digits by chance).
+            assert not re.search(rf"(?<![0-9A-Za-z.+/=_-]){value}(?![0-9A-Za-z])", text), f"a code is in the {where}"
