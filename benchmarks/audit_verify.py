@@ -33,24 +33,29 @@ from cryptography.fernet import Fernet
 from mfa_flow import bootstrap
 from mfa_flow.audit import feed
 from mfa_flow.audit.checkpoints import make_checkpoints
-from mfa_flow.settings import Settings
 from mfa_flow.crypto import SecretBox
 from mfa_flow.domain.flow import canonical_json, iso
 from mfa_flow.keyring import Keyring
+from mfa_flow.settings import Settings
 from mfa_flow.store import Database
 from mfa_flow.store.migrate import migrate
 
 # The shapes of sign-in a log is made of: (event, from, to, data) per row.
 SHAPES = [
-    [("first_factor_asserted", "first_factor", "totp_verify", {"guard": "asserted_by_backend", "rule": "verify.only_factor", "policy": "0f3a9c2b7d1e4a56"}),
+    [("first_factor_asserted", "first_factor", "totp_verify",
+      {"guard": "asserted_by_backend", "rule": "verify.only_factor", "policy": "0f3a9c2b7d1e4a56"}),
      ("submit_totp", "totp_verify", "totp_verify", {"guard": "proof_wrong", "factor": "totp"}),
-     ("submit_totp", "totp_verify", "done", {"guard": "proof_ok", "rule": "done.verified", "factor": "totp", "verification_id": "5b0e7f6e-2f55-4d43-9a43-0c1b8b0c7a11"})],
-    [("submit_password", "first_factor", "factor_selection", {"guard": "credentials_ok", "rule": "verify.choose", "policy": "0f3a9c2b7d1e4a56"}),
+     ("submit_totp", "totp_verify", "done", {"guard": "proof_ok", "rule": "done.verified", "factor": "totp",
+                                             "verification_id": "5b0e7f6e-2f55-4d43-9a43-0c1b8b0c7a11"})],
+    [("submit_password", "first_factor", "factor_selection",
+      {"guard": "credentials_ok", "rule": "verify.choose", "policy": "0f3a9c2b7d1e4a56"}),
      ("select_factor", "factor_selection", "backup_code_verify", {"guard": "factor_offered", "factor": "backup_code"}),
-     ("switch_factor", "backup_code_verify", "factor_selection", {"guard": "other_factor_available", "from_factor": "backup_code"}),
+     ("switch_factor", "backup_code_verify", "factor_selection",
+      {"guard": "other_factor_available", "from_factor": "backup_code"}),
      ("select_factor", "factor_selection", "totp_verify", {"guard": "factor_offered", "factor": "totp"}),
      ("submit_totp", "totp_verify", "done", {"guard": "proof_ok", "rule": "done.verified", "factor": "totp"})],
-    [("submit_password", "first_factor", "totp_setup", {"guard": "credentials_ok", "rule": "setup.offered", "policy": "0f3a9c2b7d1e4a56"}),
+    [("submit_password", "first_factor", "totp_setup",
+      {"guard": "credentials_ok", "rule": "setup.offered", "policy": "0f3a9c2b7d1e4a56"}),
      ("skip", "totp_setup", "done", {"guard": "setup_skippable", "rule": "done.setup_skipped"})],
     [("submit_password", "first_factor", "first_factor", {"guard": "credentials_wrong"}),
      ("cancel", "first_factor", "cancelled", {"guard": "always"})],

@@ -16,12 +16,12 @@ reads or writes.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 import os
 import re
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,9 +31,9 @@ import asyncpg  # noqa: E402
 import pyotp  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
 
-from mfa_flow.settings import Settings  # noqa: E402
 from mfa_flow import bootstrap  # noqa: E402
 from mfa_flow.domain.access import ANYONE, SYSTEM, Principal  # noqa: E402
+from mfa_flow.settings import Settings  # noqa: E402
 
 AS_ADMIN = Principal("admin")
 from mfa_flow.passwords import hash_password  # noqa: E402
@@ -95,7 +95,7 @@ async def sign_ins(db: Database, secret_key: str, recorded: list) -> None:
     # 2. A password sign-in, then the TOTP code of the next time-step (the last one is spent).
     flow, _ = await service.create(None, ANYONE)
     await service.apply(flow.id, {"type": "submit_password", "username": "ada", "password": "correct horse battery"},
-                        actor="user")
+                        AS_ADMIN)
     await service.apply(flow.id, {"type": "submit_totp", "code": totp.at(time.time() + 30)}, SYSTEM)
 
 

@@ -37,9 +37,9 @@ import pyotp  # noqa: E402
 import structlog  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
 
-from mfa_flow.settings import Settings  # noqa: E402
 from mfa_flow import bootstrap  # noqa: E402
 from mfa_flow.domain.access import Principal  # noqa: E402
+from mfa_flow.settings import Settings  # noqa: E402
 
 AS_ADMIN = Principal("admin")
 from mfa_flow.store import Database  # noqa: E402
@@ -109,23 +109,31 @@ async def baseline_transitions(url: str, seconds: float = 2.0) -> float:
 PGBENCH_SIGN_IN = r"""
 \set u random(0, {users_last})
 BEGIN;
-INSERT INTO flows (id, token_digest, state, version, mode, user_id, expires_at, attempts_left, context, result, chain_head, created_at, updated_at)
-  VALUES (gen_random_uuid(), '\x00', 'first_factor', 0, NULL, NULL, now() + interval '10 minutes', 5, '{{}}', NULL, '', now(), now())
+INSERT INTO flows (id, token_digest, state, version, mode, user_id, expires_at, attempts_left, context, result,
+                   chain_head, created_at, updated_at)
+  VALUES (gen_random_uuid(), '\x00', 'first_factor', 0, NULL, NULL, now() + interval '10 minutes', 5, '{{}}', NULL,
+          '', now(), now())
   RETURNING id AS flow_id \gset
 SELECT id, username, password_hash FROM users WHERE id = 'bench-' || :u FOR UPDATE;
 SELECT factors, policy FROM mfa_config;
-SELECT v.id, user_id, type, secret_sealed, last_step, (SELECT count(*) FROM backup_codes b WHERE b.verification_id = v.id AND b.used_at IS NULL) FROM mfa_verifications v WHERE user_id = 'bench-' || :u ORDER BY created_at, id;
+SELECT v.id, user_id, type, secret_sealed, last_step,
+       (SELECT count(*) FROM backup_codes b WHERE b.verification_id = v.id AND b.used_at IS NULL)
+  FROM mfa_verifications v WHERE user_id = 'bench-' || :u ORDER BY created_at, id;
 INSERT INTO transitions (flow_id, seq, event, from_state, to_state, at, actor, data, prev_hash, hash)
-  VALUES (:flow_id, 1, 'first_factor_asserted', 'first_factor', 'totp_verify', now(), 'admin', '{{}}', '', md5(random()::text));
-UPDATE flows SET state = 'totp_verify', version = 1, mode = 'verify', user_id = 'bench-' || :u, attempts_left = 5, context = '{{}}', result = NULL, chain_head = 'x', updated_at = now() WHERE id = :flow_id;
+  VALUES (:flow_id, 1, 'first_factor_asserted', 'first_factor', 'totp_verify', now(), 'admin', '{{}}', '',
+          md5(random()::text));
+UPDATE flows SET state = 'totp_verify', version = 1, mode = 'verify', user_id = 'bench-' || :u, attempts_left = 5,
+  context = '{{}}', result = NULL, chain_head = 'x', updated_at = now() WHERE id = :flow_id;
 SELECT pg_notify('flow_changes', :flow_id::text || ':1');
 COMMIT;
 SELECT id FROM flows WHERE id = :flow_id;
 BEGIN;
 SELECT id, state, version FROM flows WHERE id = :flow_id FOR UPDATE;
 SELECT id, username FROM users WHERE id = 'bench-' || :u FOR UPDATE;
-SELECT v.id, secret_sealed, last_step FROM mfa_verifications v WHERE user_id = 'bench-' || :u AND type = 'totp' ORDER BY created_at LIMIT 1;
-UPDATE mfa_verifications SET last_step = coalesce(last_step, 0) + 1, last_used_at = now() WHERE user_id = 'bench-' || :u AND type = 'totp';
+SELECT v.id, secret_sealed, last_step FROM mfa_verifications v WHERE user_id = 'bench-' || :u AND type = 'totp'
+  ORDER BY created_at LIMIT 1;
+UPDATE mfa_verifications SET last_step = coalesce(last_step, 0) + 1, last_used_at = now()
+  WHERE user_id = 'bench-' || :u AND type = 'totp';
 UPDATE users SET consecutive_failures = 0, locked_until = NULL, last_used_factor = 'totp' WHERE id = 'bench-' || :u;
 INSERT INTO transitions (flow_id, seq, event, from_state, to_state, at, actor, data, prev_hash, hash)
   VALUES (:flow_id, 2, 'submit_totp', 'totp_verify', 'done', now(), 'user', '{{}}', 'x', md5(random()::text));
@@ -291,7 +299,7 @@ async def websocket_figures(http, servers: list[ServerProcess], url: str, secret
             if message.type == aiohttp.WSMsgType.TEXT:
                 received.setdefault(flow_id, time.perf_counter())
 
-    followers = [asyncio.create_task(follow(f[0], ws)) for f, ws in zip(flows, sockets)]
+    followers = [asyncio.create_task(follow(f[0], ws)) for f, ws in zip(flows, sockets, strict=True)]
     await asyncio.sleep(1.0)
     after = {s.process.pid: rss_kib(s.process.pid) for s in servers}
     per_socket_kib = sum(after[p] - before[p] for p in after) / SOCKETS

@@ -28,8 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.support.client import Api  # noqa: E402
 from tests.support.database import TestDatabase  # noqa: E402
-from tests.support.receiver import Receiver, eventually  # noqa: E402
+from tests.support.receiver import Receiver  # noqa: E402
 from tests.support.server import ServerProcess  # noqa: E402
+from tests.support.waiting import eventually  # noqa: E402
 
 
 def pct(values: list[float], q: float) -> float:
@@ -92,7 +93,7 @@ async def main(events: int, latency_samples: int) -> None:
                 sent = time.time()
                 flow = await api.start()
                 create_latencies.append(time.time() - sent)
-                await eventually(lambda: len(receiver.received) > before, interval=0.0005)
+                await eventually(lambda before=before: len(receiver.received) > before, interval=0.0005)
                 [arrival] = [r.at for r in receiver.received[before:] if r.message["data"]["flow_id"] == flow.id]
                 latencies.append(arrival - sent)
 

@@ -11,15 +11,23 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-from . import __version__, bootstrap, logs
+from . import __version__, bootstrap, logs, loops
+from .serving import WORKER_FLAG
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from .http.app import create_app, run
 
-    settings = bootstrap.load_settings(host=args.host, port=args.port)
-    app = create_app(settings, bootstrap.database_url(settings), bootstrap.registry(), bootstrap.start)
-    run(app, settings)
+    settings = bootstrap.load_settings(host=args.host, port=args.port, workers=args.workers)
+    url = bootstrap.database_url(settings)
+    if settings.workers > 1 and not args.as_worker:
+        from .serving import serve_workers
+        from .store.migrate import migrate
+
+        asyncio.run(migrate(url))  # once, before the workers start
+        return serve_workers(settings, url)
+    app = create_app(settings, url, bootstrap.registry(), bootstrap.start)
+    run(app, settings, reuse_port=args.as_worker)
     return 0
 
 
@@ -37,7 +45,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = bootstrap.load_settings()
     url = bootstrap.database_url(settings)
     print(f"mfa-flow {__version__} worker: webhook delivery and expiry sweeps", file=sys.stderr)
-    asyncio.run(bootstrap.run_worker(settings, url, args.metrics_port))
+    loops.run(bootstrap.run_worker(settings, url, args.metrics_port), settings.event_loop)
     return 0
 
 
@@ -396,6 +404,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", help="address to listen on (env MFA_FLOW_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (env MFA_FLOW_PORT, default 8080)")
+    serve.add_argument(
+        "--workers", type=int, metavar="N",
+        help="serve processes sharing the port (SO_REUSEPORT), each a full serve process of the same database "
+        "(env MFA_FLOW_WORKERS, default 1; see the README's performance section)",
+    )
+    serve.add_argument(WORKER_FLAG, action="store_true", help=argparse.SUPPRESS)  # one of --workers N
     serve.set_defaults(run=cmd_serve)
 
     mig = commands.add_parser(

@@ -42,9 +42,10 @@ class Keyring:
             self._unsealed[stored.kid] = unseal(stored.kid, stored.private_sealed, self.box)
         return self._unsealed[stored.kid]
 
-    async def result_token(self, uow: UnitOfWork, flow_id: str, user_id: str, amr: list[str], now: datetime) -> str:
+    async def result_token(self, uow: UnitOfWork, flow_id: str, user_id: str, amr: list[str], now: datetime,
+                           mfa_by: str | None = None) -> str:
         key = await self.signing_key(uow)
-        return sign_result(self.policy, key, result_claims(self.policy, flow_id, user_id, amr, now))
+        return sign_result(self.policy, key, result_claims(self.policy, flow_id, user_id, amr, now, mfa_by))
 
     def grace_seconds(self) -> int:
         return self.policy.lifetime + CLOCK_SKEW_SECONDS

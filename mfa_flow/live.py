@@ -74,9 +74,54 @@ class Subscription:
         return None if self.closed else self.heard
 
 
+class ChangedFlows:
+    """What one subscriber to every flow has not read yet: the ids of the flows that changed.
+
+    Ids coalesce (a flow that changed twice is read once, at its newest). Past ``limit``
+    unread ids, or after the listening connection was lost (notifications missed), the
+    subscriber is told to start over from a fresh list instead (``overflowed``).
+    """
+
+    __slots__ = ("changed", "overflowed", "closed", "limit", "_changed")
+
+    def __init__(self, limit: int = 1000):
+        self.changed: set[str] = set()
+        self.overflowed = False
+        self.closed = False
+        self.limit = limit
+        self._changed = asyncio.Event()
+
+    def offer(self, flow_id: str) -> None:
+        if len(self.changed) >= self.limit:
+            self.overflowed = True
+        else:
+            self.changed.add(flow_id)
+        self._changed.set()
+
+    def lost(self) -> None:
+        self.overflowed = True
+        self._changed.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self._changed.set()
+
+    async def take(self, timeout: float | None) -> tuple[set[str], bool] | None:
+        """The changed ids and whether some were lost, once there are any; None on timeout."""
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout)
+        except TimeoutError:
+            return None
+        self._changed.clear()
+        taken, lost = self.changed, self.overflowed
+        self.changed, self.overflowed = set(), False
+        return taken, lost
+
+
 class ChangeFeed:
     def __init__(self, url: str, name: str = "mfa-flow"):
         self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
+        self._everything: set[ChangedFlows] = set()
         self._closing = False
         self.connection = ListeningConnection(url, CHANGES_CHANNEL, self._on_notify, self._catch_up,
                                               what="change feed", name=name)
@@ -93,6 +138,8 @@ class ChangeFeed:
         for subscriptions in self._subscribers.values():
             for subscription in subscriptions:
                 subscription.close()
+        for changes in self._everything:
+            changes.close()
 
     async def stop(self) -> None:
         self.close_subscriptions()
@@ -118,6 +165,18 @@ class ChangeFeed:
             if not self._subscribers[flow_id]:
                 del self._subscribers[flow_id]
 
+    @contextlib.contextmanager
+    def subscribe_all(self):
+        """Hear of every flow's changes (the console's live list). Subscribe, then read."""
+        changes = ChangedFlows()
+        if self._closing:
+            changes.close()
+        self._everything.add(changes)
+        try:
+            yield changes
+        finally:
+            self._everything.discard(changes)
+
     async def watch(self, flow_id: str, read: Callable[[str], Awaitable], after: int = -1) -> AsyncIterator:
         """The flow each time it has a version newer than the last one yielded (or ``after``).
 
@@ -142,16 +201,24 @@ class ChangeFeed:
         for subscription in self._subscribers.get(flow_id, ()):
             subscription.offer(version)
 
+    def _publish_to_all(self, flow_id: str) -> None:
+        for changes in self._everything:
+            changes.offer(flow_id)
+
     # --- What the connection hears ---------------------------------------------------------
 
     def _on_notify(self, payload: str) -> None:
         flow_id, _, version = payload.rpartition(":")
         if (number := whole_number(version)) is not None:
             self._publish(flow_id, number)
+            self._publish_to_all(flow_id)
 
     async def _catch_up(self, conn: asyncpg.Connection) -> None:
         """After (re)connecting, hand on the current version of every subscribed flow: any
-        NOTIFY sent while nobody listened is lost, the rows are not."""
+        NOTIFY sent while nobody listened is lost, the rows are not. Subscribers to every
+        flow start over from a fresh list."""
+        for changes in self._everything:
+            changes.lost()
         flow_ids = [flow_id for flow_id in list(self._subscribers) if _is_uuid(flow_id)]
         if not flow_ids:
             return

@@ -12,6 +12,8 @@ from typing import Any
 
 import structlog
 
+from . import jsoncodec
+
 _SECRET_FIELDS = {"password", "code", "secret", "token", "flow_token", "credential", "codes", "authorization"}
 
 
@@ -38,7 +40,7 @@ def configure(level: str = "INFO", stream=None) -> None:
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _redact,
             structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
+            structlog.processors.JSONRenderer(serializer=jsoncodec.dumps),
         ],
         logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=True,

@@ -130,6 +130,8 @@ class Settings:
     log_origin: str = "mfa-flow/audit"
     metrics_key: str | None = None  # when set, /metrics wants it as a Bearer token
     body_timeout: float = 15.0  # seconds a request body may take to arrive
+    event_loop: str = "auto"  # auto (uvloop when installed), uvloop or asyncio
+    workers: int = 1  # serve processes sharing the port (SO_REUSEPORT)
     # What the web pages (sign-in, account, console) call the product, and their accent colour.
     product_name: str = "mfa-flow"
     accent_color: str = "#0a66d8"
@@ -182,6 +184,8 @@ class Settings:
             checkpoint_seconds=_int("MFA_FLOW_CHECKPOINT_SECONDS", 300),
             metrics_key=_env("MFA_FLOW_METRICS_KEY"),
             body_timeout=_float("MFA_FLOW_BODY_TIMEOUT", 15.0),
+            event_loop=_env("MFA_FLOW_EVENT_LOOP", "auto"),
+            workers=_int("MFA_FLOW_WORKERS", 1),
             product_name=(_env("MFA_FLOW_PRODUCT_NAME", issuer) or issuer).strip(),
             accent_color=_colour("MFA_FLOW_ACCENT_COLOR", "#0a66d8"),
         )
@@ -192,6 +196,8 @@ class Settings:
         if not values["webhook_retention_days"] >= 0:
             raise SystemExit("MFA_FLOW_WEBHOOK_RETENTION_DAYS must be a number of days (0 keeps messages for ever),"
                              f" not {values['webhook_retention_days']:g}")
+        if values["event_loop"] not in ("auto", "uvloop", "asyncio"):
+            raise SystemExit(f"MFA_FLOW_EVENT_LOOP must be auto, uvloop or asyncio, not {values['event_loop']!r}")
         if values["code_ttl"] < 1 or values["code_resend"] < 0:
             raise SystemExit("MFA_FLOW_CODE_TTL must be at least 1 second and MFA_FLOW_CODE_RESEND not negative")
         if values["smtp_url"]:
@@ -213,6 +219,9 @@ class Settings:
             values["schemas_dir"] = Path(_env("MFA_FLOW_SCHEMAS_DIR") or "")
         values.update({k: v for k, v in (keys or {}).items() if v})
         values.update({k: v for k, v in overrides.items() if v is not None})
+        if values["workers"] < 1:
+            raise SystemExit(f"the number of serve workers (MFA_FLOW_WORKERS, --workers) must be at least 1, not"
+                             f" {values['workers']}")
         return cls(**values)
 
 

@@ -69,20 +69,27 @@ class TokenPolicy:
 
 ACR_MFA = "urn:mfa-flow:acr:mfa"
 ACR_PWD = "urn:mfa-flow:acr:pwd"
+ACR_TRUSTED_DEVICE = "urn:mfa-flow:acr:trusted-device"
+TRUSTED_DEVICE = "trusted_device"  # ``mfa_by``: a trusted device stood in for the second factor
 # amr values that do not prove a second factor: the first factor, and RFC 8176's summary.
 _NOT_A_SECOND_FACTOR = frozenset({"pwd", "mfa"})
 
 
-def acr_for(amr: list[str]) -> str:
+def acr_for(amr: list[str], mfa_by: str | None = None) -> str:
     """The authentication context class: ``mfa`` when a second factor was proven in this very
-    flow (verified or set up), ``pwd`` when only the first factor was (a password, or the
-    embedding backend's word)."""
-    return ACR_MFA if any(method not in _NOT_A_SECOND_FACTOR for method in amr) else ACR_PWD
+    flow (verified or set up), a trusted device's when a remembered device stood in for it,
+    ``pwd`` when only the first factor was (a password, or the embedding backend's word)."""
+    if any(method not in _NOT_A_SECOND_FACTOR for method in amr):
+        return ACR_MFA
+    return ACR_TRUSTED_DEVICE if mfa_by == TRUSTED_DEVICE else ACR_PWD
 
 
-def result_claims(policy: TokenPolicy, flow_id: str, user_id: str, amr: list[str], now: datetime) -> dict[str, Any]:
+def result_claims(policy: TokenPolicy, flow_id: str, user_id: str, amr: list[str], now: datetime,
+                  mfa_by: str | None = None) -> dict[str, Any]:
+    """The result token's claims; ``mfa_by`` (only ``trusted_device``) says what stood in for
+    a second factor that this flow did not prove (``amr`` lists only what it proved)."""
     issued = int(now.timestamp())
-    return {
+    claims: dict[str, Any] = {
         "iss": policy.issuer,
         "sub": user_id,
         "aud": policy.audience,
@@ -90,8 +97,11 @@ def result_claims(policy: TokenPolicy, flow_id: str, user_id: str, amr: list[str
         "exp": int((now + timedelta(seconds=policy.lifetime)).timestamp()),
         "sid": flow_id,
         "amr": list(amr),
-        "acr": acr_for(amr),
+        "acr": acr_for(amr, mfa_by),
     }
+    if mfa_by is not None:
+        claims["mfa_by"] = mfa_by
+    return claims
 
 
 def sign_result(policy: TokenPolicy, key: SigningKey, claims: dict[str, Any]) -> str:

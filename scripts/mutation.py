@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from concurrent.futures import ThreadPoolExecutor
 import os
 import subprocess
 import sys
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,7 +104,7 @@ def confirm_in_fresh_copy(mutmut: str, name: str | None) -> bool:
         source = (copy / path).read_text().splitlines()
         # mutmut shows the function dedented: find it by its stripped lines, re-indent the change.
         stripped = [line.strip() for line in before]
-        start = next(i for i in range(len(source)) if [l.strip() for l in source[i:i + len(before)]] == stripped)
+        start = next(i for i in range(len(source)) if [line.strip() for line in source[i:i + len(before)]] == stripped)
         indent = source[start][: len(source[start]) - len(source[start].lstrip())]
         base = before[0][: len(before[0]) - len(before[0].lstrip())]
         shift = " " * (len(indent) - len(base))
@@ -163,12 +163,14 @@ def table_mutants(table: tuple) -> list[tuple[str, tuple]]:
                 rest = tuple(d for d in destinations if d != dest)
                 mutants.append((f"{label}: drop destination {dest}", replaced(i, (event, sources, guard, rest))))
         if machine.DONE not in destinations:
-            mutants.append((f"{label}: forge destination done", replaced(i, (event, sources, guard, destinations + (machine.DONE,)))))
+            forged = replaced(i, (event, sources, guard, destinations + (machine.DONE,)))
+            mutants.append((f"{label}: forge destination done", forged))
         other_guard = "always" if guard != "always" else "proof_ok"
         mutants.append((f"{label}: guard {other_guard}", replaced(i, (event, sources, other_guard, destinations))))
         if event == "skip":
             for state in verify_states:
-                mutants.append((f"{label}: forge source {state}", replaced(i, (event, sources + (state,), guard, destinations))))
+                forged = replaced(i, (event, sources + (state,), guard, destinations))
+                mutants.append((f"{label}: forge source {state}", forged))
     return mutants
 
 

@@ -84,13 +84,17 @@ def run_database(database_url) -> Iterator[SharedConnection]:
 @pytest.fixture(autouse=True)
 async def default_mfa_config(request) -> None:
     """Each test that uses the run's database starts from the default MFA configuration (the
-    migration's: no factors, user-controlled), whatever the test before it configured."""
+    migration's: no factors, user-controlled, trusted devices off), whatever the test before it
+    configured."""
     if "database_url" not in request.fixturenames:
         return
     conn = await request.getfixturevalue("run_database").get()
     try:
-        await conn.execute("UPDATE mfa_config SET factors = DEFAULT, policy = DEFAULT, updated_at = now()")
-    except asyncpg.UndefinedTableError:
+        await conn.execute(
+            "UPDATE mfa_config SET factors = DEFAULT, policy = DEFAULT, trusted_devices_enabled = DEFAULT,"
+            " trusted_devices_days = DEFAULT, updated_at = now()"
+        )
+    except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError):
         pass  # no server has migrated the database yet: the row will be made with the defaults
 
 

@@ -20,7 +20,7 @@ from ..domain import machine
 from ..domain.access import Principal, check_access
 from ..domain.errors import Busy, Conflict, NotFound, UserLocked, UsernameTaken
 from ..domain.events import FlowCreated
-from ..domain.flow import Flow, FlowContext, Transition
+from ..domain.flow import Flow, FlowContext, Transition, canonical_flow_id
 from ..factors.base import JsonObject
 from ..factors.registry import Registry
 from ..keyring import Keyring
@@ -75,12 +75,27 @@ class FlowService:
             flow = await self.expire(flow_id) or flow
         return flow
 
+    async def recent(self, limit: int, before: str | None = None, state: str | None = None,
+                     user_id: str | None = None) -> list[Flow]:
+        """Flows newest first (the console's list), a page of ``limit`` after the flow ``before``."""
+        async with self.db.unit_of_work() as uow:
+            return await uow.flows.recent(limit, before, state, user_id)
+
+    async def many(self, flow_ids: list[str]) -> list[Flow]:
+        """The flows with these ids (those that exist), newest first."""
+        checked = [i for i in (canonical_flow_id(f) for f in flow_ids) if i is not None]
+        async with self.db.unit_of_work() as uow:
+            return await uow.flows.many(checked)
+
     # --- Creating --------------------------------------------------------------------------
 
-    async def create(self, user_spec: JsonObject | None, who: Principal, require_mfa: bool = False) -> tuple[Flow, str]:
+    async def create(self, user_spec: JsonObject | None, who: Principal, device_token: str | None = None,
+                     require_mfa: bool = False) -> tuple[Flow, str]:
         """A new flow in ``first_factor``; with ``user_spec`` (admin only) the first factor is
-        asserted by the embedding backend and the flow starts after it. ``require_mfa`` (with
-        ``user_spec``) makes it a step-up: a second factor now, whatever the policy."""
+        asserted by the embedding backend and the flow starts after it, with the user's
+        ``device_token`` if the backend has one (a trusted device may stand in for verification).
+        ``require_mfa`` (with ``user_spec``) makes it a step-up: a second factor now, whatever
+        the policy, the user's opt-out or a trusted device."""
         now = utcnow()
         token = new_token("ft")
         flow = Flow(
@@ -120,7 +135,8 @@ class FlowService:
                 flow.user_id = user.id
                 flow.context.username = user.username
                 flow.context.amr = []
-                decision = await self.rules.after_first_factor(ctx, "first_factor_asserted", "asserted_by_backend")
+                decision = await self.rules.after_first_factor(ctx, "first_factor_asserted", "asserted_by_backend",
+                                                               device_token)
                 rows = await self.pipeline.write(ctx, decision.steps, who.role or "user")
             else:
                 await uow.flows.save(flow)

@@ -12,6 +12,7 @@ from typing import Any
 
 from .. import logs, passwords
 from ..crypto import SecretBox
+from ..domain.devices import DAYS_DEFAULT, DeviceTrust
 from ..domain.errors import Conflict, NotFound, RuleBroken, UsernameTaken
 from ..domain.events import FactorRemoved
 from ..domain.flow import iso
@@ -21,6 +22,7 @@ from ..factors.base import ManageContext
 from ..factors.registry import Registry
 from ..settings import Settings
 from ..store import Database, UnitOfWork
+from . import devices
 
 log = logs.get(__name__)
 
@@ -62,18 +64,28 @@ class Management:
     async def get_config(self) -> dict[str, Any]:
         async with self.db.unit_of_work() as uow:
             config = await uow.config.get()
-        return {"factors": list(config.factors), "policy": config.policy}
+        return {"factors": list(config.factors), "policy": config.policy,
+                "trusted_devices": config.trusted_devices.to_json()}
 
     async def put_config(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The whole configuration: what the body leaves out takes its default (trusted
+        devices off), as a PUT replaces the resource."""
+        trust_body = body.get("trusted_devices", {})
         try:
-            config = MfaConfig.checked(self.machine, tuple(body["factors"]), body["policy"])
+            trust = DeviceTrust(bool(trust_body.get("enabled", False)), trust_body.get("days", DAYS_DEFAULT))
+        except ValueError as exc:
+            raise RuleBroken(str(exc), field="trusted_devices.days") from None
+        try:
+            config = MfaConfig.checked(self.machine, tuple(body["factors"]), body["policy"], trust)
         except PolicyError as exc:
             raise RuleBroken(str(exc)) from None
         async with self.db.unit_of_work() as uow:
-            await uow.config.put(config.factors, config.policy)
+            await uow.config.put(config.factors, config.policy, config.trusted_devices)
             await uow.commit()
-        log.info("mfa configuration changed", kind="admin", factors=list(config.factors), policy=config.policy)
-        return {"factors": list(config.factors), "policy": config.policy}
+        log.info("mfa configuration changed", kind="admin", factors=list(config.factors), policy=config.policy,
+                 trusted_devices=config.trusted_devices.to_json())
+        return {"factors": list(config.factors), "policy": config.policy,
+                "trusted_devices": config.trusted_devices.to_json()}
 
     # --- users --------------------------------------------------------------------------------
 
@@ -171,9 +183,40 @@ class Management:
                 removed += remaining
             now = _now()
             uow.record(*(FactorRemoved(user_id, r.type, r.id, now) for r in removed))
+            # A device trusted while this factor stood may have been trusted by whoever held it.
+            revoked = await devices.revoke_all(uow, user_id, "factor_removed", now)
             await uow.commit()
         log.info("factor removed", kind="admin", user_id=user_id, verification_id=verification_id,
-                 also_removed=len(removed) - 1)
+                 also_removed=len(removed) - 1, devices_revoked=revoked)
+
+    # --- trusted devices ------------------------------------------------------------------------
+
+    async def list_devices(self, user_id: str) -> list[dict[str, Any]]:
+        async with self.db.unit_of_work() as uow:
+            if await uow.users.get(user_id) is None:
+                raise NotFound(f"user {user_id}")
+            return [devices.device_view(d) for d in await uow.devices.for_user(user_id)]
+
+    async def revoke_devices(self, user_id: str, device_id: str | None = None) -> None:
+        """Revoke one of the user's trusted devices, or all of them (``device_id`` None)."""
+        async with self.db.unit_of_work() as uow:
+            await self._locked_user(uow, user_id)
+            now = _now()
+            if device_id is None:
+                count = await devices.revoke_all(uow, user_id, "admin", now)
+            elif await devices.revoke_one(uow, user_id, device_id, "admin", now):
+                count = 1
+            else:
+                raise NotFound(f"trusted device {device_id} of user {user_id}")
+            await uow.commit()
+        log.info("trusted devices revoked", kind="admin", user_id=user_id, device_id=device_id, count=count)
+
+    async def purge_expired_devices(self) -> int:
+        """Delete trusted devices past their expiry (never honoured any more); the sweep calls it."""
+        async with self.db.unit_of_work() as uow:
+            count = await uow.devices.delete_expired(_now())
+            await uow.commit()
+        return count
 
 
 def _now() -> datetime:

@@ -78,7 +78,7 @@ class Pipeline:
         caller's address for the abuse limits (None: not counted)."""
         started = time.perf_counter()
         async with self.db.unit_of_work() as uow:
-            flow = await uow.flows.get(flow_id, lock=True)
+            flow, user = await uow.flows.get_locked_with_user(flow_id)  # one round trip for both locks
             if flow is None:
                 raise NotFound(f"flow {flow_id}")
             check_access(who, flow, drive=True)
@@ -97,7 +97,6 @@ class Pipeline:
                     kind="version-mismatch",
                     version=flow.version,
                 )
-            user = await uow.users.get(flow.user_id, lock=True) if flow.user_id else None
             if flow.user_id and user is None:
                 # The user was deleted mid-sign-in: nothing can be proved for them any more.
                 step = Step("cancel", "always", machine.CANCELLED, {"reason": "user_deleted"})

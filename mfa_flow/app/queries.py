@@ -45,7 +45,18 @@ def flow_view(registry: Registry, settings: Settings, box: SecretBox, flow: Flow
         "preferred_factor": None if terminal else flow.context.preferred,
         "attempts_left": flow.attempts_left,
         "challenge": challenge,
-        "result": {k: v for k, v in flow.result.items() if k != "token"} if auditor and flow.result else flow.result,
+        "result": _result(flow, owner, auditor),
         "created_at": iso(flow.created_at),
         "updated_at": iso(flow.updated_at),
     }
+
+
+def _result(flow: Flow, owner: bool, auditor: bool) -> dict[str, Any] | None:
+    """The result: bearer credentials (the result token) not for the read-only auditor; what
+    is shown once (a new device token) only to the flow-token holder, in the answer to the
+    event that made it."""
+    if flow.result is None:
+        return None
+    if auditor:
+        return {k: v for k, v in flow.result.items() if k != "token"}
+    return {**flow.result, **flow.shown_once} if owner else flow.result

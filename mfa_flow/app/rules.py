@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from ..domain import machine, policy
+from ..domain import devices, machine, policy
 from ..domain.errors import DomainError, WrongProof
 from ..domain.flow import canonical_json
 from ..domain.machine import Step
@@ -16,7 +16,8 @@ from ..factors.base import FactorContext
 from ..factors.registry import Registry
 from ..keyring import Keyring
 from ..settings import Settings
-from ..tokens import acr_for
+from ..tokens import TRUSTED_DEVICE, acr_for
+from . import devices as trusted_devices
 
 
 @dataclass
@@ -30,7 +31,10 @@ class Decision:
 
 def config_digest(config: policy.MfaConfig) -> str:
     """A short digest of the MFA configuration a decision was taken under (for the log)."""
-    return hashlib.sha256(canonical_json({"factors": list(config.factors), "policy": config.policy})).hexdigest()[:16]
+    described: dict[str, object] = {"factors": list(config.factors), "policy": config.policy}
+    if config.trusted_devices.enabled:  # so that digests of configurations without it stay as they were
+        described["trusted_devices"] = config.trusted_devices.to_json()
+    return hashlib.sha256(canonical_json(described)).hexdigest()[:16]
 
 
 class Rules:
@@ -42,7 +46,7 @@ class Rules:
 
     async def config(self, ctx: FactorContext) -> policy.MfaConfig:
         stored = await ctx.uow.config.get()
-        return policy.MfaConfig.checked(self.machine, stored.factors, stored.policy)
+        return policy.MfaConfig.checked(self.machine, stored.factors, stored.policy, stored.trusted_devices)
 
     async def user_factors(self, ctx: FactorContext) -> policy.UserFactors:
         user = ctx.the_user
@@ -57,34 +61,56 @@ class Rules:
         )
 
     async def first_factor_passed(self, ctx: FactorContext, user: User, event: str, guard: str,
-                                  amr: list[str], sign_up: bool = False) -> Decision:
+                                  amr: list[str], device_token: str | None = None, sign_up: bool = False) -> Decision:
         ctx.user = user
         ctx.flow.user_id = user.id
         ctx.flow.context.username = user.username
         ctx.flow.context.amr = amr
-        return await self.after_first_factor(ctx, event, guard, sign_up=sign_up)
+        return await self.after_first_factor(ctx, event, guard, device_token, sign_up=sign_up)
 
-    async def after_first_factor(self, ctx: FactorContext, event: str, guard: str, sign_up: bool = False) -> Decision:
+    async def after_first_factor(self, ctx: FactorContext, event: str, guard: str,
+                                 device_token: str | None = None, sign_up: bool = False) -> Decision:
+        """Rule 1, with the device token that came with the first factor, if any: the log row
+        says what became of it (never the token)."""
         config = await self.config(ctx)
+        verdict, device = devices.DISABLED, None
+        if device_token is not None and config.trusted_devices.enabled:
+            verdict, device = await trusted_devices.recognise(ctx.uow, device_token, ctx.the_user.id, ctx.now)
+        trusted = verdict == devices.HONOURED
         route = policy.after_first_factor(self.machine, config, await self.user_factors(ctx),
                                           purpose=ctx.flow.context.purpose, step_up=ctx.flow.context.step_up,
-                                          sign_up=sign_up)
+                                          trusted_device=trusted, sign_up=sign_up)
         ctx.flow.mode = route.mode
         ctx.flow.context.choices = route.choices
         ctx.flow.context.skippable = route.skippable
         ctx.flow.context.preferred = route.preferred
         # The log names the rule, the policy by name, the exact configuration (digest) and
         # the per-flow or per-user setting that decided against the policy alone, if one did.
-        data = {"rule": route.rule, "policy": config.policy, "config": config_digest(config)}
+        data: dict[str, object] = {"rule": route.rule, "policy": config.policy, "config": config_digest(config)}
         if route.override is not None:
             data["override"] = route.override
+        if device_token is not None:
+            if trusted and route.rule != policy.TRUSTED_DEVICE_RULE:
+                verdict = devices.NOT_APPLICABLE
+            data["trusted_device"] = verdict
+            if device is not None:
+                data["device_id"] = device.id
         step = Step(event, guard, route.to_state, data)
-        if route.to_state == machine.DONE:
+        if route.rule == policy.TRUSTED_DEVICE_RULE:
+            assert device is not None
+            await ctx.uow.devices.mark_used(device.id, ctx.now)
+            await self.complete(ctx, factor=None, mfa_by=TRUSTED_DEVICE)
+        elif route.to_state == machine.DONE:
             await self.complete(ctx, factor=None)
         return Decision([step])
 
-    async def complete(self, ctx: FactorContext, factor: str | None) -> None:
-        """The flow reaches ``done``: reset the user's failure count, record the result."""
+    async def complete(self, ctx: FactorContext, factor: str | None, *, remember_device: bool = False,
+                       mfa_by: str | None = None) -> None:
+        """The flow reaches ``done``: reset the user's failure count, record the result.
+
+        ``remember_device``: the completing event asked to trust this device (it proved a
+        second factor in this flow); honoured when trusted devices are enabled.
+        ``mfa_by``: what stood in for a second factor this flow did not prove."""
         user = ctx.the_user
         last_used = factor if factor in self.machine.primary_factors else None
         await ctx.uow.users.record_success(user.id, last_used)
@@ -95,8 +121,14 @@ class Rules:
             amr.append("mfa")
         ctx.flow.context.amr = amr
         # The signed result lives on the flow row only, never in the transition log.
-        token = await self.keyring.result_token(ctx.uow, ctx.flow.id, user.id, amr, ctx.now)
-        ctx.flow.result = {"amr": amr, "acr": acr_for(amr), "token": token}
+        token = await self.keyring.result_token(ctx.uow, ctx.flow.id, user.id, amr, ctx.now, mfa_by)
+        ctx.flow.result = {"amr": amr, "acr": acr_for(amr, mfa_by), "token": token}
+        if mfa_by is not None:
+            ctx.flow.result["mfa_by"] = mfa_by
+        if remember_device:
+            trust = (await self.config(ctx)).trusted_devices
+            if trust.enabled:
+                await trusted_devices.remember(ctx.uow, ctx.flow, user.id, trust, ctx.now)
 
     async def wrong(self, ctx: FactorContext, step: Step, detail: str) -> Decision:
         """A wrong proof: counted against the flow and the user, then maybe the end of the flow."""
@@ -107,6 +139,8 @@ class Rules:
             user_locked = await ctx.uow.users.record_failure(
                 ctx.user, self.settings.lockout_threshold, timedelta(seconds=self.settings.lockout_seconds), ctx.now
             )
+        if user_locked:  # a device must not outlast a lockout: whoever holds it is suspect too
+            await trusted_devices.revoke_all(ctx.uow, ctx.the_user.id, "user_locked", ctx.now, ctx.flow.id)
         if user_locked or ctx.flow.attempts_left == 0:
             reason = "user_locked" if user_locked else "attempts_exhausted"
             steps.append(Step("lock", "attempts_exhausted", machine.FAILED, {"reason": reason}))

@@ -32,7 +32,8 @@ from ..tokens import BadSignature, verify_compact
 Cursor = tuple[int, int]  # (xid of the writing transaction, row id)
 
 # Field names that would mean a credential leaked into the log.
-_SECRET_FIELDS = frozenset({"password", "code", "codes", "secret", "token", "credential", "otpauth_uri"})
+_SECRET_FIELDS = frozenset({"password", "code", "codes", "secret", "token", "credential", "otpauth_uri",
+                            "device_token"})
 
 
 def _secret_fields_in(value: Any) -> set[str]:

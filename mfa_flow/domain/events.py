@@ -82,6 +82,30 @@ class UserLocked:
 
 
 @dataclass(frozen=True)
+class DeviceTrusted:
+    """A sign-in remembered its device (``remember_device``); never the device token."""
+
+    user_id: str
+    device_id: str
+    flow_id: str
+    expires_at: datetime
+    at: datetime
+
+
+@dataclass(frozen=True)
+class DevicesRevoked:
+    """A user's trusted devices were revoked: one (``device_id``) or all of them (``device_id``
+    None). ``reason``: admin, factor_removed, mfa_reset, user_locked, user (an account flow)."""
+
+    user_id: str
+    device_id: str | None
+    count: int
+    reason: str
+    at: datetime
+    flow_id: str | None = None
+
+
+@dataclass(frozen=True)
 class CodeRequested:
     """A one-time code is to be delivered by the embedding app (the ``verification_code.requested``
     webhook). ``sealed`` is the destination and the code, already encrypted: the one webhook
@@ -96,7 +120,10 @@ class CodeRequested:
     at: datetime
 
 
-DomainEvent = FlowCreated | FlowTransitioned | FlowEnded | FactorEnrolled | FactorRemoved | UserLocked | CodeRequested
+DomainEvent = (
+    FlowCreated | FlowTransitioned | FlowEnded | FactorEnrolled | FactorRemoved | UserLocked | CodeRequested
+    | DeviceTrusted | DevicesRevoked
+)
 
 
 def transition_events(flow: "Flow", rows: "list[Transition]", user: "User | None") -> list[DomainEvent]:

@@ -74,6 +74,9 @@ class Flow:
     created_at: datetime
     updated_at: datetime
     token_digest: bytes = b""
+    # What the answer to the current event shows its flow-token holder once and nothing
+    # stores (a new device token): never written to the flow row, the log or a webhook.
+    shown_once: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.context, FlowContext):  # as read from storage or built in a test

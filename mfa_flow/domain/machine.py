@@ -145,6 +145,11 @@ class FlowMachine:
         )
         self.system_events = SYSTEM_EVENTS + factor_system_events
         self.events = self.client_events + self.system_events
+        # The factors' events that can end a flow in ``done`` having proved something (a proof,
+        # a follow-up such as acknowledging backup codes): they may ask to remember the device.
+        self.completing_events = tuple(dict.fromkeys(
+            [f.proof_event for f in self.factors] + [r.event for f in self.factors for r in f.rows if DONE in r.destinations]
+        ))
         self.table = self._assemble()
         self._machine = _StepMachine(
             model=None,

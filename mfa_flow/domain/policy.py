@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .devices import DeviceTrust
 from .machine import DONE, FACTOR_SELECTION, FlowMachine
 
 MANDATORY = "mandatory"
@@ -20,6 +21,7 @@ POLICIES = (MANDATORY, PROMPT_AT_SIGN_IN_AND_SIGN_UP, PROMPT_ONLY_AT_SIGN_IN, NO
 USER_CONTROLLED = "user_controlled"
 POLICY_ALIASES = {USER_CONTROLLED: PROMPT_AT_SIGN_IN_AND_SIGN_UP}
 BACKUP_CODE = "backup_code"  # rule 2 names it: the codes that follow a primary set-up
+TRUSTED_DEVICE_RULE = "done.trusted_device"
 
 # What a flow is for (``purpose``): signing in, or managing one's own factors (account flows).
 SIGN_IN = "sign_in"
@@ -30,6 +32,7 @@ MANAGE = "manage"
 STEP_UP = "step_up"
 REQUIRED = "required"
 SKIP_ON_SIGN_IN = "skip_on_sign_in"
+TRUSTED_DEVICE = "trusted_device"
 
 
 def canonical_policy(name: str) -> str:
@@ -49,9 +52,11 @@ class MfaConfig:
     factors: tuple[str, ...]
     policy: str
     primary: tuple[str, ...] = field(default=(), compare=False)
+    trusted_devices: DeviceTrust = DeviceTrust()
 
     @classmethod
-    def checked(cls, machine: FlowMachine, factors: tuple[str, ...] | list[str], policy: str) -> "MfaConfig":
+    def checked(cls, machine: FlowMachine, factors: tuple[str, ...] | list[str], policy: str,
+                trusted_devices: DeviceTrust = DeviceTrust()) -> "MfaConfig":
         unknown = [f for f in factors if f not in machine.all_factors]
         if unknown:
             raise PolicyError(f"unknown factor {unknown[0]!r}; choose from {', '.join(machine.all_factors)}")
@@ -66,7 +71,7 @@ class MfaConfig:
                 f"{secondary[0]} cannot be enabled without a primary factor ({' or '.join(machine.primary_factors)})"
             )
         # One canonical order, so that equal configurations compare and digest equal.
-        return cls(tuple(f for f in machine.all_factors if f in factors), policy, primary)
+        return cls(tuple(f for f in machine.all_factors if f in factors), policy, primary, trusted_devices)
 
     @property
     def backup_codes_enabled(self) -> bool:
@@ -111,15 +116,18 @@ def after_first_factor(machine: FlowMachine, config: MfaConfig, user: UserFactor
 
     ``step_up``: the embedding app asked for a second factor now, whatever the policy and the
     user's opt-out. ``sign_up``: the first factor was a registration (some policies do not
-    prompt then). ``purpose`` and ``trusted_device`` are decided by the account-flow and
-    trusted-device rules, which slot in where their comments say.
+    prompt then). ``trusted_device``: the first factor came with a valid device token of this
+    user; it stands in for verification (the device proved a second factor before), never for
+    set-up and never under step-up. ``purpose`` is decided by the account-flow rule, which
+    slots in where its comments say.
     """
     enrolled = tuple(f for f in config.primary if f in user.enrolled)
     if enrolled:
         # purpose manage: the account-flow rule goes here (verify unless MFA was proven).
         if step_up:
             return _verify(machine, config, user, enrolled, override=STEP_UP)
-        # trusted_device: the trusted-device rule goes here (never under step-up).
+        if trusted_device:
+            return Route(DONE, None, rule=TRUSTED_DEVICE_RULE, override=TRUSTED_DEVICE)
         if user.skip_on_sign_in:
             if not mandatory_for(config, user):
                 return Route(DONE, None, rule="done.opted_out", override=SKIP_ON_SIGN_IN)
@@ -178,6 +186,7 @@ RULE_MODES: dict[str, tuple[str | None, bool]] = {
     "done.opted_out": (None, False),
     "done.no_prompt": (None, False),
     "done.no_prompt_at_sign_up": (None, False),
+    TRUSTED_DEVICE_RULE: (None, False),
     "setup.offered": ("setup", True),
     "setup.required": ("setup", False),
 }

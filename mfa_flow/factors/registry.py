@@ -15,6 +15,12 @@ from .base import Factor
 
 FACTORS: tuple[Factor, ...] = (totp.FACTOR, webauthn.FACTOR, email_code.FACTOR, sms_code.FACTOR, backup_code.FACTOR)
 
+REMEMBER_DEVICE = {
+    "type": "boolean",
+    "description": "Trust this device (when trusted devices are enabled): if this event completes the sign-in,"
+                   " result.device_token is shown once",
+}
+
 
 class Registry:
     """The factors by name, and the one machine whose table they complete."""
@@ -40,8 +46,17 @@ class Registry:
         return self.get(self.machine.factor_of_state.get(state) or self.machine.follow_up.get(state))
 
     def event_schemas(self) -> dict[str, dict[str, Any]]:
-        """The JSON Schemas of the factors' events, by component name."""
-        return {name: schema for f in self for name, schema in f.schemas.items()}
+        """The JSON Schemas of the factors' events, by component name. An event that can
+        complete a sign-in (a proof, or a follow-up that leads to done) may carry
+        ``remember_device``: every factor's, without each one declaring it."""
+        completing = self.machine.completing_events
+        schemas = {}
+        for factor in self:
+            for name, schema in factor.schemas.items():
+                if schema["properties"]["type"]["const"] in completing:
+                    schema = {**schema, "properties": {**schema["properties"], "remember_device": REMEMBER_DEVICE}}
+                schemas[name] = schema
+        return schemas
 
 
 @cache

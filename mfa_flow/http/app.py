@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from datetime import UTC, datetime
@@ -11,13 +12,13 @@ from typing import TYPE_CHECKING, AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from .. import __version__, logs
+from .. import __version__, logs, loops
 from ..app.flows import FlowService
 from ..audit.checkpoints import make_checkpoints
 from ..factors.registry import Registry
 from ..live import ChangeFeed
 from ..settings import Settings
-from . import audit, flows, headers, health, live, management, pages, webhooks
+from . import audit, auth, flows, headers, health, live, management, pages, webhooks
 from .context import request_context_middleware
 from .health import DRAINING
 from .problems import mark_response_started, problems_middleware
@@ -38,7 +39,7 @@ HANDLER_ARGS = {"lingering_time": 2.0}
 
 async def _sweep_expired(app: web.Application) -> None:
     """Expire overdue flows now and then, so that none waits for a client to touch it; drop
-    abuse-limit windows nobody reads any more."""
+    abuse-limit windows nobody reads any more, and trusted devices past their expiry."""
     service: FlowService = app["flows"]
     while True:
         await asyncio.sleep(app["settings"].sweep_interval)
@@ -47,6 +48,7 @@ async def _sweep_expired(app: web.Application) -> None:
             await app["limits"].purge()
             await service.codes.send_queued()  # codes a process queued and could not send (it stopped)
             await service.codes.erase_expired()
+            await app["management"].purge_expired_devices()
         except Exception:  # keep sweeping: one failure (a restart of the database) is not fatal
             log.exception("expiry sweep failed")
 
@@ -101,15 +103,17 @@ def create_app(settings: Settings, database_url: str, registry: Registry,
 
     app.cleanup_ctx.append(lifecycle)
     app.add_routes(
-        health.routes() + management.routes() + flows.routes() + webhooks.routes() + audit.routes()
+        live.list_routes() + auth.routes() + health.routes() + management.routes() + flows.routes() + webhooks.routes()
+        + audit.routes()
     )
     live.install(app)
     pages.install(app)
     return app
 
 
-def run(app: web.Application, settings: Settings) -> None:
-    """Serve until Ctrl-C or SIGTERM (graceful: requests in flight finish).
+def run(app: web.Application, settings: Settings, reuse_port: bool = False) -> None:
+    """Serve until Ctrl-C or SIGTERM (graceful: requests in flight finish), on the event loop
+    ``MFA_FLOW_EVENT_LOOP`` chooses; ``reuse_port`` when several processes share the port.
 
     SIGTERM starts draining: /readyz answers 503 at once, so that load balancers stop sending
     new work, while requests are still served for ``MFA_FLOW_DRAIN_SECONDS``; then the
@@ -130,7 +134,11 @@ def run(app: web.Application, settings: Settings) -> None:
         loop.add_signal_handler(signal.SIGINT, stop)
 
     app.on_startup.append(handle_signals)
-    ready = f"mfa-flow {__version__} listening on http://{settings.host}:{settings.port} (Ctrl-C stops it)"
+    loop = loops.chosen(settings.event_loop)
+    ready = (f"mfa-flow {__version__} listening on http://{settings.host}:{settings.port} (pid {os.getpid()},"
+             f" {loop}; Ctrl-C stops it)")
     # aiohttp calls ``print`` once the socket is bound and start-up (migrations, keys) is done.
+    # No access log: it would print query strings (?token= carries a flow token), and costs time.
     web.run_app(app, host=settings.host, port=settings.port, print=lambda _: print(ready, file=sys.stderr),
-                shutdown_timeout=8.0, handle_signals=False)
+                shutdown_timeout=8.0, handle_signals=False, access_log=None, reuse_port=reuse_port or None,
+                loop=loops.factory(settings.event_loop)())

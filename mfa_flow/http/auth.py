@@ -92,6 +92,18 @@ def require_reader(request: web.Request) -> Caller:
     return who
 
 
+async def whoami(request: web.Request) -> web.Response:
+    """Which credential the request carries (the console shows the admin or the read-only view)."""
+    who = caller(request)
+    if who.role is None:
+        raise unauthorized("send a key or a flow token as a Bearer token")
+    return web.json_response({"role": who.role})
+
+
+def routes() -> list[web.RouteDef]:
+    return [web.get("/api/whoami", whoami)]
+
+
 def check_flow_access(who: Caller, flow: Flow | None, drive: bool) -> None:
     """Reading a flow: its token, admin, auditor. Driving it: its token or admin (the domain's rule)."""
     check_access(who.principal, flow, drive)

@@ -6,6 +6,7 @@ import asyncio
 
 from aiohttp import web
 
+from .. import jsoncodec
 from ..app.flows import PASSWORD_EVENTS
 from ..domain.flow import Flow, canonical_flow_id, iso
 from ..domain.machine import is_terminal
@@ -13,7 +14,7 @@ from ..numbers import whole_number
 from .auth import ADMIN, AUDITOR, Caller, caller, check_flow_access, forbidden, require_reader
 from .clients import request_address
 from .problems import invalid, not_found
-from .validation import event_component, read_json, read_json_object
+from .validation import event_component, query_int, read_json, read_json_object
 
 MAX_WAIT_SECONDS = 60
 
@@ -29,7 +30,7 @@ def path_flow_id(request: web.Request) -> str:
 def _flow_response(request, flow, who, status=200, body=None) -> web.Response:
     service = request.app["flows"]
     payload = body if body is not None else service.view(flow, owner=who.owns(flow), auditor=who.role == AUDITOR)
-    return web.json_response(payload, status=status, headers={"ETag": f'"{flow.version}"'})
+    return web.json_response(payload, status=status, headers={"ETag": f'"{flow.version}"'}, dumps=jsoncodec.dumps)
 
 
 def _version_tag(header: str | None, name: str) -> int | None:
@@ -49,9 +50,13 @@ async def create_flow(request: web.Request) -> web.Response:
         raise invalid("body.require_mfa: a step-up is for a user the embedding backend authenticated; send user too")
     if "user" in body and who.role != ADMIN:
         raise forbidden("only the admin key may start a flow for an authenticated user")
+    if "device_token" in body and "user" not in body:
+        raise invalid("device_token comes with user: it is the device token of the user whose first factor "
+                      "the backend asserts (a client sends its own with submit_password)")
     if who.role != ADMIN:  # the admin key is never counted by abuse limits
         await request.app["limits"].flow_created(request_address(request))
-    flow, token = await request.app["flows"].create(body.get("user"), who.principal, bool(body.get("require_mfa")))
+    flow, token = await request.app["flows"].create(body.get("user"), who.principal, body.get("device_token"),
+                                                    bool(body.get("require_mfa")))
     view = request.app["flows"].view(flow, owner=True)
     response = _flow_response(request, flow, who, 201, {"flow": view, "flow_token": token})
     response.headers["Location"] = f"/api/flows/{flow.id}"
@@ -117,6 +122,28 @@ async def post_event(request: web.Request) -> web.Response:
     return _flow_response(request, flow, who)
 
 
+MAX_LIST = 200
+
+
+async def list_flows(request: web.Request) -> web.Response:
+    """Recent flows, newest first (admin, auditor): the console's list. No tokens, no secrets."""
+    require_reader(request)
+    service = request.app["flows"]
+    limit = query_int(request, "limit", 50, 1, MAX_LIST)
+    assert limit is not None  # it has a default
+    before = request.query.get("before")
+    if before is not None and canonical_flow_id(before) is None:
+        raise invalid("before must be the id of a flow (the previous page's next)")
+    state = request.query.get("state")
+    if state is not None and state not in service.machine.states:
+        raise invalid("state must be one of: " + ", ".join(service.machine.states))
+    flows = await service.recent(limit, before and canonical_flow_id(before), state, request.query.get("user_id"))
+    return web.json_response({
+        "items": [service.view(flow, owner=False, auditor=True) for flow in flows],
+        "next": flows[-1].id if len(flows) == limit else None,
+    })
+
+
 async def get_transitions(request: web.Request) -> web.Response:
     require_reader(request)
     flow_id = request.match_info["flow_id"]
@@ -127,6 +154,7 @@ async def get_transitions(request: web.Request) -> web.Response:
 def routes() -> list[web.RouteDef]:
     return [
         web.post("/api/flows", create_flow),
+        web.get("/api/flows", list_flows),
         web.get("/api/flows/{flow_id}", get_flow),
         web.post("/api/flows/{flow_id}/events", post_event),
         web.get("/api/flows/{flow_id}/transitions", get_transitions),

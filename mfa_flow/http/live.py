@@ -13,12 +13,12 @@ import json
 
 from aiohttp import WSMsgType, web
 
-from .. import logs
+from .. import jsoncodec, logs
 from ..domain.errors import DomainError
 from ..domain.machine import is_terminal
 from ..numbers import whole_number
 from ..store.connections import is_connection_lost
-from .auth import AUDITOR, Caller, caller, check_flow_access, forbidden
+from .auth import ADMIN, AUDITOR, Caller, caller, check_flow_access, forbidden, unauthorized
 from .clients import request_address
 from .flows import drive
 from .masking import MaskCheckingWebSocketResponse
@@ -77,7 +77,7 @@ class FlowSocket:
             if flow.version <= self.sent_version:
                 return
             self.sent_version = flow.version
-            await self.ws.send_json({"type": "flow", "flow": self._view(flow)})
+            await self.ws.send_json({"type": "flow", "flow": self._view(flow)}, dumps=jsoncodec.dumps)
             if is_terminal(flow.state):
                 self.final_state = flow.state
 
@@ -116,10 +116,11 @@ class FlowSocket:
             await self._error(message_id, Problem(500, "internal-error", "Internal error", "the server failed"))
             return
         await self.push(flow)  # the new state first, for clients that only follow "flow" messages
-        await self.ws.send_json({"type": "ack", "id": message_id, "flow": self._view(flow)})
+        await self.ws.send_json({"type": "ack", "id": message_id, "flow": self._view(flow)}, dumps=jsoncodec.dumps)
 
     async def _error(self, message_id, problem: Problem) -> None:
-        await self.ws.send_json({"type": "error", "id": message_id, "problem": problem.body(self.request.path)})
+        await self.ws.send_json({"type": "error", "id": message_id, "problem": problem.body(self.request.path)},
+                                dumps=jsoncodec.dumps)
 
     async def run(self) -> None:
         follower = asyncio.create_task(self.follow())
@@ -178,7 +179,7 @@ def _last_event_id(request: web.Request) -> int:
 
 
 def _sse(version: int, data: dict) -> bytes:
-    return f"id: {version}\nevent: flow\ndata: {json.dumps(data)}\n\n".encode()
+    return f"id: {version}\nevent: flow\ndata: {jsoncodec.dumps(data)}\n\n".encode()
 
 
 async def flow_events(request: web.Request) -> web.StreamResponse:
@@ -218,6 +219,48 @@ async def flow_events(request: web.Request) -> web.StreamResponse:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await pinger
     return response
+
+
+# --- Every flow, for the console ---------------------------------------------------------
+
+
+async def recent_flows(request: web.Request) -> web.StreamResponse:
+    """Server-Sent Events (admin, auditor): an ``event: flow`` with a flow (as the auditor sees
+    it) each time one is created or moves, on any process; ``event: resync`` when changes were
+    missed (the client reads ``GET /api/flows`` again). Subscribed before the headers go out,
+    so a client that reads the list once the stream is open misses nothing."""
+    who = caller(request, query_token=True)
+    if who.role is None:
+        raise unauthorized("this stream needs the admin or auditor key (Bearer, or ?token=)")
+    if who.role not in (ADMIN, AUDITOR):
+        raise forbidden("this stream needs the admin or auditor key")
+    service = request.app["flows"]
+    with request.app["feed"].subscribe_all() as changes:
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        )
+        await response.prepare(request)
+        await response.write(f"retry: {SSE_RETRY_MS}\n\n".encode())
+        try:
+            while not changes.closed:
+                taken = await changes.take(HEARTBEAT_SECONDS)
+                if taken is None:
+                    await response.write(b": keep-alive\n\n")
+                    continue
+                flow_ids, lost = taken
+                if lost:
+                    await response.write(b"event: resync\ndata: {}\n\n")
+                for flow in reversed(await service.many(sorted(flow_ids))):  # oldest first
+                    view = service.view(flow, owner=False, auditor=True)
+                    await response.write(f"event: flow\ndata: {json.dumps(view)}\n\n".encode())
+        except ConnectionResetError:
+            pass  # the client went away
+    return response
+
+
+def list_routes() -> list[web.RouteDef]:
+    """Routes that must come before ``/api/flows/{flow_id}``, which would take their path."""
+    return [web.get("/api/flows/sse", recent_flows)]
 
 
 # --- Wiring -------------------------------------------------------------------------------

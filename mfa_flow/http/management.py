@@ -67,6 +67,17 @@ async def delete_verification(request):
     return web.Response(status=204)
 
 
+async def list_devices(request):
+    require_admin(request)
+    return web.json_response(await request.app["management"].list_devices(request.match_info["user_id"]))
+
+
+async def revoke_devices(request):
+    require_admin(request)
+    await request.app["management"].revoke_devices(request.match_info["user_id"], request.match_info.get("device_id"))
+    return web.Response(status=204)
+
+
 def routes() -> list[web.RouteDef]:
     return [
         web.get("/api/config/mfa", get_config),
@@ -78,4 +89,7 @@ def routes() -> list[web.RouteDef]:
         web.post("/api/users/{user_id}/mfa-verifications", add_factor),
         web.patch("/api/users/{user_id}/mfa-verifications/{verification_id}", rename_factor),
         web.delete("/api/users/{user_id}/mfa-verifications/{verification_id}", delete_verification),
+        web.get("/api/users/{user_id}/trusted-devices", list_devices),
+        web.delete("/api/users/{user_id}/trusted-devices", revoke_devices),
+        web.delete("/api/users/{user_id}/trusted-devices/{device_id}", revoke_devices),
     ]

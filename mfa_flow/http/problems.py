@@ -7,12 +7,11 @@ HTTP: each kind of error has its status and title here, its facts become extensi
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from .. import logs
+from .. import jsoncodec, logs
 from ..domain import errors
 from ..store.connections import REQUEST_WRITES, Writes, is_connection_lost
 
@@ -96,8 +95,9 @@ def problem_response(problem: Problem, request: web.Request | None = None) -> we
     body = problem.body(request.path if request is not None else None)
     response = web.Response(
         status=problem.status,
-        text=json.dumps(body),
+        body=jsoncodec.dumps_bytes(body),
         content_type="application/problem+json",
+        charset="utf-8",
         headers=problem.headers,
     )
     if problem.status == 408:

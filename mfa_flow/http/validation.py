@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from .. import jsoncodec
 from ..factors.base import Factor
 from ..factors.registry import Registry as FactorRegistry
 from ..numbers import whole_number
@@ -81,7 +82,10 @@ class Schemas:
         self.registry = Registry().with_resources(resources)
         self.event_schemas = registry.event_schemas()
         self.client_events = registry.machine.client_events
+        # Every validator is built once, here, so that no request pays for one.
         self._validators: dict[str, Draft202012Validator] = {}
+        for component in [*self.openapi["components"]["schemas"], *self.event_schemas]:
+            self.validator(component)
 
     def validator(self, component: str) -> Draft202012Validator:
         if component not in self._validators:
@@ -93,11 +97,8 @@ class Schemas:
         return self._validators[component]
 
     def check(self, component: str, instance: Any) -> None:
-        try:
-            # JSON may escape unpaired surrogates ("\ud800"), which no UTF-8 consumer can take.
-            json.dumps(instance, ensure_ascii=False).encode()
-        except UnicodeEncodeError:
-            raise invalid("the body holds text that is not valid Unicode (an unpaired surrogate escape)") from None
+        if not jsoncodec.encodable(instance):
+            raise invalid("the body holds text that is not valid Unicode (an unpaired surrogate escape)")
         errors = sorted(self.validator(component).iter_errors(instance), key=lambda e: (len(e.path), e.message))
         if errors:
             error = errors[0]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..domain.devices import DeviceTrust
+
 
 @dataclass(frozen=True)
 class StoredConfig:
@@ -12,6 +14,7 @@ class StoredConfig:
 
     factors: tuple[str, ...]
     policy: str
+    trusted_devices: DeviceTrust = DeviceTrust()
 
 
 class ConfigRepository:
@@ -19,10 +22,15 @@ class ConfigRepository:
         self.conn = conn
 
     async def get(self) -> StoredConfig:
-        row = await self.conn.fetchrow("SELECT factors, policy FROM mfa_config")
-        return StoredConfig(tuple(row["factors"]), row["policy"])
+        row = await self.conn.fetchrow(
+            "SELECT factors, policy, trusted_devices_enabled, trusted_devices_days FROM mfa_config"
+        )
+        trust = DeviceTrust(row["trusted_devices_enabled"], row["trusted_devices_days"])
+        return StoredConfig(tuple(row["factors"]), row["policy"], trust)
 
-    async def put(self, factors: tuple[str, ...], policy: str) -> None:
+    async def put(self, factors: tuple[str, ...], policy: str, trusted_devices: DeviceTrust = DeviceTrust()) -> None:
         await self.conn.execute(
-            "UPDATE mfa_config SET factors = $1, policy = $2, updated_at = now()", list(factors), policy
+            "UPDATE mfa_config SET factors = $1, policy = $2, trusted_devices_enabled = $3,"
+            " trusted_devices_days = $4, updated_at = now()",
+            list(factors), policy, trusted_devices.enabled, trusted_devices.days,
         )

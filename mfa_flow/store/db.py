@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
+from .. import jsoncodec
 from .connections import CONNECT_TIMEOUT_SECONDS
 from .uow import UnitOfWork
 
@@ -32,7 +32,16 @@ def embedded_url(data_dir: Path) -> str:
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    await conn.set_type_codec("jsonb", encoder=jsoncodec.dumps, decoder=jsoncodec.loads, schema="pg_catalog")
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """What a connection needs when it goes back to the pool, after the rollback asyncpg always
+    does of a transaction left open: nothing. Pooled connections carry no session state (only
+    transaction-scoped settings and locks: ``SET LOCAL``, ``pg_advisory_xact_lock``; LISTEN and
+    the migrations' session lock use connections of their own), so asyncpg's default reset
+    (``RESET ALL``, ``UNLISTEN *``, ... ) would cost every unit of work one more round trip for
+    nothing."""
 
 
 class Database:
@@ -43,7 +52,8 @@ class Database:
     @classmethod
     async def connect(cls, url: str, min_size: int = 2, max_size: int = 10) -> "Database":
         pool = await asyncpg.create_pool(
-            url, min_size=min_size, max_size=max_size, init=_init_connection, timeout=CONNECT_TIMEOUT_SECONDS
+            url, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session,
+            timeout=CONNECT_TIMEOUT_SECONDS,
         )
         return cls(pool, url)
 

@@ -5,11 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..domain.flow import Flow, Transition, canonical_flow_id
+from ..domain.users import User
+from . import users
 from .audit_log import ROW_COLUMNS
 
 _COLUMNS = (
     "id::text AS id, state, version, mode, user_id, expires_at, attempts_left, context, result,"
     " chain_head, created_at, updated_at, token_digest"
+)
+
+# The flow and its user, both locked, in one round trip (flow first, then user: the order every
+# event takes them in). The user's columns are the user repository's, prefixed.
+_USER_COLUMNS = [column.strip() for column in users._COLUMNS.split(",")]
+_FLOW_AND_USER = (
+    f"WITH f AS (SELECT {_COLUMNS} FROM flows WHERE id = $1::uuid FOR UPDATE)"
+    f" SELECT f.*, {', '.join(f'u.{c} AS user__{c}' for c in _USER_COLUMNS)}"
+    f" FROM f LEFT JOIN LATERAL (SELECT {users._COLUMNS} FROM users WHERE id = f.user_id FOR UPDATE) u ON true"
 )
 
 # Payload of the change feed: small, as NOTIFY wants; listeners re-read the flow.
@@ -50,6 +61,19 @@ class FlowRepository:
         )
         return Flow(**row) if row else None
 
+    async def get_locked_with_user(self, flow_id: str) -> tuple[Flow | None, User | None]:
+        """The flow and its user (None when it has none, or when its user was deleted), both
+        locked for the rest of the transaction."""
+        checked = canonical_flow_id(flow_id)
+        if checked is None:
+            return None, None
+        row = await self.conn.fetchrow(_FLOW_AND_USER, checked)
+        if row is None:
+            return None, None
+        values = dict(row)
+        user = {c: values.pop(f"user__{c}") for c in _USER_COLUMNS}
+        return Flow(**values), User(**user) if user["id"] is not None else None
+
     async def save(self, flow: Flow) -> None:
         """Write the flow and announce its new version on the change feed. The NOTIFY rides in
         the UPDATE's RETURNING (one round trip); PostgreSQL delivers it only if this commits."""
@@ -79,6 +103,27 @@ class FlowRepository:
             limit,
         )
         return [r["id"] for r in rows]
+
+    async def recent(self, limit: int, before: str | None = None, state: str | None = None,
+                     user_id: str | None = None) -> list[Flow]:
+        """Flows newest first; ``before`` is the id of the last flow of the previous page."""
+        rows = await self.conn.fetch(
+            f"SELECT {_COLUMNS} FROM flows"
+            " WHERE ($2::uuid IS NULL OR (created_at, id) < (SELECT created_at, id FROM flows WHERE id = $2::uuid))"
+            " AND ($3::text IS NULL OR state = $3) AND ($4::text IS NULL OR user_id = $4)"
+            " ORDER BY created_at DESC, id DESC LIMIT $1",
+            limit,
+            before,
+            state,
+            user_id,
+        )
+        return [Flow(**row) for row in rows]
+
+    async def many(self, flow_ids: list[str]) -> list[Flow]:
+        rows = await self.conn.fetch(
+            f"SELECT {_COLUMNS} FROM flows WHERE id = ANY($1::uuid[]) ORDER BY created_at DESC, id DESC", flow_ids
+        )
+        return [Flow(**row) for row in rows]
 
     async def count_by_state(self) -> dict[str, int]:
         rows = await self.conn.fetch("SELECT state, count(*)::int AS n FROM flows GROUP BY state")

@@ -1,7 +1,7 @@
 """The webhook outbox: messages written in the transaction of the change that caused them.
 
 ``add`` inserts the messages and, in the same statement, one pending delivery per enabled
-endpoint that subscribes to each message's type. A rolled-back change leaves neither. A
+endpoint that subscribes to each message's type (waking the workers if there is one). A rolled-back change leaves neither. A
 message no enabled endpoint subscribes to is not kept: with no webhooks registered, a
 transition costs one cheap statement more and writes nothing.
 The NOTIFY is delivered at commit only, so the worker wakes for committed work alone.
@@ -9,10 +9,10 @@ The NOTIFY is delivered at commit only, so the worker wakes for committed work a
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any, Iterable
 
+from .. import jsoncodec
 from ..webhooks.messages import SECRET_TYPES, Message
 
 # The worker LISTENs here; the payload is empty (it re-reads the deliveries table).
@@ -36,7 +36,8 @@ WITH new_messages AS (
     ORDER BY m.seq
     RETURNING 1
 )
-SELECT count(*)::int FROM new_deliveries
+-- The workers are woken in the same statement (one round trip), and only when there is work.
+SELECT count(*)::int AS due, CASE WHEN count(*) > 0 THEN pg_notify($7, '') END AS woken FROM new_deliveries
 """
 
 # A message occurs before any of its deliveries ends, so the index on occurred_at narrows the
@@ -68,17 +69,16 @@ class OutboxRepository:
         messages = list(messages)
         if not messages:
             return 0
-        due = await self.conn.fetchval(
+        due: int = await self.conn.fetchval(
             _INSERT,
             [m.id for m in messages],
             [m.type for m in messages],
             [m.ordering_key for m in messages],
-            [json.dumps(m.data) for m in messages],
+            [jsoncodec.dumps(m.data) for m in messages],
             [m.occurred_at for m in messages],
             list(SECRET_TYPES),  # never through "*": only to endpoints that name them
+            OUTBOX_CHANNEL,
         )
-        if due:
-            await self.wake_worker()
         return due
 
     async def wake_worker(self) -> None:

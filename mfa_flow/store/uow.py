@@ -18,6 +18,7 @@ from .audit_log import AuditLog
 from .code_deliveries import CodeDeliveryRepository
 from .config import ConfigRepository
 from .connections import ACQUIRE_TIMEOUT_SECONDS, REQUEST_WRITES, DatabaseUnavailable, is_connection_lost
+from .devices import TrustedDeviceRepository
 from .flows import FlowRepository, TransitionLog
 from .keys import SigningKeyRepository
 from .limits import RateLimitRepository
@@ -59,6 +60,7 @@ class UnitOfWork:
         self.config = ConfigRepository(self._conn)
         self.users = UserRepository(self._conn)
         self.user_factors = UserFactorRepository(self._conn)
+        self.devices = TrustedDeviceRepository(self._conn)
         self.webauthn = WebauthnRepository(self._conn)
         self.flows = FlowRepository(self._conn)
         self.transitions = TransitionLog(self._conn)

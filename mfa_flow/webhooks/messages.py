@@ -27,6 +27,8 @@ EVENT_TYPES = (
     "mfa.factor_removed",
     "user.locked",
     "verification_code.requested",
+    "mfa.device_trusted",
+    "mfa.device_revoked",
 )
 ALL_EVENTS = "*"
 CODE_REQUESTED = "verification_code.requested"
@@ -86,6 +88,15 @@ def to_message(event: events.DomainEvent) -> Message:
         data = {"flow_id": event.flow_id, "user_id": event.user_id, "channel": event.channel,
                 "delivery_id": event.delivery_id, "expires_at": iso(event.expires_at), "sealed": event.sealed}
         return _message(CODE_REQUESTED, f"flow:{event.flow_id}", data, event.at)
+    if isinstance(event, events.DeviceTrusted):
+        data = {"user_id": event.user_id, "device_id": event.device_id, "flow_id": event.flow_id,
+                "expires_at": iso(event.expires_at)}
+        return _message("mfa.device_trusted", f"user:{event.user_id}", data, event.at)
+    if isinstance(event, events.DevicesRevoked):
+        data = {"user_id": event.user_id, "reason": event.reason, "count": event.count, "flow_id": event.flow_id}
+        data.update({"device_id": event.device_id} if event.device_id else {"all": True})
+        # Keyed by user, as mfa.device_trusted is: one user's device messages keep their order.
+        return _message("mfa.device_revoked", f"user:{event.user_id}", data, event.at)
     data = {"user_id": event.user_id, "flow_id": event.flow_id, "locked_until": iso(event.locked_until)}
     return _message("user.locked", f"flow:{event.flow_id}", data, event.at)
 

@@ -21,8 +21,10 @@ async def test_configuration_is_validated(api):
     reply = await api.admin("PUT", "/api/config/mfa", {"factors": ["totp"]})
     assert reply.status == 400 and "'policy' is a required property" in reply.problem["detail"]
     await api.configure(["backup_code", "totp"], "user_controlled")
-    assert (await api.admin("GET", "/api/config/mfa")).body == {"factors": ["totp", "backup_code"],
-                                                          "policy": "prompt_at_sign_in_and_sign_up"}
+    assert (await api.admin("GET", "/api/config/mfa")).body == {
+        "factors": ["totp", "backup_code"], "policy": "prompt_at_sign_in_and_sign_up",
+        "trusted_devices": {"enabled": False, "days": 30},
+    }
 
 
 async def test_names_with_control_characters_are_refused(api):

@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.client import Api
 
-PAGES = ["/"]
+PAGES = ["/", "/console"]
 
 
 def asset_links(html: str) -> list[str]:

@@ -84,3 +84,25 @@ async def test_step_up_needs_a_user_and_the_admin_key(api):
     assert reply.status in (401, 403)
     reply = await api.admin("POST", "/api/flows", {"user": {"id": "x"}, "require_mfa": "yes"})
     assert reply.status == 400 and reply.problem["detail"] == "body.require_mfa: must be of type boolean"
+
+
+async def test_a_trusted_device_does_not_stand_in_for_a_step_up(api):
+    reply = await api.admin("PUT", "/api/config/mfa", {"factors": ["totp"], "policy": "prompt_only_at_sign_in",
+                                                       "trusted_devices": {"enabled": True, "days": 30}})
+    assert reply.status == 200, reply
+    user, secret = await enrolled_user(api, "dev")
+    used: set[int] = set()
+    remembered = await api.start()
+    await remembered.password(user["username"])
+    await remembered.ok("submit_totp", code=await fresh_code(secret, used), remember_device=True)
+    token = remembered.flow["result"]["device_token"]
+
+    reply = await api.admin("POST", "/api/flows", {"user": {"id": user["id"]}, "device_token": token,
+                                                   "require_mfa": True})
+    assert reply.status == 201, reply
+    flow = FlowClient(api, check_flow(reply.body["flow"]), reply.body["flow_token"])
+    assert flow.state == "totp_verify"
+    first = (await api.transitions(flow.id))[0]["data"]
+    assert (first["override"], first["trusted_device"]) == ("step_up", "not_applicable")
+    await flow.ok("submit_totp", code=await fresh_code(secret, used))
+    assert flow.flow["result"]["acr"] == "urn:mfa-flow:acr:mfa" and "mfa_by" not in flow.flow["result"]

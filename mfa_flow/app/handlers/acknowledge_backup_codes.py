@@ -14,6 +14,7 @@ async def handle(rules: Rules, ctx: FactorContext, event: JsonObject, prepared: 
     factor = rules.registry.of_state(ctx.flow.state)
     assert factor is not None
     proof = await factor.finish_setup(ctx, event)
-    await rules.complete(ctx, None)
+    # The set-up ends here (rule 2), so this is the event that may remember the device.
+    await rules.complete(ctx, None, remember_device=bool(event.get("remember_device")))
     data = {"rule": "done.backup_codes_saved", **proof.facts}
     return Decision([Step("acknowledge_backup_codes", "always", machine.DONE, data)])

@@ -37,4 +37,5 @@ async def handle(rules: Rules, ctx: FactorContext, event: JsonObject, prepared: 
         ctx.user = user
         step = Step("submit_password", "credentials_wrong", machine.FIRST_FACTOR)
         return await rules.wrong(ctx, step, "the username or password is wrong")
-    return await rules.first_factor_passed(ctx, user, "submit_password", "credentials_ok", ["pwd"])
+    return await rules.first_factor_passed(ctx, user, "submit_password", "credentials_ok", ["pwd"],
+                                           event.get("device_token"))

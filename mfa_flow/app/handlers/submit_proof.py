@@ -18,8 +18,9 @@ async def handle(rules: Rules, ctx: FactorContext, event: JsonObject, prepared: 
     if not proof.ok:
         step = Step(event["type"], "proof_wrong", ctx.flow.state, {"factor": factor_name, **proof.facts})
         return await rules.wrong(ctx, step, proof.reason)
+    remember = bool(event.get("remember_device"))
     if not setting_up:
-        await rules.complete(ctx, factor_name)
+        await rules.complete(ctx, factor_name, remember_device=remember)
         rule = {"rule": "done.verified", "factor": factor_name}
         return Decision([Step(event["type"], "proof_ok", machine.DONE, {**rule, **proof.facts})])
     # A primary factor was set up: the set-up prompt has happened, the factor is the
@@ -32,7 +33,7 @@ async def handle(rules: Rules, ctx: FactorContext, event: JsonObject, prepared: 
     if factor.amr not in ctx.flow.context.amr:
         ctx.flow.context.amr.append(factor.amr)
     if route.to_state == machine.DONE:
-        await rules.complete(ctx, factor_name)
+        await rules.complete(ctx, factor_name, remember_device=remember)
     else:
         await ctx.uow.users.set_last_used(user.id, factor_name)
     data = {"rule": route.rule, "factor": factor_name, "enrolled": True, **proof.facts}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -43,5 +44,9 @@ def otpauth_uri(secret: str, account: str, issuer: str) -> str:
     return pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS).provisioning_uri(name=account, issuer_name=issuer)
 
 
+@functools.lru_cache(maxsize=256)
 def qr_svg(uri: str) -> str:
+    """The QR code of a set-up URI as inline SVG. Drawing one costs milliseconds of CPU on the
+    event loop, and a set-up flow is shown again at every read, push and long-poll answer: the
+    last few hundred are kept (in memory only, like the open flows they belong to)."""
     return segno.make(uri, error="m").svg_inline(scale=4)

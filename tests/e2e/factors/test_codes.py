@@ -19,6 +19,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from standardwebhooks import Webhook
 
+from tests.support.cli import mfa_flow
 from tests.support.client import Api, FlowClient
 from tests.support.receiver import Receiver
 from tests.support.server import ServerProcess, free_port, server_and_worker
@@ -347,20 +348,39 @@ async def test_sms_codes_go_by_signed_webhook_to_endpoints_that_name_the_event_a
     assert re.fullmatch(r"[0-9]{6}", data["code"])
     # The flow learns that the app took it; the stored copy of the code is gone.
     await eventually(lambda: _delivery_is(flow, "sent"))
-    conn = await asyncpg.connect(codes_db)
-    try:
-        stored = await conn.fetch("SELECT data::text AS data FROM webhook_messages WHERE type = $1"
-                                  " AND data->>'flow_id' = $2", "verification_code.requested", flow.id)
-    finally:
-        await conn.close()
-    assert len(stored) == 1 and "sealed" not in stored[0]["data"] and data["code"] not in stored[0]["data"]
-    assert data["to"] not in stored[0]["data"]
+    assert await _stored_codes(codes_db, flow.id) == ["{}"]
 
     done = await flow.ok("submit_sms_code", code=data["code"])
     assert done["result"]["amr"] == ["pwd", "sms", "mfa"]
     await eventually(lambda: any(r.message["type"] == "flow.completed" for r in everything.received))
     assert not [r for r in everything.received if r.message["type"] == "verification_code.requested"], \
         "a code went to an endpoint subscribed to * only"
+
+
+async def test_a_code_the_app_never_took_shows_failed_and_its_copy_is_erased(codes, receivers, codes_db):
+    (_, _), (by_name, _) = receivers
+    by_name.answers = [(503, {})] * 3  # every try of the worker's schedule (three) fails
+    await codes.configure(["sms_code"], "mandatory")
+    user = await user_with(codes, "sms_code", phone="+14155550124")
+    flow = await signed_in_to_verify(codes, user)
+    await eventually(lambda: _delivery_is(flow, "failed"))
+    assert len(by_name.received) == 3
+    SEEN.append(by_name.received[0].message["data"]["code"])
+    assert await _stored_codes(codes_db, flow.id) == ["{}"]
+    body = await flow.ok("send_code")  # the failed delivery started no gap
+    assert body["challenge"]["delivery"] == "queued"
+
+
+async def _stored_codes(url: str, flow_id: str) -> list[str]:
+    """What the outbox keeps of a flow's verification_code.requested messages: their sealed part."""
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch("SELECT coalesce(data->'sealed', '{}')::text AS sealed FROM webhook_messages"
+                                " WHERE type = 'verification_code.requested' AND data->>'flow_id' = $1 ORDER BY seq",
+                                flow_id)
+    finally:
+        await conn.close()
+    return [r["sealed"] for r in rows]
 
 
 async def test_sms_set_up_fails_visibly_when_no_endpoint_takes_codes(codes):
@@ -370,6 +390,29 @@ async def test_sms_set_up_fails_visibly_when_no_endpoint_takes_codes(codes):
     body = await flow.ok("send_code", phone="+442079460123")
     assert body["state"] == "sms_code_setup" and body["challenge"]["delivery"] == "failed"
     assert body["challenge"]["to"].startswith("+44 ") and body["challenge"]["to"].endswith("23")
+
+
+@pytest.fixture(scope="module")
+async def without_smtp(codes_db, processes):
+    """A second server on the same database with no SMTP server configured (the module's
+    worker delivers its webhooks)."""
+    process = ServerProcess(codes_db, **CODE_SETTINGS, MFA_FLOW_SECRET_KEY=processes[0].env["MFA_FLOW_SECRET_KEY"])
+    await process.started()
+    yield process
+    await asyncio.to_thread(process.stop)
+
+
+async def test_without_smtp_email_codes_go_by_webhook_too(codes, receivers, without_smtp, http):
+    (_, _), (by_name, endpoint) = receivers
+    api = Api(without_smtp.base_url, http)
+    address, user, flow = await verifying_by_email(api)
+    assert flow.flow["challenge"]["delivery"] == "queued"
+    (received,) = await eventually(lambda: by_name.received)
+    data = Webhook(endpoint["secret"]).verify(received.body, received.headers)["data"]
+    assert (data["channel"], data["to"], data["flow_id"]) == ("email", address, flow.id)
+    SEEN.append(data["code"])
+    await eventually(lambda: _delivery_is(flow, "sent"))
+    assert (await flow.ok("submit_email_code", code=data["code"]))["result"]["amr"] == ["pwd", "otp", "mfa"]
 
 
 # --- abuse limits for sending ---------------------------------------------------------------------
@@ -415,6 +458,22 @@ async def test_codes_sent_are_limited_per_destination_and_per_client_address(lim
     await eventually(lambda: len(smtp.mailbox.to(address)) == 2)
     for _rcpt, message in smtp.mailbox.messages:
         SEEN.append(code_of(message))
+
+
+# --- the audit log replays the code steps ---------------------------------------------------------
+
+
+async def test_audit_verify_replays_sends_resends_and_delivery_outcomes(codes, smtp, processes):
+    address, _, flow = await verifying_by_email(codes)
+    await asyncio.sleep(CODE_RESEND + 0.1)
+    await flow.ok("send_code")
+    code = await smtp.mailbox.next_code(address, after=1)
+    await flow.ok("submit_email_code", code=code)
+    events = [(r["event"], r["data"]["guard"]) for r in await codes.transitions(flow.id)]
+    assert events == [("submit_password", "credentials_ok"), ("code_delivery", "code_delivered"),
+                      ("send_code", "code_sent"), ("code_delivery", "code_delivered"), ("submit_email_code", "proof_ok")]
+    verified = await asyncio.to_thread(mfa_flow, processes[0], "audit", "verify", "--no-progress")
+    assert verified.code == 0, verified
 
 
 # --- no code where it should not be -------------------------------------------------------------

@@ -97,3 +97,16 @@ def test_a_new_factor_is_validated_and_published_without_editing_the_documents()
     assert "voice_code" in components["MfaConfig"]["properties"]["factors"]["items"]["enum"]
     assert {"$ref": "#/components/schemas/CallAgainEvent"} in components["Event"]["oneOf"]
     assert "voice_code_verify" in flow_schema["properties"]["state"]["enum"]
+
+
+def test_every_event_that_can_complete_a_sign_in_may_ask_to_remember_the_device():
+    registry = Registry((*FACTORS, VoiceCode()))
+    schemas = registry.event_schemas()
+    # Every factor's proof (the new one's too), and the acknowledgement that ends a set-up.
+    completing = {"".join(p.capitalize() for p in f.states.proof_event.split("_")) + "Event" for f in registry}
+    assert {"SubmitTotpEvent", "SubmitVoiceCodeEvent"} <= completing
+    completing.add("AcknowledgeBackupCodesEvent")
+    for name, schema in schemas.items():
+        assert ("remember_device" in schema["properties"]) == (name in completing), name
+    assert schemas["SubmitVoiceCodeEvent"]["properties"]["remember_device"]["type"] == "boolean"
+    assert "remember_device" not in VoiceCode.schemas["SubmitVoiceCodeEvent"]["properties"]  # the factor's own is untouched

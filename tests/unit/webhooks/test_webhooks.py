@@ -275,3 +275,19 @@ async def test_names_are_checked_after_resolution():
     with pytest.raises(webhooks.UnsafeUrl):
         await resolver.resolve("localhost", 443)
     await resolver.close()
+
+
+def test_device_messages_are_ordered_per_user_and_never_carry_a_token():
+    from mfa_flow.domain.events import DevicesRevoked, DeviceTrusted
+
+    trusted, one, every = messages.to_messages([
+        DeviceTrusted("u1", "d1", "f1", NOW + timedelta(days=30), NOW),
+        DevicesRevoked("u1", "d1", 1, "admin", NOW),
+        DevicesRevoked("u1", None, 3, "user_locked", NOW, "f2"),
+    ])
+    assert types([trusted, one, every]) == ["mfa.device_trusted", "mfa.device_revoked", "mfa.device_revoked"]
+    assert {trusted.ordering_key, one.ordering_key, every.ordering_key} == {"user:u1"}
+    assert trusted.data == {"user_id": "u1", "device_id": "d1", "flow_id": "f1", "expires_at": "2026-12-27T12:00:00.000000Z"}
+    assert one.data == {"user_id": "u1", "reason": "admin", "count": 1, "flow_id": None, "device_id": "d1"}
+    assert every.data == {"user_id": "u1", "reason": "user_locked", "count": 3, "flow_id": "f2", "all": True}
+    assert {"mfa.device_trusted", "mfa.device_revoked"} <= set(messages.EVENT_TYPES)

@@ -1,0 +1,188 @@
+"""What every benchmark of one run shares: one PostgreSQL (a scratch database on DATABASE_URL's
+server, or an embedded one), the service's processes, and their memory."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import AsyncIterator
+
+import aiohttp
+from cryptography.fernet import Fernet
+
+from mfa_flow import loops
+from mfa_flow.store.migrate import migrate
+from tests.support.database import TestDatabase
+from tests.support.server import ServerProcess, free_port
+
+from .clients import ADMIN_KEY
+
+
+@dataclass(frozen=True)
+class Options:
+    quick: bool = False
+    big: bool = False
+    clients: int = 16
+    seconds: float = 10.0
+    warmup: float = 2.0
+    sockets: int = 1000
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def worker_pids(server: ServerProcess) -> list[int]:
+    """The processes that serve: the workers of ``serve --workers N``, else the process itself."""
+    assert server.process is not None
+    pid = server.process.pid
+    try:
+        children = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        children = []
+    return children or [pid]
+
+
+def pgbench_binary() -> str | None:
+    """Debian's pgbench (the server package), else the one pgserver bundles."""
+    import pgserver
+
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pgbench"), reverse=True)
+    candidates.append(Path(pgserver.__file__).parent / "pginstall" / "bin" / "pgbench")
+    found = next((p for p in candidates if p.exists()), None)
+    return str(found) if found else shutil.which("pgbench")
+
+
+@dataclass
+class Environment:
+    options: Options
+    loop: str = field(default_factory=lambda: loops.chosen("auto"))
+    secret_key: str = field(default_factory=lambda: Fernet.generate_key().decode())
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)
+    _database: TestDatabase | None = None
+    _servers: list[ServerProcess] = field(default_factory=list)
+    _bare: list[subprocess.Popen] = field(default_factory=list)
+    _main: ServerProcess | None = None
+
+    # --- the database ------------------------------------------------------------------------
+
+    async def database_url(self) -> str:
+        if self._database is None:
+            database = TestDatabase()
+            await database.create()
+            self._database = database
+            await migrate(database.url)
+        return self._database.url
+
+    @property
+    def where(self) -> str:
+        if self._database is None:
+            return "none"
+        return "DATABASE_URL's server" if os.environ.get("DATABASE_URL") else "embedded (pgserver)"
+
+    # --- the service ---------------------------------------------------------------------------
+
+    async def server(self, workers: int = 1, **env: str) -> ServerProcess:
+        """A ``serve`` process (``workers`` of them on one port) on the run's database, abuse
+        limits off (every client is 127.0.0.1), flows that live long enough for any run."""
+        settings = {
+            "MFA_FLOW_ADMIN_KEY": ADMIN_KEY,
+            "MFA_FLOW_SECRET_KEY": self.secret_key,
+            "MFA_FLOW_EVENT_LOOP": self.loop,
+            "MFA_FLOW_WORKERS": str(workers),
+            "MFA_FLOW_FLOW_TTL": "3600",
+            "MFA_FLOW_MAX_ATTEMPTS": "1000",
+            "MFA_FLOW_LOCKOUT_THRESHOLD": "1000",
+            "MFA_FLOW_WEBHOOK_ALLOW_PRIVATE": "1",
+            **env,
+        }
+        server = await ServerProcess(await self.database_url(), **settings).started(60)
+        self._servers.append(server)
+        return server
+
+    async def main_server(self) -> ServerProcess:
+        """The one-process server most benchmarks share."""
+        if self._main is None:
+            self._main = await self.server()
+        return self._main
+
+    async def stop(self, server: ServerProcess) -> None:
+        self._servers.remove(server)
+        if server is self._main:
+            self._main = None
+        await asyncio.to_thread(server.stop)
+
+    @asynccontextmanager
+    async def sampling(self, server: ServerProcess, label: str) -> AsyncIterator[None]:
+        """Note the serving processes' peak RSS while the block runs (every 0.2 s)."""
+        pids = worker_pids(server)
+
+        async def sample() -> None:
+            while True:
+                for n, pid in enumerate(pids):
+                    key = f"{label} #{n + 1}" if len(pids) > 1 else label
+                    self.peak_rss_mb[key] = max(self.peak_rss_mb.get(key, 0.0), rss_mb(pid))
+                await asyncio.sleep(0.2)
+
+        task = asyncio.create_task(sample())
+        try:
+            yield
+        finally:
+            task.cancel()
+
+    # --- the bare endpoint ---------------------------------------------------------------------
+
+    async def bare_endpoint(self, workers: int = 1) -> str:
+        """The bare aiohttp + asyncpg endpoint on the same event loop, ``workers`` processes."""
+        port = free_port()
+        process = subprocess.Popen(  # noqa: ASYNC220  (started once; it runs beside this loop)
+            [sys.executable, "-m", "benchmarks.suite.bare", "--url", await self.database_url(), "--port", str(port),
+             "--loop", self.loop, "--workers", str(workers)],
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        self._bare.append(process)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        async with aiohttp.ClientSession() as http:
+            while True:
+                try:
+                    async with http.get(f"{base}/ready"):
+                        return base
+                except aiohttp.ClientError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError("the bare endpoint did not start") from None
+                    await asyncio.sleep(0.1)
+
+    def stop_bare(self) -> None:
+        for process in self._bare:
+            process.terminate()
+            process.wait(10)
+        self._bare.clear()
+
+    # --- the end -------------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        self.stop_bare()
+        for server in list(self._servers):
+            await self.stop(server)
+        if self._database is not None:
+            await self._database.drop()
+            self._database.close()
+
+
+def scratch_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="mfa-flow-bench-"))

@@ -1,0 +1,524 @@
+// The console: the service's settings, users, flows, webhooks and keys, over the same API any
+// other client uses. The key is asked for once and kept in this tab's session storage only.
+// Parts of the API a server does not have (an older release) are found from its
+// /openapi.json and left out with a note, rather than failing.
+
+import { $, ApiError, FACTORS, api, button, el, plural, product } from "./common.js";
+import { verifyChain } from "./audit-chain.js";
+
+const KEY = "mfa-flow.console.key";
+const main = $("#main");
+let key = sessionStorage.getItem(KEY);
+let role = null;
+let spec = null; // the server's /openapi.json
+let live = null; // the flows stream while the Flows page is open
+
+const call = (method, path, body) => api(method, path, { token: key, body });
+
+// --- what the server offers (from its OpenAPI document) ---------------------------------------
+
+const has = (path, method = "get") => Boolean(spec && spec.paths[path] && spec.paths[path][method]);
+function schema(name) { return (spec && spec.components.schemas[name]) || {}; }
+function enumOf(node) {
+  if (!node) return [];
+  if (node.enum) return node.enum;
+  if (node.items) return enumOf(node.items);
+  if (node.$ref) return enumOf(schema(node.$ref.split("/").pop()));
+  for (const part of node.anyOf || node.oneOf || []) { const values = enumOf(part); if (values.length) return values; }
+  return [];
+}
+
+// --- words ----------------------------------------------------------------------------------
+
+const PRIMARY = ["totp", "webauthn", "email_code", "sms_code"];
+const FACTOR_TEXT = {
+  totp: ["Authenticator app OTP", "The most common and widely accepted method: a 6-digit code from an app such as Google Authenticator."],
+  webauthn: ["Passkeys (WebAuthn)", "A high-security option for devices with biometrics or security keys."],
+  email_code: ["Email verification code", "A 6-digit code sent to the user's email address."],
+  sms_code: ["SMS verification code", "A 6-digit code sent to the user's phone by text message."],
+  backup_code: ["Backup codes", "One-time codes users save, for when they cannot use any of their primary factors. Enabling this reduces lock-outs."],
+};
+const POLICY_TEXT = {
+  mandatory: ["Mandatory MFA", "Users are always required to use MFA at sign-in. They must set it up the first time they sign up or sign in, and use it for every sign-in after."],
+  prompt_at_sign_in_and_sign_up: ["Ask at sign-up and sign-in (user-controlled)", "New users at sign-up, and existing users at their first sign-in, may set up MFA or skip it; they are asked once. Users can turn it on or off in their account settings."],
+  user_controlled: ["User-controlled MFA", "New users at sign-up, and existing users at their first sign-in, may set up MFA or skip it; they are asked once. Users can turn it on or off in their account settings."],
+  prompt_only_at_sign_in: ["Ask only at sign-in", "Not asked at sign-up; at a sign-in, users without MFA may set it up or skip it, once. Users can turn it on or off in their account settings."],
+  no_prompt: ["Never ask", "Users are not asked to set up MFA. Those who set it up in their account settings verify it at sign-in."],
+};
+const STATE_WORDS = {
+  first_factor: "waiting for the password", factor_selection: "choosing a method", totp_setup: "setting up an authenticator app",
+  webauthn_setup: "creating a passkey", email_code_setup: "adding an email address", sms_code_setup: "adding a phone",
+  totp_verify: "entering an authenticator code", webauthn_verify: "using a passkey", email_code_verify: "entering an email code",
+  sms_code_verify: "entering a text message code", backup_code_verify: "entering a backup code", backup_codes: "saving backup codes",
+  manage: "managing their methods", done: "done", failed: "failed", expired: "expired", cancelled: "cancelled",
+};
+const when = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
+const stateBadge = (state) => el("span", { class: `state state-${state}`, title: state }, STATE_WORDS[state] || state);
+
+function errorText(error) {
+  if (error instanceof ApiError) return error.problem.detail || error.problem.title || error.message;
+  return error.message;
+}
+function alertBox() { return el("p", { class: "reason", role: "alert" }); }
+async function attempt(alert, job) {
+  alert.textContent = "";
+  try { return await job(); } catch (error) { alert.textContent = errorText(error); return undefined; }
+}
+
+// --- the frame: key, navigation ----------------------------------------------------------------
+
+const SECTIONS = [
+  { id: "mfa", name: "Multi-factor auth", admin: true, show: showMfa },
+  { id: "users", name: "Users", admin: true, show: showUsers },
+  { id: "flows", name: "Flows", admin: false, show: showFlows },
+  { id: "webhooks", name: "Webhooks", admin: true, show: showWebhooks },
+  { id: "keys", name: "Keys", admin: false, show: showKeys },
+];
+
+function page(title, ...children) {
+  main.replaceChildren(el("h1", { tabindex: "-1" }, title), ...children);
+  $("h1", main).focus();
+}
+
+function askForKey(message) {
+  $("#nav").hidden = true;
+  const input = el("input", { id: "key", name: "key", type: "password", autocomplete: "off", required: true });
+  const alert = alertBox();
+  alert.textContent = message || "";
+  const form = el("form", { novalidate: true },
+    el("label", { for: "key" }, "Admin or auditor key"), input,
+    el("p", { class: "hint" }, "Kept in this tab only, until you close it or sign out. The auditor key opens a read-only view."),
+    el("button", { type: "submit", class: "primary" }, "Open the console"));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    key = input.value.trim();
+    if (key) await open();
+  });
+  page(`${product} console`, alert, form);
+  input.focus();
+}
+
+// Which key this is: the admin's, the auditor's (read-only), or neither.
+async function identify() {
+  const { role: found } = await call("GET", "/api/whoami");
+  if (found !== "admin" && found !== "auditor") throw new ApiError(401, { detail: "not a console key" });
+  return found;
+}
+
+async function open() {
+  try {
+    role = await identify();
+  } catch (error) {
+    sessionStorage.removeItem(KEY);
+    askForKey(error.status === 401 ? "That key is not valid." : `The service did not answer: ${errorText(error)}`);
+    return;
+  }
+  sessionStorage.setItem(KEY, key);
+  spec = spec || await api("GET", "/openapi.json");
+  document.body.dataset.role = role;
+  $("#nav").hidden = false;
+  $("#who").replaceChildren(
+    el("div", {}, role === "admin" ? "Signed in with the admin key" : "Read-only: auditor key"),
+    button("Sign out", () => { sessionStorage.removeItem(KEY); key = null; location.hash = ""; askForKey(); },
+      { kind: "secondary small" }));
+  window.addEventListener("hashchange", route);
+  route();
+}
+
+function route() {
+  if (live) { live.abort(); live = null; }
+  const [section, ...rest] = location.hash.replace(/^#/, "").split("/");
+  const allowed = SECTIONS.filter((s) => role === "admin" || !s.admin);
+  const current = allowed.find((s) => s.id === section) || allowed[0];
+  $("#links").replaceChildren(...allowed.map((s) => el("a", { href: `#${s.id}`,
+    "aria-current": s === current ? "page" : null }, s.name)));
+  current.show(...rest.map(decodeURIComponent)).catch((error) => page("Something went wrong", el("p", { class: "reason" }, errorText(error))));
+}
+
+// --- Multi-factor auth --------------------------------------------------------------------------
+
+function option(type, name, value, checked, [title, hint], attributes = {}) {
+  const id = `${name}-${value}`;
+  return el("label", { class: "option", for: id },
+    el("input", { type, id, name, value, checked, ...attributes }),
+    el("strong", {}, title),
+    el("span", { class: "hint" }, hint));
+}
+
+async function showMfa() {
+  const config = await call("GET", "/api/config/mfa");
+  const configSchema = schema("MfaConfig");
+  const factors = enumOf(configSchema.properties.factors);
+  const policies = enumOf(configSchema.properties.policy);
+  const devices = configSchema.properties.trusted_devices;
+  const primary = PRIMARY.filter((f) => factors.includes(f));
+  const policy = config.policy;
+
+  const form = el("form", { novalidate: true, id: "mfa-form" });
+  const backupReason = el("p", { class: "hint reason", id: "backup-reason" },
+    "Turn on a primary factor first: backup codes cannot be a user's only second step.");
+  form.append(
+    el("fieldset", {}, el("legend", {}, "Primary factors"),
+      el("p", { class: "hint" }, "Users set up one of these as their second step, and verify it at sign-in."),
+      ...primary.map((f) => option("checkbox", "factor", f, config.factors.includes(f), FACTOR_TEXT[f] || [FACTORS[f].name, ""]))),
+    factors.includes("backup_code") ? el("fieldset", {}, el("legend", {}, "Backup factors"),
+      option("checkbox", "factor", "backup_code", config.factors.includes("backup_code"), FACTOR_TEXT.backup_code,
+        { "aria-describedby": "backup-reason" }), backupReason) : "",
+    el("fieldset", {}, el("legend", {}, "2-step verification policy"),
+      ...policies.filter((p) => !(p === "user_controlled" && policies.includes("prompt_at_sign_in_and_sign_up")))
+        .map((p) => option("radio", "policy", p, p === policy || (policy === "user_controlled" && p === "prompt_at_sign_in_and_sign_up"),
+          POLICY_TEXT[p] || [p, ""]))),
+  );
+  if (devices) {
+    const current = config.trusted_devices || { enabled: false, days: 30 };
+    form.append(el("fieldset", {}, el("legend", {}, "Trusted devices"),
+      option("checkbox", "trusted", "on", current.enabled,
+        ["Let users remember a device", "After a second step on a device, users may tick \u201cremember this device\u201d and use only their password there until it expires. Never for step-up."]),
+      el("label", { for: "trusted-days" }, "Remember a device for (days)"),
+      el("input", { id: "trusted-days", name: "days", type: "number", min: "1", max: "365", value: String(current.days), inputmode: "numeric" })));
+  }
+  const alert = alertBox();
+  const saved = el("span", { class: "copied", role: "status" });
+  form.append(alert, el("button", { type: "submit", class: "primary" }, "Save"), saved);
+
+  const backupBox = form.querySelector("#factor-backup_code");
+  const sync = () => {
+    const anyPrimary = [...form.querySelectorAll("input[name=factor]")].some((b) => b.checked && b.value !== "backup_code");
+    if (backupBox) {
+      backupBox.disabled = !anyPrimary;
+      if (!anyPrimary) backupBox.checked = false;
+      backupReason.hidden = anyPrimary;
+    }
+  };
+  form.addEventListener("change", sync);
+  sync();
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    saved.textContent = "";
+    const body = {
+      factors: [...form.querySelectorAll("input[name=factor]:checked")].map((b) => b.value),
+      policy: form.querySelector("input[name=policy]:checked").value,
+    };
+    if (devices) {
+      body.trusted_devices = { enabled: form.querySelector("#trusted-on").checked, days: Number(form.querySelector("#trusted-days").value) };
+    }
+    const answer = await attempt(alert, () => call("PUT", "/api/config/mfa", body));
+    if (answer) saved.textContent = "Saved. New sign-ins follow these settings.";
+  });
+  page("Multi-factor auth", el("p", { class: "lead" }, "Choose the second steps your users may set up, and when they are asked to."),
+    el("div", { class: "panel" }, form));
+}
+
+// --- Users --------------------------------------------------------------------------------------
+
+async function showUsers(userId) {
+  if (userId) return showUser(userId);
+  const alert = alertBox();
+  const results = el("div", { id: "user-results" });
+  const panels = [];
+  if (has("/api/users", "get")) {
+    const search = el("input", { id: "search", name: "search", type: "search", autocomplete: "off" });
+    const form = el("form", { class: "inline", role: "search" },
+      el("div", {}, el("label", { for: "search" }, "Username, email or phone starts with"), search),
+      el("button", { type: "submit", class: "primary" }, "Search"));
+    const find = async () => {
+      const found = await attempt(alert, () => call("GET", `/api/users?limit=50&search=${encodeURIComponent(search.value.trim())}`));
+      if (found) results.replaceChildren(usersTable(found.items));
+    };
+    form.addEventListener("submit", (e) => { e.preventDefault(); find(); });
+    panels.push(el("div", { class: "panel" }, el("h2", {}, "Find a user"), form, results));
+    find();
+  } else {
+    const id = el("input", { id: "user-id", name: "user-id", autocomplete: "off" });
+    const form = el("form", { class: "inline" },
+      el("div", {}, el("label", { for: "user-id" }, "User id"), id), el("button", { type: "submit", class: "primary" }, "Open"));
+    form.addEventListener("submit", (e) => { e.preventDefault(); location.hash = `#users/${encodeURIComponent(id.value.trim())}`; });
+    panels.push(el("div", { class: "panel" }, el("h2", {}, "Open a user"),
+      el("p", { class: "hint" }, "This server has no user search; open a user by id."), form));
+  }
+  panels.push(newUserPanel());
+  page("Users", alert, ...panels);
+}
+
+function usersTable(users) {
+  if (!users.length) return el("p", { class: "muted" }, "No users match.");
+  return el("table", {},
+    el("thead", {}, el("tr", {}, ...["Username", "Email", "Phone", "Second steps", "Status"].map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, ...users.map((u) => el("tr", {},
+      el("td", {}, el("a", { href: `#users/${encodeURIComponent(u.id)}` }, u.username)),
+      el("td", {}, u.email || "—"), el("td", {}, u.phone || "—"),
+      el("td", {}, ((u.mfa && u.mfa.factors) || []).map((f) => FACTORS[f] ? FACTORS[f].name : f).join(", ") || "none"),
+      el("td", {}, userStatus(u))))));
+}
+
+function userStatus(user) {
+  const locked = user.locked_until || (user.mfa && user.mfa.locked_until);
+  if (locked && Date.parse(locked) > Date.now()) return `locked until ${when(locked)}`;
+  return "active";
+}
+
+function newUserPanel() {
+  const fields = ["username", "password", ...["email", "phone"].filter((f) => schema("NewUser").properties && schema("NewUser").properties[f])];
+  const inputs = Object.fromEntries(fields.map((f) => [f, el("input", { id: `new-${f}`, name: f, autocomplete: "off",
+    type: f === "password" ? "password" : f === "email" ? "email" : f === "phone" ? "tel" : "text" })]));
+  const alert = alertBox();
+  const form = el("form", { novalidate: true },
+    ...fields.flatMap((f) => [el("label", { for: `new-${f}` }, f[0].toUpperCase() + f.slice(1) + (f === "username" ? "" : " (optional)")), inputs[f]]),
+    alert, el("button", { type: "submit", class: "primary" }, "Create the user"));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = Object.fromEntries(fields.map((f) => [f, inputs[f].value.trim()]).filter(([, v]) => v));
+    if (inputs.password.value) body.password = inputs.password.value;
+    const user = await attempt(alert, () => call("POST", "/api/users", body));
+    if (user) location.hash = `#users/${encodeURIComponent(user.id)}`;
+  });
+  return el("div", { class: "panel" }, el("h2", {}, "Create a user"), form);
+}
+
+async function showUser(userId) {
+  const path = `/api/users/${encodeURIComponent(userId)}`;
+  const [user, factors] = await Promise.all([call("GET", path), call("GET", `${path}/mfa-verifications`)]);
+  const alert = alertBox();
+  const refresh = () => showUser(userId);
+  const act = async (job) => { if (await attempt(alert, job) !== undefined) refresh(); };
+  const facts = el("dl", {},
+    el("dt", {}, "Id"), el("dd", { class: "mono" }, user.id),
+    el("dt", {}, "Created"), el("dd", {}, when(user.created_at)),
+    user.email !== undefined ? [el("dt", {}, "Email"), el("dd", {}, user.email || "—")] : null,
+    user.phone !== undefined ? [el("dt", {}, "Phone"), el("dd", {}, user.phone || "—")] : null,
+    el("dt", {}, "Status"), el("dd", {}, userStatus(user)));
+  const actions = [];
+  const mfa = user.mfa || {};
+  if (has("/api/users/{user_id}", "patch") && "required" in mfa) {
+    actions.push(button(mfa.required ? "Stop requiring MFA" : "Require MFA",
+      () => act(() => call("PATCH", path, { mfa: { required: !mfa.required } })), { kind: "secondary" }));
+  }
+  if (has("/api/users/{user_id}/unlock", "post") && userStatus(user) !== "active") {
+    actions.push(button("Unlock", () => act(() => call("POST", `${path}/unlock`)), { kind: "secondary" }));
+  }
+  if (has("/api/users/{user_id}/reset-mfa", "post")) {
+    actions.push(button("Reset MFA", () => act(() => call("POST", `${path}/reset-mfa`)), { kind: "danger" }));
+  }
+  const factorRows = factors.map((v) => el("tr", {},
+    el("td", {}, (FACTORS[v.type] || { name: v.type }).name),
+    el("td", {}, v.name || v.email || v.phone || (v.remaining !== undefined ? `${plural(v.remaining, "code", "codes")} left` : "—")),
+    el("td", {}, when(v.created_at)), el("td", {}, when(v.last_used_at)),
+    el("td", {}, button("Remove", () => act(() => call("DELETE", `${path}/mfa-verifications/${encodeURIComponent(v.id)}`)),
+      { kind: "danger small", "aria-label": `Remove ${(FACTORS[v.type] || { name: v.type }).name}` }))));
+  const panels = [
+    el("div", { class: "panel" }, facts, actions.length ? el("div", { class: "actions" }, ...actions) : null),
+    el("div", { class: "panel" }, el("h2", {}, "Second steps"),
+      factors.length ? el("table", {}, el("thead", {}, el("tr", {}, ...["Method", "Detail", "Added", "Last used", ""].map((h) => el("th", { scope: "col" }, h)))),
+        el("tbody", {}, ...factorRows)) : el("p", { class: "muted" }, "None set up.")),
+  ];
+  if (has("/api/users/{user_id}/trusted-devices")) {
+    const devices = await call("GET", `${path}/trusted-devices`);
+    const list = devices.items || devices;
+    panels.push(el("div", { class: "panel" }, el("h2", {}, "Trusted devices"),
+      list.length ? el("table", {}, el("thead", {}, el("tr", {}, ...["Device", "Trusted", "Expires", ""].map((h) => el("th", { scope: "col" }, h)))),
+        el("tbody", {}, ...list.map((d) => el("tr", {}, el("td", {}, d.name || d.user_agent || d.id), el("td", {}, when(d.created_at)),
+          el("td", {}, when(d.expires_at)),
+          el("td", {}, button("Revoke", () => act(() => call("DELETE", `${path}/trusted-devices/${encodeURIComponent(d.id)}`)), { kind: "danger small" }))))))
+        : el("p", { class: "muted" }, "None.")));
+  }
+  page(user.username, alert, ...panels);
+}
+
+// --- Flows --------------------------------------------------------------------------------------
+
+// Reads a text/event-stream with fetch (so the key goes in a header, not in the URL).
+async function followEvents(path, { onOpen, onEvent, signal }) {
+  const response = await fetch(path, { headers: { Authorization: `Bearer ${key}`, Accept: "text/event-stream" }, signal });
+  if (!response.ok) throw new Error(`the live stream answered ${response.status}`);
+  await onOpen();
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const event = (block.match(/^event: (.*)$/m) || [])[1];
+      const data = block.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
+      if (event) onEvent(event, data ? JSON.parse(data) : null);
+    }
+  }
+}
+
+async function showFlows(flowId) {
+  if (flowId) return showFlow(flowId);
+  const rows = new Map();
+  const body = el("tbody", { id: "flow-rows" });
+  const status = el("p", { class: "hint", role: "status", id: "live-status" }, "Connecting…");
+  const render = (flow) => {
+    const row = el("tr", { "data-flow": flow.id },
+      el("td", {}, when(flow.created_at)),
+      el("td", {}, el("a", { href: `#flows/${flow.id}`, class: "mono" }, flow.id.slice(0, 8))),
+      el("td", {}, flow.user_id ? el("a", { href: `#users/${encodeURIComponent(flow.user_id)}` }, flow.user_id) : "—"),
+      el("td", {}, stateBadge(flow.state)), el("td", {}, String(flow.version)), el("td", {}, when(flow.updated_at)));
+    const old = rows.get(flow.id);
+    if (old) old.replaceWith(row); else body.prepend(row);
+    rows.set(flow.id, row);
+  };
+  const load = async () => {
+    const recent = await call("GET", "/api/flows?limit=50");
+    for (const flow of recent.items.reverse()) render(flow);
+  };
+  page("Flows",
+    el("p", { class: "lead" }, "Sign-ins as they happen, newest first. Open one to see its timeline and check its audit chain."),
+    el("div", { class: "panel" }, status,
+      el("table", {}, el("thead", {}, el("tr", {}, ...["Started", "Flow", "User", "Where it is", "Version", "Last change"].map((h) => el("th", { scope: "col" }, h)))), body)));
+  const controller = new AbortController();
+  live = controller;
+  // The stream first, then the list once it is open (the server subscribed before it
+  // answered): no change in between is missed. Reconnects, and reads the list again, if cut.
+  const connect = async () => {
+    try {
+      await followEvents("/api/flows/sse", {
+        signal: controller.signal,
+        onOpen: async () => {
+          await load();
+          status.textContent = "Live: new sign-ins and changes appear here as they happen.";
+          document.body.dataset.live = "on";
+        },
+        onEvent: (event, flow) => {
+          if (event === "flow") render(flow);
+          else if (event === "resync") load();
+        },
+      });
+    } catch { /* cut, or left the page */ }
+    if (!controller.signal.aborted) {
+      status.textContent = "Reconnecting…";
+      document.body.dataset.live = "off";
+      setTimeout(connect, 2000);
+    }
+  };
+  connect();
+}
+
+async function showFlow(flowId) {
+  const [flow, rows] = await Promise.all([call("GET", `/api/flows/${flowId}`), call("GET", `/api/flows/${flowId}/transitions`)]);
+  const check = await verifyChain(rows);
+  const verdict = check.ok
+    ? el("p", { class: "verified", id: "chain" }, `✓ Chain verified in this browser: ${plural(check.rows, "transition", "transitions")}, each hash recomputed with SHA-256.`)
+    : el("p", { class: "broken", id: "chain" }, `✗ Chain broken at transition ${check.seq}: ${check.reason}.`);
+  const timeline = el("ol", { id: "timeline", class: "timeline" }, ...rows.map((r) => {
+    const { rule, guard, ...rest } = r.data || {};
+    return el("li", {},
+      el("div", { class: "step" }, el("strong", { class: "event" }, r.event), " ",
+        el("span", { class: "move" }, `${r.from_state} → ${r.to_state}`)),
+      el("div", { class: "facts" }, el("time", { datetime: r.at }, new Date(r.at).toLocaleTimeString()),
+        ` · by ${r.actor} · rule `, el("span", { class: "rule" }, rule || guard || "—")),
+      Object.keys(rest).length ? el("div", { class: "details" },
+        Object.entries(rest).map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`).join(" · ")) : null,
+      el("div", { class: "details mono", title: r.hash }, `hash ${r.hash.slice(0, 16)}…`));
+  }));
+  page(`Flow ${flowId.slice(0, 8)}`,
+    el("p", {}, el("a", { href: "#flows" }, "← All flows")),
+    el("div", { class: "panel" },
+      el("dl", {}, el("dt", {}, "Id"), el("dd", { class: "mono" }, flow.id),
+        el("dt", {}, "User"), el("dd", {}, flow.user_id || "—"),
+        el("dt", {}, "Where it is"), el("dd", {}, stateBadge(flow.state)),
+        el("dt", {}, "Started"), el("dd", {}, when(flow.created_at)),
+        flow.result ? [el("dt", {}, "Proved"), el("dd", {}, (flow.result.amr || []).join(", "))] : null),
+      verdict),
+    el("div", { class: "panel" }, el("h2", {}, "Timeline"), timeline));
+}
+
+// --- Webhooks -----------------------------------------------------------------------------------
+
+async function showWebhooks(webhookId) {
+  if (webhookId) return showWebhook(webhookId);
+  const hooks = await call("GET", "/api/webhooks");
+  const events = enumOf(schema("NewWebhook").properties.events);
+  const url = el("input", { id: "hook-url", name: "url", type: "url", autocomplete: "off", placeholder: "https://example.com/hooks" });
+  const alert = alertBox();
+  const secret = el("div", { role: "status" });
+  const form = el("form", { novalidate: true },
+    el("label", { for: "hook-url" }, "Endpoint URL"), url,
+    el("fieldset", {}, el("legend", {}, "Events"),
+      ...events.map((e) => option("checkbox", "event", e, e === "*", [e === "*" ? "Every event" : e, ""]))),
+    alert, el("button", { type: "submit", class: "primary" }, "Add the endpoint"), secret);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const chosen = [...form.querySelectorAll("input[name=event]:checked")].map((b) => b.value);
+    const created = await attempt(alert, () => call("POST", "/api/webhooks", { url: url.value.trim(), events: chosen }));
+    if (created) {
+      await showWebhooks();
+      main.append(secretOnce(created.secret));
+    }
+  });
+  page("Webhooks",
+    el("div", { class: "panel" }, el("h2", {}, "Endpoints"),
+      hooks.length ? el("table", {}, el("thead", {}, el("tr", {}, ...["URL", "Events", "State", "Added"].map((h) => el("th", { scope: "col" }, h)))),
+        el("tbody", {}, ...hooks.map((h) => el("tr", {},
+          el("td", {}, el("a", { href: `#webhooks/${h.id}` }, h.url)), el("td", {}, h.events.join(", ")),
+          el("td", {}, h.enabled ? "on" : `off${h.disabled_reason ? `: ${h.disabled_reason}` : ""}`), el("td", {}, when(h.created_at))))))
+        : el("p", { class: "muted" }, "No endpoints yet.")),
+    el("div", { class: "panel" }, el("h2", {}, "Add an endpoint"), form));
+}
+
+function secretOnce(secret) {
+  return el("div", { class: "panel", role: "status" }, el("h2", {}, "Signing secret (shown once)"),
+    el("pre", { class: "secret-once" }, secret),
+    el("p", { class: "hint" }, "Verify each delivery's webhook-signature with it (Standard Webhooks)."));
+}
+
+async function showWebhook(webhookId) {
+  const path = `/api/webhooks/${encodeURIComponent(webhookId)}`;
+  const [hook, deliveries] = await Promise.all([call("GET", path), call("GET", `${path}/deliveries?limit=50`)]);
+  const alert = alertBox();
+  const rotate = button("Rotate the secret", async () => {
+    const rotated = await attempt(alert, () => call("POST", `${path}/rotate-secret`));
+    if (rotated) { await showWebhook(webhookId); main.append(secretOnce(rotated.secret)); }
+  }, { kind: "secondary" });
+  const remove = button("Delete the endpoint", async () => {
+    if (await attempt(alert, () => call("DELETE", path)) !== undefined) location.hash = "#webhooks";
+  }, { kind: "danger" });
+  page(hook.url,
+    el("p", {}, el("a", { href: "#webhooks" }, "← All endpoints")),
+    el("div", { class: "panel" }, el("p", {}, `Events: ${hook.events.join(", ")}`),
+      hook.previous_secret_expires_at ? el("p", { class: "hint" }, `The previous secret also signs until ${when(hook.previous_secret_expires_at)}.`) : null,
+      alert, el("div", { class: "actions" }, rotate, remove)),
+    el("div", { class: "panel" }, el("h2", {}, "Deliveries"),
+      deliveries.items.length ? el("table", {}, el("thead", {}, el("tr", {}, ...["Event", "Status", "Attempts", "Last attempt", "Answer", ""].map((h) => el("th", { scope: "col" }, h)))),
+        el("tbody", {}, ...deliveries.items.map((d) => el("tr", {},
+          el("td", {}, d.type), el("td", {}, d.status), el("td", {}, String(d.attempts)), el("td", {}, when(d.last_attempt_at)),
+          el("td", {}, d.last_status ? String(d.last_status) : (d.last_error || "—")),
+          el("td", {}, d.status === "succeeded" ? "" : button("Retry", async () => {
+            if (await attempt(alert, () => call("POST", `${path}/deliveries/${d.id}/retry`)) !== undefined) showWebhook(webhookId);
+          }, { kind: "secondary small" }))))))
+        : el("p", { class: "muted" }, "Nothing delivered yet.")));
+}
+
+// --- Keys ---------------------------------------------------------------------------------------
+
+async function showKeys() {
+  const jwks = await api("GET", "/.well-known/jwks.json");
+  const checkpoints = await call("GET", "/api/audit/checkpoints?limit=1000");
+  let log = null;
+  // Tree heads are signed with the checkpoints: before the first one there is none to ask for.
+  if (checkpoints.items.length) {
+    try { log = await call("GET", "/api/audit/log"); } catch (error) { if (error.status !== 404) throw error; }
+  }
+  const latest = checkpoints.items.slice(-20).reverse();
+  page("Keys",
+    el("p", { class: "lead" }, "The Ed25519 keys that sign result tokens, audit checkpoints and tree heads. Rotate them with mfa-flow keys rotate."),
+    el("div", { class: "panel" }, el("h2", {}, "Signing keys in use"),
+      el("table", {}, el("thead", {}, el("tr", {}, ...["Key id", "Algorithm", "Curve"].map((h) => el("th", { scope: "col" }, h)))),
+        el("tbody", {}, ...jwks.keys.map((k) => el("tr", {}, el("td", { class: "mono" }, k.kid), el("td", {}, k.alg || "—"), el("td", {}, k.crv || "—")))))),
+    el("div", { class: "panel" }, el("h2", {}, "Latest tree head"),
+      log ? [el("p", {}, `Log ${log.origin}; verifier key:`), el("pre", { class: "secret-once" }, log.verifier_key),
+        el("pre", { class: "secret-once", id: "tree-head" }, log.checkpoint)]
+        : el("p", { class: "muted" }, "No tree head signed yet: the service signs one on its schedule.")),
+    el("div", { class: "panel" }, el("h2", {}, "Checkpoints"),
+      latest.length ? el("table", {}, el("thead", {}, el("tr", {}, ...["#", "Rows", "Signed", "Key", "Running hash"].map((h) => el("th", { scope: "col" }, h)))),
+        el("tbody", {}, ...latest.map((c) => el("tr", {}, el("td", {}, String(c.id)), el("td", {}, String(c.rows)), el("td", {}, when(c.at)),
+          el("td", { class: "mono" }, c.kid), el("td", { class: "mono", title: c.running_hash }, c.running_hash.slice(0, 16))))))
+        : el("p", { class: "muted" }, "No checkpoint yet.")));
+}
+
+if (key) open(); else askForKey();
