@@ -10,7 +10,7 @@ from ..domain.errors import UsernameTaken
 from ..domain.users import User, UserSearch
 
 _COLUMNS = ("id, username, password_hash, password_algorithm, email, phone, prompted, last_used_factor,"
-            " consecutive_failures, locked_until, created_at")
+            " consecutive_failures, locked_until, created_at, mfa_required, mfa_skip_on_sign_in")
 
 # A prefix p of x, as a range of an index on x COLLATE "C": p <= x < p || U+10FFFF (UTF-8 sorts
 # by code point, and no character sorts above U+10FFFF). Written as a range, not LIKE, so that
