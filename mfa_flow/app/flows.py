@@ -89,7 +89,7 @@ class FlowService:
 
     # --- Creating --------------------------------------------------------------------------
 
-    def _new_flow(self, now: datetime, token: str, purpose: str = policy.SIGN_IN) -> Flow:
+    def _new_flow(self, now: datetime, token: str, purpose: str = policy.SIGN_IN, step_up: bool = False) -> Flow:
         return Flow(
             id=str(uuid.uuid4()),
             state=machine.FIRST_FACTOR,
@@ -98,7 +98,7 @@ class FlowService:
             user_id=None,
             expires_at=now + timedelta(seconds=self.settings.flow_ttl),
             attempts_left=self.settings.max_attempts,
-            context=FlowContext(purpose=purpose),
+            context=FlowContext(purpose=purpose, step_up=step_up),
             result=None,
             chain_head="",
             created_at=now,
@@ -118,14 +118,16 @@ class FlowService:
             raise UserLocked(user.retry_after(now))
         return user
 
-    async def create(self, user_spec: JsonObject | None, who: Principal,
-                     device_token: str | None = None) -> tuple[Flow, str]:
+    async def create(self, user_spec: JsonObject | None, who: Principal, device_token: str | None = None,
+                     require_mfa: bool = False) -> tuple[Flow, str]:
         """A new flow in ``first_factor``; with ``user_spec`` (admin only) the first factor is
         asserted by the embedding backend and the flow starts after it, with the user's
-        ``device_token`` if the backend has one (a trusted device may stand in for verification)."""
+        ``device_token`` if the backend has one (a trusted device may stand in for verification).
+        ``require_mfa`` (with ``user_spec``) makes it a step-up: a second factor now, whatever
+        the policy, the user's opt-out or a trusted device."""
         now = utcnow()
         token = new_token("ft")
-        flow = self._new_flow(now, token)
+        flow = self._new_flow(now, token, step_up=require_mfa)
         started = time.perf_counter()
         async with self.db.unit_of_work() as uow:
             await uow.flows.add(flow)
@@ -134,6 +136,9 @@ class FlowService:
             if user_spec is not None:
                 user = await self._asserted_user(uow, user_spec, now)
                 ctx = self._started(uow, flow, user, now, client=None)  # the admin key: only the destination's budget
+                if require_mfa and not (await self.rules.config(ctx)).primary:
+                    raise Conflict("require_mfa: no primary factor is enabled, so no second factor can be proven;"
+                                   " enable one with PUT /api/config/mfa", kind="mfa-unavailable")
                 decision = await self.rules.after_first_factor(ctx, "first_factor_asserted", "asserted_by_backend",
                                                                device_token)
                 rows = await self.pipeline.write(ctx, decision.steps, who.role or "user")
@@ -203,7 +208,7 @@ class FlowService:
         flow = await self._deliver(flow)
         structlog.contextvars.bind_contextvars(flow_id=flow.id)  # the rest of this request's lines
         log.info("flow created", flow_id=flow.id, by=who.role or "anyone", asserted=asserted,
-                 purpose=flow.context.purpose)
+                 purpose=flow.context.purpose, step_up=flow.context.step_up)
         return flow
 
     # --- Applying events --------------------------------------------------------------------

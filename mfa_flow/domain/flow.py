@@ -22,35 +22,38 @@ class FlowContext:
     secret outlives the state that showed it."""
 
     username: str | None = None
-    purpose: str = "sign_in"  # or "manage": an account flow, where the user manages their factors
     amr: list[str] = field(default_factory=list)
     choices: tuple[str, ...] = ()
     skippable: bool = False
     preferred: str | None = None
     stage: dict[str, Any] = field(default_factory=dict)
+    purpose: str = "sign_in"  # what the flow is for: "sign_in", or "manage" (an account flow)
+    step_up: bool = False  # the embedding app asked for a second factor now (``require_mfa``)
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> "FlowContext":
         data = data or {}
         return cls(
             username=data.get("username"),
-            purpose=data.get("purpose", "sign_in"),
             amr=list(data.get("amr", [])),
             choices=tuple(data.get("choices", ())),
             skippable=bool(data.get("skippable", False)),
             preferred=data.get("preferred"),
             stage=dict(data.get("stage", {})),
+            purpose=data.get("purpose", "sign_in"),
+            step_up=bool(data.get("step_up", False)),
         )
 
     def to_json(self) -> dict[str, Any]:
         return {
             "username": self.username,
-            "purpose": self.purpose,
             "amr": list(self.amr),
             "choices": list(self.choices),
             "skippable": self.skippable,
             "preferred": self.preferred,
             "stage": self.stage,
+            "purpose": self.purpose,
+            "step_up": self.step_up,
         }
 
 
