@@ -29,7 +29,7 @@ SAME = "="  # a destination that means "the state the flow is in" (a wrong proof
 CORE_CLIENT_EVENTS = ("submit_password", "submit_registration", "select_factor")
 # The events of ``manage`` that the core handles (factors may add their own: backup codes add
 # ``regenerate_backup_codes``). ``finish`` ends the account flow.
-MANAGE_EVENTS = ("add_factor", "remove_factor", "rename_factor", "revoke_trusted_devices")
+MANAGE_EVENTS = ("add_factor", "remove_factor", "rename_factor", "set_mfa_enabled", "revoke_trusted_devices")
 CORE_CLIENT_EVENTS_LAST = ("skip", "switch_factor", "finish", "cancel")
 # ``subject_token_presented``: an account flow started with a recent result token (the sign-in
 # it proves stands in for the first factor).
@@ -207,6 +207,7 @@ class FlowMachine:
             Row("add_factor", (MANAGE,), "factor_enabled", primary_setups),
             Row("remove_factor", (MANAGE,), "factor_of_user", (SAME,)),
             Row("rename_factor", (MANAGE,), "factor_of_user", (SAME,)),
+            Row("set_mfa_enabled", (MANAGE,), "policy_allows", (SAME,)),
             Row("revoke_trusted_devices", (MANAGE,), "always", (SAME,)),
             Row("finish", (MANAGE,), "always", (DONE,)),
         ]

@@ -95,9 +95,10 @@ async def test_a_user_adds_a_passkey_and_an_authenticator_app_then_removes_them_
     flow = await account_flow(api, await signed_in_without_mfa(api, user))
     # No factor yet: nothing to step up with, straight to manage.
     assert (flow.state, flow.flow["purpose"], flow.flow["mode"]) == ("manage", "manage", "manage")
-    assert flow.flow["challenge"] == {"factors": [], "addable_factors": ["totp", "webauthn"], "trusted_devices": 0}
-    assert flow.flow["allowed_events"] == ["regenerate_backup_codes", "add_factor", "remove_factor",
-                                           "rename_factor", "revoke_trusted_devices", "finish", "cancel"]
+    assert flow.flow["challenge"] == {"factors": [], "addable_factors": ["totp", "webauthn"], "mfa_enabled": True,
+                                      "opt_out_allowed": True, "trusted_devices": 0}
+    assert flow.flow["allowed_events"] == ["regenerate_backup_codes", "add_factor", "remove_factor", "rename_factor",
+                                           "set_mfa_enabled", "revoke_trusted_devices", "finish", "cancel"]
 
     # A passkey (a software authenticator answers the real ceremony), then the first backup codes (rule 2).
     key = SoftAuthenticator(origin=f"http://localhost:{accounts_server.port}")
@@ -225,7 +226,7 @@ async def test_an_event_that_is_not_an_edge_of_manage_is_409(api):
         assert reply.status == 409, reply
         assert reply.problem["type"] == "urn:mfa-flow:problem:event-not-allowed"
         assert reply.problem["detail"].endswith("allowed: regenerate_backup_codes, add_factor, remove_factor,"
-                                                " rename_factor, revoke_trusted_devices, finish, cancel")
+                                                " rename_factor, set_mfa_enabled, revoke_trusted_devices, finish, cancel")
     assert (await flow.read())["version"] == 1, "a refused event writes nothing"
     # And the account flow's events are no edges of a sign-in.
     sign_in = await api.start()
@@ -305,6 +306,59 @@ async def test_audit_verify_replays_account_flows(api, accounts_server):
     assert verified.code == 0, verified.out + verified.err
     assert "OK: every chain holds" in verified.out
     assert int(verified.out.split("flows replayed: ")[1].split(";")[0]) >= 3
+
+
+async def test_a_user_opts_out_of_verification_at_sign_in_unless_mfa_is_mandatory_for_them(api, accounts_db):
+    await api.configure(["totp", "backup_code"], "user_controlled")
+    user = await api.new_user(unique("opt"))
+    secret = (await api.admin("POST", f"/api/users/{user['id']}/mfa-verifications", {"type": "totp"})).body["secret"]
+    used: set[int] = set()
+    signed_in = await api.start()
+    await signed_in.password(user["username"])
+    await signed_in.ok("submit_totp", code=await fresh_code(secret, used))
+    flow = await account_flow(api, signed_in.flow["result"]["token"])
+    assert flow.state == "manage", "the sign-in proved MFA: no second step-up"
+    assert (flow.flow["challenge"]["mfa_enabled"], flow.flow["challenge"]["opt_out_allowed"]) == (True, True)
+
+    await flow.ok("regenerate_backup_codes")
+    await flow.ok("acknowledge_backup_codes")
+    await flow.ok("set_mfa_enabled", enabled=False)
+    assert flow.state == "manage" and flow.flow["challenge"]["mfa_enabled"] is False
+    await flow.ok("finish")
+
+    # The next sign-in asks for no factor; the log says which setting decided.
+    again = await api.start()
+    await again.password(user["username"])
+    assert again.state == "done" and again.flow["result"]["amr"] == ["pwd"]
+    first = (await api.transitions(again.id))[0]["data"]
+    assert (first["rule"], first["override"]) == ("done.opted_out", "skip_on_sign_in")
+
+    # Under the mandatory policy the opt-out holds no more and cannot be chosen again.
+    await api.configure(["totp", "backup_code"], "mandatory")
+    stepped_up = await admin_account_flow(api, user)
+    assert stepped_up.state == "totp_verify", "an opted-out user still steps up to manage their factors"
+    await stepped_up.ok("submit_totp", code=await fresh_code(secret, used))
+    refused = await stepped_up.send("set_mfa_enabled", enabled=False)
+    assert refused.status == 422 and refused.problem["type"] == "urn:mfa-flow:problem:mfa-required"
+    assert refused.problem["detail"] == ("MFA cannot be turned off: the MFA policy is mandatory, so every sign-in"
+                                         " verifies a factor")
+    assert stepped_up.flow["challenge"]["opt_out_allowed"] is False
+    await stepped_up.ok("set_mfa_enabled", enabled=True)
+    assert stepped_up.flow["challenge"]["mfa_enabled"] is True
+    log = await api.transitions(stepped_up.id)
+    assert [(t["event"], t["data"].get("enabled")) for t in log][-1] == ("set_mfa_enabled", True)
+
+    # A user the organisation requires MFA of cannot opt out under a lenient policy either
+    # (mfa_required is the column the admin's PATCH mfa.required sets).
+    await api.configure(["totp", "backup_code"], "user_controlled")
+    conn = await asyncpg.connect(accounts_db)
+    try:
+        await conn.execute("UPDATE users SET mfa_required = true WHERE id = $1", user["id"])
+    finally:
+        await conn.close()
+    required = await stepped_up.send("set_mfa_enabled", enabled=False)
+    assert required.status == 422 and required.problem["detail"] == (
+        "MFA cannot be turned off: MFA is required for this user (mfa.required), so every sign-in verifies a factor")
 
 
 async def test_a_user_revokes_their_trusted_devices(api):
