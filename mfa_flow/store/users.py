@@ -131,6 +131,14 @@ class UserRepository:
         )
         return User(**row) if row else None
 
+    async def unlock(self, user_id: str) -> None:
+        """End a lockout and start counting failures afresh."""
+        await self.conn.execute("UPDATE users SET consecutive_failures = 0, locked_until = NULL WHERE id = $1", user_id)
+
+    async def forget_mfa(self, user_id: str) -> None:
+        """After an MFA reset: not prompted yet, no last-used factor (the settings stay)."""
+        await self.conn.execute("UPDATE users SET prompted = false, last_used_factor = NULL WHERE id = $1", user_id)
+
     async def record_success(self, user_id: str, last_used_factor: str | None) -> None:
         """A completed sign-in: reset the failure count; remember the primary factor used."""
         await self.conn.execute(

@@ -146,7 +146,7 @@ async def test_a_user_adds_a_passkey_and_an_authenticator_app_then_removes_them_
     assert flow.flow["challenge"]["factors"] == []
     listed = (await api.admin("GET", f"/api/users/{user['id']}/mfa-verifications")).body
     assert listed == []
-    assert (await api.admin("GET", f"/api/users/{user['id']}")).body["prompted"] is False
+    assert (await api.admin("GET", f"/api/users/{user['id']}")).body["mfa"]["prompted"] is False
 
     await flow.ok("finish")
     assert flow.state == "done"
@@ -308,7 +308,7 @@ async def test_audit_verify_replays_account_flows(api, accounts_server):
     assert int(verified.out.split("flows replayed: ")[1].split(";")[0]) >= 3
 
 
-async def test_a_user_opts_out_of_verification_at_sign_in_unless_mfa_is_mandatory_for_them(api, accounts_db):
+async def test_a_user_opts_out_of_verification_at_sign_in_unless_mfa_is_mandatory_for_them(api):
     await api.configure(["totp", "backup_code"], "user_controlled")
     user = await api.new_user(unique("opt"))
     secret = (await api.admin("POST", f"/api/users/{user['id']}/mfa-verifications", {"type": "totp"})).body["secret"]
@@ -325,6 +325,7 @@ async def test_a_user_opts_out_of_verification_at_sign_in_unless_mfa_is_mandator
     await flow.ok("set_mfa_enabled", enabled=False)
     assert flow.state == "manage" and flow.flow["challenge"]["mfa_enabled"] is False
     await flow.ok("finish")
+    assert (await api.admin("GET", f"/api/users/{user['id']}")).body["mfa"]["skip_on_sign_in"] is True
 
     # The next sign-in asks for no factor; the log says which setting decided.
     again = await api.start()
@@ -348,14 +349,9 @@ async def test_a_user_opts_out_of_verification_at_sign_in_unless_mfa_is_mandator
     log = await api.transitions(stepped_up.id)
     assert [(t["event"], t["data"].get("enabled")) for t in log][-1] == ("set_mfa_enabled", True)
 
-    # A user the organisation requires MFA of cannot opt out under a lenient policy either
-    # (mfa_required is the column the admin's PATCH mfa.required sets).
+    # A user the organisation requires MFA of cannot opt out under a lenient policy either.
     await api.configure(["totp", "backup_code"], "user_controlled")
-    conn = await asyncpg.connect(accounts_db)
-    try:
-        await conn.execute("UPDATE users SET mfa_required = true WHERE id = $1", user["id"])
-    finally:
-        await conn.close()
+    assert (await api.admin("PATCH", f"/api/users/{user['id']}", {"mfa": {"required": True}})).status == 200
     required = await stepped_up.send("set_mfa_enabled", enabled=False)
     assert required.status == 422 and required.problem["detail"] == (
         "MFA cannot be turned off: MFA is required for this user (mfa.required), so every sign-in verifies a factor")
