@@ -80,6 +80,9 @@ class Rules:
         ctx.flow.context.choices = route.choices
         ctx.flow.context.skippable = route.skippable
         ctx.flow.context.preferred = route.preferred
+        # Offered to the client (the Flow's ``remember_device_days``) while a factor is still to prove.
+        trust = config.trusted_devices
+        ctx.flow.context.remember_days = trust.days if trust.enabled and route.to_state != machine.DONE else None
         data: dict[str, object] = {"rule": route.rule, "policy": config_digest(config)}
         if device_token is not None:
             if trusted and route.rule != policy.TRUSTED_DEVICE_RULE:
