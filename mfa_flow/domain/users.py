@@ -16,6 +16,8 @@ class User:
     consecutive_failures: int
     locked_until: datetime | None
     created_at: datetime
+    mfa_required: bool = False  # treated as under the mandatory policy, whatever the policy
+    mfa_skip_on_sign_in: bool = False  # opted out of verification at sign-in (where the policy allows)
 
     def locked_at(self, now: datetime) -> bool:
         return self.locked_until is not None and self.locked_until > now

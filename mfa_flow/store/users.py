@@ -9,7 +9,10 @@ import asyncpg
 from ..domain.errors import UsernameTaken
 from ..domain.users import User
 
-_COLUMNS = "id, username, password_hash, prompted, last_used_factor, consecutive_failures, locked_until, created_at"
+_COLUMNS = (
+    "id, username, password_hash, prompted, last_used_factor, consecutive_failures, locked_until, created_at,"
+    " mfa_required, mfa_skip_on_sign_in"
+)
 
 
 class UserRepository:
