@@ -310,6 +310,25 @@ async def test_a_device_never_stands_in_for_set_up(api):
     assert row["data"]["rule"] == "setup.required" and row["data"]["trusted_device"] == "not_applicable"
 
 
+async def test_a_device_is_ignored_under_step_up(api):
+    await configure(api, ["totp"])
+    user, secret = await user_with_totp(api, "stu")
+    used: set[int] = set()
+    token = (await remembered_sign_in(api, user, secret, used)).flow["result"]["device_token"]
+
+    reply = await api.admin("POST", "/api/flows", {"user": {"id": user["id"]}, "require_mfa": True,
+                                                   "device_token": token})
+    assert reply.status == 201, reply
+    flow = FlowClient(api, reply.body["flow"], reply.body["flow_token"])
+    assert flow.state == "totp_verify"
+    row = await first_row(api, flow)
+    assert row["data"]["trusted_device"] == "not_applicable" and row["data"]["override"] == "step_up"
+    await flow.ok("submit_totp", code=await fresh_code(secret, used))
+    claims = await verified_claims(api, flow.flow["result"]["token"])
+    assert claims["acr"] == "urn:mfa-flow:acr:mfa" and "mfa_by" not in claims
+    assert (await devices_of(api, user))[0]["last_used_at"] is None  # it stood in for nothing
+
+
 # --- revocation ---------------------------------------------------------------------------------
 
 
