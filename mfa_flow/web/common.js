@@ -80,11 +80,14 @@ export function clock(seconds) {
 export function plural(n, one, many) { return `${n} ${n === 1 ? one : many}`; }
 
 // A ticking text (a lockout or a resend countdown): calls render(secondsLeft) every second,
-// then done() once, and stops when the node leaves the page.
+// then done() once, and stops when the node leaves the page. The node may be put on the page
+// just after this is called (a view builds its nodes first).
 export function countdown(node, until, render, done) {
+  let shown = false;
   const tick = () => {
     const left = (until - Date.now()) / 1000;
-    if (!node.isConnected) return;
+    if (shown && !node.isConnected) return;
+    shown = true;
     if (left <= 0) { done(); return; }
     node.textContent = render(left);
     setTimeout(tick, Math.min(1000, left * 1000));

@@ -171,14 +171,26 @@ export class FlowUI {
     document.body.dataset.state = flow.state;
     document.body.dataset.flow = flow.id;
     const view = (this.options.views || {})[flow.state] || VIEWS[flow.state] || genericView;
+    // A change that keeps the state (a code's delivery recorded, a wrong attempt) must not
+    // wipe what the person is typing: carry the fields' values and the focus over.
+    const sameStep = previous && previous.state === flow.state;
+    const typed = sameStep ? [...this.root.querySelectorAll("input[id]")].map((i) => [i.id, i.value, i.checked]) : [];
+    const focused = sameStep && this.root.contains(document.activeElement) ? document.activeElement.id : null;
     const { title, lead, body = [], actions = [] } = view.call(this, flow);
     const heading = this.paint(title, body, { lead, actions: [...actions, ...this.commonActions(flow)] });
+    for (const [id, value, checked] of typed) {
+      const input = this.root.querySelector(`#${CSS.escape(id)}`);
+      if (!input || input.type === "password") continue;
+      if (input.type === "checkbox") { input.checked = checked; input.dispatchEvent(new Event("change")); } else input.value = value;
+    }
     this.showAttempts(flow);
     this.showTimer();
     if (this.lockedUntil > Date.now()) this.lockFor((this.lockedUntil - Date.now()) / 1000);
     // Keyboard and screen-reader users land on the new step: its first field, else its title.
     const first = this.root.querySelector("input:not([type=checkbox]):not([disabled])");
-    if (previous === null || previous.state !== flow.state || previous.version !== flow.version) {
+    const keep = focused && this.root.querySelector(`#${CSS.escape(focused)}`);
+    if (keep) keep.focus();
+    else if (previous === null || previous.state !== flow.state || previous.version !== flow.version) {
       (first || heading).focus();
     }
     if (isTerminal(flow.state) && this.options.onFinished && (!previous || !isTerminal(previous.state))) {
@@ -380,46 +392,59 @@ function passkeyView(create) {
   };
 }
 
+// Email and SMS codes. The challenge says where the code went (masked), how its delivery
+// went, and when another may be asked for; never the code.
 function codeFactorView(factor) {
   const email = factor === "email_code";
   return function view(flow) {
     const c = flow.challenge || {};
-    const destination = c.to || c.destination || c.masked || "";
     const setup = flow.state.endsWith("_setup");
-    const sent = Boolean(destination) && (!setup || c.sent_at || c.delivery);
     const body = [];
-    if (setup && !sent) {
-      const field = email ? "email" : "phone";
+    if (setup && (!c.to || this.changingDestination)) {
+      this.changingDestination = false;
+      const field = c.field || (email ? "email" : "phone");
       const input = el("input", { id: field, name: field, type: email ? "email" : "tel", required: true,
-        autocomplete: email ? "email" : "tel", inputmode: email ? "email" : "tel" });
+        autocomplete: email ? "email" : "tel", inputmode: email ? "email" : "tel",
+        "aria-describedby": email ? null : "phone-hint" });
       const form = el("form", { novalidate: true },
         el("label", { for: field }, email ? "Email address" : "Mobile phone number"),
         email ? null : el("p", { class: "hint", id: "phone-hint" }, "With the country code, such as +44 7700 900123."),
         input, el("button", { type: "submit", class: "primary" }, "Send a code"));
       form.addEventListener("submit", (e) => {
         e.preventDefault();
+        if (!input.value.trim()) { this.showError(`Enter your ${email ? "email address" : "phone number"} first.`); return; }
         this.send({ type: "send_code", [field]: input.value.trim() }, form);
       });
       body.push(form);
       return { title: email ? "Add your email address" : "Add your phone number",
-        lead: `We will send a 6-digit code to check it is yours.`, body };
+        lead: "We will send a 6-digit code to check it is yours.", body };
     }
     if (c.delivery === "failed") {
-      body.push(el("p", { class: "warning" }, "We could not send the code. Ask for a new one below."));
+      body.push(el("p", { class: "warning", id: "delivery" }, c.refused
+        ? "We cannot send another code just now. Try again when the countdown ends."
+        : "We could not send the code. Ask for a new one below."));
     }
     body.push(this.codeForm(CODE_EVENTS[factor], codeInput("code", "6-digit code")));
     const resend = button("Send a new code", () => this.send({ type: "send_code" }), { kind: "secondary" });
-    const wait = el("span", { class: "hint", role: "status" });
-    const resendAt = Date.parse(c.resend_at || c.resend_after || c.next_send_at || "") || 0;
-    if (resendAt > Date.now()) {
+    const wait = el("span", { class: "hint", role: "status", id: "resend-wait" });
+    const resendAt = Date.parse(c.resend_at || "") || 0;
+    if (c.sends_left === 0) {
+      resend.disabled = true;
+      wait.textContent = " No more codes can be sent for this sign-in.";
+    } else if (resendAt > Date.now()) {
       resend.disabled = true;
       countdown(wait, resendAt, (left) => ` You can ask for a new code in ${clock(left)}.`,
         () => { wait.textContent = ""; resend.disabled = false; });
     }
     body.push(el("p", {}, resend, wait));
+    if (setup) {
+      body.push(el("p", {}, button(email ? "Use a different address" : "Use a different number",
+        () => { this.changingDestination = true; this.render(this.flow); }, { kind: "link" })));
+    }
+    const where = c.to ? ` to ${c.to}` : "";
     return {
       title: email ? "Check your email" : "Check your phone",
-      lead: destination ? `We sent a 6-digit code to ${destination}.` : "We sent you a 6-digit code.",
+      lead: c.delivery === "queued" ? `We are sending a 6-digit code${where}.` : `We sent a 6-digit code${where}.`,
       body,
     };
   };

@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.client import Api
 
-PAGES = ["/", "/console"]
+PAGES = ["/", "/account", "/console"]
 
 
 def asset_links(html: str) -> list[str]:

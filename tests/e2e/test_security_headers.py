@@ -18,7 +18,7 @@ def assert_hardened(headers) -> None:
     assert headers["Referrer-Policy"] == "no-referrer"
 
 
-@pytest.mark.parametrize("path", ["/", "/console", "/theme.css", "/favicon.svg", "/healthz", "/.well-known/jwks.json", "/no/such/page"])
+@pytest.mark.parametrize("path", ["/", "/account", "/console", "/theme.css", "/favicon.svg", "/healthz", "/.well-known/jwks.json", "/no/such/page"])
 async def test_every_response_carries_the_security_headers(api, path):
     reply = await api.call("GET", path)
     assert_hardened(reply.headers)

@@ -7,6 +7,7 @@ a screenshot of each step (``shots``) and, where it says so, scans the page with
 from __future__ import annotations
 
 import re
+import uuid
 
 from tests.e2e.browser.conftest import axe_violations
 from tests.e2e.browser.steps import (
@@ -21,6 +22,7 @@ from tests.e2e.browser.steps import (
 from tests.e2e.test_setup_flows import unique
 from tests.support.client import Api
 from tests.support.otp import fresh_code, wrong_code
+from tests.support.smtp import SmtpServer
 
 
 async def assert_accessible(page) -> None:
@@ -232,3 +234,40 @@ async def test_a_locked_account_shows_when_it_may_try_again(start_server, http, 
     await page.get_by_text(re.compile(r"You can try again in [12]:\d\d\.")).wait_for()
     assert await page.get_by_role("button", name="Sign in", exact=True).is_disabled()
     await shots.take(page, "locked")
+
+
+async def test_an_email_address_is_added_with_a_code_and_a_new_code_can_be_asked_for_after_a_countdown(start_server, http, page, shots):
+    smtp = SmtpServer()
+    smtp.start()
+    try:
+        server = await start_server.started(MFA_FLOW_SMTP_URL=f"smtp://127.0.0.1:{smtp.port}", MFA_FLOW_CODE_RESEND="3")
+        api = Api(server.base_url, http)
+        await api.configure(["email_code"], "mandatory")
+        user = await api.new_user(unique("mailer"))
+        address = f"{uuid.uuid4().hex[:10]}@example.com"
+
+        await sign_in_with_password(page, server, user["username"])
+        await page.get_by_role("heading", name="Add your email address").wait_for()
+        await page.get_by_label("Email address").fill(address)
+        await shots.take(page, "add-email")
+        await page.get_by_role("button", name="Send a code").click()
+        await page.get_by_role("heading", name="Check your email").wait_for()
+        await page.get_by_text(f"We sent a 6-digit code to {address[0]}***@example.com.").wait_for()
+        assert await page.get_by_role("button", name="Send a new code").is_disabled()
+        await page.get_by_text(re.compile(r"You can ask for a new code in \d s\.")).wait_for()
+        await assert_accessible(page)
+        await shots.take(page, "check-your-email")
+        await enter_code(page, await smtp.mailbox.next_code(address, 0))
+        await page.get_by_role("heading", name="You are signed in").wait_for()
+
+        # The next sign-in sends a code at once; a new one may be asked for when the countdown ends.
+        await sign_in_with_password(page, server, user["username"])
+        await page.get_by_role("heading", name="Check your email").wait_for()
+        await smtp.mailbox.next_code(address, 1)
+        await page.get_by_role("button", name="Send a new code").click(timeout=10_000)  # enabled after 3 s
+        await page.get_by_text(re.compile(r"You can ask for a new code in \d s\.")).wait_for()
+        await enter_code(page, await smtp.mailbox.next_code(address, 2))
+        await page.get_by_role("heading", name="You are signed in").wait_for()
+        await shots.take(page, "signed-in-with-an-email-code")
+    finally:
+        smtp.stop()

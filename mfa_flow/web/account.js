@@ -1,0 +1,112 @@
+// The account page: the person signs in here, then manages their own sign-in methods in an
+// account flow (POST /api/flows with purpose "manage" and the sign-in's result token). Every
+// change is an event of that flow, so it is in the audit log like a sign-in.
+
+import { $, api, button, el, factorName, plural, product } from "./common.js";
+import { FlowUI } from "./flow-ui.js";
+
+const when = (iso) => (iso ? new Date(iso).toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" }) : null);
+const ADD_WORDS = { totp: "Add an authenticator app", webauthn: "Add a passkey", email_code: "Add an email address",
+  sms_code: "Add a phone number" };
+
+function describe(factor) {
+  if (factor.type === "webauthn") return factor.name || "Passkey";
+  if (factor.type === "backup_code") return `${plural(factor.remaining ?? 0, "code", "codes")} left`;
+  return factor.email || factor.phone || "";
+}
+
+function manageView(flow) {
+  const account = flow.challenge || {};
+  const factors = account.factors || [];
+  const allowed = new Set(flow.allowed_events);
+  const rows = factors.map((factor) => {
+    const name = factorName(factor.type);
+    const used = when(factor.last_used_at);
+    const tools = [];
+    if (factor.type === "webauthn" && allowed.has("rename_factor")) {
+      tools.push(button("Rename", () => renameForm(this, factor, item), { kind: "secondary small", "aria-label": `Rename ${describe(factor)}` }));
+    }
+    if (factor.type === "backup_code" && allowed.has("regenerate_backup_codes")) {
+      tools.push(button("Get new codes", () => this.send({ type: "regenerate_backup_codes" }), { kind: "secondary small" }));
+    }
+    if (allowed.has("remove_factor")) {
+      tools.push(button("Remove", () => this.send({ type: "remove_factor", verification_id: factor.id }),
+        { kind: "danger small", "aria-label": `Remove ${name}` }));
+    }
+    const item = el("li", { class: "method", "data-type": factor.type },
+      el("div", {}, el("strong", {}, name), describe(factor) ? ` · ${describe(factor)}` : ""),
+      el("div", { class: "hint" }, [`Added ${when(factor.created_at)}`, used ? `last used ${used}` : "never used"].join(", ")),
+      el("div", { class: "tools" }, ...tools));
+    return item;
+  });
+  const adds = (account.addable_factors || []).filter(() => allowed.has("add_factor"))
+    .map((factor) => button(ADD_WORDS[factor] || `Add ${factorName(factor)}`, () => this.send({ type: "add_factor", factor }), { kind: "secondary" }));
+  if (allowed.has("regenerate_backup_codes") && !factors.some((f) => f.type === "backup_code")) {
+    adds.push(button("Get backup codes", () => this.send({ type: "regenerate_backup_codes" }), { kind: "secondary" }));
+  }
+  const body = [
+    el("h2", {}, "Your sign-in methods"),
+    rows.length ? el("ul", { class: "methods", id: "methods" }, ...rows) : el("p", { class: "muted", id: "methods" }, "No second step is set up yet."),
+  ];
+  if (adds.length) body.push(el("h2", {}, "Add a method"), el("div", { class: "tools" }, ...adds));
+  if (allowed.has("set_mfa_enabled")) {
+    const enabled = account.mfa_enabled ?? !(account.skip_on_sign_in ?? false);
+    body.push(el("h2", {}, "Second step at sign-in"),
+      el("p", {}, enabled ? "You are asked for a second step each time you sign in." : "You sign in with your password only."),
+      button(enabled ? "Stop asking me" : "Ask me each time", () => this.send({ type: "set_mfa_enabled", enabled: !enabled }), { kind: "secondary" }));
+  }
+  if (allowed.has("revoke_trusted_devices")) {
+    body.push(el("h2", {}, "Remembered devices"),
+      el("p", {}, "Devices where you chose \u201cremember this device\u201d skip the second step."),
+      button("Forget all remembered devices", () => this.send({ type: "revoke_trusted_devices" }), { kind: "secondary" }));
+  }
+  return {
+    title: "Your account",
+    lead: `Manage how you prove it is you when you sign in to ${product}.`,
+    body,
+    actions: allowed.has("finish") ? [button("Done", () => this.send({ type: "finish" }))] : [],
+  };
+}
+
+function renameForm(ui, factor, item) {
+  const input = el("input", { id: "passkey-name", name: "passkey-name", value: factor.name || "", maxlength: "64", required: true });
+  const form = el("form", { class: "inline", novalidate: true },
+    el("div", {}, el("label", { for: "passkey-name" }, "New name"), input),
+    el("button", { type: "submit", class: "primary" }, "Save"));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    ui.send({ type: "rename_factor", verification_id: factor.id, name: input.value.trim() }, form);
+  });
+  item.append(form);
+  input.focus();
+}
+
+const ui = new FlowUI($("#flow"), {
+  views: {
+    manage: manageView,
+    done(flow) {
+      if (flow.purpose === "manage") {
+        return { title: "Your changes are saved", lead: "Your sign-in methods are up to date.",
+          body: [el("p", { id: "saved" }, "Next time you sign in, use any of the methods you kept.")],
+          actions: [button("Make more changes", () => ui.start())] };
+      }
+      return { title: "Opening your account…", body: [] };
+    },
+  },
+  // A sign-in on this page ends in its account flow, opened with the sign-in's result token.
+  onFinished(flow) {
+    if (flow.state === "done" && flow.purpose !== "manage" && flow.result && flow.result.token) {
+      ui.start({ purpose: "manage", subject_token: flow.result.token });
+    }
+  },
+});
+
+// A server without account flows (an older release) says so instead of failing after sign-in.
+const spec = await api("GET", "/openapi.json");
+const creation = spec.components.schemas.CreateFlow || {};
+if (creation.properties && creation.properties.purpose) {
+  ui.start();
+} else {
+  $("#flow").replaceChildren(el("h1", {}, "Your account"),
+    el("p", { class: "lead" }, "This server does not offer account settings yet. Ask your administrator."));
+}
