@@ -45,6 +45,7 @@ def flow_view(registry: Registry, settings: Settings, box: SecretBox, flow: Flow
         "allowed_events": allowed_events(registry.machine, settings, flow),
         "factors": [] if terminal else list(flow.choices),
         "preferred_factor": None if terminal else flow.context.preferred,
+        "remember_device_days": None if terminal else flow.context.remember_days,
         "attempts_left": flow.attempts_left,
         "challenge": challenge,
         "result": _result(flow, owner, auditor),
