@@ -42,6 +42,7 @@ def flow_view(registry: Registry, settings: Settings, box: SecretBox, flow: Flow
         "factors": [] if terminal else list(flow.choices),
         "preferred_factor": None if terminal else flow.context.preferred,
         "attempts_left": flow.attempts_left,
+        "remember_device_days": None if terminal else flow.context.remember_days,
         "challenge": challenge,
         "result": _result(flow, owner, auditor),
         "created_at": iso(flow.created_at),

@@ -80,6 +80,8 @@ class Rules:
         ctx.flow.context.choices = route.choices
         ctx.flow.context.skippable = route.skippable
         ctx.flow.context.preferred = route.preferred
+        trust = config.trusted_devices
+        ctx.flow.context.remember_days = trust.days if trust.enabled else None
         data: dict[str, object] = {"rule": route.rule, "policy": config_digest(config)}
         if device_token is not None:
             if trusted and route.rule != policy.TRUSTED_DEVICE_RULE:

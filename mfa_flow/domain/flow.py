@@ -27,6 +27,9 @@ class FlowContext:
     skippable: bool = False
     preferred: str | None = None
     stage: dict[str, Any] = field(default_factory=dict)
+    # Trusted devices were on when the flow routed: days a device the sign-in remembers is
+    # trusted (the page offers "remember this device"), else None.
+    remember_days: int | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> "FlowContext":
@@ -38,6 +41,7 @@ class FlowContext:
             skippable=bool(data.get("skippable", False)),
             preferred=data.get("preferred"),
             stage=dict(data.get("stage", {})),
+            remember_days=data.get("remember_days"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -48,6 +52,7 @@ class FlowContext:
             "skippable": self.skippable,
             "preferred": self.preferred,
             "stage": self.stage,
+            "remember_days": self.remember_days,
         }
 
 
