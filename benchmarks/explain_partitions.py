@@ -36,7 +36,7 @@ from mfa_flow.domain.access import ANYONE, SYSTEM, Principal  # noqa: E402
 from mfa_flow.settings import Settings  # noqa: E402
 
 AS_ADMIN = Principal("admin")
-from mfa_flow.passwords import hash_password  # noqa: E402
+from mfa_flow.passwords import hasher, profiles  # noqa: E402
 from mfa_flow.store.db import Database, _init_connection  # noqa: E402
 from mfa_flow.store.migrate import migrate  # noqa: E402
 from tests.support.database import TestDatabase  # noqa: E402
@@ -83,7 +83,7 @@ async def sign_ins(db: Database, secret_key: str, recorded: list) -> None:
         await uow.connection.execute("UPDATE mfa_config SET factors = '{totp}', policy = 'mandatory'")
         await uow.connection.execute(
             "INSERT INTO users (id, username, password_hash) VALUES ('u-1', 'ada', $1)",
-            await hash_password("correct horse battery"),
+            hasher(profiles.PROFILES[profiles.DEFAULT]).hash("correct horse battery"),
         )
         await uow.commit()
     recorded.clear()  # the set-up above is not part of a sign-in

@@ -87,14 +87,15 @@ def build(settings: Settings, db: Database) -> Services:
     factors = registry()
     keyring = Keyring(settings, box)
     limits = AbuseLimits.from_settings(db, settings)
+    flows = FlowService(db, settings, box, factors, keyring, limits)
     return Services(
         settings=settings,
         db=db,
         box=box,
         registry=factors,
         keyring=keyring,
-        flows=FlowService(db, settings, box, factors, keyring, limits),
-        management=Management(db, settings, box, factors),
+        flows=flows,
+        management=Management(db, settings, box, factors, flows.hashing),
         webhooks=WebhookService(db, settings, box),
         audit=AuditService(db, keyring),
         limits=limits,

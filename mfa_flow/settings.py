@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .passwords import profiles
+
 
 def _env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
@@ -69,6 +71,13 @@ def _networks(name: str) -> tuple[Network, ...]:
         raise SystemExit(f"{name} must be comma-separated CIDRs such as 10.0.0.0/8,::1/128, not {raw!r}") from None
 
 
+def _password_profile(name: str) -> profiles.Argon2Profile:
+    try:
+        return profiles.parse(_env(name, profiles.DEFAULT) or profiles.DEFAULT)
+    except ValueError as exc:
+        raise SystemExit(f"{name} {exc}") from None
+
+
 def _colour(name: str, default: str) -> str:
     """A CSS hex colour (#rgb or #rrggbb), lowercased: it is written into a stylesheet as is."""
     raw = (_env(name, default) or default).strip().lower()
@@ -102,6 +111,8 @@ class Settings:
     sweep_interval: float = 5.0
     # Password hashing: argon2 jobs that may wait for a thread before the answer is 503.
     hash_queue: int = 8
+    # argon2id parameters of new password hashes; stored ones made otherwise are rehashed at sign-in.
+    password_hash: profiles.Argon2Profile = profiles.PROFILES[profiles.DEFAULT]
     # After SIGTERM, how long ``serve`` keeps answering (with /readyz at 503) before it stops.
     drain_seconds: float = 0.0
     # Abuse limits (0 turns one off): flows created and password attempts per minute, codes
@@ -163,6 +174,7 @@ class Settings:
             sweep_interval=_float("MFA_FLOW_SWEEP_INTERVAL", 5.0),
             drain_seconds=_float("MFA_FLOW_DRAIN_SECONDS", 0.0),
             hash_queue=max(0, _int("MFA_FLOW_HASH_QUEUE", 8)),
+            password_hash=_password_profile("MFA_FLOW_PASSWORD_HASH"),
             rate_flows=_limit("MFA_FLOW_RATE_FLOWS", 60),
             rate_passwords=_limit("MFA_FLOW_RATE_PASSWORDS", 30),
             rate_codes=_limit("MFA_FLOW_RATE_CODES", 20),

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import structlog
 
@@ -18,13 +17,13 @@ from .. import logs, metrics
 from ..crypto import SecretBox, new_token, token_digest
 from ..domain import machine
 from ..domain.access import Principal, check_access
-from ..domain.errors import Busy, Conflict, NotFound, UserLocked, UsernameTaken
+from ..domain.errors import Conflict, NotFound, UserLocked, UsernameTaken
 from ..domain.events import FlowCreated
 from ..domain.flow import Flow, FlowContext, Transition, canonical_flow_id
 from ..factors.base import JsonObject
 from ..factors.registry import Registry
 from ..keyring import Keyring
-from ..passwords import HashingBusy, HashingPool
+from ..passwords import Checked, HashingPool
 from ..settings import Settings
 from ..store import Database
 from .codes import CodeDeliveries
@@ -37,7 +36,6 @@ from .rules import Rules
 
 log = logs.get(__name__)
 
-T = TypeVar("T")
 # Events that carry a password: argon2 runs for them, so they are checked before it does.
 PASSWORD_EVENTS = ("submit_password", "submit_registration")
 
@@ -52,7 +50,7 @@ class FlowService:
         self.machine = registry.machine
         self.keyring = keyring
         self.rules = Rules(settings, registry, keyring)
-        self.hashing = HashingPool(settings.hash_queue)
+        self.hashing = HashingPool(settings.password_hash, settings.hash_queue)
         self.pipeline = Pipeline(db, settings, box, registry, self.rules, handlers(self.rules),
                                  limits or AbuseLimits.from_settings(db, settings))
         self.codes = CodeDeliveries(db, settings, box, self.pipeline)
@@ -179,20 +177,12 @@ class FlowService:
                 return {}  # the transaction gives the precise refusal, with no hashing at all
             user = await uow.users.by_username(event["username"]) if event["type"] == "submit_password" else None
         if event["type"] == "submit_registration":
-            return {"password_hash": await self._hashing(self.hashing.hash(event["password"]))}
+            return {"password_hash": await self.hashing.hash(event["password"])}
         if user is not None and user.locked_at(utcnow()):
-            return {"checked": PasswordCheck(None, False)}  # locked: no guess is even tried
+            return {"checked": PasswordCheck(None, Checked(False))}  # locked: no guess is even tried
         stored = user.password_hash if user else None
-        return {"checked": PasswordCheck(stored, await self._hashing(self.hashing.verify(stored, event["password"])))}
-
-    @staticmethod
-    async def _hashing(job: Awaitable[T]) -> T:
-        """A job on the hashing pool; a full queue is a quick 503 (``Busy``)."""
-        try:
-            return await job
-        except HashingBusy as busy:
-            raise Busy(f"too many password checks are waiting; try again in {busy.retry_after} seconds",
-                       busy.retry_after) from None
+        checked = await self.hashing.check(user.password_algorithm if user else None, stored, event["password"])
+        return {"checked": PasswordCheck(stored, checked)}
 
     async def expire(self, flow_id: str) -> Flow | None:
         return await self.pipeline.expire(flow_id)

@@ -10,16 +10,17 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from .. import logs, passwords
+from .. import contacts, logs
 from ..crypto import SecretBox
 from ..domain.devices import DAYS_DEFAULT, DeviceTrust
-from ..domain.errors import Conflict, NotFound, RuleBroken, UsernameTaken
+from ..domain.errors import Conflict, InvalidInput, NotFound, RuleBroken, UsernameTaken
 from ..domain.events import FactorRemoved
 from ..domain.flow import iso
 from ..domain.policy import MfaConfig, PolicyError
-from ..domain.users import User, UserFactor
+from ..domain.users import User, UserFactor, UserSearch, cursor_username, page_cursor
 from ..factors.base import ManageContext
 from ..factors.registry import Registry
+from ..passwords import ARGON2, HashingPool, digests
 from ..settings import Settings
 from ..store import Database, UnitOfWork
 from . import devices
@@ -31,6 +32,8 @@ def user_view(user: User) -> dict[str, Any]:
     return {
         "id": user.id,
         "username": user.username,
+        "email": user.email,
+        "phone": user.phone,
         "has_password": user.password_hash is not None,
         "prompted": user.prompted,
         "last_used_factor": user.last_used_factor,
@@ -39,13 +42,54 @@ def user_view(user: User) -> dict[str, Any]:
     }
 
 
+# The unique constraint a new or changed user broke, and the field it is about.
+_TAKEN = {"users_pkey": "id", "users_username_key": "username", "users_email_key": "email",
+          "users_phone_key": "phone"}
+
+
+def _taken(exc: UsernameTaken) -> Conflict:
+    what = _TAKEN.get(exc.args[0] if exc.args else "", "username")
+    return Conflict(f"a user with this {what} exists already", kind="user-exists", field=what)
+
+
+def _contacts(body: dict[str, Any]) -> dict[str, str | None]:
+    """The body's ``email`` and ``phone`` (those it has) in their normal forms; null clears one."""
+    normalisers = {"email": contacts.normalise_email, "phone": contacts.normalise_phone}
+    found: dict[str, str | None] = {}
+    for name, normalise in normalisers.items():
+        if name not in body:
+            continue
+        try:
+            found[name] = normalise(body[name]) if body[name] is not None else None
+        except ValueError as exc:
+            raise InvalidInput(f"body.{name}: {exc}", field=name) from None
+    return found
+
+
+def _imported_digest(body: dict[str, Any]) -> tuple[str, str]:
+    """``password_digest`` and ``password_algorithm`` from another system, checked (cheaply:
+    parsing only) so that a digest that can never match is refused now, not at sign-in."""
+    if body.get("password") is not None:
+        raise InvalidInput("body: give either password or password_digest, not both", field="password_digest")
+    algorithm, digest = body["password_algorithm"], body["password_digest"]
+    try:
+        digests.check(algorithm, digest)
+    except digests.MalformedDigest as exc:
+        raise InvalidInput(f"body.password_digest: {exc}", field="password_digest") from None
+    except digests.DigestTooCostly as exc:
+        raise RuleBroken(f"body.password_digest: {exc}", field="password_digest") from None
+    return digest, algorithm
+
+
 class Management:
-    def __init__(self, db: Database, settings: Settings, box: SecretBox, registry: Registry) -> None:
+    def __init__(self, db: Database, settings: Settings, box: SecretBox, registry: Registry,
+                 hashing: HashingPool) -> None:
         self.db = db
         self.settings = settings
         self.box = box
         self.factors = registry
         self.machine = registry.machine
+        self.hashing = hashing  # the sign-ins' bounded pool: the admin's hashing waits in the same queue
 
     def factor_view(self, v: UserFactor) -> dict[str, Any]:
         view: dict[str, Any] = {
@@ -90,16 +134,52 @@ class Management:
     # --- users --------------------------------------------------------------------------------
 
     async def add_user(self, body: dict[str, Any]) -> dict[str, Any]:
-        password_hash = await passwords.hash_password(body["password"]) if body.get("password") else None
+        """A new user, with a password (hashed here), a digest imported from another system
+        (kept until the first sign-in rehashes it), or neither (signed in by the embedding backend)."""
+        found = _contacts(body)
+        password_hash, algorithm = None, ARGON2
+        if body.get("password_digest") is not None:
+            password_hash, algorithm = _imported_digest(body)
+        elif body.get("password"):
+            password_hash = await self.hashing.hash(body["password"])
         async with self.db.unit_of_work() as uow:
             try:
-                user = await uow.users.add(body.get("id") or str(uuid.uuid4()), body["username"], password_hash)
+                user = await uow.users.add(body.get("id") or str(uuid.uuid4()), body["username"], password_hash,
+                                           password_algorithm=algorithm, email=found.get("email"),
+                                           phone=found.get("phone"))
             except UsernameTaken as exc:
-                what = "id" if exc.args and exc.args[0] == "users_pkey" else "username"
-                raise Conflict(f"a user with this {what} exists already", kind="user-exists", field=what) from None
+                raise _taken(exc) from None
             await uow.commit()
-        log.info("user added", kind="admin", user_id=user.id, has_password=password_hash is not None)
+        log.info("user added", kind="admin", user_id=user.id, has_password=password_hash is not None,
+                 password_algorithm=user.password_algorithm)
         return user_view(user)
+
+    async def change_user(self, user_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``PATCH``: email, phone (null clears either), password."""
+        changes: dict[str, str | None] = dict(_contacts(body))
+        if body.get("password") is not None:
+            changes["password_hash"] = await self.hashing.hash(body["password"])
+            changes["password_algorithm"] = ARGON2
+        async with self.db.unit_of_work() as uow:
+            try:
+                user = await uow.users.update(user_id, changes)
+            except UsernameTaken as exc:
+                raise _taken(exc) from None
+            if user is None:
+                raise NotFound(f"user {user_id}")
+            await uow.commit()
+        log.info("user changed", kind="admin", user_id=user_id,
+                 changed=sorted({"password" if c.startswith("password") else c for c in changes}))
+        return user_view(user)
+
+    async def list_users(self, search: str | None, after: str | None, limit: int) -> dict[str, Any]:
+        """A page of users ordered by username, with the cursor of the next page (None at the end)."""
+        last = cursor_username(after) if after is not None else None
+        async with self.db.unit_of_work(readonly=True) as uow:
+            users = await uow.users.page(last, limit + 1, UserSearch.of(search) if search else None)
+        more = len(users) > limit
+        users = users[:limit]
+        return {"items": [user_view(u) for u in users], "next": page_cursor(users[-1].username) if more else None}
 
     async def get_user(self, user_id: str) -> dict[str, Any]:
         async with self.db.unit_of_work() as uow:

@@ -1,9 +1,15 @@
-"""Users and their factors, as the domain sees them. Pure: no I/O."""
+"""Users and their factors, as the domain sees them; how a list of users is searched and paged.
+Pure: no I/O."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from dataclasses import dataclass
 from datetime import datetime
+
+from .errors import InvalidInput
 
 
 @dataclass
@@ -16,6 +22,9 @@ class User:
     consecutive_failures: int
     locked_until: datetime | None
     created_at: datetime
+    email: str | None = None  # normalised: lower-case domain
+    phone: str | None = None  # E.164
+    password_algorithm: str = "argon2"  # of password_hash: argon2, or an imported digest's
 
     def locked_at(self, now: datetime) -> bool:
         return self.locked_until is not None and self.locked_until > now
@@ -42,3 +51,48 @@ class UserFactor:
     remaining: int | None = None  # backup codes only
     aaguid: str | None = None  # webauthn only
     destination: str | None = None  # email_code: the address; sms_code: the phone (E.164)
+
+
+# --- Listing users: a prefix search and keyset pages ----------------------------------------------
+
+# Characters people type inside phone numbers, dropped before a search compares digits.
+_PHONE_PUNCTUATION = re.compile(r"[\s().\-]")
+_CURSOR_PREFIX = "u1."  # a version, should the cursor ever need to carry more than a username
+
+
+@dataclass(frozen=True)
+class UserSearch:
+    """What ``GET /api/users?search=`` matches: a case-insensitive prefix of the username or the
+    email (``text``), or a prefix of the E.164 phone number (``phone``, when the text can be one:
+    digits with an optional ``+`` and the usual punctuation; ``"555 01"`` matches ``+55501...``)."""
+
+    text: str
+    phone: str | None
+
+    @classmethod
+    def of(cls, text: str) -> "UserSearch":
+        digits = _PHONE_PUNCTUATION.sub("", text)
+        phone = "+" + digits.removeprefix("+") if re.fullmatch(r"\+?[0-9]+", digits) else None
+        return cls(text, phone)
+
+
+def page_cursor(username: str) -> str:
+    """The opaque cursor of a page that ends with this username (pages are ordered by username,
+    which is unique and never changes, so a cursor stays valid while users come and go)."""
+    return _CURSOR_PREFIX + base64.urlsafe_b64encode(username.encode()).decode().rstrip("=")
+
+
+def cursor_username(cursor: str) -> str:
+    """The username a cursor from ``page_cursor`` ends after, or ``InvalidInput``."""
+    bad = InvalidInput("after: not a cursor this API gave (pass the 'next' of the previous page as it is)",
+                       field="after")
+    if not cursor.startswith(_CURSOR_PREFIX):
+        raise bad
+    encoded = cursor.removeprefix(_CURSOR_PREFIX)
+    try:
+        username = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+    except (binascii.Error, ValueError):
+        raise bad from None
+    if not username or page_cursor(username) != cursor or "\x00" in username:
+        raise bad
+    return username

@@ -7,7 +7,11 @@ from urllib.parse import quote
 from aiohttp import web
 
 from .auth import require_admin
-from .validation import read_json
+from .problems import invalid
+from .validation import query_int, read_json
+
+# GET /api/users: page sizes, and the longest search text (no username, email or phone is longer).
+DEFAULT_PAGE, MAX_PAGE, MAX_SEARCH = 50, 200, 320
 
 
 async def get_config(request):
@@ -26,6 +30,21 @@ async def create_user(request):
     body = await read_json(request, "NewUser")
     user = await request.app["management"].add_user(body)
     return web.json_response(user, status=201, headers={"Location": f"/api/users/{quote(user['id'], safe='')}"})
+
+
+async def list_users(request):
+    require_admin(request)
+    search, after = request.query.get("search"), request.query.get("after")
+    if search is not None and (len(search) > MAX_SEARCH or any(c < " " or c == "\x7f" for c in search)):
+        raise invalid(f"search must be at most {MAX_SEARCH} characters, without control characters")
+    limit = query_int(request, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
+    return web.json_response(await request.app["management"].list_users(search or None, after, limit))
+
+
+async def change_user(request):
+    require_admin(request)
+    body = await read_json(request, "UserPatch")
+    return web.json_response(await request.app["management"].change_user(request.match_info["user_id"], body))
 
 
 async def get_user(request):
@@ -83,7 +102,9 @@ def routes() -> list[web.RouteDef]:
         web.get("/api/config/mfa", get_config),
         web.put("/api/config/mfa", put_config),
         web.post("/api/users", create_user),
+        web.get("/api/users", list_users),
         web.get("/api/users/{user_id}", get_user),
+        web.patch("/api/users/{user_id}", change_user),
         web.delete("/api/users/{user_id}", delete_user),
         web.get("/api/users/{user_id}/mfa-verifications", list_factors),
         web.post("/api/users/{user_id}/mfa-verifications", add_factor),

@@ -117,7 +117,7 @@ class Schemas:
 def _without_value(error) -> str:
     """What is wrong, in words that never repeat the value sent: it may be a password or a code."""
     rule, limit = error.validator, error.validator_value
-    if rule in ("required", "additionalProperties"):
+    if rule in ("required", "additionalProperties", "dependentRequired"):
         return error.message  # names fields, not values
     if rule == "type":
         return f"must be of type {limit if isinstance(limit, str) else ' or '.join(limit)}"

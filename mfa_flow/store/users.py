@@ -1,4 +1,4 @@
-"""Users: credentials, the prompted mark, last-used factor and the lockout counter."""
+"""Users: credentials, contacts, the prompted mark, last-used factor and the lockout counter."""
 
 from __future__ import annotations
 
@@ -7,26 +7,90 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from ..domain.errors import UsernameTaken
-from ..domain.users import User
+from ..domain.users import User, UserSearch
 
-_COLUMNS = "id, username, password_hash, prompted, last_used_factor, consecutive_failures, locked_until, created_at"
+_COLUMNS = ("id, username, password_hash, password_algorithm, email, phone, prompted, last_used_factor,"
+            " consecutive_failures, locked_until, created_at")
+
+# A prefix p of x, as a range of an index on x COLLATE "C": p <= x < p || U+10FFFF (UTF-8 sorts
+# by code point, and no character sorts above U+10FFFF). Written as a range, not LIKE, so that
+# the index serves it in a generic plan too (a prepared statement's parameter is no constant).
+_PREFIX = "{x} COLLATE \"C\" >= {p} AND {x} COLLATE \"C\" < {p} || U&'\\+10FFFF'"
+_SEARCH = " OR ".join([
+    _PREFIX.format(x="lower(username)", p="lower($3::text)"),
+    _PREFIX.format(x="lower(email)", p="lower($3::text)"),
+    _PREFIX.format(x="phone", p="$4::text"),  # NULL when the search cannot be a phone number: no match
+])
+
+
+# A search's best plan depends on how many users its prefix matches: a bitmap of the three
+# prefix indexes for a few, a walk of the username index for many. A generic plan (asyncpg's
+# prepared statements may get one after five runs) cannot know, walks the username index for
+# every search and reads the whole table for a rare prefix; so a search is planned for its
+# values every time (a fraction of a millisecond).
+SEARCH_PLAN_MODE = "force_custom_plan"
+
+
+def list_query(after: str | None, limit: int, search: UserSearch | None) -> tuple[str, list[object]]:
+    """One page of users ordered by username (the unique index's order), after the username
+    ``after`` (from the start when None), at most ``limit`` rows, matching ``search``. Four
+    statements, each with only the conditions it needs, so that every one has an indexed plan."""
+    conditions = ["username > $2" if after is not None else "$2::text IS NULL"]
+    if search is not None:
+        conditions.append(f"({_SEARCH})")
+    args: list[object] = [limit, after]
+    if search is not None:
+        args += [search.text, search.phone]
+    return f"SELECT {_COLUMNS} FROM users WHERE {' AND '.join(conditions)} ORDER BY username LIMIT $1", args
 
 
 class UserRepository:
     def __init__(self, conn):
         self.conn = conn
 
-    async def add(self, user_id: str, username: str, password_hash: str | None) -> User:
+    async def add(self, user_id: str, username: str, password_hash: str | None, *, password_algorithm: str = "argon2",
+                  email: str | None = None, phone: str | None = None) -> User:
+        """A new user; ``UsernameTaken`` names the unique constraint a taken id, username, email
+        or phone broke."""
         try:
             row = await self.conn.fetchrow(
-                f"INSERT INTO users (id, username, password_hash) VALUES ($1, $2, $3) RETURNING {_COLUMNS}",
+                "INSERT INTO users (id, username, password_hash, password_algorithm, email, phone)"
+                f" VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_COLUMNS}",
                 user_id,
                 username,
                 password_hash,
+                password_algorithm,
+                email,
+                phone,
             )
         except asyncpg.UniqueViolationError as exc:
             raise UsernameTaken(exc.constraint_name) from None
         return User(**row)
+
+    async def update(self, user_id: str, changes: dict[str, str | None]) -> User | None:
+        """Set some of ``email``, ``phone``, ``password_hash`` and ``password_algorithm``; the user
+        as it is then, or None when there is no such user. A taken email or phone raises
+        ``UsernameTaken`` with the constraint's name."""
+        columns = [c for c in ("email", "phone", "password_hash", "password_algorithm") if c in changes]
+        if not columns:
+            return await self.get(user_id)
+        assignments = ", ".join(f"{c} = ${i}" for i, c in enumerate(columns, start=2))
+        try:
+            row = await self.conn.fetchrow(
+                f"UPDATE users SET {assignments} WHERE id = $1 RETURNING {_COLUMNS}",
+                user_id,
+                *(changes[c] for c in columns),
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise UsernameTaken(exc.constraint_name) from None
+        return User(**row) if row else None
+
+    async def page(self, after: str | None, limit: int, search: UserSearch | None) -> list[User]:
+        """Runs in the unit of work's transaction: the plan mode lasts until it ends."""
+        sql, args = list_query(after, limit, search)
+        if search is not None:
+            await self.conn.execute(f"SET LOCAL plan_cache_mode = {SEARCH_PLAN_MODE}")
+        return [User(**row) for row in await self.conn.fetch(sql, *args)]
 
     async def get_or_add(self, user_id: str, username: str) -> User:
         """The user with this id, locked, created (without a password) if new; two callers

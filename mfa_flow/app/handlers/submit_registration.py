@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -13,7 +14,8 @@ from ..rules import Decision, Rules
 
 async def handle(rules: Rules, ctx: FactorContext, event: JsonObject, prepared: dict[str, Any]) -> Decision:
     # Missing only if the flow moved between the short read and this transaction: hash here.
-    password_hash = prepared.get("password_hash") or await passwords.hash_password(event["password"])
+    password_hash = prepared.get("password_hash") or await asyncio.to_thread(
+        passwords.hasher(ctx.settings.password_hash).hash, event["password"])
     try:
         user = await ctx.uow.users.add(str(uuid.uuid4()), event["username"], password_hash)
     except UsernameTaken:

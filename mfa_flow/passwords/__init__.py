@@ -1,0 +1,123 @@
+"""Password hashing with argon2id (argon2-cffi) at the configured profile, on a bounded pool.
+
+argon2 costs ~100 ms of CPU per check at the default profile, by design. argon2-cffi releases
+the GIL, so a thread per core is the most that helps; more threads only make every check
+slower. Jobs beyond those threads wait in a queue of ``MFA_FLOW_HASH_QUEUE``; when that is
+full a new job is refused at once (``Busy``, answered 503 with ``Retry-After``) rather
+than queued behind seconds of work, so that a flood of password attempts cannot make every
+real sign-in wait.
+
+A stored password is a digest and its algorithm: ``argon2`` for what this service hashed, or
+one of ``digests.ALGORITHMS`` for users imported with their old digest. A successful check of
+a digest that is not argon2id at the configured profile (``MFA_FLOW_PASSWORD_HASH``) also
+computes its replacement, in the same pool job, for the sign-in's transaction to store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TypeVar
+
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from .. import metrics
+from ..domain.errors import Busy
+from . import digests
+from .profiles import Argon2Profile
+
+ARGON2 = "argon2"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A password checked against a stored digest; ``rehashed`` is the argon2id digest at the
+    configured profile that replaces it (only after a match, and only when it is due)."""
+
+    ok: bool
+    rehashed: str | None = None
+
+
+class Hasher:
+    """argon2id at one profile: new hashes, and checks of stored digests of any accepted algorithm."""
+
+    def __init__(self, profile: Argon2Profile) -> None:
+        self.profile = profile
+        self._argon2 = PasswordHasher(time_cost=profile.time_cost, memory_cost=profile.memory_kib,
+                                      parallelism=profile.parallelism, type=Type.ID)
+        # Checked against when the username is unknown, so that a wrong username costs the same
+        # time as a wrong password and the two cannot be told apart.
+        self._dummy = self._argon2.hash("mfa-flow: no such user")
+
+    def hash(self, password: str) -> str:
+        return self._argon2.hash(password)
+
+    def check(self, algorithm: str | None, digest: str | None, password: str) -> Checked:
+        """Whether ``password`` matches the stored digest (``None``: no such user or no password,
+        which costs the same and never matches)."""
+        if digest is None or algorithm is None:
+            self._matches_argon2(self._dummy, password)
+            return Checked(False)
+        if algorithm == ARGON2:
+            if not self._matches_argon2(digest, password):
+                return Checked(False)
+            due = self._argon2.check_needs_rehash(digest)
+        elif not digests.verify(algorithm, digest, password):
+            return Checked(False)
+        else:
+            due = True  # imported from another system: argon2id from now on
+        return Checked(True, self._argon2.hash(password) if due else None)
+
+    def _matches_argon2(self, digest: str, password: str) -> bool:
+        try:
+            return self._argon2.verify(digest, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+
+@functools.cache
+def hasher(profile: Argon2Profile) -> Hasher:
+    """One hasher per profile and process (making one costs a hash: the dummy's)."""
+    return Hasher(profile)
+
+
+class HashingPool:
+    """A thread per core and a bounded queue in front of it, hashing at one profile."""
+
+    def __init__(self, profile: Argon2Profile, max_waiting: int, threads: int | None = None) -> None:
+        self.hasher = hasher(profile)
+        self.threads = threads or os.cpu_count() or 1
+        self.max_waiting = max_waiting
+        self._executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="argon2")
+        self._admitted = 0  # running plus waiting (event-loop thread only: no lock needed)
+
+    @property
+    def busy(self) -> int:
+        return self._admitted
+
+    async def run(self, work: Callable[..., T], *args: object) -> T:
+        if self._admitted >= self.threads + self.max_waiting:
+            metrics.PASSWORD_HASHES_REFUSED.inc()
+            raise Busy("too many password checks are waiting; try again in a second", retry_after=1)
+        self._admitted += 1
+        metrics.PASSWORD_HASHES.inc()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
+        finally:
+            self._admitted -= 1
+
+    async def check(self, algorithm: str | None, digest: str | None, password: str) -> Checked:
+        return await self.run(self.hasher.check, algorithm, digest, password)
+
+    async def hash(self, password: str) -> str:
+        return await self.run(self.hasher.hash, password)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
