@@ -55,3 +55,10 @@ PASSWORD_HASHES_REFUSED = Counter(
 RATE_LIMITED = Counter(
     "mfa_flow_rate_limited", "Requests refused with 429 by an abuse limit, by limit", ["limit"], registry=REGISTRY
 )
+
+# --- Email and SMS codes ----------------------------------------------------------------------
+CODE_DELIVERIES = Counter(
+    "mfa_flow_code_deliveries",
+    "Email and SMS codes whose delivery ended, by channel (email, sms), route (smtp, webhook) and outcome (sent, failed)",
+    ["channel", "via", "outcome"], registry=REGISTRY,
+)

@@ -67,15 +67,21 @@ class TokenPolicy:
     alg: str = "Ed25519"
 
 
+ACR_MFA = "urn:mfa-flow:acr:mfa"
+ACR_PWD = "urn:mfa-flow:acr:pwd"
+ACR_TRUSTED_DEVICE = "urn:mfa-flow:acr:trusted-device"
 TRUSTED_DEVICE = "trusted_device"  # ``mfa_by``: a trusted device stood in for the second factor
+# amr values that do not prove a second factor: the first factor, and RFC 8176's summary.
+_NOT_A_SECOND_FACTOR = frozenset({"pwd", "mfa"})
 
 
 def acr_for(amr: list[str], mfa_by: str | None = None) -> str:
-    """The authentication context class: multi-factor when two factors were used in this
-    flow, a trusted device's when a remembered device stood in for the second one."""
-    if mfa_by == TRUSTED_DEVICE:
-        return "urn:mfa-flow:acr:trusted-device"
-    return "urn:mfa-flow:acr:mfa" if "mfa" in amr else "urn:mfa-flow:acr:1fa"
+    """The authentication context class: ``mfa`` when a second factor was proven in this very
+    flow (verified or set up), a trusted device's when a remembered device stood in for it,
+    ``pwd`` when only the first factor was (a password, or the embedding backend's word)."""
+    if any(method not in _NOT_A_SECOND_FACTOR for method in amr):
+        return ACR_MFA
+    return ACR_TRUSTED_DEVICE if mfa_by == TRUSTED_DEVICE else ACR_PWD
 
 
 def result_claims(policy: TokenPolicy, flow_id: str, user_id: str, amr: list[str], now: datetime,

@@ -20,7 +20,7 @@ from mfa_flow import __version__, logs, loops
 
 from .benches import BENCHES, DEFAULT
 from .environment import Environment, Options
-from .report import Figure, say, table
+from .report import Figure, markdown, say, table
 
 
 def load_average() -> str:
@@ -49,6 +49,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, help="length of each timed run (default 10; --quick 2)")
     parser.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients (default 16)")
     parser.add_argument("--sockets", type=int, help="WebSockets open (default 1000; --quick 100)")
+    parser.add_argument("--profile", metavar="DIR", type=Path,
+                        help="profile the serving process with py-spy while it runs the transitions benchmark: a"
+                        " flame graph (SVG) and the top entries go to DIR")
+    parser.add_argument("--markdown", metavar="FILE", type=Path, help="also write the table in Markdown to FILE")
     parser.add_argument("--json", metavar="FILE",
                         help="also write the figures as JSON to FILE ('-': stdout, after the table)")
     args = parser.parse_args(argv)
@@ -92,6 +96,7 @@ async def run(args: argparse.Namespace) -> dict:
         seconds=args.seconds or (2.0 if args.quick else 10.0),
         warmup=0.5 if args.quick else 2.0,
         sockets=args.sockets or (100 if args.quick else 1000),
+        profile=args.profile,
     )
     env = Environment(options)
     started = datetime.now(UTC)
@@ -120,7 +125,7 @@ async def run(args: argparse.Namespace) -> dict:
         "version": __version__,
         "started": started.isoformat(timespec="seconds"),
         "seconds": round((datetime.now(UTC) - started).total_seconds()),
-        "options": {**options.__dict__, "benchmarks": args.names},
+        "options": {**options.__dict__, "profile": str(options.profile or "") or None, "benchmarks": args.names},
         "machine": machine,
         "figures": [f.as_json() for f in figures],
         "_figures": figures,
@@ -142,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
           f" at the end; PostgreSQL {m.get('postgresql') or '-'} ({m['database']}); event loop {m['event_loop']};"
           f" {'quick' if args.quick else 'full'} run, {args.clients} clients")
     print(table(figures))
+    if args.markdown:
+        args.markdown.write_text(markdown(figures) + "\n")
     if args.json == "-":
         print(json.dumps(result, indent=2))
     elif args.json:

@@ -27,14 +27,13 @@ from mfa_flow.factors.totp.codes import new_secret
 from mfa_flow.settings import Settings
 from mfa_flow.store import Database
 
-from . import bare, clients
+from . import bare, clients, profiling
 from .clients import ADMIN as ADMIN_HEADERS
-from .environment import Environment, pgbench_binary
+from .environment import Environment, ServerProcess, pgbench_binary
 from .load import Run, closed_loop, percentile
 from .report import Figure, say
 
 PASSWORD = "correct horse battery staple"
-WEBHOOK = {"url": "http://127.0.0.1:9/mfa-flow-bench", "events": ["flow.transitioned"]}
 
 
 def session(limit: int = 2000) -> aiohttp.ClientSession:
@@ -43,12 +42,17 @@ def session(limit: int = 2000) -> aiohttp.ClientSession:
 
 async def prepared_service(env: Environment, http: aiohttp.ClientSession, base: str) -> None:
     """The configuration every HTTP benchmark runs under (once per run): authenticator apps and
-    backup codes, mandatory; one webhook endpoint for flow.transitioned, so that each transition
-    writes its outbox row as in a real installation (no worker runs: they stay pending)."""
+    backup codes, mandatory; one webhook endpoint for flow.transitioned (the bare endpoint's
+    too), so that each transition writes its outbox rows as in a real installation (no worker
+    runs: the deliveries stay pending)."""
     if getattr(env, "_prepared", False):
         return
     await clients.configure(http, base, ["totp", "backup_code"])
-    await clients.call(http, "POST", f"{base}/api/webhooks", WEBHOOK, ADMIN_HEADERS, expect=201)
+    conn = await asyncpg.connect(await env.database_url())
+    try:
+        await bare.ensure_endpoint(conn)
+    finally:
+        await conn.close()
     env._prepared = True  # type: ignore[attr-defined]
 
 
@@ -102,14 +106,26 @@ async def transitions(env: Environment) -> list[Figure]:
         await conn.close()
     figures = []
     for workers in (1, 2):
+        if workers != 1:  # nothing else of the service runs meanwhile (its checkpoints would)
+            await env.stop(await env.main_server())
         server = await env.main_server() if workers == 1 else await env.server(workers=2)
         async with session() as http:
             await prepared_service(env, http, server.base_url)
             flows = await _switching_flows(http, server.base_url, options.clients, f"tr{workers}")
         say(f"mfa-flow, {workers} process(es), {options.clients} clients, {options.seconds:g} s ...")
+        samplers = []
+        if options.profile and workers == 1:
+            assert server.process is not None
+            samplers = profiling.record(server.process.pid, options.warmup + options.seconds, options.profile)
         async with env.sampling(server, f"transitions, {workers} process(es)"):
             service = await _drive_service(env, server.base_url, flows)
         say(f"  {run_text(service)}")
+        if samplers:
+            await asyncio.gather(*(asyncio.to_thread(s.wait) for s in samplers))
+            assert options.profile is not None
+            summary = profiling.top(options.profile / "transitions-stacks.txt")
+            (options.profile / "transitions-top.txt").write_text(summary)
+            say(f"  profile: {options.profile}/transitions-flame.svg, transitions-top.txt")
         if workers != 1:
             await env.stop(server)
         base = await env.bare_endpoint(workers)
@@ -200,18 +216,32 @@ class CodeBook:
         self.next = 0
 
     def take(self) -> tuple[str, str]:
+        """A user and a code of theirs that the server will take now."""
         for _ in range(len(self.users)):
             user_id, totp = self.users[self.next % len(self.users)]
             self.next += 1
-            now = int(time.time())
-            current = now // 30
-            # The step before is accepted only while the server's clock is still in this one.
-            earliest = current - 1 if now % 30 < 27 else current
-            step = max(earliest, self.last.get(user_id, -1) + 1)
-            if step <= current + 1:
-                self.last[user_id] = step
-                return user_id, totp.at(step * 30)
+            code = self.code(user_id, totp)
+            if code is not None:
+                return user_id, code
         raise RuntimeError("every benchmark user has spent its codes: more users are needed")
+
+    def user(self) -> tuple[str, pyotp.TOTP]:
+        """The next user in turn (for a sign-in whose code is asked for later, with ``code``)."""
+        user_id, totp = self.users[self.next % len(self.users)]
+        self.next += 1
+        return user_id, totp
+
+    def code(self, user_id: str, totp: pyotp.TOTP) -> str | None:
+        """A code of this user's that the server takes now and that was not used, if any."""
+        now = int(time.time())
+        current = now // 30
+        # The step before is accepted only while the server's clock is still in this one.
+        earliest = current - 1 if now % 30 < 27 else current
+        step = max(earliest, self.last.get(user_id, -1) + 1)
+        if step > current + 1:
+            return None
+        self.last[user_id] = step
+        return totp.at(step * 30)
 
 
 async def sign_ins(env: Environment) -> list[Figure]:
@@ -281,10 +311,15 @@ async def configured_hash(password: str) -> str:
     return await asyncio.to_thread(passwords.hasher(Settings.from_env().password_hash).hash, password)
 
 
-async def argon2_figures(env: Environment, password_hash: str) -> Figure:
+def profile_name() -> str:
+    """The hashing profile the service runs with (MFA_FLOW_PASSWORD_HASH), as it describes itself."""
+    return Settings.from_env().password_hash.describe()
+
+
+async def argon2_figures(env: Environment, password_hash: str, profile: str | None = None) -> Figure:
     seconds = 2.0 if env.options.quick else 5.0
     rate, alone_ms = await asyncio.to_thread(argon2_ceiling, password_hash, seconds)
-    profile = os.environ.get("MFA_FLOW_PASSWORD_HASH", "default")
+    profile = profile or profile_name()
     say(f"  raw argon2 ({describe_hash(password_hash)}, profile {profile}): {alone_ms:.0f} ms alone, {rate:.1f}/s"
         f" on {os.cpu_count()} threads")
     return Figure("argon2", f"raw argon2 verifies/s on {os.cpu_count()} threads ({describe_hash(password_hash)})",
@@ -297,27 +332,39 @@ async def argon2_alone(env: Environment) -> list[Figure]:
     return [await argon2_figures(env, await configured_hash(PASSWORD))]
 
 
-async def password_sign_ins(env: Environment) -> list[Figure]:
+async def _password_run(env: Environment, server: ServerProcess, profile: str, users: int) -> list[Figure]:
+    """Password → TOTP → done at 8 clients on ``server``, beside raw argon2 at the parameters of
+    the hashes that server makes."""
     options = env.options
     clients_count = 8
-    server = await env.main_server()
     base = server.base_url
-    password_hash = await configured_hash(PASSWORD)
-    say("raw argon2id at the configured parameters (the ceiling) ...")
-    ceiling = await argon2_figures(env, password_hash)
     async with session() as http:
         await prepared_service(env, http, base)
-        book = CodeBook(await bulk_totp_users(env, "pw", 200, password_hash))
+        # The server hashes one password with its profile (MFA_FLOW_PASSWORD_HASH); every
+        # benchmark user gets that hash, and the ceiling is measured at its parameters.
+        made = await clients.call(http, "POST", f"{base}/api/users",
+                                  {"username": f"pw-{uuid.uuid4().hex[:8]}", "password": PASSWORD}, ADMIN_HEADERS,
+                                  expect=201)
+        conn = await asyncpg.connect(await env.database_url())
+        try:
+            password_hash = await conn.fetchval("SELECT password_hash FROM users WHERE id = $1", made["id"])
+        finally:
+            await conn.close()
+        say(f"raw argon2id at the parameters of profile {profile} (the ceiling) ...")
+        ceiling = await argon2_figures(env, password_hash, profile)
+        book = CodeBook(await bulk_totp_users(env, "pw", users, password_hash))
 
         async def client(n: int) -> Callable[[], Awaitable[int]]:
             async def step() -> int:
-                user_id, code = book.take()
+                user_id, totp = book.user()
                 created = await clients.call(http, "POST", f"{base}/api/flows", {}, expect=201)
                 flow_id, headers = created["flow"]["id"], {"Authorization": f"Bearer {created['flow_token']}"}
                 url = f"{base}/api/flows/{flow_id}/events"
                 checked = await clients.call(http, "POST", url, {"type": "submit_password", "username": user_id,
                                                                  "password": PASSWORD}, headers)
                 assert checked["state"] == "totp_verify", checked["state"]
+                code = book.code(user_id, totp)  # read now: the password took its time
+                assert code is not None, "a benchmark user signed in three times within a minute"
                 done = await clients.call(http, "POST", url, {"type": "submit_totp", "code": code}, headers)
                 assert done["state"] == "done", done
                 return 1
@@ -325,17 +372,32 @@ async def password_sign_ins(env: Environment) -> list[Figure]:
             return step
 
         seconds = max(options.seconds, 4.0 if options.quick else 15.0)
-        say(f"password → TOTP → done, {clients_count} clients, {seconds:g} s ...")
-        async with env.sampling(server, "password sign-ins"):
+        say(f"password → TOTP → done, profile {profile}, {clients_count} clients, {seconds:g} s ...")
+        async with env.sampling(server, f"password sign-ins ({profile})"):
             run = await closed_loop(clients_count, seconds, client, options.warmup)
     say(f"  {run_text(run)}")
     bound_ms = 1.5 * clients_count / ceiling.value * 1000
     ratio = run.rate / ceiling.value
+    target, met = f"≥ 0.9 × ceiling, p99 ≤ {bound_ms:,.0f} ms", ratio >= 0.9 and run.p99_ms <= bound_ms
+    if profile.startswith("owasp"):
+        target, met = f"{target}; ≥ 60/s", met and run.rate >= 60
     return [ceiling, Figure(
-        "passwords", f"password → TOTP → done, {clients_count} clients", run.rate, "/s", run.p50_ms, run.p99_ms,
-        ceiling.value, "raw argon2 verifies/s", target=f"≥ 0.9 × ceiling, p99 ≤ {bound_ms:,.0f} ms",
-        met=ratio >= 0.9 and run.p99_ms <= bound_ms, details={"sign_ins": run.count, "p99_bound_ms": bound_ms},
+        "passwords", f"password → TOTP → done, {clients_count} clients, profile {profile.split(' ')[0]}", run.rate, "/s",
+        run.p50_ms, run.p99_ms, ceiling.value, "raw argon2 verifies/s", target=target, met=met,
+        details={"sign_ins": run.count, "p99_bound_ms": bound_ms, "profile": profile},
     )]
+
+
+async def password_sign_ins(env: Environment) -> list[Figure]:
+    """At the configured profile; and, when that is not ``owasp``, at ``owasp`` too (on a server
+    of its own), for the issue's target of 60 sign-ins/s there."""
+    figures = await _password_run(env, await env.main_server(), profile_name(), 200)
+    if not profile_name().startswith("owasp"):
+        await env.stop(await env.main_server())  # nothing else of the service runs meanwhile
+        server = await env.server(MFA_FLOW_PASSWORD_HASH="owasp")
+        figures += await _password_run(env, server, "owasp", 300 if env.options.quick else 2000)
+        await env.stop(server)
+    return figures
 
 
 # --- commit → WebSocket push with many sockets open --------------------------------------------

@@ -34,6 +34,7 @@ class Options:
     seconds: float = 10.0
     warmup: float = 2.0
     sockets: int = 1000
+    profile: Path | None = None  # where py-spy's flame graph and top entries go
 
 
 def rss_mb(pid: int) -> float:

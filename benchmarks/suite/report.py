@@ -52,8 +52,9 @@ def _latency(p50: float | None, p99: float | None) -> str:
     return f" (p50 {p50:,.1f} / p99 {p99:,.1f} ms)"
 
 
-def table(figures: list[Figure]) -> str:
-    rows = [("measure", "mfa-flow", "ceiling, same run", "ratio", "target", "met")]
+def rows(figures: list[Figure]) -> list[tuple[str, ...]]:
+    """The table's header and one row per figure."""
+    out = [("measure", "mfa-flow", "ceiling, same run", "ratio", "target", "met")]
     for f in figures:
         ceiling = ""
         if f.ceiling is not None:
@@ -62,8 +63,21 @@ def table(figures: list[Figure]) -> str:
             ceiling = f.ceiling_label
         ratio = f"{f.ratio:.2f}" if f.ratio is not None else ""
         met = {True: "yes", False: "NO", None: ""}[f.met]
-        rows.append((f.measure, _number(f.value, f.unit) + _latency(f.p50_ms, f.p99_ms), ceiling, ratio, f.target, met))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [" | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+        out.append((f.measure, _number(f.value, f.unit) + _latency(f.p50_ms, f.p99_ms), ceiling, ratio, f.target, met))
+    return out
+
+
+def table(figures: list[Figure]) -> str:
+    cells = rows(figures)
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    lines = [" | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in cells]
     lines.insert(1, "-+-".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def markdown(figures: list[Figure]) -> str:
+    """The same table in Markdown (for the README)."""
+    header, *body = rows(figures)
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in body]
     return "\n".join(lines)

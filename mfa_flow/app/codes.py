@@ -17,7 +17,7 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
-from .. import logs
+from .. import logs, metrics
 from ..crypto import SecretBox
 from ..domain.flow import Flow, Transition
 from ..mail import Mailer, MailUnavailable, SmtpServer, code_message
@@ -60,6 +60,7 @@ class CodeDeliveries:
                 moved = await self.pipeline.delivery_settled(uow, message.flow_id, message.id, outcome)
                 await uow.commit()
             settled += 1
+            metrics.CODE_DELIVERIES.labels(message.channel, "smtp", outcome).inc()
             log.info("code delivery", flow_id=message.flow_id, delivery_id=message.id, channel=message.channel,
                      via="smtp", outcome=outcome, error=error)
             latest = self._recorded(moved, started) or latest
@@ -86,17 +87,22 @@ class CodeDeliveries:
         (``failed``): record it in the ledger and, if the flow still waits for it, in the flow."""
         started = time.perf_counter()
         async with self.db.unit_of_work() as uow:
-            await uow.code_deliveries.settle(delivery_id, outcome, _now(),
-                                             None if outcome == "sent" else "the webhook was not delivered")
+            channel = await uow.code_deliveries.settle(delivery_id, outcome, _now(),
+                                                       None if outcome == "sent" else "the webhook was not delivered")
             moved = await self.pipeline.delivery_settled(uow, flow_id, delivery_id, outcome)
             await uow.commit()
+        if channel is not None:
+            metrics.CODE_DELIVERIES.labels(channel, "webhook", outcome).inc()
         self._recorded(moved, started)
 
     async def erase_expired(self) -> int:
-        """The worker's sweep: the sealed copies of expired codes still in the webhook outbox go
-        (their deliveries end as failed), and the flows that waited for them say so."""
+        """The sweeps: the sealed copies of expired codes still in the webhook outbox go (their
+        deliveries end as failed), and the flows that waited for them say so; ledger rows older
+        than any flow that could read them (a day, or two flow lifetimes) are deleted."""
+        now = _now()
         async with self.db.unit_of_work() as uow:
-            delivery_ids = await uow.outbox.erase_expired_codes(_now())
+            delivery_ids = await uow.outbox.erase_expired_codes(now)
+            await uow.code_deliveries.forget(now - max(timedelta(days=1), 2 * timedelta(seconds=self.settings.flow_ttl)))
             await uow.commit()
         for delivery_id in delivery_ids:
             await self._settle_expired(delivery_id)

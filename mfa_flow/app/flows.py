@@ -87,11 +87,13 @@ class FlowService:
 
     # --- Creating --------------------------------------------------------------------------
 
-    async def create(self, user_spec: JsonObject | None, who: Principal,
-                     device_token: str | None = None) -> tuple[Flow, str]:
+    async def create(self, user_spec: JsonObject | None, who: Principal, device_token: str | None = None,
+                     require_mfa: bool = False) -> tuple[Flow, str]:
         """A new flow in ``first_factor``; with ``user_spec`` (admin only) the first factor is
         asserted by the embedding backend and the flow starts after it, with the user's
-        ``device_token`` if the backend has one (a trusted device may stand in for verification)."""
+        ``device_token`` if the backend has one (a trusted device may stand in for verification).
+        ``require_mfa`` (with ``user_spec``) makes it a step-up: a second factor now, whatever
+        the policy, the user's opt-out or a trusted device."""
         now = utcnow()
         token = new_token("ft")
         flow = Flow(
@@ -102,7 +104,7 @@ class FlowService:
             user_id=None,
             expires_at=now + timedelta(seconds=self.settings.flow_ttl),
             attempts_left=self.settings.max_attempts,
-            context=FlowContext(),
+            context=FlowContext(step_up=require_mfa),
             result=None,
             chain_head="",
             created_at=now,
@@ -125,6 +127,9 @@ class FlowService:
                     raise UserLocked(user.retry_after(now))
                 ctx = self.pipeline.context(uow, flow, now)  # the admin key: only the destination's budget
                 ctx.user = user
+                if require_mfa and not (await self.rules.config(ctx)).primary:
+                    raise Conflict("require_mfa: no primary factor is enabled, so no second factor can be proven;"
+                                   " enable one with PUT /api/config/mfa", kind="mfa-unavailable")
                 flow.user_id = user.id
                 flow.context.username = user.username
                 flow.context.amr = []
@@ -137,7 +142,8 @@ class FlowService:
         self.pipeline.record(flow, rows, started)
         flow = await self._deliver(flow)
         structlog.contextvars.bind_contextvars(flow_id=flow.id)  # the rest of this request's lines
-        log.info("flow created", flow_id=flow.id, by=who.role or "anyone", asserted=user_spec is not None)
+        log.info("flow created", flow_id=flow.id, by=who.role or "anyone", asserted=user_spec is not None,
+                 step_up=require_mfa)
         return flow, token
 
     # --- Applying events --------------------------------------------------------------------

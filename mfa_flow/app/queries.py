@@ -37,6 +37,8 @@ def flow_view(registry: Registry, settings: Settings, box: SecretBox, flow: Flow
         "version": flow.version,
         "mode": flow.mode,
         "user_id": flow.user_id,
+        "purpose": flow.context.purpose,
+        "require_mfa": flow.context.step_up,
         "expires_at": iso(flow.expires_at),
         "allowed_events": allowed_events(registry.machine, settings, flow),
         "factors": [] if terminal else list(flow.choices),

@@ -16,7 +16,7 @@ from ..factors.base import FactorContext
 from ..factors.registry import Registry
 from ..keyring import Keyring
 from ..settings import Settings
-from ..tokens import TRUSTED_DEVICE
+from ..tokens import TRUSTED_DEVICE, acr_for
 from . import devices as trusted_devices
 
 
@@ -56,18 +56,20 @@ class Rules:
             has_unused_backup_codes=any(v.type == policy.BACKUP_CODE and v.remaining for v in enrolled),
             prompted=user.prompted,
             last_used=user.last_used_factor,
+            required=user.mfa_required,
+            skip_on_sign_in=user.mfa_skip_on_sign_in,
         )
 
     async def first_factor_passed(self, ctx: FactorContext, user: User, event: str, guard: str,
-                                  amr: list[str], device_token: str | None = None) -> Decision:
+                                  amr: list[str], device_token: str | None = None, sign_up: bool = False) -> Decision:
         ctx.user = user
         ctx.flow.user_id = user.id
         ctx.flow.context.username = user.username
         ctx.flow.context.amr = amr
-        return await self.after_first_factor(ctx, event, guard, device_token)
+        return await self.after_first_factor(ctx, event, guard, device_token, sign_up=sign_up)
 
     async def after_first_factor(self, ctx: FactorContext, event: str, guard: str,
-                                 device_token: str | None = None) -> Decision:
+                                 device_token: str | None = None, sign_up: bool = False) -> Decision:
         """Rule 1, with the device token that came with the first factor, if any: the log row
         says what became of it (never the token)."""
         config = await self.config(ctx)
@@ -75,14 +77,20 @@ class Rules:
         if device_token is not None and config.trusted_devices.enabled:
             verdict, device = await trusted_devices.recognise(ctx.uow, device_token, ctx.the_user.id, ctx.now)
         trusted = verdict == devices.HONOURED
-        route = policy.after_first_factor(self.machine, config, await self.user_factors(ctx), trusted_device=trusted)
+        route = policy.after_first_factor(self.machine, config, await self.user_factors(ctx),
+                                          purpose=ctx.flow.context.purpose, step_up=ctx.flow.context.step_up,
+                                          trusted_device=trusted, sign_up=sign_up)
         ctx.flow.mode = route.mode
         ctx.flow.context.choices = route.choices
         ctx.flow.context.skippable = route.skippable
         ctx.flow.context.preferred = route.preferred
         trust = config.trusted_devices
         ctx.flow.context.remember_days = trust.days if trust.enabled else None
-        data: dict[str, object] = {"rule": route.rule, "policy": config_digest(config)}
+        # The log names the rule, the policy by name, the exact configuration (digest) and
+        # the per-flow or per-user setting that decided against the policy alone, if one did.
+        data: dict[str, object] = {"rule": route.rule, "policy": config.policy, "config": config_digest(config)}
+        if route.override is not None:
+            data["override"] = route.override
         if device_token is not None:
             if trusted and route.rule != policy.TRUSTED_DEVICE_RULE:
                 verdict = devices.NOT_APPLICABLE
@@ -116,7 +124,7 @@ class Rules:
         ctx.flow.context.amr = amr
         # The signed result lives on the flow row only, never in the transition log.
         token = await self.keyring.result_token(ctx.uow, ctx.flow.id, user.id, amr, ctx.now, mfa_by)
-        ctx.flow.result = {"amr": amr, "token": token}
+        ctx.flow.result = {"amr": amr, "acr": acr_for(amr, mfa_by), "token": token}
         if mfa_by is not None:
             ctx.flow.result["mfa_by"] = mfa_by
         if remember_device:

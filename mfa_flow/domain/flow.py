@@ -27,6 +27,8 @@ class FlowContext:
     skippable: bool = False
     preferred: str | None = None
     stage: dict[str, Any] = field(default_factory=dict)
+    purpose: str = "sign_in"  # what the flow is for: "sign_in" (or "manage": account flows)
+    step_up: bool = False  # the embedding app asked for a second factor now (``require_mfa``)
     # Trusted devices were on when the flow routed: days a device the sign-in remembers is
     # trusted (the page offers "remember this device"), else None.
     remember_days: int | None = None
@@ -41,6 +43,8 @@ class FlowContext:
             skippable=bool(data.get("skippable", False)),
             preferred=data.get("preferred"),
             stage=dict(data.get("stage", {})),
+            purpose=data.get("purpose", "sign_in"),
+            step_up=bool(data.get("step_up", False)),
             remember_days=data.get("remember_days"),
         )
 
@@ -52,6 +56,8 @@ class FlowContext:
             "skippable": self.skippable,
             "preferred": self.preferred,
             "stage": self.stage,
+            "purpose": self.purpose,
+            "step_up": self.step_up,
             "remember_days": self.remember_days,
         }
 

@@ -11,11 +11,33 @@ from dataclasses import dataclass, field
 from .devices import DeviceTrust
 from .machine import DONE, FACTOR_SELECTION, FlowMachine
 
-USER_CONTROLLED = "user_controlled"
 MANDATORY = "mandatory"
-POLICIES = (USER_CONTROLLED, MANDATORY)
+PROMPT_AT_SIGN_IN_AND_SIGN_UP = "prompt_at_sign_in_and_sign_up"
+PROMPT_ONLY_AT_SIGN_IN = "prompt_only_at_sign_in"
+NO_PROMPT = "no_prompt"
+POLICIES = (MANDATORY, PROMPT_AT_SIGN_IN_AND_SIGN_UP, PROMPT_ONLY_AT_SIGN_IN, NO_PROMPT)
+# Older names still accepted on input; a configuration is always stored and shown by its
+# canonical name, so the log and the configuration digest name each policy one way.
+USER_CONTROLLED = "user_controlled"
+POLICY_ALIASES = {USER_CONTROLLED: PROMPT_AT_SIGN_IN_AND_SIGN_UP}
 BACKUP_CODE = "backup_code"  # rule 2 names it: the codes that follow a primary set-up
 TRUSTED_DEVICE_RULE = "done.trusted_device"
+
+# What a flow is for (``purpose``): signing in, or managing one's own factors (account flows).
+SIGN_IN = "sign_in"
+MANAGE = "manage"
+
+# The per-flow and per-user settings that can decide a route against the policy alone; the
+# transition's ``data.override`` names the one that did.
+STEP_UP = "step_up"
+REQUIRED = "required"
+SKIP_ON_SIGN_IN = "skip_on_sign_in"
+TRUSTED_DEVICE = "trusted_device"
+
+
+def canonical_policy(name: str) -> str:
+    """The policy's canonical name (an alias becomes the name it stands for)."""
+    return POLICY_ALIASES.get(name, name)
 
 
 class PolicyError(ValueError):
@@ -38,8 +60,10 @@ class MfaConfig:
         unknown = [f for f in factors if f not in machine.all_factors]
         if unknown:
             raise PolicyError(f"unknown factor {unknown[0]!r}; choose from {', '.join(machine.all_factors)}")
+        policy = canonical_policy(policy)
         if policy not in POLICIES:
-            raise PolicyError(f"unknown policy {policy!r}; choose {' or '.join(POLICIES)}")
+            names = (*POLICIES, *POLICY_ALIASES)
+            raise PolicyError(f"unknown policy {policy!r}; choose one of {', '.join(names)}")
         primary = tuple(f for f in machine.primary_factors if f in factors)
         secondary = [f for f in factors if f not in machine.primary_factors]
         if secondary and not primary:
@@ -56,17 +80,20 @@ class MfaConfig:
 
 @dataclass(frozen=True)
 class UserFactors:
-    """What the rules need to know of a user."""
+    """What the rules need to know of a user: their factors, their marks and their settings."""
 
     enrolled: frozenset[str]  # primary factor types the user has set up
     has_unused_backup_codes: bool
     prompted: bool
     last_used: str | None
+    required: bool = False  # treated as under ``mandatory`` whatever the policy
+    skip_on_sign_in: bool = False  # opted out of verification at sign-in (non-mandatory policies only)
 
 
 @dataclass(frozen=True)
 class Route:
-    """Where the flow goes next, and why (``rule`` is written into the transition log)."""
+    """Where the flow goes next, and why (``rule`` and ``override`` are written into the
+    transition log)."""
 
     to_state: str
     mode: str | None  # "setup", "verify" or None
@@ -74,38 +101,76 @@ class Route:
     skippable: bool = False
     preferred: str | None = None
     rule: str = ""
+    override: str | None = None  # the setting that decided against the policy alone, if one did
 
 
-def after_first_factor(machine: FlowMachine, config: MfaConfig, user: UserFactors, *,
-                       trusted_device: bool = False) -> Route:
-    """Rule 1: verify what the user has, set up what the policy asks, or finish.
+def mandatory_for(config: MfaConfig, user: UserFactors) -> bool:
+    """Whether MFA is mandatory for this user: by the policy, or by the user's ``required``."""
+    return config.policy == MANDATORY or user.required
 
-    ``trusted_device``: the first factor came with a valid device token of this user; it
-    stands in for verification (the device proved a second factor before), never for set-up.
+
+def after_first_factor(machine: FlowMachine, config: MfaConfig, user: UserFactors, *, purpose: str = SIGN_IN,
+                       step_up: bool = False, trusted_device: bool = False, sign_up: bool = False) -> Route:
+    """Rule 1 and the policies' table: verify what the user has, set up what the policy asks,
+    or finish.
+
+    ``step_up``: the embedding app asked for a second factor now, whatever the policy and the
+    user's opt-out. ``sign_up``: the first factor was a registration (some policies do not
+    prompt then). ``trusted_device``: the first factor came with a valid device token of this
+    user; it stands in for verification (the device proved a second factor before), never for
+    set-up and never under step-up. ``purpose`` is decided by the account-flow rule, which
+    slots in where its comments say.
     """
     enrolled = tuple(f for f in config.primary if f in user.enrolled)
-    if enrolled and trusted_device:
-        return Route(DONE, None, rule=TRUSTED_DEVICE_RULE)
     if enrolled:
-        codes = (BACKUP_CODE,) if config.backup_codes_enabled and user.has_unused_backup_codes else ()
-        choices = enrolled + codes
-        if len(choices) == 1:
-            return Route(machine.verify_state[choices[0]], "verify", choices, rule="verify.only_factor")
-        if user.last_used in choices:
-            return Route(
-                machine.verify_state[user.last_used], "verify", choices, preferred=user.last_used,
-                rule="verify.last_used",
-            )
-        return Route(FACTOR_SELECTION, "verify", choices, rule="verify.choose")
+        # purpose manage: the account-flow rule goes here (verify unless MFA was proven).
+        if step_up:
+            return _verify(machine, config, user, enrolled, override=STEP_UP)
+        if trusted_device:
+            return Route(DONE, None, rule=TRUSTED_DEVICE_RULE, override=TRUSTED_DEVICE)
+        if user.skip_on_sign_in:
+            if not mandatory_for(config, user):
+                return Route(DONE, None, rule="done.opted_out", override=SKIP_ON_SIGN_IN)
+            # Opted out, but verification is mandatory: say so when it is the user's
+            # ``required`` that overrode the opt-out (under ``mandatory`` the policy did).
+            return _verify(machine, config, user, enrolled, override=None if config.policy == MANDATORY else REQUIRED)
+        return _verify(machine, config, user, enrolled)
+    # purpose manage: a user without factors goes straight to managing them here.
     if not config.primary:
         return Route(DONE, None, rule="done.no_factor_enabled")
-    if config.policy == USER_CONTROLLED and user.prompted:
+    if step_up:
+        return _setup(machine, config, skippable=False, override=STEP_UP)
+    if config.policy == MANDATORY:
+        return _setup(machine, config, skippable=False)
+    if user.required:
+        return _setup(machine, config, skippable=False, override=REQUIRED)
+    if config.policy == NO_PROMPT:
+        return Route(DONE, None, rule="done.no_prompt")
+    if config.policy == PROMPT_ONLY_AT_SIGN_IN and sign_up:
+        return Route(DONE, None, rule="done.no_prompt_at_sign_up")
+    if user.prompted:
         return Route(DONE, None, rule="done.already_prompted")
-    skippable = config.policy == USER_CONTROLLED
+    return _setup(machine, config, skippable=True)
+
+
+def _verify(machine: FlowMachine, config: MfaConfig, user: UserFactors, enrolled: tuple[str, ...],
+            override: str | None = None) -> Route:
+    """Verify one of the user's factors: straight to the only one, to the last-used one, or a choice."""
+    codes = (BACKUP_CODE,) if config.backup_codes_enabled and user.has_unused_backup_codes else ()
+    choices = enrolled + codes
+    if len(choices) == 1:
+        return Route(machine.verify_state[choices[0]], "verify", choices, rule="verify.only_factor", override=override)
+    if user.last_used in choices:
+        return Route(machine.verify_state[user.last_used], "verify", choices, preferred=user.last_used,
+                     rule="verify.last_used", override=override)
+    return Route(FACTOR_SELECTION, "verify", choices, rule="verify.choose", override=override)
+
+
+def _setup(machine: FlowMachine, config: MfaConfig, skippable: bool, override: str | None = None) -> Route:
+    """Set a factor up: straight to the only enabled one, or a choice; skippable or not."""
     rule = "setup.offered" if skippable else "setup.required"
-    if len(config.primary) == 1:
-        return Route(machine.setup_state[config.primary[0]], "setup", config.primary, skippable, rule=rule)
-    return Route(FACTOR_SELECTION, "setup", config.primary, skippable, rule=rule)
+    to_state = machine.setup_state[config.primary[0]] if len(config.primary) == 1 else FACTOR_SELECTION
+    return Route(to_state, "setup", config.primary, skippable, rule=rule, override=override)
 
 
 # The mode each rule of ``after_first_factor`` puts a flow in, and whether set-up may then be
@@ -118,6 +183,9 @@ RULE_MODES: dict[str, tuple[str | None, bool]] = {
     "verify.choose": ("verify", False),
     "done.no_factor_enabled": (None, False),
     "done.already_prompted": (None, False),
+    "done.opted_out": (None, False),
+    "done.no_prompt": (None, False),
+    "done.no_prompt_at_sign_up": (None, False),
     TRUSTED_DEVICE_RULE: (None, False),
     "setup.offered": ("setup", True),
     "setup.required": ("setup", False),

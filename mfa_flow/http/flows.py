@@ -46,6 +46,8 @@ def _version_tag(header: str | None, name: str) -> int | None:
 async def create_flow(request: web.Request) -> web.Response:
     who = caller(request)
     body = await read_json(request, "CreateFlow", optional=True)
+    if body.get("require_mfa") and "user" not in body:
+        raise invalid("body.require_mfa: a step-up is for a user the embedding backend authenticated; send user too")
     if "user" in body and who.role != ADMIN:
         raise forbidden("only the admin key may start a flow for an authenticated user")
     if "device_token" in body and "user" not in body:
@@ -53,7 +55,8 @@ async def create_flow(request: web.Request) -> web.Response:
                       "the backend asserts (a client sends its own with submit_password)")
     if who.role != ADMIN:  # the admin key is never counted by abuse limits
         await request.app["limits"].flow_created(request_address(request))
-    flow, token = await request.app["flows"].create(body.get("user"), who.principal, body.get("device_token"))
+    flow, token = await request.app["flows"].create(body.get("user"), who.principal, body.get("device_token"),
+                                                    bool(body.get("require_mfa")))
     view = request.app["flows"].view(flow, owner=True)
     response = _flow_response(request, flow, who, 201, {"flow": view, "flow_token": token})
     response.headers["Location"] = f"/api/flows/{flow.id}"

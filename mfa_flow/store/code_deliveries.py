@@ -55,15 +55,23 @@ class CodeDeliveryRepository:
         return SendHistory(row["n"], row["last_at"], row["last_status"])
 
     async def void_earlier(self, flow_id: str, now: datetime) -> None:
-        """A new code voids the previous ones: their unsent copies go (they could only mislead)."""
+        """A new code voids the previous ones: their unsent copies go (they could only mislead).
+        One being sent right now (row-locked by its sender, which next waits for this flow's
+        lock) is skipped, not waited for: it settles by itself, and its code is void anyway."""
         await self.conn.execute(
             "UPDATE code_deliveries SET message_sealed = NULL,"
             " status = CASE WHEN status = 'queued' THEN 'failed' ELSE status END,"
             " last_error = CASE WHEN status = 'queued' THEN 'voided by a newer code' ELSE last_error END,"
             " attempted_at = COALESCE(attempted_at, $2::timestamptz)"
-            " WHERE flow_id = $1::uuid AND (message_sealed IS NOT NULL OR status = 'queued')",
+            " WHERE id IN (SELECT id FROM code_deliveries WHERE flow_id = $1::uuid"
+            " AND (message_sealed IS NOT NULL OR status = 'queued') FOR UPDATE SKIP LOCKED)",
             flow_id, now,
         )
+
+    async def forget(self, created_before: datetime) -> int:
+        """Delete the ledger rows older than any flow that could still read them."""
+        status: str = await self.conn.execute("DELETE FROM code_deliveries WHERE created_at < $1", created_before)
+        return int(status.split()[-1])
 
     async def claim(self, *, flow_id: str | None = None, older_than: datetime | None = None) -> QueuedMessage | None:
         """One queued SMTP message (of one flow, or any queued before ``older_than``), locked;
@@ -77,14 +85,16 @@ class CodeDeliveryRepository:
         )
         return QueuedMessage(**row) if row else None
 
-    async def settle(self, delivery_id: str, status: str, now: datetime, error: str | None = None) -> None:
-        """The outcome of a send (or of a webhook delivery): the stored copy of the code goes."""
-        await self.conn.execute(
+    async def settle(self, delivery_id: str, status: str, now: datetime, error: str | None = None) -> str | None:
+        """The outcome of a send (or of a webhook delivery): the stored copy of the code goes.
+        Returns the delivery's channel (None if there is no such delivery)."""
+        channel: str | None = await self.conn.fetchval(
             "UPDATE code_deliveries SET status = $2::text, message_sealed = NULL, attempted_at = $3::timestamptz,"
             " sent_at = CASE WHEN $2::text = 'sent' THEN $3::timestamptz END, last_error = $4::text"
-            " WHERE id = $1::uuid",
+            " WHERE id = $1::uuid RETURNING channel",
             delivery_id, status, now, error,
         )
+        return channel
 
     async def status(self, delivery_id: str) -> str | None:
         status: str | None = await self.conn.fetchval(

@@ -10,7 +10,7 @@ from ..domain.errors import UsernameTaken
 from ..domain.users import User, UserSearch
 
 _COLUMNS = ("id, username, password_hash, password_algorithm, email, phone, prompted, last_used_factor,"
-            " consecutive_failures, locked_until, created_at")
+            " consecutive_failures, locked_until, created_at, mfa_required, mfa_skip_on_sign_in")
 
 # A prefix p of x, as a range of an index on x COLLATE "C": p <= x < p || U+10FFFF (UTF-8 sorts
 # by code point, and no character sorts above U+10FFFF). Written as a range, not LIKE, so that
@@ -94,16 +94,14 @@ class UserRepository:
 
     async def get_or_add(self, user_id: str, username: str) -> User:
         """The user with this id, locked, created (without a password) if new; two callers
-        racing to create one user both get it."""
-        try:
-            async with self.conn.transaction():  # a savepoint: a taken username must not end ours
-                await self.conn.execute(
-                    "INSERT INTO users (id, username) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING", user_id, username
-                )
-        except asyncpg.UniqueViolationError as exc:
-            raise UsernameTaken(exc.constraint_name) from None
+        racing to create one user both get it. A username another user has is ``UsernameTaken``.
+        ON CONFLICT DO NOTHING takes either conflict (the id, or the username) without ending the
+        transaction, so no savepoint is needed (a savepoint costs two more round trips)."""
+        await self.conn.execute("INSERT INTO users (id, username) VALUES ($1, $2) ON CONFLICT DO NOTHING", user_id,
+                                username)
         user = await self.get(user_id, lock=True)
-        assert user is not None  # inserted or already there, and locked
+        if user is None:  # not inserted, yet no user with this id: the username is another user's
+            raise UsernameTaken("users_username_key")
         return user
 
     async def get(self, user_id: str, lock: bool = False) -> User | None:

@@ -157,7 +157,7 @@ class TestWhoMayDoWhat:
         await flow.password(user["username"])
         assert flow.flow["result"]["token"]
         seen = (await api.auditor("GET", f"/api/flows/{flow.id}")).body["result"]
-        assert seen == {"amr": ["pwd"]}
+        assert seen == {"amr": ["pwd"], "acr": "urn:mfa-flow:acr:pwd"}
         assert (await api.admin("GET", f"/api/flows/{flow.id}")).body["result"]["token"]
 
     async def test_management_needs_the_admin_key(self, api):

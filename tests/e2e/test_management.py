@@ -22,7 +22,8 @@ async def test_configuration_is_validated(api):
     assert reply.status == 400 and "'policy' is a required property" in reply.problem["detail"]
     await api.configure(["backup_code", "totp"], "user_controlled")
     assert (await api.admin("GET", "/api/config/mfa")).body == {
-        "factors": ["totp", "backup_code"], "policy": "user_controlled", "trusted_devices": {"enabled": False, "days": 30}
+        "factors": ["totp", "backup_code"], "policy": "prompt_at_sign_in_and_sign_up",
+        "trusted_devices": {"enabled": False, "days": 30},
     }
 
 

@@ -47,7 +47,7 @@ async def test_a_completed_flow_carries_a_token_the_jwks_verifies(api):
     assert header["alg"] == "Ed25519" and header["kid"]
     claims = claims_of(token, await jwks(api))
     assert claims["sub"] == user and claims["sid"] == flow["id"]
-    assert claims["amr"] == flow["result"]["amr"] and claims["acr"] == "urn:mfa-flow:acr:1fa"
+    assert claims["amr"] == flow["result"]["amr"] and claims["acr"] == "urn:mfa-flow:acr:pwd"
     assert claims["exp"] - claims["iat"] == 300 and abs(claims["iat"] - time.time()) < 120
 
 

@@ -4,14 +4,12 @@ with a login, and TLS from the first byte; certificates are checked."""
 from __future__ import annotations
 
 import datetime
-import email
-import email.policy
+import email.message
 import ipaddress
 import ssl
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -20,15 +18,8 @@ from cryptography.x509.oid import NameOID
 
 from mfa_flow.mail import Mailer, MailUnavailable, SmtpServer, code_message
 from tests.support.server import free_port
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.received: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        self.received.append(email.message_from_bytes(envelope.content, policy=email.policy.default))  # type: ignore[arg-type]
-        return "250 OK"
+from tests.support.smtp import SmtpServer as LocalSmtp
+from tests.support.smtp import server_context
 
 
 def login(server, session, envelope, mechanism, auth_data) -> AuthResult:
@@ -54,33 +45,23 @@ def certificate(tmp_path_factory) -> tuple[Path, Path]:
     return folder / "cert.pem", folder / "key.pem"
 
 
-def server_context(certificate: tuple[Path, Path]) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(*certificate)
-    return context
-
-
 def message(to: str = "user@example.com") -> email.message.EmailMessage:
     return code_message(sender="sign-in@acme.example", to=to, code="314159", product="Acme", minutes=10)
 
 
 async def test_plain_smtp_delivers_the_message():
-    mailbox, port = Mailbox(), free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
+    server = LocalSmtp().start()
     try:
-        await Mailer(SmtpServer.from_url(f"smtp://127.0.0.1:{port}"), "sign-in@acme.example").send(message())
+        await Mailer(SmtpServer.from_url(server.url), "sign-in@acme.example").send(message())
     finally:
-        controller.stop()
-    assert [m["To"] for m in mailbox.received] == ["user@example.com"]
+        server.stop()
+    assert [m["To"] for m in server.mailbox.received] == ["user@example.com"]
 
 
 async def test_starttls_upgrades_before_logging_in_and_a_server_without_it_is_refused(certificate):
-    mailbox, port = Mailbox(), free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port, tls_context=server_context(certificate),
-                            require_starttls=True, authenticator=login, auth_require_tls=True)
-    controller.start()
-    url = f"smtp://codes%40acme:p%40ss%3Aword@127.0.0.1:{port}?starttls=1"
+    server = LocalSmtp(tls_context=server_context(*map(str, certificate)), require_starttls=True,
+                      authenticator=login, auth_require_tls=True).start()
+    url = f"smtp://codes%40acme:p%40ss%3Aword@127.0.0.1:{server.port}?starttls=1"
     try:
         trusted = ssl.create_default_context(cafile=str(certificate[0]))
         await Mailer(SmtpServer.from_url(url), "sign-in@acme.example", trust=trusted).send(message())
@@ -89,31 +70,27 @@ async def test_starttls_upgrades_before_logging_in_and_a_server_without_it_is_re
         assert "certificate" in str(untrusted.value).lower()
         assert "p@ss" not in str(untrusted.value)
     finally:
-        controller.stop()
-    assert len(mailbox.received) == 1
+        server.stop()
+    assert len(server.mailbox.received) == 1
 
-    plain, plain_port = Mailbox(), free_port()
-    no_tls = Controller(plain, hostname="127.0.0.1", port=plain_port)
-    no_tls.start()
+    plain = LocalSmtp().start()
     try:
         with pytest.raises(MailUnavailable):  # asked for STARTTLS: never falls back to plain text
-            await Mailer(SmtpServer.from_url(f"smtp://127.0.0.1:{plain_port}?starttls=1"), "a@b.example").send(message())
+            await Mailer(SmtpServer.from_url(f"{plain.url}?starttls=1"), "a@b.example").send(message())
     finally:
-        no_tls.stop()
-    assert plain.received == []
+        plain.stop()
+    assert plain.mailbox.received == []
 
 
 async def test_smtps_speaks_tls_from_the_first_byte(certificate):
-    mailbox, port = Mailbox(), free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port, ssl_context=server_context(certificate))
-    controller.start()
+    server = LocalSmtp(ssl_context=server_context(*map(str, certificate))).start()
     try:
         trusted = ssl.create_default_context(cafile=str(certificate[0]))
-        await Mailer(SmtpServer.from_url(f"smtps://127.0.0.1:{port}"), "sign-in@acme.example",
+        await Mailer(SmtpServer.from_url(f"smtps://127.0.0.1:{server.port}"), "sign-in@acme.example",
                      trust=trusted).send(message("tls@example.com"))
     finally:
-        controller.stop()
-    assert [m["To"] for m in mailbox.received] == ["tls@example.com"]
+        server.stop()
+    assert [m["To"] for m in server.mailbox.received] == ["tls@example.com"]
 
 
 async def test_an_unreachable_server_is_a_clear_failure_within_the_timeout():

@@ -21,4 +21,4 @@ async def handle(rules: Rules, ctx: FactorContext, event: JsonObject, prepared: 
     except UsernameTaken:
         raise Conflict(f"the username {event['username']!r} is taken; choose another", kind="username-taken",
                        field="username") from None
-    return await rules.first_factor_passed(ctx, user, "submit_registration", "registered", ["pwd"])
+    return await rules.first_factor_passed(ctx, user, "submit_registration", "registered", ["pwd"], sign_up=True)

@@ -19,10 +19,10 @@ from tests.e2e.browser.steps import (
     sign_in_with_password,
     wait_for_state,
 )
-from tests.e2e.factors.test_codes import Smtp
 from tests.e2e.test_setup_flows import unique
 from tests.support.client import Api
 from tests.support.otp import fresh_code, wrong_code
+from tests.support.smtp import SmtpServer
 
 
 async def assert_accessible(page) -> None:
@@ -237,7 +237,7 @@ async def test_a_locked_account_shows_when_it_may_try_again(start_server, http, 
 
 
 async def test_an_email_address_is_added_with_a_code_and_a_new_code_can_be_asked_for_after_a_countdown(start_server, http, page, shots):
-    smtp = Smtp()
+    smtp = SmtpServer()
     smtp.start()
     try:
         server = await start_server.started(MFA_FLOW_SMTP_URL=f"smtp://127.0.0.1:{smtp.port}", MFA_FLOW_CODE_RESEND="3")

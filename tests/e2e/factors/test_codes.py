@@ -6,23 +6,20 @@ worker and its sweeps share nothing with other modules."""
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import re
 import subprocess
 import uuid
 from datetime import datetime
-from email.message import EmailMessage
 
 import asyncpg
 import pytest
-from aiosmtpd.controller import Controller
 from standardwebhooks import Webhook
 
 from tests.support.cli import mfa_flow
 from tests.support.client import Api, FlowClient
 from tests.support.receiver import Receiver
-from tests.support.server import ServerProcess, free_port, server_and_worker
+from tests.support.server import ServerProcess, server_and_worker
+from tests.support.smtp import Mailbox, SmtpServer, code_of
 from tests.support.waiting import eventually
 
 CODE_TTL = 6  # seconds: short, so that a test can see a code expire
@@ -37,57 +34,16 @@ def unique(name: str) -> str:
 # --- a real SMTP server -------------------------------------------------------------------------
 
 
-class Mailbox:
-    """aiosmtpd's handler: keeps every message it accepts."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], EmailMessage]] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.messages.append((list(envelope.rcpt_tos), message))  # type: ignore[arg-type]
-        return "250 Message accepted for delivery"
-
-    def to(self, address: str) -> list[EmailMessage]:
-        return [m for rcpt, m in self.messages if address in rcpt]
-
-    async def next_code(self, address: str, after: int) -> str:
-        """The code of the first message to ``address`` beyond the ``after`` ones already read."""
-        messages = await eventually(lambda: self.to(address)[after:], what=f"a message to {address}", timeout=15)
-        code = code_of(messages[0])
-        SEEN.append(code)
-        return code
-
-
-def code_of(message: EmailMessage) -> str:
-    text = message.get_body(("plain",)).get_content()
-    found = re.findall(r"(?<!\d)(\d{6})(?!\d)", text)
-    assert len(found) == 1, text
-    return found[0]
-
-
-class Smtp:
-    """The SMTP server on a fixed port, which a test may stop and start again."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.mailbox = Mailbox()
-        self.controller: Controller | None = None
-
-    def start(self) -> None:
-        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
+async def next_code(mailbox: Mailbox, address: str, after: int) -> str:
+    """The mailbox's next code to ``address``, noted as seen."""
+    code = await mailbox.next_code(address, after)
+    SEEN.append(code)
+    return code
 
 
 @pytest.fixture(scope="module")
 def smtp():
-    server = Smtp()
-    server.start()
+    server = SmtpServer().start()
     yield server
     server.stop()
 
@@ -108,9 +64,8 @@ CODE_SETTINGS = {"MFA_FLOW_CODE_TTL": str(CODE_TTL), "MFA_FLOW_CODE_RESEND": str
 
 @pytest.fixture(scope="module")
 async def processes(codes_db, smtp):
-    smtp_url = f"smtp://127.0.0.1:{smtp.port}"
     async with server_and_worker(
-        codes_db, {**CODE_SETTINGS, "MFA_FLOW_SMTP_URL": smtp_url},
+        codes_db, {**CODE_SETTINGS, "MFA_FLOW_SMTP_URL": smtp.url},
         worker={"MFA_FLOW_WEBHOOK_RETRY_SCHEDULE": "0,0.3,0.3", "MFA_FLOW_SWEEP_INTERVAL": "0.2"},
     ) as (server, worker):
         yield server, worker
@@ -188,12 +143,14 @@ async def test_an_email_code_sets_the_factor_up_and_then_signs_the_user_in(codes
     again = await signed_in_to_verify(codes, user)
     assert again.state == "email_code_verify"
     assert again.flow["challenge"]["delivery"] == "sent"
-    code = await smtp.mailbox.next_code(normal, after=1)
+    code = await next_code(smtp.mailbox, normal, after=1)
     done = await again.ok("submit_email_code", code=f"{code[:3]} {code[3:]}")  # spaces are forgiven
     assert done["state"] == "done" and done["result"]["amr"] == ["pwd", "otp", "mfa"]
     rows = await codes.transitions(again.id)
     assert [(r["event"], r["data"]["guard"], r["actor"]) for r in rows[1:]] == [
         ("code_delivery", "code_delivered", "system"), ("submit_email_code", "proof_ok", "user")]
+    metrics = (await codes.call("GET", "/metrics")).body
+    assert re.search(r'mfa_flow_code_deliveries_total\{channel="email",outcome="sent",via="smtp"\} [1-9]', metrics)
 
 
 async def test_a_wrong_address_or_a_missing_one_is_a_clear_400(codes):
@@ -226,7 +183,7 @@ async def test_a_send_that_fails_leaves_the_flow_where_it_was_and_a_resend_works
         smtp.start()
     body = await flow.ok("send_code")  # at once: the failed send started no resend gap
     assert body["challenge"]["delivery"] == "sent"
-    code = await smtp.mailbox.next_code(address, after=0)
+    code = await next_code(smtp.mailbox, address, after=0)
     assert (await flow.ok("submit_email_code", code=code))["state"] == "done"
 
 
@@ -258,7 +215,7 @@ async def test_a_resend_too_early_is_429_with_retry_after_and_the_sixth_code_is_
     assert past_cap.status == 429 and past_cap.problem["limit"] == "codes_per_flow", past_cap
     assert int(past_cap.headers["Retry-After"]) >= 1
     for _ in range(5):
-        await smtp.mailbox.next_code(address, after=_)
+        await next_code(smtp.mailbox, address, after=_)
     assert len(smtp.mailbox.to(address)) == 5
 
 
@@ -267,10 +224,10 @@ async def test_a_resend_too_early_is_429_with_retry_after_and_the_sixth_code_is_
 
 async def test_a_newer_code_voids_the_previous_one(codes, smtp):
     address, user, flow = await verifying_by_email(codes)
-    first = await smtp.mailbox.next_code(address, after=0)
+    first = await next_code(smtp.mailbox, address, after=0)
     await asyncio.sleep(CODE_RESEND + 0.1)
     await flow.ok("send_code")
-    second = await smtp.mailbox.next_code(address, after=1)
+    second = await next_code(smtp.mailbox, address, after=1)
     if first != second:  # one chance in a million that they are the same
         voided = await flow.send("submit_email_code", code=first)
         assert voided.status == 422 and voided.problem["attempts_left"] == 4, voided
@@ -279,7 +236,7 @@ async def test_a_newer_code_voids_the_previous_one(codes, smtp):
 
     # Spent: the code of a finished sign-in opens no other.
     other = await signed_in_to_verify(codes, user)
-    third = await smtp.mailbox.next_code(address, after=2)
+    third = await next_code(smtp.mailbox, address, after=2)
     if third != second:
         reused = await other.send("submit_email_code", code=second)
         assert reused.status == 422, reused
@@ -288,7 +245,7 @@ async def test_a_newer_code_voids_the_previous_one(codes, smtp):
 
 async def test_an_expired_code_is_refused_and_counted(codes, smtp):
     address, user, flow = await verifying_by_email(codes)
-    code = await smtp.mailbox.next_code(address, after=0)
+    code = await next_code(smtp.mailbox, address, after=0)
     await asyncio.sleep(CODE_TTL + 0.2)
     expired = await flow.send("submit_email_code", code=code)
     assert expired.status == 422, expired
@@ -299,7 +256,7 @@ async def test_an_expired_code_is_refused_and_counted(codes, smtp):
 
 async def test_wrong_codes_count_like_totp_and_the_last_one_fails_the_flow(codes, smtp):
     address, user, flow = await verifying_by_email(codes)
-    code = await smtp.mailbox.next_code(address, after=0)
+    code = await next_code(smtp.mailbox, address, after=0)
     wrong = f"{(int(code) + 1) % 10**6:06d}"
     for left in (4, 3, 2, 1):
         reply = await flow.send("submit_email_code", code=wrong)
@@ -421,7 +378,7 @@ async def test_without_smtp_email_codes_go_by_webhook_too(codes, receivers, with
 @pytest.fixture(scope="module")
 async def limited(codes_db, smtp, processes):
     """A second server on the same database, with small budgets for codes."""
-    process = ServerProcess(codes_db, **CODE_SETTINGS, MFA_FLOW_SMTP_URL=f"smtp://127.0.0.1:{smtp.port}",
+    process = ServerProcess(codes_db, **CODE_SETTINGS, MFA_FLOW_SMTP_URL=smtp.url,
                             MFA_FLOW_SECRET_KEY=processes[0].env["MFA_FLOW_SECRET_KEY"],
                             MFA_FLOW_RATE_CODES="3", MFA_FLOW_RATE_CODES_PER_DESTINATION="2")
     await process.started()
@@ -467,7 +424,7 @@ async def test_audit_verify_replays_sends_resends_and_delivery_outcomes(codes, s
     address, _, flow = await verifying_by_email(codes)
     await asyncio.sleep(CODE_RESEND + 0.1)
     await flow.ok("send_code")
-    code = await smtp.mailbox.next_code(address, after=1)
+    code = await next_code(smtp.mailbox, address, after=1)
     await flow.ok("submit_email_code", code=code)
     events = [(r["event"], r["data"]["guard"]) for r in await codes.transitions(flow.id)]
     assert events == [("submit_password", "credentials_ok"), ("code_delivery", "code_delivered"),
@@ -482,7 +439,7 @@ async def test_audit_verify_replays_sends_resends_and_delivery_outcomes(codes, s
 async def test_no_code_is_in_a_log_line_a_transition_an_answer_or_a_database_dump(codes, smtp, processes, codes_db,
                                                                                   test_database):
     address, user, flow = await verifying_by_email(codes)
-    code = await smtp.mailbox.next_code(address, after=0)
+    code = await next_code(smtp.mailbox, address, after=0)
     answers = [(await flow.send("submit_email_code", code=f"{(int(code) + 7) % 10**6:06d}")).body]
     answers.append(await flow.read())
     answers.append(await flow.ok("submit_email_code", code=code))

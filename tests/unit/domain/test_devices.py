@@ -69,7 +69,7 @@ class TestPolicy:
     def test_a_trusted_device_stands_in_for_verification_under_every_policy(self, policy_name, enrolled):
         config = MfaConfig(("totp", "webauthn", "backup_code"), policy_name)
         route = after_first_factor(config, user(enrolled, codes=True, last_used="totp"), trusted_device=True)
-        assert route == Route("done", None, rule="done.trusted_device")
+        assert route == Route("done", None, rule="done.trusted_device", override="trusted_device")
 
     def test_without_a_trusted_device_the_user_verifies(self):
         route = after_first_factor(MfaConfig(("totp",), "mandatory"), user(["totp"]), trusted_device=False)
@@ -79,7 +79,7 @@ class TestPolicy:
     def test_never_for_set_up(self, policy_name):
         config = MfaConfig(("totp",), policy_name)
         assert after_first_factor(config, user(), trusted_device=True) == after_first_factor(config, user())
-        assert after_first_factor(config, user(), trusted_device=True).mode == "setup"
+        assert after_first_factor(config, user(), trusted_device=True).rule != "done.trusted_device"
 
     def test_a_factor_of_a_type_no_longer_enabled_is_nothing_to_stand_in_for(self):
         config = MfaConfig(("webauthn",), "mandatory")

@@ -112,10 +112,11 @@ def test_the_chain_hash_covers_the_previous_hash_as_lowercase_hex_text():
 
 def test_a_context_is_stored_under_its_own_keys_and_reads_back_the_same():
     context = FlowContext(username="alice", amr=["pwd", "otp"], choices=("totp", "backup_code"), skippable=True,
-                          preferred="totp", stage={"secret": "sealed"}, remember_days=30)
+                          preferred="totp", stage={"secret": "sealed"}, step_up=True, remember_days=30)
     stored = context.to_json()
     assert stored == {"username": "alice", "amr": ["pwd", "otp"], "choices": ["totp", "backup_code"],
-                      "skippable": True, "preferred": "totp", "stage": {"secret": "sealed"}, "remember_days": 30}
+                      "skippable": True, "preferred": "totp", "stage": {"secret": "sealed"}, "purpose": "sign_in",
+                      "step_up": True, "remember_days": 30}
     assert FlowContext.from_json(json.loads(json.dumps(stored))) == context
 
 
@@ -139,3 +140,10 @@ def test_a_flow_id_has_one_written_form(written, canonical):
 @pytest.mark.parametrize("written", ["", "abc", "3f0c2b8e-0000-4000-8000-00000000000", "../etc/passwd"])
 def test_what_is_not_a_flow_id_has_no_written_form(written):
     assert domain_flow.canonical_flow_id(written) is None
+
+
+def test_a_flow_read_from_storage_has_its_json_context_typed():
+    flow = Flow("3f0c2b8e-0000-4000-8000-000000000001", "totp_verify", 1, "verify", "u1", NOW + timedelta(minutes=10),
+                5, {"username": "alice", "amr": ["pwd"], "choices": ["totp"]}, None, "", NOW, NOW)
+    assert flow.context == FlowContext(username="alice", amr=["pwd"], choices=("totp",))
+    assert flow.choices == ("totp",)

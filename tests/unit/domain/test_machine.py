@@ -69,3 +69,16 @@ def test_only_the_set_up_states_of_factors_are_setting_up():
     setting_up = {state for state in machine.states if machine.setting_up(state)}
     assert setting_up == set(machine.setup_state.values())
     assert "totp_setup" in setting_up and "totp_verify" not in setting_up and "backup_codes" not in setting_up
+
+
+def test_only_a_primary_factor_s_set_up_leads_on_to_the_follow_up():
+    """Rule 2 follows a *primary* set-up; a factor that needs another first, even one with a
+    set-up state of its own, gets no edge from its set-up to the follow-up or to done."""
+    from mfa_flow.domain.machine import FactorStates, FlowMachine
+
+    primary = FactorStates("app", True, "submit_app", "app_setup", "app_verify")
+    helper = FactorStates("helper", False, "submit_helper", "helper_setup", "helper_verify")
+    built = FlowMachine([primary, helper])
+    proofs_ok = {(source, dest) for source, event, guard, dest in built.edges() if guard == "proof_ok"}
+    assert ("app_setup", "done") in proofs_ok
+    assert not any(source == "helper_setup" for source, _ in proofs_ok)

@@ -198,7 +198,8 @@ def test_switching_needs_another_factor_to_choose(choices, switch):
     [("verify.only_factor", ("verify", False)), ("verify.last_used", ("verify", False)),
      ("verify.choose", ("verify", False)), ("done.no_factor_enabled", (None, False)),
      ("done.already_prompted", (None, False)), ("setup.offered", ("setup", True)),
-     ("setup.required", ("setup", False)), ("setup.other", (None, False)), ("", (None, False)),
+     ("setup.required", ("setup", False)), ("done.opted_out", (None, False)), ("done.no_prompt", (None, False)),
+     ("done.no_prompt_at_sign_up", (None, False)), ("setup.other", (None, False)), ("", (None, False)),
      (None, (None, False)), (["setup.offered"], (None, False))],
 )
 def test_the_mode_a_logged_rule_implies(rule, mode):
@@ -217,7 +218,10 @@ class TestConfigurationDetails:
         assert str(unknown_factor.value) == "unknown factor 'sms'; choose from totp, webauthn, email_code, sms_code, backup_code"
         with pytest.raises(PolicyError) as unknown_policy:
             MfaConfig(("totp",), "optional")
-        assert str(unknown_policy.value) == "unknown policy 'optional'; choose user_controlled or mandatory"
+        assert str(unknown_policy.value) == (
+            "unknown policy 'optional'; choose one of mandatory, prompt_at_sign_in_and_sign_up,"
+            " prompt_only_at_sign_in, no_prompt, user_controlled"
+        )
         with pytest.raises(PolicyError) as lonely:
             MfaConfig(("backup_code",), "user_controlled")
         assert str(lonely.value) == "backup_code cannot be enabled without a primary factor (totp or webauthn or email_code or sms_code)"
@@ -257,7 +261,7 @@ def test_every_route_is_one_the_log_can_explain(config):
 def test_exactly_an_unprompted_user_without_factors_under_the_user_controlled_policy_may_skip(config):
     for who in ALL_USERS:
         route = after_first_factor(config, who)
-        offered = config.policy == "user_controlled" and not who.prompted and config.primary
+        offered = config.policy == "prompt_at_sign_in_and_sign_up" and not who.prompted and config.primary
         assert route.skippable == bool(offered and not who.enrolled & set(config.primary))
         if route.skippable:
             assert route.mode == "setup" and route.rule == "setup.offered"

@@ -1,0 +1,103 @@
+"""Codes that were issued but not sent when their event committed: the sweeps send them, or fail
+them once expired; an expired code waiting in the webhook outbox is erased (in process, real
+database, a real SMTP server)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from mfa_flow.crypto import token_digest
+from mfa_flow.domain.access import FLOW_TOKEN, Principal
+from mfa_flow.domain.flow import Flow
+from tests.integration.conftest import PASSWORD, InProcess, ServiceWith
+from tests.support.smtp import SmtpServer
+
+
+@pytest.fixture
+def smtp():
+    server = SmtpServer().start()
+    yield server.mailbox, server.url
+    server.stop()
+
+
+async def committed_but_not_sent(service: InProcess, factor: str, **destination: str) -> Flow:
+    """A user with ``factor`` signs in; the event commits (a code queued) and its process stops
+    before it sends: the pipeline alone, without the send that follows the commit."""
+    await service.configure([factor], "mandatory")
+    user = await service.new_user()
+    await service.management.add_factor(user["id"], {"type": factor, **destination})
+    flow = await service.start()
+    who = Principal(FLOW_TOKEN, token_digest(service.tokens[flow.id]))
+    event = {"type": "submit_password", "username": user["username"], "password": PASSWORD}
+    return await service.flows.pipeline.apply(flow.id, event, who, None, {})
+
+
+def delivery(service: InProcess, flow: Flow) -> str | None:
+    return service.flows.view(flow, owner=True)["challenge"]["delivery"]
+
+
+async def test_a_code_left_queued_goes_with_the_next_sweep_and_the_flow_says_so(service_with: ServiceWith, smtp):
+    mailbox, url = smtp
+    service = await service_with(smtp_url=url)
+    flow = await committed_but_not_sent(service, "email_code", email="left@example.com")
+    assert delivery(service, flow) == "queued" and mailbox.received == []
+    assert await service.flows.codes.send_queued() == (0, None), "a fresh message is left to its own process"
+
+    await service.db.pool.execute("UPDATE code_deliveries SET created_at = created_at - interval '1 minute'")
+    settled, _ = await service.flows.codes.send_queued()
+    assert settled == 1 and [m["To"] for m in mailbox.received] == ["left@example.com"]
+    stored = await service.stored(flow.id)
+    assert delivery(service, stored) == "sent"
+    assert [(r["event"], r["data"]["guard"], r["actor"]) for r in (await service.log(flow.id))[-1:]] == [
+        ("code_delivery", "code_delivered", "system")]
+    sealed = await service.db.pool.fetchval("SELECT count(*) FROM code_deliveries WHERE message_sealed IS NOT NULL")
+    assert sealed == 0, "the sealed copy goes once the message is sent"
+
+
+async def test_a_code_left_queued_past_its_life_is_failed_not_sent(service_with: ServiceWith, smtp):
+    mailbox, url = smtp
+    service = await service_with(smtp_url=url)
+    flow = await committed_but_not_sent(service, "email_code", email="late@example.com")
+    await service.db.pool.execute("UPDATE code_deliveries SET created_at = now() - interval '20 minutes',"
+                                  " expires_at = now() - interval '10 minutes'")
+    assert (await service.flows.codes.send_queued())[0] == 1
+    assert mailbox.received == [] and delivery(service, await service.stored(flow.id)) == "failed"
+    row = await service.db.pool.fetchrow("SELECT status, message_sealed, last_error FROM code_deliveries")
+    assert (row["status"], row["message_sealed"], row["last_error"]) == ("failed", None,
+                                                                         "the code expired before it was sent")
+
+
+async def test_an_expired_code_in_the_webhook_outbox_is_erased_and_its_delivery_ended(service: InProcess):
+    await service.webhooks.create({"url": "http://127.0.0.1:9/hook", "events": ["verification_code.requested"]})
+    flow = await committed_but_not_sent(service, "sms_code", phone="+14155550125")  # goes by webhook
+    assert delivery(service, flow) == "queued"
+    assert await service.db.pool.fetchval("SELECT count(*) FROM webhook_messages WHERE data ? 'sealed'") == 1
+    assert await service.flows.codes.erase_expired() == 0, "a live code stays"
+
+    await service.db.pool.execute(
+        "UPDATE webhook_messages SET data = jsonb_set(data, '{expires_at}', '\"2000-01-01T00:00:00.000000Z\"')")
+    assert await service.flows.codes.erase_expired() == 1
+    assert await service.db.pool.fetchval("SELECT count(*) FROM webhook_messages WHERE data ? 'sealed'") == 0
+    assert await service.db.pool.fetchval("SELECT status FROM webhook_deliveries") == "failed"
+    assert delivery(service, await service.stored(flow.id)) == "failed"
+
+
+async def test_a_new_code_does_not_wait_for_the_old_one_being_sent(service_with: ServiceWith, smtp):
+    """The sender holds the old message's row and next wants the flow's lock; send_code holds
+    the flow's lock and voids the old message: it skips the row being sent instead of waiting
+    for it (waiting would deadlock)."""
+    mailbox, url = smtp
+    service = await service_with(smtp_url=url, code_resend=0)
+    flow = await committed_but_not_sent(service, "email_code", email="race@example.com")
+    async with service.db.unit_of_work() as sender:
+        old = await sender.code_deliveries.claim(flow_id=flow.id)
+        assert old is not None
+        flow = await asyncio.wait_for(service.send(flow.id, "send_code"), 10)
+        assert delivery(service, flow) == "sent"  # the new code went; the old one is still held
+        moved = await service.flows.pipeline.delivery_settled(sender, flow.id, old.id, "sent")
+        assert moved is None, "the old code's outcome no longer matters to the flow"
+        await sender.code_deliveries.settle(old.id, "sent", flow.updated_at)
+        await sender.commit()
+    assert len(mailbox.received) == 1
