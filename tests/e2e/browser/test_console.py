@@ -196,3 +196,18 @@ async def test_trusted_devices_are_turned_on_and_the_api_s_validation_message_is
     assert await alert.inner_text() == ""
     config = (await api.admin("GET", "/api/config/mfa")).body
     assert config["trusted_devices"] == {"enabled": True, "days": 14}
+
+
+async def test_an_admin_finds_users_by_the_start_of_their_username(api, server, page, shots):
+    prefix = unique("found")
+    for n in (1, 2):
+        await api.new_user(f"{prefix}-{n}")
+    await open_console(page, server, section="users")
+    await page.get_by_label("Username, email or phone starts with").fill(prefix)
+    await page.get_by_role("button", name="Search").click()
+    await page.get_by_role("link", name=f"{prefix}-2").wait_for()
+    assert await page.locator("#user-results tbody tr td:first-child").all_inner_texts() == [f"{prefix}-1", f"{prefix}-2"]
+    assert await axe_violations(page) == []
+    await shots.take(page, "search")
+    await page.get_by_role("link", name=f"{prefix}-1").click()
+    await page.get_by_role("heading", name=f"{prefix}-1").wait_for()
