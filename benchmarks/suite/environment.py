@@ -71,7 +71,8 @@ def pgbench_binary() -> str | None:
 @dataclass
 class Environment:
     options: Options
-    loop: str = field(default_factory=lambda: loops.chosen("auto"))
+    # The event loop of the service and of the bare endpoint alike (MFA_FLOW_EVENT_LOOP, as the service reads it).
+    loop: str = field(default_factory=lambda: loops.chosen(os.environ.get("MFA_FLOW_EVENT_LOOP") or "auto"))
     secret_key: str = field(default_factory=lambda: Fernet.generate_key().decode())
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
     _database: TestDatabase | None = None

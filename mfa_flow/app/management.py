@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Iterable, Sequence
 
 from .. import contacts, logs
 from ..crypto import SecretBox
 from ..domain.devices import DAYS_DEFAULT, DeviceTrust
 from ..domain.errors import Conflict, InvalidInput, NotFound, RuleBroken, UsernameTaken
-from ..domain.events import FactorRemoved
+from ..domain.events import FactorRemoved, MfaReset, UserUnlocked
 from ..domain.flow import iso
 from ..domain.policy import MfaConfig, PolicyError
 from ..domain.users import User, UserFactor, UserSearch, cursor_username, page_cursor
@@ -28,17 +28,25 @@ from . import devices
 log = logs.get(__name__)
 
 
-def user_view(user: User) -> dict[str, Any]:
+def user_view(user: User, factor_types: Iterable[str], all_factors: Sequence[str], now: datetime) -> dict[str, Any]:
+    """The User resource; ``mfa`` holds what the policy rules read of the user, and the factor
+    types they have enrolled (in the registry's order)."""
     return {
         "id": user.id,
         "username": user.username,
         "email": user.email,
         "phone": user.phone,
         "has_password": user.password_hash is not None,
-        "prompted": user.prompted,
-        "last_used_factor": user.last_used_factor,
-        "locked_until": iso(user.locked_until) if user.locked_until else None,
         "created_at": iso(user.created_at),
+        "mfa": {
+            "factors": [f for f in all_factors if f in set(factor_types)],
+            "required": user.mfa_required,
+            "skip_on_sign_in": user.mfa_skip_on_sign_in,
+            "prompted": user.prompted,
+            "last_used": user.last_used_factor,
+            # A lock that has run out is no lock: the user may sign in again.
+            "locked_until": iso(user.locked_until) if user.locked_until and user.locked_at(now) else None,
+        },
     }
 
 
@@ -103,6 +111,14 @@ class Management:
             view.update(factor.describe(v))
         return view
 
+    async def _user_views(self, uow: UnitOfWork, users: list[User]) -> list[dict[str, Any]]:
+        types = await uow.user_factors.types_of([u.id for u in users]) if users else {}
+        now = _now()
+        return [user_view(u, types.get(u.id, ()), self.machine.all_factors, now) for u in users]
+
+    async def _user_view(self, uow: UnitOfWork, user: User) -> dict[str, Any]:
+        return (await self._user_views(uow, [user]))[0]
+
     # --- configuration -----------------------------------------------------------------------
 
     async def get_config(self) -> dict[str, Any]:
@@ -149,44 +165,85 @@ class Management:
                                            phone=found.get("phone"))
             except UsernameTaken as exc:
                 raise _taken(exc) from None
+            view = await self._user_view(uow, user)
             await uow.commit()
         log.info("user added", kind="admin", user_id=user.id, has_password=password_hash is not None,
                  password_algorithm=user.password_algorithm)
-        return user_view(user)
+        return view
 
     async def change_user(self, user_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        """``PATCH``: email, phone (null clears either), password."""
+        """``PATCH``: email, phone (null clears either), password; ``mfa.required`` and
+        ``mfa.skip_on_sign_in`` (stored whatever the policy: the rules decide when each holds)."""
         changes: dict[str, str | None] = dict(_contacts(body))
         if body.get("password") is not None:
             changes["password_hash"] = await self.hashing.hash(body["password"])
             changes["password_algorithm"] = ARGON2
+        settings: dict[str, bool] = body.get("mfa", {})
         async with self.db.unit_of_work() as uow:
             try:
                 user = await uow.users.update(user_id, changes)
             except UsernameTaken as exc:
                 raise _taken(exc) from None
+            if user is not None and settings:
+                user = await uow.users.set_mfa_settings(user_id, settings.get("required"),
+                                                        settings.get("skip_on_sign_in"))
             if user is None:
                 raise NotFound(f"user {user_id}")
+            view = await self._user_view(uow, user)
             await uow.commit()
-        log.info("user changed", kind="admin", user_id=user_id,
-                 changed=sorted({"password" if c.startswith("password") else c for c in changes}))
-        return user_view(user)
+        changed = {"password" if c.startswith("password") else c for c in changes} | {f"mfa.{k}" for k in settings}
+        log.info("user changed", kind="admin", user_id=user_id, changed=sorted(changed))
+        return view
 
     async def list_users(self, search: str | None, after: str | None, limit: int) -> dict[str, Any]:
         """A page of users ordered by username, with the cursor of the next page (None at the end)."""
         last = cursor_username(after) if after is not None else None
         async with self.db.unit_of_work(readonly=True) as uow:
             users = await uow.users.page(last, limit + 1, UserSearch.of(search) if search else None)
-        more = len(users) > limit
-        users = users[:limit]
-        return {"items": [user_view(u) for u in users], "next": page_cursor(users[-1].username) if more else None}
+            more = len(users) > limit
+            users = users[:limit]
+            items = await self._user_views(uow, users)
+        return {"items": items, "next": page_cursor(users[-1].username) if more else None}
 
     async def get_user(self, user_id: str) -> dict[str, Any]:
         async with self.db.unit_of_work() as uow:
             user = await uow.users.get(user_id)
-        if user is None:
-            raise NotFound(f"user {user_id}")
-        return user_view(user)
+            if user is None:
+                raise NotFound(f"user {user_id}")
+            return await self._user_view(uow, user)
+
+    async def unlock_user(self, user_id: str) -> dict[str, Any]:
+        """End the user's lockout now, and start counting failures afresh. ``user.unlocked``
+        only when there was a lockout to end."""
+        async with self.db.unit_of_work() as uow:
+            user = await self._locked_user(uow, user_id)
+            now = _now()
+            was_locked = user.locked_at(now)
+            await uow.users.unlock(user_id)
+            user.locked_until, user.consecutive_failures = None, 0
+            if was_locked:
+                uow.record(UserUnlocked(user_id, now))
+            view = await self._user_view(uow, user)
+            await uow.commit()
+        log.info("user unlocked", kind="admin", user_id=user_id, was_locked=was_locked)
+        return view
+
+    async def reset_mfa(self, user_id: str) -> dict[str, Any]:
+        """Remove every factor and trusted device of the user and clear the prompted mark (and
+        the last-used factor): the next sign-in prompts as for a new user. The per-user
+        settings (``required``, ``skip_on_sign_in``) stay: they are choices, not enrolments."""
+        async with self.db.unit_of_work() as uow:
+            user = await self._locked_user(uow, user_id)
+            now = _now()
+            factors = await uow.user_factors.for_user(user_id)
+            removed, revoked = await self._remove_factors(uow, user_id, factors, "mfa_reset", now)
+            await uow.users.forget_mfa(user_id)
+            user.prompted, user.last_used_factor = False, None
+            uow.record(MfaReset(user_id, len(removed), now))
+            view = await self._user_view(uow, user)
+            await uow.commit()
+        log.info("mfa reset", kind="admin", user_id=user_id, factors_removed=len(removed), devices_revoked=revoked)
+        return view
 
     async def delete_user(self, user_id: str) -> None:
         async with self.db.unit_of_work() as uow:
@@ -245,29 +302,37 @@ class Management:
         return self.factor_view(v)
 
     async def remove_factor(self, user_id: str, verification_id: str) -> None:
-        """Rule 4: removing the last primary factor removes the backup codes too and clears
-        the prompted mark, so the user is asked to set MFA up again."""
-        primary = self.machine.primary_factors
+        """Remove one factor of the user (rule 4 applies: see ``_remove_factors``)."""
         async with self.db.unit_of_work() as uow:
             await self._locked_user(uow, user_id)
             v = await uow.user_factors.get(user_id, verification_id)
             if v is None:
                 raise NotFound(f"verification {verification_id} of user {user_id}")
-            await uow.user_factors.delete(verification_id)
-            removed = [v]
-            remaining = await uow.user_factors.for_user(user_id)
-            if v.type in primary and not any(r.type in primary for r in remaining):
-                for r in remaining:  # what cannot stand alone goes with the last primary factor
-                    await uow.user_factors.delete(r.id)
-                await uow.users.mark_prompted(user_id, False)
-                removed += remaining
-            now = _now()
-            uow.record(*(FactorRemoved(user_id, r.type, r.id, now) for r in removed))
-            # A device trusted while this factor stood may have been trusted by whoever held it.
-            revoked = await devices.revoke_all(uow, user_id, "factor_removed", now)
+            removed, revoked = await self._remove_factors(uow, user_id, [v], "factor_removed", _now())
             await uow.commit()
         log.info("factor removed", kind="admin", user_id=user_id, verification_id=verification_id,
                  also_removed=len(removed) - 1, devices_revoked=revoked)
+
+    async def _remove_factors(self, uow: UnitOfWork, user_id: str, doomed: list[UserFactor], reason: str,
+                              now: datetime) -> tuple[list[UserFactor], int]:
+        """The one way factors are removed. Rule 4: when no primary factor is left, what cannot
+        stand alone (backup codes) goes too and the prompted mark is cleared, so the user is
+        asked to set MFA up again. Every trusted device of the user is revoked (``reason``).
+        The caller holds the user's row lock. Returns the factors removed and the devices revoked."""
+        primary = self.machine.primary_factors
+        for v in doomed:
+            await uow.user_factors.delete(v.id)
+        removed = list(doomed)
+        remaining = await uow.user_factors.for_user(user_id)
+        if any(v.type in primary for v in doomed) and not any(r.type in primary for r in remaining):
+            for r in remaining:  # what cannot stand alone goes with the last primary factor
+                await uow.user_factors.delete(r.id)
+            await uow.users.mark_prompted(user_id, False)
+            removed += remaining
+        uow.record(*(FactorRemoved(user_id, r.type, r.id, now) for r in removed))
+        # A device trusted while these factors stood may have been trusted by whoever held them.
+        revoked = await devices.revoke_all(uow, user_id, reason, now)
+        return removed, revoked
 
     # --- trusted devices ------------------------------------------------------------------------
 

@@ -84,8 +84,9 @@ class Rules:
         ctx.flow.context.choices = route.choices
         ctx.flow.context.skippable = route.skippable
         ctx.flow.context.preferred = route.preferred
+        # Offered to the client (the Flow's ``remember_device_days``) while a factor is still to prove.
         trust = config.trusted_devices
-        ctx.flow.context.remember_days = trust.days if trust.enabled else None
+        ctx.flow.context.remember_days = trust.days if trust.enabled and route.to_state != machine.DONE else None
         # The log names the rule, the policy by name, the exact configuration (digest) and
         # the per-flow or per-user setting that decided against the policy alone, if one did.
         data: dict[str, object] = {"rule": route.rule, "policy": config.policy, "config": config_digest(config)}

@@ -106,6 +106,24 @@ class DevicesRevoked:
 
 
 @dataclass(frozen=True)
+class UserUnlocked:
+    """The admin ended a user's lockout (``POST /api/users/{id}/unlock``)."""
+
+    user_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class MfaReset:
+    """The admin reset a user's MFA: every factor removed (each also a ``FactorRemoved``), the
+    prompted mark cleared, trusted devices revoked."""
+
+    user_id: str
+    factors_removed: int
+    at: datetime
+
+
+@dataclass(frozen=True)
 class CodeRequested:
     """A one-time code is to be delivered by the embedding app (the ``verification_code.requested``
     webhook). ``sealed`` is the destination and the code, already encrypted: the one webhook
@@ -122,7 +140,7 @@ class CodeRequested:
 
 DomainEvent = (
     FlowCreated | FlowTransitioned | FlowEnded | FactorEnrolled | FactorRemoved | UserLocked | CodeRequested
-    | DeviceTrusted | DevicesRevoked
+    | DeviceTrusted | DevicesRevoked | UserUnlocked | MfaReset
 )
 
 

@@ -29,9 +29,7 @@ class FlowContext:
     stage: dict[str, Any] = field(default_factory=dict)
     purpose: str = "sign_in"  # what the flow is for: "sign_in" (or "manage": account flows)
     step_up: bool = False  # the embedding app asked for a second factor now (``require_mfa``)
-    # Trusted devices were on when the flow routed: days a device the sign-in remembers is
-    # trusted (the page offers "remember this device"), else None.
-    remember_days: int | None = None
+    remember_days: int | None = None  # trusted devices were on at the first factor: for how many days
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> "FlowContext":

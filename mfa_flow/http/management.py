@@ -58,6 +58,16 @@ async def delete_user(request):
     return web.Response(status=204)
 
 
+async def unlock_user(request):
+    require_admin(request)
+    return web.json_response(await request.app["management"].unlock_user(request.match_info["user_id"]))
+
+
+async def reset_mfa(request):
+    require_admin(request)
+    return web.json_response(await request.app["management"].reset_mfa(request.match_info["user_id"]))
+
+
 async def list_factors(request):
     require_admin(request)
     return web.json_response(await request.app["management"].list_factors(request.match_info["user_id"]))
@@ -105,6 +115,8 @@ def routes() -> list[web.RouteDef]:
         web.get("/api/users", list_users),
         web.get("/api/users/{user_id}", get_user),
         web.patch("/api/users/{user_id}", change_user),
+        web.post("/api/users/{user_id}/unlock", unlock_user),
+        web.post("/api/users/{user_id}/reset-mfa", reset_mfa),
         web.delete("/api/users/{user_id}", delete_user),
         web.get("/api/users/{user_id}/mfa-verifications", list_factors),
         web.post("/api/users/{user_id}/mfa-verifications", add_factor),

@@ -48,7 +48,9 @@ def follow_registry(openapi: dict[str, Any], flow_schema: dict[str, Any], regist
     names = list(machine.all_factors)
     components = openapi["components"]["schemas"]
     components["MfaConfig"]["properties"]["factors"]["items"]["enum"] = names
-    components["User"]["properties"]["last_used_factor"]["enum"] = [*machine.primary_factors, None]
+    user_mfa = components["User"]["properties"]["mfa"]["properties"]
+    user_mfa["last_used"]["enum"] = [*machine.primary_factors, None]
+    user_mfa["factors"]["items"]["enum"] = names
     components["NewVerification"]["properties"]["type"]["enum"] = names
     components["Verification"]["properties"]["type"]["enum"] = names
     components["CreatedVerification"]["properties"]["type"]["enum"] = [

@@ -27,6 +27,15 @@ class UserFactorRepository:
         )
         return [UserFactor(**r) for r in rows]
 
+    async def types_of(self, user_ids: list[str]) -> dict[str, set[str]]:
+        """The factor types each of these users has enrolled (users with none are left out)."""
+        rows = await self.conn.fetch(
+            "SELECT user_id, array_agg(DISTINCT type) AS types FROM mfa_verifications WHERE user_id = ANY($1::text[])"
+            " GROUP BY user_id",
+            user_ids,
+        )
+        return {r["user_id"]: set(r["types"]) for r in rows}
+
     async def get(self, user_id: str, verification_id: str) -> UserFactor | None:
         try:
             uuid.UUID(verification_id)

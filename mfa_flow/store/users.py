@@ -122,6 +122,23 @@ class UserRepository:
     async def mark_prompted(self, user_id: str, prompted: bool = True) -> None:
         await self.conn.execute("UPDATE users SET prompted = $2 WHERE id = $1", user_id, prompted)
 
+    async def set_mfa_settings(self, user_id: str, required: bool | None, skip_on_sign_in: bool | None) -> User | None:
+        """Set the per-user MFA settings given (None leaves one as it is); the user as it is then."""
+        row = await self.conn.fetchrow(
+            "UPDATE users SET mfa_required = COALESCE($2, mfa_required),"
+            f" mfa_skip_on_sign_in = COALESCE($3, mfa_skip_on_sign_in) WHERE id = $1 RETURNING {_COLUMNS}",
+            user_id, required, skip_on_sign_in,
+        )
+        return User(**row) if row else None
+
+    async def unlock(self, user_id: str) -> None:
+        """End a lockout and start counting failures afresh."""
+        await self.conn.execute("UPDATE users SET consecutive_failures = 0, locked_until = NULL WHERE id = $1", user_id)
+
+    async def forget_mfa(self, user_id: str) -> None:
+        """After an MFA reset: not prompted yet, no last-used factor (the settings stay)."""
+        await self.conn.execute("UPDATE users SET prompted = false, last_used_factor = NULL WHERE id = $1", user_id)
+
     async def record_success(self, user_id: str, last_used_factor: str | None) -> None:
         """A completed sign-in: reset the failure count; remember the primary factor used."""
         await self.conn.execute(

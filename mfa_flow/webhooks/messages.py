@@ -29,6 +29,8 @@ EVENT_TYPES = (
     "verification_code.requested",
     "mfa.device_trusted",
     "mfa.device_revoked",
+    "user.unlocked",
+    "mfa.reset",
 )
 ALL_EVENTS = "*"
 CODE_REQUESTED = "verification_code.requested"
@@ -97,6 +99,11 @@ def to_message(event: events.DomainEvent) -> Message:
         data.update({"device_id": event.device_id} if event.device_id else {"all": True})
         # Keyed by user, as mfa.device_trusted is: one user's device messages keep their order.
         return _message("mfa.device_revoked", f"user:{event.user_id}", data, event.at)
+    if isinstance(event, events.UserUnlocked):
+        return _message("user.unlocked", f"user:{event.user_id}", {"user_id": event.user_id}, event.at)
+    if isinstance(event, events.MfaReset):
+        data = {"user_id": event.user_id, "factors_removed": event.factors_removed}
+        return _message("mfa.reset", f"user:{event.user_id}", data, event.at)
     data = {"user_id": event.user_id, "flow_id": event.flow_id, "locked_until": iso(event.locked_until)}
     return _message("user.locked", f"flow:{event.flow_id}", data, event.at)
 

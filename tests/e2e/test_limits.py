@@ -39,7 +39,7 @@ async def test_consecutive_failures_across_flows_lock_the_user_with_retry_after(
         flow = await api.start()
         for _ in range(5):
             assert (await flow.send("submit_password", username=user["username"], password="nope")).status == 422
-    assert (await api.admin("GET", f"/api/users/{user['id']}")).body["locked_until"] is not None
+    assert (await api.admin("GET", f"/api/users/{user['id']}")).body["mfa"]["locked_until"] is not None
     flow = await api.start()
     reply = await flow.send("submit_password", username=user["username"], password="correct horse battery")
     assert reply.status == 429
@@ -111,7 +111,7 @@ async def test_a_completed_sign_in_resets_the_failure_count(api):
     await flow.ok("submit_totp", code=await fresh_code(secret))
     flow = await api.start()
     assert (await flow.send("submit_password", username=user["username"], password="nope")).status == 422
-    assert (await api.admin("GET", f"/api/users/{user['id']}")).body["locked_until"] is None
+    assert (await api.admin("GET", f"/api/users/{user['id']}")).body["mfa"]["locked_until"] is None
 
 
 async def test_unknown_username_and_wrong_password_get_the_same_answer(api):

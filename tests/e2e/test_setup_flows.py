@@ -115,7 +115,7 @@ async def test_user_controlled_completed_setup_marks_the_user_prompted(api):
     flow = await api.start()
     await flow.password(user["username"])
     await flow.ok("submit_totp", code=await fresh_code(flow.flow["challenge"]["secret"]))
-    assert (await api.admin("GET", f"/api/users/{user['id']}")).body["prompted"] is True
+    assert (await api.admin("GET", f"/api/users/{user['id']}")).body["mfa"]["prompted"] is True
 
 
 async def test_no_enabled_factor_finishes_after_the_first_factor(api):

@@ -24,7 +24,7 @@ async def test_one_enrolled_factor_is_verified_straight_away(api):
     assert "switch_factor" not in flow.flow["allowed_events"]
     await flow.ok("submit_totp", code=await fresh_code(secret))
     assert flow.state == "done"
-    assert (await api.admin("GET", f"/api/users/{user['id']}")).body["last_used_factor"] == "totp"
+    assert (await api.admin("GET", f"/api/users/{user['id']}")).body["mfa"]["last_used"] == "totp"
 
 
 async def test_with_several_choices_and_no_last_used_factor_the_user_selects(api):
@@ -63,7 +63,7 @@ async def test_a_backup_code_never_becomes_the_last_used_factor(api):
     await flow.password(user["username"])
     await flow.ok("select_factor", factor="backup_code")
     await flow.ok("submit_backup_code", code=codes["codes"][3])
-    assert (await api.admin("GET", f"/api/users/{user['id']}")).body["last_used_factor"] is None
+    assert (await api.admin("GET", f"/api/users/{user['id']}")).body["mfa"]["last_used"] is None
 
 
 async def test_a_replayed_totp_code_is_refused(api):
@@ -92,7 +92,7 @@ async def test_removing_the_last_factor_removes_backup_codes_and_prompts_again(a
     totp = next(f for f in factors if f["type"] == "totp")
     assert (await api.admin("DELETE", f"/api/users/{user['id']}/mfa-verifications/{totp['id']}")).status == 204
     assert (await api.admin("GET", f"/api/users/{user['id']}/mfa-verifications")).body == []
-    assert (await api.admin("GET", f"/api/users/{user['id']}")).body["prompted"] is False
+    assert (await api.admin("GET", f"/api/users/{user['id']}")).body["mfa"]["prompted"] is False
 
     again = await api.start()
     await again.password(user["username"])

@@ -47,7 +47,7 @@ async def test_a_sign_in_goes_from_password_through_set_up_to_done(service: InPr
     ]
     assert log[0]["prev_hash"] == "" and log[1]["prev_hash"] == log[0]["hash"], "the log is one hash chain"
     assert [f["type"] for f in await service.management.list_factors(user["id"])] == ["totp"]
-    assert (await service.management.get_user(user["id"]))["prompted"] is True
+    assert (await service.management.get_user(user["id"]))["mfa"]["prompted"] is True
 
 
 async def test_a_wrong_proof_counts_an_attempt_and_commits_its_log_row(service: InProcess):

@@ -5,11 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from .server import free_port
+
+if TYPE_CHECKING:
+    from .client import Api
 
 
 @dataclass
@@ -65,3 +71,18 @@ class Receiver:
 
     def types(self, flow_id: str) -> list[str]:
         return [r.message["type"] for r in self.about(flow_id)]
+
+
+@asynccontextmanager
+async def subscribed(api: "Api", events: list[str]) -> AsyncIterator[Receiver]:
+    """A receiver with an endpoint subscribed to ``events``; both removed afterwards."""
+    receiver = await Receiver().start()
+    try:
+        reply = await api.admin("POST", "/api/webhooks", {"url": receiver.url, "events": events})
+        assert reply.status == 201, reply
+        try:
+            yield receiver
+        finally:
+            await api.admin("DELETE", f"/api/webhooks/{reply.body['id']}")
+    finally:
+        await receiver.stop()

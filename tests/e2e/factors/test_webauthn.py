@@ -66,7 +66,7 @@ async def test_set_up_then_sign_in_with_a_passkey(api, server):
     assert flow.state == "done" and flow.flow["result"]["amr"] == ["pwd", "hwk", "mfa"]
     listed = (await api.admin("GET", f"/api/users/{user['id']}/mfa-verifications")).body
     assert listed[0]["last_used_at"] is not None
-    assert (await api.admin("GET", f"/api/users/{user['id']}")).body["last_used_factor"] == "webauthn"
+    assert (await api.admin("GET", f"/api/users/{user['id']}")).body["mfa"]["last_used"] == "webauthn"
 
 
 async def test_two_passkeys_of_one_user_both_sign_in(api, server):

@@ -291,3 +291,13 @@ def test_device_messages_are_ordered_per_user_and_never_carry_a_token():
     assert one.data == {"user_id": "u1", "reason": "admin", "count": 1, "flow_id": None, "device_id": "d1"}
     assert every.data == {"user_id": "u1", "reason": "user_locked", "count": 3, "flow_id": "f2", "all": True}
     assert {"mfa.device_trusted", "mfa.device_revoked"} <= set(messages.EVENT_TYPES)
+
+
+def test_an_unlock_and_an_mfa_reset_are_messages_about_the_user():
+    from mfa_flow.domain.events import MfaReset, UserUnlocked
+
+    unlocked, reset = messages.to_messages([UserUnlocked("u1", NOW), MfaReset("u1", 3, NOW)])
+    assert types([unlocked, reset]) == ["user.unlocked", "mfa.reset"]
+    assert {unlocked.ordering_key, reset.ordering_key} == {"user:u1"}
+    assert unlocked.data == {"user_id": "u1"} and reset.data == {"user_id": "u1", "factors_removed": 3}
+    assert {"user.unlocked", "mfa.reset"} <= set(messages.EVENT_TYPES)
