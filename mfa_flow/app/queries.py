@@ -30,6 +30,8 @@ def flow_view(registry: Registry, settings: Settings, box: SecretBox, flow: Flow
     owner; the result token (a bearer credential) not for the read-only auditor."""
     factor = registry.of_state(flow.state)
     challenge = factor.challenge(FlowView(flow, settings, box, owner)) if factor else None
+    if flow.state == machine.MANAGE:
+        challenge = flow.stage.get("account")  # the user's factors: no secret in it
     terminal = machine.is_terminal(flow.state)
     return {
         "id": flow.id,

@@ -27,7 +27,7 @@ class FlowContext:
     skippable: bool = False
     preferred: str | None = None
     stage: dict[str, Any] = field(default_factory=dict)
-    purpose: str = "sign_in"  # what the flow is for: "sign_in" (or "manage": account flows)
+    purpose: str = "sign_in"  # what the flow is for: "sign_in", or "manage" (an account flow)
     step_up: bool = False  # the embedding app asked for a second factor now (``require_mfa``)
     remember_days: int | None = None  # trusted devices were on at the first factor: for how many days
 
