@@ -411,6 +411,12 @@ async def test_locking_the_user_revokes_every_device(api, receiver):
                               device_token=token)
     assert reply.status == 429 and reply.problem["type"].endswith("user-locked")
 
+    # Unlocked, the user is who they were, but the device was revoked: verify again.
+    assert (await api.admin("POST", f"/api/users/{user['id']}/unlock")).status == 200
+    flow = await sign_in_with(api, user, token)
+    assert flow.state == "totp_verify"
+    assert (await first_row(api, flow))["data"]["trusted_device"] == "unknown"
+
 
 async def test_audit_verify_replays_sign_ins_a_device_stood_in_for(api, processes):
     await configure(api, ["totp"])
