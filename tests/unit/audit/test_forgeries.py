@@ -238,7 +238,9 @@ FINISH = ("manage", "finish", "always", "done")
 
 
 @pytest.mark.parametrize("rows", [
-    [TOKEN_TO_MANAGE, *ADD_TOTP, ("manage", "remove_factor", "factor_of_user", "manage"), FINISH],
+    [TOKEN_TO_MANAGE, *ADD_TOTP, ("manage", "set_mfa_enabled", "policy_allows", "manage", {"enabled": False}),
+     ("manage", "revoke_trusted_devices", "always", "manage", {"revoked": 2}),
+     ("manage", "remove_factor", "factor_of_user", "manage"), FINISH],
     [TOKEN_TO_STEP_UP, STEP_UP_OK, ("manage", "regenerate_backup_codes", "primary_factor_enrolled", "backup_codes"),
      ("backup_codes", "acknowledge_backup_codes", "always", "manage"), FINISH],
     [ADMIN_TO_STEP_UP, ("totp_verify", "switch_factor", "other_factor_available", "factor_selection"),
