@@ -14,7 +14,17 @@ from .crypto import SecretBox
 from .settings import Settings
 from .store import UnitOfWork
 from .store.keys import StoredKey
-from .tokens import SigningKey, TokenPolicy, new_signing_key, published_jwk, result_claims, seal, sign_result, unseal
+from .tokens import (
+    SigningKey,
+    TokenPolicy,
+    check_subject_token,
+    new_signing_key,
+    published_jwk,
+    result_claims,
+    seal,
+    sign_result,
+    unseal,
+)
 
 CLOCK_SKEW_SECONDS = 60
 
@@ -46,6 +56,12 @@ class Keyring:
                            mfa_by: str | None = None) -> str:
         key = await self.signing_key(uow)
         return sign_result(self.policy, key, result_claims(self.policy, flow_id, user_id, amr, now, mfa_by))
+
+    async def subject_claims(self, uow: UnitOfWork, token: str, now: datetime, max_age: int) -> dict[str, Any]:
+        """The claims of a result token presented to start an account flow, checked against the
+        keys the JWKS publishes now (``tokens.TokenRefused`` if it does not hold)."""
+        keys = await uow.keys.published(now, self.grace_seconds())
+        return check_subject_token(token, [k.public_jwk for k in keys], self.policy, now, max_age)
 
     def grace_seconds(self) -> int:
         return self.policy.lifetime + CLOCK_SKEW_SECONDS

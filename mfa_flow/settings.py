@@ -135,6 +135,7 @@ class Settings:
     webhook_retention_days: float = 30.0  # ended deliveries' messages are deleted after; 0 keeps them
     token_audience: str = "mfa-flow"
     token_ttl: int = 300
+    manage_max_age: int = 300  # how recent a result token must be to start an account flow, seconds
     token_alg: str = "Ed25519"
     checkpoint_rows: int = 1000
     checkpoint_seconds: int = 300
@@ -191,6 +192,7 @@ class Settings:
             webhook_retention_days=_float("MFA_FLOW_WEBHOOK_RETENTION_DAYS", 30.0),
             token_audience=_env("MFA_FLOW_TOKEN_AUDIENCE", issuer),
             token_ttl=_int("MFA_FLOW_TOKEN_TTL", 300),
+            manage_max_age=_int("MFA_FLOW_MANAGE_MAX_AGE", 300),
             token_alg=_env("MFA_FLOW_TOKEN_ALG", "Ed25519"),
             checkpoint_rows=_int("MFA_FLOW_CHECKPOINT_ROWS", 1000),
             checkpoint_seconds=_int("MFA_FLOW_CHECKPOINT_SECONDS", 300),
@@ -208,6 +210,8 @@ class Settings:
         if not values["webhook_retention_days"] >= 0:
             raise SystemExit("MFA_FLOW_WEBHOOK_RETENTION_DAYS must be a number of days (0 keeps messages for ever),"
                              f" not {values['webhook_retention_days']:g}")
+        if values["manage_max_age"] <= 0:
+            raise SystemExit(f"MFA_FLOW_MANAGE_MAX_AGE must be a positive number of seconds, not {values['manage_max_age']}")
         if values["event_loop"] not in ("auto", "uvloop", "asyncio"):
             raise SystemExit(f"MFA_FLOW_EVENT_LOOP must be auto, uvloop or asyncio, not {values['event_loop']!r}")
         if values["code_ttl"] < 1 or values["code_resend"] < 0:

@@ -130,3 +130,48 @@ def verify_compact(signature: str, public_jwks: list[dict[str, Any]]) -> tuple[d
         raise BadSignature(str(exc) or type(exc).__name__) from None
     return obj.headers(), obj.payload
 
+
+
+class TokenRefused(Exception):
+    """A subject token that cannot start an account flow; the message says why, in words fit
+    for the client (never the token itself)."""
+
+    def __init__(self, detail: str, *, too_old: bool = False) -> None:
+        super().__init__(detail)
+        self.too_old = too_old
+
+
+def check_subject_token(token: str, public_jwks: list[dict[str, Any]], policy: TokenPolicy, now: datetime,
+                        max_age: int) -> dict[str, Any]:
+    """The claims of a result token this service issued (signature by one of its published
+    keys, ``typ`` JWT, ``iss`` and ``aud`` its own, not expired) no older than ``max_age``
+    seconds by its ``iat``; else ``TokenRefused``."""
+    try:
+        header, payload = verify_compact(token, public_jwks)
+        claims = json.loads(payload)
+    except (BadSignature, ValueError):
+        raise TokenRefused("the subject token is not a result token signed by this service") from None
+    if header.get("typ") != "JWT" or not isinstance(claims, dict):
+        raise TokenRefused("the subject token is not a result token signed by this service")
+    if claims.get("iss") != policy.issuer or claims.get("aud") != policy.audience:
+        raise TokenRefused("the subject token was issued for another issuer or audience")
+    sub, iat, exp = claims.get("sub"), _seconds(claims.get("iat")), _seconds(claims.get("exp"))
+    if not isinstance(sub, str) or not sub or iat is None or exp is None:
+        raise TokenRefused("the subject token lacks sub, iat or exp")
+    at = now.timestamp()
+    if exp <= at:
+        raise TokenRefused("the subject token has expired", too_old=True)
+    if iat < at - max_age:
+        raise TokenRefused(f"the sign-in behind the subject token is older than {max_age} seconds", too_old=True)
+    return claims
+
+
+def _seconds(value: Any) -> int | None:
+    """A NumericDate claim as this service writes it (whole seconds), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def proves_mfa(claims: dict[str, Any]) -> bool:
+    """Whether the sign-in behind a result token proved MFA with a factor in its own flow (its
+    ``acr``; a trusted device standing in for the factor, ``mfa_by``, does not count)."""
+    return claims.get("acr") == ACR_MFA and "mfa_by" not in claims

@@ -8,24 +8,26 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 
 from .. import logs, metrics
 from ..crypto import SecretBox, new_token, token_digest
-from ..domain import machine
+from ..domain import machine, policy
 from ..domain.access import Principal, check_access
-from ..domain.errors import Conflict, NotFound, UserLocked, UsernameTaken
+from ..domain.errors import Conflict, NotFound, Unauthenticated, UserLocked, UsernameTaken
 from ..domain.events import FlowCreated
 from ..domain.flow import Flow, FlowContext, Transition, canonical_flow_id
-from ..factors.base import JsonObject
+from ..domain.users import User
+from ..factors.base import FactorContext, JsonObject
 from ..factors.registry import Registry
 from ..keyring import Keyring
 from ..passwords import Checked, HashingPool
 from ..settings import Settings
-from ..store import Database
+from ..store import Database, UnitOfWork
+from ..tokens import TokenRefused, proves_mfa
 from .codes import CodeDeliveries
 from .handlers import handlers
 from .handlers.submit_password import PasswordCheck
@@ -87,6 +89,35 @@ class FlowService:
 
     # --- Creating --------------------------------------------------------------------------
 
+    def _new_flow(self, now: datetime, token: str, purpose: str = policy.SIGN_IN, step_up: bool = False) -> Flow:
+        return Flow(
+            id=str(uuid.uuid4()),
+            state=machine.FIRST_FACTOR,
+            version=0,
+            mode=None,
+            user_id=None,
+            expires_at=now + timedelta(seconds=self.settings.flow_ttl),
+            attempts_left=self.settings.max_attempts,
+            context=FlowContext(purpose=purpose, step_up=step_up),
+            result=None,
+            chain_head="",
+            created_at=now,
+            updated_at=now,
+            token_digest=token_digest(token),
+        )
+
+    @staticmethod
+    async def _asserted_user(uow: UnitOfWork, user_spec: JsonObject, now: datetime) -> User:
+        """The user an embedding backend vouches for (created if new), locked; not a locked-out one."""
+        username = user_spec.get("username") or user_spec["id"]
+        try:
+            user = await uow.users.get_or_add(user_spec["id"], username)
+        except UsernameTaken:
+            raise Conflict(f"the username {username!r} belongs to another user", field="user.username") from None
+        if user.locked_at(now):
+            raise UserLocked(user.retry_after(now))
+        return user
+
     async def create(self, user_spec: JsonObject | None, who: Principal, device_token: str | None = None,
                      require_mfa: bool = False) -> tuple[Flow, str]:
         """A new flow in ``first_factor``; with ``user_spec`` (admin only) the first factor is
@@ -96,55 +127,89 @@ class FlowService:
         the policy, the user's opt-out or a trusted device."""
         now = utcnow()
         token = new_token("ft")
-        flow = Flow(
-            id=str(uuid.uuid4()),
-            state=machine.FIRST_FACTOR,
-            version=0,
-            mode=None,
-            user_id=None,
-            expires_at=now + timedelta(seconds=self.settings.flow_ttl),
-            attempts_left=self.settings.max_attempts,
-            context=FlowContext(step_up=require_mfa),
-            result=None,
-            chain_head="",
-            created_at=now,
-            updated_at=now,
-            token_digest=token_digest(token),
-        )
+        flow = self._new_flow(now, token, step_up=require_mfa)
         started = time.perf_counter()
         async with self.db.unit_of_work() as uow:
             await uow.flows.add(flow)
             uow.record(FlowCreated(flow.id, flow.state, flow.expires_at, flow.created_at))
             rows: list[Transition] = []
             if user_spec is not None:
-                username = user_spec.get("username") or user_spec["id"]
-                try:
-                    user = await uow.users.get_or_add(user_spec["id"], username)
-                except UsernameTaken:
-                    raise Conflict(f"the username {username!r} belongs to another user", field="user.username") \
-                        from None
-                if user.locked_at(now):
-                    raise UserLocked(user.retry_after(now))
-                ctx = self.pipeline.context(uow, flow, now)  # the admin key: only the destination's budget
-                ctx.user = user
+                user = await self._asserted_user(uow, user_spec, now)
+                ctx = self._started(uow, flow, user, now, client=None)  # the admin key: only the destination's budget
                 if require_mfa and not (await self.rules.config(ctx)).primary:
                     raise Conflict("require_mfa: no primary factor is enabled, so no second factor can be proven;"
                                    " enable one with PUT /api/config/mfa", kind="mfa-unavailable")
-                flow.user_id = user.id
-                flow.context.username = user.username
-                flow.context.amr = []
                 decision = await self.rules.after_first_factor(ctx, "first_factor_asserted", "asserted_by_backend",
                                                                device_token)
                 rows = await self.pipeline.write(ctx, decision.steps, who.role or "user")
             else:
                 await uow.flows.save(flow)
             await uow.commit()
+        return await self._created(flow, rows, started, who, asserted=user_spec is not None), token
+
+    async def create_account_flow(self, who: Principal, *, user_spec: JsonObject | None = None,
+                                  subject_token: str | None = None, client: str | None = None) -> tuple[Flow, str]:
+        """An account flow (``purpose: manage``) for the user of a recent result token
+        (``subject_token``), or for the user an embedding backend vouches for (``user_spec``,
+        admin only). It starts after its first factor: in a step-up verification when the user
+        has factors and the token did not prove MFA, else in ``manage``. ``client`` is the
+        caller's address, whose budget a code sent for the step-up spends (None: the admin key)."""
+        now = utcnow()
+        token = new_token("ft")
+        flow = self._new_flow(now, token, policy.MANAGE)
+        started = time.perf_counter()
+        async with self.db.unit_of_work() as uow:
+            await uow.flows.add(flow)
+            uow.record(FlowCreated(flow.id, flow.state, flow.expires_at, flow.created_at))
+            if subject_token is not None:
+                claims = await self._subject(uow, subject_token, now)
+                user = await uow.users.get(claims["sub"], lock=True)
+                if user is None:
+                    raise Unauthenticated("the user of the subject token no longer exists",
+                                          kind="invalid-subject-token")
+                if user.locked_at(now):
+                    raise UserLocked(user.retry_after(now))
+                ctx = self._started(uow, flow, user, now, client)
+                decision = await self.rules.after_first_factor(
+                    ctx, "subject_token_presented", "recent_sign_in", mfa_proven=proves_mfa(claims),
+                    facts={"subject_flow": str(claims.get("sid"))},
+                )
+            else:
+                assert user_spec is not None, "an account flow needs a subject token or a user"
+                ctx = self._started(uow, flow, await self._asserted_user(uow, user_spec, now), now, client)
+                decision = await self.rules.after_first_factor(ctx, "first_factor_asserted", "asserted_by_backend")
+            rows = await self.pipeline.write(ctx, decision.steps, who.role or "user")
+            await uow.commit()
+        return await self._created(flow, rows, started, who, asserted=user_spec is not None), token
+
+    async def _subject(self, uow: UnitOfWork, subject_token: str, now: datetime) -> dict[str, Any]:
+        max_age = self.settings.manage_max_age
+        try:
+            return await self.keyring.subject_claims(uow, subject_token, now, max_age)
+        except TokenRefused as refused:
+            kind = "subject-token-too-old" if refused.too_old else "invalid-subject-token"
+            raise Unauthenticated(f"{refused}; sign in again to manage your account (a result token starts an"
+                                  f" account flow within {max_age} seconds of its sign-in)", kind=kind) from None
+
+    def _started(self, uow: UnitOfWork, flow: Flow, user: User, now: datetime, client: str | None) -> FactorContext:
+        """The new flow's first factor holds for ``user``: the context its first step runs in."""
+        flow.user_id = user.id
+        flow.context.username = user.username
+        flow.context.amr = []
+        ctx = self.pipeline.context(uow, flow, now, client)
+        ctx.user = user
+        return ctx
+
+    async def _created(self, flow: Flow, rows: list[Transition], started: float, who: Principal,
+                       asserted: bool) -> Flow:
+        """After the creating commit: the metrics and log line, and a code the first step queued
+        goes out; the flow as that left it."""
         self.pipeline.record(flow, rows, started)
         flow = await self._deliver(flow)
         structlog.contextvars.bind_contextvars(flow_id=flow.id)  # the rest of this request's lines
-        log.info("flow created", flow_id=flow.id, by=who.role or "anyone", asserted=user_spec is not None,
-                 step_up=require_mfa)
-        return flow, token
+        log.info("flow created", flow_id=flow.id, by=who.role or "anyone", asserted=asserted,
+                 purpose=flow.context.purpose, step_up=flow.context.step_up)
+        return flow
 
     # --- Applying events --------------------------------------------------------------------
 

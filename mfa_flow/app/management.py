@@ -1,7 +1,9 @@
 """The Management API's rules: users, their factors, the MFA configuration (rules 4 and 5).
 
 Every change is logged (what changed and by whom, never a password, secret or code) and its
-domain events become webhook messages at commit.
+domain events become webhook messages at commit. Removing and renaming a factor are one
+implementation each (``remove_verification``, ``rename_verification``), run in the caller's
+unit of work: the Management API's and an account flow's (``remove_factor``, ``rename_factor``).
 """
 
 from __future__ import annotations
@@ -48,6 +50,66 @@ def user_view(user: User, factor_types: Iterable[str], all_factors: Sequence[str
             "locked_until": iso(user.locked_until) if user.locked_until and user.locked_at(now) else None,
         },
     }
+
+
+def factor_view(registry: Registry, v: UserFactor) -> dict[str, Any]:
+    """A user's factor as the API shows it (``MfaVerification``): never its secret."""
+    view: dict[str, Any] = {
+        "id": v.id,
+        "type": v.type,
+        "created_at": iso(v.created_at),
+        "last_used_at": iso(v.last_used_at) if v.last_used_at else None,
+    }
+    factor = registry.get(v.type)
+    if factor is not None:
+        view.update(factor.describe(v))
+    return view
+
+
+async def remove_factors(uow: UnitOfWork, primary: tuple[str, ...], user_id: str, doomed: list[UserFactor],
+                         reason: str, now: datetime, flow_id: str | None = None) -> tuple[list[UserFactor], int]:
+    """The one way factors are removed (the Management API's DELETE and reset-mfa, an account
+    flow's ``remove_factor``). Rule 4: when no primary factor is left, what cannot stand alone
+    (backup codes) goes too and the prompted mark is cleared, so the user is asked to set MFA
+    up again. Every trusted device of the user is revoked (``reason``). The caller holds the
+    user's row lock. Returns the factors removed and the devices revoked."""
+    for v in doomed:
+        await uow.user_factors.delete(v.id)
+    removed = list(doomed)
+    remaining = await uow.user_factors.for_user(user_id)
+    if any(v.type in primary for v in doomed) and not any(r.type in primary for r in remaining):
+        for r in remaining:  # what cannot stand alone goes with the last primary factor
+            await uow.user_factors.delete(r.id)
+        await uow.users.mark_prompted(user_id, False)
+        removed += remaining
+    uow.record(*(FactorRemoved(user_id, r.type, r.id, now, flow_id) for r in removed))
+    # A device trusted while these factors stood may have been trusted by whoever held them.
+    revoked = await devices.revoke_all(uow, user_id, reason, now, flow_id)
+    return removed, revoked
+
+
+async def remove_verification(uow: UnitOfWork, primary: tuple[str, ...], user_id: str, verification_id: str,
+                              now: datetime, flow_id: str | None = None) -> tuple[list[UserFactor], int]:
+    """Remove one of the user's factors (``remove_factors``: rule 4, devices revoked); the
+    named factor comes first in what was removed."""
+    v = await uow.user_factors.get(user_id, verification_id)
+    if v is None:
+        raise NotFound(f"verification {verification_id} of user {user_id}")
+    return await remove_factors(uow, primary, user_id, [v], "factor_removed", now, flow_id)
+
+
+async def rename_verification(uow: UnitOfWork, registry: Registry, user_id: str, verification_id: str,
+                              name: str) -> UserFactor:
+    """Rename one of the user's passkeys (the only factors with a name)."""
+    v = await uow.user_factors.get(user_id, verification_id)
+    if v is None:
+        raise NotFound(f"verification {verification_id} of user {user_id}")
+    factor = registry.get(v.type)
+    if factor is None or not factor.renamable():
+        raise RuleBroken("only passkeys (webauthn) have a name", field="name")
+    await uow.user_factors.rename(verification_id, name)
+    v.name = name
+    return v
 
 
 # The unique constraint a new or changed user broke, and the field it is about.
@@ -100,16 +162,7 @@ class Management:
         self.hashing = hashing  # the sign-ins' bounded pool: the admin's hashing waits in the same queue
 
     def factor_view(self, v: UserFactor) -> dict[str, Any]:
-        view: dict[str, Any] = {
-            "id": v.id,
-            "type": v.type,
-            "created_at": iso(v.created_at),
-            "last_used_at": iso(v.last_used_at) if v.last_used_at else None,
-        }
-        factor = self.factors.get(v.type)
-        if factor is not None:
-            view.update(factor.describe(v))
-        return view
+        return factor_view(self.factors, v)
 
     async def _user_views(self, uow: UnitOfWork, users: list[User]) -> list[dict[str, Any]]:
         types = await uow.user_factors.types_of([u.id for u in users]) if users else {}
@@ -236,7 +289,8 @@ class Management:
             user = await self._locked_user(uow, user_id)
             now = _now()
             factors = await uow.user_factors.for_user(user_id)
-            removed, revoked = await self._remove_factors(uow, user_id, factors, "mfa_reset", now)
+            removed, revoked = await remove_factors(uow, self.machine.primary_factors, user_id, factors, "mfa_reset",
+                                                    now)
             await uow.users.forget_mfa(user_id)
             user.prompted, user.last_used_factor = False, None
             uow.record(MfaReset(user_id, len(removed), now))
@@ -289,50 +343,20 @@ class Management:
     async def rename_factor(self, user_id: str, verification_id: str, name: str) -> dict[str, Any]:
         async with self.db.unit_of_work() as uow:
             await self._locked_user(uow, user_id)
-            v = await uow.user_factors.get(user_id, verification_id)
-            if v is None:
-                raise NotFound(f"verification {verification_id} of user {user_id}")
-            factor = self.factors.get(v.type)
-            if factor is None or not factor.renamable():
-                raise RuleBroken("only passkeys (webauthn) have a name", field="name")
-            await uow.user_factors.rename(verification_id, name)
-            v.name = name
+            v = await rename_verification(uow, self.factors, user_id, verification_id, name)
             await uow.commit()
         log.info("factor renamed", kind="admin", user_id=user_id, verification_id=verification_id)
         return self.factor_view(v)
 
     async def remove_factor(self, user_id: str, verification_id: str) -> None:
-        """Remove one factor of the user (rule 4 applies: see ``_remove_factors``)."""
+        """Rule 4 (``remove_verification``)."""
         async with self.db.unit_of_work() as uow:
             await self._locked_user(uow, user_id)
-            v = await uow.user_factors.get(user_id, verification_id)
-            if v is None:
-                raise NotFound(f"verification {verification_id} of user {user_id}")
-            removed, revoked = await self._remove_factors(uow, user_id, [v], "factor_removed", _now())
+            removed, revoked = await remove_verification(uow, self.machine.primary_factors, user_id, verification_id,
+                                                         _now())
             await uow.commit()
         log.info("factor removed", kind="admin", user_id=user_id, verification_id=verification_id,
                  also_removed=len(removed) - 1, devices_revoked=revoked)
-
-    async def _remove_factors(self, uow: UnitOfWork, user_id: str, doomed: list[UserFactor], reason: str,
-                              now: datetime) -> tuple[list[UserFactor], int]:
-        """The one way factors are removed. Rule 4: when no primary factor is left, what cannot
-        stand alone (backup codes) goes too and the prompted mark is cleared, so the user is
-        asked to set MFA up again. Every trusted device of the user is revoked (``reason``).
-        The caller holds the user's row lock. Returns the factors removed and the devices revoked."""
-        primary = self.machine.primary_factors
-        for v in doomed:
-            await uow.user_factors.delete(v.id)
-        removed = list(doomed)
-        remaining = await uow.user_factors.for_user(user_id)
-        if any(v.type in primary for v in doomed) and not any(r.type in primary for r in remaining):
-            for r in remaining:  # what cannot stand alone goes with the last primary factor
-                await uow.user_factors.delete(r.id)
-            await uow.users.mark_prompted(user_id, False)
-            removed += remaining
-        uow.record(*(FactorRemoved(user_id, r.type, r.id, now) for r in removed))
-        # A device trusted while these factors stood may have been trusted by whoever held them.
-        revoked = await devices.revoke_all(uow, user_id, reason, now)
-        return removed, revoked
 
     # --- trusted devices ------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from ..factors.base import CodeBudget, FactorContext, JsonObject
 from ..factors.registry import Registry
 from ..settings import Settings
 from ..store import Database
+from . import account
 from .handlers import Handler
 from .limits import AbuseLimits
 from .queries import allowed_events
@@ -166,6 +167,8 @@ class Pipeline:
         ctx.uow.record(*transition_events(ctx.flow, rows, ctx.user))
         if rows and rows[-1].from_state != rows[-1].to_state:
             await self._enter(ctx)
+        if ctx.flow.state == machine.MANAGE:
+            await account.show(self.rules, ctx)  # the account as this step left it
         await ctx.uow.transitions.append(rows)
         await ctx.uow.flows.save(ctx.flow)
         return rows

@@ -30,6 +30,8 @@ def flow_view(registry: Registry, settings: Settings, box: SecretBox, flow: Flow
     owner; the result token (a bearer credential) not for the read-only auditor."""
     factor = registry.of_state(flow.state)
     challenge = factor.challenge(FlowView(flow, settings, box, owner)) if factor else None
+    if flow.state == machine.MANAGE:
+        challenge = flow.stage.get("account")  # the user's factors: no secret in it
     terminal = machine.is_terminal(flow.state)
     return {
         "id": flow.id,
@@ -43,6 +45,7 @@ def flow_view(registry: Registry, settings: Settings, box: SecretBox, flow: Flow
         "allowed_events": allowed_events(registry.machine, settings, flow),
         "factors": [] if terminal else list(flow.choices),
         "preferred_factor": None if terminal else flow.context.preferred,
+        "remember_device_days": None if terminal else flow.context.remember_days,
         "attempts_left": flow.attempts_left,
         "challenge": challenge,
         "result": _result(flow, owner, auditor),

@@ -69,40 +69,68 @@ class Rules:
         return await self.after_first_factor(ctx, event, guard, device_token, sign_up=sign_up)
 
     async def after_first_factor(self, ctx: FactorContext, event: str, guard: str,
-                                 device_token: str | None = None, sign_up: bool = False) -> Decision:
+                                 device_token: str | None = None, sign_up: bool = False, *,
+                                 mfa_proven: bool = False, facts: dict[str, str] | None = None) -> Decision:
         """Rule 1, with the device token that came with the first factor, if any: the log row
-        says what became of it (never the token)."""
+        says what became of it (never the token). For an account flow, its step-up
+        (``mfa_proven``: the result token that started it proved MFA with a factor); ``facts``
+        go into the transition's data."""
         config = await self.config(ctx)
+        user = await self.user_factors(ctx)
+        account = ctx.flow.context.purpose == policy.MANAGE
         verdict, device = devices.DISABLED, None
         if device_token is not None and config.trusted_devices.enabled:
             verdict, device = await trusted_devices.recognise(ctx.uow, device_token, ctx.the_user.id, ctx.now)
         trusted = verdict == devices.HONOURED
-        route = policy.after_first_factor(self.machine, config, await self.user_factors(ctx),
-                                          purpose=ctx.flow.context.purpose, step_up=ctx.flow.context.step_up,
-                                          trusted_device=trusted, sign_up=sign_up)
+        route = policy.after_first_factor(self.machine, config, user, purpose=ctx.flow.context.purpose,
+                                          step_up=ctx.flow.context.step_up, trusted_device=trusted, sign_up=sign_up,
+                                          mfa_proven=mfa_proven)
         ctx.flow.mode = route.mode
         ctx.flow.context.choices = route.choices
         ctx.flow.context.skippable = route.skippable
         ctx.flow.context.preferred = route.preferred
+        # Offered to the client (the Flow's ``remember_device_days``) while a factor is still to
+        # prove in a sign-in (an account flow signs nobody in: it has no device to remember).
+        trust = config.trusted_devices
+        offer = trust.enabled and route.to_state != machine.DONE and ctx.flow.context.purpose != policy.MANAGE
+        ctx.flow.context.remember_days = trust.days if offer else None
         # The log names the rule, the policy by name, the exact configuration (digest) and
         # the per-flow or per-user setting that decided against the policy alone, if one did.
-        data: dict[str, object] = {"rule": route.rule, "policy": config.policy, "config": config_digest(config)}
+        data: dict[str, object] = {"rule": route.rule, "policy": config.policy, "config": config_digest(config),
+                                   **(facts or {})}
         if route.override is not None:
             data["override"] = route.override
+        if account:
+            data["purpose"] = policy.MANAGE
         if device_token is not None:
             if trusted and route.rule != policy.TRUSTED_DEVICE_RULE:
                 verdict = devices.NOT_APPLICABLE
             data["trusted_device"] = verdict
             if device is not None:
                 data["device_id"] = device.id
-        step = Step(event, guard, route.to_state, data)
         if route.rule == policy.TRUSTED_DEVICE_RULE:
             assert device is not None
             await ctx.uow.devices.mark_used(device.id, ctx.now)
             await self.complete(ctx, factor=None, mfa_by=TRUSTED_DEVICE)
         elif route.to_state == machine.DONE:
             await self.complete(ctx, factor=None)
-        return Decision([step])
+        elif route.to_state == machine.MANAGE:
+            await self.enter_manage(ctx, factor=None)
+        return Decision([Step(event, guard, route.to_state, data)])
+
+    async def enter_manage(self, ctx: FactorContext, factor: str | None) -> None:
+        """An account flow reaches ``manage``: after its first factor, after its step-up
+        verification or a set-up of ``factor`` (the user's last-used from now on, and a proof
+        that resets their failure count, as a completed sign-in does), or after new backup codes."""
+        ctx.flow.mode = "manage"
+        ctx.flow.context.choices = ()
+        ctx.flow.context.skippable = False
+        ctx.flow.context.preferred = None
+        if factor is None:
+            return
+        if self.registry[factor].amr not in ctx.flow.context.amr:
+            ctx.flow.context.amr.append(self.registry[factor].amr)
+        await ctx.uow.users.record_success(ctx.the_user.id, factor if factor in self.machine.primary_factors else None)
 
     async def complete(self, ctx: FactorContext, factor: str | None, *, remember_device: bool = False,
                        mfa_by: str | None = None) -> None:

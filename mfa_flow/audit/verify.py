@@ -24,8 +24,9 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from ..domain.flow import canonical_json, iso
-from ..domain.machine import FIRST_FACTOR, FlowMachine, IllegalTransition, Step
-from ..domain.policy import mode_of_rule
+from ..domain.machine import DONE, FACTOR_SELECTION, FIRST_FACTOR, FlowMachine, IllegalTransition, Step
+from ..domain.machine import MANAGE as MANAGE_STATE
+from ..domain.policy import MANAGE, SIGN_IN, mode_of_rule
 from ..numbers import whole_number
 from ..tokens import BadSignature, verify_compact
 
@@ -164,26 +165,60 @@ class Report:
 
 
 class _FlowTrack:
-    __slots__ = ("hash", "mode", "seq", "skippable", "state")
+    __slots__ = ("hash", "mode", "purpose", "seq", "skippable", "state")
 
     def __init__(self) -> None:
         self.seq = 0
         self.hash = ""
         self.state = FIRST_FACTOR
-        self.mode: str | None = None  # "setup" or "verify", as the first factor's rule said
+        self.mode: str | None = None  # "setup", "verify" or "manage", as the first factor's rule said
         self.skippable = False
+        self.purpose = SIGN_IN
 
     def take(self, row: dict[str, Any], verify_states: frozenset[str]) -> None:
         self.seq, self.hash, self.state = row["seq"], row["hash"], row["to_state"]
         if row["from_state"] == FIRST_FACTOR and row["to_state"] != FIRST_FACTOR:
             self.mode, self.skippable = mode_of_rule(row["data"].get("rule"))
+            self.purpose = purpose_of(self, row)
         if row["to_state"] in verify_states:
             self.mode, self.skippable = "verify", False
+        if row["to_state"] == MANAGE_STATE:
+            self.mode, self.skippable = "manage", False
+
+
+def purpose_of(track: _FlowTrack, row: dict[str, Any]) -> str:
+    """What the flow is for: the row that leaves the first factor says so (an account flow's
+    names ``purpose: manage``, or is a subject token's); later rows keep it."""
+    if row["from_state"] != FIRST_FACTOR:
+        return track.purpose
+    if row["event"] == "subject_token_presented" or row["data"].get("purpose") == MANAGE:
+        return MANAGE
+    return SIGN_IN
 
 
 def mode_problem(track: _FlowTrack, row: dict[str, Any], verify_states: frozenset[str]) -> str | None:
     """What the table cannot see: ``factor_selection`` serves both modes, so a skip or a
-    selection is checked against the mode the flow's first-factor rule put it in."""
+    selection is checked against the mode the flow's first-factor rule put it in; and the
+    verify and set-up states serve sign-ins and account flows alike, so where they lead is
+    checked against the flow's purpose (only an account flow reaches ``manage``, and it is
+    done only by ``finish``)."""
+    purpose = purpose_of(track, row)
+    if row["to_state"] == MANAGE_STATE and purpose != MANAGE:
+        return "only an account flow (purpose manage) can reach manage; this flow is a sign-in"
+    if row["from_state"] == FIRST_FACTOR and purpose == MANAGE:
+        # Straight to manage only under a rule that skips the step-up (no factor, or MFA proven
+        # by the sign-in behind the flow); under a verify rule the step-up comes first; no
+        # other rule (no set-up, no done) starts an account flow.
+        mode = mode_of_rule(row["data"].get("rule"))[0]
+        to_state = row["to_state"]
+        fits = to_state == MANAGE_STATE if mode == "manage" else (
+            mode == "verify" and (to_state in verify_states or to_state == FACTOR_SELECTION))
+        if not fits:
+            return f"rule {row['data'].get('rule')!r} of an account flow cannot lead to {to_state}"
+    if row["to_state"] == DONE and purpose == MANAGE and row["event"] != "finish":
+        return f"an account flow ends in done only by finish, not by {row['event']}"
+    if row["event"] == "switch_factor" and track.mode == "manage":
+        return "switch_factor is not offered while an account flow sets a factor up"
     if row["event"] == "skip" and not (track.mode == "setup" and track.skippable):
         why = "the flow is verifying a factor" if track.mode == "verify" else "the policy did not offer a skip"
         return f"skip is allowed only in a set-up the policy lets the user skip: {why}"

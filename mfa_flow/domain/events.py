@@ -71,6 +71,7 @@ class FactorRemoved:
     factor: str
     verification_id: str
     at: datetime
+    flow_id: str | None = None  # the account flow it was removed in, if any
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,9 @@ class FlowContext:
     skippable: bool = False
     preferred: str | None = None
     stage: dict[str, Any] = field(default_factory=dict)
-    purpose: str = "sign_in"  # what the flow is for: "sign_in" (or "manage": account flows)
+    purpose: str = "sign_in"  # what the flow is for: "sign_in", or "manage" (an account flow)
     step_up: bool = False  # the embedding app asked for a second factor now (``require_mfa``)
+    remember_days: int | None = None  # trusted devices were on at the first factor: for how many days
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> "FlowContext":
@@ -42,6 +43,7 @@ class FlowContext:
             stage=dict(data.get("stage", {})),
             purpose=data.get("purpose", "sign_in"),
             step_up=bool(data.get("step_up", False)),
+            remember_days=data.get("remember_days"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -54,6 +56,7 @@ class FlowContext:
             "stage": self.stage,
             "purpose": self.purpose,
             "step_up": self.step_up,
+            "remember_days": self.remember_days,
         }
 
 

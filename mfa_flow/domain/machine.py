@@ -20,14 +20,20 @@ from transitions import Machine, MachineError
 
 FIRST_FACTOR = "first_factor"
 FACTOR_SELECTION = "factor_selection"
+MANAGE = "manage"  # an account flow: the signed-in user manages their own factors
 DONE, FAILED, EXPIRED, CANCELLED = "done", "failed", "expired", "cancelled"
 TERMINAL_STATES = (DONE, FAILED, EXPIRED, CANCELLED)
 
-SAME = "="  # a destination that means "the state the flow is in" (a wrong proof)
+SAME = "="  # a destination that means "the state the flow is in" (a wrong proof, a change in manage)
 
 CORE_CLIENT_EVENTS = ("submit_password", "submit_registration", "select_factor")
-CORE_CLIENT_EVENTS_LAST = ("skip", "switch_factor", "cancel")
-SYSTEM_EVENTS = ("first_factor_asserted", "expire", "lock")
+# The events of ``manage`` that the core handles (factors may add their own: backup codes add
+# ``regenerate_backup_codes``). ``finish`` ends the account flow.
+MANAGE_EVENTS = ("add_factor", "remove_factor", "rename_factor", "set_mfa_enabled", "revoke_trusted_devices")
+CORE_CLIENT_EVENTS_LAST = ("skip", "switch_factor", "finish", "cancel")
+# ``subject_token_presented``: an account flow started with a recent result token (the sign-in
+# it proves stands in for the first factor).
+SYSTEM_EVENTS = ("first_factor_asserted", "subject_token_presented", "expire", "lock")
 
 
 @dataclass(frozen=True)
@@ -126,13 +132,17 @@ class FlowMachine:
             *self.setup_state.values(),
             *self.verify_state.values(),
             *self.follow_up,
+            MANAGE,
             *TERMINAL_STATES,
         )
         self.active_states = tuple(s for s in self.states if s not in TERMINAL_STATES)
         # Where a flow may go once the first factor holds (rule 1 picks one), and where a
-        # primary factor's set-up leads (rule 2 picks one).
+        # primary factor's set-up leads (rule 2 picks one). An account flow verifies a factor
+        # first (step-up) or goes straight to ``manage``; a verification or set-up in it leads
+        # back to ``manage``, where ``done`` is reached by ``finish`` alone.
         self.after_first_factor = (FACTOR_SELECTION, *self.setup_state.values(), *self.verify_state.values(), DONE)
-        self.after_setup = (*self.follow_up, DONE)
+        self.into_account = (FACTOR_SELECTION, *self.verify_state.values(), MANAGE)
+        self.after_setup = (*self.follow_up, DONE, MANAGE)
         factor_events = tuple(dict.fromkeys(e for f in self.factors for e in (f.proof_event, *f.events)))
         factor_system_events = tuple(dict.fromkeys(e for f in self.factors for e in f.system_events))
         follow_up_events = tuple(r.event for f in self.factors for r in f.rows
@@ -141,6 +151,7 @@ class FlowMachine:
             *CORE_CLIENT_EVENTS,
             *factor_events,
             *dict.fromkeys(follow_up_events),
+            *MANAGE_EVENTS,
             *CORE_CLIENT_EVENTS_LAST,
         )
         self.system_events = SYSTEM_EVENTS + factor_system_events
@@ -171,7 +182,8 @@ class FlowMachine:
             Row("submit_password", (FIRST_FACTOR,), "credentials_ok", self.after_first_factor),
             Row("submit_password", (FIRST_FACTOR,), "credentials_wrong", (FIRST_FACTOR,)),
             Row("submit_registration", (FIRST_FACTOR,), "registered", self.after_first_factor),
-            Row("first_factor_asserted", (FIRST_FACTOR,), "asserted_by_backend", self.after_first_factor),
+            Row("first_factor_asserted", (FIRST_FACTOR,), "asserted_by_backend", (*self.after_first_factor, MANAGE)),
+            Row("subject_token_presented", (FIRST_FACTOR,), "recent_sign_in", self.into_account),
             Row("select_factor", (FACTOR_SELECTION,), "factor_offered", setups + verifies),
             Row("skip", (FACTOR_SELECTION, *primary_setups), "setup_skippable", (DONE,)),
         ]
@@ -181,7 +193,7 @@ class FlowMachine:
                 rows.append(Row(f.proof_event, (f.setup_state,), "proof_ok", self.after_setup))
         for f in self.factors:
             if f.verify_state:
-                rows.append(Row(f.proof_event, (f.verify_state,), "proof_ok", (DONE,)))
+                rows.append(Row(f.proof_event, (f.verify_state,), "proof_ok", (DONE, MANAGE)))
         # A wrong proof is a transition too (from = to), so the log tells the whole story.
         for f in self.factors:
             own = tuple(s for s in (f.setup_state, f.verify_state) if s)
@@ -190,6 +202,15 @@ class FlowMachine:
         rows.append(Row("switch_factor", setups + verifies, "other_factor_available", (FACTOR_SELECTION,)))
         for f in self.factors:
             rows.extend(f.rows)
+        # The account flow's own events: each change is a row that stays in ``manage``.
+        rows += [
+            Row("add_factor", (MANAGE,), "factor_enabled", primary_setups),
+            Row("remove_factor", (MANAGE,), "factor_of_user", (SAME,)),
+            Row("rename_factor", (MANAGE,), "factor_of_user", (SAME,)),
+            Row("set_mfa_enabled", (MANAGE,), "policy_allows", (SAME,)),
+            Row("revoke_trusted_devices", (MANAGE,), "always", (SAME,)),
+            Row("finish", (MANAGE,), "always", (DONE,)),
+        ]
         rows += [
             Row("cancel", self.active_states, "always", (CANCELLED,)),
             Row("expire", self.active_states, "always", (EXPIRED,)),

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from .devices import DeviceTrust
 from .machine import DONE, FACTOR_SELECTION, FlowMachine
+from .machine import MANAGE as MANAGE_STATE
 
 MANDATORY = "mandatory"
 PROMPT_AT_SIGN_IN_AND_SIGN_UP = "prompt_at_sign_in_and_sign_up"
@@ -110,7 +111,8 @@ def mandatory_for(config: MfaConfig, user: UserFactors) -> bool:
 
 
 def after_first_factor(machine: FlowMachine, config: MfaConfig, user: UserFactors, *, purpose: str = SIGN_IN,
-                       step_up: bool = False, trusted_device: bool = False, sign_up: bool = False) -> Route:
+                       step_up: bool = False, trusted_device: bool = False, sign_up: bool = False,
+                       mfa_proven: bool = False) -> Route:
     """Rule 1 and the policies' table: verify what the user has, set up what the policy asks,
     or finish.
 
@@ -118,12 +120,17 @@ def after_first_factor(machine: FlowMachine, config: MfaConfig, user: UserFactor
     user's opt-out. ``sign_up``: the first factor was a registration (some policies do not
     prompt then). ``trusted_device``: the first factor came with a valid device token of this
     user; it stands in for verification (the device proved a second factor before), never for
-    set-up and never under step-up. ``purpose`` is decided by the account-flow rule, which
-    slots in where its comments say.
+    set-up and never under step-up. ``purpose`` ``manage``: an account flow, where a user
+    with factors proves one first (a step-up: no opt-out, no trusted device, no skip) unless
+    ``mfa_proven`` (the sign-in whose result token started the flow proved MFA with a factor),
+    and a user without factors has nothing to protect yet; then ``manage``.
     """
     enrolled = tuple(f for f in config.primary if f in user.enrolled)
     if enrolled:
-        # purpose manage: the account-flow rule goes here (verify unless MFA was proven).
+        if purpose == MANAGE:
+            if mfa_proven:
+                return Route(MANAGE_STATE, "manage", rule="manage.mfa_proven")
+            return _verify(machine, config, user, enrolled)
         if step_up:
             return _verify(machine, config, user, enrolled, override=STEP_UP)
         if trusted_device:
@@ -135,7 +142,8 @@ def after_first_factor(machine: FlowMachine, config: MfaConfig, user: UserFactor
             # ``required`` that overrode the opt-out (under ``mandatory`` the policy did).
             return _verify(machine, config, user, enrolled, override=None if config.policy == MANDATORY else REQUIRED)
         return _verify(machine, config, user, enrolled)
-    # purpose manage: a user without factors goes straight to managing them here.
+    if purpose == MANAGE:
+        return Route(MANAGE_STATE, "manage", rule="manage.no_factor")
     if not config.primary:
         return Route(DONE, None, rule="done.no_factor_enabled")
     if step_up:
@@ -189,6 +197,8 @@ RULE_MODES: dict[str, tuple[str | None, bool]] = {
     TRUSTED_DEVICE_RULE: (None, False),
     "setup.offered": ("setup", True),
     "setup.required": ("setup", False),
+    "manage.no_factor": ("manage", False),
+    "manage.mfa_proven": ("manage", False),
 }
 
 
@@ -202,12 +212,17 @@ def after_selection(machine: FlowMachine, mode: str | None, factor: str) -> str:
     return machine.setup_state[factor] if mode == "setup" else machine.verify_state[factor]
 
 
-def after_setup(machine: FlowMachine, config: MfaConfig, has_unused_backup_codes: bool) -> Route:
-    """Rule 2: a new primary factor is followed by a fresh set of backup codes when enabled."""
+def after_setup(machine: FlowMachine, config: MfaConfig, has_unused_backup_codes: bool,
+                purpose: str = SIGN_IN) -> Route:
+    """Rule 2: a new primary factor is followed by a fresh set of backup codes when enabled;
+    then a sign-in is done, and an account flow is back in ``manage``."""
+    mode = "manage" if purpose == MANAGE else "setup"
     if config.backup_codes_enabled and not has_unused_backup_codes:
         follow_up = next(state for state, factor in machine.follow_up.items() if factor == BACKUP_CODE)
-        return Route(follow_up, "setup", rule="setup.backup_codes")
-    return Route(DONE, "setup", rule="done.setup_complete")
+        return Route(follow_up, mode, rule="setup.backup_codes")
+    if purpose == MANAGE:
+        return Route(MANAGE_STATE, mode, rule="manage.factor_added")
+    return Route(DONE, mode, rule="done.setup_complete")
 
 
 def can_switch(choices: tuple[str, ...]) -> bool:

@@ -137,6 +137,12 @@ class Factor:
         """Fields of the factor's ``MfaVerification`` beyond the common ones."""
         return {}
 
+    def check_addable(self, existing: list[UserFactor], primary_factors: tuple[str, ...]) -> None:
+        """Raise a domain error if the user, with the factors ``existing``, may not have one more
+        of this factor (one authenticator app per user; backup codes need a primary factor):
+        the Management API's add and an account flow's ``add_factor`` ask the same question."""
+        return None
+
     async def add_by_admin(self, ctx: ManageContext) -> JsonObject:
         """Add the factor for ``ctx.user``; returns its view (with what is shown once)."""
         raise RuleBroken(

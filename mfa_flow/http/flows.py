@@ -50,13 +50,27 @@ async def create_flow(request: web.Request) -> web.Response:
         raise invalid("body.require_mfa: a step-up is for a user the embedding backend authenticated; send user too")
     if "user" in body and who.role != ADMIN:
         raise forbidden("only the admin key may start a flow for an authenticated user")
-    if "device_token" in body and "user" not in body:
+    account = body.get("purpose") == "manage"
+    if "subject_token" in body and not account:
+        raise invalid('body.subject_token: a subject token starts an account flow; send it with "purpose": "manage"')
+    if account and ("subject_token" in body) == ("user" in body):
+        raise invalid("an account flow (purpose manage) needs either subject_token (the result token of a recent"
+                      " sign-in) or, with the admin key, user")
+    if account and body.get("require_mfa"):
+        raise invalid("body.require_mfa: an account flow steps up on its own, whenever the user has factors and"
+                      " the sign-in behind it did not prove MFA")
+    if "device_token" in body and ("user" not in body or account):
         raise invalid("device_token comes with user: it is the device token of the user whose first factor "
-                      "the backend asserts (a client sends its own with submit_password)")
+                      "the backend asserts (a client sends its own with submit_password); an account flow takes none")
     if who.role != ADMIN:  # the admin key is never counted by abuse limits
         await request.app["limits"].flow_created(request_address(request))
-    flow, token = await request.app["flows"].create(body.get("user"), who.principal, body.get("device_token"),
-                                                    bool(body.get("require_mfa")))
+    if account:
+        client = request_address(request) if who.role != ADMIN else None  # a step-up's code spends its budget
+        flow, token = await request.app["flows"].create_account_flow(
+            who.principal, user_spec=body.get("user"), subject_token=body.get("subject_token"), client=client)
+    else:
+        flow, token = await request.app["flows"].create(body.get("user"), who.principal, body.get("device_token"),
+                                                        bool(body.get("require_mfa")))
     view = request.app["flows"].view(flow, owner=True)
     response = _flow_response(request, flow, who, 201, {"flow": view, "flow_token": token})
     response.headers["Location"] = f"/api/flows/{flow.id}"

@@ -57,6 +57,7 @@ def follow_registry(openapi: dict[str, Any], flow_schema: dict[str, Any], regist
         f.name for f in registry if type(f).add_by_admin is not Factor.add_by_admin
     ]
     components["SelectFactorEvent"]["properties"]["factor"]["enum"] = names
+    components["AddFactorEvent"]["properties"]["factor"]["enum"] = names  # backup_code: a clear 422, not a 400
     components["Event"]["oneOf"] = [{"$ref": f"#/components/schemas/{component_of(e)}"} for e in machine.client_events]
     components.update(registry.event_schemas())
     flow = flow_schema["properties"]

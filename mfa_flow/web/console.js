@@ -221,9 +221,11 @@ async function showUsers(userId) {
     const form = el("form", { class: "inline", role: "search" },
       el("div", {}, el("label", { for: "search" }, "Username, email or phone starts with"), search),
       el("button", { type: "submit", class: "primary" }, "Search"));
+    let latest = 0; // only the answer to the last search is shown, whichever comes back first
     const find = async () => {
+      const mine = ++latest;
       const found = await attempt(alert, () => call("GET", `/api/users?limit=50&search=${encodeURIComponent(search.value.trim())}`));
-      if (found) results.replaceChildren(usersTable(found.items));
+      if (found && mine === latest) results.replaceChildren(usersTable(found.items));
     };
     form.addEventListener("submit", (e) => { e.preventDefault(); find(); });
     panels.push(el("div", { class: "panel" }, el("h2", {}, "Find a user"), form, results));

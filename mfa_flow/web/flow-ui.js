@@ -82,6 +82,7 @@ export class FlowUI {
     try {
       const flow = await this.follower.send({ ...event, expected_version: this.flow.version });
       this.follower.offer(flow);
+      this.keepDeviceToken(flow);
     } catch (error) {
       controls.forEach((c) => { c.disabled = false; });
       if (form) form.removeAttribute("aria-busy");
@@ -233,15 +234,25 @@ export class FlowUI {
     return actions;
   }
 
-  // "Remember this device" when the service offers it for this step (trusted devices on).
+  // "Remember this device" when trusted devices are on and this step can end the sign-in
+  // (a verification, or the backup codes that end a set-up).
   rememberOffer(flow) {
-    const offer = flow.remember_device || flow.trusted_devices || (flow.challenge && flow.challenge.remember_device);
-    if (!offer) return null;
-    const days = typeof offer === "object" ? offer.days : null;
+    const days = flow.remember_device_days;
+    if (!days || !(flow.mode === "verify" || flow.state === "backup_codes")) return null;
     const box = el("input", { type: "checkbox", id: "remember", name: "remember" });
     const label = el("label", { for: "remember", class: "check" }, box,
-      days ? ` Remember this device for ${plural(days, "day", "days")}` : " Remember this device");
+      ` Remember this device for ${plural(days, "day", "days")}`);
     return { node: label, value: () => box.checked };
+  }
+
+  // A new device token comes once, in the answer to the event that ended the sign-in: kept in
+  // this browser for the username, and sent with the password next time.
+  keepDeviceToken(flow) {
+    const token = flow && flow.result && flow.result.device_token;
+    if (!token || !this.username) return;
+    localStorage.setItem(FlowUI.deviceKey(this.username), token);
+    this.deviceRemembered = true;
+    if (this.flow && this.flow.state === "done") this.render(this.flow);
   }
 
   codeForm(event, fields, { submit = "Verify", numeric = true, extra = {} } = {}) {
@@ -458,11 +469,15 @@ function backupCodesView(flow) {
   const saved = el("input", { type: "checkbox", id: "saved", name: "saved" });
   const next = el("button", { type: "submit", class: "primary", disabled: true }, "Continue");
   saved.addEventListener("change", () => { next.disabled = !saved.checked; });
+  const remember = this.rememberOffer(flow);
   const form = el("form", { novalidate: true },
-    el("label", { for: "saved", class: "check" }, saved, " I have saved my backup codes somewhere safe"), next);
+    el("label", { for: "saved", class: "check" }, saved, " I have saved my backup codes somewhere safe"),
+    remember && remember.node, next);
   form.addEventListener("submit", (e) => {
     e.preventDefault();
-    if (saved.checked) this.send({ type: "acknowledge_backup_codes" }, form);
+    if (saved.checked) {
+      this.send({ type: "acknowledge_backup_codes", ...(remember && remember.value() ? { remember_device: true } : {}) }, form);
+    }
   });
   const filename = `${product.replace(/[^A-Za-z0-9._-]+/g, "-")}-backup-codes.txt`;
   return {
@@ -481,7 +496,6 @@ function backupCodesView(flow) {
 
 function doneView(flow) {
   const result = flow.result || {};
-  if (result.device_token && this.username) localStorage.setItem(FlowUI.deviceKey(this.username), result.device_token);
   const trusted = result.mfa_by === "trusted_device";
   return {
     title: "You are signed in",
@@ -489,7 +503,7 @@ function doneView(flow) {
       el("p", { class: "success", id: "signed-in" }, el("span", { class: "tick", "aria-hidden": "true" }, "✓ "),
         `Signed in to ${product} with your ${methodsInWords(result.amr)}.`),
       trusted ? el("p", {}, "This device is remembered, so no second step was needed.") : null,
-      result.device_token ? el("p", {}, "This device will be remembered: next time your password is enough here.") : null,
+      this.deviceRemembered ? el("p", { id: "remembered" }, "This device is remembered: next time, your password is enough here.") : null,
       el("p", { class: "hint" }, "You can close this page."),
     ],
     actions: [el("a", { href: "/account", class: "button secondary" }, "Manage your sign-in methods")],

@@ -82,9 +82,10 @@ def to_message(event: events.DomainEvent) -> Message:
                 "flow_id": event.flow_id}
         return _message("mfa.factor_enrolled", key, data, event.at)
     if isinstance(event, events.FactorRemoved):
+        key = f"flow:{event.flow_id}" if event.flow_id else f"user:{event.user_id}"
         data = {"user_id": event.user_id, "type": event.factor, "verification_id": event.verification_id,
-                "flow_id": None}
-        return _message("mfa.factor_removed", f"user:{event.user_id}", data, event.at)
+                "flow_id": event.flow_id}
+        return _message("mfa.factor_removed", key, data, event.at)
     if isinstance(event, events.CodeRequested):
         # Stored with the destination and the code sealed; the worker opens them for the body.
         data = {"flow_id": event.flow_id, "user_id": event.user_id, "channel": event.channel,

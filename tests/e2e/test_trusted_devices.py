@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import datetime, timedelta
 
 import asyncpg
 import pytest
@@ -147,14 +148,20 @@ async def test_a_wrong_trusted_devices_setting_is_a_clear_problem(api, trusted, 
 
 
 async def test_a_remembered_device_stands_in_for_verification_at_the_next_sign_in(api, processes, receiver):
-    await configure(api, ["totp"])
+    await configure(api, ["totp"], trusted={"enabled": True, "days": 14})
     user, secret = await user_with_totp(api, "rem")
+    offered = await api.start()
+    assert offered.flow["remember_device_days"] is None  # not before the first factor
+    await offered.password(user["username"])
+    assert offered.flow["remember_device_days"] == 14  # the page can offer "remember this device for 14 days"
     first = await remembered_sign_in(api, user, secret, set())
     result = first.flow["result"]
     token = result["device_token"]
     assert token.startswith("dt_") and len(token) >= 40
     device = result["trusted_device"]
-    assert result["amr"] == ["pwd", "otp", "mfa"]
+    assert result["amr"] == ["pwd", "otp", "mfa"] and first.flow["remember_device_days"] is None
+    created = datetime.fromisoformat((await devices_of(api, user))[0]["created_at"])
+    assert datetime.fromisoformat(device["expires_at"]) - created == timedelta(days=14)
 
     # Shown once: a later read of the same flow has the device, not its token.
     again = await first.read()
@@ -226,6 +233,9 @@ async def test_remembering_at_the_end_of_a_set_up_trusts_the_device_when_backup_
 async def test_remember_device_while_trusted_devices_are_off_trusts_nothing(api):
     await configure(api, ["totp"], trusted={"enabled": False, "days": 30})
     user, secret = await user_with_totp(api, "off")
+    offered = await api.start()
+    await offered.password(user["username"])
+    assert offered.state == "totp_verify" and offered.flow["remember_device_days"] is None  # nothing to offer
     flow = await remembered_sign_in(api, user, secret, set())
     assert "device_token" not in flow.flow["result"] and "trusted_device" not in flow.flow["result"]
     assert await devices_of(api, user) == []
@@ -298,6 +308,25 @@ async def test_a_device_never_stands_in_for_set_up(api):
     assert flow.state == "webauthn_setup"
     row = await first_row(api, flow)
     assert row["data"]["rule"] == "setup.required" and row["data"]["trusted_device"] == "not_applicable"
+
+
+async def test_a_device_is_ignored_under_step_up(api):
+    await configure(api, ["totp"])
+    user, secret = await user_with_totp(api, "stu")
+    used: set[int] = set()
+    token = (await remembered_sign_in(api, user, secret, used)).flow["result"]["device_token"]
+
+    reply = await api.admin("POST", "/api/flows", {"user": {"id": user["id"]}, "require_mfa": True,
+                                                   "device_token": token})
+    assert reply.status == 201, reply
+    flow = FlowClient(api, reply.body["flow"], reply.body["flow_token"])
+    assert flow.state == "totp_verify"
+    row = await first_row(api, flow)
+    assert row["data"]["trusted_device"] == "not_applicable" and row["data"]["override"] == "step_up"
+    await flow.ok("submit_totp", code=await fresh_code(secret, used))
+    claims = await verified_claims(api, flow.flow["result"]["token"])
+    assert claims["acr"] == "urn:mfa-flow:acr:mfa" and "mfa_by" not in claims
+    assert (await devices_of(api, user))[0]["last_used_at"] is None  # it stood in for nothing
 
 
 # --- revocation ---------------------------------------------------------------------------------
@@ -382,6 +411,12 @@ async def test_locking_the_user_revokes_every_device(api, receiver):
                               device_token=token)
     assert reply.status == 429 and reply.problem["type"].endswith("user-locked")
 
+    # Unlocked, the user is who they were, but the device was revoked: verify again.
+    assert (await api.admin("POST", f"/api/users/{user['id']}/unlock")).status == 200
+    flow = await sign_in_with(api, user, token)
+    assert flow.state == "totp_verify"
+    assert (await first_row(api, flow))["data"]["trusted_device"] == "unknown"
+
 
 async def test_audit_verify_replays_sign_ins_a_device_stood_in_for(api, processes):
     await configure(api, ["totp"])
@@ -390,3 +425,12 @@ async def test_audit_verify_replays_sign_ins_a_device_stood_in_for(api, processe
     assert (await sign_in_with(api, user, token)).state == "done"
     verified = await asyncio.to_thread(mfa_flow, processes[0], "audit", "verify", "--no-progress")
     assert verified.code == 0 and "OK: every chain holds" in verified.out, verified.out + verified.err
+
+
+async def test_an_account_flow_offers_no_device_to_remember(api):
+    await configure(api, ["totp"])
+    user, _ = await user_with_totp(api, "acc")
+    reply = await api.admin("POST", "/api/flows", {"purpose": "manage", "user": {"id": user["id"]}})
+    assert reply.status == 201, reply
+    flow = reply.body["flow"]
+    assert flow["state"] == "totp_verify" and flow["remember_device_days"] is None

@@ -18,8 +18,13 @@ async def handle(rules: Rules, ctx: FactorContext, event: JsonObject, prepared: 
     if not proof.ok:
         step = Step(event["type"], "proof_wrong", ctx.flow.state, {"factor": factor_name, **proof.facts})
         return await rules.wrong(ctx, step, proof.reason)
-    remember = bool(event.get("remember_device"))
+    account = ctx.flow.context.purpose == policy.MANAGE
+    remember = bool(event.get("remember_device"))  # an account flow signs nobody in: no device to remember
     if not setting_up:
+        if account:  # the account flow's step-up held: on to managing the factors
+            await rules.enter_manage(ctx, factor_name)
+            rule = {"rule": "manage.verified", "factor": factor_name}
+            return Decision([Step(event["type"], "proof_ok", machine.MANAGE, {**rule, **proof.facts})])
         await rules.complete(ctx, factor_name, remember_device=remember)
         rule = {"rule": "done.verified", "factor": factor_name}
         return Decision([Step(event["type"], "proof_ok", machine.DONE, {**rule, **proof.facts})])
@@ -29,11 +34,13 @@ async def handle(rules: Rules, ctx: FactorContext, event: JsonObject, prepared: 
     await ctx.uow.users.mark_prompted(user.id)
     config = await rules.config(ctx)
     has_codes = await rules.user_factors(ctx)
-    route = policy.after_setup(rules.machine, config, has_codes.has_unused_backup_codes)
+    route = policy.after_setup(rules.machine, config, has_codes.has_unused_backup_codes, ctx.flow.context.purpose)
     if factor.amr not in ctx.flow.context.amr:
         ctx.flow.context.amr.append(factor.amr)
     if route.to_state == machine.DONE:
         await rules.complete(ctx, factor_name, remember_device=remember)
+    elif route.to_state == machine.MANAGE:
+        await rules.enter_manage(ctx, factor_name)
     else:
         await ctx.uow.users.set_last_used(user.id, factor_name)
     data = {"rule": route.rule, "factor": factor_name, "enrolled": True, **proof.facts}

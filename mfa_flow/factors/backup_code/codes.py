@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ...crypto import keyed_digest
+from ...domain.events import FactorEnrolled, FactorRemoved
 
 if TYPE_CHECKING:
     from ...store import UnitOfWork
@@ -27,11 +29,18 @@ def normalise(code: str) -> str:
     return "".join(ch for ch in code.lower() if ch not in " -\t")
 
 
-async def issue_set(uow: "UnitOfWork", user_id: str, pepper: bytes) -> tuple[str, list[str]]:
-    """Replace the user's backup codes with a new set; return its id and the codes (shown once)."""
+async def issue_set(uow: "UnitOfWork", user_id: str, pepper: bytes, now: datetime,
+                    flow_id: str | None = None) -> tuple[str, list[str]]:
+    """Replace the user's backup codes with a new set; return its id and the codes (shown once).
+    The set replaced is removed and the new one enrolled, in the webhooks too, whoever asked
+    (the Management API, a set-up, an account flow's ``regenerate_backup_codes``)."""
+    replaced = await uow.user_factors.of_type(user_id, "backup_code")
     await uow.user_factors.delete_type(user_id, "backup_code")
     salt = os.urandom(16)
     user_factor = await uow.user_factors.add(user_id, "backup_code", salt=salt)
     codes = [new_code() for _ in range(CODES_PER_SET)]
     await uow.user_factors.add_backup_codes(user_factor.id, [keyed_digest(pepper, salt, normalise(c)) for c in codes])
+    if replaced is not None:
+        uow.record(FactorRemoved(user_id, "backup_code", replaced.id, now, flow_id))
+    uow.record(FactorEnrolled(user_id, "backup_code", user_factor.id, flow_id, now))
     return user_factor.id, codes

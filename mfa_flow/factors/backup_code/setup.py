@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ...domain.events import FactorEnrolled
 from ..base import FactorContext, FlowView, JsonObject, Proof
 from .codes import issue_set
 
@@ -11,11 +10,10 @@ _STATE = "backup_codes"
 
 async def enter(ctx: FactorContext) -> None:
     user = ctx.the_user
-    verification_id, codes = await issue_set(ctx.uow, user.id, ctx.box.pepper)
+    # The set is stored on entering the state (codes shown once), so it counts from here.
+    verification_id, codes = await issue_set(ctx.uow, user.id, ctx.box.pepper, ctx.now, ctx.flow.id)
     ctx.flow.stage["backup_codes_sealed"] = ctx.box.seal("\n".join(codes))
     ctx.flow.stage["backup_code_set"] = verification_id
-    # The set is stored on entering the state (codes shown once), so it counts from here.
-    ctx.record(FactorEnrolled(user.id, "backup_code", verification_id, ctx.flow.id, ctx.now))
 
 
 def finish(ctx: FactorContext) -> Proof:

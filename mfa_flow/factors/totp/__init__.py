@@ -33,6 +33,9 @@ class Totp(Factor):
     def describe(self, user_factor: UserFactor) -> JsonObject:
         return {}
 
+    def check_addable(self, existing: list[UserFactor], primary_factors: tuple[str, ...]) -> None:
+        manage.check_addable(existing)
+
     async def add_by_admin(self, ctx: ManageContext) -> JsonObject:
         return await manage.add(ctx)
 

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from ...domain.errors import Conflict
 from ...domain.events import FactorEnrolled
+from ...domain.users import UserFactor
 from ..base import JsonObject, ManageContext
 from .codes import new_secret, otpauth_uri
 
 
+def check_addable(existing: list[UserFactor]) -> None:
+    """One authenticator app per user."""
+    if any(v.type == "totp" for v in existing):
+        raise Conflict("the user already has an authenticator app; remove it first", kind="factor-exists")
+
+
 async def add(ctx: ManageContext) -> JsonObject:
-    if any(v.type == "totp" for v in ctx.existing):
-        raise Conflict("the user already has an authenticator app; delete it first", kind="factor-exists")
+    check_addable(ctx.existing)
     secret = new_secret()
     user_factor = await ctx.uow.user_factors.add(ctx.user.id, "totp", secret_sealed=ctx.box.seal(secret))
     ctx.uow.record(FactorEnrolled(ctx.user.id, "totp", user_factor.id, None, ctx.now))

@@ -177,3 +177,37 @@ async def test_an_admin_adds_a_webhook_endpoint_sees_its_deliveries_and_rotates_
     await context.close()
     assert flow.id
     assert console.unexpected() == []
+
+
+async def test_trusted_devices_are_turned_on_and_the_api_s_validation_message_is_shown(api, server, page, console, shots):
+    console.allow(r"status of 400 \(Bad Request\)")  # the out-of-range number of days, refused by the API
+    await api.configure(["totp"], "mandatory")
+    await open_console(page, server)
+    await page.get_by_role("heading", name="Multi-factor auth").wait_for()
+    await page.get_by_role("checkbox", name=re.compile("^Let users remember a device")).check()
+    await page.get_by_label("Remember a device for (days)").fill("400")
+    await page.get_by_role("button", name="Save").click()
+    alert = page.locator("#mfa-form [role=alert]")
+    await alert.filter(has_text="365").wait_for()  # the API's own words, naming the limit
+    await shots.take(page, "validation-message")
+    await page.get_by_label("Remember a device for (days)").fill("14")
+    await page.get_by_role("button", name="Save").click()
+    await page.get_by_text("Saved. New sign-ins follow these settings.").wait_for()
+    assert await alert.inner_text() == ""
+    config = (await api.admin("GET", "/api/config/mfa")).body
+    assert config["trusted_devices"] == {"enabled": True, "days": 14}
+
+
+async def test_an_admin_finds_users_by_the_start_of_their_username(api, server, page, shots):
+    prefix = unique("found")
+    for n in (1, 2):
+        await api.new_user(f"{prefix}-{n}")
+    await open_console(page, server, section="users")
+    await page.get_by_label("Username, email or phone starts with").fill(prefix)
+    await page.get_by_role("button", name="Search").click()
+    await page.get_by_role("link", name=f"{prefix}-2").wait_for()
+    assert await page.locator("#user-results tbody tr td:first-child").all_inner_texts() == [f"{prefix}-1", f"{prefix}-2"]
+    assert await axe_violations(page) == []
+    await shots.take(page, "search")
+    await page.get_by_role("link", name=f"{prefix}-1").click()
+    await page.get_by_role("heading", name=f"{prefix}-1").wait_for()

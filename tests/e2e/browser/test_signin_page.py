@@ -271,3 +271,24 @@ async def test_an_email_address_is_added_with_a_code_and_a_new_code_can_be_asked
         await shots.take(page, "signed-in-with-an-email-code")
     finally:
         smtp.stop()
+
+
+async def test_a_remembered_device_needs_only_the_password_next_time(api, server, page, shots):
+    reply = await api.admin("PUT", "/api/config/mfa", {"factors": ["totp"], "policy": "mandatory",
+                                                       "trusted_devices": {"enabled": True, "days": 30}})
+    assert reply.status == 200, reply
+    user = await api.new_user(unique("trusting"))
+    secret = (await api.admin("POST", f"/api/users/{user['id']}/mfa-verifications", {"type": "totp"})).body["secret"]
+
+    await sign_in_with_password(page, server, user["username"])
+    await page.get_by_role("heading", name="Enter your authenticator code").wait_for()
+    await page.get_by_label("Remember this device for 30 days").check()
+    await shots.take(page, "remember-this-device")
+    await enter_code(page, await fresh_code(secret))
+    await page.get_by_text("This device is remembered: next time, your password is enough here.").wait_for()
+
+    await sign_in_with_password(page, server, user["username"])
+    await page.get_by_text("This device is remembered, so no second step was needed.").wait_for()
+    await shots.take(page, "password-only-on-a-remembered-device")
+    devices = (await api.admin("GET", f"/api/users/{user['id']}/trusted-devices")).body
+    assert len(devices) == 1

@@ -126,6 +126,9 @@ HONEST_PREFIX = {
     "backup_code_verify": [PASSWORD_TO_CHOICE, ("factor_selection", "select_factor", "factor_offered",
                                                 "backup_code_verify")],
     "done": [PASSWORD_TO_TOTP, TOTP_OK],
+    "manage": [("first_factor", "subject_token_presented", "recent_sign_in", "manage", {"rule": "manage.no_factor"})],
+    "backup_codes": [("first_factor", "submit_password", "credentials_ok", "totp_setup", {"rule": "setup.required"}),
+                     ("totp_setup", "submit_totp", "proof_ok", "backup_codes", {"rule": "setup.backup_codes"})],
 }
 
 
@@ -220,8 +223,67 @@ def test_a_selection_after_an_unknown_rule_may_only_verify():
     assert rejected(chained(FLOW_A, rows)).problem == "select_factor in verify mode cannot lead to totp_setup"
 
 
+# --- Account flows: where the verify and set-up states lead depends on the flow's purpose -------
+
+TOKEN_TO_MANAGE = ("first_factor", "subject_token_presented", "recent_sign_in", "manage", {"rule": "manage.no_factor"})
+TOKEN_TO_STEP_UP = ("first_factor", "subject_token_presented", "recent_sign_in", "totp_verify",
+                    {"rule": "verify.only_factor"})
+ADMIN_TO_STEP_UP = ("first_factor", "first_factor_asserted", "asserted_by_backend", "totp_verify",
+                    {"rule": "verify.only_factor", "purpose": "manage"})
+STEP_UP_OK = ("totp_verify", "submit_totp", "proof_ok", "manage", {"rule": "manage.verified"})
+ADD_TOTP = [("manage", "add_factor", "factor_enabled", "totp_setup"),
+            ("totp_setup", "submit_totp", "proof_ok", "backup_codes", {"rule": "setup.backup_codes"}),
+            ("backup_codes", "acknowledge_backup_codes", "always", "manage")]
+FINISH = ("manage", "finish", "always", "done")
+
+
+@pytest.mark.parametrize("rows", [
+    [TOKEN_TO_MANAGE, *ADD_TOTP, ("manage", "set_mfa_enabled", "policy_allows", "manage", {"enabled": False}),
+     ("manage", "revoke_trusted_devices", "always", "manage", {"revoked": 2}),
+     ("manage", "remove_factor", "factor_of_user", "manage"), FINISH],
+    [TOKEN_TO_STEP_UP, STEP_UP_OK, ("manage", "regenerate_backup_codes", "primary_factor_enrolled", "backup_codes"),
+     ("backup_codes", "acknowledge_backup_codes", "always", "manage"), FINISH],
+    [ADMIN_TO_STEP_UP, ("totp_verify", "switch_factor", "other_factor_available", "factor_selection"),
+     ("factor_selection", "select_factor", "factor_offered", "backup_code_verify"),
+     ("backup_code_verify", "submit_backup_code", "proof_ok", "manage"), ("manage", "cancel", "always", "cancelled")],
+], ids=["no-factor", "step-up", "admin-step-up-by-backup-code"])
+def test_an_honest_account_flow_verifies(rows):
+    log = chained(FLOW_A, rows)
+    assert verify(log, [head_of(log)]).ok
+
+
+@pytest.mark.parametrize("rows, seq, problem", [
+    ([PASSWORD_TO_TOTP, ("totp_verify", "submit_totp", "proof_ok", "manage")], 2,
+     "only an account flow (purpose manage) can reach manage; this flow is a sign-in"),
+    ([("first_factor", "first_factor_asserted", "asserted_by_backend", "manage", {"rule": "manage.no_factor"})], 1,
+     "only an account flow (purpose manage) can reach manage; this flow is a sign-in"),
+    ([TOKEN_TO_STEP_UP, ("totp_verify", "submit_totp", "proof_ok", "done")], 2,
+     "an account flow ends in done only by finish, not by submit_totp"),
+    ([TOKEN_TO_MANAGE, *ADD_TOTP[:2], ("backup_codes", "acknowledge_backup_codes", "always", "done")], 4,
+     "an account flow ends in done only by finish, not by acknowledge_backup_codes"),
+    ([("first_factor", "subject_token_presented", "recent_sign_in", "manage", {"rule": "verify.only_factor"})], 1,
+     "rule 'verify.only_factor' of an account flow cannot lead to manage"),
+    ([("first_factor", "subject_token_presented", "recent_sign_in", "totp_verify", {"rule": "manage.mfa_proven"})], 1,
+     "rule 'manage.mfa_proven' of an account flow cannot lead to totp_verify"),
+    ([("first_factor", "first_factor_asserted", "asserted_by_backend", "totp_setup",
+       {"rule": "setup.required", "purpose": "manage"})], 1,
+     "rule 'setup.required' of an account flow cannot lead to totp_setup"),
+    ([TOKEN_TO_MANAGE, ADD_TOTP[0], ("totp_setup", "switch_factor", "other_factor_available", "factor_selection")], 3,
+     "switch_factor is not offered while an account flow sets a factor up"),
+    ([TOKEN_TO_MANAGE, ADD_TOTP[0], ("totp_setup", "skip", "setup_skippable", "done")], 3,
+     "an account flow ends in done only by finish, not by skip"),
+], ids=["sign-in-verify-to-manage", "sign-in-straight-to-manage", "step-up-to-done", "codes-to-done",
+        "step-up-skipped", "needless-step-up", "account-flow-set-up-first", "switch-in-manage", "skip-in-manage"])
+def test_an_account_flow_that_skips_its_step_up_or_ends_without_finish_is_refused(rows, seq, problem):
+    log = chained(FLOW_A, rows)
+    finding = rejected(log)
+    assert finding.where == row_where(log[seq - 1])
+    assert finding.problem == problem
+
+
 FIRST_FACTOR_RULES = ["verify.only_factor", "verify.last_used", "verify.choose", "done.no_factor_enabled",
-                      "done.already_prompted", "setup.offered", "setup.required", "setup.unknown", None]
+                      "done.already_prompted", "setup.offered", "setup.required", "setup.unknown",
+                      "manage.no_factor", "manage.mfa_proven", None]
 
 
 def accepted(rows: list[Row]) -> bool:
@@ -230,38 +292,54 @@ def accepted(rows: list[Row]) -> bool:
 
 
 def test_no_log_the_verifier_accepts_reaches_done_from_set_up_or_verify_without_a_proof_or_allowed_skip():
-    """Search every log (under each first-factor rule) that the verifier accepts.
+    """Search every log (under each first-factor rule, for sign-ins and account flows alike)
+    that the verifier accepts.
 
-    A node is (state, the first factor's rule, whether the log has been in a set-up or verify
-    state, whether it has taken a proof or a skip); the rule fixes the flow's mode for the rest
-    of the log. From a node, every edge of the machine's specification is tried as a next
-    row and kept when the verifier accepts the log so far plus that row.
+    A node is (state, the first factor's rule and purpose, whether the log has been in a set-up
+    or verify state, whether it has taken a proof or a skip, whether it has been in manage);
+    the rule fixes the flow's mode for the rest of the log. From a node, every edge of the
+    machine's specification is tried as a next row and kept when the verifier accepts the log
+    so far plus that row. A sign-in reaches done only through a proof or an allowed skip; an
+    account flow (one that reached manage) signs nobody in and is done only by finish, and
+    reaches manage through the step-up's proof unless its rule says it needs none.
     """
     edges = sorted(spec_edges())
-    done_paths, skipped_under = [], set()
+    done_paths, skipped_under, managed = [], set(), []
     for rule in FIRST_FACTOR_RULES:
-        data = {"rule": rule} if rule else {}
-        queue = deque([[(*edge, data)] for edge in edges if edge[0] == "first_factor" and edge[3] != "first_factor"])
-        seen = set()
-        while queue:
-            path = queue.popleft()
-            if not accepted(path):
-                continue
-            state = path[-1][3]
-            in_mfa = any(row[3] in MFA_STATES for row in path)
-            vouched = any(row[2] in ("proof_ok", "setup_skippable") for row in path)
-            if path[-1][1] == "skip":
-                skipped_under.add(rule)
-            if (state, rule, in_mfa, vouched) in seen:
-                continue
-            seen.add((state, rule, in_mfa, vouched))
-            if state == "done":
-                done_paths.append((in_mfa, vouched, [row[:4] for row in path]))
-            queue.extend(path + [edge] for edge in edges if edge[0] == state)
-    assert any(in_mfa and vouched for in_mfa, vouched, _ in done_paths), "the search found no sign-in at all"
-    unvouched = [path for in_mfa, vouched, path in done_paths if in_mfa and not vouched]
+        for purpose in (None, "manage"):
+            data = {**({"rule": rule} if rule else {}), **({"purpose": purpose} if purpose else {})}
+            queue = deque([[(*edge, data)] for edge in edges if edge[0] == "first_factor" and edge[3] != "first_factor"])
+            seen = set()
+            while queue:
+                path = queue.popleft()
+                if not accepted(path):
+                    continue
+                state = path[-1][3]
+                in_mfa = any(row[3] in MFA_STATES for row in path)
+                vouched = any(row[2] in ("proof_ok", "setup_skippable") for row in path)
+                account = any(row[3] == "manage" for row in path)
+                if path[-1][1] == "skip":
+                    skipped_under.add(rule)
+                if state == "manage" and not any(row[3] == "manage" for row in path[:-1]):
+                    managed.append((rule, path[-1][2] == "proof_ok" or len(path) == 1, [row[:4] for row in path]))
+                if (state, rule, purpose, in_mfa, vouched, account) in seen:
+                    continue
+                seen.add((state, rule, purpose, in_mfa, vouched, account))
+                if state == "done":
+                    done_paths.append((in_mfa, vouched, account, [row[:4] for row in path]))
+                queue.extend(path + [edge] for edge in edges if edge[0] == state)
+    sign_ins = [(in_mfa, vouched, path) for in_mfa, vouched, account, path in done_paths if not account]
+    assert any(in_mfa and vouched for in_mfa, vouched, _ in sign_ins), "the search found no sign-in at all"
+    unvouched = [path for in_mfa, vouched, path in sign_ins if in_mfa and not vouched]
     assert not unvouched, f"done reached from set-up or verify without a proof or an allowed skip: {unvouched}"
     assert skipped_under == {"setup.offered"}, "a skip was accepted under a rule that does not offer one"
+    account_ends = {path[-1][1] for _, _, account, path in done_paths if account}
+    assert account_ends == {"finish"}, "an account flow was done by something else than finish"
+    assert {rule for rule, _, _ in managed} >= {"manage.no_factor", "manage.mfa_proven", "verify.only_factor"}
+    for rule, straight_or_proven, path in managed:
+        direct = len(path) == 1
+        assert direct == (rule in ("manage.no_factor", "manage.mfa_proven")), path
+        assert straight_or_proven, f"manage reached without the step-up's proof: {path}"
 
 
 MFA_STATES = {"factor_selection", "totp_setup", "webauthn_setup", "totp_verify", "webauthn_verify",

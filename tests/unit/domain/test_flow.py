@@ -112,11 +112,11 @@ def test_the_chain_hash_covers_the_previous_hash_as_lowercase_hex_text():
 
 def test_a_context_is_stored_under_its_own_keys_and_reads_back_the_same():
     context = FlowContext(username="alice", amr=["pwd", "otp"], choices=("totp", "backup_code"), skippable=True,
-                          preferred="totp", stage={"secret": "sealed"}, step_up=True)
+                          preferred="totp", stage={"secret": "sealed"}, step_up=True, remember_days=30)
     stored = context.to_json()
     assert stored == {"username": "alice", "amr": ["pwd", "otp"], "choices": ["totp", "backup_code"],
                       "skippable": True, "preferred": "totp", "stage": {"secret": "sealed"}, "purpose": "sign_in",
-                      "step_up": True}
+                      "step_up": True, "remember_days": 30}
     assert FlowContext.from_json(json.loads(json.dumps(stored))) == context
 
 

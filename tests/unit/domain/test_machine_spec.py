@@ -123,6 +123,16 @@ FORGED_EDGES = [
     ("totp_verify", "submit_webauthn", "proof_ok", "done"),
     ("totp_verify", "submit_totp", "always", "done"),
     ("done", "cancel", "always", "cancelled"),
+    # Account flows: no set-up before the step-up, no way from manage to done but finish,
+    # and nothing that skips proofs.
+    ("first_factor", "subject_token_presented", "recent_sign_in", "totp_setup"),
+    ("first_factor", "subject_token_presented", "recent_sign_in", "done"),
+    ("manage", "skip", "setup_skippable", "done"),
+    ("manage", "remove_factor", "factor_of_user", "done"),
+    ("manage", "add_factor", "factor_enabled", "backup_codes"),
+    ("backup_codes", "finish", "always", "done"),
+    ("totp_setup", "finish", "always", "done"),
+    ("totp_verify", "submit_totp", "proof_wrong", "manage"),
     # ``transitions`` can add a ``to_<state>`` event to every state (auto transitions), with no
     # guard: a log naming one must not replay.
     ("totp_verify", "to_done", "always", "done"),

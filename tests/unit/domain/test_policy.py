@@ -288,3 +288,54 @@ def test_a_route_without_choices_finishes_and_one_with_choices_does_not(config):
         assert route.preferred is None or route.preferred in route.choices
         if route.mode == "setup":
             assert route.choices == config.primary and route.to_state in ("factor_selection", f"{route.choices[0]}_setup")
+
+
+# --- Account flows (purpose manage) -----------------------------------------------------------
+
+def into_account_flow(config, who, *, mfa_proven):
+    """The policy function for an account flow (``purpose: manage``)."""
+    return after_first_factor(config, who, purpose=policy.MANAGE, mfa_proven=mfa_proven)
+
+
+class TestAccountFlows:
+    def test_a_user_without_factors_manages_at_once(self):
+        route = into_account_flow(MANDATORY_BOTH, user(), mfa_proven=False)
+        assert route == Route("manage", "manage", rule="manage.no_factor")
+
+    def test_a_user_with_factors_steps_up_first_as_a_sign_in_would_verify(self):
+        route = into_account_flow(MANDATORY_BOTH, user(["totp", "webauthn"], codes=True, last_used="webauthn"),
+                                  mfa_proven=False)
+        assert route == Route("webauthn_verify", "verify", ("totp", "webauthn", "backup_code"),
+                              preferred="webauthn", rule="verify.last_used")
+
+    def test_a_sign_in_that_proved_mfa_needs_no_step_up(self):
+        route = into_account_flow(MANDATORY_TOTP, user(["totp"]), mfa_proven=True)
+        assert route == Route("manage", "manage", rule="manage.mfa_proven")
+
+    def test_the_user_controlled_policy_and_an_earlier_prompt_change_nothing(self):
+        route = into_account_flow(CONTROLLED_TOTP, user(["totp"], prompted=True), mfa_proven=False)
+        assert route.to_state == "totp_verify" and not route.skippable
+
+    def test_factors_of_disabled_types_need_no_step_up(self):
+        """E counts enabled types only: a factor that cannot sign in cannot step up either."""
+        route = into_account_flow(MfaConfig(("webauthn",), "mandatory"), user(["totp"]), mfa_proven=False)
+        assert route.rule == "manage.no_factor"
+
+    def test_a_set_up_in_an_account_flow_leads_back_to_manage(self):
+        assert after_setup(MANDATORY_TOTP, False, policy.MANAGE) == Route("manage", "manage",
+                                                                           rule="manage.factor_added")
+        assert after_setup(MANDATORY_BOTH, False, policy.MANAGE) == Route("backup_codes", "manage",
+                                                                           rule="setup.backup_codes")
+        assert after_setup(MANDATORY_BOTH, True, policy.MANAGE).to_state == "manage"
+
+
+@every_case
+def test_an_account_flow_steps_up_exactly_when_the_user_has_an_enabled_factor_and_mfa_is_unproven(config):
+    for who in ALL_USERS:
+        for proven in (False, True):
+            route = into_account_flow(config, who, mfa_proven=proven)
+            step_up = bool(set(config.primary) & who.enrolled) and not proven
+            assert (route.mode == "verify") == step_up
+            assert route.to_state == "manage" or route.to_state in MACHINE.into_account
+            assert not route.skippable and route.to_state not in ("done", *MACHINE.setup_state.values())
+            assert mode_of_rule(route.rule) == (route.mode, False), "the log names the rule the replay reads"

@@ -123,6 +123,12 @@ def test_management_changes_are_ordered_per_user():
     assert message.data == {"user_id": "u1", "type": "totp", "verification_id": "v1", "flow_id": None}
 
 
+def test_a_factor_removed_in_an_account_flow_is_ordered_with_the_flow_and_names_it():
+    [message] = messages.to_messages([FactorRemoved("u1", "totp", "v1", NOW, "flow-1")])
+    assert (message.type, message.ordering_key) == ("mfa.factor_removed", "flow:flow-1")
+    assert message.data == {"user_id": "u1", "type": "totp", "verification_id": "v1", "flow_id": "flow-1"}
+
+
 # --- signatures ----------------------------------------------------------------------------------
 
 

@@ -1,0 +1,37 @@
+"""What an account flow shows in ``manage`` (its ``challenge``): the user's factors, with the
+ids that ``remove_factor`` and ``rename_factor`` name, the factors ``add_factor`` may set
+up, whether the user is asked for a factor at sign-in and may opt out (``set_mfa_enabled``),
+and how many devices the user asked to be remembered. Written into the flow in the
+transaction of every step that leaves it in ``manage``, so a read shows the account as that
+step left it."""
+
+from __future__ import annotations
+
+from ..domain import policy
+from ..domain.errors import DomainError
+from ..domain.users import UserFactor
+from ..factors.base import FactorContext
+from .management import factor_view
+from .rules import Rules
+
+
+async def show(rules: Rules, ctx: FactorContext) -> None:
+    user = ctx.the_user
+    existing = await ctx.uow.user_factors.for_user(user.id)
+    config = await rules.config(ctx)
+    addable = [f for f in config.primary if f in rules.machine.setup_state and _addable(rules, f, existing)]
+    ctx.flow.stage["account"] = {
+        "factors": [factor_view(rules.registry, v) for v in existing],
+        "addable_factors": addable,
+        "mfa_enabled": not user.mfa_skip_on_sign_in,
+        "opt_out_allowed": not policy.mandatory_for(config, await rules.user_factors(ctx)),
+        "trusted_devices": len(await ctx.uow.devices.for_user(user.id)),
+    }
+
+
+def _addable(rules: Rules, factor: str, existing: list[UserFactor]) -> bool:
+    try:
+        rules.registry[factor].check_addable(existing, rules.machine.primary_factors)
+    except DomainError:
+        return False
+    return True
