@@ -29,7 +29,7 @@ from mfa_flow.store import Database
 
 from . import bare, clients, profiling
 from .clients import ADMIN as ADMIN_HEADERS
-from .environment import Environment, ServerProcess, pgbench_binary
+from .environment import Environment, ServerProcess, cpu_seconds, pgbench_binary
 from .load import Run, closed_loop, percentile
 from .report import Figure, say
 
@@ -117,9 +117,12 @@ async def transitions(env: Environment) -> list[Figure]:
         if options.profile and workers == 1:
             assert server.process is not None
             samplers = profiling.record(server.process.pid, options.warmup + options.seconds, options.profile)
+        assert server.process is not None
+        cpu_before = cpu_seconds(server.process.pid)
         async with env.sampling(server, f"transitions, {workers} process(es)"):
             service = await _drive_service(env, server.base_url, flows)
-        say(f"  {run_text(service)}")
+        service_cpu_ms = (cpu_seconds(server.process.pid) - cpu_before) * 1000 / service.requests
+        say(f"  {run_text(service)}; {service_cpu_ms:.2f} ms of the service's CPU per transition")
         if samplers:
             await asyncio.gather(*(asyncio.to_thread(s.wait) for s in samplers))
             assert options.profile is not None
@@ -130,9 +133,11 @@ async def transitions(env: Environment) -> list[Figure]:
             await env.stop(server)
         base = await env.bare_endpoint(workers)
         say(f"bare aiohttp + asyncpg endpoint, {workers} process(es) ...")
+        cpu_before = cpu_seconds(env.bare_pid())
         ceiling = await _drive_bare(env, base, bare_flows[:options.clients])
+        bare_cpu_ms = (cpu_seconds(env.bare_pid()) - cpu_before) * 1000 / ceiling.requests
         env.stop_bare()
-        say(f"  {run_text(ceiling)}")
+        say(f"  {run_text(ceiling)}; {bare_cpu_ms:.2f} ms of the endpoint's CPU per transition")
         ratio = service.rate / ceiling.rate if ceiling.rate else 0.0
         figures.append(Figure(
             "transitions", f"transitions/s over HTTP, {options.clients} clients, {workers} process(es)",
@@ -141,6 +146,11 @@ async def transitions(env: Environment) -> list[Figure]:
             "≥ 0.8 × ceiling, p99 ≤ 15 ms", ratio >= 0.8 and service.p99_ms <= 15,
             {"loop": env.loop, "transitions": service.count, "bare_transitions": ceiling.count},
         ))
+        if workers == 1:
+            figures.append(Figure(
+                "transitions", "CPU of the serving process per transition (1 process)", service_cpu_ms, "ms",
+                ceiling=bare_cpu_ms, ceiling_label="the bare endpoint's", details={"loop": env.loop},
+            ))
     return figures
 
 

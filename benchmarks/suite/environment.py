@@ -58,6 +58,16 @@ def worker_pids(server: ServerProcess) -> list[int]:
     return children or [pid]
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and of its children that still run."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") + sum(cpu_seconds(c) for c in children)
+
+
 def pgbench_binary() -> str | None:
     """Debian's pgbench (the server package), else the one pgserver bundles."""
     import pgserver
@@ -147,6 +157,9 @@ class Environment:
             task.cancel()
 
     # --- the bare endpoint ---------------------------------------------------------------------
+
+    def bare_pid(self) -> int:
+        return self._bare[-1].pid
 
     async def bare_endpoint(self, workers: int = 1) -> str:
         """The bare aiohttp + asyncpg endpoint on the same event loop, ``workers`` processes."""

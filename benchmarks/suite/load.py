@@ -24,6 +24,7 @@ class Run:
     count: int
     seconds: float
     latencies: list[float]
+    requests: int = 0  # every step run, warm-up and tail included (what CPU time is divided by)
 
     @property
     def rate(self) -> float:
@@ -49,19 +50,20 @@ async def closed_loop(clients: int, seconds: float, make_client: Callable[[int],
     start = time.perf_counter() + warmup
     deadline = start + seconds
     latencies: list[float] = []
-    count = 0
+    count = steps_run = 0
 
     async def loop(step: Callable[[], Awaitable[int]]) -> None:
-        nonlocal count
+        nonlocal count, steps_run
         while True:
             began = time.perf_counter()
             if began >= deadline:
                 return
             units = await step()
+            steps_run += 1
             ended = time.perf_counter()
             if start <= ended <= deadline:
                 count += units
                 latencies.append(ended - began)
 
     await asyncio.gather(*(loop(step) for step in steps))
-    return Run(count, seconds, latencies)
+    return Run(count, seconds, latencies, steps_run)

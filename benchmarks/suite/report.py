@@ -40,7 +40,7 @@ def say(line: str) -> None:
 
 def _number(value: float, unit: str) -> str:
     if unit == "ms":
-        return f"{value:,.1f} ms"
+        return f"{value:,.2f} ms" if value < 10 else f"{value:,.1f} ms"
     if unit == "MB":
         return f"{value:,.0f} MB"
     return f"{value:,.0f}{unit}" if value >= 100 else f"{value:,.1f}{unit}"

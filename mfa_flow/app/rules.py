@@ -89,9 +89,11 @@ class Rules:
         ctx.flow.context.choices = route.choices
         ctx.flow.context.skippable = route.skippable
         ctx.flow.context.preferred = route.preferred
-        # Offered to the client (the Flow's ``remember_device_days``) while a factor is still to prove.
+        # Offered to the client (the Flow's ``remember_device_days``) while a factor is still to
+        # prove in a sign-in (an account flow signs nobody in: it has no device to remember).
         trust = config.trusted_devices
-        ctx.flow.context.remember_days = trust.days if trust.enabled and route.to_state != machine.DONE else None
+        offer = trust.enabled and route.to_state != machine.DONE and ctx.flow.context.purpose != policy.MANAGE
+        ctx.flow.context.remember_days = trust.days if offer else None
         # The log names the rule, the policy by name, the exact configuration (digest) and
         # the per-flow or per-user setting that decided against the policy alone, if one did.
         data: dict[str, object] = {"rule": route.rule, "policy": config.policy, "config": config_digest(config),

@@ -425,3 +425,12 @@ async def test_audit_verify_replays_sign_ins_a_device_stood_in_for(api, processe
     assert (await sign_in_with(api, user, token)).state == "done"
     verified = await asyncio.to_thread(mfa_flow, processes[0], "audit", "verify", "--no-progress")
     assert verified.code == 0 and "OK: every chain holds" in verified.out, verified.out + verified.err
+
+
+async def test_an_account_flow_offers_no_device_to_remember(api):
+    await configure(api, ["totp"])
+    user, _ = await user_with_totp(api, "acc")
+    reply = await api.admin("POST", "/api/flows", {"purpose": "manage", "user": {"id": user["id"]}})
+    assert reply.status == 201, reply
+    flow = reply.body["flow"]
+    assert flow["state"] == "totp_verify" and flow["remember_device_days"] is None
