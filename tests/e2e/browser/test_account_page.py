@@ -19,6 +19,7 @@ async def test_a_person_adds_a_passkey_and_removes_their_authenticator_app(api, 
     await enter_code(page, await fresh_code(secret))
     # The sign-in proved MFA: the account flow opens without another step.
     await page.get_by_role("heading", name="Your account").wait_for()
+    await page.locator("#methods .method").first.wait_for()
     assert await page.locator("#methods .method strong").all_inner_texts() == ["Authenticator app"]
     assert await axe_violations(page) == []
     await shots.take(page, "account", readme="account")
