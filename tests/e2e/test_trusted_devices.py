@@ -18,7 +18,7 @@ from jwcrypto import jwk, jwt
 from tests.support.cli import mfa_flow
 from tests.support.client import Api, FlowClient
 from tests.support.otp import fresh_code, wrong_code
-from tests.support.receiver import Receiver
+from tests.support.receiver import subscribed
 from tests.support.server import free_port, server_and_worker
 from tests.support.waiting import eventually
 
@@ -54,13 +54,8 @@ async def api(processes, http) -> Api:
 @pytest.fixture
 async def receiver(api):
     """A receiver subscribed to the device events; removed after the test."""
-    receiver = await Receiver().start()
-    reply = await api.admin("POST", "/api/webhooks",
-                            {"url": receiver.url, "events": ["mfa.device_trusted", "mfa.device_revoked"]})
-    assert reply.status == 201, reply
-    yield receiver
-    await api.admin("DELETE", f"/api/webhooks/{reply.body['id']}")
-    await receiver.stop()
+    async with subscribed(api, ["mfa.device_trusted", "mfa.device_revoked"]) as receiver:
+        yield receiver
 
 
 async def configure(api: Api, factors: list[str], policy: str = "mandatory", trusted: dict | None = TRUSTED) -> None:
