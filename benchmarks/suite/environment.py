@@ -68,6 +68,54 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") + sum(cpu_seconds(c) for c in children)
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU time of every PostgreSQL process on this machine (0 when the database is elsewhere)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        if name.startswith(("postgres", "postmaster")):
+            total += int(rest[11]) + int(rest[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU time the whole machine spent busy (all cores; not idle, not waiting for disk)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class CpuSplit:
+    """Where a run's CPU went, per unit of work, in ms: the serving process(es), PostgreSQL, this
+    process (the load generator), and the whole machine (the rest is the kernel's work for
+    other processes and whatever else runs)."""
+
+    server: float = 0.0
+    postgres: float = 0.0
+    client: float = 0.0
+    machine: float = 0.0
+
+    @classmethod
+    def now(cls, server_pid: int) -> "CpuSplit":
+        return cls(cpu_seconds(server_pid), postgres_cpu_seconds(), time.process_time(), machine_busy_seconds())
+
+    def per_unit(self, before: "CpuSplit", units: int) -> "CpuSplit":
+        scale = 1000 / max(units, 1)
+        return CpuSplit(*((a - b) * scale for a, b in zip(
+            (self.server, self.postgres, self.client, self.machine),
+            (before.server, before.postgres, before.client, before.machine), strict=True)))
+
+    def text(self) -> str:
+        return (f"server {self.server:.2f}, PostgreSQL {self.postgres:.2f}, load generator {self.client:.2f},"
+                f" whole machine {self.machine:.2f} ms")
+
+
 def pgbench_binary() -> str | None:
     """Debian's pgbench (the server package), else the one pgserver bundles."""
     import pgserver

@@ -130,7 +130,6 @@ class FlowService:
         flow = self._new_flow(now, token, step_up=require_mfa)
         started = time.perf_counter()
         async with self.db.unit_of_work() as uow:
-            await uow.flows.add(flow)
             uow.record(FlowCreated(flow.id, flow.state, flow.expires_at, flow.created_at))
             rows: list[Transition] = []
             if user_spec is not None:
@@ -141,9 +140,9 @@ class FlowService:
                                    " enable one with PUT /api/config/mfa", kind="mfa-unavailable")
                 decision = await self.rules.after_first_factor(ctx, "first_factor_asserted", "asserted_by_backend",
                                                                device_token)
-                rows = await self.pipeline.write(ctx, decision.steps, who.role or "user")
+                rows = await self.pipeline.write(ctx, decision.steps, who.role or "user", new=True)
             else:
-                await uow.flows.save(flow)
+                await uow.flows.add(flow)
             await uow.commit()
         return await self._created(flow, rows, started, who, asserted=user_spec is not None), token
 
@@ -159,7 +158,6 @@ class FlowService:
         flow = self._new_flow(now, token, policy.MANAGE)
         started = time.perf_counter()
         async with self.db.unit_of_work() as uow:
-            await uow.flows.add(flow)
             uow.record(FlowCreated(flow.id, flow.state, flow.expires_at, flow.created_at))
             if subject_token is not None:
                 claims = await self._subject(uow, subject_token, now)
@@ -178,7 +176,7 @@ class FlowService:
                 assert user_spec is not None, "an account flow needs a subject token or a user"
                 ctx = self._started(uow, flow, await self._asserted_user(uow, user_spec, now), now, client)
                 decision = await self.rules.after_first_factor(ctx, "first_factor_asserted", "asserted_by_backend")
-            rows = await self.pipeline.write(ctx, decision.steps, who.role or "user")
+            rows = await self.pipeline.write(ctx, decision.steps, who.role or "user", new=True)
             await uow.commit()
         return await self._created(flow, rows, started, who, asserted=user_spec is not None), token
 

@@ -160,17 +160,21 @@ class Pipeline:
 
     # --- writing ------------------------------------------------------------------------------
 
-    async def write(self, ctx: FactorContext, steps: list[Step], actor: str) -> list[Transition]:
+    async def write(self, ctx: FactorContext, steps: list[Step], actor: str, new: bool = False) -> list[Transition]:
         """Run the steps through the machine, prepare the state the flow lands in, and write the
-        flow, its log rows and its domain events (outbox rows at commit)."""
+        flow, its log rows and its domain events (outbox rows at commit). A ``new`` flow's row
+        is inserted as these steps leave it (one statement, rather than an insert and an update)."""
         rows = [take(self.machine, ctx.flow, step, actor, ctx.now) for step in steps]
         ctx.uow.record(*transition_events(ctx.flow, rows, ctx.user))
         if rows and rows[-1].from_state != rows[-1].to_state:
             await self._enter(ctx)
         if ctx.flow.state == machine.MANAGE:
             await account.show(self.rules, ctx)  # the account as this step left it
+        if new:
+            await ctx.uow.flows.add(ctx.flow)  # before its log rows, which refer to it
+        else:
+            await ctx.uow.flows.save(ctx.flow)
         await ctx.uow.transitions.append(rows)
-        await ctx.uow.flows.save(ctx.flow)
         return rows
 
     async def _enter(self, ctx: FactorContext) -> None:

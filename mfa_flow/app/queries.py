@@ -14,7 +14,7 @@ from ..settings import Settings
 
 
 def allowed_events(flow_machine: FlowMachine, settings: Settings, flow: Flow) -> list[str]:
-    allowed = flow_machine.events_from(flow.state) - set(flow_machine.system_events)
+    allowed = set(flow_machine.events_from(flow.state).difference(flow_machine.system_events))
     if not settings.sign_up:
         allowed.discard("submit_registration")
     if not (flow.mode == "setup" and flow.context.skippable):

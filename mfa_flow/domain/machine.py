@@ -162,6 +162,8 @@ class FlowMachine:
             [f.proof_event for f in self.factors] + [r.event for f in self.factors for r in f.rows if DONE in r.destinations]
         ))
         self.table = self._assemble()
+        # Asked on every event and every read of a flow: worked out once from the fixed table.
+        self._events_from = {state: frozenset(r.event for r in self.table if state in r.sources) for state in self.states}
         self._machine = _StepMachine(
             model=None,
             states=list(self.states),
@@ -255,9 +257,9 @@ class FlowMachine:
         """The flows attached right now (none between steps)."""
         return list(self._machine.models)
 
-    def events_from(self, state: str) -> set[str]:
+    def events_from(self, state: str) -> frozenset[str]:
         """Every event that has an edge out of ``state`` (before context narrows it)."""
-        return {row.event for row in self.table if state in row.sources}
+        return self._events_from.get(state, frozenset())
 
     def setting_up(self, state: str) -> bool:
         return state in self.setup_state.values()

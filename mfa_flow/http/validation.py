@@ -1,5 +1,11 @@
-"""Request bodies are checked against JSON Schemas (jsonschema): the factors' own schemas for
-their events (each factor package owns its payloads), ``schemas/openapi.yaml`` for the rest.
+"""Request bodies are checked against JSON Schemas: the factors' own schemas for their events
+(each factor package owns its payloads), ``schemas/openapi.yaml`` for the rest.
+
+Two libraries read the same schemas. jsonschema-rs (compiled, about a hundred times faster)
+answers "is this body valid?" for every request; the pure-Python jsonschema, whose errors carry
+the path and rule we word into ``detail``, runs only for a body the first one refused. It has
+the last word: a body is refused only when it finds an error too
+(``tests/unit/http/test_validation_engines.py`` holds the two to the same verdicts).
 The documents on disk describe this build for readers; where they list factors, states or
 events, the copies the service validates with and serves follow the factor registry instead
 (``follow_registry``), so a new factor needs no edit here. A test keeps the files equal to them."""
@@ -12,6 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import yaml
 from aiohttp import web
 from jsonschema import Draft202012Validator
@@ -83,25 +90,38 @@ class Schemas:
             self.files[name] = contents
             resources.append(((folder / filename).as_uri(), Resource.from_contents(contents)))
         self.registry = Registry().with_resources(resources)
+        self._fast_registry = jsonschema_rs.Registry([(uri, resource.contents) for uri, resource in resources])
         self.event_schemas = registry.event_schemas()
         self.client_events = registry.machine.client_events
         # Every validator is built once, here, so that no request pays for one.
         self._validators: dict[str, Draft202012Validator] = {}
+        self._fast: dict[str, Any] = {}
         for component in [*self.openapi["components"]["schemas"], *self.event_schemas]:
             self.validator(component)
 
+    def _schema(self, component: str) -> dict[str, Any]:
+        if component in self.event_schemas:  # the factor's own schema
+            return _anchored(self.event_schemas[component], self._base)  # type: ignore[no-any-return]
+        return {"$ref": f"{self._base}#/components/schemas/{component}"}
+
     def validator(self, component: str) -> Draft202012Validator:
+        """The validator that explains what is wrong (jsonschema)."""
         if component not in self._validators:
-            if component in self.event_schemas:  # the factor's own schema
-                schema = _anchored(self.event_schemas[component], self._base)
-            else:
-                schema = {"$ref": f"{self._base}#/components/schemas/{component}"}
+            schema = self._schema(component)
             self._validators[component] = Draft202012Validator(schema, registry=self.registry)
+            self._fast[component] = jsonschema_rs.Draft202012Validator(schema, registry=self._fast_registry)
         return self._validators[component]
+
+    def fast_validator(self, component: str) -> Any:
+        """The validator that only says whether a body is valid (jsonschema-rs)."""
+        self.validator(component)
+        return self._fast[component]
 
     def check(self, component: str, instance: Any) -> None:
         if not jsoncodec.encodable(instance):
             raise invalid("the body holds text that is not valid Unicode (an unpaired surrogate escape)")
+        if self.fast_validator(component).is_valid(instance):
+            return
         errors = sorted(self.validator(component).iter_errors(instance), key=lambda e: (len(e.path), e.message))
         if errors:
             error = errors[0]
@@ -157,7 +177,8 @@ async def read_json_object(request: web.Request, optional: bool = False) -> dict
     try:
         # aiohttp enforces client_max_size (413) but waits for a slow body for ever: a client
         # trickling bytes would hold a connection and a handler as long as it liked.
-        raw = await asyncio.wait_for(request.read(), timeout)
+        async with asyncio.timeout(timeout):  # no task of its own, as wait_for would make
+            raw = await request.read()
     except TimeoutError:
         raise Problem(408, "request-timeout", "Request timeout",
                       f"the request body did not arrive within {timeout:g} s (MFA_FLOW_BODY_TIMEOUT)") from None

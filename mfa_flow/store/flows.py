@@ -32,10 +32,11 @@ class FlowRepository:
         self.conn = conn
 
     async def add(self, flow: Flow) -> None:
+        """Insert a new flow and announce it on the change feed (as ``save`` does a change)."""
         await self.conn.execute(
             "INSERT INTO flows (id, token_digest, state, version, mode, user_id, expires_at, attempts_left,"
             " context, result, chain_head, created_at, updated_at)"
-            " VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            " VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING pg_notify($14, $15)",
             flow.id,
             flow.token_digest,
             flow.state,
@@ -49,6 +50,8 @@ class FlowRepository:
             flow.chain_head,
             flow.created_at,
             flow.updated_at,
+            CHANGES_CHANNEL,
+            f"{flow.id}:{flow.version}",
         )
 
     async def get(self, flow_id: str, lock: bool = False) -> Flow | None:
@@ -130,19 +133,21 @@ class FlowRepository:
         return {r["state"]: r["n"] for r in rows}
 
 
+_APPEND = ("INSERT INTO transitions (flow_id, seq, event, from_state, to_state, at, actor, data, prev_hash, hash)"
+           " VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+
+
 class TransitionLog:
     def __init__(self, conn):
         self.conn = conn
 
     async def append(self, rows: list[Transition]) -> None:
-        await self.conn.executemany(
-            "INSERT INTO transitions (flow_id, seq, event, from_state, to_state, at, actor, data, prev_hash, hash)"
-            " VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            [
-                (r.flow_id, r.seq, r.event, r.from_state, r.to_state, r.at, r.actor, r.data, r.prev_hash, r.hash)
-                for r in rows
-            ],
-        )
+        values = [(r.flow_id, r.seq, r.event, r.from_state, r.to_state, r.at, r.actor, r.data, r.prev_hash, r.hash)
+                  for r in rows]
+        if len(values) == 1:  # most steps write one row; executemany costs more for one
+            await self.conn.execute(_APPEND, *values[0])
+        else:
+            await self.conn.executemany(_APPEND, values)
 
     async def of_flow(self, flow_id: str) -> list[dict]:
         checked = canonical_flow_id(flow_id)
