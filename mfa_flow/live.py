@@ -67,7 +67,8 @@ class Subscription:
     async def next_version(self, timeout: float | None) -> int | None:
         """Wait for a version newer than the last one returned; None on timeout or close."""
         try:
-            await asyncio.wait_for(self._changed.wait(), timeout)
+            async with asyncio.timeout(timeout):  # no task of its own per wait, as wait_for makes
+                await self._changed.wait()
         except TimeoutError:
             return None
         self._changed.clear()
@@ -109,7 +110,8 @@ class ChangedFlows:
     async def take(self, timeout: float | None) -> tuple[set[str], bool] | None:
         """The changed ids and whether some were lost, once there are any; None on timeout."""
         try:
-            await asyncio.wait_for(self._changed.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._changed.wait()
         except TimeoutError:
             return None
         self._changed.clear()

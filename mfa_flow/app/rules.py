@@ -130,7 +130,7 @@ class Rules:
             return
         if self.registry[factor].amr not in ctx.flow.context.amr:
             ctx.flow.context.amr.append(self.registry[factor].amr)
-        await ctx.uow.users.record_success(ctx.the_user.id, factor if factor in self.machine.primary_factors else None)
+        await ctx.uow.users.record_success(ctx.the_user, factor if factor in self.machine.primary_factors else None)
 
     async def complete(self, ctx: FactorContext, factor: str | None, *, remember_device: bool = False,
                        mfa_by: str | None = None) -> None:
@@ -141,7 +141,7 @@ class Rules:
         ``mfa_by``: what stood in for a second factor this flow did not prove."""
         user = ctx.the_user
         last_used = factor if factor in self.machine.primary_factors else None
-        await ctx.uow.users.record_success(user.id, last_used)
+        await ctx.uow.users.record_success(user, last_used)
         amr = list(ctx.flow.context.amr)
         if factor is not None and self.registry[factor].amr not in amr:
             amr.append(self.registry[factor].amr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from aiohttp import web
 
@@ -22,7 +23,7 @@ class Caller:
     role: str | None  # admin, auditor, flow, or None for anyone
     token: str | None = None
 
-    @property
+    @cached_property  # asked several times per request; the digest is worked out once
     def principal(self) -> Principal:
         """What the domain's access rule needs: the role, and a flow token's digest only."""
         digest = token_digest(self.token) if self.role == FLOW_TOKEN and self.token else None

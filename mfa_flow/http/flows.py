@@ -30,7 +30,8 @@ def path_flow_id(request: web.Request) -> str:
 def _flow_response(request, flow, who, status=200, body=None) -> web.Response:
     service = request.app["flows"]
     payload = body if body is not None else service.view(flow, owner=who.owns(flow), auditor=who.role == AUDITOR)
-    return web.json_response(payload, status=status, headers={"ETag": f'"{flow.version}"'}, dumps=jsoncodec.dumps)
+    return web.Response(body=jsoncodec.dumps_bytes(payload), status=status, content_type="application/json",
+                        headers={"ETag": f'"{flow.version}"'})
 
 
 def _version_tag(header: str | None, name: str) -> int | None:

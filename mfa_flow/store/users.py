@@ -11,6 +11,8 @@ from ..domain.users import User, UserSearch
 
 _COLUMNS = ("id, username, password_hash, password_algorithm, email, phone, prompted, last_used_factor,"
             " consecutive_failures, locked_until, created_at, mfa_required, mfa_skip_on_sign_in")
+_GET_OR_ADD = (f"INSERT INTO users (id, username) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET id = users.id"
+               f" RETURNING {_COLUMNS}")
 
 # A prefix p of x, as a range of an index on x COLLATE "C": p <= x < p || U+10FFFF (UTF-8 sorts
 # by code point, and no character sorts above U+10FFFF). Written as a range, not LIKE, so that
@@ -94,15 +96,14 @@ class UserRepository:
 
     async def get_or_add(self, user_id: str, username: str) -> User:
         """The user with this id, locked, created (without a password) if new; two callers
-        racing to create one user both get it. A username another user has is ``UsernameTaken``.
-        ON CONFLICT DO NOTHING takes either conflict (the id, or the username) without ending the
-        transaction, so no savepoint is needed (a savepoint costs two more round trips)."""
-        await self.conn.execute("INSERT INTO users (id, username) VALUES ($1, $2) ON CONFLICT DO NOTHING", user_id,
-                                username)
-        user = await self.get(user_id, lock=True)
-        if user is None:  # not inserted, yet no user with this id: the username is another user's
-            raise UsernameTaken("users_username_key")
-        return user
+        racing to create one user both get it. A username another user has is ``UsernameTaken``
+        (and the transaction is over: the caller refuses the request). One statement: the
+        no-op update on a known id locks the row and returns it, as SELECT ... FOR UPDATE would."""
+        try:
+            row = await self.conn.fetchrow(_GET_OR_ADD, user_id, username)
+        except asyncpg.UniqueViolationError:  # a new id, with a username that is another user's
+            raise UsernameTaken("users_username_key") from None
+        return User(**row)
 
     async def get(self, user_id: str, lock: bool = False) -> User | None:
         row = await self.conn.fetchrow(
@@ -139,14 +140,21 @@ class UserRepository:
         """After an MFA reset: not prompted yet, no last-used factor (the settings stay)."""
         await self.conn.execute("UPDATE users SET prompted = false, last_used_factor = NULL WHERE id = $1", user_id)
 
-    async def record_success(self, user_id: str, last_used_factor: str | None) -> None:
-        """A completed sign-in: reset the failure count; remember the primary factor used."""
+    async def record_success(self, user: User, last_used_factor: str | None) -> None:
+        """A completed sign-in: reset the failure count; remember the primary factor used. The
+        caller holds the user's row lock, so ``user`` is the row as it stands: when it already
+        says all this (the usual sign-in), nothing is written."""
+        if (user.consecutive_failures == 0 and user.locked_until is None
+                and last_used_factor in (None, user.last_used_factor)):
+            return
         await self.conn.execute(
             "UPDATE users SET consecutive_failures = 0, locked_until = NULL,"
             " last_used_factor = COALESCE($2, last_used_factor) WHERE id = $1",
-            user_id,
+            user.id,
             last_used_factor,
         )
+        user.consecutive_failures, user.locked_until = 0, None
+        user.last_used_factor = last_used_factor or user.last_used_factor
 
     async def set_last_used(self, user_id: str, factor: str) -> None:
         await self.conn.execute("UPDATE users SET last_used_factor = $2 WHERE id = $1", user_id, factor)

@@ -23,10 +23,14 @@ async def test_a_new_user_is_created_once_even_when_two_transactions_race(servic
     assert await get_or_add(service.db, "u-race", "another name") == "race"  # an existing user keeps its name
 
 
-async def test_a_username_of_another_user_is_refused_and_the_transaction_goes_on(service):
+async def test_a_username_of_another_user_is_refused_and_nothing_is_written(service):
+    """One statement finds or adds the user; a username another user has ends the transaction
+    (its only caller refuses the request), and the new id is not stored."""
     await get_or_add(service.db, "u-first", "taken")
-    async with service.db.unit_of_work() as uow:
-        with pytest.raises(UsernameTaken):
+    with pytest.raises(UsernameTaken):
+        async with service.db.unit_of_work() as uow:
             await uow.users.get_or_add("u-second", "taken")
-        assert await uow.users.get("u-first") is not None  # the transaction is still usable
+    async with service.db.unit_of_work() as uow:
+        assert await uow.users.get("u-second") is None
+        assert (await uow.users.get("u-first")).username == "taken"
     assert await get_or_add(service.db, "u-second", "free") == "free"
