@@ -134,8 +134,15 @@ def canonical_json(value: Any) -> bytes:
 
 
 def iso(at: datetime) -> str:
-    """Microsecond UTC timestamps, the precision PostgreSQL keeps, so a row re-hashes the same."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Microsecond UTC timestamps, the precision PostgreSQL keeps, so a row re-hashes the same:
+    ``YYYY-MM-DDTHH:MM:SS.ffffffZ``. Every read and push of a flow writes a few, so the common
+    case (already UTC, a four-digit year) takes the C ``isoformat`` rather than ``strftime``:
+    the same characters, in a third less time."""
+    if at.tzinfo is not UTC:
+        at = at.astimezone(UTC)
+    if at.year < 1000:  # strftime and isoformat pad such years differently: keep strftime's
+        return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return at.isoformat(timespec="microseconds")[:-6] + "Z"  # drop "+00:00"
 
 
 def chain_hash(prev_hash: str, row: Transition) -> str:

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mfa_flow.domain import flow as domain_flow
 from mfa_flow.domain.flow import Flow, FlowContext, canonical_json, chain_hash, iso
@@ -91,6 +93,13 @@ def test_a_step_records_the_guard_the_data_the_actor_and_the_time():
 def test_times_in_other_zones_are_written_as_utc_with_microseconds():
     paris = timezone(timedelta(hours=1))
     assert iso(datetime(2026, 12, 1, 10, 0, 0, 5, tzinfo=paris)) == "2026-12-01T09:00:00.000005Z"
+
+
+@given(st.datetimes(min_value=datetime(2, 1, 1), max_value=datetime(9998, 12, 31), timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)),
+                                                  timezone(-timedelta(hours=11))])))
+def test_times_are_written_exactly_as_strftime_writes_them(at):
+    """The audit chain hashes these characters: the fast path must never change one."""
+    assert iso(at) == at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def test_times_are_written_as_utc_whatever_the_server_s_own_zone(monkeypatch):
