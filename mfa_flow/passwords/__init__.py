@@ -16,8 +16,10 @@ computes its replacement, in the same pool job, for the sign-in's transaction to
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -88,6 +90,21 @@ def hasher(profile: Argon2Profile) -> Hasher:
     return Hasher(profile)
 
 
+# How far behind the event loop a hashing thread runs (a nice value, 0-19).
+HASHING_NICENESS = 10
+
+
+def _behind_the_event_loop() -> None:
+    """Run this hashing thread at a lower priority than the event loop. Linux keeps a nice
+    value per thread, and argon2's lane threads inherit it from the thread that starts them, so
+    on a machine whose cores the hashes fill, the loop still gets a core at once: it answers
+    the other requests of a sign-in and hands the next password to a hashing thread without
+    waiting behind the hashes (which otherwise sit idle while the loop waits for a core)."""
+    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not allowed: hash at the loop's priority
+        thread = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + HASHING_NICENESS))
+
+
 class HashingPool:
     """A thread per core and a bounded queue in front of it, hashing at one profile."""
 
@@ -95,7 +112,8 @@ class HashingPool:
         self.hasher = hasher(profile)
         self.threads = threads or os.cpu_count() or 1
         self.max_waiting = max_waiting
-        self._executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="argon2")
+        self._executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="argon2",
+                                            initializer=_behind_the_event_loop)
         self._admitted = 0  # running plus waiting (event-loop thread only: no lock needed)
 
     @property
