@@ -516,19 +516,20 @@ async def _stored_up_to(url: str, flows: int) -> tuple[int, int]:
             await conn.execute(_BULK, adding)
             have += adding
             say(f"  {have:,} flows stored")
-        # What a DBA does after a bulk load, so that the figure is of the table as it stays, not
-        # of the first reads after the load (setting hint bits, building the visibility map):
-        await conn.execute("VACUUM (ANALYZE) flows, transitions")
         return have, await conn.fetchval("SELECT count(*) FROM transitions")
     finally:
         await conn.close()
 
 
-async def _checkpoint(url: str) -> None:
-    """Write out what the load left in PostgreSQL's buffers now, rather than while the latency is
-    measured (needs a superuser, as the test databases have; skipped otherwise)."""
+async def _settle(url: str) -> None:
+    """What a DBA does after a bulk load, so that the figure is of the tables as they stay, not
+    of PostgreSQL catching up while it is taken: VACUUM (ANALYZE) every table the load and the
+    Merkle tree's catch-up wrote (else autovacuum starts on them mid-measurement, and first reads
+    set hint bits), then CHECKPOINT, to write out now what they left in the buffers (a superuser's
+    command, as the test databases have; skipped otherwise)."""
     conn = await asyncpg.connect(url)
     try:
+        await conn.execute("VACUUM (ANALYZE)")
         await conn.execute("CHECKPOINT")
     except asyncpg.InsufficientPrivilegeError:
         say("  (no CHECKPOINT: the database user is not a superuser)")
@@ -568,7 +569,7 @@ async def stored(env: Environment) -> list[Figure]:
         started = time.perf_counter()
         flows, rows = await _stored_up_to(url, level)
         await _catch_up_the_tree(env)
-        await _checkpoint(url)
+        await _settle(url)
         say(f"  {flows:,} flows and {rows:,} transitions stored ({time.perf_counter() - started:.0f} s with the"
             " Merkle tree's catch-up)")
         async with session() as http:
