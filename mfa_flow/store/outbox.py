@@ -9,6 +9,7 @@ The NOTIFY is delivered at commit only, so the worker wakes for committed work a
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any, Iterable
 
@@ -41,14 +42,22 @@ WITH new_messages AS (
     RETURNING 1
 )
 -- The workers are woken in the same statement (one round trip), and only when there is work.
-SELECT count(*)::int AS due, CASE WHEN count(*) > 0 THEN pg_notify($6, '') END AS woken FROM new_deliveries
+SELECT count(*)::int AS due, CASE WHEN count(*) > 0 THEN pg_notify({channel}, '') END AS woken FROM new_deliveries
 """
-# Most changes send one message: its values go as they are, cheaper to send than five arrays.
-_INSERT_ONE = _INSERT.format(
-    messages="(VALUES ($1::text, $2::text, $3::text, $4::text, $5::timestamptz, 1))", secret=_SECRET_TYPES)
+# A change sends a message or a few (a sign-in's last step: flow.transitioned, flow.completed):
+# their values go as rows of parameters, a statement per count, cheaper for both sides than
+# five arrays (which cost PostgreSQL more than the insert). Past a few, the arrays.
+_AS_VALUES_AT_MOST = 8
 _INSERT_MANY = _INSERT.format(
     messages="unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) WITH ORDINALITY",
-    secret=_SECRET_TYPES)
+    secret=_SECRET_TYPES, channel="$6")
+
+
+@functools.cache
+def _insert_values(count: int) -> str:
+    rows = ", ".join(f"(${5 * i + 1}::text, ${5 * i + 2}::text, ${5 * i + 3}::text, ${5 * i + 4}::text,"
+                     f" ${5 * i + 5}::timestamptz, {i + 1})" for i in range(count))
+    return _INSERT.format(messages=f"(VALUES {rows})", secret=_SECRET_TYPES, channel=f"${5 * count + 1}")
 
 # A message occurs before any of its deliveries ends, so the index on occurred_at narrows the
 # search to old messages; SKIP LOCKED leaves alone what another worker is deleting.
@@ -79,10 +88,9 @@ class OutboxRepository:
         messages = list(messages)
         if not messages:
             return 0
-        if len(messages) == 1:
-            (m,) = messages
-            due: int = await self.conn.fetchval(
-                _INSERT_ONE, m.id, m.type, m.ordering_key, jsoncodec.dumps(m.data), m.occurred_at, OUTBOX_CHANNEL)
+        if len(messages) <= _AS_VALUES_AT_MOST:
+            values = [v for m in messages for v in (m.id, m.type, m.ordering_key, jsoncodec.dumps(m.data), m.occurred_at)]
+            due: int = await self.conn.fetchval(_insert_values(len(messages)), *values, OUTBOX_CHANNEL)
             return due
         due = await self.conn.fetchval(
             _INSERT_MANY,
