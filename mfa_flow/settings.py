@@ -111,7 +111,8 @@ class Settings:
     sweep_interval: float = 5.0
     # Password hashing: argon2 jobs that may wait for a thread before the answer is 503.
     hash_queue: int = 8
-    # argon2id parameters of new password hashes; stored ones made otherwise are rehashed at sign-in.
+    # argon2 parameters (argon2id, or argon2i) of new password hashes; stored ones made otherwise are
+    # rehashed at sign-in.
     password_hash: profiles.Argon2Profile = profiles.PROFILES[profiles.DEFAULT]
     # After SIGTERM, how long ``serve`` keeps answering (with /readyz at 503) before it stops.
     drain_seconds: float = 0.0

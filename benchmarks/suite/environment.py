@@ -35,6 +35,7 @@ class Options:
     warmup: float = 2.0
     sockets: int = 1000
     profile: Path | None = None  # where py-spy's flame graph and top entries go
+    password_profiles: tuple[str, ...] = ()  # MFA_FLOW_PASSWORD_HASH values the passwords benchmark runs at
 
 
 def rss_mb(pid: int) -> float:
@@ -179,6 +180,11 @@ class Environment:
         if self._main is None:
             self._main = await self.server()
         return self._main
+
+    async def stop_main(self) -> None:
+        """Stop the shared server, if one runs (so that nothing else of the service runs)."""
+        if self._main is not None:
+            await self.stop(self._main)
 
     async def stop(self, server: ServerProcess) -> None:
         self._servers.remove(server)
