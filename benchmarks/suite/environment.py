@@ -175,6 +175,15 @@ class Environment:
         self._servers.append(server)
         return server
 
+    async def worker(self, **env: str) -> ServerProcess:
+        """A ``worker`` process on the run's database (it delivers webhooks and keeps the audit
+        trail); stopped at the end of the run, or with ``stop``."""
+        settings = {"MFA_FLOW_ADMIN_KEY": ADMIN_KEY, "MFA_FLOW_SECRET_KEY": self.secret_key,
+                    "MFA_FLOW_EVENT_LOOP": self.loop, **env}
+        worker = await ServerProcess(await self.database_url(), command="worker", **settings).started(60)
+        self._servers.append(worker)
+        return worker
+
     async def main_server(self) -> ServerProcess:
         """The one-process server most benchmarks share."""
         if self._main is None:
