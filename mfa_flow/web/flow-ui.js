@@ -3,9 +3,10 @@
 // the server: this only shows where a flow stands and asks it to move.
 
 import {
-  $, ApiError, FACTORS, FlowFollower, api, button, clock, copy, countdown, download, el, factorName, isTerminal,
-  methodsInWords, plural, product,
+  $, ApiError, FACTORS, button, clock, copy, countdown, download, el, factorName, isTerminal, methodsInWords, plural, product,
+  service,
 } from "./common.js";
+import { credentialFor, webauthnSupported } from "./vendor/mfa-flow-client/index.js";
 
 const AUTHENTICATOR_APPS = "Google Authenticator, Microsoft Authenticator, Authy, 1Password, Bitwarden, "
   + "Apple Passwords or any other app that shows 6-digit codes";
@@ -29,8 +30,7 @@ export class FlowUI {
     this.root = root;
     this.options = options;
     this.flow = null;
-    this.token = null;
-    this.follower = null;
+    this.session = null; // the SDK's FlowSession: drives the flow and follows it live
     this.username = "";
     this.lockedUntil = 0;
     this.timer = null;
@@ -39,23 +39,25 @@ export class FlowUI {
   // Starts a flow (POST /api/flows with body) and follows it.
   async start(body = {}) {
     this.showError(null);
-    let created;
+    let session;
     try {
-      created = await api("POST", "/api/flows", { body });
+      session = await service.flows.start(body);
     } catch (error) {
       this.renderStartFailure(error, body);
       return;
     }
-    this.adopt(created.flow, created.flow_token);
+    this.adopt(session);
   }
 
-  adopt(flow, token) {
-    if (this.follower) this.follower.stop();
-    this.token = token;
-    this.firstAttempts = flow.attempts_left;
-    this.follower = new FlowFollower(flow.id, token, (next) => this.render(next));
-    this.follower.offer(flow);
-    if (!isTerminal(flow.state)) this.follower.start();
+  // Shows a flow session's flow and each newer version of it, over the WebSocket or, where
+  // none opens, by long-polling (body[data-live] says which).
+  adopt(session) {
+    if (this.session) this.session.stop();
+    this.session = session;
+    this.firstAttempts = session.flow.attempts_left;
+    session.subscribe((flow) => this.render(flow));
+    this.render(session.flow);
+    session.follow({ onTransport: (transport) => { if (transport !== "stopped") document.body.dataset.live = transport; } });
   }
 
   renderStartFailure(error, body) {
@@ -80,8 +82,8 @@ export class FlowUI {
     controls.forEach((c) => { c.disabled = true; });
     if (form) form.setAttribute("aria-busy", "true");
     try {
-      const flow = await this.follower.send({ ...event, expected_version: this.flow.version });
-      this.follower.offer(flow);
+      // expected_version: the version shown; a flow moved on in another tab refuses the event.
+      const flow = await this.session.send(event, { expectedVersion: this.flow.version });
       this.keepDeviceToken(flow);
     } catch (error) {
       controls.forEach((c) => { c.disabled = false; });
@@ -97,8 +99,7 @@ export class FlowUI {
     }
     // A wrong code also moves the flow (the attempt is counted): show where it stands now.
     try {
-      const current = await api("GET", `/api/flows/${this.flow.id}`, { token: this.token });
-      if (current) this.follower.offer(current);
+      await this.session.refresh();
     } catch { /* the message below says enough */ }
     if (isTerminal(this.flow.state)) return;
     this.showError(this.explain(error));
@@ -269,19 +270,17 @@ export class FlowUI {
     return form;
   }
 
-  async passkey(create, form) {
+  async passkey(form) {
     this.showError(null);
     const options = this.flow.challenge && this.flow.challenge.publicKey;
     if (!options) { this.showError("This step is not ready yet: reload the page."); return; }
-    if (!window.PublicKeyCredential || !PublicKeyCredential.parseCreationOptionsFromJSON) {
+    if (!webauthnSupported()) {
       this.showError("This browser cannot use passkeys. Choose another method, or use a current browser.");
       return;
     }
     let credential;
     try {
-      credential = create
-        ? await navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options) })
-        : await navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options) });
+      credential = await credentialFor(options);
     } catch (error) {
       this.showError(error.name === "NotAllowedError"
         ? "The passkey request was cancelled or timed out. You can try again."
@@ -291,7 +290,7 @@ export class FlowUI {
       return;
     }
     const remember = form && form.querySelector("#remember");
-    await this.send({ type: "submit_webauthn", credential: credential.toJSON(),
+    await this.send({ type: "submit_webauthn", credential,
       ...(remember && remember.checked ? { remember_device: true } : {}) }, form);
   }
 
@@ -392,7 +391,7 @@ function passkeyView(create) {
     const remember = create ? null : this.rememberOffer(this.flow);
     form.append(...[remember && remember.node,
       el("button", { type: "submit", class: "primary" }, create ? "Create a passkey" : "Use your passkey")].filter(Boolean));
-    form.addEventListener("submit", (e) => { e.preventDefault(); this.passkey(create, form); });
+    form.addEventListener("submit", (e) => { e.preventDefault(); this.passkey(form); });
     return create
       ? { title: "Create a passkey",
         lead: "Next time, confirm it is you with your fingerprint, face, screen lock or a security key. There is nothing to type or remember.",

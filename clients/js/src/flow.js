@@ -3,6 +3,7 @@
 // WebSocket, or by long-polling GET ?wait= where no WebSocket can be opened (a proxy that drops
 // upgrades, a runtime without WebSocket). Every rule lives on the server: this only carries.
 
+import { pathOf } from "./operations.js";
 import { ApiError, ConnectionError } from "./errors.js";
 import { credentialFor } from "./webauthn.js";
 
@@ -168,7 +169,7 @@ export class FlowSession {
   }
 
   openSocket() {
-    const url = new URL(this.client.url(`/api/flows/${encodeURIComponent(this.flow.id)}/ws`));
+    const url = new URL(this.client.url(pathOf("flows.socket", { flow_id: this.flow.id })));
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     const bearer = this.token || this.client.token;
     if (bearer) url.searchParams.set("token", bearer); // browsers cannot set headers on a WebSocket

@@ -5,6 +5,7 @@
 import { verifyChain } from "./audit.js";
 import { ApiError } from "./errors.js";
 import { FlowSession } from "./flow.js";
+import { OPERATIONS, pathOf } from "./operations.js";
 import { readEventStream } from "./streams.js";
 
 /**
@@ -61,8 +62,6 @@ export function withQuery(path, query = {}) {
   return `${path}?${new URLSearchParams(pairs.map(([key, value]) => [key, String(value)]))}`;
 }
 
-const segment = encodeURIComponent;
-
 export class MfaFlowClient {
   /** @param {ClientOptions} [options] */
   constructor({ baseUrl = "", token = null, fetch: fetchImpl, WebSocket: socketClass } = {}) {
@@ -76,6 +75,29 @@ export class MfaFlowClient {
     this.users = new Users(this);
     this.webhooks = new Webhooks(this);
     this.audit = new Audit(this);
+    /** @type {any} the server's OpenAPI document, once openapi() has read it */
+    this.document = null;
+  }
+
+  /**
+   * One operation by name, its path parameters filled in: the answer's JSON.
+   * @param {import("./operations.js").Operation} operation
+   * @param {Record<string, string | number>} [params]
+   * @param {RequestOptions} [options]
+   * @returns {Promise<any>}
+   */
+  call(operation, params = {}, options = {}) {
+    return this.request(OPERATIONS[operation][0], pathOf(operation, params), options);
+  }
+
+  /**
+   * Whether the server has an operation, by its OpenAPI document (read with openapi() first;
+   * false before). A page in front of an older release leaves out what it lacks.
+   * @param {import("./operations.js").Operation} operation
+   */
+  supports(operation) {
+    const [method, path] = OPERATIONS[operation];
+    return Boolean(this.document && this.document.paths[path] && this.document.paths[path][method.toLowerCase()]);
   }
 
   /** The absolute URL of a path (a relative base is resolved against the page's address). */
@@ -123,13 +145,16 @@ export class MfaFlowClient {
   }
 
   /** Which key this client holds: {"role": "admin" | "auditor" | …}. */
-  whoami() { return this.request("GET", "/api/whoami"); }
+  whoami() { return this.call("whoami"); }
 
   /** The OpenAPI document the service serves (what this server offers). */
-  openapi() { return this.request("GET", "/openapi.json", { token: null }); }
+  async openapi() {
+    this.document = await this.call("openapi", {}, { token: null });
+    return this.document;
+  }
 
   /** @returns {Promise<Jwks>} the keys that verify result tokens */
-  jwks() { return this.request("GET", "/.well-known/jwks.json", { token: null }); }
+  jwks() { return this.call("jwks", {}, { token: null }); }
 }
 
 /** @param {Response} response */
@@ -157,7 +182,7 @@ class Flows {
    * @returns {Promise<FlowSession>}
    */
   async start(body = {}) {
-    const created = await this.client.request("POST", "/api/flows", { body });
+    const created = await this.client.call("flows.start", {}, { body });
     return new FlowSession(this.client, created.flow, created.flow_token);
   }
 
@@ -181,7 +206,7 @@ class Flows {
   get(flowId, { token, wait, newerThan, signal } = {}) {
     /** @type {Record<string, string>} */
     const headers = newerThan === undefined || newerThan < 0 ? {} : { "If-None-Match": `"${newerThan}"` };
-    return this.client.request("GET", `/api/flows/${segment(flowId)}`, { token, headers, query: { wait }, signal });
+    return this.client.call("flows.get", { flow_id: flowId }, { token, headers, query: { wait }, signal });
   }
 
   /**
@@ -194,7 +219,7 @@ class Flows {
    */
   send(flowId, event, { token, expectedVersion = null } = {}) {
     const body = expectedVersion === null ? event : { ...event, expected_version: expectedVersion };
-    return this.client.request("POST", `/api/flows/${segment(flowId)}/events`, { token, body });
+    return this.client.call("flows.send", { flow_id: flowId }, { token, body });
   }
 
   /**
@@ -203,14 +228,14 @@ class Flows {
    * @param {{limit?: number, before?: string, state?: string, user_id?: string}} [query]
    * @returns {Promise<FlowPage>}
    */
-  list(query = {}) { return this.client.request("GET", "/api/flows", { query }); }
+  list(query = {}) { return this.client.call("flows.list", {}, { query }); }
 
   /**
    * A flow's transition log (admin, auditor); `verified` also checks its hash chain here.
    * @param {string} flowId
    * @returns {Promise<Transition[]>}
    */
-  transitions(flowId) { return this.client.request("GET", `/api/flows/${segment(flowId)}/transitions`); }
+  transitions(flowId) { return this.client.call("flows.transitions", { flow_id: flowId }); }
 
   /**
    * Follows every flow as it is created or moves (admin, auditor), until `signal` aborts or the
@@ -221,7 +246,7 @@ class Flows {
    *   signal?: AbortSignal}} handlers
    */
   async watchAll({ onFlow, onOpen, onResync, signal }) {
-    const response = await this.client.fetch("GET", "/api/flows/sse", { headers: { Accept: "text/event-stream" }, signal });
+    const response = await this.client.fetch("GET", pathOf("flows.watchAll"), { headers: { Accept: "text/event-stream" }, signal });
     if (onOpen) await onOpen();
     for await (const { event, data } of readEventStream(/** @type {ReadableStream<Uint8Array>} */ (response.body))) {
       if (event === "flow") onFlow(JSON.parse(data));
@@ -246,13 +271,13 @@ class Config {
   constructor(client) { this.client = client; }
 
   /** @returns {Promise<MfaConfig>} */
-  get() { return this.client.request("GET", "/api/config/mfa"); }
+  get() { return this.client.call("config.get"); }
 
   /**
    * @param {MfaConfig} config
    * @returns {Promise<MfaConfig>}
    */
-  put(config) { return this.client.request("PUT", "/api/config/mfa", { body: config }); }
+  put(config) { return this.client.call("config.put", {}, { body: config }); }
 }
 
 class Users {
@@ -263,28 +288,28 @@ class Users {
    * @param {{search?: string, after?: string, limit?: number}} [query]
    * @returns {Promise<UserPage>}
    */
-  list(query = {}) { return this.client.request("GET", "/api/users", { query }); }
+  list(query = {}) { return this.client.call("users.list", {}, { query }); }
 
   /** @param {string} userId @returns {Promise<User>} */
-  get(userId) { return this.client.request("GET", `/api/users/${segment(userId)}`); }
+  get(userId) { return this.client.call("users.get", { user_id: userId }); }
 
   /** @param {NewUser} user @returns {Promise<User>} */
-  create(user) { return this.client.request("POST", "/api/users", { body: user }); }
+  create(user) { return this.client.call("users.create", {}, { body: user }); }
 
   /** @param {string} userId @param {UserPatch} patch @returns {Promise<User>} */
-  update(userId, patch) { return this.client.request("PATCH", `/api/users/${segment(userId)}`, { body: patch }); }
+  update(userId, patch) { return this.client.call("users.update", { user_id: userId }, { body: patch }); }
 
   /** @param {string} userId @returns {Promise<null>} */
-  delete(userId) { return this.client.request("DELETE", `/api/users/${segment(userId)}`); }
+  delete(userId) { return this.client.call("users.delete", { user_id: userId }); }
 
   /** Ends a lockout. @param {string} userId @returns {Promise<User>} */
-  unlock(userId) { return this.client.request("POST", `/api/users/${segment(userId)}/unlock`); }
+  unlock(userId) { return this.client.call("users.unlock", { user_id: userId }); }
 
   /** Removes every factor and device, and clears the prompted mark. @param {string} userId @returns {Promise<User>} */
-  resetMfa(userId) { return this.client.request("POST", `/api/users/${segment(userId)}/reset-mfa`); }
+  resetMfa(userId) { return this.client.call("users.resetMfa", { user_id: userId }); }
 
   /** The user's factors. @param {string} userId @returns {Promise<Verification[]>} */
-  factors(userId) { return this.client.request("GET", `/api/users/${segment(userId)}/mfa-verifications`); }
+  factors(userId) { return this.client.call("users.factors", { user_id: userId }); }
 
   /**
    * @param {string} userId
@@ -292,23 +317,22 @@ class Users {
    * @returns {Promise<CreatedVerification>}
    */
   addFactor(userId, factor) {
-    return this.client.request("POST", `/api/users/${segment(userId)}/mfa-verifications`, { body: factor });
+    return this.client.call("users.addFactor", { user_id: userId }, { body: factor });
   }
 
   /** Renames a passkey. @param {string} userId @param {string} verificationId @param {string} name @returns {Promise<Verification>} */
   renameFactor(userId, verificationId, name) {
-    return this.client.request("PATCH", `/api/users/${segment(userId)}/mfa-verifications/${segment(verificationId)}`,
-      { body: { name } });
+    return this.client.call("users.renameFactor", { user_id: userId, verification_id: verificationId }, { body: { name } });
   }
 
   /** @param {string} userId @param {string} verificationId @returns {Promise<null>} */
   removeFactor(userId, verificationId) {
-    return this.client.request("DELETE", `/api/users/${segment(userId)}/mfa-verifications/${segment(verificationId)}`);
+    return this.client.call("users.removeFactor", { user_id: userId, verification_id: verificationId });
   }
 
   /** @param {string} userId @returns {Promise<TrustedDevice[]>} */
   async trustedDevices(userId) {
-    const answer = await this.client.request("GET", `/api/users/${segment(userId)}/trusted-devices`);
+    const answer = await this.client.call("users.trustedDevices", { user_id: userId });
     return Array.isArray(answer) ? answer : answer.items;
   }
 
@@ -319,8 +343,9 @@ class Users {
    * @returns {Promise<null>}
    */
   revokeTrustedDevices(userId, deviceId) {
-    const path = `/api/users/${segment(userId)}/trusted-devices${deviceId ? `/${segment(deviceId)}` : ""}`;
-    return this.client.request("DELETE", path);
+    return deviceId
+      ? this.client.call("users.revokeTrustedDevice", { user_id: userId, device_id: deviceId })
+      : this.client.call("users.revokeTrustedDevices", { user_id: userId });
   }
 }
 
@@ -329,22 +354,22 @@ class Webhooks {
   constructor(client) { this.client = client; }
 
   /** @returns {Promise<Webhook[]>} */
-  list() { return this.client.request("GET", "/api/webhooks"); }
+  list() { return this.client.call("webhooks.list"); }
 
   /** @param {string} webhookId @returns {Promise<Webhook>} */
-  get(webhookId) { return this.client.request("GET", `/api/webhooks/${segment(webhookId)}`); }
+  get(webhookId) { return this.client.call("webhooks.get", { webhook_id: webhookId }); }
 
   /** The answer holds the signing secret, once. @param {NewWebhook} webhook @returns {Promise<WebhookWithSecret>} */
-  create(webhook) { return this.client.request("POST", "/api/webhooks", { body: webhook }); }
+  create(webhook) { return this.client.call("webhooks.create", {}, { body: webhook }); }
 
   /** @param {string} webhookId @param {WebhookPatch} patch @returns {Promise<Webhook>} */
-  update(webhookId, patch) { return this.client.request("PATCH", `/api/webhooks/${segment(webhookId)}`, { body: patch }); }
+  update(webhookId, patch) { return this.client.call("webhooks.update", { webhook_id: webhookId }, { body: patch }); }
 
   /** @param {string} webhookId @returns {Promise<null>} */
-  delete(webhookId) { return this.client.request("DELETE", `/api/webhooks/${segment(webhookId)}`); }
+  delete(webhookId) { return this.client.call("webhooks.delete", { webhook_id: webhookId }); }
 
   /** A new secret (shown once); the old one keeps signing for a while. @param {string} webhookId @returns {Promise<WebhookWithSecret>} */
-  rotateSecret(webhookId) { return this.client.request("POST", `/api/webhooks/${segment(webhookId)}/rotate-secret`); }
+  rotateSecret(webhookId) { return this.client.call("webhooks.rotateSecret", { webhook_id: webhookId }); }
 
   /**
    * @param {string} webhookId
@@ -352,12 +377,12 @@ class Webhooks {
    * @returns {Promise<WebhookDeliveryPage>}
    */
   deliveries(webhookId, query = {}) {
-    return this.client.request("GET", `/api/webhooks/${segment(webhookId)}/deliveries`, { query });
+    return this.client.call("webhooks.deliveries", { webhook_id: webhookId }, { query });
   }
 
   /** @param {string} webhookId @param {string | number} deliveryId */
   retry(webhookId, deliveryId) {
-    return this.client.request("POST", `/api/webhooks/${segment(webhookId)}/deliveries/${segment(String(deliveryId))}/retry`);
+    return this.client.call("webhooks.retry", { webhook_id: webhookId, delivery_id: deliveryId });
   }
 }
 
@@ -376,7 +401,7 @@ class Audit {
   async *transitions({ after = "0", pageSize = 1000, signal } = {}) {
     let cursor = after;
     for (;;) {
-      const response = await this.client.fetch("GET", "/api/audit/transitions", { query: { after: cursor, limit: pageSize }, signal });
+      const response = await this.client.fetch("GET", pathOf("audit.transitions"), { query: { after: cursor, limit: pageSize }, signal });
       const lines = (await response.text()).split("\n").filter(Boolean);
       for (const line of lines) yield JSON.parse(line);
       cursor = response.headers.get("Next-Cursor") || cursor;
@@ -385,18 +410,18 @@ class Audit {
   }
 
   /** @param {{after?: number, limit?: number}} [query] @returns {Promise<CheckpointPage>} */
-  checkpoints(query = {}) { return this.client.request("GET", "/api/audit/checkpoints", { query }); }
+  checkpoints(query = {}) { return this.client.call("audit.checkpoints", {}, { query }); }
 
   /** The origin, the verifier key and the latest signed tree head. @returns {Promise<TransparencyLog>} */
-  log() { return this.client.request("GET", "/api/audit/log"); }
+  log() { return this.client.call("audit.log"); }
 
   /** @param {string} cursor @param {number} [treeSize] @returns {Promise<InclusionProof>} */
   inclusionProof(cursor, treeSize) {
-    return this.client.request("GET", "/api/audit/proof/inclusion", { query: { cursor, tree_size: treeSize } });
+    return this.client.call("audit.inclusionProof", {}, { query: { cursor, tree_size: treeSize } });
   }
 
   /** @param {number} first @param {number} second @returns {Promise<ConsistencyProof>} */
   consistencyProof(first, second) {
-    return this.client.request("GET", "/api/audit/proof/consistency", { query: { first, second } });
+    return this.client.call("audit.consistencyProof", {}, { query: { first, second } });
   }
 }

@@ -11,6 +11,7 @@
 
 export { ApiError, ConnectionError } from "./errors.js";
 export { MfaFlowClient, withQuery } from "./client.js";
+export { OPERATIONS, pathOf } from "./operations.js";
 export { FlowSession, TERMINAL_STATES, isTerminal } from "./flow.js";
 export {
   base64urlToBuffer, bufferToBase64url, creationOptionsFromJSON, credentialFor, credentialToJSON, isCreationOptions,
