@@ -12,30 +12,13 @@ import shutil
 import sys
 from pathlib import Path
 
-import pytest
-
-from tests.support.server import ADMIN_KEY, AUDITOR_KEY, free_port, server_and_worker
+from tests.support.server import ADMIN_KEY, AUDITOR_KEY
 
 JS = Path(__file__).resolve().parents[2] / "clients" / "js"
 
 
-@pytest.fixture(scope="module")
-async def sdk_db(test_database):
-    async with test_database.own("jssdk") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-async def processes(sdk_db):
-    async with server_and_worker(
-        sdk_db, {"MFA_FLOW_WEBHOOK_ALLOW_PRIVATE": "1"},
-        worker={"MFA_FLOW_WEBHOOK_RETRY_SCHEDULE": "0,0.3,0.3", "MFA_FLOW_WORKER_METRICS_PORT": str(free_port())},
-    ) as (server, worker):
-        yield server, worker
-
-
-async def test_the_sdk_passes_its_node_tests_against_a_real_server(processes, sdk_db):
-    server, _ = processes
+async def test_the_sdk_passes_its_node_tests_against_a_real_server(service):
+    server, _ = service
     node = shutil.which("node")
     assert node, "Node.js is missing: scripts/setup --test installs it"
     assert (JS / "node_modules").is_dir(), "clients/js has no node_modules: scripts/setup --test runs npm ci there"
