@@ -29,6 +29,31 @@ export function button(label, onclick, { kind = "primary", ...attributes } = {})
   return el("button", { type: "button", class: kind, onclick, ...attributes }, label);
 }
 
+// Asks before an action that cannot be undone, saying what will happen: a modal dialog with
+// the action's own words on one button and a way back on the other (which has the focus, and
+// which Escape chooses). Resolves true only when the person confirms.
+export function confirmAction({ title, says, confirm, back = "Cancel" }) {
+  return new Promise((resolve) => {
+    const yes = el("button", { type: "button", class: "danger", id: "confirm-yes" }, confirm);
+    const no = el("button", { type: "button", class: "secondary", id: "confirm-no" }, back);
+    const dialog = el("dialog", { class: "confirm", "aria-labelledby": "confirm-title", "aria-describedby": "confirm-says" },
+      el("h2", { id: "confirm-title" }, title),
+      el("div", { id: "confirm-says" }, ...[says].flat().filter(Boolean).map((line) => el("p", {}, line))),
+      el("div", { class: "actions" }, yes, no));
+    const answer = (confirmed) => {
+      dialog.close();
+      dialog.remove();
+      resolve(confirmed);
+    };
+    yes.addEventListener("click", () => answer(true));
+    no.addEventListener("click", () => answer(false));
+    dialog.addEventListener("cancel", (event) => { event.preventDefault(); answer(false); });
+    document.body.append(dialog);
+    dialog.showModal();
+    no.focus();
+  });
+}
+
 export const FACTORS = {
   totp: { name: "Authenticator app", hint: "A 6-digit code from an app on your phone" },
   webauthn: { name: "Passkey", hint: "Your fingerprint, face, screen lock or a security key" },

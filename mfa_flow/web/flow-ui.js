@@ -36,7 +36,22 @@ export class FlowUI {
     this.timer = null;
   }
 
-  // Starts a flow (POST /api/flows with body) and follows it.
+  // Shows the sign-in form with no flow behind it yet: the flow (POST /api/flows with body)
+  // is created when the person submits the form, so opening or reloading the page costs the
+  // service nothing (no row, no count against the address's limit). A flow this tab was
+  // following is picked up where it stands instead (a reload in the middle of a sign-in).
+  async begin(body = {}) {
+    this.showError(null);
+    this.body = body;
+    if (await this.resume()) return;
+    if (this.session) this.session.stop();
+    this.session = null;
+    this.flow = null;
+    this.render(unstarted());
+  }
+
+  // Starts a flow at once (POST /api/flows with body) and follows it: an account flow, which
+  // starts from a sign-in's result token rather than from a form.
   async start(body = {}) {
     this.showError(null);
     let session;
@@ -51,13 +66,32 @@ export class FlowUI {
 
   // Shows a flow session's flow and each newer version of it, over the WebSocket or, where
   // none opens, by long-polling (body[data-live] says which).
-  adopt(session) {
+  // quiet: follow the flow without showing it (the form that created it is sending its event).
+  // first: the attempts the flow started with (a resumed flow may have spent some).
+  adopt(session, { quiet = false, first = session.flow.attempts_left } = {}) {
     if (this.session) this.session.stop();
     this.session = session;
-    this.firstAttempts = session.flow.attempts_left;
+    this.firstAttempts = first;
+    sessionStorage.setItem(FlowUI.savedKey(), JSON.stringify({ id: session.id, token: session.token, first }));
     session.subscribe((flow) => this.render(flow));
-    this.render(session.flow);
+    if (quiet) this.flow = session.flow; else this.render(session.flow);
     session.follow({ onTransport: (transport) => { if (transport !== "stopped") document.body.dataset.live = transport; } });
+  }
+
+  // The flow this tab was following, if it has not ended: adopted, and true.
+  async resume() {
+    let saved = null;
+    try { saved = JSON.parse(sessionStorage.getItem(FlowUI.savedKey()) || "null"); } catch { /* not ours */ }
+    if (!saved || !saved.id || !saved.token) return false;
+    try {
+      const session = await service.flows.resume(saved.id, saved.token);
+      if (!isTerminal(session.flow.state)) {
+        this.adopt(session, { first: saved.first ?? session.flow.attempts_left });
+        return true;
+      }
+    } catch { /* gone, or no longer ours: start afresh */ }
+    sessionStorage.removeItem(FlowUI.savedKey());
+    return false;
   }
 
   renderStartFailure(error, body) {
@@ -82,6 +116,10 @@ export class FlowUI {
     controls.forEach((c) => { c.disabled = true; });
     if (form) form.setAttribute("aria-busy", "true");
     try {
+      if (!this.session) {
+        this.adopt(await service.flows.start(this.body || {}), { quiet: true });
+        await Promise.race([this.session.connected, new Promise((resolve) => { setTimeout(resolve, 2000); })]);
+      }
       // expected_version: the version shown; a flow moved on in another tab refuses the event.
       const flow = await this.session.send(event, { expectedVersion: this.flow.version });
       this.keepDeviceToken(flow);
@@ -95,6 +133,11 @@ export class FlowUI {
   async failed(error) {
     if (!(error instanceof ApiError)) {
       this.showError(`Something went wrong on the way: ${error.message}. Try again.`);
+      return;
+    }
+    if (!this.session) { // the flow could not be created: nothing moved
+      this.showError(this.explain(error));
+      if (error.status === 429 && error.retryAfter) this.lockFor(error.retryAfter);
       return;
     }
     // A wrong code also moves the flow (the attempt is counted): show where it stands now.
@@ -171,7 +214,8 @@ export class FlowUI {
     const previous = this.flow;
     this.flow = flow;
     document.body.dataset.state = flow.state;
-    document.body.dataset.flow = flow.id;
+    if (flow.id) document.body.dataset.flow = flow.id; else delete document.body.dataset.flow;
+    if (flow.id && isTerminal(flow.state)) sessionStorage.removeItem(FlowUI.savedKey());
     const view = (this.options.views || {})[flow.state] || VIEWS[flow.state] || genericView;
     // A change that keeps the state (a code's delivery recorded, a wrong attempt) must not
     // wipe what the person is typing: carry the fields' values and the focus over.
@@ -202,7 +246,7 @@ export class FlowUI {
 
   showAttempts(flow) {
     const asksForProof = flow.allowed_events.some((e) => e.startsWith("submit_"));
-    if (!asksForProof || flow.attempts_left >= this.firstAttempts) return;
+    if (!flow.id || !asksForProof || flow.attempts_left >= this.firstAttempts) return;
     const note = el("p", { class: "attempts" }, `${plural(flow.attempts_left, "attempt", "attempts")} left`);
     $("#error", this.root).after(note);
   }
@@ -210,7 +254,7 @@ export class FlowUI {
   showTimer() {
     clearInterval(this.timer);
     const node = $("#timer", this.root);
-    if (isTerminal(this.flow.state)) return;
+    if (!this.flow.id || isTerminal(this.flow.state)) return;
     const expires = Date.parse(this.flow.expires_at);
     const tick = () => {
       const left = (expires - Date.now()) / 1000;
@@ -294,8 +338,18 @@ export class FlowUI {
       ...(remember && remember.checked ? { remember_device: true } : {}) }, form);
   }
 
+  // Where this tab keeps the flow it follows (its id and flow token), per page, until it ends.
+  static savedKey() { return `mfa-flow.flow.${location.pathname}`; }
+
   // The device token of a remembered device, per username (only this browser has it).
   static deviceKey(username) { return `mfa-flow.device.${username.toLowerCase()}`; }
+}
+
+// The sign-in form before its flow exists: what a new flow in first_factor allows.
+function unstarted() {
+  const signUp = document.body.dataset.signUp === "on";
+  return { id: null, state: "first_factor", version: 0, mode: null, factors: [], attempts_left: null, expires_at: null,
+    allowed_events: signUp ? ["submit_password", "submit_registration"] : ["submit_password"] };
 }
 
 // --- the views: each returns {title, lead, body, actions} ------------------------------------
@@ -511,7 +565,7 @@ function doneView(flow) {
 
 function endView(title, lead) {
   return function view() {
-    return { title, lead, body: [], actions: [button("Start again", () => this.start())] };
+    return { title, lead, body: [], actions: [button("Start again", () => this.begin())] };
   };
 }
 

@@ -51,6 +51,16 @@ export class FlowSession {
     this.transport = "stopped";
     /** @type {FollowOptions} */
     this.options = {};
+    /** @type {(transport: Transport) => void} */
+    let settle = () => {};
+    /**
+     * Settles once following has a way to go (resolves "websocket" once the socket is open,
+     * "long-poll" once polling starts): an event sent after it goes over the socket when there
+     * is one. A page that creates a flow to carry an event waits for it (briefly).
+     * @type {Promise<Transport>}
+     */
+    this.connected = new Promise((resolve) => { settle = resolve; });
+    this.settleConnected = settle;
   }
 
   get id() { return this.flow.id; }
@@ -159,6 +169,7 @@ export class FlowSession {
   setTransport(transport) {
     if (this.transport === transport) return;
     this.transport = transport;
+    this.settleConnected(transport);
     if (this.options.onTransport) this.options.onTransport(transport);
   }
 

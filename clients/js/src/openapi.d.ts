@@ -1990,6 +1990,8 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
             user_id: string | null;
+            /** @description The user's username, once the first factor held (with user_id); null before. Never what was typed for an unknown user or a wrong password. */
+            username?: string | null;
             version: number;
         };
         FlowCreated: {

@@ -189,6 +189,7 @@ class Flow(TypedDict):
     ]
     updated_at: str
     user_id: str | None
+    username: NotRequired[str | None]
     version: int
 
 
