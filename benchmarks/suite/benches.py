@@ -35,7 +35,7 @@ from tests.support.bulk import import_flows
 from ..password_hashing import OTHER_PROFILES
 from . import bare, clients, profiling
 from .clients import ADMIN as ADMIN_HEADERS
-from .environment import CpuSplit, Environment, PgActivity, ServerProcess, pgbench_binary
+from .environment import CpuSplit, Environment, PgActivity, ServerProcess, pgbench_binary, rss_mb
 from .load import Run, closed_loop, paced, percentile
 from .report import Figure, say
 
@@ -464,7 +464,10 @@ async def websocket(env: Environment) -> list[Figure]:
     base = server.base_url
     sockets = options.sockets
     received: dict[str, float] = {}
-    async with session(limit=sockets + 100) as http:
+    # Each socket on a connection of its own, offering permessage-deflate, as browsers open them
+    # (a client that upgrades the connection it made the flow on keeps that request's objects
+    # alive on the server for the socket's life).
+    async with session(limit=sockets + 100) as http, session(limit=sockets + 100) as sockets_http:
         say(f"{sockets} flows, each with a WebSocket open ...")
         limit = asyncio.Semaphore(16)
 
@@ -472,12 +475,19 @@ async def websocket(env: Environment) -> list[Figure]:
             async with limit:
                 created = await clients.call(http, "POST", f"{base}/api/flows", {}, expect=201)
                 flow_id = created["flow"]["id"]
-                ws = await http.ws_connect(f"{base}/api/flows/{flow_id}/ws", params={"token": created["flow_token"]})
+                ws = await sockets_http.ws_connect(f"{base}/api/flows/{flow_id}/ws",
+                                                   params={"token": created["flow_token"]}, compress=15)
                 first = await ws.receive_json()
                 assert first["flow"]["version"] == 0, first
                 return flow_id, ws
 
+        assert server.process is not None
+        before_mb = rss_mb(server.process.pid)
         opened = await asyncio.gather(*(open_one(n) for n in range(sockets)))
+        await asyncio.sleep(1.0)  # the last handshakes' work done
+        open_mb = rss_mb(server.process.pid)
+        say(f"  server RSS {before_mb:.0f} MB before the sockets, {open_mb:.0f} MB with {sockets} open"
+            f" ({(open_mb - before_mb) * 1024 / sockets:.1f} KB a socket)")
 
         async def follow(flow_id: str, ws: aiohttp.ClientWebSocketResponse) -> None:
             async for message in ws:
@@ -503,7 +513,11 @@ async def websocket(env: Environment) -> list[Figure]:
     return [Figure("websocket", f"commit → WebSocket push, {sockets} sockets open, 100 commits/s", p50, "ms", p50, p99,
                    target="p99 ≤ 20 ms", met=p99 <= 20 and missing == 0,
                    details={"changes": len(changes), "missing": missing,
-                            "mean_ms": statistics.fmean(latencies) * 1000 if latencies else None})]
+                            "mean_ms": statistics.fmean(latencies) * 1000 if latencies else None}),
+            Figure("websocket", f"server RSS with {sockets} WebSockets open", open_mb, "MB",
+                   ceiling_label=f"{before_mb:.0f} MB before them: {(open_mb - before_mb) * 1024 / sockets:.1f} KB a socket",
+                   target="≤ 100 MB" if sockets >= 1000 else "", met=open_mb <= 100 if sockets >= 1000 else None,
+                   details={"before_mb": before_mb, "kb_per_socket": (open_mb - before_mb) * 1024 / sockets})]
 
 
 # --- transition latency with many flows stored --------------------------------------------------
