@@ -56,6 +56,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--password-profile", metavar="PROFILE", action="append", dest="password_profiles",
                         help="an MFA_FLOW_PASSWORD_HASH value the passwords benchmark measures sign-ins/s at (repeat"
                         f" for several; default: {', '.join(default_password_profiles())})")
+    parser.add_argument("--stored-ids", choices=("v7", "v4"), default="v7",
+                        help="ids of the flows the stored benchmark loads: v7, time-ordered, as the service makes them"
+                        " (default), or v4, random, as flows made before time-ordered ids have")
     parser.add_argument("--markdown", metavar="FILE", type=Path, help="also write the table in Markdown to FILE")
     parser.add_argument("--json", metavar="FILE",
                         help="also write the figures as JSON to FILE ('-': stdout, after the table)")
@@ -122,6 +125,7 @@ async def run(args: argparse.Namespace) -> dict:
         sockets=args.sockets or (100 if args.quick else 1000),
         profile=args.profile,
         password_profiles=args.password_profiles,
+        stored_ids=args.stored_ids,
     )
     env = Environment(options)
     started = datetime.now(UTC)

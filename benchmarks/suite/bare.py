@@ -117,28 +117,37 @@ async def _keep_session(conn) -> None:
     """No reset on release beyond asyncpg's own rollback: the service's pool does the same."""
 
 
+async def transition(conn, flow_id: str, event_type: str) -> dict | None:
+    """One transition's SQL on one flow, in one transaction: the answer's fields, or None when
+    there is no such flow."""
+    now = datetime.now(UTC)
+    async with conn.transaction():
+        flow = await conn.fetchrow(LOCK, flow_id)
+        if flow is None:
+            return None
+        version = flow["version"] + 1
+        to_state = "factor_selection" if flow["state"] == "totp_verify" else "totp_verify"
+        data = json.dumps({"guard": "other_factor_available", "event": event_type})
+        chained = hashlib.sha256((flow["chain_head"] + data).encode()).hexdigest()
+        await conn.execute(LOG_ROW, flow["id"], version, event_type, flow["state"], to_state, now,
+                           data, flow["chain_head"], chained)
+        await conn.execute(UPDATE, flow["id"], to_state, version, flow["mode"], flow["user_id"],
+                           flow["attempts_left"], "{}", chained, now, f"{flow['id']}:{version}")
+        await conn.fetchrow(OUTBOX, f"msg_{uuid.uuid4().hex}", f"flow:{flow['id']}", data, now)
+    return {"id": flow["id"], "state": to_state, "version": version}
+
+
 def _app(url: str):
     import asyncpg
     from aiohttp import web
 
-    async def transition(request: web.Request) -> web.Response:
+    async def handle(request: web.Request) -> web.Response:
         body = json.loads(await request.read())
-        pool = request.app["pool"]
-        now = datetime.now(UTC)
-        async with pool.acquire() as conn, conn.transaction():
-            flow = await conn.fetchrow(LOCK, request.match_info["flow_id"])
-            if flow is None:
-                return web.json_response({"title": "not found"}, status=404)
-            version = flow["version"] + 1
-            to_state = "factor_selection" if flow["state"] == "totp_verify" else "totp_verify"
-            data = json.dumps({"guard": "other_factor_available", "event": body.get("type")})
-            chained = hashlib.sha256((flow["chain_head"] + data).encode()).hexdigest()
-            await conn.execute(LOG_ROW, flow["id"], version, body.get("type", "event"), flow["state"], to_state, now,
-                               data, flow["chain_head"], chained)
-            await conn.execute(UPDATE, flow["id"], to_state, version, flow["mode"], flow["user_id"],
-                               flow["attempts_left"], "{}", chained, now, f"{flow['id']}:{version}")
-            await conn.fetchrow(OUTBOX, f"msg_{uuid.uuid4().hex}", f"flow:{flow['id']}", data, now)
-        return web.json_response({"id": flow["id"], "state": to_state, "version": version})
+        async with request.app["pool"].acquire() as conn:
+            done = await transition(conn, request.match_info["flow_id"], body.get("type", "event"))
+        if done is None:
+            return web.json_response({"title": "not found"}, status=404)
+        return web.json_response(done)
 
     async def lifecycle(app: web.Application):
         app["pool"] = await asyncpg.create_pool(url, min_size=10, max_size=10, reset=_keep_session)
@@ -150,7 +159,7 @@ def _app(url: str):
 
     app = web.Application()
     app.cleanup_ctx.append(lifecycle)
-    app.router.add_post("/flows/{flow_id}/events", transition)
+    app.router.add_post("/flows/{flow_id}/events", handle)
     app.router.add_get("/ready", ready)
     return app
 

@@ -36,6 +36,7 @@ class Options:
     sockets: int = 1000
     profile: Path | None = None  # where py-spy's flame graph and top entries go
     password_profiles: tuple[str, ...] = ()  # MFA_FLOW_PASSWORD_HASH values the passwords benchmark runs at
+    stored_ids: str = "v7"  # the ids of the flows the stored benchmark loads: v7 (as made now) or v4 (older)
 
 
 def rss_mb(pid: int) -> float:
@@ -115,6 +116,38 @@ class CpuSplit:
     def text(self) -> str:
         return (f"server {self.server:.2f}, PostgreSQL {self.postgres:.2f}, load generator {self.client:.2f},"
                 f" whole machine {self.machine:.2f} ms")
+
+
+@dataclass
+class PgActivity:
+    """What PostgreSQL did besides the statements of a run (``pg_stat_*`` views, read before and
+    after): the usual suspects when a run's tail grows: checkpoints and the full-page images
+    that follow them, backends writing out dirty buffers themselves, autovacuum, temp files."""
+
+    values: dict[str, float]
+    vacuumed: dict[str, int]
+
+    @classmethod
+    async def now(cls, conn) -> "PgActivity":
+        row = await conn.fetchrow(
+            "SELECT (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter) AS checkpoints,"
+            " (SELECT buffers_backend FROM pg_stat_bgwriter) AS buffers_written_by_backends,"
+            " (SELECT wal_fpi FROM pg_stat_wal) AS full_page_images, (SELECT wal_bytes FROM pg_stat_wal) AS wal_bytes,"
+            " (SELECT temp_files FROM pg_stat_database WHERE datname = current_database()) AS temp_files")
+        tables = await conn.fetch("SELECT relname, autovacuum_count + autoanalyze_count AS n FROM pg_stat_user_tables")
+        return cls({k: float(v) for k, v in row.items()}, {r["relname"]: r["n"] for r in tables})
+
+    def since(self, before: "PgActivity", units: int) -> dict[str, object]:
+        """The differences, per unit of work where a total says little (WAL, images)."""
+        diff = {k: self.values[k] - before.values[k] for k in self.values}
+        return {
+            "checkpoints": int(diff["checkpoints"]),
+            "buffers_written_by_backends": int(diff["buffers_written_by_backends"]),
+            "full_page_images_per_unit": round(diff["full_page_images"] / max(units, 1), 3),
+            "wal_bytes_per_unit": round(diff["wal_bytes"] / max(units, 1)),
+            "temp_files": int(diff["temp_files"]),
+            "autovacuum_or_analyze_of": sorted(t for t, n in self.vacuumed.items() if n > before.vacuumed.get(t, 0)),
+        }
 
 
 def pgbench_binary() -> str | None:

@@ -7,7 +7,6 @@ work done outside the transaction (argon2, before any row lock) and the reads.
 from __future__ import annotations
 
 import time
-import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,7 +18,7 @@ from ..domain import machine, policy
 from ..domain.access import Principal, check_access
 from ..domain.errors import Conflict, NotFound, Unauthenticated, UserLocked, UsernameTaken
 from ..domain.events import FlowCreated
-from ..domain.flow import Flow, FlowContext, Transition, canonical_flow_id
+from ..domain.flow import Flow, FlowContext, Transition, canonical_flow_id, new_flow_id
 from ..domain.users import User
 from ..factors.base import FactorContext, JsonObject
 from ..factors.registry import Registry
@@ -91,7 +90,7 @@ class FlowService:
 
     def _new_flow(self, now: datetime, token: str, purpose: str = policy.SIGN_IN, step_up: bool = False) -> Flow:
         return Flow(
-            id=str(uuid.uuid4()),
+            id=new_flow_id(now),
             state=machine.FIRST_FACTOR,
             version=0,
             mode=None,

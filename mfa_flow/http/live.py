@@ -153,7 +153,10 @@ class FlowSocket:
 
 
 async def flow_socket(request: web.Request) -> web.StreamResponse:
-    ws = MaskCheckingWebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_MESSAGE_BYTES, timeout=2.0)
+    # No permessage-deflate, though browsers offer it: a compressor and decompressor (zlib's
+    # windows) would cost about 100 KB a socket for messages of a few hundred bytes.
+    ws = MaskCheckingWebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_MESSAGE_BYTES, timeout=2.0,
+                                       compress=False)
     if not ws.can_prepare(request).ok:
         raise Problem(426, "upgrade-required", "Upgrade required", "this endpoint speaks WebSocket only",
                       headers={"Upgrade": "websocket", "Connection": "Upgrade"})

@@ -99,9 +99,9 @@ class FlowRepository:
         )
 
     async def overdue(self, now: datetime, limit: int = 100) -> list[str]:
+        """Open flows past their deadline, the most overdue first (``open_until``: migration 060)."""
         rows = await self.conn.fetch(
-            "SELECT id::text FROM flows WHERE expires_at <= $1"
-            " AND state NOT IN ('done', 'failed', 'expired', 'cancelled') ORDER BY expires_at LIMIT $2",
+            "SELECT id::text FROM flows WHERE open_until <= $1 ORDER BY open_until LIMIT $2",
             now,
             limit,
         )

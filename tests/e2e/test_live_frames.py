@@ -23,18 +23,21 @@ class RawSocket:
         self.reader, self.writer = reader, writer
 
     @classmethod
-    async def open(cls, base_url: str, flow_id: str, token: str, first_frame: bytes = b"") -> "RawSocket":
+    async def open(cls, base_url: str, flow_id: str, token: str, first_frame: bytes = b"",
+                   extra_headers: str = "") -> "RawSocket":
         """A real handshake; ``first_frame`` goes in the same write as the request."""
         url = urlsplit(base_url)
         reader, writer = await asyncio.open_connection(url.hostname, url.port)
         key = base64.b64encode(os.urandom(16)).decode()
         request = (f"GET /api/flows/{flow_id}/ws?token={token} HTTP/1.1\r\nHost: {url.netloc}\r\n"
                    f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                   "Sec-WebSocket-Version: 13\r\n\r\n")
+                   f"Sec-WebSocket-Version: 13\r\n{extra_headers}\r\n")
         writer.write(request.encode() + first_frame)
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
         assert head.startswith(b"HTTP/1.1 101 "), head
-        return cls(reader, writer)
+        socket = cls(reader, writer)
+        socket.head = head.decode("latin-1")
+        return socket
 
     async def next_frame(self) -> tuple[int, bytes]:
         """The next frame from the server (never masked): (opcode, payload)."""
@@ -69,6 +72,20 @@ class RawSocket:
 
     def close(self) -> None:
         self.writer.close()
+
+
+async def test_a_browsers_offer_of_compression_is_declined_and_messages_come_uncompressed(server, api):
+    """Browsers offer permessage-deflate; a compressor and decompressor per socket would cost the
+    server about 100 KB a socket, for messages of a few hundred bytes."""
+    flow = await api.start()
+    socket = await RawSocket.open(server.base_url, flow.id, flow.token, extra_headers=(
+        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"))
+    try:
+        assert "sec-websocket-extensions" not in socket.head.lower(), socket.head
+        first, _ = await asyncio.wait_for(socket.reader.readexactly(2), 10)
+        assert first & 0x40 == 0, "RSV1 is clear: the message is not compressed"
+    finally:
+        socket.close()
 
 
 def event(message_id: str, type_: str) -> bytes:
