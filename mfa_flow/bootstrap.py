@@ -14,6 +14,7 @@ from .app.audit import AuditService
 from .app.flows import FlowService
 from .app.limits import AbuseLimits
 from .app.management import Management
+from .app.oidc import OidcService
 from .app.webhooks import WebhookService
 from .crypto import SecretBox
 from .factors.registry import Registry, default
@@ -55,14 +56,15 @@ class Services:
     webhooks: WebhookService
     audit: AuditService
     limits: AbuseLimits
+    oidc: OidcService
 
     async def ensure_signing_key(self) -> None:
-        """A signing key from the start, so the JWKS is never empty. Unsealing it also proves
+        """Signing keys from the start, so the JWKS is never empty. Unsealing them also proves
         MFA_FLOW_SECRET_KEY is the key this database's secrets were sealed with: better to refuse
         to start than to fail every sign-in at its last step."""
         async with self.db.unit_of_work() as uow:
             try:
-                await self.keyring.signing_key(uow)
+                await self.keyring.ensure_keys(uow)
             except RuntimeError as exc:
                 raise SystemExit(
                     f"{exc}. Start every process of one installation with the same MFA_FLOW_SECRET_KEY."
@@ -99,6 +101,7 @@ def build(settings: Settings, db: Database) -> Services:
         webhooks=WebhookService(db, settings, box),
         audit=AuditService(db, keyring),
         limits=limits,
+        oidc=OidcService(db, settings, flows, keyring),
     )
 
 

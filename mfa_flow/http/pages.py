@@ -88,6 +88,9 @@ class Site:
             )
             for route, name in PAGES.items()
         }
+        # The authorization endpoint's error page: filled with the error per request (``oidc.error_page``).
+        self.oidc_error = (folder / "oidc-error.html").read_text().replace("{{product}}", product).replace(
+            "{{assets}}", self.assets)
         accent = settings.accent_color
         self.theme = Rendered.of(f":root {{ --accent: {accent}; --on-accent: {text_on(accent)}; }}\n", "text/css")
         self.favicon = Rendered.of((folder / "favicon.svg").read_text().replace("#0a66d8", accent), "image/svg+xml")
