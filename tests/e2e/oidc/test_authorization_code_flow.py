@@ -9,8 +9,9 @@ import time
 import pytest
 from joserfc.jwk import OKPKey
 
-from tests.e2e.oidc.conftest import REDIRECT_URI, unique
+from tests.e2e.oidc.conftest import REDIRECT_URI, issuer_of, unique
 from tests.support.otp import fresh_code
+from tests.support.verifiers import LIBRARIES
 
 
 async def test_an_asserting_client_pushes_its_user_and_gets_an_mfa_sign_in(api, register, browser):
@@ -72,3 +73,17 @@ async def test_a_client_authenticates_with_a_signed_assertion(api, register, bro
     assert flow.state == "done"  # no factor is enabled: the app's word is the whole sign-in
     _, claims = await rp.finish(await browser.back_to_client(flow), begun, REDIRECT_URI)
     assert claims["sub"] == user and claims["acr"] == "urn:mfa-flow:acr:pwd"
+
+
+@pytest.mark.parametrize("alg", ["RS256", "ES256", "EdDSA"])
+async def test_every_common_jose_library_verifies_the_id_token(api, server, register, browser, alg):
+    await api.configure([], "user_controlled")
+    client, rp = await register("asserting", id_token_signed_response_alg=alg)
+    user = unique("dora")
+    begun = await rp.begin(REDIRECT_URI, login_hint=user)
+    flow = await browser.sign_in_page(await rp.pushed_url((await rp.push(begun))["request_uri"]))
+    token, _ = await rp.finish(await browser.back_to_client(flow), begun, REDIRECT_URI)
+    jwks = (await api.call("GET", "/.well-known/jwks.json")).body
+    for name, verify in LIBRARIES.items():
+        claims = verify(token["id_token"], jwks, issuer_of(server), client["client_id"], [alg])
+        assert claims["sub"] == user and claims["sid"] == flow.id, name
