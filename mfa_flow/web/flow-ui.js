@@ -25,6 +25,7 @@ function groupedSecret(secret) { return secret.replace(/(.{4})/g, "$1 ").trim();
 export class FlowUI {
   // root: the element to render into. options.views: extra or replacing views by state;
   // options.onFinished(flow): called once the flow reaches a terminal state (after rendering).
+  // options.cancelAtStart: offer Cancel at the password too (an app is waiting for the answer).
   constructor(root, options = {}) {
     this.root = root;
     this.options = options;
@@ -228,7 +229,7 @@ export class FlowUI {
     if (flow.allowed_events.includes("skip")) {
       actions.push(button("Skip for now", () => this.send({ type: "skip" }), { kind: "secondary" }));
     }
-    if (flow.allowed_events.includes("cancel") && flow.state !== "first_factor") {
+    if (flow.allowed_events.includes("cancel") && (flow.state !== "first_factor" || this.options.cancelAtStart)) {
       actions.push(button("Cancel", () => this.send({ type: "cancel" }), { kind: "link" }));
     }
     return actions;
