@@ -40,6 +40,13 @@ class Credentials:
 
 def presented(authorization: str | None, form: Mapping[str, str]) -> Credentials:
     """The one client authentication a request carries (RFC 6749 §2.3: never two at once)."""
+    credentials = _presented(authorization, form)
+    if "\x00" in credentials.client_id:
+        raise invalid_client("no such client")  # no id with a NUL names anything here
+    return credentials
+
+
+def _presented(authorization: str | None, form: Mapping[str, str]) -> Credentials:
     secret, assertion = form.get("client_secret"), form.get("client_assertion")
     given = [name for name, present in (("HTTP Basic", authorization), ("client_secret", secret),
                                         ("client_assertion", assertion)) if present]

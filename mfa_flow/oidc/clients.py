@@ -142,9 +142,23 @@ def checked_jwks(jwks: object, where: str = "jwks") -> dict[str, Any]:
     return jwks
 
 
+def _nul_in(value: Any) -> bool:
+    """Whether a NUL character hides anywhere in a JSON value (PostgreSQL's text and jsonb cannot hold one)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_nul_in(k) or _nul_in(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_nul_in(v) for v in value)
+    return False
+
+
 def checked_registration(body: dict[str, Any], current: Client | None = None) -> dict[str, Any]:
     """The fields of a registration (``current`` None) or of a change to ``current`` (only the
     fields sent), checked together; the JSON schema has checked their types already."""
+    for name, value in body.items():
+        if _nul_in(value):
+            raise InvalidInput(f"{name} must not contain a NUL character", field=name)
     changes: dict[str, Any] = {}
     if "name" in body:
         name = str(body["name"]).strip()

@@ -82,6 +82,8 @@ def single(params: Mapping[str, Any], name: str) -> str | None:
         raise invalid_request(f"{name} must be text")
     if value is not None and len(value) > MAX_PARAMETER_LENGTH:
         raise invalid_request(f"{name} is longer than {MAX_PARAMETER_LENGTH} characters")
+    if value is not None and "\x00" in value:
+        raise invalid_request(f"{name} must not contain a NUL character")
     return value or None
 
 

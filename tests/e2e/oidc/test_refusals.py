@@ -292,3 +292,26 @@ async def test_a_wrong_grant_type_is_named(api, register, browser):
                            headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert reply.status == 400 and reply.body["error"] == "unsupported_grant_type"
 
+
+
+async def test_a_nul_anywhere_is_a_clear_refusal_not_a_server_error(api, register, browser):
+    _, rp = await register("sign_in", "client_secret_post")
+    begun = await rp.begin(REDIRECT_URI, state="a\x00b")
+    status, location = await browser.open(begun["url"])
+    assert status == 303 and "NUL" in answer_of(location)["error_description"]
+    status, page = await browser.open(f"{api.base_url}/oidc/authorize?client_id=cl%00x")
+    assert status == 400 and "NUL" in page
+    form = {"grant_type": "authorization_code", "client_id": "cl\x00", "client_secret": "x", "code": "c"}
+    token = await api.call("POST", "/oidc/token", data=urlencode(form),
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert token.status == 401
+    named = await api.admin("POST", "/api/oidc/clients", {"name": "a\x00", "redirect_uris": [REDIRECT_URI],
+                                                         "kind": "sign_in"})
+    assert named.status == 400 and "NUL" in named.problem["detail"]
+
+
+async def test_the_ui_locales_go_to_the_sign_in_page(api, register, browser):
+    _, rp = await register("sign_in")
+    begun = await rp.begin(REDIRECT_URI, ui_locales="de fr")
+    status, location = await browser.open(begun["url"])
+    assert status == 303 and parse_qs(urlsplit(location).query)["ui_locales"] == ["de fr"]
