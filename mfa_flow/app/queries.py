@@ -39,6 +39,8 @@ def flow_view(registry: Registry, settings: Settings, box: SecretBox, flow: Flow
         "version": flow.version,
         "mode": flow.mode,
         "user_id": flow.user_id,
+        # Known once the first factor held (never a name typed for an unknown or wrong account).
+        "username": flow.context.username if flow.user_id else None,
         "purpose": flow.context.purpose,
         "require_mfa": flow.context.step_up,
         "expires_at": iso(flow.expires_at),

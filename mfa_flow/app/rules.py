@@ -118,10 +118,11 @@ class Rules:
             await self.enter_manage(ctx, factor=None)
         return Decision([Step(event, guard, route.to_state, data)])
 
-    async def enter_manage(self, ctx: FactorContext, factor: str | None) -> None:
+    async def enter_manage(self, ctx: FactorContext, factor: str | None, *, last_used: bool = True) -> None:
         """An account flow reaches ``manage``: after its first factor, after its step-up
-        verification or a set-up of ``factor`` (the user's last-used from now on, and a proof
-        that resets their failure count, as a completed sign-in does), or after new backup codes."""
+        verification or a set-up of ``factor`` (a proof that resets their failure count, as a
+        completed sign-in does; the user's last-used from now on unless ``last_used`` is false),
+        or after new backup codes."""
         ctx.flow.mode = "manage"
         ctx.flow.context.choices = ()
         ctx.flow.context.skippable = False
@@ -130,7 +131,8 @@ class Rules:
             return
         if self.registry[factor].amr not in ctx.flow.context.amr:
             ctx.flow.context.amr.append(self.registry[factor].amr)
-        await ctx.uow.users.record_success(ctx.the_user, factor if factor in self.machine.primary_factors else None)
+        primary = factor in self.machine.primary_factors
+        await ctx.uow.users.record_success(ctx.the_user, factor if primary and last_used else None)
 
     async def complete(self, ctx: FactorContext, factor: str | None, *, remember_device: bool = False,
                        mfa_by: str | None = None) -> None:

@@ -55,6 +55,12 @@ def text_on(colour: str) -> str:
     return "#ffffff" if on_white >= on_black else "#111111"
 
 
+def fill(template: str, fills: dict[str, str]) -> str:
+    for placeholder, value in fills.items():
+        template = template.replace(placeholder, value)
+    return template
+
+
 @dataclass(frozen=True)
 class Rendered:
     body: bytes
@@ -80,17 +86,14 @@ class Site:
         self.folder = folder
         self.digest = assets_digest(folder)
         self.assets = f"/static/{self.digest}"
-        product = html.escape(settings.product_name)
-        self.pages = {
-            route: Rendered.of(
-                (folder / name).read_text().replace("{{product}}", product).replace("{{assets}}", self.assets),
-                "text/html",
-            )
-            for route, name in PAGES.items()
-        }
+        # Whether the sign-in form offers "Create an account": it is shown before any flow
+        # exists (the flow is created when the form is sent), so the page cannot ask one.
+        fills = {"{{product}}": html.escape(settings.product_name), "{{assets}}": self.assets,
+                 "{{sign_up}}": "on" if settings.sign_up else "off"}
+        self.pages = {route: Rendered.of(fill((folder / name).read_text(), fills), "text/html")
+                      for route, name in PAGES.items()}
         # The authorization endpoint's error page: filled with the error per request (``oidc.error_page``).
-        self.oidc_error = (folder / "oidc-error.html").read_text().replace("{{product}}", product).replace(
-            "{{assets}}", self.assets)
+        self.oidc_error = fill((folder / "oidc-error.html").read_text(), fills)
         accent = settings.accent_color
         self.theme = Rendered.of(f":root {{ --accent: {accent}; --on-accent: {text_on(accent)}; }}\n", "text/css")
         self.favicon = Rendered.of((folder / "favicon.svg").read_text().replace("#0a66d8", accent), "image/svg+xml")

@@ -2,7 +2,7 @@
 // account flow (POST /api/flows with purpose "manage" and the sign-in's result token). Every
 // change is an event of that flow, so it is in the audit log like a sign-in.
 
-import { $, api, button, el, factorName, plural, product } from "./common.js";
+import { $, api, button, confirmAction, el, factorName, plural, product } from "./common.js";
 import { FlowUI } from "./flow-ui.js";
 
 const when = (iso) => (iso ? new Date(iso).toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" }) : null);
@@ -13,6 +13,26 @@ function describe(factor) {
   if (factor.type === "webauthn") return factor.name || "Passkey";
   if (factor.type === "backup_code") return `${plural(factor.remaining ?? 0, "code", "codes")} left`;
   return factor.email || factor.phone || "";
+}
+
+// What removing a factor does, in the person's words: the service's rules (a last primary
+// factor takes the backup codes with it; any removal forgets remembered devices).
+function removalWords(factor, account) {
+  const factors = account.factors || [];
+  const devices = account.trusted_devices || 0;
+  const forgets = devices ? `${plural(devices, "remembered device", "remembered devices")} will be forgotten, and will ask for a second step again.` : null;
+  if (factor.type === "backup_code") {
+    return { title: "Remove your backup codes?", says: [`The ${plural(factor.remaining ?? 0, "code", "codes")} you have left will stop working.`, forgets] };
+  }
+  const primaries = factors.filter((f) => f.type !== "backup_code");
+  const hasCodes = factors.some((f) => f.type === "backup_code");
+  const what = factor.type === "webauthn" ? `the passkey \u201c${describe(factor)}\u201d` : `your ${factorName(factor.type).toLowerCase()}${describe(factor) ? ` (${describe(factor)})` : ""}`;
+  const says = [`You will no longer be able to sign in with ${what}.`];
+  if (primaries.length === 1) {
+    says.push(`It is your only second step${hasCodes ? ", so your backup codes will be removed too" : ""}: until you add another, your password alone signs you in.`);
+  }
+  says.push(forgets);
+  return { title: `Remove ${factor.type === "webauthn" ? "this passkey" : `your ${factorName(factor.type).toLowerCase()}`}?`, says };
 }
 
 function manageView(flow) {
@@ -27,11 +47,19 @@ function manageView(flow) {
       tools.push(button("Rename", () => renameForm(this, factor, item), { kind: "secondary small", "aria-label": `Rename ${describe(factor)}` }));
     }
     if (factor.type === "backup_code" && allowed.has("regenerate_backup_codes")) {
-      tools.push(button("Get new codes", () => this.send({ type: "regenerate_backup_codes" }), { kind: "secondary small" }));
+      tools.push(button("Get new codes", async () => {
+        const sure = await confirmAction({ title: "Get new backup codes?",
+          says: [`The ${plural(factor.remaining ?? 0, "code", "codes")} you have left will stop working at once.`,
+            "The new codes are shown only once: have somewhere ready to save them."],
+          confirm: "Get new codes", back: "Keep my codes" });
+        if (sure) this.send({ type: "regenerate_backup_codes" });
+      }, { kind: "secondary small" }));
     }
     if (allowed.has("remove_factor")) {
-      tools.push(button("Remove", () => this.send({ type: "remove_factor", verification_id: factor.id }),
-        { kind: "danger small", "aria-label": `Remove ${name}` }));
+      tools.push(button("Remove", async () => {
+        const { title, says } = removalWords(factor, account);
+        if (await confirmAction({ title, says, confirm: "Remove", back: "Keep it" })) this.send({ type: "remove_factor", verification_id: factor.id });
+      }, { kind: "danger small", "aria-label": `Remove ${name}` }));
     }
     const item = el("li", { class: "method", "data-type": factor.type },
       el("div", {}, el("strong", {}, name), describe(factor) ? ` · ${describe(factor)}` : ""),
@@ -49,16 +77,30 @@ function manageView(flow) {
     rows.length ? el("ul", { class: "methods", id: "methods" }, ...rows) : el("p", { class: "muted", id: "methods" }, "No second step is set up yet."),
   ];
   if (adds.length) body.push(el("h2", {}, "Add a method"), el("div", { class: "tools" }, ...adds));
-  if (allowed.has("set_mfa_enabled")) {
+  // Whether a second step is asked for matters once there is one to ask for. Opting out is
+  // offered only where the policy allows it (opt_out_allowed); opting back in, always.
+  if (allowed.has("set_mfa_enabled") && factors.some((f) => f.type !== "backup_code")) {
     const enabled = account.mfa_enabled ?? !(account.skip_on_sign_in ?? false);
     body.push(el("h2", {}, "Second step at sign-in"),
-      el("p", {}, enabled ? "You are asked for a second step each time you sign in." : "You sign in with your password only."),
-      button(enabled ? "Stop asking me" : "Ask me each time", () => this.send({ type: "set_mfa_enabled", enabled: !enabled }), { kind: "secondary" }));
+      el("p", { id: "second-step" }, enabled ? "You are asked for a second step each time you sign in." : "You sign in with your password only."));
+    if (!enabled) {
+      body.push(button("Ask me each time", () => this.send({ type: "set_mfa_enabled", enabled: true }), { kind: "secondary" }));
+    } else if (account.opt_out_allowed !== false) {
+      body.push(button("Stop asking me", () => this.send({ type: "set_mfa_enabled", enabled: false }), { kind: "secondary" }));
+    } else {
+      body.push(el("p", { class: "hint", id: "opt-out-refused" }, `${product} requires a second step at every sign-in, so it cannot be turned off.`));
+    }
   }
-  if (allowed.has("revoke_trusted_devices")) {
+  if (allowed.has("revoke_trusted_devices") && account.trusted_devices !== 0) {
     body.push(el("h2", {}, "Remembered devices"),
       el("p", {}, "Devices where you chose \u201cremember this device\u201d skip the second step."),
-      button("Forget all remembered devices", () => this.send({ type: "revoke_trusted_devices" }), { kind: "secondary" }));
+      button("Forget all remembered devices", async () => {
+        const count = account.trusted_devices;
+        const sure = await confirmAction({ title: "Forget your remembered devices?",
+          says: [`${count ? plural(count, "device", "devices") : "Every remembered device"} will ask for a second step at the next sign-in, this one included.`],
+          confirm: "Forget them", back: "Keep them" });
+        if (sure) this.send({ type: "revoke_trusted_devices" });
+      }, { kind: "secondary" }));
   }
   return {
     title: "Your account",
@@ -88,7 +130,7 @@ const ui = new FlowUI($("#flow"), {
       if (flow.purpose === "manage") {
         return { title: "Your changes are saved", lead: "Your sign-in methods are up to date.",
           body: [el("p", { id: "saved" }, "Next time you sign in, use any of the methods you kept.")],
-          actions: [button("Make more changes", () => ui.start())] };
+          actions: [button("Make more changes", () => ui.begin())] };
       }
       return { title: "Opening your account…", body: [] };
     },
@@ -105,7 +147,7 @@ const ui = new FlowUI($("#flow"), {
 const spec = await api("GET", "/openapi.json");
 const creation = spec.components.schemas.CreateFlow || {};
 if (creation.properties && creation.properties.purpose) {
-  ui.start();
+  ui.begin();
 } else {
   $("#flow").replaceChildren(el("h1", {}, "Your account"),
     el("p", { class: "lead" }, "This server does not offer account settings yet. Ask your administrator."));

@@ -21,6 +21,31 @@ export function button(label, onclick, { kind = "primary", ...attributes } = {})
   return el("button", { type: "button", class: kind, onclick, ...attributes }, label);
 }
 
+// Asks before an action that cannot be undone, saying what will happen: a modal dialog with
+// the action's own words on one button and a way back on the other (which has the focus, and
+// which Escape chooses). Resolves true only when the person confirms.
+export function confirmAction({ title, says, confirm, back = "Cancel" }) {
+  return new Promise((resolve) => {
+    const yes = el("button", { type: "button", class: "danger", id: "confirm-yes" }, confirm);
+    const no = el("button", { type: "button", class: "secondary", id: "confirm-no" }, back);
+    const dialog = el("dialog", { class: "confirm", "aria-labelledby": "confirm-title", "aria-describedby": "confirm-says" },
+      el("h2", { id: "confirm-title" }, title),
+      el("div", { id: "confirm-says" }, ...[says].flat().filter(Boolean).map((line) => el("p", {}, line))),
+      el("div", { class: "actions" }, yes, no));
+    const answer = (confirmed) => {
+      dialog.close();
+      dialog.remove();
+      resolve(confirmed);
+    };
+    yes.addEventListener("click", () => answer(true));
+    no.addEventListener("click", () => answer(false));
+    dialog.addEventListener("cancel", (event) => { event.preventDefault(); answer(false); });
+    document.body.append(dialog);
+    dialog.showModal();
+    no.focus();
+  });
+}
+
 // An answer that is not 2xx: the RFC 9457 problem document, its status and Retry-After.
 export class ApiError extends Error {
   constructor(status, problem, retryAfter) {
@@ -106,6 +131,9 @@ export class FlowFollower {
     Object.assign(this, { flowId, token, onFlow, version: -1, stopped: false, socket: null, failures: 0 });
     this.pending = new Map(); // event id -> {resolve, reject}, answered by an ack or an error
     this.sequence = 0;
+    // Settles once the WebSocket is open (true) or will not be (false): a flow created to
+    // carry an event waits for it, so that the event goes over the socket too.
+    this.opened = new Promise((resolve) => { this.settleOpened = resolve; });
   }
 
   // Sends one event: over the WebSocket when it is open (its answer is an ack or an error
@@ -137,13 +165,18 @@ export class FlowFollower {
   }
 
   start() {
-    if (!("WebSocket" in window)) { this.poll(); return; }
+    if (!("WebSocket" in window)) { this.settleOpened(false); this.poll(); return; }
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const url = `${scheme}://${location.host}/api/flows/${this.flowId}/ws?token=${encodeURIComponent(this.token)}`;
     let opened = false;
     const socket = new WebSocket(url);
     this.socket = socket;
-    socket.addEventListener("open", () => { opened = true; this.failures = 0; document.body.dataset.live = "websocket"; });
+    socket.addEventListener("open", () => {
+      opened = true;
+      this.failures = 0;
+      document.body.dataset.live = "websocket";
+      this.settleOpened(true);
+    });
     socket.addEventListener("message", (message) => {
       const data = JSON.parse(message.data);
       if (data.type === "flow") this.offer(data.flow);
@@ -155,6 +188,7 @@ export class FlowFollower {
         if (this.stopped) resolve(null); else reject(new Error("the connection closed; try again"));
       }
       this.pending.clear();
+      if (!opened) this.settleOpened(false);
       if (this.stopped || closed.code === 1000) return;
       // 1001: the server is shutting down, another one answers. Never opened: fall back.
       if (!opened || ++this.failures > 3) this.poll();

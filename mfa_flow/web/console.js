@@ -3,7 +3,7 @@
 // Parts of the API a server does not have (an older release) are found from its
 // /openapi.json and left out with a note, rather than failing.
 
-import { $, ApiError, FACTORS, api, button, el, plural, product } from "./common.js";
+import { $, ApiError, FACTORS, api, button, confirmAction, el, plural, product } from "./common.js";
 import { verifyChain } from "./audit-chain.js";
 
 const KEY = "mfa-flow.console.key";
@@ -83,12 +83,15 @@ function page(title, ...children) {
 
 function askForKey(message) {
   $("#nav").hidden = true;
+  $(".console").classList.add("signed-out"); // no sidebar: the form takes the whole width
   const input = el("input", { id: "key", name: "key", type: "password", autocomplete: "off", required: true });
   const alert = alertBox();
   alert.textContent = message || "";
   const form = el("form", { novalidate: true },
     el("label", { for: "key" }, "Admin or auditor key"), input,
     el("p", { class: "hint" }, "Kept in this tab only, until you close it or sign out. The auditor key opens a read-only view."),
+    el("p", { class: "hint" }, "Trying it out locally? The first start wrote both keys into the data folder: ",
+      el("code", {}, ".mfa-flow/admin.key"), " and ", el("code", {}, "auditor.key"), "."),
     el("button", { type: "submit", class: "primary" }, "Open the console"));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -118,6 +121,7 @@ async function open() {
   spec = spec || await api("GET", "/openapi.json");
   document.body.dataset.role = role;
   $("#nav").hidden = false;
+  $(".console").classList.remove("signed-out");
   $("#who").replaceChildren(
     el("div", {}, role === "admin" ? "Signed in with the admin key" : "Read-only: auditor key"),
     button("Sign out", () => { sessionStorage.removeItem(KEY); key = null; location.hash = ""; askForKey(); },
@@ -175,21 +179,28 @@ async function showMfa() {
     form.append(el("fieldset", {}, el("legend", {}, "Trusted devices"),
       option("checkbox", "trusted", "on", current.enabled,
         ["Let users remember a device", "After a second step on a device, users may tick \u201cremember this device\u201d and use only their password there until it expires. Never for step-up."]),
-      el("label", { for: "trusted-days" }, "Remember a device for (days)"),
-      el("input", { id: "trusted-days", name: "days", type: "number", min: "1", max: "365", value: String(current.days), inputmode: "numeric" })));
+      el("div", { id: "trusted-days-field" },
+        el("label", { for: "trusted-days" }, "Remember a device for (days)"),
+        el("input", { id: "trusted-days", name: "days", type: "number", min: "1", max: "365", value: String(current.days), inputmode: "numeric" }))));
   }
   const alert = alertBox();
   const saved = el("span", { class: "copied", role: "status" });
   form.append(alert, el("button", { type: "submit", class: "primary" }, "Save"), saved);
 
+  // Backup codes need a primary factor: with none ticked their box is off and disabled, and the
+  // admin's choice comes back with the first primary factor ticked again.
   const backupBox = form.querySelector("#factor-backup_code");
+  let backupWanted = config.factors.includes("backup_code");
+  if (backupBox) backupBox.addEventListener("change", () => { backupWanted = backupBox.checked; });
+  const trusted = form.querySelector("#trusted-on");
   const sync = () => {
     const anyPrimary = [...form.querySelectorAll("input[name=factor]")].some((b) => b.checked && b.value !== "backup_code");
     if (backupBox) {
       backupBox.disabled = !anyPrimary;
-      if (!anyPrimary) backupBox.checked = false;
+      backupBox.checked = anyPrimary && backupWanted;
       backupReason.hidden = anyPrimary;
     }
+    if (trusted) form.querySelector("#trusted-days-field").hidden = !trusted.checked; // days matter only when on
   };
   form.addEventListener("change", sync);
   sync();
@@ -300,14 +311,34 @@ async function showUser(userId) {
     actions.push(button("Unlock", () => act(() => call("POST", `${path}/unlock`)), { kind: "secondary" }));
   }
   if (has("/api/users/{user_id}/reset-mfa", "post")) {
-    actions.push(button("Reset MFA", () => act(() => call("POST", `${path}/reset-mfa`)), { kind: "danger" }));
+    actions.push(button("Reset MFA", async () => {
+      const sure = await confirmAction({ title: `Reset MFA for ${user.username}?`,
+        says: [`Every second step of ${user.username} (${plural(factors.length, "method", "methods")}) and every device they asked to be remembered is removed.`,
+          "At their next sign-in they are asked to set up a second step as a new user would be."],
+        confirm: "Reset MFA" });
+      if (sure) act(() => call("POST", `${path}/reset-mfa`));
+    }, { kind: "danger" }));
   }
+  const methodName = (v) => (FACTORS[v.type] || { name: v.type }).name;
+  const primaries = factors.filter((v) => v.type !== "backup_code");
+  const removal = (v) => {
+    const says = [v.type === "backup_code"
+      ? `The ${plural(v.remaining ?? 0, "backup code", "backup codes")} ${user.username} has left stop working.`
+      : `${user.username} can no longer sign in with it.`];
+    if (v.type !== "backup_code" && primaries.length === 1) {
+      says.push(`It is their only second step${factors.some((f) => f.type === "backup_code") ? ", so their backup codes are removed too" : ""}, and they are asked to set one up again at their next sign-in where the policy asks for one.`);
+    }
+    says.push("Every device they asked to be remembered is forgotten.");
+    return says;
+  };
   const factorRows = factors.map((v) => el("tr", {},
-    el("td", {}, (FACTORS[v.type] || { name: v.type }).name),
+    el("td", {}, methodName(v)),
     el("td", {}, v.name || v.email || v.phone || (v.remaining !== undefined ? `${plural(v.remaining, "code", "codes")} left` : "—")),
-    el("td", {}, when(v.created_at)), el("td", {}, when(v.last_used_at)),
-    el("td", {}, button("Remove", () => act(() => call("DELETE", `${path}/mfa-verifications/${encodeURIComponent(v.id)}`)),
-      { kind: "danger small", "aria-label": `Remove ${(FACTORS[v.type] || { name: v.type }).name}` }))));
+    el("td", {}, when(v.created_at)), el("td", {}, v.last_used_at ? when(v.last_used_at) : "never"),
+    el("td", {}, button("Remove", async () => {
+      const sure = await confirmAction({ title: `Remove ${methodName(v)} of ${user.username}?`, says: removal(v), confirm: "Remove" });
+      if (sure) act(() => call("DELETE", `${path}/mfa-verifications/${encodeURIComponent(v.id)}`));
+    }, { kind: "danger small", "aria-label": `Remove ${methodName(v)}` }))));
   const panels = [
     el("div", { class: "panel" }, facts, actions.length ? el("div", { class: "actions" }, ...actions) : null),
     el("div", { class: "panel" }, el("h2", {}, "Second steps"),
@@ -321,7 +352,11 @@ async function showUser(userId) {
       list.length ? el("table", {}, el("thead", {}, el("tr", {}, ...["Device", "Trusted", "Expires", ""].map((h) => el("th", { scope: "col" }, h)))),
         el("tbody", {}, ...list.map((d) => el("tr", {}, el("td", {}, d.name || d.user_agent || d.id), el("td", {}, when(d.created_at)),
           el("td", {}, when(d.expires_at)),
-          el("td", {}, button("Revoke", () => act(() => call("DELETE", `${path}/trusted-devices/${encodeURIComponent(d.id)}`)), { kind: "danger small" }))))))
+          el("td", {}, button("Revoke", async () => {
+            const sure = await confirmAction({ title: "Revoke this device?",
+              says: [`At the next sign-in there, ${user.username} is asked for a second step again.`], confirm: "Revoke" });
+            if (sure) act(() => call("DELETE", `${path}/trusted-devices/${encodeURIComponent(d.id)}`));
+          }, { kind: "danger small" }))))))
         : el("p", { class: "muted" }, "None.")));
   }
   page(user.username, alert, ...panels);
@@ -351,6 +386,14 @@ async function followEvents(path, { onOpen, onEvent, signal }) {
   }
 }
 
+// A flow's user by name (the flow carries the username since its first factor held), linked to
+// the user's page; "—" before anyone is known.
+function userLink(flow) {
+  if (!flow.user_id) return "—";
+  const link = el("a", { href: `#users/${encodeURIComponent(flow.user_id)}`, title: flow.user_id }, flow.username || flow.user_id);
+  return role === "admin" ? link : el("span", { title: flow.user_id }, flow.username || flow.user_id);
+}
+
 async function showFlows(flowId) {
   if (flowId) return showFlow(flowId);
   const rows = new Map();
@@ -360,7 +403,7 @@ async function showFlows(flowId) {
     const row = el("tr", { "data-flow": flow.id },
       el("td", {}, when(flow.created_at)),
       el("td", {}, el("a", { href: `#flows/${flow.id}`, class: "mono" }, flow.id.slice(0, 8))),
-      el("td", {}, flow.user_id ? el("a", { href: `#users/${encodeURIComponent(flow.user_id)}` }, flow.user_id) : "—"),
+      el("td", {}, userLink(flow)),
       el("td", {}, stateBadge(flow.state)), el("td", {}, String(flow.version)), el("td", {}, when(flow.updated_at)));
     const old = rows.get(flow.id);
     if (old) old.replaceWith(row); else body.prepend(row);
@@ -423,7 +466,7 @@ async function showFlow(flowId) {
     el("p", {}, el("a", { href: "#flows" }, "← All flows")),
     el("div", { class: "panel" },
       el("dl", {}, el("dt", {}, "Id"), el("dd", { class: "mono" }, flow.id),
-        el("dt", {}, "User"), el("dd", {}, flow.user_id || "—"),
+        el("dt", {}, "User"), el("dd", {}, userLink(flow)),
         el("dt", {}, "Where it is"), el("dd", {}, stateBadge(flow.state)),
         el("dt", {}, "Started"), el("dd", {}, when(flow.created_at)),
         flow.result ? [el("dt", {}, "Proved"), el("dd", {}, (flow.result.amr || []).join(", "))] : null),
@@ -479,7 +522,10 @@ async function showWebhook(webhookId) {
     if (rotated) { await showWebhook(webhookId); main.append(secretOnce(rotated.secret)); }
   }, { kind: "secondary" });
   const remove = button("Delete the endpoint", async () => {
-    if (await attempt(alert, () => call("DELETE", path)) !== undefined) location.hash = "#webhooks";
+    const sure = await confirmAction({ title: "Delete this endpoint?",
+      says: [`No more events go to ${hook.url}.`, "Its deliveries, those still waiting included, are deleted with it."],
+      confirm: "Delete the endpoint" });
+    if (sure && await attempt(alert, () => call("DELETE", path)) !== undefined) location.hash = "#webhooks";
   }, { kind: "danger" });
   page(hook.url,
     el("p", {}, el("a", { href: "#webhooks" }, "← All endpoints")),

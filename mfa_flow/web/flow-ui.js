@@ -26,6 +26,7 @@ export class FlowUI {
   // root: the element to render into. options.views: extra or replacing views by state;
   // options.onFinished(flow): called once the flow reaches a terminal state (after rendering).
   // options.cancelAtStart: offer Cancel at the password too (an app is waiting for the answer).
+  // options.savedKey: where this tab keeps the flow it follows (default: one per page).
   constructor(root, options = {}) {
     this.root = root;
     this.options = options;
@@ -37,7 +38,23 @@ export class FlowUI {
     this.timer = null;
   }
 
-  // Starts a flow (POST /api/flows with body) and follows it.
+  // Shows the sign-in form with no flow behind it yet: the flow (POST /api/flows with body)
+  // is created when the person submits the form, so opening or reloading the page costs the
+  // service nothing (no row, no count against the address's limit). A flow this tab was
+  // following is picked up where it stands instead (a reload in the middle of a sign-in).
+  async begin(body = {}) {
+    this.showError(null);
+    this.body = body;
+    if (await this.resume()) return;
+    if (this.follower) this.follower.stop();
+    this.follower = null;
+    this.token = null;
+    this.flow = null;
+    this.render(unstarted());
+  }
+
+  // Starts a flow at once (POST /api/flows with body) and follows it: an account flow, which
+  // starts from a sign-in's result token rather than from a form.
   async start(body = {}) {
     this.showError(null);
     let created;
@@ -50,13 +67,37 @@ export class FlowUI {
     this.adopt(created.flow, created.flow_token);
   }
 
-  adopt(flow, token) {
+  // quiet: follow the flow without showing it (the form that created it is sending its event).
+  // first: the attempts the flow started with (a resumed flow may have spent some).
+  adopt(flow, token, { quiet = false, first = flow.attempts_left } = {}) {
     if (this.follower) this.follower.stop();
     this.token = token;
-    this.firstAttempts = flow.attempts_left;
+    this.firstAttempts = first;
     this.follower = new FlowFollower(flow.id, token, (next) => this.render(next));
-    this.follower.offer(flow);
+    sessionStorage.setItem(this.savedKey(), JSON.stringify({ id: flow.id, token, first }));
+    if (quiet) {
+      this.flow = flow;
+      this.follower.version = flow.version;
+    } else {
+      this.follower.offer(flow);
+    }
     if (!isTerminal(flow.state)) this.follower.start();
+  }
+
+  // The flow this tab was following, if it has not ended: adopted, and true.
+  async resume() {
+    let saved = null;
+    try { saved = JSON.parse(sessionStorage.getItem(this.savedKey()) || "null"); } catch { /* not ours */ }
+    if (!saved || !saved.id || !saved.token) return false;
+    try {
+      const flow = await api("GET", `/api/flows/${encodeURIComponent(saved.id)}`, { token: saved.token });
+      if (flow && !isTerminal(flow.state)) {
+        this.adopt(flow, saved.token, { first: saved.first ?? flow.attempts_left });
+        return true;
+      }
+    } catch { /* gone, or no longer ours: start afresh */ }
+    sessionStorage.removeItem(this.savedKey());
+    return false;
   }
 
   renderStartFailure(error, body) {
@@ -81,6 +122,11 @@ export class FlowUI {
     controls.forEach((c) => { c.disabled = true; });
     if (form) form.setAttribute("aria-busy", "true");
     try {
+      if (!this.follower) {
+        const created = await api("POST", "/api/flows", { body: this.body || {} });
+        this.adopt(created.flow, created.flow_token, { quiet: true });
+        await Promise.race([this.follower.opened, new Promise((resolve) => { setTimeout(resolve, 2000); })]);
+      }
       const flow = await this.follower.send({ ...event, expected_version: this.flow.version });
       this.follower.offer(flow);
       this.keepDeviceToken(flow);
@@ -94,6 +140,11 @@ export class FlowUI {
   async failed(error) {
     if (!(error instanceof ApiError)) {
       this.showError(`Something went wrong on the way: ${error.message}. Try again.`);
+      return;
+    }
+    if (!this.follower) { // the flow could not be created: nothing moved
+      this.showError(this.explain(error));
+      if (error.status === 429 && error.retryAfter) this.lockFor(error.retryAfter);
       return;
     }
     // A wrong code also moves the flow (the attempt is counted): show where it stands now.
@@ -171,7 +222,8 @@ export class FlowUI {
     const previous = this.flow;
     this.flow = flow;
     document.body.dataset.state = flow.state;
-    document.body.dataset.flow = flow.id;
+    if (flow.id) document.body.dataset.flow = flow.id; else delete document.body.dataset.flow;
+    if (flow.id && isTerminal(flow.state)) sessionStorage.removeItem(this.savedKey());
     const view = (this.options.views || {})[flow.state] || VIEWS[flow.state] || genericView;
     // A change that keeps the state (a code's delivery recorded, a wrong attempt) must not
     // wipe what the person is typing: carry the fields' values and the focus over.
@@ -202,7 +254,7 @@ export class FlowUI {
 
   showAttempts(flow) {
     const asksForProof = flow.allowed_events.some((e) => e.startsWith("submit_"));
-    if (!asksForProof || flow.attempts_left >= this.firstAttempts) return;
+    if (!flow.id || !asksForProof || flow.attempts_left >= this.firstAttempts) return;
     const note = el("p", { class: "attempts" }, `${plural(flow.attempts_left, "attempt", "attempts")} left`);
     $("#error", this.root).after(note);
   }
@@ -210,7 +262,7 @@ export class FlowUI {
   showTimer() {
     clearInterval(this.timer);
     const node = $("#timer", this.root);
-    if (isTerminal(this.flow.state)) return;
+    if (!this.flow.id || isTerminal(this.flow.state)) return;
     const expires = Date.parse(this.flow.expires_at);
     const tick = () => {
       const left = (expires - Date.now()) / 1000;
@@ -296,8 +348,19 @@ export class FlowUI {
       ...(remember && remember.checked ? { remember_device: true } : {}) }, form);
   }
 
+  // Where this tab keeps the flow it follows (its id and flow token), per page, until it ends.
+  // Where this tab keeps the flow it follows (a reload picks it up): per page, or the caller's.
+  savedKey() { return this.options.savedKey || `mfa-flow.flow.${location.pathname}`; }
+
   // The device token of a remembered device, per username (only this browser has it).
   static deviceKey(username) { return `mfa-flow.device.${username.toLowerCase()}`; }
+}
+
+// The sign-in form before its flow exists: what a new flow in first_factor allows.
+function unstarted() {
+  const signUp = document.body.dataset.signUp === "on";
+  return { id: null, state: "first_factor", version: 0, mode: null, factors: [], attempts_left: null, expires_at: null,
+    allowed_events: signUp ? ["submit_password", "submit_registration"] : ["submit_password"] };
 }
 
 // --- the views: each returns {title, lead, body, actions} ------------------------------------
@@ -513,7 +576,7 @@ function doneView(flow) {
 
 function endView(title, lead) {
   return function view() {
-    return { title, lead, body: [], actions: [button("Start again", () => this.start())] };
+    return { title, lead, body: [], actions: [button("Start again", () => this.begin())] };
   };
 }
 

@@ -1,13 +1,14 @@
-// The sign-in page: one flow, shown step by step until it ends. Opened by the OpenID Connect
-// authorization endpoint (/?flow=<id>, the flow token in the fragment), it follows that flow
-// and, once it has ended, sends the browser back to the app that asked.
+// The sign-in page: one flow, shown step by step until it ends. It is created when the person
+// first submits the form, not when the page loads. Opened by the OpenID Connect authorization
+// endpoint (/?flow=<id>, the flow token in the fragment), it follows that flow instead and,
+// once it has ended, sends the browser back to the app that asked.
 
 import { $, ApiError, api, button, el } from "./common.js";
 import { FlowUI } from "./flow-ui.js";
 
 const flowId = new URLSearchParams(location.search).get("flow");
 if (flowId) signInForApp(flowId);
-else new FlowUI($("#flow")).start();
+else new FlowUI($("#flow")).begin();
 
 async function signInForApp(id) {
   const root = $("#flow");
@@ -41,6 +42,7 @@ async function signInForApp(id) {
   };
   const ui = new FlowUI(root, {
     cancelAtStart: true,
+    savedKey: `mfa-flow.flow.authorization.${id}`,  // never resumed by the plain sign-in page
     views: { done: back, failed: back, expired: back, cancelled: back },
     onFinished: () => returnToApp(root, id, token, key, app),
   });

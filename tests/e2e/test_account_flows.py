@@ -73,6 +73,10 @@ async def signed_in_without_mfa(api: Api, user: dict) -> str:
     return flow.flow["result"]["token"]
 
 
+async def last_used(api: Api, user: dict) -> str | None:
+    return (await api.admin("GET", f"/api/users/{user['id']}")).body["mfa"]["last_used"]
+
+
 def factors_shown(flow: FlowClient) -> dict[str, dict]:
     """The user's factors as the flow shows them in manage, by type (a passkey by its name)."""
     return {v["name"] if v["type"] == "webauthn" else v["type"]: v for v in flow.flow["challenge"]["factors"]}
@@ -111,6 +115,7 @@ async def test_a_user_adds_a_passkey_and_an_authenticator_app_then_removes_them_
     await flow.ok("acknowledge_backup_codes")
     assert flow.state == "manage" and flow.flow["challenge"]["addable_factors"] == ["totp", "webauthn"]
     passkey = next(v for v in flow.flow["challenge"]["factors"] if v["type"] == "webauthn")
+    assert await last_used(api, user) == "webauthn"  # the user's only factor is the one to ask for
     await flow.ok("rename_factor", verification_id=passkey["id"], name="Laptop")
     assert factors_shown(flow)["Laptop"]["id"] == passkey["id"]
     assert factors_shown(flow)["backup_code"]["remaining"] == 10
@@ -120,6 +125,7 @@ async def test_a_user_adds_a_passkey_and_an_authenticator_app_then_removes_them_
     secret = flow.flow["challenge"]["secret"]
     await flow.ok("submit_totp", code=await fresh_code(secret))
     assert flow.state == "manage" and set(factors_shown(flow)) == {"Laptop", "backup_code", "totp"}
+    assert await last_used(api, user) == "webauthn", "an app added in account settings signed nobody in"
     assert flow.flow["challenge"]["addable_factors"] == ["webauthn"], "one authenticator app per user"
     second = await flow.send("add_factor", factor="totp")
     assert second.status == 409 and second.problem["type"] == "urn:mfa-flow:problem:factor-exists"

@@ -29,8 +29,11 @@ async def handle(rules: Rules, ctx: FactorContext, event: JsonObject, prepared: 
         rule = {"rule": "done.verified", "factor": factor_name}
         return Decision([Step(event["type"], "proof_ok", machine.DONE, {**rule, **proof.facts})])
     # A primary factor was set up: the set-up prompt has happened, the factor is the
-    # user's last-used, and backup codes may follow (rule 2).
+    # user's last-used, and backup codes may follow (rule 2). Rule 3 speaks of sign-ins: a
+    # factor added in an account flow signed nobody in, so a user who already has a last-used
+    # factor keeps it (a passkey added a minute ago is not the one "last used").
     user = ctx.the_user
+    becomes_last_used = not (account and user.last_used_factor is not None)
     await ctx.uow.users.mark_prompted(user.id)
     config = await rules.config(ctx)
     has_codes = await rules.user_factors(ctx)
@@ -40,8 +43,8 @@ async def handle(rules: Rules, ctx: FactorContext, event: JsonObject, prepared: 
     if route.to_state == machine.DONE:
         await rules.complete(ctx, factor_name, remember_device=remember)
     elif route.to_state == machine.MANAGE:
-        await rules.enter_manage(ctx, factor_name)
-    else:
+        await rules.enter_manage(ctx, factor_name, last_used=becomes_last_used)
+    elif becomes_last_used:
         await ctx.uow.users.set_last_used(user.id, factor_name)
     data = {"rule": route.rule, "factor": factor_name, "enrolled": True, **proof.facts}
     return Decision([Step(event["type"], "proof_ok", route.to_state, data)])

@@ -44,3 +44,10 @@ def secret_of(otpauth_uri: str) -> str:
 
 async def wait_for_state(page, state: str, timeout: float = 15_000) -> None:
     await page.locator(f"body[data-state={state}]").wait_for(timeout=timeout)
+
+
+async def confirm(page, title: str, button: str) -> None:
+    """Answer yes to the question a page asks before an action that cannot be undone."""
+    dialog = page.get_by_role("dialog", name=title)
+    await dialog.get_by_role("button", name=button, exact=True).click()
+    await dialog.wait_for(state="detached")

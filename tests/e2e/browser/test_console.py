@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from tests.e2e.browser.conftest import axe_violations
-from tests.e2e.browser.steps import enter_code, page_url, read_qr_code, secret_of, sign_in_with_password
+from tests.e2e.browser.steps import confirm, enter_code, page_url, read_qr_code, secret_of, sign_in_with_password
 from tests.e2e.test_setup_flows import unique
 from tests.support.otp import fresh_code
 from tests.support.server import ADMIN_KEY, AUDITOR_KEY
@@ -24,8 +24,11 @@ async def test_an_admin_turns_on_mfa_a_user_sets_it_up_and_the_console_verifies_
     await api.configure([], "user_controlled")
     await page.goto(page_url(server, "/console"))
     await page.get_by_label("Admin or auditor key").wait_for()
+    # No sidebar yet: the form has the page's width to itself, not the sidebar's narrow column.
+    field = await page.get_by_label("Admin or auditor key").bounding_box()
+    assert field["width"] >= 400 and field["x"] > 200, field
     assert await axe_violations(page) == []
-    await shots.take(page, "key")
+    await shots.take(page, "key", readme="console-key")
     await page.get_by_label("Admin or auditor key").fill(ADMIN_KEY)
     await page.get_by_role("button", name="Open the console").click()
 
@@ -39,6 +42,15 @@ async def test_an_admin_turns_on_mfa_a_user_sets_it_up_and_the_console_verifies_
     await page.get_by_role("checkbox", name=re.compile(r"^Passkeys \(WebAuthn\)")).check()
     assert await backup.is_enabled() and not await page.locator("#backup-reason").is_visible()
     await backup.check()
+    # With every primary factor off, backup codes are off too; the admin's choice comes back with one.
+    app = page.get_by_role("checkbox", name=re.compile("^Authenticator app OTP"))
+    passkeys = page.get_by_role("checkbox", name=re.compile(r"^Passkeys \(WebAuthn\)"))
+    await app.uncheck()
+    await passkeys.uncheck()
+    assert await backup.is_disabled() and not await backup.is_checked()
+    await app.check()
+    assert await backup.is_enabled() and await backup.is_checked()
+    await passkeys.check()
     await page.get_by_role("radio", name=re.compile("^Mandatory MFA")).check()
     assert await axe_violations(page) == []
     await page.get_by_role("button", name="Save").click()
@@ -57,6 +69,7 @@ async def test_an_admin_turns_on_mfa_a_user_sets_it_up_and_the_console_verifies_
     flow_id = await person.get_attribute("body", "data-flow")
     row = page.locator(f"tr[data-flow='{flow_id}']")
     await row.get_by_text("choosing a method").wait_for()
+    await row.get_by_role("link", name=user["username"], exact=True).wait_for()  # the person, by name
     await person.get_by_role("button", name=re.compile("^Authenticator app")).click()
     await row.get_by_text("setting up an authenticator app").wait_for()
     secret = secret_of(await read_qr_code(person, shots.folder))
@@ -71,6 +84,7 @@ async def test_an_admin_turns_on_mfa_a_user_sets_it_up_and_the_console_verifies_
     # The flow's timeline, its chain checked in this browser.
     await row.get_by_role("link").first.click()
     await page.get_by_text("✓ Chain verified in this browser: 4 transitions").wait_for()
+    await page.get_by_role("link", name=user["username"], exact=True).wait_for()
     events = await page.locator("#timeline .event").all_inner_texts()
     assert events == ["submit_password", "select_factor", "submit_totp", "acknowledge_backup_codes"]
     rules = await page.locator("#timeline .rule").all_inner_texts()
@@ -143,6 +157,15 @@ async def test_an_admin_creates_a_user_and_removes_a_factor(api, server, page, s
     assert await axe_violations(page) == []
     await shots.take(page, "user", readme="console-user")
     await page.get_by_role("button", name="Remove Authenticator app").click()
+    dialog = page.get_by_role("dialog", name=f"Remove Authenticator app of {username}?")
+    says = await dialog.inner_text()
+    assert f"{username} can no longer sign in with it." in says and "It is their only second step" in says
+    await shots.take(page, "remove-asked")
+    await dialog.get_by_role("button", name="Cancel").click()
+    await dialog.wait_for(state="detached")
+    assert len((await api.admin("GET", f"/api/users/{user_id}/mfa-verifications")).body) == 1  # nothing removed
+    await page.get_by_role("button", name="Remove Authenticator app").click()
+    await confirm(page, f"Remove Authenticator app of {username}?", "Remove")
     await page.get_by_text("None set up.").wait_for()
     assert (await api.admin("GET", f"/api/users/{user_id}/mfa-verifications")).body == []
 
@@ -184,7 +207,10 @@ async def test_trusted_devices_are_turned_on_and_the_api_s_validation_message_is
     await api.configure(["totp"], "mandatory")
     await open_console(page, server)
     await page.get_by_role("heading", name="Multi-factor auth").wait_for()
+    days = page.get_by_label("Remember a device for (days)")
+    assert await days.is_hidden()  # while the feature is off, its number of days means nothing
     await page.get_by_role("checkbox", name=re.compile("^Let users remember a device")).check()
+    assert await days.is_visible()
     await page.get_by_label("Remember a device for (days)").fill("400")
     await page.get_by_role("button", name="Save").click()
     alert = page.locator("#mfa-form [role=alert]")

@@ -155,9 +155,16 @@ async def test_under_user_controlled_mfa_a_person_may_skip_the_set_up_once(api, 
     await page.get_by_role("heading", name="You are signed in").wait_for()
 
 
-async def test_the_page_follows_changes_made_elsewhere_over_its_websocket(api, server, page, shots):
+async def start_with_a_wrong_password(page, server) -> str:
+    """The page's flow, made by a first (wrong) try: the page makes none until the form is sent."""
     await page.goto(page_url(server))
-    await page.get_by_label("Username").wait_for()
+    await enter_password(page, unique("nobody"), "not the password")
+    await page.get_by_text("The username or password is not right. 4 attempts left.").wait_for()
+    return await page.get_attribute("body", "data-flow")
+
+
+async def test_the_page_follows_changes_made_elsewhere_over_its_websocket(api, server, page, shots):
+    await start_with_a_wrong_password(page, server)
     await page.locator("body[data-live=websocket]").wait_for()
     flow_id = await page.get_attribute("body", "data-flow")
     # A support agent cancels the page's flow with the admin key: the page learns it live.
@@ -167,14 +174,17 @@ async def test_the_page_follows_changes_made_elsewhere_over_its_websocket(api, s
     await shots.take(page, "cancelled-elsewhere")
     await page.get_by_role("button", name="Start again").click()
     await wait_for_state(page, "first_factor")
-    assert await page.get_attribute("body", "data-flow") != flow_id
+    assert await page.get_attribute("body", "data-flow") is None  # a new one comes with the next try
+    await enter_password(page, unique("nobody"), "still not the password")
+    await page.get_by_text("The username or password is not right. 4 attempts left.").wait_for()
+    assert await page.get_attribute("body", "data-flow") not in (None, flow_id)
 
 
-async def test_without_websockets_the_page_falls_back_to_long_polling(api, server, page):
+async def test_without_websockets_the_page_falls_back_to_long_polling(api, server, page, console):
+    console.allow(r"422 \(Unprocessable")  # the wrong password, answered over HTTP without a socket
     await page.route_web_socket(re.compile(r"/ws"), lambda socket: socket.close())
-    await page.goto(page_url(server))
+    flow_id = await start_with_a_wrong_password(page, server)
     await page.locator("body[data-live=long-poll]").wait_for()
-    flow_id = await page.get_attribute("body", "data-flow")
     reply = await api.admin("POST", f"/api/flows/{flow_id}/events", {"type": "cancel"})
     assert reply.status == 200
     await page.get_by_role("heading", name="This sign-in was cancelled").wait_for()
@@ -207,9 +217,7 @@ async def test_a_person_signs_in_with_the_keyboard_alone_on_a_phone(api, server,
 
 async def test_an_expired_sign_in_says_so_and_starts_again(start_server, page, shots):
     server = await start_server.started(MFA_FLOW_FLOW_TTL="3", MFA_FLOW_SWEEP_INTERVAL="1")
-    await page.goto(page_url(server))
-    await page.get_by_label("Username").wait_for()
-    flow_id = await page.get_attribute("body", "data-flow")
+    flow_id = await start_with_a_wrong_password(page, server)
     await page.get_by_text("This sign-in times out in").wait_for()
     await page.get_by_role("heading", name="This sign-in timed out").wait_for(timeout=15_000)
     await shots.take(page, "expired")
@@ -292,3 +300,51 @@ async def test_a_remembered_device_needs_only_the_password_next_time(api, server
     await shots.take(page, "password-only-on-a-remembered-device")
     devices = (await api.admin("GET", f"/api/users/{user['id']}/trusted-devices")).body
     assert len(devices) == 1
+
+
+async def newest_flow(api) -> str | None:
+    items = (await api.admin("GET", "/api/flows?limit=1")).body["items"]
+    return items[0]["id"] if items else None
+
+
+async def test_opening_or_reloading_the_page_creates_no_flow_and_a_reload_carries_on_the_sign_in(api, server, page, shots):
+    await api.configure(["totp"], "mandatory")
+    user = await api.new_user(unique("reloader"))
+    secret = (await api.admin("POST", f"/api/users/{user['id']}/mfa-verifications", {"type": "totp"})).body["secret"]
+    before = await newest_flow(api)
+
+    await page.goto(page_url(server))
+    for _ in range(3):
+        await page.get_by_label("Username").wait_for()
+        await page.reload()
+    await page.get_by_label("Username").wait_for()
+    assert await page.get_attribute("body", "data-flow") is None
+    assert await newest_flow(api) == before  # nothing made, nothing counted against the address
+
+    await enter_password(page, user["username"])
+    await page.get_by_role("heading", name="Enter your authenticator code").wait_for()
+    flow_id = await page.get_attribute("body", "data-flow")
+    assert await newest_flow(api) == flow_id  # made by the password's submission
+
+    await page.reload()  # in the middle of the sign-in: it carries on where it stood
+    await page.get_by_role("heading", name="Enter your authenticator code").wait_for()
+    assert await page.get_attribute("body", "data-flow") == flow_id
+    await shots.take(page, "reloaded-mid-sign-in")
+    await enter_code(page, await fresh_code(secret))
+    await page.get_by_role("heading", name="You are signed in").wait_for()
+
+    await page.reload()  # a finished sign-in is not picked up again: a fresh form, still no new flow
+    await page.get_by_label("Username").wait_for()
+    assert await newest_flow(api) == flow_id
+
+
+async def test_with_sign_up_on_the_form_offers_an_account_before_any_flow_exists(start_server, page, shots):
+    server = await start_server.started(MFA_FLOW_SIGN_UP="1")
+    await page.goto(page_url(server))
+    create = page.get_by_role("button", name="Create an account")
+    await create.wait_for()
+    assert await page.get_attribute("body", "data-flow") is None
+    await page.get_by_label("Username").fill(unique("newcomer"))
+    await page.get_by_label("Password").fill("correct horse battery")
+    await create.click()
+    await page.get_by_role("heading", name="You are signed in").wait_for()
