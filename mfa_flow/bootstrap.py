@@ -11,6 +11,7 @@ from typing import Any
 
 from . import local_keys
 from .app.audit import AuditService
+from .app.audit_keeper import AuditKeeper
 from .app.flows import FlowService
 from .app.limits import AbuseLimits
 from .app.management import Management
@@ -56,6 +57,7 @@ class Services:
     webhooks: WebhookService
     audit: AuditService
     limits: AbuseLimits
+    audit_keeper: AuditKeeper
     oidc: OidcService
 
     async def ensure_signing_key(self) -> None:
@@ -101,6 +103,7 @@ def build(settings: Settings, db: Database) -> Services:
         webhooks=WebhookService(db, settings, box),
         audit=AuditService(db, keyring),
         limits=limits,
+        audit_keeper=AuditKeeper(db, keyring, settings),
         oidc=OidcService(db, settings, flows, keyring),
     )
 
@@ -113,7 +116,7 @@ async def run_worker(settings: Settings, url: str, metrics_port: int | None) -> 
     try:
         courier = Courier(settings.webhook_allow_private, settings.webhook_concurrency)
         worker = Worker(services.db, url, settings, services.box, services.flows, courier,
-                        MetricsServer(settings.metrics_key))
+                        MetricsServer(settings.metrics_key), services.audit_keeper)
         await worker.run(metrics_port)
     finally:
         await services.close()

@@ -144,15 +144,11 @@ def cmd_audit_export(args) -> int:
 
 
 def cmd_audit_checkpoint(args) -> int:
-    from .audit.checkpoints import CheckpointRound, make_checkpoints
-
-    async def work(s: bootstrap.Services) -> CheckpointRound:
-        return await make_checkpoints(
-            s.db, s.keyring, s.settings.checkpoint_rows, s.settings.checkpoint_seconds, force=True,
-            max_batches=10**9, origin=s.settings.log_origin,
-        )
-
-    done = _with_services(work)
+    bar = ProgressBar("rows", threshold=50_000, enabled=not args.no_progress)
+    try:
+        done = _with_services(lambda s: s.audit_keeper.catch_up(bar))
+    finally:
+        bar.close()
     made = done.checkpoints
     print(f"{len(made)} checkpoint(s) signed" + (f": {', '.join(map(str, made))}" if made else " (nothing new)"))
     head = done.tree_head
@@ -309,8 +305,11 @@ def _audit_commands(commands) -> None:
         description="Sign running-hash checkpoints up to the newest settled row, extend the Merkle tree with every "
         "settled row not in it yet (rows written before the upgrade included, in cursor order), and sign a tree "
         "head (a C2SP checkpoint, origin MFA_FLOW_LOG_ORIGIN) when the tree grew. Rows are settled once no older "
-        "transaction is still running on the PostgreSQL server.",
+        "transaction is still running on the PostgreSQL server. A large backlog (after an upgrade, a restore or a "
+        "bulk import) is taken MFA_FLOW_AUDIT_BATCH rows per transaction, with a progress bar; the worker does the "
+        "same in the background, resting between batches.",
     )
+    checkpoint.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     checkpoint.set_defaults(run=cmd_audit_checkpoint)
     prove = sub.add_parser(
         "prove",

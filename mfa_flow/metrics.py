@@ -13,6 +13,18 @@ TRANSITION_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 
+# --- The audit trail (the worker keeps it; /metrics of `serve` reads the gauges from the database) ---
+AUDIT_ROWS_BEHIND = Gauge(
+    "mfa_flow_audit_rows_behind",
+    "Transition rows not yet in the Merkle tree and the signed checkpoints (about: counted from the row ids)",
+    registry=REGISTRY,
+)
+AUDIT_TREE_SIZE = Gauge("mfa_flow_audit_tree_size", "Leaves in the audit log's Merkle tree", registry=REGISTRY)
+AUDIT_ROWS_ADDED = Counter(
+    "mfa_flow_audit_rows_added", "Rows this process added to the Merkle tree (a catch-up's rate is its rate())",
+    registry=REGISTRY,
+)
+
 # --- Webhooks (the worker's counters; /metrics of `serve` shows deliveries by status) -------
 WEBHOOK_DELIVERIES = Gauge(
     "mfa_flow_webhook_deliveries", "Webhook deliveries in the database, by status", ["status"], registry=REGISTRY

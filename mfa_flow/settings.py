@@ -45,12 +45,12 @@ def _seconds_list(name: str, default: tuple[float, ...]) -> tuple[float, ...]:
     return delays
 
 
-def _float(name: str, default: float) -> float:
+def _float(name: str, default: float, what: str = "a number of seconds") -> float:
     raw = _env(name)
     try:
         return default if raw is None else float(raw)
     except ValueError:
-        raise SystemExit(f"{name} must be a number of seconds, not {raw!r}") from None
+        raise SystemExit(f"{name} must be {what}, not {raw!r}") from None
 
 
 def _limit(name: str, default: int) -> int:
@@ -115,7 +115,8 @@ class Settings:
     sweep_interval: float = 5.0
     # Password hashing: argon2 jobs that may wait for a thread before the answer is 503.
     hash_queue: int = 8
-    # argon2id parameters of new password hashes; stored ones made otherwise are rehashed at sign-in.
+    # argon2 parameters (argon2id, or argon2i) of new password hashes; stored ones made otherwise are
+    # rehashed at sign-in.
     password_hash: profiles.Argon2Profile = profiles.PROFILES[profiles.DEFAULT]
     # After SIGTERM, how long ``serve`` keeps answering (with /readyz at 503) before it stops.
     drain_seconds: float = 0.0
@@ -146,6 +147,10 @@ class Settings:
     oidc_secret_overlap: int = 86400
     checkpoint_rows: int = 1000
     checkpoint_seconds: int = 300
+    # The audit trail's catch-up (after an upgrade, a restore, a bulk import): rows per
+    # transaction, and the share of the time the worker spends on it (it rests in between).
+    audit_batch: int = 2000
+    audit_catch_up_share: float = 0.25
     log_origin: str = "mfa-flow/audit"
     metrics_key: str | None = None  # when set, /metrics wants it as a Bearer token
     body_timeout: float = 15.0  # seconds a request body may take to arrive
@@ -209,6 +214,8 @@ class Settings:
             oidc_secret_overlap=_int("MFA_FLOW_OIDC_SECRET_OVERLAP", 86400),
             checkpoint_rows=_int("MFA_FLOW_CHECKPOINT_ROWS", 1000),
             checkpoint_seconds=_int("MFA_FLOW_CHECKPOINT_SECONDS", 300),
+            audit_batch=_int("MFA_FLOW_AUDIT_BATCH", 2000),
+            audit_catch_up_share=_float("MFA_FLOW_AUDIT_CATCH_UP_SHARE", 0.25, "a share of the time from 0.01 to 1"),
             metrics_key=_env("MFA_FLOW_METRICS_KEY"),
             body_timeout=_float("MFA_FLOW_BODY_TIMEOUT", 15.0),
             event_loop=_env("MFA_FLOW_EVENT_LOOP", "auto"),
@@ -223,6 +230,12 @@ class Settings:
         if not values["webhook_retention_days"] >= 0:
             raise SystemExit("MFA_FLOW_WEBHOOK_RETENTION_DAYS must be a number of days (0 keeps messages for ever),"
                              f" not {values['webhook_retention_days']:g}")
+        if not 100 <= values["audit_batch"] <= 1_000_000:
+            raise SystemExit(f"MFA_FLOW_AUDIT_BATCH must be a number of rows from 100 to 1000000,"
+                             f" not {values['audit_batch']}")
+        if not 0.01 <= values["audit_catch_up_share"] <= 1:
+            raise SystemExit("MFA_FLOW_AUDIT_CATCH_UP_SHARE must be a share of the time from 0.01 to 1 (1: no rest),"
+                             f" not {values['audit_catch_up_share']:g}")
         if values["manage_max_age"] <= 0:
             raise SystemExit(f"MFA_FLOW_MANAGE_MAX_AGE must be a positive number of seconds, not {values['manage_max_age']}")
         if values["event_loop"] not in ("auto", "uvloop", "asyncio"):

@@ -1,4 +1,5 @@
-"""``mfa-flow worker``: delivers webhooks from the outbox and runs the expiry sweep.
+"""``mfa-flow worker``: delivers webhooks from the outbox, runs the expiry sweep, and keeps the
+audit trail (signed checkpoints, the Merkle tree) up with the log (``app/audit_keeper.py``).
 
 Each of ``MFA_FLOW_WEBHOOK_CONCURRENCY`` couriers repeats: claim one due delivery (a row
 lock, ``FOR UPDATE SKIP LOCKED``, so several workers share the work), POST it, record the
@@ -22,6 +23,7 @@ from typing import Any, Protocol
 import asyncpg
 
 from . import logs, metrics
+from .app.audit_keeper import AuditKeeper
 from .app.flows import FlowService
 from .crypto import SecretBox
 from .live import ListeningConnection
@@ -56,7 +58,7 @@ def _now() -> datetime:
 
 class Worker:
     def __init__(self, db: Database, listen_url: str, settings: Settings, box: SecretBox, flows: FlowService,
-                 courier: Courier, metrics_server: MetricsServer) -> None:
+                 courier: Courier, metrics_server: MetricsServer, audit_keeper: AuditKeeper | None = None) -> None:
         self.db = db
         self.listen_url = listen_url
         self.settings = settings
@@ -64,6 +66,7 @@ class Worker:
         self.flows = flows
         self.courier = courier
         self.metrics_server = metrics_server
+        self.audit_keeper = audit_keeper
         self._stopping = asyncio.Event()
         self._signal = asyncio.Event()  # replaced after every wake-up, see _wake
 
@@ -229,6 +232,8 @@ class Worker:
             await self.metrics_server.start(self.settings.host, metrics_port)
         tasks = [asyncio.create_task(self._courier()) for _ in range(self.settings.webhook_concurrency)]
         tasks.append(asyncio.create_task(self._sweeper()))
+        if self.audit_keeper is not None:
+            tasks.append(asyncio.create_task(self.audit_keeper.keep(self._stopping)))
         log.info("worker started", couriers=self.settings.webhook_concurrency,
                  retry_schedule=list(self.settings.webhook_retry_schedule),
                  allow_private=self.settings.webhook_allow_private, metrics_port=metrics_port)

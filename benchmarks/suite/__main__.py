@@ -17,8 +17,9 @@ from pathlib import Path
 import asyncpg
 
 from mfa_flow import __version__, logs, loops
+from mfa_flow.passwords import profiles
 
-from .benches import BENCHES, DEFAULT
+from .benches import BENCHES, DEFAULT, OTHER_PASSWORD_PROFILES
 from .environment import Environment, Options
 from .report import Figure, markdown, say, table
 
@@ -34,7 +35,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
             "Run mfa-flow's benchmarks against one PostgreSQL (a scratch database on DATABASE_URL's server, "
             "made and dropped; without DATABASE_URL an embedded one) and print one table: each figure beside "
             "the ceiling it is held against, measured in the same run (the bare aiohttp + asyncpg endpoint, "
-            "pgbench with the same SQL, raw argon2id at the configured parameters). Progress goes to stderr. "
+            "pgbench with the same SQL, raw argon2 at the configured parameters). Progress goes to stderr. "
             "The machine's load average is printed with the figures: ratios measured in one run matter more "
             "than absolute figures."
         ),
@@ -52,6 +53,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile", metavar="DIR", type=Path,
                         help="profile the serving process with py-spy while it runs the transitions benchmark: a"
                         " flame graph (SVG) and the top entries go to DIR")
+    parser.add_argument("--password-profile", metavar="PROFILE", action="append", dest="password_profiles",
+                        help="an MFA_FLOW_PASSWORD_HASH value the passwords benchmark measures sign-ins/s at (repeat"
+                        f" for several; default: {', '.join(default_password_profiles())})")
     parser.add_argument("--markdown", metavar="FILE", type=Path, help="also write the table in Markdown to FILE")
     parser.add_argument("--json", metavar="FILE",
                         help="also write the figures as JSON to FILE ('-': stdout, after the table)")
@@ -61,7 +65,27 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHES)}")
     args.names = names
+    for setting in args.password_profiles or ():
+        try:
+            profiles.parse(setting)
+        except ValueError as exc:
+            parser.error(f"--password-profile {exc}")
+    args.password_profiles = tuple(args.password_profiles or default_password_profiles())
     return args
+
+
+def default_password_profiles() -> list[str]:
+    """The configured profile (MFA_FLOW_PASSWORD_HASH, else the default), then the others a team
+    is likely to keep from its current identity provider, each cost once."""
+    configured = os.environ.get("MFA_FLOW_PASSWORD_HASH") or profiles.DEFAULT
+    chosen: dict[tuple, str] = {}
+    for setting in (configured, *OTHER_PASSWORD_PROFILES):
+        try:
+            p = profiles.parse(setting)
+        except ValueError:
+            continue  # the run refuses it where it is used, naming it
+        chosen.setdefault((p.variant, p.time_cost, p.memory_kib, p.parallelism), setting)
+    return list(chosen.values())
 
 
 def rss_figures(peaks: dict[str, float]) -> list[Figure]:
@@ -97,6 +121,7 @@ async def run(args: argparse.Namespace) -> dict:
         warmup=0.5 if args.quick else 2.0,
         sockets=args.sockets or (100 if args.quick else 1000),
         profile=args.profile,
+        password_profiles=args.password_profiles,
     )
     env = Environment(options)
     started = datetime.now(UTC)

@@ -35,6 +35,7 @@ class Options:
     warmup: float = 2.0
     sockets: int = 1000
     profile: Path | None = None  # where py-spy's flame graph and top entries go
+    password_profiles: tuple[str, ...] = ()  # MFA_FLOW_PASSWORD_HASH values the passwords benchmark runs at
 
 
 def rss_mb(pid: int) -> float:
@@ -174,11 +175,25 @@ class Environment:
         self._servers.append(server)
         return server
 
+    async def worker(self, **env: str) -> ServerProcess:
+        """A ``worker`` process on the run's database (it delivers webhooks and keeps the audit
+        trail); stopped at the end of the run, or with ``stop``."""
+        settings = {"MFA_FLOW_ADMIN_KEY": ADMIN_KEY, "MFA_FLOW_SECRET_KEY": self.secret_key,
+                    "MFA_FLOW_EVENT_LOOP": self.loop, **env}
+        worker = await ServerProcess(await self.database_url(), command="worker", **settings).started(60)
+        self._servers.append(worker)
+        return worker
+
     async def main_server(self) -> ServerProcess:
         """The one-process server most benchmarks share."""
         if self._main is None:
             self._main = await self.server()
         return self._main
+
+    async def stop_main(self) -> None:
+        """Stop the shared server, if one runs (so that nothing else of the service runs)."""
+        if self._main is not None:
+            await self.stop(self._main)
 
     async def stop(self, server: ServerProcess) -> None:
         self._servers.remove(server)

@@ -67,3 +67,29 @@ async def closed_loop(clients: int, seconds: float, make_client: Callable[[int],
 
     await asyncio.gather(*(loop(step) for step in steps))
     return Run(count, seconds, latencies, steps_run)
+
+
+async def paced(rate: float, seconds: float, steps: list[Callable[[], Awaitable[int]]]) -> Run:
+    """An open loop: a request every 1/``rate`` s for ``seconds``, to the steps in turn, however
+    long the answers take (a slow answer does not hide the requests that would have queued behind
+    it: each latency runs from the moment its request was due). A step takes one request at a time
+    (a flow takes its events one by one), so a request may wait for the one before on its step."""
+    locks = [asyncio.Lock() for _ in steps]
+    latencies: list[float] = []
+    count = 0
+
+    async def one(n: int, due: float) -> None:
+        nonlocal count
+        async with locks[n % len(steps)]:
+            count += await steps[n % len(steps)]()
+        latencies.append(time.perf_counter() - due)
+
+    start = time.perf_counter()
+    total = int(rate * seconds)
+    tasks = []
+    for n in range(total):
+        due = start + n / rate
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        tasks.append(asyncio.create_task(one(n, due)))
+    await asyncio.gather(*tasks)
+    return Run(count, time.perf_counter() - start, latencies, total)

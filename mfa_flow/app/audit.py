@@ -59,3 +59,11 @@ class AuditService:
             flows = await uow.flows.count_by_state()
             deliveries = await uow.deliveries.count_by_status()
         return flows, deliveries
+
+    async def trail(self) -> tuple[int, int]:
+        """The Merkle tree's size and about how many rows it has yet to take in (for the
+        metrics page: a catch-up's progress, whichever process does it)."""
+        async with self.db.unit_of_work() as uow:
+            size = await transparency.tree_size(uow)
+            behind: int = await uow.audit.rows_behind()
+        return size, behind

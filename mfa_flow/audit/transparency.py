@@ -13,7 +13,7 @@ import base64
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Sequence
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -46,32 +46,56 @@ def _b64(hashes: list[bytes]) -> list[str]:
 # --- extending the tree ------------------------------------------------------------------------------
 
 
-async def extend_tree(uow: UnitOfWork, batch: int = 5000, max_batches: int = 40) -> int:
-    """Append settled rows after the tree's last leaf, in cursor order. The caller holds the
-    checkpoint lock. O(log n) stored hashes per row, read from the tree's right edge once.
-    Returns how many leaves were added."""
-    size, cursor = await uow.tree.size_and_cursor()
-    frontier: list[bytes] | None = None  # read once, and only when there is something to add
-    added = 0
-    for _ in range(max_batches):
-        rows = await uow.audit.settled_hashes(cursor, batch)
+class TreeGrowth:
+    """Appends settled rows to the stored tree within one transaction, batch by batch, in cursor
+    order. The caller holds the checkpoint lock. O(log n) stored hashes per row, read from the
+    tree's right edge once."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.size = 0
+        self.cursor: Cursor = (0, 0)  # of the last leaf
+        self.added = 0
+        self._frontier: list[bytes] | None = None  # read once, and only when there is something to add
+
+    async def start(self) -> "TreeGrowth":
+        self.size, self.cursor = await self.uow.tree.size_and_cursor()
+        return self
+
+    async def add(self, rows: Sequence[tuple[Cursor, str]]) -> None:
+        """Append ``rows`` (cursor, row hash), which come right after the last leaf."""
         if not rows:
-            break
-        if frontier is None:
-            frontier = merkle.frontier_of(size, await uow.tree.nodes(merkle.nodes_for([(0, size)])))
-        first = size
-        size, frontier, made = merkle.append(size, frontier, (bytes.fromhex(h) for _, h in rows))
-        await uow.tree.append(first, [c for c, _ in rows], made)
-        cursor = rows[-1][0]
-        added += len(rows)
+            return
+        if self._frontier is None:
+            self._frontier = merkle.frontier_of(
+                self.size, await self.uow.tree.nodes(merkle.nodes_for([(0, self.size)])))
+        first = self.size
+        self.size, self._frontier, made = merkle.append(self.size, self._frontier,
+                                                        (bytes.fromhex(h) for _, h in rows))
+        await self.uow.tree.append(first, [c for c, _ in rows], made)
+        self.cursor = rows[-1][0]
+        self.added += len(rows)
+
+    async def finish(self) -> int:
+        """How many leaves were added. After many at once (the first round after an upgrade,
+        or a catch-up) plans the service's connections cached while the tree was small (a scan
+        was cheapest then) would outlive it until autovacuum analyzes: fresh statistics make
+        every connection re-plan now."""
+        if self.added >= 50_000:
+            await self.uow.tree.analyze()
+        return self.added
+
+
+async def extend_tree(uow: UnitOfWork, batch: int = 5000, max_batches: int = 40) -> int:
+    """Append settled rows after the tree's last leaf, up to ``max_batches`` of ``batch``.
+    Returns how many leaves were added."""
+    growth = await TreeGrowth(uow).start()
+    for _ in range(max_batches):
+        rows = await uow.audit.settled_hashes(growth.cursor, batch)
+        await growth.add(rows)
         if len(rows) < batch:
             break
-    if added >= 50_000:
-        # The first round after an upgrade adds every stored row at once. Plans the service's
-        # connections cached while the tree was empty (a scan was cheapest then) would outlive
-        # it until autovacuum analyzes; fresh statistics make every connection re-plan now.
-        await uow.tree.analyze()
-    return added
+    return await growth.finish()
 
 
 async def tree_size(uow: UnitOfWork) -> int:
@@ -101,10 +125,12 @@ async def sign_tree_head(uow: UnitOfWork, keyring: Keyring, origin: str) -> Stor
 
 async def maybe_sign_tree_head(
     uow: UnitOfWork, keyring: Keyring, origin: str, every_rows: int, every_seconds: float,
-    force: bool, since: datetime | None,
+    force: bool, since: datetime | None, behind: bool = False,
 ) -> StoredHead | None:
     """On the checkpoint schedule: a head when the tree grew by ``every_rows`` leaves, or grew
-    at all and ``every_seconds`` passed since the last head (or ``since``), or with ``force``."""
+    at all and ``every_seconds`` passed since the last head (or ``since``), or with ``force``.
+    While the tree is ``behind`` (a catch-up, a batch at a time) only the time counts: a head
+    per batch would say nothing a witness needs."""
     latest = await uow.tree.latest_head()
     size = await tree_size(uow)
     if latest is not None and latest.tree_size == size:
@@ -113,7 +139,7 @@ async def maybe_sign_tree_head(
         return await sign_tree_head(uow, keyring, origin)  # the stored tree was rebuilt: say so
     last_epoch = latest.at_epoch if latest else (since or datetime.now(UTC)).timestamp()
     grown = size - (latest.tree_size if latest else 0)
-    if force or grown >= every_rows or time.time() - last_epoch >= every_seconds:
+    if force or (grown >= every_rows and not behind) or time.time() - last_epoch >= every_seconds:
         return await sign_tree_head(uow, keyring, origin)
     return None
 

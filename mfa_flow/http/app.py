@@ -7,14 +7,13 @@ import contextlib
 import os
 import signal
 import sys
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
 from .. import __version__, logs, loops
+from ..app.audit_keeper import IDLE_SECONDS
 from ..app.flows import FlowService
-from ..audit.checkpoints import make_checkpoints
 from ..factors.registry import Registry
 from ..live import ChangeFeed
 from ..settings import Settings
@@ -55,17 +54,14 @@ async def _sweep_expired(app: web.Application) -> None:
 
 
 async def _checkpoint(app: web.Application) -> None:
-    """Sign audit checkpoints every N rows or minutes (one process at a time does it)."""
+    """Sign audit checkpoints every N rows or minutes, a batch at a time, while no worker keeps
+    the audit trail (``app/audit_keeper.py``)."""
     settings: Settings = app["settings"]
-    started = datetime.now(UTC)
+    services: Services = app["services"]
     while True:
-        await asyncio.sleep(min(5.0, settings.checkpoint_seconds))
+        await asyncio.sleep(min(IDLE_SECONDS, settings.checkpoint_seconds))
         try:
-            services: Services = app["services"]
-            await make_checkpoints(
-                services.db, services.keyring, settings.checkpoint_rows, settings.checkpoint_seconds, since=started,
-                origin=settings.log_origin,
-            )
+            await services.audit_keeper.tick()
         except Exception:  # keep going: a failed round is retried at the next one
             log.exception("audit checkpoint failed")
 

@@ -42,6 +42,9 @@ async def metrics_text(request):
         metrics.FLOWS_BY_STATE.labels(state).set(counts.get(state, 0))
     for status in ("pending", "succeeded", "failed"):
         metrics.WEBHOOK_DELIVERIES.labels(status).set(deliveries.get(status, 0))
+    tree_size, rows_behind = await request.app["audit"].trail()
+    metrics.AUDIT_TREE_SIZE.set(tree_size)
+    metrics.AUDIT_ROWS_BEHIND.set(rows_behind)
     return web.Response(body=generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

@@ -1,4 +1,4 @@
-"""Password hashing with argon2id (argon2-cffi) at the configured profile, on a bounded pool.
+"""Password hashing with argon2 (argon2-cffi) at the configured profile, on a bounded pool.
 
 argon2 costs ~100 ms of CPU per check at the default profile, by design. argon2-cffi releases
 the GIL, so a thread per core is the most that helps; more threads only make every check
@@ -9,7 +9,8 @@ real sign-in wait.
 
 A stored password is a digest and its algorithm: ``argon2`` for what this service hashed, or
 one of ``digests.ALGORITHMS`` for users imported with their old digest. A successful check of
-a digest that is not argon2id at the configured profile (``MFA_FLOW_PASSWORD_HASH``) also
+a digest that is not argon2 at the configured profile (``MFA_FLOW_PASSWORD_HASH``: argon2id, or
+argon2i when an operator chose it to match imported digests) also
 computes its replacement, in the same pool job, for the sign-in's transaction to store.
 """
 
@@ -34,13 +35,14 @@ from . import digests
 from .profiles import Argon2Profile
 
 ARGON2 = "argon2"
+_TYPES = {"argon2id": Type.ID, "argon2i": Type.I}
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Checked:
-    """A password checked against a stored digest; ``rehashed`` is the argon2id digest at the
+    """A password checked against a stored digest; ``rehashed`` is the argon2 digest at the
     configured profile that replaces it (only after a match, and only when it is due)."""
 
     ok: bool
@@ -48,12 +50,12 @@ class Checked:
 
 
 class Hasher:
-    """argon2id at one profile: new hashes, and checks of stored digests of any accepted algorithm."""
+    """argon2 at one profile: new hashes, and checks of stored digests of any accepted algorithm."""
 
     def __init__(self, profile: Argon2Profile) -> None:
         self.profile = profile
         self._argon2 = PasswordHasher(time_cost=profile.time_cost, memory_cost=profile.memory_kib,
-                                      parallelism=profile.parallelism, type=Type.ID)
+                                      parallelism=profile.parallelism, type=_TYPES[profile.variant])
         # Checked against when the username is unknown, so that a wrong username costs the same
         # time as a wrong password and the two cannot be told apart.
         self._dummy = self._argon2.hash("mfa-flow: no such user")
@@ -74,7 +76,7 @@ class Hasher:
         elif not digests.verify(algorithm, digest, password):
             return Checked(False)
         else:
-            due = True  # imported from another system: argon2id from now on
+            due = True  # imported from another system: the configured argon2 from now on
         return Checked(True, self._argon2.hash(password) if due else None)
 
     def _matches_argon2(self, digest: str, password: str) -> bool:

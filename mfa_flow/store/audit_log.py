@@ -19,6 +19,9 @@ ROW_COLUMNS = (
 )
 # Any constant will do, as long as every process of the service uses the same one.
 _CHECKPOINT_LOCK = 0x6D66615F61756474  # "mfa_audt"
+# Held (session-level) by the process that keeps the audit trail up, the worker: while it is
+# held, the serving processes leave the checkpoints and the tree to it.
+KEEPER_LOCK = 0x6D66615F6B656570  # "mfa_keep"
 _AFTER = "(xid, id) > ($1::text::xid8, $2::bigint)"
 _SETTLED = "xid < pg_snapshot_xmin(pg_current_snapshot())"
 _CHECKPOINT_COLUMNS = (
@@ -94,6 +97,21 @@ class AuditLog:
     async def try_lock_checkpointing(self) -> bool:
         """One checkpoint writer at a time across all processes (released at commit)."""
         return await self.conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _CHECKPOINT_LOCK)
+
+    async def keeper_elsewhere(self) -> bool:
+        """Whether another process keeps the audit trail (holds ``KEEPER_LOCK``). Answered by
+        taking the lock shared until the end of this transaction, so that the keeper cannot
+        start in the middle of it."""
+        return not await self.conn.fetchval("SELECT pg_try_advisory_xact_lock_shared($1)", KEEPER_LOCK)
+
+    async def rows_behind(self) -> int:
+        """About how many rows the Merkle tree has yet to take in: the rows numbered after the
+        tree's last leaf (ids come from one sequence, in about the log's order; ids that rolled-
+        back transactions drew count too, so this can be a little high). Two index reads."""
+        return await self.conn.fetchval(
+            "SELECT greatest(0, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM transitions_id_seq)"
+            " - coalesce((SELECT cursor_id FROM audit_tree_leaves ORDER BY leaf_index DESC LIMIT 1), 0))"
+        )
 
     # --- retention ---
 

@@ -261,15 +261,19 @@ async def test_hashes_made_at_another_profile_are_rehashed_at_the_next_sign_in(a
     created = await owasp.new_user(unique("max"))
     assert extract_parameters((await stored_password(run_database, created["id"]))[0]).memory_cost == 19456
 
-    explicit = Api((await start_server.started(MFA_FLOW_PASSWORD_HASH="argon2id:t=4,m=12288,p=2")).base_url, http)
+    explicit = Api((await start_server.started(MFA_FLOW_PASSWORD_HASH="argon2id:m=12288,t=4,p=2")).base_url, http)
     await signs_in(explicit, user["username"])
     params = extract_parameters((await stored_password(run_database, user["id"]))[0])
-    assert (params.time_cost, params.memory_cost, params.parallelism) == (4, 12288, 2)
+    assert (params.type, params.time_cost, params.memory_cost, params.parallelism) == (Type.ID, 4, 12288, 2)
+    argon2i = Api((await start_server.started(MFA_FLOW_PASSWORD_HASH="argon2i:m=12288,t=4,p=2")).base_url, http)
+    await signs_in(argon2i, user["username"])  # the same cost, the variant an imported system checks
+    params = extract_parameters((await stored_password(run_database, user["id"]))[0])
+    assert (params.type, params.time_cost, params.memory_cost, params.parallelism) == (Type.I, 4, 12288, 2)
     await signs_in(api, user["username"])  # and back to the default server's profile
     assert extract_parameters((await stored_password(run_database, user["id"]))[0]).memory_cost == 65536
 
 
 async def test_the_server_refuses_to_start_with_a_profile_it_cannot_use(start_server):
     with pytest.raises(RuntimeError) as refused:
-        await start_server.started(MFA_FLOW_PASSWORD_HASH="argon2id:t=1,m=1024,p=1")
-    assert "MFA_FLOW_PASSWORD_HASH m x t must be at least 35840" in str(refused.value)
+        await start_server.started(MFA_FLOW_PASSWORD_HASH="argon2id:m=1024,t=1,p=1")
+    assert "MFA_FLOW_PASSWORD_HASH 'argon2id:m=1024,t=1,p=1': m x t must be at least 35840" in str(refused.value)

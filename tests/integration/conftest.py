@@ -20,6 +20,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from mfa_flow import bootstrap
+from mfa_flow.app.audit_keeper import AuditKeeper
 from mfa_flow.app.flows import FlowService
 from mfa_flow.app.management import Management
 from mfa_flow.app.webhooks import WebhookService
@@ -43,6 +44,7 @@ class InProcess:
     flows: FlowService
     management: Management
     webhooks: WebhookService
+    audit_keeper: AuditKeeper
     tokens: dict[str, str] = field(default_factory=dict)  # flow id -> flow token, as its client holds it
 
     async def configure(self, factors: list[str], policy: str) -> None:
@@ -123,6 +125,7 @@ async def build_service(settings: Settings) -> InProcess:
         flows=services.flows,
         management=services.management,
         webhooks=services.webhooks,
+        audit_keeper=services.audit_keeper,
     )
 
 
