@@ -2,7 +2,7 @@
 // account flow (POST /api/flows with purpose "manage" and the sign-in's result token). Every
 // change is an event of that flow, so it is in the audit log like a sign-in.
 
-import { $, api, button, confirmAction, el, factorName, plural, product } from "./common.js";
+import { $, button, confirmAction, el, factorName, plural, product, service } from "./common.js";
 import { FlowUI } from "./flow-ui.js";
 
 const when = (iso) => (iso ? new Date(iso).toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" }) : null);
@@ -144,7 +144,7 @@ const ui = new FlowUI($("#flow"), {
 });
 
 // A server without account flows (an older release) says so instead of failing after sign-in.
-const spec = await api("GET", "/openapi.json");
+const spec = await service.openapi();
 const creation = spec.components.schemas.CreateFlow || {};
 if (creation.properties && creation.properties.purpose) {
   ui.begin();

@@ -1,5 +1,13 @@
-// What the three pages share: building elements, calling the API, following a flow live.
-// Everything here talks to the service's own public API; no rule of the service lives here.
+// What the three pages share: building elements, and the service's client. The pages talk to
+// the API only through the SDK (clients/js, served as vendor/mfa-flow-client/): no rule of the
+// service lives here.
+
+import { ApiError, MfaFlowClient, isTerminal } from "./vendor/mfa-flow-client/index.js";
+
+export { ApiError, MfaFlowClient, isTerminal };
+
+// The service behind this page (its own origin), with no key: flows carry their own tokens.
+export const service = new MfaFlowClient();
 
 export const $ = (selector, root = document) => root.querySelector(selector);
 export const product = document.body.dataset.product || "mfa-flow";
@@ -46,38 +54,6 @@ export function confirmAction({ title, says, confirm, back = "Cancel" }) {
   });
 }
 
-// An answer that is not 2xx: the RFC 9457 problem document, its status and Retry-After.
-export class ApiError extends Error {
-  constructor(status, problem, retryAfter) {
-    super(problem.detail || problem.title || `HTTP ${status}`);
-    this.status = status;
-    this.problem = problem;
-    this.kind = (problem.type || "").split(":").pop();
-    this.retryAfter = retryAfter;
-  }
-}
-
-export async function api(method, path, { token, body, headers = {} } = {}) {
-  const response = await fetch(path, {
-    method,
-    headers: {
-      ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-      ...(token ? { Authorization: `Bearer ${token}` } : {}),
-      ...headers,
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (response.status === 204 || response.status === 304) return null;
-  const text = await response.text();
-  let data = null;
-  try { data = text ? JSON.parse(text) : null; } catch { data = { detail: text.slice(0, 200) }; }
-  if (!response.ok) {
-    const retry = Number(response.headers.get("Retry-After")) || (data && data.retry_after) || null;
-    throw new ApiError(response.status, data || {}, retry);
-  }
-  return data;
-}
-
 export const FACTORS = {
   totp: { name: "Authenticator app", hint: "A 6-digit code from an app on your phone" },
   webauthn: { name: "Passkey", hint: "Your fingerprint, face, screen lock or a security key" },
@@ -118,102 +94,6 @@ export function countdown(node, until, render, done) {
     setTimeout(tick, Math.min(1000, left * 1000));
   };
   tick();
-}
-
-const TERMINAL = new Set(["done", "failed", "expired", "cancelled"]);
-export const isTerminal = (state) => TERMINAL.has(state);
-
-// Follows one flow: the WebSocket first; if it cannot be opened (a proxy that drops
-// upgrades), long-polling GET ?wait=. onFlow gets each version newer than the last one seen.
-// document.body.dataset.live says which is in use.
-export class FlowFollower {
-  constructor(flowId, token, onFlow) {
-    Object.assign(this, { flowId, token, onFlow, version: -1, stopped: false, socket: null, failures: 0 });
-    this.pending = new Map(); // event id -> {resolve, reject}, answered by an ack or an error
-    this.sequence = 0;
-    // Settles once the WebSocket is open (true) or will not be (false): a flow created to
-    // carry an event waits for it, so that the event goes over the socket too.
-    this.opened = new Promise((resolve) => { this.settleOpened = resolve; });
-  }
-
-  // Sends one event: over the WebSocket when it is open (its answer is an ack or an error
-  // message, so a refused code is no failed request in the browser's console), else POST.
-  send(event) {
-    if (!this.socket || this.socket.readyState !== WebSocket.OPEN) {
-      return api("POST", `/api/flows/${this.flowId}/events`, { token: this.token, body: event });
-    }
-    const id = `e${++this.sequence}`;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.socket.send(JSON.stringify({ type: "event", id, event }));
-    });
-  }
-
-  answered(data) {
-    const waiting = this.pending.get(data.id);
-    if (!waiting) return;
-    this.pending.delete(data.id);
-    if (data.type === "ack") waiting.resolve(data.flow);
-    else waiting.reject(new ApiError(data.problem.status, data.problem, data.problem.retry_after || null));
-  }
-
-  offer(flow) {
-    if (!flow || this.stopped || flow.version <= this.version) return;
-    this.version = flow.version;
-    this.onFlow(flow);
-    if (isTerminal(flow.state)) this.stop();
-  }
-
-  start() {
-    if (!("WebSocket" in window)) { this.settleOpened(false); this.poll(); return; }
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const url = `${scheme}://${location.host}/api/flows/${this.flowId}/ws?token=${encodeURIComponent(this.token)}`;
-    let opened = false;
-    const socket = new WebSocket(url);
-    this.socket = socket;
-    socket.addEventListener("open", () => {
-      opened = true;
-      this.failures = 0;
-      document.body.dataset.live = "websocket";
-      this.settleOpened(true);
-    });
-    socket.addEventListener("message", (message) => {
-      const data = JSON.parse(message.data);
-      if (data.type === "flow") this.offer(data.flow);
-      else if (data.type === "ack" || data.type === "error") this.answered(data);
-    });
-    socket.addEventListener("close", (closed) => {
-      // After the final state the server closes the socket; an answer still awaited is moot.
-      for (const { resolve, reject } of this.pending.values()) {
-        if (this.stopped) resolve(null); else reject(new Error("the connection closed; try again"));
-      }
-      this.pending.clear();
-      if (!opened) this.settleOpened(false);
-      if (this.stopped || closed.code === 1000) return;
-      // 1001: the server is shutting down, another one answers. Never opened: fall back.
-      if (!opened || ++this.failures > 3) this.poll();
-      else setTimeout(() => this.start(), 500 * this.failures);
-    });
-  }
-
-  async poll() {
-    document.body.dataset.live = "long-poll";
-    while (!this.stopped) {
-      try {
-        const headers = this.version >= 0 ? { "If-None-Match": `"${this.version}"` } : {};
-        const flow = await api("GET", `/api/flows/${this.flowId}?wait=25`, { token: this.token, headers });
-        if (flow) this.offer(flow);
-      } catch {
-        await new Promise((resolve) => setTimeout(resolve, 2000));
-      }
-    }
-  }
-
-  stop() {
-    this.stopped = true;
-    // With an answer still awaited, the server closes the socket itself after the final state.
-    if (this.socket && this.socket.readyState <= WebSocket.OPEN && !this.pending.size) this.socket.close(1000);
-  }
 }
 
 // Text to a file the browser saves (backup codes as .txt).

@@ -3,8 +3,8 @@
 // Parts of the API a server does not have (an older release) are found from its
 // /openapi.json and left out with a note, rather than failing.
 
-import { $, ApiError, FACTORS, api, button, confirmAction, el, plural, product } from "./common.js";
-import { verifyChain } from "./audit-chain.js";
+import { $, ApiError, FACTORS, MfaFlowClient, button, confirmAction, el, plural, product } from "./common.js";
+import { verifyChain } from "./vendor/mfa-flow-client/index.js";
 
 const KEY = "mfa-flow.console.key";
 const main = $("#main");
@@ -13,11 +13,10 @@ let role = null;
 let spec = null; // the server's /openapi.json
 let live = null; // the flows stream while the Flows page is open
 
-const call = (method, path, body) => api(method, path, { token: key, body });
+let client = new MfaFlowClient({ token: key }); // the SDK, holding the console's key
 
 // --- what the server offers (from its OpenAPI document) ---------------------------------------
 
-const has = (path, method = "get") => Boolean(spec && spec.paths[path] && spec.paths[path][method]);
 function schema(name) { return (spec && spec.components.schemas[name]) || {}; }
 function enumOf(node) {
   if (!node) return [];
@@ -96,6 +95,7 @@ function askForKey(message) {
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     key = input.value.trim();
+    client = new MfaFlowClient({ token: key });
     if (key) await open();
   });
   page(`${product} console`, alert, form);
@@ -104,7 +104,7 @@ function askForKey(message) {
 
 // Which key this is: the admin's, the auditor's (read-only), or neither.
 async function identify() {
-  const { role: found } = await call("GET", "/api/whoami");
+  const { role: found } = await client.whoami();
   if (found !== "admin" && found !== "auditor") throw new ApiError(401, { detail: "not a console key" });
   return found;
 }
@@ -118,7 +118,7 @@ async function open() {
     return;
   }
   sessionStorage.setItem(KEY, key);
-  spec = spec || await api("GET", "/openapi.json");
+  spec = await client.openapi();
   document.body.dataset.role = role;
   $("#nav").hidden = false;
   $(".console").classList.remove("signed-out");
@@ -151,7 +151,7 @@ function option(type, name, value, checked, [title, hint], attributes = {}) {
 }
 
 async function showMfa() {
-  const config = await call("GET", "/api/config/mfa");
+  const config = await client.config.get();
   const configSchema = schema("MfaConfig");
   const factors = enumOf(configSchema.properties.factors);
   const policies = enumOf(configSchema.properties.policy);
@@ -214,7 +214,7 @@ async function showMfa() {
     if (devices) {
       body.trusted_devices = { enabled: form.querySelector("#trusted-on").checked, days: Number(form.querySelector("#trusted-days").value) };
     }
-    const answer = await attempt(alert, () => call("PUT", "/api/config/mfa", body));
+    const answer = await attempt(alert, () => client.config.put(body));
     if (answer) saved.textContent = "Saved. New sign-ins follow these settings.";
   });
   page("Multi-factor auth", el("p", { class: "lead" }, "Choose the second steps your users may set up, and when they are asked to."),
@@ -228,7 +228,7 @@ async function showUsers(userId) {
   const alert = alertBox();
   const results = el("div", { id: "user-results" });
   const panels = [];
-  if (has("/api/users", "get")) {
+  if (client.supports("users.list")) {
     const search = el("input", { id: "search", name: "search", type: "search", autocomplete: "off" });
     const form = el("form", { class: "inline", role: "search" },
       el("div", {}, el("label", { for: "search" }, "Username, email or phone starts with"), search),
@@ -236,7 +236,7 @@ async function showUsers(userId) {
     let latest = 0; // only the answer to the last search is shown, whichever comes back first
     const find = async () => {
       const mine = ++latest;
-      const found = await attempt(alert, () => call("GET", `/api/users?limit=50&search=${encodeURIComponent(search.value.trim())}`));
+      const found = await attempt(alert, () => client.users.list({ limit: 50, search: search.value.trim() }));
       if (found && mine === latest) results.replaceChildren(usersTable(found.items));
     };
     form.addEventListener("submit", (e) => { e.preventDefault(); find(); });
@@ -283,15 +283,14 @@ function newUserPanel() {
     e.preventDefault();
     const body = Object.fromEntries(fields.map((f) => [f, inputs[f].value.trim()]).filter(([, v]) => v));
     if (inputs.password.value) body.password = inputs.password.value;
-    const user = await attempt(alert, () => call("POST", "/api/users", body));
+    const user = await attempt(alert, () => client.users.create(body));
     if (user) location.hash = `#users/${encodeURIComponent(user.id)}`;
   });
   return el("div", { class: "panel" }, el("h2", {}, "Create a user"), form);
 }
 
 async function showUser(userId) {
-  const path = `/api/users/${encodeURIComponent(userId)}`;
-  const [user, factors] = await Promise.all([call("GET", path), call("GET", `${path}/mfa-verifications`)]);
+  const [user, factors] = await Promise.all([client.users.get(userId), client.users.factors(userId)]);
   const alert = alertBox();
   const refresh = () => showUser(userId);
   const act = async (job) => { if (await attempt(alert, job) !== undefined) refresh(); };
@@ -303,20 +302,20 @@ async function showUser(userId) {
     el("dt", {}, "Status"), el("dd", {}, userStatus(user)));
   const actions = [];
   const mfa = user.mfa || {};
-  if (has("/api/users/{user_id}", "patch") && "required" in mfa) {
+  if (client.supports("users.update") && "required" in mfa) {
     actions.push(button(mfa.required ? "Stop requiring MFA" : "Require MFA",
-      () => act(() => call("PATCH", path, { mfa: { required: !mfa.required } })), { kind: "secondary" }));
+      () => act(() => client.users.update(userId, { mfa: { required: !mfa.required } })), { kind: "secondary" }));
   }
-  if (has("/api/users/{user_id}/unlock", "post") && userStatus(user) !== "active") {
-    actions.push(button("Unlock", () => act(() => call("POST", `${path}/unlock`)), { kind: "secondary" }));
+  if (client.supports("users.unlock") && userStatus(user) !== "active") {
+    actions.push(button("Unlock", () => act(() => client.users.unlock(userId)), { kind: "secondary" }));
   }
-  if (has("/api/users/{user_id}/reset-mfa", "post")) {
+  if (client.supports("users.resetMfa")) {
     actions.push(button("Reset MFA", async () => {
       const sure = await confirmAction({ title: `Reset MFA for ${user.username}?`,
         says: [`Every second step of ${user.username} (${plural(factors.length, "method", "methods")}) and every device they asked to be remembered is removed.`,
           "At their next sign-in they are asked to set up a second step as a new user would be."],
         confirm: "Reset MFA" });
-      if (sure) act(() => call("POST", `${path}/reset-mfa`));
+      if (sure) act(() => client.users.resetMfa(userId));
     }, { kind: "danger" }));
   }
   const methodName = (v) => (FACTORS[v.type] || { name: v.type }).name;
@@ -337,7 +336,7 @@ async function showUser(userId) {
     el("td", {}, when(v.created_at)), el("td", {}, v.last_used_at ? when(v.last_used_at) : "never"),
     el("td", {}, button("Remove", async () => {
       const sure = await confirmAction({ title: `Remove ${methodName(v)} of ${user.username}?`, says: removal(v), confirm: "Remove" });
-      if (sure) act(() => call("DELETE", `${path}/mfa-verifications/${encodeURIComponent(v.id)}`));
+      if (sure) act(() => client.users.removeFactor(userId, v.id));
     }, { kind: "danger small", "aria-label": `Remove ${methodName(v)}` }))));
   const panels = [
     el("div", { class: "panel" }, facts, actions.length ? el("div", { class: "actions" }, ...actions) : null),
@@ -345,9 +344,8 @@ async function showUser(userId) {
       factors.length ? el("table", {}, el("thead", {}, el("tr", {}, ...["Method", "Detail", "Added", "Last used", ""].map((h) => el("th", { scope: "col" }, h)))),
         el("tbody", {}, ...factorRows)) : el("p", { class: "muted" }, "None set up.")),
   ];
-  if (has("/api/users/{user_id}/trusted-devices")) {
-    const devices = await call("GET", `${path}/trusted-devices`);
-    const list = devices.items || devices;
+  if (client.supports("users.trustedDevices")) {
+    const list = await client.users.trustedDevices(userId);
     panels.push(el("div", { class: "panel" }, el("h2", {}, "Trusted devices"),
       list.length ? el("table", {}, el("thead", {}, el("tr", {}, ...["Device", "Trusted", "Expires", ""].map((h) => el("th", { scope: "col" }, h)))),
         el("tbody", {}, ...list.map((d) => el("tr", {}, el("td", {}, d.name || d.user_agent || d.id), el("td", {}, when(d.created_at)),
@@ -355,7 +353,7 @@ async function showUser(userId) {
           el("td", {}, button("Revoke", async () => {
             const sure = await confirmAction({ title: "Revoke this device?",
               says: [`At the next sign-in there, ${user.username} is asked for a second step again.`], confirm: "Revoke" });
-            if (sure) act(() => call("DELETE", `${path}/trusted-devices/${encodeURIComponent(d.id)}`));
+            if (sure) act(() => client.users.revokeTrustedDevices(userId, d.id));
           }, { kind: "danger small" }))))))
         : el("p", { class: "muted" }, "None.")));
   }
@@ -363,28 +361,6 @@ async function showUser(userId) {
 }
 
 // --- Flows --------------------------------------------------------------------------------------
-
-// Reads a text/event-stream with fetch (so the key goes in a header, not in the URL).
-async function followEvents(path, { onOpen, onEvent, signal }) {
-  const response = await fetch(path, { headers: { Authorization: `Bearer ${key}`, Accept: "text/event-stream" }, signal });
-  if (!response.ok) throw new Error(`the live stream answered ${response.status}`);
-  await onOpen();
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buffer += value;
-    let end;
-    while ((end = buffer.indexOf("\n\n")) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const event = (block.match(/^event: (.*)$/m) || [])[1];
-      const data = block.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
-      if (event) onEvent(event, data ? JSON.parse(data) : null);
-    }
-  }
-}
 
 // A flow's user by name (the flow carries the username since its first factor held), linked to
 // the user's page; "—" before anyone is known.
@@ -410,7 +386,7 @@ async function showFlows(flowId) {
     rows.set(flow.id, row);
   };
   const load = async () => {
-    const recent = await call("GET", "/api/flows?limit=50");
+    const recent = await client.flows.list({ limit: 50 });
     for (const flow of recent.items.reverse()) render(flow);
   };
   page("Flows",
@@ -423,17 +399,15 @@ async function showFlows(flowId) {
   // answered): no change in between is missed. Reconnects, and reads the list again, if cut.
   const connect = async () => {
     try {
-      await followEvents("/api/flows/sse", {
+      await client.flows.watchAll({
         signal: controller.signal,
         onOpen: async () => {
           await load();
           status.textContent = "Live: new sign-ins and changes appear here as they happen.";
           document.body.dataset.live = "on";
         },
-        onEvent: (event, flow) => {
-          if (event === "flow") render(flow);
-          else if (event === "resync") load();
-        },
+        onFlow: render,
+        onResync: load,
       });
     } catch { /* cut, or left the page */ }
     if (!controller.signal.aborted) {
@@ -446,7 +420,7 @@ async function showFlows(flowId) {
 }
 
 async function showFlow(flowId) {
-  const [flow, rows] = await Promise.all([call("GET", `/api/flows/${flowId}`), call("GET", `/api/flows/${flowId}/transitions`)]);
+  const [flow, rows] = await Promise.all([client.flows.get(flowId), client.flows.transitions(flowId)]);
   const check = await verifyChain(rows);
   const verdict = check.ok
     ? el("p", { class: "verified", id: "chain" }, `✓ Chain verified in this browser: ${plural(check.rows, "transition", "transitions")}, each hash recomputed with SHA-256.`)
@@ -478,7 +452,7 @@ async function showFlow(flowId) {
 
 async function showWebhooks(webhookId) {
   if (webhookId) return showWebhook(webhookId);
-  const hooks = await call("GET", "/api/webhooks");
+  const hooks = await client.webhooks.list();
   const events = enumOf(schema("NewWebhook").properties.events);
   const url = el("input", { id: "hook-url", name: "url", type: "url", autocomplete: "off", placeholder: "https://example.com/hooks" });
   const alert = alertBox();
@@ -491,7 +465,7 @@ async function showWebhooks(webhookId) {
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const chosen = [...form.querySelectorAll("input[name=event]:checked")].map((b) => b.value);
-    const created = await attempt(alert, () => call("POST", "/api/webhooks", { url: url.value.trim(), events: chosen }));
+    const created = await attempt(alert, () => client.webhooks.create({ url: url.value.trim(), events: chosen }));
     if (created) {
       await showWebhooks();
       main.append(secretOnce(created.secret));
@@ -514,18 +488,17 @@ function secretOnce(secret) {
 }
 
 async function showWebhook(webhookId) {
-  const path = `/api/webhooks/${encodeURIComponent(webhookId)}`;
-  const [hook, deliveries] = await Promise.all([call("GET", path), call("GET", `${path}/deliveries?limit=50`)]);
+  const [hook, deliveries] = await Promise.all([client.webhooks.get(webhookId), client.webhooks.deliveries(webhookId, { limit: 50 })]);
   const alert = alertBox();
   const rotate = button("Rotate the secret", async () => {
-    const rotated = await attempt(alert, () => call("POST", `${path}/rotate-secret`));
+    const rotated = await attempt(alert, () => client.webhooks.rotateSecret(webhookId));
     if (rotated) { await showWebhook(webhookId); main.append(secretOnce(rotated.secret)); }
   }, { kind: "secondary" });
   const remove = button("Delete the endpoint", async () => {
     const sure = await confirmAction({ title: "Delete this endpoint?",
       says: [`No more events go to ${hook.url}.`, "Its deliveries, those still waiting included, are deleted with it."],
       confirm: "Delete the endpoint" });
-    if (sure && await attempt(alert, () => call("DELETE", path)) !== undefined) location.hash = "#webhooks";
+    if (sure && await attempt(alert, () => client.webhooks.delete(webhookId)) !== undefined) location.hash = "#webhooks";
   }, { kind: "danger" });
   page(hook.url,
     el("p", {}, el("a", { href: "#webhooks" }, "← All endpoints")),
@@ -538,7 +511,7 @@ async function showWebhook(webhookId) {
           el("td", {}, d.type), el("td", {}, d.status), el("td", {}, String(d.attempts)), el("td", {}, when(d.last_attempt_at)),
           el("td", {}, d.last_status ? String(d.last_status) : (d.last_error || "—")),
           el("td", {}, d.status === "succeeded" ? "" : button("Retry", async () => {
-            if (await attempt(alert, () => call("POST", `${path}/deliveries/${d.id}/retry`)) !== undefined) showWebhook(webhookId);
+            if (await attempt(alert, () => client.webhooks.retry(webhookId, d.id)) !== undefined) showWebhook(webhookId);
           }, { kind: "secondary small" }))))))
         : el("p", { class: "muted" }, "Nothing delivered yet.")));
 }
@@ -636,12 +609,12 @@ async function showApp(clientId) {
 // --- Keys ---------------------------------------------------------------------------------------
 
 async function showKeys() {
-  const jwks = await api("GET", "/.well-known/jwks.json");
-  const checkpoints = await call("GET", "/api/audit/checkpoints?limit=1000");
+  const jwks = await client.jwks();
+  const checkpoints = await client.audit.checkpoints({ limit: 1000 });
   let log = null;
   // Tree heads are signed with the checkpoints: before the first one there is none to ask for.
   if (checkpoints.items.length) {
-    try { log = await call("GET", "/api/audit/log"); } catch (error) { if (error.status !== 404) throw error; }
+    try { log = await client.audit.log(); } catch (error) { if (error.status !== 404) throw error; }
   }
   const latest = checkpoints.items.slice(-20).reverse();
   page("Keys",

@@ -3,9 +3,10 @@
 // the server: this only shows where a flow stands and asks it to move.
 
 import {
-  $, ApiError, FACTORS, FlowFollower, api, button, clock, copy, countdown, download, el, factorName, isTerminal,
-  methodsInWords, plural, product,
+  $, ApiError, FACTORS, button, clock, copy, countdown, download, el, factorName, isTerminal, methodsInWords, plural, product,
+  service,
 } from "./common.js";
+import { credentialFor, webauthnSupported } from "./vendor/mfa-flow-client/index.js";
 
 const AUTHENTICATOR_APPS = "Google Authenticator, Microsoft Authenticator, Authy, 1Password, Bitwarden, "
   + "Apple Passwords or any other app that shows 6-digit codes";
@@ -31,8 +32,7 @@ export class FlowUI {
     this.root = root;
     this.options = options;
     this.flow = null;
-    this.token = null;
-    this.follower = null;
+    this.session = null; // the SDK's FlowSession: drives the flow and follows it live
     this.username = "";
     this.lockedUntil = 0;
     this.timer = null;
@@ -46,9 +46,8 @@ export class FlowUI {
     this.showError(null);
     this.body = body;
     if (await this.resume()) return;
-    if (this.follower) this.follower.stop();
-    this.follower = null;
-    this.token = null;
+    if (this.session) this.session.stop();
+    this.session = null;
     this.flow = null;
     this.render(unstarted());
   }
@@ -57,31 +56,28 @@ export class FlowUI {
   // starts from a sign-in's result token rather than from a form.
   async start(body = {}) {
     this.showError(null);
-    let created;
+    let session;
     try {
-      created = await api("POST", "/api/flows", { body });
+      session = await service.flows.start(body);
     } catch (error) {
       this.renderStartFailure(error, body);
       return;
     }
-    this.adopt(created.flow, created.flow_token);
+    this.adopt(session);
   }
 
+  // Shows a flow session's flow and each newer version of it, over the WebSocket or, where
+  // none opens, by long-polling (body[data-live] says which).
   // quiet: follow the flow without showing it (the form that created it is sending its event).
   // first: the attempts the flow started with (a resumed flow may have spent some).
-  adopt(flow, token, { quiet = false, first = flow.attempts_left } = {}) {
-    if (this.follower) this.follower.stop();
-    this.token = token;
+  adopt(session, { quiet = false, first = session.flow.attempts_left } = {}) {
+    if (this.session) this.session.stop();
+    this.session = session;
     this.firstAttempts = first;
-    this.follower = new FlowFollower(flow.id, token, (next) => this.render(next));
-    sessionStorage.setItem(this.savedKey(), JSON.stringify({ id: flow.id, token, first }));
-    if (quiet) {
-      this.flow = flow;
-      this.follower.version = flow.version;
-    } else {
-      this.follower.offer(flow);
-    }
-    if (!isTerminal(flow.state)) this.follower.start();
+    sessionStorage.setItem(this.savedKey(), JSON.stringify({ id: session.id, token: session.token, first }));
+    session.subscribe((flow) => this.render(flow));
+    if (quiet) this.flow = session.flow; else this.render(session.flow);
+    session.follow({ onTransport: (transport) => { if (transport !== "stopped") document.body.dataset.live = transport; } });
   }
 
   // The flow this tab was following, if it has not ended: adopted, and true.
@@ -90,9 +86,9 @@ export class FlowUI {
     try { saved = JSON.parse(sessionStorage.getItem(this.savedKey()) || "null"); } catch { /* not ours */ }
     if (!saved || !saved.id || !saved.token) return false;
     try {
-      const flow = await api("GET", `/api/flows/${encodeURIComponent(saved.id)}`, { token: saved.token });
-      if (flow && !isTerminal(flow.state)) {
-        this.adopt(flow, saved.token, { first: saved.first ?? flow.attempts_left });
+      const session = await service.flows.resume(saved.id, saved.token);
+      if (!isTerminal(session.flow.state)) {
+        this.adopt(session, { first: saved.first ?? session.flow.attempts_left });
         return true;
       }
     } catch { /* gone, or no longer ours: start afresh */ }
@@ -122,13 +118,12 @@ export class FlowUI {
     controls.forEach((c) => { c.disabled = true; });
     if (form) form.setAttribute("aria-busy", "true");
     try {
-      if (!this.follower) {
-        const created = await api("POST", "/api/flows", { body: this.body || {} });
-        this.adopt(created.flow, created.flow_token, { quiet: true });
-        await Promise.race([this.follower.opened, new Promise((resolve) => { setTimeout(resolve, 2000); })]);
+      if (!this.session) {
+        this.adopt(await service.flows.start(this.body || {}), { quiet: true });
+        await Promise.race([this.session.connected, new Promise((resolve) => { setTimeout(resolve, 2000); })]);
       }
-      const flow = await this.follower.send({ ...event, expected_version: this.flow.version });
-      this.follower.offer(flow);
+      // expected_version: the version shown; a flow moved on in another tab refuses the event.
+      const flow = await this.session.send(event, { expectedVersion: this.flow.version });
       this.keepDeviceToken(flow);
     } catch (error) {
       controls.forEach((c) => { c.disabled = false; });
@@ -142,15 +137,14 @@ export class FlowUI {
       this.showError(`Something went wrong on the way: ${error.message}. Try again.`);
       return;
     }
-    if (!this.follower) { // the flow could not be created: nothing moved
+    if (!this.session) { // the flow could not be created: nothing moved
       this.showError(this.explain(error));
       if (error.status === 429 && error.retryAfter) this.lockFor(error.retryAfter);
       return;
     }
     // A wrong code also moves the flow (the attempt is counted): show where it stands now.
     try {
-      const current = await api("GET", `/api/flows/${this.flow.id}`, { token: this.token });
-      if (current) this.follower.offer(current);
+      await this.session.refresh();
     } catch { /* the message below says enough */ }
     if (isTerminal(this.flow.state)) return;
     this.showError(this.explain(error));
@@ -322,19 +316,17 @@ export class FlowUI {
     return form;
   }
 
-  async passkey(create, form) {
+  async passkey(form) {
     this.showError(null);
     const options = this.flow.challenge && this.flow.challenge.publicKey;
     if (!options) { this.showError("This step is not ready yet: reload the page."); return; }
-    if (!window.PublicKeyCredential || !PublicKeyCredential.parseCreationOptionsFromJSON) {
+    if (!webauthnSupported()) {
       this.showError("This browser cannot use passkeys. Choose another method, or use a current browser.");
       return;
     }
     let credential;
     try {
-      credential = create
-        ? await navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options) })
-        : await navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options) });
+      credential = await credentialFor(options);
     } catch (error) {
       this.showError(error.name === "NotAllowedError"
         ? "The passkey request was cancelled or timed out. You can try again."
@@ -344,7 +336,7 @@ export class FlowUI {
       return;
     }
     const remember = form && form.querySelector("#remember");
-    await this.send({ type: "submit_webauthn", credential: credential.toJSON(),
+    await this.send({ type: "submit_webauthn", credential,
       ...(remember && remember.checked ? { remember_device: true } : {}) }, form);
   }
 
@@ -456,7 +448,7 @@ function passkeyView(create) {
     const remember = create ? null : this.rememberOffer(this.flow);
     form.append(...[remember && remember.node,
       el("button", { type: "submit", class: "primary" }, create ? "Create a passkey" : "Use your passkey")].filter(Boolean));
-    form.addEventListener("submit", (e) => { e.preventDefault(); this.passkey(create, form); });
+    form.addEventListener("submit", (e) => { e.preventDefault(); this.passkey(form); });
     return create
       ? { title: "Create a passkey",
         lead: "Next time, confirm it is you with your fingerprint, face, screen lock or a security key. There is nothing to type or remember.",

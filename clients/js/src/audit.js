@@ -1,9 +1,13 @@
-// The audit chain, checked in the browser: hash = SHA-256(prev_hash || canonical JSON of the
-// row), prev_hash being the previous row's hash ("" for the first), canonical JSON being sorted
-// keys, no spaces, UTF-8 — the same bytes mfa_flow/domain/flow.py hashes.
+// The audit chain, checked where the client runs: hash = SHA-256(prev_hash || canonical JSON of
+// the row), prev_hash being the previous row's hash ("" for the first), canonical JSON being
+// sorted keys, no spaces, UTF-8 — the bytes the service hashes when it writes the row.
 
 const HASHED_FIELDS = ["flow_id", "seq", "event", "from_state", "to_state", "at", "actor", "data"];
 
+/**
+ * @param {any} value
+ * @returns {string}
+ */
 export function canonicalJson(value) {
   if (value === null || typeof value !== "object") return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
@@ -11,12 +15,22 @@ export function canonicalJson(value) {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(",")}}`;
 }
 
+/** @param {Uint8Array<ArrayBuffer>} bytes */
 async function sha256Hex(bytes) {
   const digest = await crypto.subtle.digest("SHA-256", bytes);
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-// {ok: true, rows} or {ok: false, seq, reason}: the first row that does not hold.
+/**
+ * @typedef {{ok: true, rows: number, head: string} | {ok: false, seq: number, reason: string}} ChainCheck
+ */
+
+/**
+ * Checks a flow's rows, oldest first: {ok: true, rows, head} or the first row that does not
+ * hold, {ok: false, seq, reason}.
+ * @param {Array<Record<string, any>>} rows
+ * @returns {Promise<ChainCheck>}
+ */
 export async function verifyChain(rows) {
   const encoder = new TextEncoder();
   let previous = "";

@@ -1,0 +1,63 @@
+"""The Management API through the Python client: configuration, users and their factors, and
+webhook endpoints, against a real server; refusals carry the problem document."""
+
+from __future__ import annotations
+
+import pytest
+from mfa_flow_client import Conflict, Forbidden, NotFound, WrongProof
+
+from .support import unique
+
+
+async def test_the_configuration_is_written_and_read(admin):
+    written = await admin.config.put({"factors": ["totp", "backup_code"], "policy": "mandatory"})
+    assert written["factors"] == ["totp", "backup_code"]
+    assert (await admin.config.get())["policy"] == "mandatory"
+
+
+async def test_a_refused_configuration_names_the_field(admin):
+    with pytest.raises(WrongProof) as refused:  # 422: backup codes alone
+        await admin.config.put({"factors": ["backup_code"], "policy": "mandatory"})
+    assert refused.value.status == 422 and "backup" in refused.value.detail
+
+
+async def test_a_user_is_created_found_changed_given_factors_and_deleted(admin):
+    name = unique("managed")
+    user = await admin.users.create({"username": name, "password": "a long enough password", "email": f"{name}@example.com"})
+    with pytest.raises(Conflict):
+        await admin.users.create({"username": name})
+    assert [u["id"] async for u in admin.users.iterate(search=name, page_size=1)] == [user["id"]]
+    assert (await admin.users.update(user["id"], {"mfa": {"required": True}}))["mfa"]["required"] is True
+    totp = await admin.users.add_factor(user["id"], {"type": "totp"})
+    assert totp["otpauth_uri"].startswith("otpauth://totp/")
+    codes = await admin.users.add_factor(user["id"], {"type": "backup_code"})
+    assert len(codes["codes"]) == 10
+    assert sorted(f["type"] for f in await admin.users.factors(user["id"])) == ["backup_code", "totp"]
+    await admin.users.remove_factor(user["id"], totp["id"])
+    assert await admin.users.factors(user["id"]) == []  # the last primary factor takes the backup codes with it
+    assert await admin.users.trusted_devices(user["id"]) == []
+    await admin.users.reset_mfa(user["id"])
+    await admin.users.delete(user["id"])
+    with pytest.raises(NotFound) as gone:
+        await admin.users.get(user["id"])
+    assert gone.value.kind == "not-found"
+
+
+async def test_a_webhook_endpoint_is_added_changed_rotated_and_removed(admin):
+    created = await admin.webhooks.create({"url": "http://127.0.0.1:9/hook", "events": ["flow.completed"]})
+    assert created["secret"].startswith("whsec_")
+    assert created["id"] in [h["id"] for h in await admin.webhooks.list()]
+    assert (await admin.webhooks.update(created["id"], {"events": ["*"]}))["events"] == ["*"]
+    rotated = await admin.webhooks.rotate_secret(created["id"])
+    assert rotated["secret"] != created["secret"]
+    assert (await admin.webhooks.deliveries(created["id"]))["items"] == []
+    await admin.webhooks.delete(created["id"])
+    with pytest.raises(NotFound):
+        await admin.webhooks.get(created["id"])
+
+
+async def test_the_auditor_key_reads_but_may_not_manage(auditor):
+    assert (await auditor.whoami())["role"] == "auditor"
+    with pytest.raises(Forbidden) as refused:
+        await auditor.config.put({"factors": [], "policy": "mandatory"})
+    assert refused.value.problem["status"] == 403
