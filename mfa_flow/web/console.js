@@ -71,7 +71,7 @@ const SECTIONS = [
   { id: "users", name: "Users", admin: true, show: showUsers },
   { id: "flows", name: "Flows", admin: false, show: showFlows },
   { id: "webhooks", name: "Webhooks", admin: true, show: showWebhooks },
-  { id: "apps", name: "Apps", admin: true, show: showApps, offered: () => has("/api/oidc/clients") },
+  { id: "apps", name: "Apps", admin: true, show: showApps, offered: () => client.supports("oidcClients.list") },
   { id: "keys", name: "Keys", admin: false, show: showKeys },
 ];
 
@@ -533,7 +533,7 @@ function choice(id, values, selected) {
 
 async function showApps(clientId) {
   if (clientId) return showApp(clientId);
-  const { items } = await call("GET", "/api/oidc/clients");
+  const { items } = await client.oidcClients.list();
   const registration = schema("NewOidcClient").properties;
   const name = el("input", { id: "app-name", name: "name", autocomplete: "off" });
   const uris = el("textarea", { id: "app-uris", name: "redirect_uris", rows: 2, placeholder: "https://app.example/callback" });
@@ -559,7 +559,7 @@ async function showApps(clientId) {
       alert.textContent = "Register a private_key_jwt app with its public keys (jwks) through the API.";
       return;
     }
-    const created = await attempt(alert, () => call("POST", "/api/oidc/clients", body));
+    const created = await attempt(alert, () => client.oidcClients.create(body));
     if (created) {
       await showApps();
       $(".lead", main).after(clientSecretOnce(created));  // first thing seen: it is shown only now
@@ -567,7 +567,7 @@ async function showApps(clientId) {
   });
   page("Apps",
     el("p", { class: "lead" }, "Apps that add ", product, " as their sign-in's second step with OpenID Connect. Discovery: ",
-      el("code", {}, `${location.origin}/.well-known/openid-configuration`)),
+      el("code", {}, client.discoveryUrl())),
     el("div", { class: "panel" }, el("h2", {}, "Registered apps"),
       items.length ? el("table", {}, el("thead", {}, el("tr", {}, ...["Name", "Kind", "Client id", "Redirect URIs"].map((h) => el("th", { scope: "col" }, h)))),
         el("tbody", {}, ...items.map((c) => el("tr", {},
@@ -577,32 +577,34 @@ async function showApps(clientId) {
     el("div", { class: "panel" }, el("h2", {}, "Register an app"), form));
 }
 
-function clientSecretOnce(client) {
+function clientSecretOnce(app) {
   return el("div", { class: "panel", role: "status", id: "client-secret" }, el("h2", {}, "Client credentials (the secret is shown once)"),
-    el("p", {}, "Client id: ", el("code", {}, client.client_id)),
-    el("pre", { class: "secret-once" }, client.client_secret),
-    el("p", { class: "hint" }, `Give both to the app (${client.token_endpoint_auth_method}). ${product} keeps only a digest of the secret.`));
+    el("p", {}, "Client id: ", el("code", {}, app.client_id)),
+    el("pre", { class: "secret-once" }, app.client_secret),
+    el("p", { class: "hint" }, `Give both to the app (${app.token_endpoint_auth_method}). ${product} keeps only a digest of the secret.`));
 }
 
 async function showApp(clientId) {
-  const path = `/api/oidc/clients/${encodeURIComponent(clientId)}`;
-  const client = await call("GET", path);
+  const app = await client.oidcClients.get(clientId);
   const alert = alertBox();
-  const usesSecret = client.token_endpoint_auth_method !== "private_key_jwt";
+  const usesSecret = app.token_endpoint_auth_method !== "private_key_jwt";
   const rotate = usesSecret ? button("Rotate the secret", async () => {
-    const rotated = await attempt(alert, () => call("POST", `${path}/rotate-secret`));
+    const rotated = await attempt(alert, () => client.oidcClients.rotateSecret(clientId));
     if (rotated) { await showApp(clientId); main.append(clientSecretOnce(rotated)); }
   }, { kind: "secondary" }) : null;
   const remove = button("Delete the app", async () => {
-    if (await attempt(alert, () => call("DELETE", path)) !== undefined) location.hash = "#apps";
+    const sure = await confirmAction({ title: `Delete ${app.name}?`, confirm: "Delete the app",
+      says: ["The app can no longer sign anyone in: its pending sign-ins, codes and access tokens stop working.",
+        "Registering it again gives it a new client id and secret."] });
+    if (sure && await attempt(alert, () => client.oidcClients.delete(clientId)) !== undefined) location.hash = "#apps";
   }, { kind: "danger" });
-  const facts = [["Client id", client.client_id], ["Kind", client.kind], ["Redirect URIs", client.redirect_uris.join(" ")],
-    ["Client authentication", client.token_endpoint_auth_method], ["ID token signature", client.id_token_signed_response_alg],
-    ["Registered", when(client.created_at)]];
-  page(client.name,
+  const facts = [["Client id", app.client_id], ["Kind", app.kind], ["Redirect URIs", app.redirect_uris.join(" ")],
+    ["Client authentication", app.token_endpoint_auth_method], ["ID token signature", app.id_token_signed_response_alg],
+    ["Registered", when(app.created_at)]];
+  page(app.name,
     el("p", {}, el("a", { href: "#apps" }, "← All apps")),
     el("div", { class: "panel" }, el("dl", {}, ...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
-      client.previous_secret_expires_at ? el("p", { class: "hint" }, `The previous secret also works until ${when(client.previous_secret_expires_at)}.`) : null,
+      app.previous_secret_expires_at ? el("p", { class: "hint" }, `The previous secret also works until ${when(app.previous_secret_expires_at)}.`) : null,
       alert, el("div", { class: "actions" }, rotate, remove)));
 }
 

@@ -3,7 +3,7 @@
 // endpoint (/?flow=<id>, the flow token in the fragment), it follows that flow instead and,
 // once it has ended, sends the browser back to the app that asked.
 
-import { $, ApiError, api, button, el } from "./common.js";
+import { $, ApiError, button, el, service } from "./common.js";
 import { FlowUI } from "./flow-ui.js";
 
 const flowId = new URLSearchParams(location.search).get("flow");
@@ -26,10 +26,10 @@ async function signInForApp(id) {
     return;
   }
   let authorization;
-  let flow;
+  let session;
   try {
-    authorization = await api("GET", `/oidc/authorizations/${id}`, { token });
-    flow = await api("GET", `/api/flows/${id}`, { token });
+    authorization = await service.authorizations.get(id, { token });
+    session = await service.flows.resume(id, token);
   } catch (error) {
     message(root, "This sign-in cannot go on", error instanceof ApiError ? `${error.message}.` : "The sign-in service did not answer.");
     return;
@@ -46,12 +46,12 @@ async function signInForApp(id) {
     views: { done: back, failed: back, expired: back, cancelled: back },
     onFinished: () => returnToApp(root, id, token, key, app),
   });
-  ui.adopt(flow, token);
+  ui.adopt(session);
 }
 
 async function returnToApp(root, id, token, key, app) {
   try {
-    const { redirect_to: target } = await api("POST", `/oidc/authorizations/${id}/return`, { token });
+    const { redirect_to: target } = await service.authorizations.returnToClient(id, { token });
     sessionStorage.removeItem(key);
     location.assign(target);
   } catch (error) {

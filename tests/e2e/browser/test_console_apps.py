@@ -37,6 +37,7 @@ async def test_an_admin_registers_an_app_sees_its_secret_once_rotates_it_and_del
     await page.get_by_text("The previous secret also works until").wait_for()
 
     await page.get_by_role("button", name="Delete the app").click()
+    await page.locator("#confirm-yes").click()  # it asks first, saying what will happen
     await page.get_by_role("heading", name="Apps", exact=True).wait_for()
     assert (await api.admin("GET", f"/api/oidc/clients/{client_id}")).status == 404
 
