@@ -15,6 +15,7 @@ from .app.audit_keeper import AuditKeeper
 from .app.flows import FlowService
 from .app.limits import AbuseLimits
 from .app.management import Management
+from .app.oidc import OidcService
 from .app.webhooks import WebhookService
 from .crypto import SecretBox
 from .factors.registry import Registry, default
@@ -57,14 +58,15 @@ class Services:
     audit: AuditService
     limits: AbuseLimits
     audit_keeper: AuditKeeper
+    oidc: OidcService
 
     async def ensure_signing_key(self) -> None:
-        """A signing key from the start, so the JWKS is never empty. Unsealing it also proves
+        """Signing keys from the start, so the JWKS is never empty. Unsealing them also proves
         MFA_FLOW_SECRET_KEY is the key this database's secrets were sealed with: better to refuse
         to start than to fail every sign-in at its last step."""
         async with self.db.unit_of_work() as uow:
             try:
-                await self.keyring.signing_key(uow)
+                await self.keyring.ensure_keys(uow)
             except RuntimeError as exc:
                 raise SystemExit(
                     f"{exc}. Start every process of one installation with the same MFA_FLOW_SECRET_KEY."
@@ -102,6 +104,7 @@ def build(settings: Settings, db: Database) -> Services:
         audit=AuditService(db, keyring),
         limits=limits,
         audit_keeper=AuditKeeper(db, keyring, settings),
+        oidc=OidcService(db, settings, flows, keyring),
     )
 
 

@@ -242,15 +242,16 @@ def cmd_keys_list(args) -> int:
     keys = _keys_work(lambda keyring, uow, now: keyring.every(uow))
     for key in keys:
         since = key.removed_at or key.retired_at or key.created_at
-        print(f"{key.kid}  {key.status:<8} since {since.isoformat()}")
+        print(f"{key.kid}  {key.status:<8} {key.key_type:<8} since {since.isoformat()}")
     return 0
 
 
 def cmd_keys_rotate(args) -> int:
-    old, new = _keys_work(lambda keyring, uow, now: keyring.rotate(uow, now))
-    print(f"new signing key {new}")
-    if old:
-        print(f"retired {old}: it stays in the JWKS until the tokens it signed have expired")
+    rotated = _keys_work(lambda keyring, uow, now: keyring.rotate(uow, now))
+    for key_type, old, new in rotated:
+        print(f"new {key_type} signing key {new}")
+        if old:
+            print(f"retired {old}: it stays in the JWKS until the tokens it signed have expired")
     return 0
 
 
@@ -377,7 +378,8 @@ def _keys_commands(commands) -> None:
     sub.add_parser("list", help="list keys and their status").set_defaults(run=cmd_keys_list)
     sub.add_parser(
         "rotate",
-        help="add a new signing key; the old one stays published until its tokens expire",
+        help="add a new signing key of each type (RSA, P-256, Ed25519); the old ones stay published until"
+             " their tokens expire",
     ).set_defaults(run=cmd_keys_rotate)
     remove = sub.add_parser("remove", help="withdraw a key at once (a suspected leak)")
     # Key ids are RFC 7638 thumbprints in base64url, so one may start with "-": argparse then

@@ -90,6 +90,10 @@ def _flag(name: str) -> bool:
     return (_env(name, "") or "").lower() in ("1", "true", "yes", "on")
 
 
+# The result token's algorithms (``tokens.KEY_TYPE_OF_ALG``), the default first.
+TOKEN_ALGORITHMS = ("ES256", "RS256", "EdDSA", "Ed25519")
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None
@@ -137,7 +141,10 @@ class Settings:
     token_audience: str = "mfa-flow"
     token_ttl: int = 300
     manage_max_age: int = 300  # how recent a result token must be to start an account flow, seconds
-    token_alg: str = "Ed25519"
+    # The result token's JWS algorithm: ES256 (every JOSE library verifies it), RS256, EdDSA or Ed25519.
+    token_alg: str = "ES256"
+    # After a client secret's rotation, how long the old secret still authenticates, seconds.
+    oidc_secret_overlap: int = 86400
     checkpoint_rows: int = 1000
     checkpoint_seconds: int = 300
     # The audit trail's catch-up (after an upgrade, a restore, a bulk import): rows per
@@ -153,6 +160,11 @@ class Settings:
     product_name: str = "mfa-flow"
     accent_color: str = "#0a66d8"
     schemas_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parent.parent / "schemas")
+
+    @property
+    def oidc_issuer(self) -> str:
+        """The OpenID Provider's issuer: the first of ``MFA_FLOW_ORIGIN``, without a trailing slash."""
+        return self.origins[0].rstrip("/") if self.origins else "http://localhost:8080"
 
     @classmethod
     def from_env(cls, keys: dict[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -198,7 +210,8 @@ class Settings:
             token_audience=_env("MFA_FLOW_TOKEN_AUDIENCE", issuer),
             token_ttl=_int("MFA_FLOW_TOKEN_TTL", 300),
             manage_max_age=_int("MFA_FLOW_MANAGE_MAX_AGE", 300),
-            token_alg=_env("MFA_FLOW_TOKEN_ALG", "Ed25519"),
+            token_alg=_env("MFA_FLOW_TOKEN_ALG", "ES256"),
+            oidc_secret_overlap=_int("MFA_FLOW_OIDC_SECRET_OVERLAP", 86400),
             checkpoint_rows=_int("MFA_FLOW_CHECKPOINT_ROWS", 1000),
             checkpoint_seconds=_int("MFA_FLOW_CHECKPOINT_SECONDS", 300),
             audit_batch=_int("MFA_FLOW_AUDIT_BATCH", 2000),
@@ -236,8 +249,11 @@ class Settings:
                 SmtpServer.from_url(values["smtp_url"])
             except ValueError as exc:
                 raise SystemExit(str(exc)) from None
-        if values["token_alg"] not in ("Ed25519", "EdDSA"):
-            raise SystemExit(f"MFA_FLOW_TOKEN_ALG must be Ed25519 or EdDSA, not {values['token_alg']!r}")
+        if values["token_alg"] not in TOKEN_ALGORITHMS:
+            raise SystemExit(f"MFA_FLOW_TOKEN_ALG must be one of {', '.join(TOKEN_ALGORITHMS)}, not {values['token_alg']!r}")
+        if values["oidc_secret_overlap"] < 0:
+            raise SystemExit("MFA_FLOW_OIDC_SECRET_OVERLAP must be a whole number of seconds, 0 or more, not"
+                             f" {values['oidc_secret_overlap']}")
         # The transparency log's name: the first line of every tree head and its key's name. A
         # note's key name has no spaces and no '+': an issuer such as "Acme Corp" gives "Acme-Corp/audit".
         log_origin = _env("MFA_FLOW_LOG_ORIGIN", re.sub(r"[\s+]+", "-", issuer) + "/audit") or ""

@@ -70,8 +70,11 @@ class SharedConnection:
         return self._conn
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.terminate()  # synchronous: session teardown has no event loop to await in
+        if self._conn is not None and not self._conn.is_closed():
+            try:
+                self._conn.terminate()  # synchronous: session teardown has no event loop to await in
+            except RuntimeError:  # the session's event loop closed first: the socket went with it
+                pass
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import structlog
 
@@ -118,15 +118,19 @@ class FlowService:
         return user
 
     async def create(self, user_spec: JsonObject | None, who: Principal, device_token: str | None = None,
-                     require_mfa: bool = False) -> tuple[Flow, str]:
+                     require_mfa: bool = False, *, oidc: JsonObject | None = None,
+                     also: Callable[[UnitOfWork, Flow], Awaitable[None]] | None = None) -> tuple[Flow, str]:
         """A new flow in ``first_factor``; with ``user_spec`` (admin only) the first factor is
         asserted by the embedding backend and the flow starts after it, with the user's
         ``device_token`` if the backend has one (a trusted device may stand in for verification).
-        ``require_mfa`` (with ``user_spec``) makes it a step-up: a second factor now, whatever
-        the policy, the user's opt-out or a trusted device."""
+        ``require_mfa`` makes it a step-up: a second factor now, whatever the policy, the
+        user's opt-out or a trusted device. ``oidc``: the OpenID Connect request that started
+        it (its first transition records it); ``also`` writes what goes with the new flow in
+        the same transaction (the authorization)."""
         now = utcnow()
         token = new_token("ft")
         flow = self._new_flow(now, token, step_up=require_mfa)
+        flow.context.oidc = oidc
         started = time.perf_counter()
         async with self.db.unit_of_work() as uow:
             uow.record(FlowCreated(flow.id, flow.state, flow.expires_at, flow.created_at))
@@ -142,6 +146,8 @@ class FlowService:
                 rows = await self.pipeline.write(ctx, decision.steps, who.role or "user", new=True)
             else:
                 await uow.flows.add(flow)
+            if also is not None:
+                await also(uow, flow)
             await uow.commit()
         return await self._created(flow, rows, started, who, asserted=user_spec is not None), token
 

@@ -20,7 +20,7 @@ from ..domain import machine
 from ..domain.access import Principal, check_access
 from ..domain.errors import Conflict, DomainError, FlowExpired, NotFound, UserLocked
 from ..domain.events import transition_events
-from ..domain.flow import Flow, Transition, take
+from ..domain.flow import Flow, Transition, first_row_facts, take
 from ..domain.machine import Step
 from ..factors.base import CodeBudget, FactorContext, JsonObject
 from ..factors.registry import Registry
@@ -164,7 +164,7 @@ class Pipeline:
         """Run the steps through the machine, prepare the state the flow lands in, and write the
         flow, its log rows and its domain events (outbox rows at commit). A ``new`` flow's row
         is inserted as these steps leave it (one statement, rather than an insert and an update)."""
-        rows = [take(self.machine, ctx.flow, step, actor, ctx.now) for step in steps]
+        rows = [take(self.machine, ctx.flow, first_row_facts(ctx.flow, step), actor, ctx.now) for step in steps]
         ctx.uow.record(*transition_events(ctx.flow, rows, ctx.user))
         if rows and rows[-1].from_state != rows[-1].to_state:
             await self._enter(ctx)

@@ -10,7 +10,7 @@ from ..domain.flow import iso
 from ..keyring import Keyring
 from ..store import Database
 from ..store.tree import StoredHead
-from ..tokens import sign_checkpoint
+from ..tokens import CHECKPOINT_ALG, ED25519, sign_checkpoint
 from . import transparency
 from .verify import format_cursor, next_running_hash, parse_cursor
 
@@ -70,13 +70,13 @@ async def make_checkpoints(
         rows = last.rows if last else 0
         running = last.running_hash if last else ""
         last_at = _parse_at(last.at) if last else (since or _now())
-        key = await keyring.signing_key(uow)
+        key = await keyring.signing_key(uow, ED25519)
         tree = await transparency.TreeGrowth(uow).start() if origin is not None else None
         pending = 0
 
         async def sign(at: datetime) -> None:
             fields = {"cursor": format_cursor(cursor), "rows": rows, "running_hash": running, "at": iso(at)}
-            signature = sign_checkpoint(key, keyring.policy.alg, fields)
+            signature = sign_checkpoint(key, CHECKPOINT_ALG, fields)
             made.append(await uow.audit.add_checkpoint(cursor, rows, running, at, key.kid, signature))
 
         for _ in range(max_batches):

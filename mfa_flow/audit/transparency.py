@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ..keyring import Keyring
 from ..store import UnitOfWork
 from ..store.tree import StoredHead
+from ..tokens import ED25519
 from . import merkle, signed_note
 from .verify import Cursor, format_cursor
 
@@ -112,8 +113,8 @@ async def sign_tree_head(uow: UnitOfWork, keyring: Keyring, origin: str) -> Stor
     """Sign the whole stored tree now as a C2SP checkpoint with the active signing key."""
     size = await tree_size(uow)
     root = await root_at(uow, size)
-    key = (await keyring.signing_key(uow)).private.private_key
-    if not isinstance(key, Ed25519PrivateKey):  # the keyring only ever makes Ed25519 keys
+    key = (await keyring.signing_key(uow, ED25519)).private.private_key
+    if not isinstance(key, Ed25519PrivateKey):  # the keyring's Ed25519 key
         raise TypeError(f"the signing key is a {type(key).__name__}, not Ed25519")
     head = signed_note.TreeHead(origin, size, root)
     note = signed_note.sign(head.text(), origin, key)

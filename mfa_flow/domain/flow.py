@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +32,9 @@ class FlowContext:
     purpose: str = "sign_in"  # what the flow is for: "sign_in", or "manage" (an account flow)
     step_up: bool = False  # the embedding app asked for a second factor now (``require_mfa``)
     remember_days: int | None = None  # trusted devices were on at the first factor: for how many days
+    # The OpenID Connect request that started this flow: {"client_id", "acr_values"}; its first
+    # transition records it (``first_row_facts``).
+    oidc: dict[str, Any] | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> "FlowContext":
@@ -46,6 +49,7 @@ class FlowContext:
             purpose=data.get("purpose", "sign_in"),
             step_up=bool(data.get("step_up", False)),
             remember_days=data.get("remember_days"),
+            oidc=data.get("oidc"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -59,6 +63,7 @@ class FlowContext:
             "purpose": self.purpose,
             "step_up": self.step_up,
             "remember_days": self.remember_days,
+            **({"oidc": self.oidc} if self.oidc is not None else {}),
         }
 
 
@@ -175,6 +180,14 @@ def take(machine: FlowMachine, flow: Flow, step: Step, actor: str, now: datetime
     row = Transition(**{**row.__dict__, "hash": chain_hash(flow.chain_head, row)})
     flow.chain_head = row.hash
     return row
+
+
+def first_row_facts(flow: Flow, step: Step) -> Step:
+    """The flow's first step, with what started the flow that its first log row records (the
+    OpenID Connect client and the acr it asked for); any other step as it is."""
+    if flow.version != 0 or flow.context.oidc is None:
+        return step
+    return replace(step, data={**step.data, "oidc": flow.context.oidc})
 
 
 def canonical_flow_id(value: str) -> str | None:

@@ -17,7 +17,7 @@ from ..app.flows import FlowService
 from ..factors.registry import Registry
 from ..live import ChangeFeed
 from ..settings import Settings
-from . import audit, auth, flows, headers, health, live, management, pages, webhooks
+from . import audit, auth, flows, headers, health, live, management, oidc, oidc_clients, pages, webhooks
 from .context import request_context_middleware
 from .health import DRAINING
 from .problems import mark_response_started, problems_middleware
@@ -48,6 +48,7 @@ async def _sweep_expired(app: web.Application) -> None:
             await service.codes.send_queued()  # codes a process queued and could not send (it stopped)
             await service.codes.erase_expired()
             await app["management"].purge_expired_devices()
+            await app["oidc"].purge()  # pushed requests and client assertions no longer usable
         except Exception:  # keep sweeping: one failure (a restart of the database) is not fatal
             log.exception("expiry sweep failed")
 
@@ -84,6 +85,7 @@ def create_app(settings: Settings, database_url: str, registry: Registry,
         app["webhooks"] = services.webhooks
         app["audit"] = services.audit
         app["limits"] = services.limits
+        app["oidc"] = services.oidc
         app["services"] = services
         app["feed"] = ChangeFeed(database_url)
         await app["feed"].start()
@@ -100,7 +102,7 @@ def create_app(settings: Settings, database_url: str, registry: Registry,
     app.cleanup_ctx.append(lifecycle)
     app.add_routes(
         live.list_routes() + auth.routes() + health.routes() + management.routes() + flows.routes() + webhooks.routes()
-        + audit.routes()
+        + audit.routes() + oidc.routes() + oidc_clients.routes()
     )
     live.install(app)
     pages.install(app)

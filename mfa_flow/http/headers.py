@@ -31,9 +31,10 @@ SECURITY_HEADERS = {
 async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
-    if request.path.startswith("/api/"):
+    if request.path.startswith(("/api/", "/oidc/")):
         # Flows carry flow tokens, TOTP secrets, backup codes and result tokens, and the
-        # management API secrets and codes: no API answer belongs in any cache.
+        # management API secrets and codes, the OpenID Provider codes and tokens: no API
+        # answer belongs in any cache.
         response.headers["Cache-Control"] = "no-store"
 
 

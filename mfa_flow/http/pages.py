@@ -92,6 +92,8 @@ class Site:
                  "{{sign_up}}": "on" if settings.sign_up else "off"}
         self.pages = {route: Rendered.of(fill((folder / name).read_text(), fills), "text/html")
                       for route, name in PAGES.items()}
+        # The authorization endpoint's error page: filled with the error per request (``oidc.error_page``).
+        self.oidc_error = fill((folder / "oidc-error.html").read_text(), fills)
         accent = settings.accent_color
         self.theme = Rendered.of(f":root {{ --accent: {accent}; --on-accent: {text_on(accent)}; }}\n", "text/css")
         self.favicon = Rendered.of((folder / "favicon.svg").read_text().replace("#0a66d8", accent), "image/svg+xml")

@@ -1,4 +1,4 @@
-"""Signing keys: one active, retired ones published until their tokens expire."""
+"""Signing keys: one active per key type, retired ones published until their tokens expire."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-_COLUMNS = "kid, public_jwk, private_sealed, created_at, retired_at, removed_at"
+_COLUMNS = "kid, key_type, public_jwk, private_sealed, created_at, retired_at, removed_at"
 _ACTIVE = "retired_at IS NULL AND removed_at IS NULL"
 
 
 @dataclass
 class StoredKey:
     kid: str
+    key_type: str  # RSA, P-256 or Ed25519
     public_jwk: dict[str, Any]
     private_sealed: str | None
     created_at: datetime
@@ -28,23 +29,27 @@ class SigningKeyRepository:
     def __init__(self, conn):
         self.conn = conn
 
-    async def active(self) -> StoredKey | None:
-        row = await self.conn.fetchrow(f"SELECT {_COLUMNS} FROM signing_keys WHERE {_ACTIVE}")
+    async def active(self, key_type: str) -> StoredKey | None:
+        row = await self.conn.fetchrow(f"SELECT {_COLUMNS} FROM signing_keys WHERE key_type = $1 AND {_ACTIVE}",
+                                       key_type)
         return StoredKey(**row) if row else None
 
-    async def add_if_none_active(self, kid: str, public_jwk: dict, private_sealed: str) -> bool:
-        """Insert a key as the active one unless another is active already (a concurrent start)."""
+    async def add_if_none_active(self, kid: str, key_type: str, public_jwk: dict, private_sealed: str) -> bool:
+        """Insert a key as the active one of its type unless another is active already (a concurrent start)."""
         status = await self.conn.execute(
-            "INSERT INTO signing_keys (kid, public_jwk, private_sealed) VALUES ($1, $2, $3)"
-            f" ON CONFLICT ((true)) WHERE {_ACTIVE} DO NOTHING",
+            "INSERT INTO signing_keys (kid, key_type, public_jwk, private_sealed) VALUES ($1, $2, $3, $4)"
+            f" ON CONFLICT (key_type) WHERE {_ACTIVE} DO NOTHING",
             kid,
+            key_type,
             public_jwk,
             private_sealed,
         )
         return status == "INSERT 0 1"
 
-    async def retire_active(self, now: datetime) -> str | None:
-        return await self.conn.fetchval(f"UPDATE signing_keys SET retired_at = $1 WHERE {_ACTIVE} RETURNING kid", now)
+    async def retire_active(self, key_type: str, now: datetime) -> str | None:
+        return await self.conn.fetchval(
+            f"UPDATE signing_keys SET retired_at = $1 WHERE key_type = $2 AND {_ACTIVE} RETURNING kid", now, key_type
+        )
 
     async def remove(self, kid: str, now: datetime) -> bool:
         """Withdraw a key at once: unpublished, no longer signs, private half wiped."""

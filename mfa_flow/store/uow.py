@@ -22,6 +22,7 @@ from .devices import TrustedDeviceRepository
 from .flows import FlowRepository, TransitionLog
 from .keys import SigningKeyRepository
 from .limits import RateLimitRepository
+from .oidc import OidcRepository
 from .outbox import OutboxRepository
 from .tree import MerkleTreeStore
 from .user_factors import UserFactorRepository
@@ -72,6 +73,7 @@ class UnitOfWork:
         self.tree = MerkleTreeStore(self._conn)
         self.limits = RateLimitRepository(self._conn)
         self.code_deliveries = CodeDeliveryRepository(self._conn)
+        self.oidc = OidcRepository(self._conn)
         return self
 
     @property

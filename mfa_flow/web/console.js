@@ -1,4 +1,4 @@
-// The console: the service's settings, users, flows, webhooks and keys, over the same API any
+// The console: the service's settings, users, flows, webhooks, apps and keys, over the same API any
 // other client uses. The key is asked for once and kept in this tab's session storage only.
 // Parts of the API a server does not have (an older release) are found from its
 // /openapi.json and left out with a note, rather than failing.
@@ -71,6 +71,7 @@ const SECTIONS = [
   { id: "users", name: "Users", admin: true, show: showUsers },
   { id: "flows", name: "Flows", admin: false, show: showFlows },
   { id: "webhooks", name: "Webhooks", admin: true, show: showWebhooks },
+  { id: "apps", name: "Apps", admin: true, show: showApps, offered: () => client.supports("oidcClients.list") },
   { id: "keys", name: "Keys", admin: false, show: showKeys },
 ];
 
@@ -132,7 +133,7 @@ async function open() {
 function route() {
   if (live) { live.abort(); live = null; }
   const [section, ...rest] = location.hash.replace(/^#/, "").split("/");
-  const allowed = SECTIONS.filter((s) => role === "admin" || !s.admin);
+  const allowed = SECTIONS.filter((s) => (role === "admin" || !s.admin) && (!s.offered || s.offered()));
   const current = allowed.find((s) => s.id === section) || allowed[0];
   $("#links").replaceChildren(...allowed.map((s) => el("a", { href: `#${s.id}`,
     "aria-current": s === current ? "page" : null }, s.name)));
@@ -515,6 +516,98 @@ async function showWebhook(webhookId) {
         : el("p", { class: "muted" }, "Nothing delivered yet.")));
 }
 
+// --- Apps (OpenID Connect clients) -------------------------------------------------------------
+
+const KIND_TEXT = {
+  asserting: ["Checks passwords itself", "The app's backend pushes the request (PAR) naming the user whose password it checked; mfa-flow runs the second step."],
+  sign_in: ["Signs in with mfa-flow", "mfa-flow asks for the password too, then the second step."],
+};
+
+function field(id, label, input, hint) {
+  return [el("label", { for: id }, label), hint ? el("p", { class: "hint" }, hint) : null, input];
+}
+
+function choice(id, values, selected) {
+  return el("select", { id, name: id }, ...values.map((v) => el("option", { value: v, selected: v === selected }, v)));
+}
+
+async function showApps(clientId) {
+  if (clientId) return showApp(clientId);
+  const { items } = await client.oidcClients.list();
+  const registration = schema("NewOidcClient").properties;
+  const name = el("input", { id: "app-name", name: "name", autocomplete: "off" });
+  const uris = el("textarea", { id: "app-uris", name: "redirect_uris", rows: 2, placeholder: "https://app.example/callback" });
+  const method = choice("app-method", enumOf(registration.token_endpoint_auth_method), "client_secret_basic");
+  const alg = choice("app-alg", enumOf(registration.id_token_signed_response_alg), "RS256");
+  const alert = alertBox();
+  const form = el("form", { novalidate: true, id: "app-form" },
+    ...field("app-name", "Name", name, "Shown on the sign-in page: “Signing in to continue to …”."),
+    el("fieldset", {}, el("legend", {}, "Kind"),
+      ...enumOf(registration.kind).map((k) => option("radio", "kind", k, k === "asserting", KIND_TEXT[k] || [k, ""]))),
+    ...field("app-uris", "Redirect URIs", uris, "One per line, compared exactly: https, or http on localhost."),
+    ...field("app-method", "Client authentication", method),
+    ...field("app-alg", "ID token signature", alg, "RS256 is what every OpenID Connect library accepts."),
+    alert, el("button", { type: "submit", class: "primary" }, "Register the app"));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = {
+      name: name.value.trim(), kind: form.querySelector("input[name=kind]:checked").value,
+      redirect_uris: uris.value.split("\n").map((u) => u.trim()).filter(Boolean),
+      token_endpoint_auth_method: method.value, id_token_signed_response_alg: alg.value,
+    };
+    if (body.token_endpoint_auth_method === "private_key_jwt") {
+      alert.textContent = "Register a private_key_jwt app with its public keys (jwks) through the API.";
+      return;
+    }
+    const created = await attempt(alert, () => client.oidcClients.create(body));
+    if (created) {
+      await showApps();
+      $(".lead", main).after(clientSecretOnce(created));  // first thing seen: it is shown only now
+    }
+  });
+  page("Apps",
+    el("p", { class: "lead" }, "Apps that add ", product, " as their sign-in's second step with OpenID Connect. Discovery: ",
+      el("code", {}, client.discoveryUrl())),
+    el("div", { class: "panel" }, el("h2", {}, "Registered apps"),
+      items.length ? el("table", {}, el("thead", {}, el("tr", {}, ...["Name", "Kind", "Client id", "Redirect URIs"].map((h) => el("th", { scope: "col" }, h)))),
+        el("tbody", {}, ...items.map((c) => el("tr", {},
+          el("td", {}, el("a", { href: `#apps/${encodeURIComponent(c.client_id)}` }, c.name)), el("td", {}, c.kind),
+          el("td", { class: "mono" }, c.client_id), el("td", {}, c.redirect_uris.join(" "))))))
+        : el("p", { class: "muted" }, "No apps yet.")),
+    el("div", { class: "panel" }, el("h2", {}, "Register an app"), form));
+}
+
+function clientSecretOnce(app) {
+  return el("div", { class: "panel", role: "status", id: "client-secret" }, el("h2", {}, "Client credentials (the secret is shown once)"),
+    el("p", {}, "Client id: ", el("code", {}, app.client_id)),
+    el("pre", { class: "secret-once" }, app.client_secret),
+    el("p", { class: "hint" }, `Give both to the app (${app.token_endpoint_auth_method}). ${product} keeps only a digest of the secret.`));
+}
+
+async function showApp(clientId) {
+  const app = await client.oidcClients.get(clientId);
+  const alert = alertBox();
+  const usesSecret = app.token_endpoint_auth_method !== "private_key_jwt";
+  const rotate = usesSecret ? button("Rotate the secret", async () => {
+    const rotated = await attempt(alert, () => client.oidcClients.rotateSecret(clientId));
+    if (rotated) { await showApp(clientId); main.append(clientSecretOnce(rotated)); }
+  }, { kind: "secondary" }) : null;
+  const remove = button("Delete the app", async () => {
+    const sure = await confirmAction({ title: `Delete ${app.name}?`, confirm: "Delete the app",
+      says: ["The app can no longer sign anyone in: its pending sign-ins, codes and access tokens stop working.",
+        "Registering it again gives it a new client id and secret."] });
+    if (sure && await attempt(alert, () => client.oidcClients.delete(clientId)) !== undefined) location.hash = "#apps";
+  }, { kind: "danger" });
+  const facts = [["Client id", app.client_id], ["Kind", app.kind], ["Redirect URIs", app.redirect_uris.join(" ")],
+    ["Client authentication", app.token_endpoint_auth_method], ["ID token signature", app.id_token_signed_response_alg],
+    ["Registered", when(app.created_at)]];
+  page(app.name,
+    el("p", {}, el("a", { href: "#apps" }, "← All apps")),
+    el("div", { class: "panel" }, el("dl", {}, ...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
+      app.previous_secret_expires_at ? el("p", { class: "hint" }, `The previous secret also works until ${when(app.previous_secret_expires_at)}.`) : null,
+      alert, el("div", { class: "actions" }, rotate, remove)));
+}
+
 // --- Keys ---------------------------------------------------------------------------------------
 
 async function showKeys() {
@@ -527,10 +620,11 @@ async function showKeys() {
   }
   const latest = checkpoints.items.slice(-20).reverse();
   page("Keys",
-    el("p", { class: "lead" }, "The Ed25519 keys that sign result tokens, audit checkpoints and tree heads. Rotate them with mfa-flow keys rotate."),
+    el("p", { class: "lead" }, "The keys that sign result tokens, ID tokens (RSA, P-256, Ed25519), audit checkpoints and tree heads (Ed25519). Rotate them with mfa-flow keys rotate."),
     el("div", { class: "panel" }, el("h2", {}, "Signing keys in use"),
-      el("table", {}, el("thead", {}, el("tr", {}, ...["Key id", "Algorithm", "Curve"].map((h) => el("th", { scope: "col" }, h)))),
-        el("tbody", {}, ...jwks.keys.map((k) => el("tr", {}, el("td", { class: "mono" }, k.kid), el("td", {}, k.alg || "—"), el("td", {}, k.crv || "—")))))),
+      el("table", {}, el("thead", {}, el("tr", {}, ...["Key id", "Algorithm", "Type"].map((h) => el("th", { scope: "col" }, h)))),
+        el("tbody", {}, ...jwks.keys.map((k) => el("tr", {}, el("td", { class: "mono" }, k.kid),
+          el("td", {}, k.alg || (k.crv === "Ed25519" ? "Ed25519, EdDSA" : "—")), el("td", {}, k.crv || `${k.kty}`)))))),
     el("div", { class: "panel" }, el("h2", {}, "Latest tree head"),
       log ? [el("p", {}, `Log ${log.origin}; verifier key:`), el("pre", { class: "secret-once" }, log.verifier_key),
         el("pre", { class: "secret-once", id: "tree-head" }, log.checkpoint)]

@@ -26,6 +26,8 @@ function groupedSecret(secret) { return secret.replace(/(.{4})/g, "$1 ").trim();
 export class FlowUI {
   // root: the element to render into. options.views: extra or replacing views by state;
   // options.onFinished(flow): called once the flow reaches a terminal state (after rendering).
+  // options.cancelAtStart: offer Cancel at the password too (an app is waiting for the answer).
+  // options.savedKey: where this tab keeps the flow it follows (default: one per page).
   constructor(root, options = {}) {
     this.root = root;
     this.options = options;
@@ -72,7 +74,7 @@ export class FlowUI {
     if (this.session) this.session.stop();
     this.session = session;
     this.firstAttempts = first;
-    sessionStorage.setItem(FlowUI.savedKey(), JSON.stringify({ id: session.id, token: session.token, first }));
+    sessionStorage.setItem(this.savedKey(), JSON.stringify({ id: session.id, token: session.token, first }));
     session.subscribe((flow) => this.render(flow));
     if (quiet) this.flow = session.flow; else this.render(session.flow);
     session.follow({ onTransport: (transport) => { if (transport !== "stopped") document.body.dataset.live = transport; } });
@@ -81,7 +83,7 @@ export class FlowUI {
   // The flow this tab was following, if it has not ended: adopted, and true.
   async resume() {
     let saved = null;
-    try { saved = JSON.parse(sessionStorage.getItem(FlowUI.savedKey()) || "null"); } catch { /* not ours */ }
+    try { saved = JSON.parse(sessionStorage.getItem(this.savedKey()) || "null"); } catch { /* not ours */ }
     if (!saved || !saved.id || !saved.token) return false;
     try {
       const session = await service.flows.resume(saved.id, saved.token);
@@ -90,7 +92,7 @@ export class FlowUI {
         return true;
       }
     } catch { /* gone, or no longer ours: start afresh */ }
-    sessionStorage.removeItem(FlowUI.savedKey());
+    sessionStorage.removeItem(this.savedKey());
     return false;
   }
 
@@ -215,7 +217,7 @@ export class FlowUI {
     this.flow = flow;
     document.body.dataset.state = flow.state;
     if (flow.id) document.body.dataset.flow = flow.id; else delete document.body.dataset.flow;
-    if (flow.id && isTerminal(flow.state)) sessionStorage.removeItem(FlowUI.savedKey());
+    if (flow.id && isTerminal(flow.state)) sessionStorage.removeItem(this.savedKey());
     const view = (this.options.views || {})[flow.state] || VIEWS[flow.state] || genericView;
     // A change that keeps the state (a code's delivery recorded, a wrong attempt) must not
     // wipe what the person is typing: carry the fields' values and the focus over.
@@ -273,7 +275,7 @@ export class FlowUI {
     if (flow.allowed_events.includes("skip")) {
       actions.push(button("Skip for now", () => this.send({ type: "skip" }), { kind: "secondary" }));
     }
-    if (flow.allowed_events.includes("cancel") && flow.state !== "first_factor") {
+    if (flow.allowed_events.includes("cancel") && (flow.state !== "first_factor" || this.options.cancelAtStart)) {
       actions.push(button("Cancel", () => this.send({ type: "cancel" }), { kind: "link" }));
     }
     return actions;
@@ -339,7 +341,8 @@ export class FlowUI {
   }
 
   // Where this tab keeps the flow it follows (its id and flow token), per page, until it ends.
-  static savedKey() { return `mfa-flow.flow.${location.pathname}`; }
+  // Where this tab keeps the flow it follows (a reload picks it up): per page, or the caller's.
+  savedKey() { return this.options.savedKey || `mfa-flow.flow.${location.pathname}`; }
 
   // The device token of a remembered device, per username (only this browser has it).
   static deviceKey(username) { return `mfa-flow.device.${username.toLowerCase()}`; }

@@ -1,7 +1,69 @@
 // The sign-in page: one flow, shown step by step until it ends. It is created when the person
-// first submits the form, not when the page loads.
+// first submits the form, not when the page loads. Opened by the OpenID Connect authorization
+// endpoint (/?flow=<id>, the flow token in the fragment), it follows that flow instead and,
+// once it has ended, sends the browser back to the app that asked.
 
-import { $ } from "./common.js";
+import { $, ApiError, button, el, service } from "./common.js";
 import { FlowUI } from "./flow-ui.js";
 
-new FlowUI($("#flow")).begin();
+const flowId = new URLSearchParams(location.search).get("flow");
+if (flowId) signInForApp(flowId);
+else new FlowUI($("#flow")).begin();
+
+async function signInForApp(id) {
+  const root = $("#flow");
+  const key = `mfa-flow.authorization.${id}`;
+  // The token arrives once, in the fragment (never sent to any server); the tab keeps it, so a
+  // reload still works, and the address bar no longer shows it.
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  if (fragment.has("flow_token")) {
+    sessionStorage.setItem(key, fragment.get("flow_token"));
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  const token = sessionStorage.getItem(key);
+  if (!token) {
+    message(root, "This sign-in cannot go on here", "It was started in another tab or window. Go back to the app and sign in again.");
+    return;
+  }
+  let authorization;
+  let session;
+  try {
+    authorization = await service.authorizations.get(id, { token });
+    session = await service.flows.resume(id, token);
+  } catch (error) {
+    message(root, "This sign-in cannot go on", error instanceof ApiError ? `${error.message}.` : "The sign-in service did not answer.");
+    return;
+  }
+  const app = authorization.client_name;
+  document.body.dataset.client = authorization.client_id;
+  root.before(el("p", { class: "for-app", id: "for-app" }, "Signing in to continue to ", el("strong", {}, app)));
+  const back = function view() {
+    return { title: `Returning you to ${app}…`, lead: "One moment.", body: [] };
+  };
+  const ui = new FlowUI(root, {
+    cancelAtStart: true,
+    savedKey: `mfa-flow.flow.authorization.${id}`,  // never resumed by the plain sign-in page
+    views: { done: back, failed: back, expired: back, cancelled: back },
+    onFinished: () => returnToApp(root, id, token, key, app),
+  });
+  ui.adopt(session);
+}
+
+async function returnToApp(root, id, token, key, app) {
+  try {
+    const { redirect_to: target } = await service.authorizations.returnToClient(id, { token });
+    sessionStorage.removeItem(key);
+    location.assign(target);
+  } catch (error) {
+    if (error instanceof ApiError && error.kind === "authorization-complete") {
+      message(root, "You are signed in", `${app} already has this sign-in. You can close this page.`);
+    } else {
+      message(root, `We could not return you to ${app}`, "Check your connection and try again.",
+        button("Try again", () => returnToApp(root, id, token, key, app)));
+    }
+  }
+}
+
+function message(root, title, lead, ...actions) {
+  root.replaceChildren(el("h1", { tabindex: "-1" }, title), el("p", { class: "lead", role: "status" }, lead), ...actions);
+}

@@ -1,6 +1,7 @@
 """The signed result of a sign-in: a JWS that an embedding app verifies with the JWKS alone.
 
-Verified here with jwcrypto, a JOSE library independent of the one that signs.
+Verified here with jwcrypto, a JOSE library independent of the one that signs, and by default
+with every JOSE library a relying party is likely to use (PyJWT, jwcrypto, joserfc, npm jose).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from jwcrypto import jwk, jws, jwt
 
 from tests.support.cli import mfa_flow
 from tests.support.client import Api
+from tests.support.verifiers import LIBRARIES
 
 
 def unique(name: str) -> str:
@@ -28,7 +30,7 @@ async def jwks(api: Api) -> jwk.JWKSet:
 
 
 def claims_of(token: str, keys: jwk.JWKSet, audience: str = "mfa-flow") -> dict:
-    checked = jwt.JWT(jwt=token, key=keys, algs=["Ed25519"], check_claims={"iss": "mfa-flow", "aud": audience, "exp": None})
+    checked = jwt.JWT(jwt=token, key=keys, algs=["ES256"], check_claims={"iss": "mfa-flow", "aud": audience, "exp": None})
     return json.loads(checked.claims)
 
 
@@ -44,7 +46,7 @@ async def test_a_completed_flow_carries_a_token_the_jwks_verifies(api):
     flow = await signed_in(api, user)
     token = flow["result"]["token"]
     header = json.loads(jws.base64url_decode(token.split(".")[0]))
-    assert header["alg"] == "Ed25519" and header["kid"]
+    assert header["alg"] == "ES256" and header["kid"]
     claims = claims_of(token, await jwks(api))
     assert claims["sub"] == user and claims["sid"] == flow["id"]
     assert claims["amr"] == flow["result"]["amr"] and claims["acr"] == "urn:mfa-flow:acr:pwd"
@@ -98,3 +100,43 @@ async def test_the_audience_is_configurable(start_server, http):
     api = Api(server.base_url, http)
     token = (await signed_in(api, unique("aud")))["result"]["token"]
     assert claims_of(token, await jwks(api), audience="https://app.example")["aud"] == "https://app.example"
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+async def test_every_common_jose_library_verifies_the_default_token(api, library):
+    user = unique("lib")
+    flow = await signed_in(api, user)
+    jwks = (await api.call("GET", "/.well-known/jwks.json")).body
+    claims = LIBRARIES[library](flow["result"]["token"], jwks, "mfa-flow", "mfa-flow", ["ES256"])
+    assert claims["sub"] == user and claims["sid"] == flow["id"]
+
+
+@pytest.mark.parametrize("alg", ["Ed25519", "EdDSA", "RS256"])
+async def test_the_algorithm_stays_selectable(start_server, http, alg):
+    server = await start_server.started(MFA_FLOW_TOKEN_ALG=alg)
+    api = Api(server.base_url, http)
+    token = (await signed_in(api, unique("alg")))["result"]["token"]
+    assert json.loads(jws.base64url_decode(token.split(".")[0]))["alg"] == alg
+    jwks = (await api.call("GET", "/.well-known/jwks.json")).body
+    # jwcrypto, joserfc and npm jose know both names of Ed25519 signatures; PyJWT 2 knows only EdDSA.
+    verifiers = [name for name in LIBRARIES if not (alg == "Ed25519" and name == "PyJWT")]
+    for name in verifiers:
+        assert LIBRARIES[name](token, jwks, "mfa-flow", "mfa-flow", [alg])["sub"].startswith("alg-"), name
+
+
+async def test_pyjwt_refuses_the_fully_specified_ed25519_name_which_is_why_it_is_no_default(start_server, http):
+    server = await start_server.started(MFA_FLOW_TOKEN_ALG="Ed25519")
+    api = Api(server.base_url, http)
+    token = (await signed_in(api, unique("ed")))["result"]["token"]
+    jwks = (await api.call("GET", "/.well-known/jwks.json")).body
+    with pytest.raises(Exception, match="algorithm"):
+        LIBRARIES["PyJWT"](token, jwks, "mfa-flow", "mfa-flow", ["Ed25519", "EdDSA"])
+
+
+async def test_the_jwks_holds_a_key_for_every_algorithm_and_names_it(api):
+    keys = (await api.call("GET", "/.well-known/jwks.json")).body["keys"]
+    by_type = {(k["kty"], k.get("crv")): k for k in keys}
+    assert by_type[("RSA", None)]["alg"] == "RS256" and by_type[("EC", "P-256")]["alg"] == "ES256"
+    # One Ed25519 key signs both Ed25519 and EdDSA, so its entry names neither.
+    assert "alg" not in by_type[("OKP", "Ed25519")]
+    assert all(k["use"] == "sig" and "d" not in k for k in keys)

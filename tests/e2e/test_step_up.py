@@ -25,7 +25,7 @@ async def step_up(api: Api, user: dict) -> FlowClient:
 
 async def token_claims(api: Api, token: str) -> dict:
     keys = jwk.JWKSet.from_json(json.dumps((await api.call("GET", "/.well-known/jwks.json")).body))
-    return json.loads(jwt.JWT(jwt=token, key=keys, algs=["Ed25519"], check_claims={"exp": None}).claims)
+    return json.loads(jwt.JWT(jwt=token, key=keys, algs=["ES256"], check_claims={"exp": None}).claims)
 
 
 @pytest.mark.parametrize("policy", POLICIES)

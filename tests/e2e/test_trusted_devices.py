@@ -98,7 +98,7 @@ async def first_row(api: Api, flow: FlowClient) -> dict:
 
 async def verified_claims(api: Api, token: str) -> dict:
     keys = jwk.JWKSet.from_json(json.dumps((await api.call("GET", "/.well-known/jwks.json")).body))
-    checked = jwt.JWT(jwt=token, key=keys, algs=["Ed25519"], check_claims={"iss": "mfa-flow", "exp": None})
+    checked = jwt.JWT(jwt=token, key=keys, algs=["ES256"], check_claims={"iss": "mfa-flow", "exp": None})
     return json.loads(checked.claims)
 
 

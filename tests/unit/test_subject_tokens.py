@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mfa_flow.tokens import (
+    ED25519,
+    P256,
     TokenPolicy,
     TokenRefused,
     check_subject_token,
@@ -19,8 +21,9 @@ from mfa_flow.tokens import (
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 POLICY = TokenPolicy(issuer="mfa-flow", audience="mfa-flow", lifetime=300)
-KEY = new_signing_key()
-JWKS = [KEY.public_jwk]
+KEY = new_signing_key(P256)  # the result token's default algorithm is ES256
+CHECKPOINT_KEY = new_signing_key(ED25519)
+JWKS = [KEY.public_jwk, CHECKPOINT_KEY.public_jwk]
 
 
 def token(signed_at: datetime = NOW, amr: list[str] | None = None, policy: TokenPolicy = POLICY, key=KEY,
@@ -57,7 +60,7 @@ def test_the_maximum_age_is_the_services_setting_not_the_tokens_lifetime():
 
 
 @pytest.mark.parametrize("forged, detail", [
-    (token(key=new_signing_key()), "not a result token signed by this service"),
+    (token(key=new_signing_key(P256)), "not a result token signed by this service"),
     (token()[:-3] + ("AAA" if not token().endswith("AAA") else "BBB"), "not a result token signed by this service"),
     ("not.a.token", "not a result token signed by this service"),
     (token(policy=TokenPolicy("someone-else", "mfa-flow", 300)), "another issuer or audience"),
@@ -65,7 +68,7 @@ def test_the_maximum_age_is_the_services_setting_not_the_tokens_lifetime():
     (token(sub=""), "lacks sub, iat or exp"),
     (token(iat=True), "lacks sub, iat or exp"),
     (token(exp="tomorrow"), "lacks sub, iat or exp"),
-    (sign_checkpoint(KEY, "Ed25519", {"cursor": "1-1", "rows": 1}), "not a result token signed by this service"),
+    (sign_checkpoint(CHECKPOINT_KEY, "Ed25519", {"cursor": "1-1", "rows": 1}), "not a result token signed by this service"),
 ])
 def test_anything_but_this_services_result_token_is_refused(forged, detail):
     with pytest.raises(TokenRefused, match=detail) as refused:

@@ -43,6 +43,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/.well-known/openid-configuration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** OpenID Provider metadata (OpenID Connect Discovery) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the metadata */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenIdConfiguration"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/audit/checkpoints": {
         parameters: {
             query?: never;
@@ -732,6 +768,224 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/oidc/clients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The OpenID Connect clients (admin) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the clients (oldest first) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OidcClientList"];
+                    };
+                };
+                401: components["responses"]["Problem"];
+                403: components["responses"]["Problem"];
+            };
+        };
+        put?: never;
+        /**
+         * Register an OpenID Connect client (admin)
+         * @description The client secret (for client_secret_basic and client_secret_post) is in this answer only.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["NewOidcClient"];
+                };
+            };
+            responses: {
+                /** @description the client and its secret */
+                201: {
+                    headers: {
+                        Location?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OidcClientWithSecret"];
+                    };
+                };
+                400: components["responses"]["Problem"];
+                401: components["responses"]["Problem"];
+                403: components["responses"]["Problem"];
+                408: components["responses"]["Problem"];
+                413: components["responses"]["Problem"];
+                415: components["responses"]["Problem"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/oidc/clients/{client_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        /** One OpenID Connect client (admin) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    client_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the client */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OidcClient"];
+                    };
+                };
+                401: components["responses"]["Problem"];
+                403: components["responses"]["Problem"];
+                404: components["responses"]["Problem"];
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete a client (admin); its pending requests and its codes and access tokens stop working */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    client_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description deleted */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                401: components["responses"]["Problem"];
+                403: components["responses"]["Problem"];
+                404: components["responses"]["Problem"];
+            };
+        };
+        options?: never;
+        head?: never;
+        /**
+         * Change a client (admin)
+         * @description Moving to a method that uses a secret, from one that did not, makes a secret (in this answer only); moving away from one forgets it. private_key_jwt needs jwks.
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    client_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["OidcClientPatch"];
+                };
+            };
+            responses: {
+                /** @description the client (and a new secret when one was made) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OidcClientWithSecret"];
+                    };
+                };
+                400: components["responses"]["Problem"];
+                401: components["responses"]["Problem"];
+                403: components["responses"]["Problem"];
+                404: components["responses"]["Problem"];
+                408: components["responses"]["Problem"];
+                413: components["responses"]["Problem"];
+                415: components["responses"]["Problem"];
+            };
+        };
+        trace?: never;
+    };
+    "/api/oidc/clients/{client_id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** New client secret (admin); the old one keeps working for MFA_FLOW_OIDC_SECRET_OVERLAP (24 h) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    client_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the client and its new secret (shown once) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OidcClientWithSecret"];
+                    };
+                };
+                401: components["responses"]["Problem"];
+                403: components["responses"]["Problem"];
+                404: components["responses"]["Problem"];
+                409: components["responses"]["Problem"];
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -1703,6 +1957,387 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/oidc/authorizations/{flow_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                flow_id: components["parameters"]["FlowId"];
+            };
+            cookie?: never;
+        };
+        /** The authorization a flow is for (the flow token; the sign-in page reads it) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    flow_id: components["parameters"]["FlowId"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the authorization */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AuthorizationOfFlow"];
+                    };
+                };
+                401: components["responses"]["Problem"];
+                403: components["responses"]["Problem"];
+                404: components["responses"]["Problem"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oidc/authorizations/{flow_id}/return": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                flow_id: components["parameters"]["FlowId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Where the browser goes back to once the flow has ended (the flow token)
+         * @description Issues the code (valid 60 seconds; asking again before it is exchanged issues a new one in its place) or the error. 409 while the flow is still going (`flow-not-finished`) or after the code was exchanged (`authorization-complete`).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    flow_id: components["parameters"]["FlowId"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the redirect */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ReturnToClient"];
+                    };
+                };
+                401: components["responses"]["Problem"];
+                403: components["responses"]["Problem"];
+                404: components["responses"]["Problem"];
+                409: components["responses"]["Problem"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oidc/authorize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The authorization endpoint (a browser navigates here)
+         * @description With `client_id` and `request_uri` (a pushed request), or the parameters themselves (a sign_in client). Starts a flow and sends the browser (303) to the sign-in page bound to it (`/?flow=<id>`, the flow token in the fragment). A refusal once the client and the redirect URI are known good sends the browser back (303) with `error`, `state` and `iss`; an unknown client, a redirect URI not registered, or a bad request_uri answers an HTML error page (400). Counts as a flow created for the abuse limits.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    client_id?: string;
+                    request_uri?: string;
+                    response_type?: string;
+                    redirect_uri?: string;
+                    scope?: string;
+                    state?: string;
+                    nonce?: string;
+                    code_challenge?: string;
+                    code_challenge_method?: string;
+                    acr_values?: string;
+                    max_age?: string;
+                    prompt?: string;
+                    ui_locales?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description to the sign-in page or back to the client with an error */
+                303: {
+                    headers: {
+                        Location?: string;
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description an error page (nothing may go back to the client) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                429: components["responses"]["TryAgainLater"];
+            };
+        };
+        put?: never;
+        /** The authorization endpoint, with the parameters as a form (OIDC Core §3.1.2.1) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/x-www-form-urlencoded": Record<string, never>;
+                };
+            };
+            responses: {
+                /** @description to the sign-in page or back to the client with an error */
+                303: {
+                    headers: {
+                        Location?: string;
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description an error page (nothing may go back to the client) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                413: components["responses"]["Problem"];
+                429: components["responses"]["TryAgainLater"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oidc/par": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Push an authorization request (RFC 9126), with client authentication */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/x-www-form-urlencoded": components["schemas"]["PushedAuthorizationRequest"];
+                };
+            };
+            responses: {
+                /** @description the request_uri (usable once within 60 seconds) */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PushedAuthorizationResponse"];
+                    };
+                };
+                /** @description an OAuth error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OAuthError"];
+                    };
+                };
+                /** @description an OAuth error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OAuthError"];
+                    };
+                };
+                413: components["responses"]["Problem"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oidc/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Exchange a code for an ID token and an access token (RFC 6749 §4.1.3), with client authentication
+         * @description Codes live 60 seconds and are used once: a second use answers invalid_grant and revokes the access token the first one issued. The code is bound to the client, the redirect URI and the PKCE challenge.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/x-www-form-urlencoded": components["schemas"]["TokenRequest"];
+                };
+            };
+            responses: {
+                /** @description the tokens */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TokenResponse"];
+                    };
+                };
+                /** @description an OAuth error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OAuthError"];
+                    };
+                };
+                /** @description an OAuth error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OAuthError"];
+                    };
+                };
+                413: components["responses"]["Problem"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oidc/userinfo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The UserInfo endpoint (OIDC Core §5.3), with the access token as a Bearer token */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the claims */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["UserInfo"];
+                    };
+                };
+                /** @description an OAuth error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OAuthError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** The UserInfo endpoint, by POST */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the claims */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["UserInfo"];
+                    };
+                };
+                /** @description an OAuth error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OAuthError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -1794,6 +2429,36 @@ export interface components {
             factor: "totp" | "webauthn" | "email_code" | "sms_code" | "backup_code";
             /** @constant */
             type: "add_factor";
+        };
+        AuthorizationOfFlow: {
+            client_id: string;
+            client_name: string;
+            flow_id: string;
+            /** @description whether the browser was sent back to the client already */
+            returned: boolean;
+            ui_locales: string | null;
+        };
+        /** @description An authorization request (RFC 6749 §4.1.1, OIDC Core §3.1.2.1). PKCE S256 is required; `login_hint` (the user's id or username) only from an asserting client, through PAR. `max_age=0` or `prompt=login` asks for a second factor now; so does `acr_values` naming only `urn:mfa-flow:acr:mfa`. `prompt=none` answers `login_required` (every authorization is a sign-in of its own). Each parameter at most once, at most 512 characters. */
+        AuthorizationParameters: {
+            /** @description space-separated: urn:mfa-flow:acr:pwd, urn:mfa-flow:acr:trusted-device, urn:mfa-flow:acr:mfa */
+            acr_values?: string;
+            client_id: string;
+            code_challenge: string;
+            /** @constant */
+            code_challenge_method: "S256";
+            login_hint?: string;
+            max_age?: string;
+            nonce?: string;
+            prompt?: string;
+            redirect_uri: string;
+            /** @constant */
+            response_mode?: "query";
+            /** @constant */
+            response_type: "code";
+            /** @description space-separated; must contain openid */
+            scope: string;
+            state?: string;
+            ui_locales?: string;
         };
         CancelEvent: {
             expected_version?: components["schemas"]["ExpectedVersion"];
@@ -2007,16 +2672,19 @@ export interface components {
         Jwks: {
             keys: {
                 /** @enum {unknown} */
-                alg?: "Ed25519" | "EdDSA";
-                /** @constant */
-                crv: "Ed25519";
+                alg?: "RS256" | "ES256";
+                /** @enum {unknown} */
+                crv?: "P-256" | "Ed25519";
+                e?: string;
                 /** @description RFC 7638 thumbprint */
                 kid: string;
+                /** @enum {unknown} */
+                kty: "RSA" | "EC" | "OKP";
+                n?: string;
                 /** @constant */
-                kty: "OKP";
-                /** @constant */
-                use?: "sig";
-                x: string;
+                use: "sig";
+                x?: string;
+                y?: string;
             }[];
         };
         LiveAckMessage: {
@@ -2051,6 +2719,25 @@ export interface components {
              */
             policy: "mandatory" | "prompt_at_sign_in_and_sign_up" | "prompt_only_at_sign_in" | "no_prompt" | "user_controlled";
             trusted_devices?: components["schemas"]["TrustedDevicesConfig"];
+        };
+        NewOidcClient: {
+            /**
+             * @default RS256
+             * @enum {unknown}
+             */
+            id_token_signed_response_alg?: "RS256" | "ES256" | "EdDSA";
+            /** @description A JWK Set of the client's public signing keys (RSA, EC or OKP); required for private_key_jwt. Private members are refused. */
+            jwks?: Record<string, never> | null;
+            /** @enum {unknown} */
+            kind: "asserting" | "sign_in";
+            name: string;
+            /** @description Absolute https URIs (http only on localhost, 127.0.0.1 or [::1]), no fragment; a request's redirect_uri must equal one of them exactly. */
+            redirect_uris: string[];
+            /**
+             * @default client_secret_basic
+             * @enum {unknown}
+             */
+            token_endpoint_auth_method?: "client_secret_basic" | "client_secret_post" | "private_key_jwt";
         };
         /**
          * @description A user with a `password` (hashed with argon2id at `MFA_FLOW_PASSWORD_HASH`), or imported from
@@ -2102,6 +2789,69 @@ export interface components {
             /** @description https only (plain http to loopback only, with MFA_FLOW_WEBHOOK_ALLOW_PRIVATE=1). The host is a DNS name (labels of 1 to 63 letters, digits and hyphens, at most 253 characters; internationalised names are converted with IDNA 2008) or an IP address; port 1 to 65535. An address it is or resolves to must be public: loopback, private, carrier-grade NAT and link-local addresses are refused unless MFA_FLOW_WEBHOOK_ALLOW_PRIVATE=1; multicast, unspecified, broadcast, documentation, benchmarking, reserved and other special-purpose addresses and cloud metadata addresses always are. Refusals answer 422 webhook-url-refused naming the rule, here and again at every delivery. */
             url: string;
         };
+        /** @description An OAuth error (RFC 6749 §5.2): `error` and `error_description`, which OAuth libraries read, and the same as RFC 9457 members (`type` is `urn:mfa-flow:problem:oauth-<error>`). */
+        OAuthError: {
+            detail: string;
+            error: string;
+            error_description: string;
+            instance?: string;
+            status: number;
+            title: string;
+            type: string;
+        };
+        /** @description An OpenID Connect client. `asserting`: its backend checked the user's first factor and pushes its authorization requests (PAR) with `login_hint`; `sign_in`: mfa-flow asks for the password too. Secrets are never shown here: only in the answer that made one. */
+        OidcClient: {
+            client_id: string;
+            /** Format: date-time */
+            created_at: string;
+            /** @enum {unknown} */
+            id_token_signed_response_alg: "RS256" | "ES256" | "EdDSA";
+            /** @description the client's public keys (private_key_jwt) */
+            jwks?: Record<string, never>;
+            /** @enum {unknown} */
+            kind: "asserting" | "sign_in";
+            name: string;
+            /**
+             * Format: date-time
+             * @description after a rotation, until when the previous secret still authenticates
+             */
+            previous_secret_expires_at: string | null;
+            redirect_uris: string[];
+            /** @enum {unknown} */
+            token_endpoint_auth_method: "client_secret_basic" | "client_secret_post" | "private_key_jwt";
+            /** Format: date-time */
+            updated_at: string;
+        };
+        OidcClientList: {
+            items: components["schemas"]["OidcClient"][];
+        };
+        OidcClientPatch: {
+            /** @enum {unknown} */
+            id_token_signed_response_alg?: "RS256" | "ES256" | "EdDSA";
+            jwks?: Record<string, never> | null;
+            /** @enum {unknown} */
+            kind?: "asserting" | "sign_in";
+            name?: string;
+            redirect_uris?: string[];
+            /** @enum {unknown} */
+            token_endpoint_auth_method?: "client_secret_basic" | "client_secret_post" | "private_key_jwt";
+        };
+        OidcClientWithSecret: components["schemas"]["OidcClient"] & {
+            /** @description shown once; stored only as a SHA-256 digest */
+            client_secret?: string;
+        };
+        /** @description OpenID Connect Discovery 1.0 metadata; the issuer is MFA_FLOW_ORIGIN (its first origin). */
+        OpenIdConfiguration: {
+            authorization_endpoint: string;
+            id_token_signing_alg_values_supported: string[];
+            issuer: string;
+            jwks_uri: string;
+            pushed_authorization_request_endpoint: string;
+            response_types_supported: string[];
+            subject_types_supported: string[];
+            token_endpoint: string;
+            userinfo_endpoint?: string;
+        };
         Problem: {
             /** @description with wrong-proof (422) */
             attempts_left?: number;
@@ -2120,6 +2870,19 @@ export interface components {
             type: string;
             /** @description with version-mismatch (409), the flow's current version */
             version?: number;
+        };
+        /** @description The authorization parameters, with the client's authentication (client_secret_post's `client_secret`, or private_key_jwt's `client_assertion` and `client_assertion_type`; client_secret_basic sends an Authorization header instead). */
+        PushedAuthorizationRequest: components["schemas"]["AuthorizationParameters"] & {
+            client_assertion?: string;
+            /** @constant */
+            client_assertion_type?: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+            client_secret?: string;
+        };
+        PushedAuthorizationResponse: {
+            /** @constant */
+            expires_in: 60;
+            /** @description urn:ietf:params:oauth:request_uri:...; usable once */
+            request_uri: string;
         };
         RegenerateBackupCodesEvent: {
             expected_version?: components["schemas"]["ExpectedVersion"];
@@ -2140,6 +2903,10 @@ export interface components {
             /** @constant */
             type: "rename_factor";
             verification_id: string;
+        };
+        ReturnToClient: {
+            /** @description The redirect URI with `code` (the flow ended done and met the request), or with `error` (`access_denied`: cancelled, failed or expired; `unmet_authentication_requirements`: the acr asked for was not met), and `state` and `iss` (RFC 9207). */
+            redirect_to: string;
         };
         /** @description In `manage`: revoke every device the user asked to be remembered (`remember_device`); one `mfa.device_revoked` webhook (`all: true`) when there was any. The transition's data says how many (`revoked`). */
         RevokeTrustedDevicesEvent: {
@@ -2246,6 +3013,29 @@ export interface components {
             /** @constant */
             type: "switch_factor";
         };
+        TokenRequest: {
+            client_assertion?: string;
+            /** @constant */
+            client_assertion_type?: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+            client_id?: string;
+            client_secret?: string;
+            code: string;
+            code_verifier: string;
+            /** @constant */
+            grant_type: "authorization_code";
+            redirect_uri: string;
+        };
+        TokenResponse: {
+            /** @description opaque; valid at the UserInfo endpoint until it expires or is revoked */
+            access_token: string;
+            expires_in: number;
+            /** @description A JWT signed with the client's `id_token_signed_response_alg` (RS256 by default): `iss` (MFA_FLOW_ORIGIN), `sub` (the user id), `aud` (the client id), `exp`, `iat`, `auth_time` (when the flow ended), `nonce`, `amr`, `acr`, `sid` (the flow id). */
+            id_token: string;
+            /** @constant */
+            scope: "openid";
+            /** @constant */
+            token_type: "Bearer";
+        };
         /**
          * Transition
          * @description One row of a flow's append-only log. hash = lowercase hex SHA-256 of the UTF-8 bytes of prev_hash (lowercase hex, empty for seq 1) followed by the canonical JSON of {flow_id, seq, event, from_state, to_state, at, actor, data}: keys sorted, no spaces, UTF-8, `at` as YYYY-MM-DDTHH:MM:SS.ffffffZ. A wrong proof is a row with from_state = to_state. `data` never holds a secret, code, password or token.
@@ -2263,6 +3053,11 @@ export interface components {
                 factor?: string;
                 /** @description The guard of the machine's table that held. */
                 guard: string;
+                /** @description On a flow's first row, when an OpenID Connect authorization started it: the client that asked, and the acr values it asked for. */
+                oidc?: {
+                    acr_values: string[];
+                    client_id: string;
+                };
                 /**
                  * @description The per-flow or per-user setting that decided the route against the policy alone: step-up (require_mfa), the user's mfa.required, the user's opt-out (mfa.skip_on_sign_in), a trusted device.
                  * @enum {unknown}
@@ -2345,6 +3140,9 @@ export interface components {
             /** @description E.164 */
             phone: string | null;
             username: string;
+        };
+        UserInfo: {
+            sub: string;
         };
         UserPage: {
             items: components["schemas"]["User"][];

@@ -156,3 +156,15 @@ def test_a_flow_read_from_storage_has_its_json_context_typed():
                 5, {"username": "alice", "amr": ["pwd"], "choices": ["totp"]}, None, "", NOW, NOW)
     assert flow.context == FlowContext(username="alice", amr=["pwd"], choices=("totp",))
     assert flow.choices == ("totp",)
+
+
+def test_the_first_row_of_an_authorizations_flow_records_the_client_and_the_acr_asked_for():
+    flow = new_flow()
+    flow.context.oidc = {"client_id": "cl_1", "acr_values": ["urn:mfa-flow:acr:mfa"]}
+    first = take(flow, domain_flow.first_row_facts(flow, Step("submit_password", "credentials_wrong", "first_factor")),
+                 "user", NOW)
+    assert first.data["oidc"] == {"client_id": "cl_1", "acr_values": ["urn:mfa-flow:acr:mfa"]}
+    second = take(flow, domain_flow.first_row_facts(flow, Step("cancel", "always", "cancelled")), "user", NOW)
+    assert "oidc" not in second.data
+    assert FlowContext.from_json(flow.context.to_json()).oidc == flow.context.oidc
+    assert "oidc" not in FlowContext().to_json(), "flows of no authorization read and hash as before"

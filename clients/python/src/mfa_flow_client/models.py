@@ -8,6 +8,31 @@ from __future__ import annotations
 from typing import Any, Literal, NotRequired, TypeAlias, TypedDict
 
 
+class AuthorizationOfFlow(TypedDict):
+    client_id: str
+    client_name: str
+    flow_id: str
+    returned: bool
+    ui_locales: str | None
+
+
+class AuthorizationParameters(TypedDict):
+    acr_values: NotRequired[str]
+    client_id: str
+    code_challenge: str
+    code_challenge_method: Literal["S256"]
+    login_hint: NotRequired[str]
+    max_age: NotRequired[str]
+    nonce: NotRequired[str]
+    prompt: NotRequired[str]
+    redirect_uri: str
+    response_mode: NotRequired[Literal["query"]]
+    response_type: Literal["code"]
+    scope: str
+    state: NotRequired[str]
+    ui_locales: NotRequired[str]
+
+
 class Checkpoint(TypedDict):
     at: str
     cursor: str
@@ -205,12 +230,15 @@ class InclusionProof(TypedDict):
 
 
 class JwksKey(TypedDict):
-    alg: NotRequired[Literal["Ed25519", "EdDSA"]]
-    crv: Literal["Ed25519"]
+    alg: NotRequired[Literal["RS256", "ES256"]]
+    crv: NotRequired[Literal["P-256", "Ed25519"]]
+    e: NotRequired[str]
     kid: str
-    kty: Literal["OKP"]
-    use: NotRequired[Literal["sig"]]
-    x: str
+    kty: Literal["RSA", "EC", "OKP"]
+    n: NotRequired[str]
+    use: Literal["sig"]
+    x: NotRequired[str]
+    y: NotRequired[str]
 
 
 class Jwks(TypedDict):
@@ -226,6 +254,20 @@ class LiveAckMessage(TypedDict):
 class LiveFlowMessage(TypedDict):
     flow: Flow
     type: Literal["flow"]
+
+
+NewOidcClientRedirectUri: TypeAlias = str
+
+
+class NewOidcClient(TypedDict):
+    id_token_signed_response_alg: NotRequired[Literal["RS256", "ES256", "EdDSA"]]
+    jwks: NotRequired[dict[str, Any] | None]
+    kind: Literal["asserting", "sign_in"]
+    name: str
+    redirect_uris: list[NewOidcClientRedirectUri]
+    token_endpoint_auth_method: NotRequired[
+        Literal["client_secret_basic", "client_secret_post", "private_key_jwt"]
+    ]
 
 
 class NewUser(TypedDict):
@@ -244,6 +286,65 @@ class NewVerification(TypedDict):
     email: NotRequired[str]
     phone: NotRequired[str]
     type: Literal["totp", "webauthn", "email_code", "sms_code", "backup_code"]
+
+
+class OAuthError(TypedDict):
+    detail: str
+    error: str
+    error_description: str
+    instance: NotRequired[str]
+    status: int
+    title: str
+    type: str
+
+
+class OidcClient(TypedDict):
+    client_id: str
+    created_at: str
+    id_token_signed_response_alg: Literal["RS256", "ES256", "EdDSA"]
+    jwks: NotRequired[dict[str, Any]]
+    kind: Literal["asserting", "sign_in"]
+    name: str
+    previous_secret_expires_at: str | None
+    redirect_uris: list[str]
+    token_endpoint_auth_method: Literal[
+        "client_secret_basic", "client_secret_post", "private_key_jwt"
+    ]
+    updated_at: str
+
+
+class OidcClientList(TypedDict):
+    items: list[OidcClient]
+
+
+OidcClientPatchRedirectUri: TypeAlias = str
+
+
+class OidcClientPatch(TypedDict):
+    id_token_signed_response_alg: NotRequired[Literal["RS256", "ES256", "EdDSA"]]
+    jwks: NotRequired[dict[str, Any] | None]
+    kind: NotRequired[Literal["asserting", "sign_in"]]
+    name: NotRequired[str]
+    redirect_uris: NotRequired[list[OidcClientPatchRedirectUri]]
+    token_endpoint_auth_method: NotRequired[
+        Literal["client_secret_basic", "client_secret_post", "private_key_jwt"]
+    ]
+
+
+class OidcClientWithSecret(OidcClient):
+    client_secret: NotRequired[str]
+
+
+class OpenIdConfiguration(TypedDict):
+    authorization_endpoint: str
+    id_token_signing_alg_values_supported: list[str]
+    issuer: str
+    jwks_uri: str
+    pushed_authorization_request_endpoint: str
+    response_types_supported: list[str]
+    subject_types_supported: list[str]
+    token_endpoint: str
+    userinfo_endpoint: NotRequired[str]
 
 
 class Problem(TypedDict):
@@ -268,6 +369,19 @@ class Problem(TypedDict):
     version: NotRequired[int]
 
 
+class PushedAuthorizationRequest(AuthorizationParameters):
+    client_assertion: NotRequired[str]
+    client_assertion_type: NotRequired[
+        Literal["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"]
+    ]
+    client_secret: NotRequired[str]
+
+
+class PushedAuthorizationResponse(TypedDict):
+    expires_in: Literal[60]
+    request_uri: str
+
+
 class RegenerateBackupCodesEvent(TypedDict):
     expected_version: NotRequired[ExpectedVersion]
     type: Literal["regenerate_backup_codes"]
@@ -284,6 +398,10 @@ class RenameFactorEvent(TypedDict):
     name: str
     type: Literal["rename_factor"]
     verification_id: str
+
+
+class ReturnToClient(TypedDict):
+    redirect_to: str
 
 
 class RevokeTrustedDevicesEvent(TypedDict):
@@ -370,10 +488,37 @@ class SwitchFactorEvent(TypedDict):
     type: Literal["switch_factor"]
 
 
+class TokenRequest(TypedDict):
+    client_assertion: NotRequired[str]
+    client_assertion_type: NotRequired[
+        Literal["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"]
+    ]
+    client_id: NotRequired[str]
+    client_secret: NotRequired[str]
+    code: str
+    code_verifier: str
+    grant_type: Literal["authorization_code"]
+    redirect_uri: str
+
+
+class TokenResponse(TypedDict):
+    access_token: str
+    expires_in: int
+    id_token: str
+    scope: Literal["openid"]
+    token_type: Literal["Bearer"]
+
+
+class TransitionDataOidc(TypedDict):
+    acr_values: list[str]
+    client_id: str
+
+
 class TransitionData(TypedDict):
     config: NotRequired[str]
     factor: NotRequired[str]
     guard: str
+    oidc: NotRequired[TransitionDataOidc]
     override: NotRequired[
         Literal["step_up", "required", "skip_on_sign_in", "trusted_device"]
     ]
@@ -431,6 +576,10 @@ class User(TypedDict):
     mfa: UserMfa
     phone: str | None
     username: str
+
+
+class UserInfo(TypedDict):
+    sub: str
 
 
 class UserPage(TypedDict):

@@ -33,6 +33,13 @@ import { readEventStream } from "./streams.js";
  * @typedef {Schemas["InclusionProof"]} InclusionProof
  * @typedef {Schemas["ConsistencyProof"]} ConsistencyProof
  * @typedef {Schemas["Jwks"]} Jwks
+ * @typedef {Schemas["OidcClient"]} OidcClient
+ * @typedef {Schemas["OidcClientWithSecret"]} OidcClientWithSecret
+ * @typedef {Schemas["OidcClientList"]} OidcClientList
+ * @typedef {Schemas["NewOidcClient"]} NewOidcClient
+ * @typedef {Schemas["OidcClientPatch"]} OidcClientPatch
+ * @typedef {Schemas["AuthorizationOfFlow"]} AuthorizationOfFlow
+ * @typedef {Schemas["ReturnToClient"]} ReturnToClient
  * @typedef {{items: Flow[], next?: string | null}} FlowPage
  * @typedef {Record<string, string | number | boolean | null | undefined>} Query
  *
@@ -74,6 +81,8 @@ export class MfaFlowClient {
     this.config = new Config(this);
     this.users = new Users(this);
     this.webhooks = new Webhooks(this);
+    this.oidcClients = new OidcClients(this);
+    this.authorizations = new Authorizations(this);
     this.audit = new Audit(this);
     /** @type {any} the server's OpenAPI document, once openapi() has read it */
     this.document = null;
@@ -153,8 +162,14 @@ export class MfaFlowClient {
     return this.document;
   }
 
-  /** @returns {Promise<Jwks>} the keys that verify result tokens */
+  /** @returns {Promise<Jwks>} the keys that verify result tokens and ID tokens */
   jwks() { return this.call("jwks", {}, { token: null }); }
+
+  /** The OpenID Provider's metadata (OpenID Connect Discovery), which OIDC libraries read. */
+  openidConfiguration() { return this.call("openidConfiguration", {}, { token: null }); }
+
+  /** The address of the discovery document, for an app's OIDC library. */
+  discoveryUrl() { return this.url(pathOf("openidConfiguration")); }
 }
 
 /** @param {Response} response */
@@ -383,6 +398,51 @@ class Webhooks {
   /** @param {string} webhookId @param {string | number} deliveryId */
   retry(webhookId, deliveryId) {
     return this.client.call("webhooks.retry", { webhook_id: webhookId, delivery_id: deliveryId });
+  }
+}
+
+// --- OpenID Connect ---------------------------------------------------------------------------
+
+class OidcClients {
+  /** @param {MfaFlowClient} client */
+  constructor(client) { this.client = client; }
+
+  /** The registered apps (admin). @returns {Promise<OidcClientList>} */
+  list() { return this.client.call("oidcClients.list"); }
+
+  /** @param {string} clientId @returns {Promise<OidcClient>} */
+  get(clientId) { return this.client.call("oidcClients.get", { client_id: clientId }); }
+
+  /** The answer holds the client secret, once. @param {NewOidcClient} app @returns {Promise<OidcClientWithSecret>} */
+  create(app) { return this.client.call("oidcClients.create", {}, { body: app }); }
+
+  /** @param {string} clientId @param {OidcClientPatch} patch @returns {Promise<OidcClientWithSecret>} */
+  update(clientId, patch) { return this.client.call("oidcClients.update", { client_id: clientId }, { body: patch }); }
+
+  /** @param {string} clientId @returns {Promise<null>} */
+  delete(clientId) { return this.client.call("oidcClients.delete", { client_id: clientId }); }
+
+  /** A new secret (shown once); the old one keeps working for a while. @param {string} clientId @returns {Promise<OidcClientWithSecret>} */
+  rotateSecret(clientId) { return this.client.call("oidcClients.rotateSecret", { client_id: clientId }); }
+}
+
+/** The authorization an OpenID Connect request started, as its flow's holder sees it. */
+class Authorizations {
+  /** @param {MfaFlowClient} client */
+  constructor(client) { this.client = client; }
+
+  /**
+   * Which app the flow's authorization is for.
+   * @param {string} flowId @param {{token?: string | null}} [options] @returns {Promise<AuthorizationOfFlow>}
+   */
+  get(flowId, { token } = {}) { return this.client.call("authorizations.get", { flow_id: flowId }, { token }); }
+
+  /**
+   * Once the flow has ended: where the browser goes back to (a code, or an error, for the app).
+   * @param {string} flowId @param {{token?: string | null}} [options] @returns {Promise<ReturnToClient>}
+   */
+  returnToClient(flowId, { token } = {}) {
+    return this.client.call("authorizations.returnToClient", { flow_id: flowId }, { token });
   }
 }
 
