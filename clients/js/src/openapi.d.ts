@@ -2522,7 +2522,7 @@ export interface components {
          * @description One event, by `type`. Any event may carry `expected_version` (or send `If-Match: "<version>"`);
          *     a mismatch answers 409.
          */
-        Event: components["schemas"]["SubmitPasswordEvent"] | components["schemas"]["SubmitRegistrationEvent"] | components["schemas"]["SelectFactorEvent"] | components["schemas"]["SubmitTotpEvent"] | components["schemas"]["SubmitWebauthnEvent"] | components["schemas"]["SubmitEmailCodeEvent"] | components["schemas"]["SendCodeEvent"] | components["schemas"]["SubmitSmsCodeEvent"] | components["schemas"]["SubmitBackupCodeEvent"] | components["schemas"]["AcknowledgeBackupCodesEvent"] | components["schemas"]["RegenerateBackupCodesEvent"] | components["schemas"]["AddFactorEvent"] | components["schemas"]["RemoveFactorEvent"] | components["schemas"]["RenameFactorEvent"] | components["schemas"]["SetMfaEnabledEvent"] | components["schemas"]["RevokeTrustedDevicesEvent"] | components["schemas"]["SkipEvent"] | components["schemas"]["SwitchFactorEvent"] | components["schemas"]["FinishEvent"] | components["schemas"]["CancelEvent"];
+        Event: components["schemas"]["SubmitPasswordEvent"] | components["schemas"]["SubmitRegistrationEvent"] | components["schemas"]["SubmitPasskeyEvent"] | components["schemas"]["SelectFactorEvent"] | components["schemas"]["SubmitTotpEvent"] | components["schemas"]["SubmitWebauthnEvent"] | components["schemas"]["SubmitEmailCodeEvent"] | components["schemas"]["SendCodeEvent"] | components["schemas"]["SubmitSmsCodeEvent"] | components["schemas"]["SubmitBackupCodeEvent"] | components["schemas"]["AcknowledgeBackupCodesEvent"] | components["schemas"]["RegenerateBackupCodesEvent"] | components["schemas"]["AddFactorEvent"] | components["schemas"]["RemoveFactorEvent"] | components["schemas"]["RenameFactorEvent"] | components["schemas"]["SetMfaEnabledEvent"] | components["schemas"]["RevokeTrustedDevicesEvent"] | components["schemas"]["SkipEvent"] | components["schemas"]["SwitchFactorEvent"] | components["schemas"]["FinishEvent"] | components["schemas"]["CancelEvent"];
         ExpectedVersion: number;
         /** @description In `manage`, end the account flow (`done`; its `result` has `amr` and no token). */
         FinishEvent: {
@@ -2535,15 +2535,19 @@ export interface components {
          * @description One sign-in attempt: where it stands and what the client may do next. `version` grows by one per transition and is the ETag.
          */
         Flow: {
-            allowed_events: ("submit_password" | "submit_registration" | "select_factor" | "submit_totp" | "submit_webauthn" | "submit_email_code" | "send_code" | "submit_sms_code" | "submit_backup_code" | "acknowledge_backup_codes" | "regenerate_backup_codes" | "add_factor" | "remove_factor" | "rename_factor" | "set_mfa_enabled" | "revoke_trusted_devices" | "skip" | "switch_factor" | "finish" | "cancel")[];
+            allowed_events: ("submit_password" | "submit_registration" | "submit_passkey" | "select_factor" | "submit_totp" | "submit_webauthn" | "submit_email_code" | "send_code" | "submit_sms_code" | "submit_backup_code" | "acknowledge_backup_codes" | "regenerate_backup_codes" | "add_factor" | "remove_factor" | "rename_factor" | "set_mfa_enabled" | "revoke_trusted_devices" | "skip" | "switch_factor" | "finish" | "cancel")[];
             attempts_left: number;
-            /** @description What the current state shows. totp_setup: secret, otpauth_uri, qr_svg; webauthn_setup / webauthn_verify: publicKey options in WebAuthn JSON; backup_codes: codes; email_code_* / sms_code_*: where the code went (masked), its delivery and when another may be asked for (never the code); manage: the user's factors (their ids for remove_factor and rename_factor) and the factors add_factor may set up. Secrets only to the flow-token holder; null otherwise. */
+            /** @description What the current state shows. totp_setup: secret, otpauth_uri, qr_svg; webauthn_setup / webauthn_verify: publicKey options in WebAuthn JSON; backup_codes: codes; email_code_* / sms_code_*: where the code went (masked), its delivery and when another may be asked for (never the code); manage: the user's factors (their ids for remove_factor and rename_factor) and the factors add_factor may set up; first_factor, with passkey sign-in on: passkey.publicKey, request options for a discoverable passkey (submit_passkey). Secrets only to the flow-token holder; null otherwise. */
             challenge: null | {
                 otpauth_uri: string;
                 qr_svg: string;
                 secret: string;
             } | {
                 publicKey: Record<string, never>;
+            } | {
+                passkey: {
+                    publicKey: Record<string, never>;
+                };
             } | {
                 codes: string[];
             } | {
@@ -2713,6 +2717,7 @@ export interface components {
         };
         MfaConfig: {
             factors: ("totp" | "webauthn" | "email_code" | "sms_code" | "backup_code")[];
+            passkey_sign_in?: components["schemas"]["PasskeySignInConfig"];
             /**
              * @description When to ask for a second factor (README, "Policies"). `user_controlled` is the older name of `prompt_at_sign_in_and_sign_up`: accepted on input, never shown (reads give the canonical name).
              * @enum {unknown}
@@ -2852,6 +2857,21 @@ export interface components {
             token_endpoint: string;
             userinfo_endpoint?: string;
         };
+        /** @description Passkey sign-in (docs, "Passkey sign-in"): a new sign-in flow's challenge in first_factor offers a discoverable passkey (`challenge.passkey.publicKey`, no allowCredentials) and `submit_passkey` is allowed there; the passkey's user handle names the user. Needs the webauthn factor enabled; with counts_as_mfa off, also a primary factor of another kind (422 otherwise). Left out of a PUT, it is off. */
+        PasskeySignInConfig: {
+            /**
+             * @description A passkey with user verification ends the sign-in on its own (amr hwk and user, acr mfa); otherwise (off, or no user verification) the flow goes on to a second factor of another kind.
+             * @default false
+             */
+            counts_as_mfa?: boolean;
+            /** @default false */
+            enabled: boolean;
+            /**
+             * @default required
+             * @enum {unknown}
+             */
+            user_verification?: "required" | "preferred";
+        };
         Problem: {
             /** @description with wrong-proof (422) */
             attempts_left?: number;
@@ -2966,6 +2986,14 @@ export interface components {
             remember_device?: boolean;
             /** @constant */
             type: "submit_email_code";
+        };
+        SubmitPasskeyEvent: {
+            /** @description The browser's PublicKeyCredential.toJSON() answering challenge.passkey.publicKey (a discoverable passkey: its userHandle names the user) */
+            credential: Record<string, never>;
+            device_token?: components["schemas"]["DeviceToken"];
+            expected_version?: components["schemas"]["ExpectedVersion"];
+            /** @constant */
+            type: "submit_passkey";
         };
         SubmitPasswordEvent: {
             device_token?: components["schemas"]["DeviceToken"];
