@@ -152,6 +152,12 @@ class FlowService:
             await uow.commit()
         return await self._created(flow, rows, started, who, asserted=user_spec is not None), token
 
+    async def sign_in_options(self) -> dict[str, Any]:
+        """What a sign-in page may offer before a flow exists (``GET /api/sign-in-options``)."""
+        async with self.db.unit_of_work(readonly=True) as uow:
+            setting = await uow.passkey_sign_in.get()
+        return {"passkey_sign_in": setting.enabled, "sign_up": self.settings.sign_up}
+
     async def _offer_passkey_sign_in(self, uow: UnitOfWork, flow: Flow, now: datetime) -> None:
         """With passkey sign-in on, a new sign-in flow's first factor offers a passkey too."""
         setting = await uow.passkey_sign_in.get()

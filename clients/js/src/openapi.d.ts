@@ -992,6 +992,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/sign-in-options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What the sign-in page may offer before a flow exists (anyone)
+         * @description The sign-in page shows its form before any flow exists, so it asks here whether to offer passkeys (in the username field's autofill where the browser supports conditional mediation, else a "Sign in with a passkey" button) and sign-up. No secret, nothing about users.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the offers */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description passkey_sign_in.enabled of the MFA configuration */
+                            passkey_sign_in: boolean;
+                            /** @description submit_registration is allowed (MFA_FLOW_SIGN_UP) */
+                            sign_up: boolean;
+                        };
+                    };
+                };
+                503: components["responses"]["Problem"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/users": {
         parameters: {
             query?: never;
