@@ -167,6 +167,7 @@ class Settings:
     # What the web pages (sign-in, account, console) call the product, and their accent colour.
     product_name: str = "mfa-flow"
     accent_color: str = "#0a66d8"
+    default_locale: str = "en"  # the pages' language when nothing else chooses (issue 27, "Languages")
     schemas_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parent.parent / "schemas")
 
     @property
@@ -234,6 +235,7 @@ class Settings:
             workers=_int("MFA_FLOW_WORKERS", 1),
             product_name=(_env("MFA_FLOW_PRODUCT_NAME", issuer) or issuer).strip(),
             accent_color=_colour("MFA_FLOW_ACCENT_COLOR", "#0a66d8"),
+            default_locale=(_env("MFA_FLOW_DEFAULT_LOCALE", "en") or "en").strip().lower(),
         )
         for name, seconds in (("MFA_FLOW_BODY_TIMEOUT", values["body_timeout"]),
                               ("MFA_FLOW_HEADER_TIMEOUT", values["header_timeout"]),

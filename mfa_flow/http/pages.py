@@ -25,9 +25,12 @@ from .problems import not_found
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 PAGES = {"/": "index.html", "/account": "account.html", "/console": "console.html"}
+LOCALISED = ("/",)  # the sign-in page; the account page and the console are in English only (so far)
+RIGHT_TO_LEFT = frozenset({"ar"})
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
-MEDIA_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".html": "text/html"}
+MEDIA_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".html": "text/html",
+               ".json": "application/json"}
 
 
 def assets_digest(folder: Path = WEB) -> str:
@@ -97,6 +100,20 @@ class Site:
         accent = settings.accent_color
         self.theme = Rendered.of(f":root {{ --accent: {accent}; --on-accent: {text_on(accent)}; }}\n", "text/css")
         self.favicon = Rendered.of((folder / "favicon.svg").read_text().replace("#0a66d8", accent), "image/svg+xml")
+        # The pages in the user's language (issue 27): one catalogue per locale under web/i18n;
+        # <html lang dir> is chosen here from Accept-Language (else MFA_FLOW_DEFAULT_LOCALE),
+        # and the page's script may choose again (?lang=, ui_locales, the remembered choice).
+        self.locales = tuple(sorted(p.stem for p in (folder / "i18n").glob("*.json")))
+        self.default_locale = settings.default_locale if settings.default_locale in self.locales else "en"
+        self.localised = {
+            (route, code): Rendered.of(self.pages[route].body.decode().replace(
+                '<html lang="en">', f'<html lang="{code}" dir="{"rtl" if code in RIGHT_TO_LEFT else "ltr"}">', 1),
+                "text/html")
+            for route in LOCALISED for code in self.locales
+        }
+
+    def locale_for(self, accept_language: str | None) -> str:
+        return negotiate(accept_language, self.locales, self.default_locale)
 
     def file(self, relative: str) -> Path:
         """A file under the web folder, never outside it (no ``..``, no absolute paths)."""
@@ -112,9 +129,39 @@ def site(request: web.Request) -> Site:
 
 def page(route: str):
     async def handler(request: web.Request) -> web.Response:
-        return site(request).pages[route].response(request)
+        current = site(request)
+        if route not in LOCALISED:
+            return current.pages[route].response(request)
+        code = current.locale_for(request.headers.get("Accept-Language"))
+        response = current.localised[(route, code)].response(request)
+        response.headers["Vary"] = "Accept-Language"
+        response.headers["Content-Language"] = code
+        return response
 
     return handler
+
+
+def negotiate(header: str | None, locales: tuple[str, ...], default: str) -> str:
+    """The best of ``locales`` for an Accept-Language header (RFC 9110: quality values, a
+    region falling back to its language), else ``default``."""
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate((header or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if tag and quality > 0:
+            ranked.append((-quality, position, tag.strip().lower()))
+    for _, _, tag in sorted(ranked):
+        base = tag.split("-")[0]
+        if base in locales:
+            return base
+    return default
 
 
 async def theme(request: web.Request) -> web.Response:

@@ -2,6 +2,7 @@
 // the API only through the SDK (clients/js, served as vendor/mfa-flow-client/): no rule of the
 // service lives here.
 
+import { locale, t } from "./i18n.js";
 import { ApiError, MfaFlowClient, isTerminal } from "./vendor/mfa-flow-client/index.js";
 
 export { ApiError, MfaFlowClient, isTerminal };
@@ -54,23 +55,20 @@ export function confirmAction({ title, says, confirm, back = "Cancel" }) {
   });
 }
 
-export const FACTORS = {
-  totp: { name: "Authenticator app", hint: "A 6-digit code from an app on your phone" },
-  webauthn: { name: "Passkey", hint: "Your fingerprint, face, screen lock or a security key" },
-  email_code: { name: "Email code", hint: "A 6-digit code sent to your email address" },
-  sms_code: { name: "Text message code", hint: "A 6-digit code sent to your phone" },
-  backup_code: { name: "Backup code", hint: "One of the codes you saved when you set this up" },
-};
+// The factors' words, in the page's language.
+export const FACTORS = Object.fromEntries(["totp", "webauthn", "email_code", "sms_code", "backup_code"]
+  .map((f) => [f, { name: t(`factor.${f}.name`), hint: t(`factor.${f}.hint`) }]));
 export const factorName = (factor) => (FACTORS[factor] || { name: factor.replace(/_/g, " ") }).name;
 
-// RFC 8176 method references, in words.
+// RFC 8176 method references, in words (the page's language).
 const METHODS = {
-  pwd: "password", otp: "one-time code", hwk: "passkey", swk: "passkey", user: "passkey with your screen lock",
-  mfa: null, sms: "text message", mca: null, tel: "phone",
+  pwd: "method.pwd", otp: "method.otp", hwk: "method.hwk", swk: "method.hwk", user: "method.user",
+  mfa: null, sms: "method.sms", mca: null, tel: "method.tel",
 };
 export function methodsInWords(amr = []) {
-  const words = [...new Set(amr.map((m) => (m in METHODS ? METHODS[m] : m)).filter(Boolean))];
-  return words.length ? words.join(" and ") : "your password";
+  const words = [...new Set(amr.map((m) => (m in METHODS ? METHODS[m] && t(METHODS[m]) : m)).filter(Boolean))];
+  if (!words.length) return t("method.none");
+  return locale === "en" ? words.join(" and ") : new Intl.ListFormat(locale, { type: "conjunction" }).format(words);
 }
 
 export function clock(seconds) {

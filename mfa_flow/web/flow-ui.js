@@ -6,6 +6,7 @@ import {
   $, ApiError, FACTORS, button, clock, copy, countdown, download, el, factorName, isTerminal, methodsInWords, plural, product,
   service,
 } from "./common.js";
+import { t, tn } from "./i18n.js";
 import { credentialFor, webauthnSupported } from "./vendor/mfa-flow-client/index.js";
 
 // Whether this browser offers passkeys in a field's autofill (WebAuthn conditional mediation).
@@ -17,8 +18,6 @@ async function conditionalMediation() {
   } catch { return false; }
 }
 
-const AUTHENTICATOR_APPS = "Google Authenticator, Microsoft Authenticator, Authy, 1Password, Bitwarden, "
-  + "Apple Passwords or any other app that shows 6-digit codes";
 const CODE_EVENTS = { totp: "submit_totp", email_code: "submit_email_code", sms_code: "submit_sms_code" };
 
 function codeInput(id, label, { numeric = true, hint } = {}) {
@@ -156,7 +155,7 @@ export class FlowUI {
 
   async failed(error) {
     if (!(error instanceof ApiError)) {
-      this.showError(`Something went wrong on the way: ${error.message}. Try again.`);
+      this.showError(t("error.on_the_way", { reason: error.message }));
       return;
     }
     if (!this.session) { // the flow could not be created: nothing moved
@@ -175,22 +174,22 @@ export class FlowUI {
 
   explain(error) {
     const left = error.problem.attempts_left;
-    const tries = left === undefined ? "" : ` ${plural(left, "attempt", "attempts")} left.`;
+    const tries = left === undefined ? "" : ` ${tn("error.attempts_left", left)}`;
     switch (error.kind) {
       case "wrong-proof":
         if (this.flow.state === "first_factor" && this.lastEvent === "submit_passkey") {
-          return `That passkey was not accepted.${tries}`;
+          return `${t("error.wrong_passkey")}${tries}`;
         }
-        if (this.flow.state === "first_factor") return `The username or password is not right.${tries}`;
+        if (this.flow.state === "first_factor") return `${t("error.wrong_password")}${tries}`;
         if (this.flow.state === "webauthn_setup" || this.flow.state === "webauthn_verify") {
-          return `That passkey was not accepted.${tries}`;
+          return `${t("error.wrong_passkey")}${tries}`;
         }
-        return `That code is not right.${tries}`;
-      case "user-locked": return "Too many failed attempts for this account.";
-      case "rate-limited": return "Too many attempts from here.";
-      case "busy": return "The service is busy. Try again in a moment.";
-      case "flow-expired": return "This sign-in timed out.";
-      case "conflict": return "This sign-in moved on in another window; here is where it stands now.";
+        return `${t("error.wrong_code")}${tries}`;
+      case "user-locked": return t("error.user_locked");
+      case "rate-limited": return t("error.rate_limited");
+      case "busy": return t("error.busy");
+      case "flow-expired": return t("error.expired");
+      case "conflict": return t("error.moved_on");
       default: {
         const detail = error.problem.detail || error.message;
         return detail.charAt(0).toUpperCase() + detail.slice(1) + (detail.endsWith(".") ? "" : ".");
@@ -206,8 +205,8 @@ export class FlowUI {
     note.hidden = false;
     const controls = [...this.root.querySelectorAll("form button, form input")];
     controls.forEach((c) => { c.disabled = true; });
-    countdown(note, this.lockedUntil, (left) => `You can try again in ${clock(left)}.`, () => {
-      note.textContent = "You can try again now.";
+    countdown(note, this.lockedUntil, (left) => t("lockout.wait", { time: clock(left) }), () => {
+      note.textContent = t("lockout.over");
       controls.forEach((c) => { c.disabled = false; });
     });
   }
@@ -275,7 +274,7 @@ export class FlowUI {
   showAttempts(flow) {
     const asksForProof = flow.allowed_events.some((e) => e.startsWith("submit_"));
     if (!flow.id || !asksForProof || flow.attempts_left >= this.firstAttempts) return;
-    const note = el("p", { class: "attempts" }, `${plural(flow.attempts_left, "attempt", "attempts")} left`);
+    const note = el("p", { class: "attempts" }, tn("attempts.left", flow.attempts_left));
     $("#error", this.root).after(note);
   }
 
@@ -287,7 +286,7 @@ export class FlowUI {
     const tick = () => {
       const left = (expires - Date.now()) / 1000;
       // Only the last two minutes: earlier it is noise.
-      node.textContent = left < 120 && left > 0 ? `This sign-in times out in ${clock(left)}.` : "";
+      node.textContent = left < 120 && left > 0 ? t("timer.times_out", { time: clock(left) }) : "";
     };
     tick();
     this.timer = setInterval(tick, 1000);
@@ -296,13 +295,13 @@ export class FlowUI {
   commonActions(flow) {
     const actions = [];
     if (flow.allowed_events.includes("switch_factor")) {
-      actions.push(button("Use another method", () => this.send({ type: "switch_factor" }), { kind: "secondary" }));
+      actions.push(button(t("action.switch_factor"), () => this.send({ type: "switch_factor" }), { kind: "secondary" }));
     }
     if (flow.allowed_events.includes("skip")) {
-      actions.push(button("Skip for now", () => this.send({ type: "skip" }), { kind: "secondary" }));
+      actions.push(button(t("action.skip"), () => this.send({ type: "skip" }), { kind: "secondary" }));
     }
     if (flow.allowed_events.includes("cancel") && (flow.state !== "first_factor" || this.options.cancelAtStart)) {
-      actions.push(button("Cancel", () => this.send({ type: "cancel" }), { kind: "link" }));
+      actions.push(button(t("action.cancel"), () => this.send({ type: "cancel" }), { kind: "link" }));
     }
     return actions;
   }
@@ -328,7 +327,7 @@ export class FlowUI {
     if (this.flow && this.flow.state === "done") this.render(this.flow);
   }
 
-  codeForm(event, fields, { submit = "Verify", numeric = true, extra = {} } = {}) {
+  codeForm(event, fields, { submit = t("code.submit"), numeric = true, extra = {} } = {}) {
     const remember = this.rememberOffer(this.flow);
     const form = el("form", { novalidate: true }, ...fields, remember && remember.node,
       el("button", { type: "submit", class: "primary" }, submit));
@@ -336,7 +335,7 @@ export class FlowUI {
       e.preventDefault();
       const input = form.querySelector("input[autocomplete=one-time-code]");
       const code = numeric ? input.value.replace(/\s+/g, "") : input.value.trim();
-      if (!code) { this.showError("Enter the code first."); input.focus(); return; }
+      if (!code) { this.showError(t("code.missing")); input.focus(); return; }
       this.send({ type: event, code, ...extra, ...(remember && remember.value() ? { remember_device: true } : {}) }, form);
     });
     return form;
@@ -347,7 +346,7 @@ export class FlowUI {
     const options = this.flow.challenge && this.flow.challenge.publicKey;
     if (!options) { this.showError("This step is not ready yet: reload the page."); return; }
     if (!webauthnSupported()) {
-      this.showError("This browser cannot use passkeys. Choose another method, or use a current browser.");
+      this.showError(t("passkey.unsupported"));
       return;
     }
     let credential;
@@ -355,7 +354,7 @@ export class FlowUI {
       credential = await credentialFor(options);
     } catch (error) {
       this.showError(error.name === "NotAllowedError"
-        ? "The passkey request was cancelled or timed out. You can try again."
+        ? t("passkey.cancelled")
         : error.name === "InvalidStateError"
           ? "This device already has a passkey for your account. Use another method, or another device."
           : `The passkey did not answer (${error.message}).`);
@@ -372,22 +371,22 @@ export class FlowUI {
   // is started first if the page has none yet.
   async passkeySignIn(form) {
     this.showError(null);
-    if (!webauthnSupported()) { this.showError("This browser cannot use passkeys. Sign in with your password."); return; }
+    if (!webauthnSupported()) { this.showError(t("passkey.unsupported_sign_in")); return; }
     if (!this.session) {
       try {
         this.adopt(await service.flows.start(this.body || {}), { quiet: true });
       } catch (error) { await this.failed(error); return; }
     }
     const offer = this.flow.challenge && this.flow.challenge.passkey;
-    if (!offer) { this.showError("Passkey sign-in is not available right now. Sign in with your password."); return; }
+    if (!offer) { this.showError(t("passkey.unavailable")); return; }
     this.abortPasskey(); // a pending autofill request would block the modal one
     let credential;
     try {
       credential = await credentialFor(offer.publicKey);
     } catch (error) {
       this.showError(error.name === "NotAllowedError"
-        ? "The passkey request was cancelled or timed out. You can try again, or sign in with your password."
-        : `The passkey did not answer (${error.message}).`);
+        ? t("passkey.cancelled_sign_in")
+        : t("passkey.no_answer", { reason: error.message }));
       return;
     }
     await this.send({ type: "submit_passkey", credential }, form);
@@ -449,12 +448,12 @@ function credentialsView(flow) {
   const password = el("input", { id: "password", name: "password", type: "password",
     autocomplete: "current-password", required: true });
   const form = el("form", { novalidate: true },
-    el("label", { for: "username" }, "Username"), username,
-    el("label", { for: "password" }, "Password"), password,
-    el("button", { type: "submit", class: "primary" }, "Sign in"));
+    el("label", { for: "username" }, t("signin.username")), username,
+    el("label", { for: "password" }, t("signin.password")), password,
+    el("button", { type: "submit", class: "primary" }, t("signin.submit")));
   const submit = (type) => {
     if (!username.value.trim() || !password.value) {
-      this.showError("Enter your username and password.");
+      this.showError(t("signin.missing_fields"));
       (username.value.trim() ? password : username).focus();
       return;
     }
@@ -466,12 +465,12 @@ function credentialsView(flow) {
   };
   form.addEventListener("submit", (e) => { e.preventDefault(); submit("submit_password"); });
   const actions = flow.allowed_events.includes("submit_registration")
-    ? [button("Create an account", () => submit("submit_registration"), { kind: "secondary" })] : [];
+    ? [button(t("signin.create_account"), () => submit("submit_registration"), { kind: "secondary" })] : [];
   if (passkeys && !autofill) {
-    actions.unshift(button("Sign in with a passkey", () => this.passkeySignIn(form), { kind: "secondary" }));
+    actions.unshift(button(t("signin.passkey_button"), () => this.passkeySignIn(form), { kind: "secondary" }));
   }
   if (autofill) setTimeout(() => this.armConditional(flow), 0); // once the field is on the page
-  return { title: `Sign in to ${product}`, body: [form], actions };
+  return { title: t("signin.title", { product }), body: [form], actions };
 }
 
 function selectionView(flow) {
@@ -481,54 +480,52 @@ function selectionView(flow) {
   const list = el("ul", { class: "choices" }, ...factors.map((factor) => el("li", {},
     el("button", { type: "button", class: "choice", onclick: () => this.send({ type: "select_factor", factor }) },
       el("span", { class: "choice-name" }, factorName(factor),
-        factor === flow.preferred_factor && !setup ? el("span", { class: "badge" }, "Last used") : null),
+        factor === flow.preferred_factor && !setup ? el("span", { class: "badge" }, t("selection.last_used")) : null),
       el("span", { class: "choice-hint" }, (FACTORS[factor] || {}).hint || "")))));
   return setup
-    ? { title: "Add a second step to your sign-in",
-      lead: "Besides your password, choose a second way to prove it is you. Someone who learns your password still cannot get in.",
-      body: [list] }
-    : { title: "Confirm it is you", lead: "Choose how to confirm this sign-in.", body: [list] };
+    ? { title: t("selection.setup_title"), lead: t("selection.setup_lead"), body: [list] }
+    : { title: t("selection.verify_title"), lead: t("selection.verify_lead"), body: [list] };
 }
 
 function totpSetupView(flow) {
   const c = flow.challenge || {};
-  const qr = el("div", { class: "qr", role: "img", "aria-label": "QR code to scan with your authenticator app" });
+  const qr = el("div", { class: "qr", role: "img", "aria-label": t("totp.qr_label") });
   if (c.qr_svg) qr.innerHTML = c.qr_svg; // SVG made by the server from the otpauth URI (segno), not user input
   const copied = el("span", { class: "copied", role: "status" });
   const secret = c.secret || "";
   return {
-    title: "Set up your authenticator app",
+    title: t("totp.setup_title"),
     body: [
       el("ol", { class: "steps" },
-        el("li", {}, el("strong", {}, "Open an authenticator app on your phone. "),
-          `Any app that shows 6-digit codes works: ${AUTHENTICATOR_APPS}.`),
-        el("li", {}, el("strong", {}, "Scan this QR code with it."), qr,
+        el("li", {}, el("strong", {}, t("totp.step_open")),
+          t("totp.step_open_apps", { apps: t("totp.apps") })),
+        el("li", {}, el("strong", {}, t("totp.step_scan")), qr,
           el("details", { class: "manual" },
-            el("summary", {}, "Cannot scan it? Enter a key instead"),
-            el("p", {}, "In the app, choose to enter a set-up key, and type or paste:"),
+            el("summary", {}, t("totp.manual")),
+            el("p", {}, t("totp.manual_how")),
             el("p", {}, el("code", { class: "secret", id: "secret", "data-secret": secret }, groupedSecret(secret))),
-            el("p", {}, button("Copy the key", () => copy(secret, copied), { kind: "secondary" }), copied),
-            c.otpauth_uri ? el("p", {}, el("a", { href: c.otpauth_uri }, "Open in an authenticator app on this device")) : null)),
-        el("li", {}, el("strong", {}, "Enter the 6-digit code the app shows."),
-          this.codeForm("submit_totp", codeInput("code", "Code from the app"), { submit: "Verify and turn on" }))),
+            el("p", {}, button(t("totp.copy_key"), () => copy(secret, copied), { kind: "secondary" }), copied),
+            c.otpauth_uri ? el("p", {}, el("a", { href: c.otpauth_uri }, t("totp.open_app"))) : null)),
+        el("li", {}, el("strong", {}, t("totp.step_code")),
+          this.codeForm("submit_totp", codeInput("code", t("totp.code_label")), { submit: t("totp.setup_submit") }))),
     ],
   };
 }
 
 function totpVerifyView() {
   return {
-    title: "Enter your authenticator code",
-    lead: "Open your authenticator app and enter the 6-digit code it shows for this account.",
-    body: [this.codeForm("submit_totp", codeInput("code", "6-digit code"))],
+    title: t("totp.verify_title"),
+    lead: t("totp.verify_lead"),
+    body: [this.codeForm("submit_totp", codeInput("code", t("code.label")))],
   };
 }
 
 function backupVerifyView() {
   return {
-    title: "Use a backup code",
-    lead: "Enter one of the backup codes you saved. Each code works once.",
-    body: [this.codeForm("submit_backup_code", codeInput("code", "Backup code", { numeric: false,
-      hint: "Spaces, dashes and capital letters do not matter." }), { numeric: false })],
+    title: t("backup.verify_title"),
+    lead: t("backup.verify_lead"),
+    body: [this.codeForm("submit_backup_code", codeInput("code", t("backup.label"), { numeric: false,
+      hint: t("backup.hint") }), { numeric: false })],
   };
 }
 
@@ -537,15 +534,11 @@ function passkeyView(create) {
     const form = el("form", { novalidate: true });
     const remember = create ? null : this.rememberOffer(this.flow);
     form.append(...[remember && remember.node,
-      el("button", { type: "submit", class: "primary" }, create ? "Create a passkey" : "Use your passkey")].filter(Boolean));
+      el("button", { type: "submit", class: "primary" }, t(create ? "passkey.create_submit" : "passkey.use_submit"))].filter(Boolean));
     form.addEventListener("submit", (e) => { e.preventDefault(); this.passkey(form); });
     return create
-      ? { title: "Create a passkey",
-        lead: "Next time, confirm it is you with your fingerprint, face, screen lock or a security key. There is nothing to type or remember.",
-        body: [form] }
-      : { title: "Use your passkey",
-        lead: "Confirm it is you with your fingerprint, face, screen lock or security key.",
-        body: [form] };
+      ? { title: t("passkey.create_title"), lead: t("passkey.create_lead"), body: [form] }
+      : { title: t("passkey.use_title"), lead: t("passkey.use_lead"), body: [form] };
   };
 }
 
@@ -644,21 +637,21 @@ function doneView(flow) {
   const result = flow.result || {};
   const trusted = result.mfa_by === "trusted_device";
   return {
-    title: "You are signed in",
+    title: t("done.title"),
     body: [
       el("p", { class: "success", id: "signed-in" }, el("span", { class: "tick", "aria-hidden": "true" }, "✓ "),
-        `Signed in to ${product} with your ${methodsInWords(result.amr)}.`),
-      trusted ? el("p", {}, "This device is remembered, so no second step was needed.") : null,
-      this.deviceRemembered ? el("p", { id: "remembered" }, "This device is remembered: next time, your password is enough here.") : null,
-      el("p", { class: "hint" }, "You can close this page."),
+        t("done.signed_in", { product, methods: methodsInWords(result.amr) })),
+      trusted ? el("p", {}, t("done.trusted")) : null,
+      this.deviceRemembered ? el("p", { id: "remembered" }, t("done.remembered")) : null,
+      el("p", { class: "hint" }, t("done.close")),
     ],
-    actions: [el("a", { href: "/account", class: "button secondary" }, "Manage your sign-in methods")],
+    actions: [el("a", { href: "/account", class: "button secondary" }, t("done.manage"))],
   };
 }
 
 function endView(title, lead) {
   return function view() {
-    return { title, lead, body: [], actions: [button("Start again", () => this.begin())] };
+    return { title: t(title), lead: t(lead), body: [], actions: [button(t("action.start_again"), () => this.begin())] };
   };
 }
 
@@ -668,7 +661,7 @@ function genericView(flow) {
   const proof = flow.allowed_events.find((e) => e.startsWith("submit_"));
   const others = flow.allowed_events.filter((e) => e !== proof && !["skip", "switch_factor", "cancel"].includes(e));
   return {
-    title: "One more step",
+    title: t("generic.title"),
     body: [proof ? this.codeForm(proof, codeInput("code", "Code"), { numeric: false }) : null].filter(Boolean),
     actions: others.map((e) => button(e.replace(/_/g, " "), () => this.send({ type: e }), { kind: "secondary" })),
   };
@@ -688,9 +681,7 @@ const VIEWS = {
   sms_code_verify: codeFactorView("sms_code"),
   backup_codes: backupCodesView,
   done: doneView,
-  failed: endView("This sign-in was stopped",
-    "There were too many wrong attempts, so we stopped this sign-in to protect your account. You can start again."),
-  expired: endView("This sign-in timed out",
-    "For your safety, a sign-in has to be finished within a few minutes. Start again when you are ready."),
-  cancelled: endView("This sign-in was cancelled", "Nothing was changed. You can start again."),
+  failed: endView("end.failed_title", "end.failed_lead"),
+  expired: endView("end.expired_title", "end.expired_lead"),
+  cancelled: endView("end.cancelled_title", "end.cancelled_lead"),
 };

@@ -5,6 +5,9 @@
 
 import { $, ApiError, button, el, service } from "./common.js";
 import { FlowUI } from "./flow-ui.js";
+import { languagePicker } from "./i18n.js";
+
+$("header.brand").append(languagePicker(el));
 
 const flowId = new URLSearchParams(location.search).get("flow");
 if (flowId) signInForApp(flowId);

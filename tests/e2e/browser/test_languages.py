@@ -1,0 +1,85 @@
+"""The sign-in page in each of its languages (issue 27, "Languages"), in headless Chromium: the first
+two steps render with no missing key, Arabic is laid out right to left, axe-core finds nothing
+serious; the locale follows ?lang=, then the remembered choice, then Accept-Language."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.e2e.browser.conftest import DESKTOP, axe_violations
+from tests.e2e.browser.steps import PASSWORD, page_url, wait_for_state
+
+LOCALES = {"en": "Sign in", "de": "Anmelden", "fr": "Se connecter", "es": "Iniciar sesión", "ja": "サインイン",
+           "ar": "تسجيل الدخول"}
+SECOND_STEP = {"en": "Add a second step to your sign-in", "de": "Fügen Sie Ihrer Anmeldung einen zweiten Schritt hinzu",
+               "fr": "Ajoutez une deuxième étape à votre connexion", "es": "Añade un segundo paso a tu inicio de sesión",
+               "ja": "サインインに 2 つ目のステップを追加", "ar": "أضف خطوة ثانية إلى تسجيل دخولك"}
+
+
+async def i18n_state(page) -> dict:
+    return await page.evaluate("""() => ({locale: __mfaFlowI18n.locale, missing: [...__mfaFlowI18n.missing],
+        lang: document.documentElement.lang, dir: document.documentElement.dir,
+        direction: getComputedStyle(document.body).direction})""")
+
+
+@pytest.mark.parametrize("code", list(LOCALES))
+async def test_the_first_two_steps_in_each_language(api, server, page, shots, code):
+    await api.configure(["totp", "webauthn"], "mandatory")
+    user = await api.new_user(f"lang-{code}-{uuid.uuid4().hex[:6]}")
+    await page.goto(page_url(server, f"/?lang={code}"))
+    submit = page.get_by_role("button", name=LOCALES[code], exact=True)
+    await submit.wait_for()
+    state = await i18n_state(page)
+    rtl = code == "ar"
+    assert state == {"locale": code, "missing": [], "lang": code, "dir": "rtl" if rtl else "ltr",
+                     "direction": "rtl" if rtl else "ltr"}
+    if rtl:  # laid out right to left: the form's fields start at the right
+        field = await page.locator("#username").bounding_box()
+        label = await page.locator("label[for=username]").bounding_box()
+        assert label["x"] + label["width"] > field["x"] + field["width"] - 2
+    assert await axe_violations(page) == []
+    await shots.take(page, f"{code}-first-step")
+
+    await page.locator("#username").fill(user["username"])
+    await page.locator("#password").fill(PASSWORD)
+    await submit.click()
+    await wait_for_state(page, "factor_selection")
+    await page.get_by_role("heading", name=SECOND_STEP[code]).wait_for()
+    assert (await i18n_state(page))["missing"] == []
+    assert await axe_violations(page) == []
+    await shots.take(page, f"{code}-second-step")
+
+
+async def test_accept_language_then_the_remembered_choice_then_lang(browser, server, console):
+    context = await browser.new_context(viewport=DESKTOP, locale="de-DE")  # Accept-Language: de-DE
+    page = await context.new_page()
+    page.on("pageerror", lambda error: console.seen(f"uncaught: {error}"))
+    try:
+        response = await page.goto(page_url(server))
+        assert response.headers["content-language"] == "de" and "Accept-Language" in response.headers["vary"]
+        await page.get_by_role("button", name="Anmelden", exact=True).wait_for()
+        # The picker remembers a choice, which then wins over Accept-Language ...
+        await page.get_by_label("Sprache").select_option("fr")
+        await page.get_by_role("button", name="Se connecter", exact=True).wait_for()
+        await page.goto(page_url(server))
+        await page.get_by_role("button", name="Se connecter", exact=True).wait_for()
+        assert (await i18n_state(page))["locale"] == "fr"
+        # ... and ?lang= (or OpenID Connect's ui_locales) wins over both.
+        await page.goto(page_url(server, "/?ui_locales=ja-JP%20en"))
+        await page.get_by_role("button", name="サインイン", exact=True).wait_for()
+    finally:
+        await context.close()
+    assert console.unexpected() == []
+
+
+async def test_the_server_picks_the_page_language_from_accept_language_then_the_default(start_server, http):
+    server = await start_server.started(MFA_FLOW_DEFAULT_LOCALE="fr")
+    for header, lang, direction in ((None, "fr", "ltr"), ("ar-EG, en;q=0.5", "ar", "rtl"), ("pt-BR", "fr", "ltr")):
+        async with http.get(page_url(server), headers={"Accept-Language": header} if header else {}) as reply:
+            html = await reply.text()
+            assert reply.headers["Content-Language"] == lang
+        assert f'<html lang="{lang}" dir="{direction}">' in html
+    async with http.get(page_url(server, "/console")) as reply:  # the console stays English
+        assert '<html lang="en" data-english-only>' in await reply.text()
