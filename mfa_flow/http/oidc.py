@@ -27,7 +27,7 @@ from .pages import site
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 FORM = "application/x-www-form-urlencoded"
-UI_LOCALES = ("en",)
+UI_LOCALES = ("en", "de", "fr", "es", "ja", "ar")  # the sign-in page's catalogues (web/i18n), ui_locales picks one
 
 
 def oauth_error_response(error: OAuthError, request: web.Request) -> web.Response:

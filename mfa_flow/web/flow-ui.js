@@ -6,7 +6,7 @@ import {
   $, ApiError, FACTORS, button, clock, copy, countdown, download, el, factorName, isTerminal, methodsInWords, plural, product,
   service,
 } from "./common.js";
-import { t, tn } from "./i18n.js";
+import { locale, t, tn } from "./i18n.js";
 import { credentialFor, webauthnSupported } from "./vendor/mfa-flow-client/index.js";
 
 // Whether this browser offers passkeys in a field's autofill (WebAuthn conditional mediation).
@@ -190,7 +190,12 @@ export class FlowUI {
       case "busy": return t("error.busy");
       case "flow-expired": return t("error.expired");
       case "conflict": return t("error.moved_on");
+      case "version-mismatch": case "event-not-allowed": case "flow-finished": case "unprocessable":
+      case "invalid-request": case "not-found": case "unauthorized": case "forbidden": case "username-taken":
+        if (locale !== "en") return t(`problem.${error.kind}`); // the service's own detail is in English
+      // falls through
       default: {
+        if (locale !== "en") return t("problem.unknown");
         const detail = error.problem.detail || error.message;
         return detail.charAt(0).toUpperCase() + detail.slice(1) + (detail.endsWith(".") ? "" : ".");
       }

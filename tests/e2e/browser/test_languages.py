@@ -83,3 +83,18 @@ async def test_the_server_picks_the_page_language_from_accept_language_then_the_
         assert f'<html lang="{lang}" dir="{direction}">' in html
     async with http.get(page_url(server, "/console")) as reply:  # the console stays English
         assert '<html lang="en" data-english-only>' in await reply.text()
+
+
+@pytest.mark.parametrize("code,words", [
+    ("de", "Benutzername oder Passwort ist falsch. Noch 4 Versuche."),
+    ("ar", "اسم المستخدم أو كلمة المرور غير صحيحة. تتبقى 4 محاولات."),
+])
+async def test_a_refusal_is_said_in_the_page_language_with_its_plural(api, server, page, code, words):
+    await page.goto(page_url(server, f"/?lang={code}"))
+    await page.locator("#username").fill(f"nobody-{uuid.uuid4().hex[:6]}")
+    await page.locator("#password").fill("wrong")
+    await page.get_by_role("button", name=LOCALES[code], exact=True).click()
+    error = page.locator("#error")
+    await error.wait_for()
+    assert await error.inner_text() == words
+    assert (await i18n_state(page))["missing"] == []

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mfa_flow.http.oidc import UI_LOCALES
 from mfa_flow.http.pages import negotiate
 
 WEB = Path(__file__).resolve().parents[3] / "mfa_flow" / "web"
@@ -73,12 +74,15 @@ def test_every_key_the_pages_ask_for_is_in_the_english_catalogue():
     english = shape(load("en"))
     asked = set()
     for script in WEB.glob("*.js"):
-        asked |= set(re.findall(r"""\btn?\(\s*"([a-z_.]+)"\s*[,)]""", script.read_text(encoding="utf-8")))
+        asked |= set(re.findall(r"""\btn?\(\s*"([a-z_.-]+)"\s*[,)]""", script.read_text(encoding="utf-8")))
     # The keys the pages build: factor words, method words and the end states' words.
     asked |= {f"factor.{f}.{part}" for f in ("totp", "webauthn", "email_code", "sms_code", "backup_code")
               for part in ("name", "hint")}
     asked |= {f"method.{m}" for m in ("pwd", "otp", "hwk", "user", "sms", "tel")}
     asked |= {f"end.{s}_{part}" for s in ("failed", "expired", "cancelled") for part in ("title", "lead")}
+    asked |= {f"problem.{kind}" for kind in ("version-mismatch", "event-not-allowed", "flow-finished", "unprocessable",
+                                             "invalid-request", "not-found", "unauthorized", "forbidden",
+                                             "username-taken", "unknown")}
     assert len(asked) > 60
     assert sorted(asked - set(english)) == []
 
@@ -89,3 +93,7 @@ def test_every_key_the_pages_ask_for_is_in_the_english_catalogue():
 ])
 def test_accept_language_picks_the_best_supported_locale(header, expected):
     assert negotiate(header, LOCALES, "en") == expected
+
+
+def test_openid_connect_offers_the_catalogues_locales():
+    assert sorted(UI_LOCALES) == sorted(LOCALES)
