@@ -378,6 +378,59 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/factors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The factor catalogue, in the order the sign-in page offers the factors (anyone)
+         * @description Every factor of this build: whether it is enabled, its RFC 8176 method references, and its title and hint in the request's language (`lang` or `ui_locales`, then `Accept-Language`, then MFA_FLOW_DEFAULT_LOCALE; `Content-Language` says which). The words are the sign-in page's own (its message catalogues). No secret.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    lang?: string;
+                    ui_locales?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the catalogue */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                amr: string[];
+                                enabled: boolean;
+                                hint: string;
+                                /** @enum {unknown} */
+                                kind: "primary" | "backup";
+                                name: string;
+                                title: string;
+                            }[];
+                        };
+                    };
+                };
+                503: components["responses"]["Problem"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/flows": {
         parameters: {
             query?: never;

@@ -156,6 +156,9 @@ export class MfaFlowClient {
   /** Which key this client holds: {"role": "admin" | "auditor" | …}. */
   whoami() { return this.call("whoami"); }
 
+  /** The factor catalogue, words in the page's language: {items: [{name, kind, amr, enabled, title, hint}]}. @param {string} [lang] */
+  factorCatalogue(lang) { return this.call("factors", {}, { token: null, query: { lang } }); }
+
   /** What a sign-in page may offer before a flow exists: {passkey_sign_in, sign_up}. */
   signInOptions() { return this.call("signInOptions", {}, { token: null }); }
 

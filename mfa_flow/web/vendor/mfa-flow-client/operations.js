@@ -4,6 +4,7 @@
 export const OPERATIONS = Object.freeze({
   "whoami": ["GET", "/api/whoami"],
   "signInOptions": ["GET", "/api/sign-in-options"],
+  "factors": ["GET", "/api/factors"],
   "openapi": ["GET", "/openapi.json"],
   "jwks": ["GET", "/.well-known/jwks.json"],
   "openidConfiguration": ["GET", "/.well-known/openid-configuration"],
