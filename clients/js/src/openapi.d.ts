@@ -392,7 +392,9 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
+                    /** @description a language tag; one not offered is passed over */
                     lang?: string;
+                    /** @description space-separated language tags */
                     ui_locales?: string;
                 };
                 header?: never;
