@@ -17,6 +17,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
 
+from . import texts
+
 SEND_TIMEOUT_SECONDS = 10.0
 
 
@@ -63,31 +65,29 @@ class SmtpServer:
         )
 
 
-def code_message(*, sender: str, to: str, code: str, product: str, minutes: int) -> EmailMessage:
-    """The email that carries a code: plain text with an HTML alternative, the code as six
-    consecutive digits (so that mail apps offer to copy it), the product and the lifetime."""
+def code_message(*, sender: str, to: str, code: str, product: str, minutes: int, locale: str = "en") -> EmailMessage:
+    """The email that carries a code, in the user's ``locale``: plain text with an HTML
+    alternative, the code as six consecutive digits (so that mail apps offer to copy it), the
+    product and the lifetime."""
     message = EmailMessage()
-    message["Subject"] = f"Your {product} verification code"
+    message["Subject"] = texts.text(locale, "email.subject", product=product)
     message["From"] = sender
     message["To"] = to
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
-    lifetime = f"{minutes} minute{'s' if minutes != 1 else ''}"
-    message.set_content(
-        f"Your {product} verification code is:\n\n"
-        f"    {code}\n\n"
-        f"It expires in {lifetime} and works once. If you did not try to sign in to {product},"
-        " someone may know your password: change it, and do not share this code.\n"
-    )
-    name = html.escape(product)
+    lifetime = texts.text(locale, "email.lifetime", count=minutes)
+    intro = texts.text(locale, "email.intro", product=product)
+    expires = texts.text(locale, "email.expires", product=product, lifetime=lifetime)
+    message.set_content(f"{intro}\n\n    {code}\n\n{expires}\n")
+    direction = "rtl" if locale in texts.RIGHT_TO_LEFT else "ltr"
     message.add_alternative(
-        "<!doctype html><html><body style=\"font-family: sans-serif\">"
-        f"<p>Your {name} verification code is:</p>"
-        f"<p style=\"font-size: 2em; letter-spacing: 0.2em; font-weight: bold\">{code}</p>"
-        f"<p>It expires in {lifetime} and works once. If you did not try to sign in to {name},"
-        " someone may know your password: change it, and do not share this code.</p>"
+        f"<!doctype html><html lang=\"{locale}\" dir=\"{direction}\"><body style=\"font-family: sans-serif\">"
+        f"<p>{html.escape(intro)}</p>"
+        f"<p style=\"font-size: 2em; letter-spacing: 0.2em; font-weight: bold\" dir=\"ltr\">{code}</p>"
+        f"<p>{html.escape(expires)}</p>"
         "</body></html>\n",
         subtype="html",
     )
+    message["Content-Language"] = locale  # after the content: setting it clears Content-* headers
     return message
 
 

@@ -168,7 +168,7 @@ class Worker:
         data_json = job.data_json
         if job.type in messages.SECRET_TYPES:  # stored sealed; opened for this attempt only
             opened = json.loads(self.box.open(stored["sealed"]))
-            data_json = json.dumps(messages.code_request_data(stored, opened), separators=(",", ":"))
+            data_json = json.dumps(messages.code_request_data(stored, opened, self.settings), separators=(",", ":"))
         payload = messages.body(job.type, job.occurred_at, data_json)
         now = _now()
         headers = signing.sign_headers(signing.live_secrets(job, self.box, now), job.message_id,

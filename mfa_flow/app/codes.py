@@ -17,7 +17,7 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
-from .. import logs, metrics
+from .. import logs, metrics, texts
 from ..crypto import SecretBox
 from ..domain.flow import Flow, Transition
 from ..mail import Mailer, MailUnavailable, SmtpServer, code_message
@@ -74,7 +74,8 @@ class CodeDeliveries:
             return "failed", "MFA_FLOW_SMTP_URL is not set in this process"
         opened = json.loads(self.box.open(sealed))
         message = code_message(sender=self.mailer.sender, to=opened["to"], code=opened["code"],
-                               product=self.settings.issuer, minutes=max(1, round(self.settings.code_ttl / 60)))
+                               product=self.settings.issuer, minutes=max(1, round(self.settings.code_ttl / 60)),
+                               locale=texts.chosen(opened.get("locale"), self.settings.default_locale))
         try:
             await self.mailer.send(message)
         except MailUnavailable as exc:

@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Iterable, Sequence
 
-from .. import contacts, logs
+from .. import contacts, logs, texts
 from ..crypto import SecretBox
 from ..domain.adaptive import AdaptiveConfig, AdaptiveError
 from ..domain.devices import DAYS_DEFAULT, DeviceTrust
@@ -43,6 +43,7 @@ def user_view(user: User, factor_types: Iterable[str], all_factors: Sequence[str
         "phone": user.phone,
         "has_password": user.password_hash is not None,
         "created_at": iso(user.created_at),
+        "locale": user.locale,
         "mfa": {
             "factors": [f for f in all_factors if f in set(factor_types)],
             "required": user.mfa_required,
@@ -242,6 +243,8 @@ class Management:
         """``PATCH``: email, phone (null clears either), password; ``mfa.required`` and
         ``mfa.skip_on_sign_in`` (stored whatever the policy: the rules decide when each holds)."""
         changes: dict[str, str | None] = dict(_contacts(body))
+        if "locale" in body:
+            changes["locale"] = _locale(body["locale"])
         if body.get("password") is not None:
             changes["password_hash"] = await self.hashing.hash(body["password"])
             changes["password_algorithm"] = ARGON2
@@ -417,3 +420,13 @@ def _passkey_sign_in(body: dict[str, Any], primary: tuple[str, ...]) -> PasskeyS
     if problem is not None:
         raise RuleBroken(problem[1], field=problem[0])
     return setting
+
+
+def _locale(value: str | None) -> str | None:
+    """A user's locale: one the service has texts in (``null`` clears it: the default applies)."""
+    if value is None:
+        return None
+    code = value.strip().lower().replace("_", "-").split("-")[0]
+    if code not in texts.LOCALES:
+        raise RuleBroken(f"locale {value!r} is not offered; offered: {', '.join(texts.LOCALES)}", field="locale")
+    return code

@@ -27,6 +27,7 @@ class User:
     password_algorithm: str = "argon2"  # of password_hash: argon2, or an imported digest's
     mfa_required: bool = False  # treated as under the mandatory policy, whatever the policy
     mfa_skip_on_sign_in: bool = False  # opted out of verification at sign-in (where the policy allows)
+    locale: str | None = None  # the language of the user's emails and SMS texts (None: the default)
 
     def locked_at(self, now: datetime) -> bool:
         return self.locked_until is not None and self.locked_until > now

@@ -185,7 +185,9 @@ class SentCodeFactor(Factor):
         # A new code voids the earlier ones, and the copies still waiting to go with them.
         await ctx.uow.code_deliveries.void_earlier(flow.id, ctx.now)
         await ctx.uow.outbox.void_codes(flow.id)
-        sealed = ctx.box.seal(json.dumps({"to": destination, "code": code}))
+        # The user's language picks the message's (issue 27); sealed with the code it goes with.
+        locale = ctx.user.locale if ctx.user is not None else None
+        sealed = ctx.box.seal(json.dumps({"to": destination, "code": code, "locale": locale}))
         via = self._via(ctx)
         delivery = "queued"
         if via == "smtp":

@@ -10,7 +10,7 @@ from ..domain.errors import UsernameTaken
 from ..domain.users import User, UserSearch
 
 _COLUMNS = ("id, username, password_hash, password_algorithm, email, phone, prompted, last_used_factor,"
-            " consecutive_failures, locked_until, created_at, mfa_required, mfa_skip_on_sign_in")
+            " consecutive_failures, locked_until, created_at, mfa_required, mfa_skip_on_sign_in, locale")
 _GET_OR_ADD = (f"INSERT INTO users (id, username) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET id = users.id"
                f" RETURNING {_COLUMNS}")
 
@@ -73,7 +73,7 @@ class UserRepository:
         """Set some of ``email``, ``phone``, ``password_hash`` and ``password_algorithm``; the user
         as it is then, or None when there is no such user. A taken email or phone raises
         ``UsernameTaken`` with the constraint's name."""
-        columns = [c for c in ("email", "phone", "password_hash", "password_algorithm") if c in changes]
+        columns = [c for c in ("email", "phone", "password_hash", "password_algorithm", "locale") if c in changes]
         if not columns:
             return await self.get(user_id)
         assignments = ", ".join(f"{c} = ${i}" for i, c in enumerate(columns, start=2))

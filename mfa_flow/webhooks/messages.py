@@ -11,10 +11,14 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
+from .. import texts
 from ..domain import events
 from ..domain.flow import iso
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 EVENT_TYPES = (
     "flow.created",
@@ -113,11 +117,19 @@ def to_messages(domain_events: Iterable[events.DomainEvent]) -> list[Message]:
     return [to_message(e) for e in domain_events]
 
 
-def code_request_data(stored: dict[str, Any], opened: dict[str, Any]) -> dict[str, Any]:
+def code_request_data(stored: dict[str, Any], opened: dict[str, Any], settings: Settings | None = None
+                      ) -> dict[str, Any]:
     """The ``data`` a receiver gets for ``verification_code.requested``: the stored fields with
-    the sealed part opened (``to`` and ``code``), the bookkeeping left out."""
+    the sealed part opened (``to`` and ``code``), the bookkeeping left out; and, in the user's
+    language (``locale``), the ``text`` to send (an SMS text, say) with the code in it."""
+    locale = texts.chosen(opened.get("locale"), settings.default_locale if settings else "en")
+    minutes = max(1, round(settings.code_ttl / 60)) if settings else 10
+    product = settings.issuer if settings else "mfa-flow"
+    message = texts.text(locale, "sms.text", code=opened["code"], product=product,
+                         lifetime=texts.text(locale, "email.lifetime", count=minutes))
     return {"flow_id": stored["flow_id"], "user_id": stored["user_id"], "channel": stored["channel"],
-            "to": opened["to"], "code": opened["code"], "expires_at": stored["expires_at"]}
+            "to": opened["to"], "code": opened["code"], "expires_at": stored["expires_at"],
+            "locale": locale, "text": message}
 
 
 def body(type_: str, occurred_at: datetime, data_json: str) -> bytes:

@@ -394,7 +394,7 @@ export interface paths {
                 query?: {
                     /** @description a language tag; one not offered is passed over */
                     lang?: string;
-                    /** @description space-separated language tags */
+                    /** @description space-separated language tags; the first offered wins */
                     ui_locales?: string;
                 };
                 header?: never;
@@ -3314,6 +3314,8 @@ export interface components {
             email: string | null;
             has_password: boolean;
             id: string;
+            /** @description the language of the user's emails and SMS texts (null: MFA_FLOW_DEFAULT_LOCALE) */
+            locale?: string | null;
             mfa: {
                 /** @description the factor types the user has enrolled (backup_code when they hold a set), in the configuration's order */
                 factors: ("totp" | "webauthn" | "email_code" | "sms_code" | "backup_code")[];
@@ -3349,6 +3351,8 @@ export interface components {
         /** @description Changes some of a user's fields; the others stay. `null` clears `email` or `phone`; `password` is hashed with argon2id at `MFA_FLOW_PASSWORD_HASH`. */
         UserPatch: {
             email?: string | null;
+            /** @description the language of the user's emails and SMS texts: en, de, fr, es, ja or ar (a region is dropped: de-CH is de; another is 422); null: the default */
+            locale?: string | null;
             /** @description The per-user MFA settings to change (those left out stay). Stored whatever the policy is; the rules decide when each holds (README, "Policies"). */
             mfa?: {
                 /** @description treat this user as under `mandatory`, whatever the policy */

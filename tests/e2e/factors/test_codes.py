@@ -298,7 +298,9 @@ async def test_sms_codes_go_by_signed_webhook_to_endpoints_that_name_the_event_a
 
     (received,) = await eventually(lambda: by_name.received)
     data = Webhook(endpoint["secret"]).verify(received.body, received.headers)["data"]
-    assert set(data) == {"flow_id", "user_id", "channel", "to", "code", "expires_at"}
+    assert set(data) == {"flow_id", "user_id", "channel", "to", "code", "expires_at", "locale", "text"}
+    assert data["locale"] == "en" and data["text"] == f"{data['code']} is your Acme Sign-In verification code." \
+        " It expires in 1 minute."
     assert (data["flow_id"], data["user_id"], data["channel"], data["to"]) == (flow.id, user["id"], "sms",
                                                                               "+14155550123")
     SEEN.append(data["code"])
@@ -496,3 +498,33 @@ async def test_no_code_is_in_a_log_line_a_transition_an_answer_or_a_database_dum
             # Bounded by anything but a digit, a letter or the '.' of a timestamp's fraction (a
             # timestamp's microseconds, a hex digest and base64 may hold six digits by chance).
             assert not re.search(rf"(?<![0-9A-Za-z.+/=_-]){value}(?![0-9A-Za-z])", text), f"a code is in the {where}"
+
+
+
+# --- in the user's language (issue 27) ---------------------------------------------------------
+
+
+async def test_the_email_and_the_sms_text_are_in_the_user_s_language(codes, smtp, receivers):
+    await codes.configure(["email_code", "sms_code"], "mandatory")
+    address = f"{uuid.uuid4().hex[:10]}@example.com"
+    user = await user_with(codes, "email_code", email=address)
+    changed = await codes.admin("PATCH", f"/api/users/{user['id']}", {"locale": "de-CH"})
+    assert changed.status == 200 and changed.body["locale"] == "de", changed
+    refused = await codes.admin("PATCH", f"/api/users/{user['id']}", {"locale": "tlh"})
+    assert refused.status == 422 and "not offered" in refused.problem["detail"], refused
+    await signed_in_to_verify(codes, user)
+    (message,) = await eventually(lambda: smtp.mailbox.to(address))
+    SEEN.append(code_of(message))
+    assert message["Subject"] == "Ihr Bestätigungscode für Acme Sign-In" and message["Content-Language"] == "de"
+    assert "Er läuft in 1 Minute ab" in message.get_body(("plain",)).get_content()
+    assert '<html lang="de" dir="ltr">' in message.get_body(("html",)).get_content()
+
+    (_, _), (by_name, endpoint) = receivers
+    arabic = await user_with(codes, "sms_code", phone="+14155550125")
+    assert (await codes.admin("PATCH", f"/api/users/{arabic['id']}", {"locale": "ar"})).status == 200
+    await signed_in_to_verify(codes, arabic)
+    (received,) = await eventually(lambda: by_name.received)
+    data = Webhook(endpoint["secret"]).verify(received.body, received.headers)["data"]
+    SEEN.append(data["code"])
+    assert data["locale"] == "ar"
+    assert data["text"] == f"{data['code']} هو رمز التحقق الخاص بك في Acme Sign-In. تنتهي صلاحيته خلال دقيقة واحدة."

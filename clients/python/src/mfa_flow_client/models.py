@@ -658,6 +658,7 @@ class User(TypedDict):
     email: str | None
     has_password: bool
     id: str
+    locale: NotRequired[str | None]
     mfa: UserMfa
     phone: str | None
     username: str
@@ -679,6 +680,7 @@ class UserPatchMfa(TypedDict):
 
 class UserPatch(TypedDict):
     email: NotRequired[str | None]
+    locale: NotRequired[str | None]
     mfa: NotRequired[UserPatchMfa]
     password: NotRequired[str]
     phone: NotRequired[str | None]
