@@ -6,12 +6,11 @@ import asyncio
 import contextlib
 import os
 import signal
-import sys
 from typing import TYPE_CHECKING, AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from .. import __version__, logs, loops
+from .. import __version__, logs, loops, startup
 from ..app.audit_keeper import IDLE_SECONDS
 from ..app.flows import FlowService
 from ..factors.registry import Registry
@@ -133,10 +132,28 @@ def run(app: web.Application, settings: Settings, reuse_port: bool = False) -> N
 
     app.on_startup.append(handle_signals)
     loop = loops.chosen(settings.event_loop)
-    ready = (f"mfa-flow {__version__} listening on http://{settings.host}:{settings.port} (pid {os.getpid()},"
-             f" {loop}; Ctrl-C stops it)")
+    urls = page_urls(settings)
+
+    def ready(_: str) -> None:
+        log.info(f"mfa-flow {__version__} ready at {urls['url']} (Ctrl-C stops it)", **urls,
+                 listening=f"{settings.host}:{settings.port}", pid=os.getpid(), loop=loop)
+
     # aiohttp calls ``print`` once the socket is bound and start-up (migrations, keys) is done.
     # No access log: it would print query strings (?token= carries a flow token), and costs time.
-    web.run_app(app, host=settings.host, port=settings.port, print=lambda _: print(ready, file=sys.stderr),
-                shutdown_timeout=8.0, handle_signals=False, access_log=None, reuse_port=reuse_port or None,
-                loop=loops.factory(settings.event_loop)())
+    try:
+        web.run_app(app, host=settings.host, port=settings.port, print=ready, shutdown_timeout=8.0,
+                    handle_signals=False, access_log=None, reuse_port=reuse_port or None,
+                    loop=loops.factory(settings.event_loop)())
+    except OSError as exc:
+        failure = startup.bind_failure(settings.host, settings.port, exc)
+        if failure is None:
+            raise
+        raise failure from exc
+    log.info("mfa-flow stopped", pid=os.getpid())
+
+
+def page_urls(settings: Settings) -> dict[str, str]:
+    """Where people open the pages: the first of MFA_FLOW_ORIGIN, by default http://localhost:<port>
+    (the address passkeys work at), and the console, account page and API reference under it."""
+    base = settings.origins[0].rstrip("/")
+    return {"url": base + "/", "console": base + "/console", "account": base + "/account", "docs": base + "/docs"}
