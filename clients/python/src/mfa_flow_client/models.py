@@ -350,6 +350,7 @@ class OpenIdConfiguration(TypedDict):
 class Problem(TypedDict):
     attempts_left: NotRequired[int]
     detail: str
+    expected: NotRequired[list[str]]
     instance: NotRequired[str]
     limit: NotRequired[
         Literal[
@@ -361,7 +362,10 @@ class Problem(TypedDict):
             "code_resend",
         ]
     ]
+    origin: NotRequired[str]
     retry_after: NotRequired[int]
+    rp_id: NotRequired[str]
+    setting: NotRequired[Literal["MFA_FLOW_ORIGIN", "MFA_FLOW_RP_ID"]]
     state: NotRequired[str]
     status: int
     title: str
