@@ -17,6 +17,7 @@ from ..factors.registry import Registry
 from ..live import ChangeFeed
 from ..settings import Settings
 from . import audit, auth, flows, headers, health, live, management, oidc, oidc_clients, pages, webhooks
+from .connections import ConnectionLimits, GuardedSite, connection_middleware
 from .context import request_context_middleware
 from .health import DRAINING
 from .problems import mark_response_started, problems_middleware
@@ -68,9 +69,10 @@ async def _checkpoint(app: web.Application) -> None:
 def create_app(settings: Settings, database_url: str, registry: Registry,
                start: "Callable[[Settings, str], Awaitable[Services]]") -> web.Application:
     """The application; ``start`` (the composition root's) builds the services at start-up."""
-    app = web.Application(middlewares=[request_context_middleware, problems_middleware],
+    app = web.Application(middlewares=[connection_middleware, request_context_middleware, problems_middleware],
                           client_max_size=MAX_BODY_BYTES, handler_args=HANDLER_ARGS)
     app["settings"] = settings
+    app["connection_limits"] = ConnectionLimits(settings)
     app["schemas"] = Schemas(settings.schemas_dir, registry)
     app["openapi"] = app["schemas"].bundled()
     headers.install(app)
@@ -131,24 +133,38 @@ def run(app: web.Application, settings: Settings, reuse_port: bool = False) -> N
         loop.add_signal_handler(signal.SIGINT, stop)
 
     app.on_startup.append(handle_signals)
-    loop = loops.chosen(settings.event_loop)
+    loop_name = loops.chosen(settings.event_loop)
     urls = page_urls(settings)
 
-    def ready(_: str) -> None:
+    def announce() -> None:
         log.info(f"mfa-flow {__version__} ready at {urls['url']} (Ctrl-C stops it)", **urls,
-                 listening=f"{settings.host}:{settings.port}", pid=os.getpid(), loop=loop)
+                 listening=f"{settings.host}:{settings.port}", pid=os.getpid(), loop=loop_name)
 
-    # aiohttp calls ``print`` once the socket is bound and start-up (migrations, keys) is done.
-    # No access log: it would print query strings (?token= carries a flow token), and costs time.
+    loop = loops.factory(settings.event_loop)()
+    asyncio.set_event_loop(loop)
+    main = loop.create_task(_serve(app, settings, reuse_port, announce))
     try:
-        web.run_app(app, host=settings.host, port=settings.port, print=ready, shutdown_timeout=8.0,
-                    handle_signals=False, access_log=None, reuse_port=reuse_port or None,
-                    loop=loops.factory(settings.event_loop)())
-    except OSError as exc:
+        loop.run_until_complete(main)
+    except (web.GracefulExit, KeyboardInterrupt):
+        pass
+    except OSError as exc:  # the port cannot be had: one line that says what to do
         failure = startup.bind_failure(settings.host, settings.port, exc)
         if failure is None:
             raise
         raise failure from exc
+    finally:
+        try:
+            if not main.done():
+                main.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    loop.run_until_complete(main)
+        finally:
+            left = asyncio.all_tasks(loop)
+            for task in left:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
     log.info("mfa-flow stopped", pid=os.getpid())
 
 
@@ -157,3 +173,16 @@ def page_urls(settings: Settings) -> dict[str, str]:
     (the address passkeys work at), and the console, account page and API reference under it."""
     base = settings.origins[0].rstrip("/")
     return {"url": base + "/", "console": base + "/console", "account": base + "/account", "docs": base + "/docs"}
+
+
+async def _serve(app: web.Application, settings: Settings, reuse_port: bool, announce: Callable[[], None]) -> None:
+    """``web.run_app``'s work, with the connections guarded (``connections.py``). No access log:
+    it would print query strings (?token= carries a flow token), and costs time."""
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=8.0, keepalive_timeout=75.0)
+    await runner.setup()
+    try:
+        await GuardedSite(runner, settings.host, settings.port, app["connection_limits"], reuse_port).start()
+        announce()  # once the socket is bound and start-up (migrations, keys) is done
+        await asyncio.Event().wait()  # until SIGTERM or SIGINT (GracefulExit) cancels this task
+    finally:
+        await runner.cleanup()
