@@ -4,6 +4,7 @@ exit: no traceback (unless ``--debug``). Each case runs the real ``mfa-flow`` co
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -19,14 +20,13 @@ ROOT = Path(__file__).resolve().parents[2]
 REFUSED = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"  # nothing listens there
 
 
-def run(*args: str, user: int | None = None, timeout: float = 60, **env: str) -> subprocess.CompletedProcess:
+def run(*args: str, prefix: tuple[str, ...] = (), timeout: float = 60, **env: str) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith("MFA_FLOW_") and k != "DATABASE_URL"}
     data_dir = env.pop("MFA_FLOW_DATA_DIR", None) or tempfile.mkdtemp(prefix="mfa-flow-startup-")
     environment = {**base, "MFA_FLOW_DATA_DIR": data_dir, "MFA_FLOW_ADMIN_KEY": ADMIN_KEY,
                    "MFA_FLOW_AUDITOR_KEY": AUDITOR_KEY, "MFA_FLOW_SECRET_KEY": SECRET_KEY, **env}
-    extra = {"user": user, "group": user, "extra_groups": []} if user is not None else {}
-    return subprocess.run([sys.executable, "-m", "mfa_flow.cli", *args], env=environment, cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout, **extra)
+    return subprocess.run([*prefix, sys.executable, "-m", "mfa_flow.cli", *args], env=environment, cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def one_line(done: subprocess.CompletedProcess, *fix: str) -> str:
@@ -114,25 +114,26 @@ def test_a_data_folder_where_a_file_is():
 
 
 def test_a_data_folder_this_user_cannot_read():
-    folder = Path(tempfile.mkdtemp(prefix="mfa-flow-startup-"))
-    (folder / "data").mkdir(mode=0o700)  # the keys are generated in it: it must be writable
-    user = None
-    if os.geteuid() == 0:  # root reads everything: run the command as nobody
-        user = 65534
-        folder.chmod(0o755)
-        try:
-            subprocess.run([sys.executable, "-c", "import mfa_flow.cli"], user=user, group=user, extra_groups=[],
-                           cwd=ROOT, capture_output=True, check=True)
-        except (OSError, subprocess.CalledProcessError):
-            pytest.skip("run as root, and the user nobody cannot run this checkout's Python")
-    else:
-        (folder / "data").chmod(0o000)
+    folder = Path(tempfile.mkdtemp(prefix="mfa-flow-startup-")) / "data"
+    folder.mkdir(mode=0o000)  # the keys are generated in it: it must be readable and writable
+    as_user: tuple[str, ...] = ()
+    if os.geteuid() == 0:  # root reads everything: run the command without the capabilities that allow it
+        if not shutil.which("setpriv"):
+            pytest.skip("run as root, and no setpriv (util-linux) to drop the file capabilities")
+        as_user = ("setpriv", "--bounding-set=-dac_override,-dac_read_search")
     try:
-        one_line(run("serve", user=user, MFA_FLOW_DATA_DIR=str(folder / "data"), MFA_FLOW_ADMIN_KEY="",
+        one_line(run("serve", prefix=as_user, MFA_FLOW_DATA_DIR=str(folder), MFA_FLOW_ADMIN_KEY="",
                      DATABASE_URL=REFUSED),
-                 "cannot use the data folder", "Permission denied", "MFA_FLOW_DATA_DIR")
+                 f"cannot use the data folder {folder} (MFA_FLOW_DATA_DIR): Permission denied", "MFA_FLOW_DATA_DIR")
     finally:
-        (folder / "data").chmod(0o700)
+        folder.chmod(0o700)
+
+
+def test_a_key_file_that_cannot_be_read():
+    folder = Path(tempfile.mkdtemp(prefix="mfa-flow-startup-"))
+    (folder / "admin.key").mkdir()  # where the generated admin key is kept, something else
+    one_line(run("keys", "list", MFA_FLOW_DATA_DIR=str(folder), MFA_FLOW_ADMIN_KEY="", DATABASE_URL=REFUSED),
+             "cannot use the data folder", "Is a directory", "admin.key", "MFA_FLOW_DATA_DIR")
 
 
 @pytest.mark.parametrize(("setting", "value", "says"), [
