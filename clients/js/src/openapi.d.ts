@@ -1271,6 +1271,7 @@ export interface paths {
                 408: components["responses"]["Problem"];
                 409: components["responses"]["Problem"];
                 413: components["responses"]["Problem"];
+                422: components["responses"]["Problem"];
                 503: components["responses"]["Problem"];
             };
         };
