@@ -364,7 +364,7 @@ export class FlowUI {
           ? "This device already has a passkey for your account. Use another method, or another device."
           : error.name === "SecurityError"
             ? otherAddress(options)
-            : `The passkey did not answer (${error.message}).`);
+            : t("passkey.no_answer", { reason: error.message }));
       return;
     }
     const remember = form && form.querySelector("#remember");
@@ -393,7 +393,9 @@ export class FlowUI {
     } catch (error) {
       this.showError(error.name === "NotAllowedError"
         ? t("passkey.cancelled_sign_in")
-        : t("passkey.no_answer", { reason: error.message }));
+        : error.name === "SecurityError"
+          ? otherAddress(offer.publicKey)
+          : t("passkey.no_answer", { reason: error.message }));
       return;
     }
     await this.send({ type: "submit_passkey", credential }, form);
