@@ -51,13 +51,14 @@ class Rules:
     async def user_factors(self, ctx: FactorContext) -> policy.UserFactors:
         user = ctx.the_user
         enrolled = await ctx.uow.user_factors.for_user(user.id)
+        primary = frozenset(v.type for v in enrolled if v.type in self.machine.primary_factors)
         return policy.UserFactors(
-            enrolled=frozenset(v.type for v in enrolled if v.type in self.machine.primary_factors),
+            enrolled=primary,
             has_unused_backup_codes=any(v.type == policy.BACKUP_CODE and v.remaining for v in enrolled),
             prompted=user.prompted,
             last_used=user.last_used_factor,
             required=user.mfa_required,
-            skip_on_sign_in=user.mfa_skip_on_sign_in,
+            skip_on_sign_in=user.opted_out(has_factor=bool(primary)),
         )
 
     async def first_factor_passed(self, ctx: FactorContext, user: User, event: str, guard: str,
@@ -86,6 +87,7 @@ class Rules:
                                           step_up=ctx.flow.context.step_up, trusted_device=trusted, sign_up=sign_up,
                                           mfa_proven=mfa_proven)
         ctx.flow.mode = route.mode
+        ctx.flow.context.mfa_proven = account and mfa_proven
         ctx.flow.context.choices = route.choices
         ctx.flow.context.skippable = route.skippable
         ctx.flow.context.preferred = route.preferred

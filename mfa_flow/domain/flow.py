@@ -35,6 +35,16 @@ class FlowContext:
     # The OpenID Connect request that started this flow: {"client_id", "acr_values"}; its first
     # transition records it (``first_row_facts``).
     oidc: dict[str, Any] | None = None
+    # An account flow whose subject token proved MFA with a factor (rule ``manage.mfa_proven``):
+    # it proved a factor, as one whose ``amr`` holds a factor proved or set up in it did.
+    mfa_proven: bool = False
+
+    @property
+    def factor_proven(self) -> bool:
+        """Whether this flow (an account flow) rests on a factor proven for it: the sign-in
+        behind its subject token proved one, or the flow verified or set one up (its ``amr``
+        starts empty and gains a factor's method only then)."""
+        return self.mfa_proven or bool(self.amr)
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> "FlowContext":
@@ -50,6 +60,7 @@ class FlowContext:
             step_up=bool(data.get("step_up", False)),
             remember_days=data.get("remember_days"),
             oidc=data.get("oidc"),
+            mfa_proven=bool(data.get("mfa_proven", False)),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -64,6 +75,7 @@ class FlowContext:
             "step_up": self.step_up,
             "remember_days": self.remember_days,
             **({"oidc": self.oidc} if self.oidc is not None else {}),
+            **({"mfa_proven": True} if self.mfa_proven else {}),
         }
 
 
