@@ -44,8 +44,10 @@ class Rules:
         self.machine = registry.machine
         self.keyring = keyring
 
-    async def config(self, ctx: FactorContext) -> policy.MfaConfig:
-        stored = await ctx.uow.config.get()
+    async def config(self, ctx: FactorContext, *, share: bool = False) -> policy.MfaConfig:
+        """The configuration in the event's transaction (``share``: locked against a change
+        until it commits, for what is written under it, such as a trusted device)."""
+        stored = await ctx.uow.config.get(share=share)
         return policy.MfaConfig.checked(self.machine, stored.factors, stored.policy, stored.trusted_devices)
 
     async def user_factors(self, ctx: FactorContext) -> policy.UserFactors:
@@ -81,7 +83,8 @@ class Rules:
         account = ctx.flow.context.purpose == policy.MANAGE
         verdict, device = devices.DISABLED, None
         if device_token is not None and config.trusted_devices.enabled:
-            verdict, device = await trusted_devices.recognise(ctx.uow, device_token, ctx.the_user.id, ctx.now)
+            verdict, device = await trusted_devices.recognise(ctx.uow, device_token, ctx.the_user.id, ctx.now,
+                                                              config.trusted_devices.days)
         trusted = verdict == devices.HONOURED
         route = policy.after_first_factor(self.machine, config, user, purpose=ctx.flow.context.purpose,
                                           step_up=ctx.flow.context.step_up, trusted_device=trusted, sign_up=sign_up,
@@ -158,7 +161,9 @@ class Rules:
         if mfa_by is not None:
             ctx.flow.result["mfa_by"] = mfa_by
         if remember_device:
-            trust = (await self.config(ctx)).trusted_devices
+            # Locked, so that turning trusted devices off or shortening them (which revokes or
+            # cuts the devices there are) waits for this device rather than miss it.
+            trust = (await self.config(ctx, share=True)).trusted_devices
             if trust.enabled:
                 await trusted_devices.remember(ctx.uow, ctx.flow, user.id, trust, ctx.now)
 

@@ -3260,7 +3260,7 @@ export interface components {
              *     `user_id, type, verification_id, flow_id` (null for Management API changes).
              *     mfa.device_trusted: `user_id, device_id, flow_id, expires_at` (never the token).
              *     mfa.device_revoked: `user_id, reason` (admin, factor_removed, mfa_reset, user_locked,
-             *     user), `count`, `flow_id` (the flow that caused it, or null), and `device_id` for one
+             *     user, password_changed, trusted_devices_disabled), `count`, `flow_id` (the flow that caused it, or null), and `device_id` for one
              *     device or `all: true` for all of the user's devices. user.unlocked: `user_id` (the admin
              *     ended a lockout in force). mfa.reset: `user_id, factors_removed` (each removed factor
              *     also has its mfa.factor_removed, and revoked devices their mfa.device_revoked).
