@@ -28,7 +28,7 @@ class User:
     mfa_required: bool = False  # treated as under the mandatory policy, whatever the policy
     mfa_skip_on_sign_in: bool = False  # opted out of verification at sign-in (where the policy allows)
     # The opt-out was made in an account flow while the user had no primary factor (so nobody
-    # proved one to make it): it never holds for a user with a factor (``honoured_opt_out``).
+    # proved one to make it): it never holds for a user with a factor (``opted_out``).
     mfa_skip_without_factor: bool = False
 
     def opted_out(self, has_factor: bool) -> bool:
