@@ -28,9 +28,15 @@ async def handle(rules: Rules, ctx: FactorContext, event: JsonObject, prepared: 
         config = await rules.config(ctx)
         user = await rules.user_factors(ctx)
         if policy.mandatory_for(config, user):
-            why = ("the MFA policy is mandatory" if config.policy == policy.MANDATORY
-                   else "MFA is required for this user (mfa.required)")
-            raise RuleBroken(f"MFA cannot be turned off: {why}, so every sign-in verifies a factor",
+            if config.policy == policy.MANDATORY:
+                why = "the MFA policy is mandatory, so every sign-in verifies a factor"
+            elif config.policy in policy.NO_SKIP_POLICIES and not policy.required_for(user):
+                why = f"under the policy {config.policy}, adaptive MFA decides when a sign-in verifies a factor"
+            elif user.organization is not None:
+                why = "an organisation of this user requires MFA, so every sign-in verifies a factor"
+            else:
+                why = "MFA is required for this user (mfa.required), so every sign-in verifies a factor"
+            raise RuleBroken(f"MFA cannot be turned off: {why}",
                              kind="mfa-required", field="enabled")
         has_factor = bool(user.enrolled)  # primary factors only
         if has_factor and not ctx.flow.context.factor_proven:

@@ -7,6 +7,7 @@ from functools import partial
 import pytest
 
 from mfa_flow.domain import policy
+from mfa_flow.domain.adaptive import AdaptiveConfig
 from mfa_flow.domain.policy import PolicyError, Route, UserFactors
 from mfa_flow.factors.registry import default
 
@@ -220,7 +221,8 @@ class TestConfigurationDetails:
             MfaConfig(("totp",), "optional")
         assert str(unknown_policy.value) == (
             "unknown policy 'optional'; choose one of mandatory, prompt_at_sign_in_and_sign_up,"
-            " prompt_only_at_sign_in, no_prompt, user_controlled"
+            " prompt_only_at_sign_in, no_prompt, prompt_at_sign_in_and_sign_up_mandatory,"
+            " prompt_only_at_sign_in_mandatory, user_controlled"
         )
         with pytest.raises(PolicyError) as lonely:
             MfaConfig(("backup_code",), "user_controlled")
@@ -354,6 +356,11 @@ class TestSkipReDecided:
     def test_the_user_was_made_required(self):
         required = UserFactors(frozenset(), False, False, None, required=True)
         assert policy.skip_refusal(CONTROLLED_TOTP, required) == "MFA is now required for this user (mfa.required)"
+
+    def test_the_policy_became_one_whose_set_up_cannot_be_skipped(self):
+        for name in policy.NO_SKIP_POLICIES:
+            config = policy.MfaConfig.checked(MACHINE, ("totp",), name, adaptive=AdaptiveConfig(enabled=True))
+            assert policy.skip_refusal(config, user()) == f"the MFA policy is now {name}, whose set-up cannot be skipped"
 
     def test_the_user_gained_a_factor_of_an_enabled_type(self):
         assert "enrolled a factor since (totp)" in (policy.skip_refusal(CONTROLLED_TOTP, user(["totp"])) or "")
