@@ -35,6 +35,9 @@ class FlowContext:
     # The OpenID Connect request that started this flow: {"client_id", "acr_values"}; its first
     # transition records it (``first_row_facts``).
     oidc: dict[str, Any] | None = None
+    # The factor whose credential was the first factor (a passkey sign-in: ``webauthn``), so
+    # that its method is not counted as a second factor too (stored only when set).
+    signed_in_with: str | None = None
     # An account flow whose subject token proved MFA with a factor (rule ``manage.mfa_proven``):
     # it proved a factor, as one whose ``amr`` holds a factor proved or set up in it did.
     mfa_proven: bool = False
@@ -60,6 +63,7 @@ class FlowContext:
             step_up=bool(data.get("step_up", False)),
             remember_days=data.get("remember_days"),
             oidc=data.get("oidc"),
+            signed_in_with=data.get("signed_in_with"),
             mfa_proven=bool(data.get("mfa_proven", False)),
         )
 
@@ -75,6 +79,7 @@ class FlowContext:
             "step_up": self.step_up,
             "remember_days": self.remember_days,
             **({"oidc": self.oidc} if self.oidc is not None else {}),
+            **({"signed_in_with": self.signed_in_with} if self.signed_in_with is not None else {}),
             **({"mfa_proven": True} if self.mfa_proven else {}),
         }
 
