@@ -228,7 +228,7 @@ class Settings:
             body_timeout=_float("MFA_FLOW_BODY_TIMEOUT", 15.0),
             header_timeout=_float("MFA_FLOW_HEADER_TIMEOUT", 15.0),
             max_connections_per_address=_limit("MFA_FLOW_MAX_CONNECTIONS_PER_ADDRESS", 128),
-            db_pool=_limit("MFA_FLOW_DB_POOL", 0),
+            db_pool=_int("MFA_FLOW_DB_POOL", 0),
             max_events_per_flow=_limit("MFA_FLOW_MAX_EVENTS_PER_FLOW", 100),
             event_loop=_env("MFA_FLOW_EVENT_LOOP", "auto"),
             workers=_int("MFA_FLOW_WORKERS", 1),
@@ -277,6 +277,9 @@ class Settings:
             values["schemas_dir"] = Path(_env("MFA_FLOW_SCHEMAS_DIR") or "")
         values.update({k: v for k, v in (keys or {}).items() if v})
         values.update({k: v for k, v in overrides.items() if v is not None})
+        if values["db_pool"] < 0:
+            raise SystemExit(f"MFA_FLOW_DB_POOL must be a number of connections (0: sized for the process), not"
+                             f" {values['db_pool']}")
         if values["workers"] < 1:
             raise SystemExit(f"the number of serve workers (MFA_FLOW_WORKERS, --workers) must be at least 1, not"
                              f" {values['workers']}")
