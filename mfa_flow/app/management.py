@@ -14,6 +14,7 @@ from typing import Any, Iterable, Sequence
 
 from .. import contacts, logs
 from ..crypto import SecretBox
+from ..domain.adaptive import AdaptiveConfig, AdaptiveError
 from ..domain.devices import DAYS_DEFAULT, DeviceTrust
 from ..domain.errors import Conflict, InvalidInput, NotFound, RuleBroken, UsernameTaken
 from ..domain.events import FactorRemoved, MfaReset, UserUnlocked
@@ -23,6 +24,7 @@ from ..domain.users import User, UserFactor, UserSearch, cursor_username, page_c
 from ..factors.base import ManageContext
 from ..factors.registry import Registry
 from ..passwords import ARGON2, HashingPool, digests
+from ..passwords.profiles import Argon2Profile
 from ..settings import Settings
 from ..store import Database, UnitOfWork
 from . import devices
@@ -136,18 +138,20 @@ def _contacts(body: dict[str, Any]) -> dict[str, str | None]:
     return found
 
 
-def _imported_digest(body: dict[str, Any]) -> tuple[str, str]:
+def _imported_digest(body: dict[str, Any], profile: Argon2Profile) -> tuple[str, str]:
     """``password_digest`` and ``password_algorithm`` from another system, checked (cheaply:
-    parsing only) so that a digest that can never match is refused now, not at sign-in."""
+    parsing only) so that a digest that can never match, or would cost more per check than
+    the service allows beside its own ``profile``, is refused now, not at sign-in."""
     if body.get("password") is not None:
         raise InvalidInput("body: give either password or password_digest, not both", field="password_digest")
     algorithm, digest = body["password_algorithm"], body["password_digest"]
     try:
-        digests.check(algorithm, digest)
+        digests.check(algorithm, digest, profile)
     except digests.MalformedDigest as exc:
         raise InvalidInput(f"body.password_digest: {exc}", field="password_digest") from None
     except digests.DigestTooCostly as exc:
-        raise RuleBroken(f"body.password_digest: {exc}", field="password_digest") from None
+        facts = {"limit": exc.limit} if exc.limit else {}
+        raise RuleBroken(f"body.password_digest: {exc}", field="password_digest", **facts) from None
     return digest, algorithm
 
 
@@ -178,7 +182,7 @@ class Management:
         async with self.db.unit_of_work() as uow:
             config = await uow.config.get()
         return {"factors": list(config.factors), "policy": config.policy,
-                "trusted_devices": config.trusted_devices.to_json()}
+                "trusted_devices": config.trusted_devices.to_json(), "adaptive": config.adaptive.to_json()}
 
     async def put_config(self, body: dict[str, Any]) -> dict[str, Any]:
         """The whole configuration: what the body leaves out takes its default (trusted
@@ -189,16 +193,20 @@ class Management:
         except ValueError as exc:
             raise RuleBroken(str(exc), field="trusted_devices.days") from None
         try:
-            config = MfaConfig.checked(self.machine, tuple(body["factors"]), body["policy"], trust)
+            adaptive = AdaptiveConfig.from_json(body.get("adaptive"))
+        except AdaptiveError as exc:
+            raise RuleBroken(str(exc), field=exc.field) from None
+        try:
+            config = MfaConfig.checked(self.machine, tuple(body["factors"]), body["policy"], trust, adaptive)
         except PolicyError as exc:
-            raise RuleBroken(str(exc)) from None
+            raise RuleBroken(str(exc), field=exc.field) from None
         async with self.db.unit_of_work() as uow:
-            await uow.config.put(config.factors, config.policy, config.trusted_devices)
+            await uow.config.put(config.factors, config.policy, config.trusted_devices, config.adaptive)
             await uow.commit()
         log.info("mfa configuration changed", kind="admin", factors=list(config.factors), policy=config.policy,
-                 trusted_devices=config.trusted_devices.to_json())
+                 trusted_devices=config.trusted_devices.to_json(), adaptive=config.adaptive.enabled)
         return {"factors": list(config.factors), "policy": config.policy,
-                "trusted_devices": config.trusted_devices.to_json()}
+                "trusted_devices": config.trusted_devices.to_json(), "adaptive": config.adaptive.to_json()}
 
     # --- users --------------------------------------------------------------------------------
 
@@ -208,7 +216,7 @@ class Management:
         found = _contacts(body)
         password_hash, algorithm = None, ARGON2
         if body.get("password_digest") is not None:
-            password_hash, algorithm = _imported_digest(body)
+            password_hash, algorithm = _imported_digest(body, self.hashing.hasher.profile)
         elif body.get("password"):
             password_hash = await self.hashing.hash(body["password"])
         async with self.db.unit_of_work() as uow:
