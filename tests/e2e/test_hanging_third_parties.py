@@ -54,12 +54,12 @@ class SilentServer:
 
 
 async def held_connections(conn: asyncpg.Connection, database: str) -> int:
-    """Connections of the service's processes inside a transaction that waits (idle in it), or
-    running a statement on the code ledger or the webhook deliveries: what a send holds."""
+    """Connections of the service's processes held open in a transaction that has waited for
+    half a second or more: what a claim held across a network call looks like (a unit of work
+    between two of its statements waits for microseconds)."""
     return await conn.fetchval(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()"
-        " AND (state LIKE 'idle in transaction%'"
-        "      OR (state = 'active' AND (query ILIKE '%code_deliveries%' OR query ILIKE '%webhook_deliveries%')))",
+        " AND state LIKE 'idle in transaction%' AND state_change < clock_timestamp() - interval '0.5 second'",
         database,
     )
 
