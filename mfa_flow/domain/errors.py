@@ -94,7 +94,7 @@ class FlowEventLimit(DomainError):
     default_kind = "flow-event-limit"
 
     def __init__(self, limit: int) -> None:
-        super().__init__(f"this flow took {limit} events, the most a flow may; start a new sign-in", limit=limit)
+        super().__init__(f"this flow took {limit} events, the most a flow may; start a new sign-in")
 
 
 class LiveSubscriptionLimit(DomainError):
@@ -104,7 +104,7 @@ class LiveSubscriptionLimit(DomainError):
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"this flow has {limit} live subscriptions open already, the most it may; close one"
-                         " (one WebSocket or event stream per page is enough)", limit=limit)
+                         " (one WebSocket or event stream per page is enough)")
 
 
 class FlowExpired(DomainError):
