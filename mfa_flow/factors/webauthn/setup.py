@@ -23,6 +23,7 @@ from .ceremonies import (
     expected,
     offer,
     refusal,
+    refuse_other_address,
     response_of,
 )
 
@@ -31,6 +32,8 @@ async def enter(ctx: FactorContext) -> None:
     user = ctx.the_user
     handle = await ctx.uow.webauthn.user_handle(user.id)
     existing = await ctx.uow.webauthn.for_user(user.id)
+    # With passkey sign-in on, a new passkey must be discoverable (it names its user at sign-in).
+    signs_in = (await ctx.uow.passkey_sign_in.get()).enabled
     options = generate_registration_options(
         rp_id=ctx.settings.rp_id,
         rp_name=ctx.settings.rp_name,
@@ -39,7 +42,7 @@ async def enter(ctx: FactorContext) -> None:
         timeout=TIMEOUT_MS,
         attestation=AttestationConveyancePreference.NONE,
         authenticator_selection=AuthenticatorSelectionCriteria(
-            resident_key=ResidentKeyRequirement.PREFERRED,
+            resident_key=ResidentKeyRequirement.REQUIRED if signs_in else ResidentKeyRequirement.PREFERRED,
             user_verification=UserVerificationRequirement.PREFERRED,
         ),
         exclude_credentials=[descriptor(c.credential_id, c.transports) for c in existing],
@@ -54,6 +57,7 @@ async def finish(ctx: FactorContext, credential: JsonObject) -> Proof:
         verified = verify_registration_response(credential=credential, supported_pub_key_algs=ALGORITHMS,
                                                 **expected(ctx))
     except REFUSED as exc:
+        refuse_other_address(ctx, credential, exc)  # the settings', not a wrong proof
         await enter(ctx)  # the challenge is spent either way
         return Proof(False, refusal(exc))
     user_factor = await ctx.uow.user_factors.add(user.id, "webauthn", name=default_name(ctx.now))
