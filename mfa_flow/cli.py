@@ -460,7 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mfa-flow",
         description="Multi-factor sign-in as an explicit, replayable state machine. "
-        "Configuration comes from the environment (DATABASE_URL, MFA_FLOW_*); see the README.",
+        "Configuration comes from the environment (DATABASE_URL, MFA_FLOW_*); every setting is in docs/configuration.md.",
         epilog="Start with 'mfa-flow serve' (or scripts/serve). 'mfa-flow COMMAND --help' describes a command.",
     )
     parser.add_argument("--version", action="version", version=f"mfa-flow {__version__}")
@@ -478,7 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers", type=int, metavar="N",
         help="serve processes sharing the port (SO_REUSEPORT), each a full serve process of the same database "
-        "(env MFA_FLOW_WORKERS, default 1; see the README's performance section)",
+        "(env MFA_FLOW_WORKERS, default 1; see docs/performance.md)",
     )
     serve.add_argument(WORKER_FLAG, action="store_true", help=argparse.SUPPRESS)  # one of --workers N
     serve.set_defaults(run=cmd_serve)
@@ -510,7 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the state machine's whole table, or a diagram of it",
         description="Print every row of the state machine's table (assembled from the core and the factors of "
         "this build): event, from states, guard, to states. --format mermaid or dot prints a diagram of every "
-        "state and edge instead (the README's diagram is this command's Mermaid output).",
+        "state and edge instead (docs/concepts/machine.md shows its Mermaid output).",
     )
     machine.add_argument("--format", choices=("text", "mermaid", "dot"), default="text",
                          help="text (default), mermaid (a Mermaid stateDiagram) or dot (Graphviz)")
