@@ -81,10 +81,17 @@ class Services:
         await self.db.close()
 
 
-async def start(settings: Settings, url: str, min_size: int = 2, max_size: int = 10) -> Services:
-    """Migrate the database, connect, and build every service once."""
+# ``serve``'s pool when MFA_FLOW_DB_POOL does not size it: requests hold a connection only for
+# their statements (argon2, SMTP and webhooks run with none held), so a few go a long way.
+SERVE_POOL = 10
+
+
+async def start(settings: Settings, url: str, min_size: int = 2, max_size: int | None = None) -> Services:
+    """Migrate the database, connect, and build every service once. The pool holds at most
+    ``max_size`` connections (default: ``MFA_FLOW_DB_POOL``, else ``SERVE_POOL``)."""
     await migrate(url)
-    db = await Database.connect(url, min_size=min_size, max_size=max_size)
+    max_size = max_size or settings.db_pool or SERVE_POOL
+    db = await Database.connect(url, min_size=min(min_size, max_size), max_size=max_size)
     return build(settings, db)
 
 
@@ -115,7 +122,8 @@ async def run_worker(settings: Settings, url: str, metrics_port: int | None) -> 
     from .http.courier import Courier, MetricsServer
     from .worker import Worker
 
-    services = await start(settings, url, min_size=2, max_size=settings.webhook_concurrency + 2)
+    # A connection per courier (each holds one only to claim and to record) and two for the sweeps.
+    services = await start(settings, url, min_size=2, max_size=settings.db_pool or settings.webhook_concurrency + 2)
     try:
         courier = Courier(settings.webhook_allow_private, settings.webhook_concurrency)
         worker = Worker(services.db, url, settings, services.box, services.flows, courier,

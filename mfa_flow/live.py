@@ -2,7 +2,10 @@
 
 Every committed transition NOTIFYs ``flow_changes`` with ``<flow id>:<version>`` in its own
 transaction, so a process hears of changes made by any process sharing the database.
-Payloads stay small: subscribers learn a version number and re-read the flow.
+Payloads stay small: subscribers learn a version number and the flow is read again, once per
+change and process however many subscribers follow it (``SharedRead``). A flow has at most
+``MAX_SUBSCRIPTIONS_PER_FLOW`` subscribers per process (WebSockets, event streams,
+long-polls); one more is refused with ``LiveSubscriptionLimit`` (429).
 
 NOTIFY is fire-and-forget: while the listening connection is down, notifications are lost.
 So the feed's ``ListeningConnection`` (also the worker's, on the webhook outbox) reconnects
@@ -25,7 +28,8 @@ from typing import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 
-from . import logs
+from . import logs, metrics
+from .domain.errors import LiveSubscriptionLimit
 from .domain.machine import is_terminal
 from .numbers import whole_number
 from .store.flows import CHANGES_CHANNEL
@@ -38,6 +42,8 @@ FIRST_RETRY_SECONDS = 0.1
 LAST_RETRY_SECONDS = 5.0
 # A silent network partition never fires the termination callback; a ping finds it.
 PING_SECONDS = 10.0
+# Live subscriptions to one flow in one process (the contract's 8): a page needs one.
+MAX_SUBSCRIPTIONS_PER_FLOW = 8
 
 
 class Subscription:
@@ -47,11 +53,12 @@ class Subscription:
     a slow subscriber costs a few bytes, never a growing queue.
     """
 
-    __slots__ = ("heard", "closed", "_changed")
+    __slots__ = ("heard", "closed", "since", "_changed")
 
     def __init__(self):
         self.heard = -1
         self.closed = False
+        self.since = time.time()  # a read of the flow started later sees every change it missed
         self._changed = asyncio.Event()
 
     def offer(self, version: int) -> None:
@@ -73,6 +80,35 @@ class Subscription:
             return None
         self._changed.clear()
         return None if self.closed else self.heard
+
+
+class SharedRead:
+    """One flow's reads for its subscribers in this process: a subscriber that needs the flow
+    as of some moment (its subscription, the notification that woke it, the flow's expiry)
+    joins a read that started at or after that moment, or starts one. So a change followed
+    by N subscribers costs one read, not N."""
+
+    __slots__ = ("notified_at", "started_at", "task")
+
+    def __init__(self):
+        self.notified_at = 0.0  # when the newest notification about the flow arrived
+        self.started_at = 0.0
+        self.task: asyncio.Task | None = None
+
+    async def read(self, flow_id: str, read: Callable[[str], Awaitable], not_before: float):
+        if self.task is None or self.started_at < not_before:
+            self.started_at = time.time()
+            self.task = asyncio.ensure_future(read(flow_id))
+            self.task.add_done_callback(_retrieved)
+            metrics.LIVE_FLOW_READS.inc()
+        # Shielded: a subscriber that goes away does not cancel the others' read.
+        return await asyncio.shield(self.task)
+
+
+def _retrieved(task: asyncio.Task) -> None:
+    """A shared read's failure reaches every waiter; mark it seen when none is left."""
+    if not task.cancelled():
+        task.exception()
 
 
 class ChangedFlows:
@@ -121,8 +157,10 @@ class ChangedFlows:
 
 
 class ChangeFeed:
-    def __init__(self, url: str, name: str = "mfa-flow"):
+    def __init__(self, url: str, name: str = "mfa-flow", max_subscriptions: int = MAX_SUBSCRIPTIONS_PER_FLOW):
         self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
+        self._reads: dict[str, SharedRead] = {}
+        self.max_subscriptions = max_subscriptions
         self._everything: set[ChangedFlows] = set()
         self._closing = False
         self.connection = ListeningConnection(url, CHANGES_CHANNEL, self._on_notify, self._catch_up,
@@ -155,17 +193,22 @@ class ChangeFeed:
 
     @contextlib.contextmanager
     def subscribe(self, flow_id: str):
-        """Subscribe before reading the flow, so that no change between the two is missed."""
+        """Subscribe before reading the flow, so that no change between the two is missed.
+        Raises ``LiveSubscriptionLimit`` when the flow has ``max_subscriptions`` already."""
+        if 0 < self.max_subscriptions <= len(self._subscribers.get(flow_id, ())):
+            raise LiveSubscriptionLimit(self.max_subscriptions)
         subscription = Subscription()
         if self._closing:
             subscription.close()
         self._subscribers[flow_id].add(subscription)
+        self._reads.setdefault(flow_id, SharedRead())
         try:
             yield subscription
         finally:
             self._subscribers[flow_id].discard(subscription)
             if not self._subscribers[flow_id]:
                 del self._subscribers[flow_id]
+                self._reads.pop(flow_id, None)
 
     @contextlib.contextmanager
     def subscribe_all(self):
@@ -179,27 +222,38 @@ class ChangeFeed:
         finally:
             self._everything.discard(changes)
 
-    async def watch(self, flow_id: str, read: Callable[[str], Awaitable], after: int = -1) -> AsyncIterator:
+    async def watch(self, flow_id: str, read: Callable[[str], Awaitable], after: int = -1,
+                    subscription: Subscription | None = None) -> AsyncIterator:
         """The flow each time it has a version newer than the last one yielded (or ``after``).
 
         Versions only go up. Ends after a terminal state, or when the process shuts down.
         ``read`` is ``FlowService.get``: it expires an overdue flow on the spot, so waking at
-        the expiry time turns a silent deadline into a last change.
+        the expiry time turns a silent deadline into a last change. Subscribes (which may
+        raise ``LiveSubscriptionLimit``) unless given the caller's ``subscription``.
         """
-        with self.subscribe(flow_id) as subscription:
+        with contextlib.ExitStack() as stack:
+            if subscription is None:
+                subscription = stack.enter_context(self.subscribe(flow_id))
+            shared = self._reads[flow_id]
+            not_before = subscription.since
             while True:
-                flow = await read(flow_id)
+                flow = await shared.read(flow_id, read, not_before)
                 if flow.version > after:
                     after = flow.version
                     yield flow
                 if is_terminal(flow.state) or subscription.closed:
                     return
                 until_expiry = flow.expires_at.timestamp() - time.time() + 0.05
-                await subscription.next_version(max(0.0, until_expiry))
+                woken = await subscription.next_version(max(0.0, until_expiry))
                 if subscription.closed:
                     return
+                # Woken by a change: a read that began after its notification; else the expiry
+                # time came: a read that began after it (which expires the flow).
+                not_before = shared.notified_at if woken is not None else flow.expires_at.timestamp()
 
     def _publish(self, flow_id: str, version: int) -> None:
+        if (shared := self._reads.get(flow_id)) is not None:
+            shared.notified_at = time.time()
         for subscription in self._subscribers.get(flow_id, ()):
             subscription.offer(version)
 

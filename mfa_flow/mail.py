@@ -8,6 +8,7 @@ logging in, and refuses a server that cannot), ``smtps://`` is TLS from the firs
 
 from __future__ import annotations
 
+import asyncio
 import html
 import ssl
 from dataclasses import dataclass
@@ -19,7 +20,8 @@ import aiosmtplib
 
 from . import texts
 
-SEND_TIMEOUT_SECONDS = 10.0
+SEND_TIMEOUT_SECONDS = 10.0  # for each step of the conversation (connect, greeting, each command)
+SEND_DEADLINE_SECONDS = 30.0  # for the whole of one send
 
 
 class MailUnavailable(Exception):
@@ -65,15 +67,24 @@ class SmtpServer:
         )
 
 
-def code_message(*, sender: str, to: str, code: str, product: str, minutes: int, locale: str = "en") -> EmailMessage:
+def message_id(delivery_id: str, sender: str) -> str:
+    """The ``Message-ID`` of one delivery, the same at every attempt: a message that reached the
+    server but whose reply was lost is sent again (at least once), and receivers drop the copy."""
+    return f"<{delivery_id}.code@{sender.rpartition('@')[2] or 'mfa-flow.invalid'}>"
+
+
+def code_message(*, sender: str, to: str, code: str, product: str, minutes: int,
+                 delivery_id: str | None = None, locale: str = "en") -> EmailMessage:
     """The email that carries a code, in the user's ``locale``: plain text with an HTML
     alternative, the code as six consecutive digits (so that mail apps offer to copy it), the
-    product and the lifetime."""
+    product and the lifetime. With ``delivery_id``, its ``Message-ID`` is that delivery's
+    (``message_id``)."""
     message = EmailMessage()
     message["Subject"] = texts.text(locale, "email.subject", product=product)
     message["From"] = sender
     message["To"] = to
-    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    message["Message-ID"] = (message_id(delivery_id, sender) if delivery_id
+                             else make_msgid(domain=sender.rpartition("@")[2] or None))
     lifetime = texts.text(locale, "email.lifetime", count=minutes)
     intro = texts.text(locale, "email.intro", product=product)
     expires = texts.text(locale, "email.expires", product=product, lifetime=lifetime)
@@ -103,21 +114,24 @@ class Mailer:
     async def send(self, message: EmailMessage) -> None:
         server = self.server
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=server.host,
-                port=server.port,
-                username=server.username,
-                password=server.password,
-                use_tls=server.implicit_tls,
-                start_tls=server.starttls,
-                tls_context=(self.trust or ssl.create_default_context()) if server.implicit_tls or server.starttls
-                else None,
-                timeout=SEND_TIMEOUT_SECONDS,
-            )
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            async with asyncio.timeout(SEND_DEADLINE_SECONDS):  # a server that answers each step slowly
+                await aiosmtplib.send(
+                    message,
+                    hostname=server.host,
+                    port=server.port,
+                    username=server.username,
+                    password=server.password,
+                    use_tls=server.implicit_tls,
+                    start_tls=server.starttls,
+                    tls_context=(self.trust or ssl.create_default_context()) if server.implicit_tls or server.starttls
+                    else None,
+                    timeout=SEND_TIMEOUT_SECONDS,
+                )
+        except (aiosmtplib.SMTPException, OSError) as exc:  # OSError: TimeoutError too
             # The server's reply or the connection error; the message (and its code) is not in it.
-            raise MailUnavailable(f"{type(exc).__name__}: {_first_line(exc)}") from None
+            why = (f"the send took more than {SEND_DEADLINE_SECONDS:g} s" if type(exc) is TimeoutError
+                   else _first_line(exc))
+            raise MailUnavailable(f"{type(exc).__name__}: {why}") from None
 
 
 def _first_line(exc: BaseException) -> str:

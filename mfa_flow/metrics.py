@@ -74,3 +74,10 @@ CODE_DELIVERIES = Counter(
     "Email and SMS codes whose delivery ended, by channel (email, sms), route (smtp, webhook) and outcome (sent, failed)",
     ["channel", "via", "outcome"], registry=REGISTRY,
 )
+
+# --- Live subscriptions -----------------------------------------------------------------------
+LIVE_FLOW_READS = Counter(
+    "mfa_flow_live_flow_reads",
+    "Flows read by the change feed for its live subscribers: one per change and process, however many follow it",
+    registry=REGISTRY,
+)

@@ -311,7 +311,7 @@ class Settings:
             body_timeout=_float("MFA_FLOW_BODY_TIMEOUT", 15.0),
             header_timeout=_float("MFA_FLOW_HEADER_TIMEOUT", 15.0),
             max_connections_per_address=_limit("MFA_FLOW_MAX_CONNECTIONS_PER_ADDRESS", 128),
-            db_pool=_limit("MFA_FLOW_DB_POOL", 0),
+            db_pool=_int("MFA_FLOW_DB_POOL", 0),
             max_events_per_flow=_limit("MFA_FLOW_MAX_EVENTS_PER_FLOW", 100),
             event_loop=_env("MFA_FLOW_EVENT_LOOP", "auto"),
             workers=_int("MFA_FLOW_WORKERS", 1),
@@ -377,6 +377,9 @@ class Settings:
         if not values["sweep_interval"] > 0:
             raise SystemExit("MFA_FLOW_SWEEP_INTERVAL must be a positive number of seconds, not"
                              f" {values['sweep_interval']:g}")
+        if values["db_pool"] < 0:
+            raise SystemExit(f"MFA_FLOW_DB_POOL must be a number of connections (0: sized for the process), not"
+                             f" {values['db_pool']}")
         if not 1 <= values["port"] <= 65535:
             raise SystemExit(f"the port (MFA_FLOW_PORT, --port) must be from 1 to 65535, not {values['port']}")
         # Passkeys work at the address the pages are opened at: by default the port served on

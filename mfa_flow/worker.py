@@ -1,11 +1,13 @@
 """``mfa-flow worker``: delivers webhooks from the outbox, runs the expiry sweep, and keeps the
 audit trail (signed checkpoints, the Merkle tree) up with the log (``app/audit_keeper.py``).
 
-Each of ``MFA_FLOW_WEBHOOK_CONCURRENCY`` couriers repeats: claim one due delivery (a row
-lock, ``FOR UPDATE SKIP LOCKED``, so several workers share the work), POST it, record the
-answer, commit. The row lock is held through the POST: it is the courier's lease, and if
-the process dies PostgreSQL ends the transaction and the delivery is due again at once
-(at least once: a receiver may see a message twice, always with the same ``webhook-id``).
+Each of ``MFA_FLOW_WEBHOOK_CONCURRENCY`` couriers repeats: claim one due delivery (``FOR
+UPDATE SKIP LOCKED``, so several workers share the work) with a lease, commit; POST it with
+no database connection held (an endpoint that never answers costs a waiting task, not a
+pooled connection); record the answer in a new transaction, if the lease is still the
+courier's. If the process dies between the claim and the record, the delivery falls due
+again when its lease ends (``LEASE_SECONDS``; at least once: a receiver may see a message
+twice, always with the same ``webhook-id``).
 Couriers wake on the outbox's NOTIFY (sent at commit), on a retry falling due, or every
 ``MFA_FLOW_WEBHOOK_POLL_INTERVAL`` seconds (1).
 """
@@ -32,12 +34,13 @@ from .store import Database
 from .store.outbox import OUTBOX_CHANNEL
 from .store.webhooks import Job
 from .webhooks import addresses, delivery, messages, signing
-from .webhooks.delivery import Attempt
+from .webhooks.delivery import TIMEOUT_SECONDS, Attempt
 
 log = logs.get(__name__)
 
 RETENTION_BATCH = 1000  # messages deleted per transaction by the retention sweep
 FAILURE_PAUSE_SECONDS = 1.0  # after an error of the worker itself (the database went away)
+LEASE_SECONDS = 2 * TIMEOUT_SECONDS  # a claimed delivery is its courier's: twice the longest POST
 
 
 class Courier(Protocol):
@@ -104,23 +107,28 @@ class Worker:
         started = time.perf_counter()
         schedule = self.settings.webhook_retry_schedule
         async with self.db.unit_of_work() as uow:
-            job = await uow.deliveries.claim(schedule[0])
-            if job is None:
-                return False
-            secret = job.type in messages.SECRET_TYPES
-            stored = json.loads(job.data_json) if secret else {}
-            if secret and "sealed" not in stored:
-                # Erased: the code expired or a newer one voided it. Nothing worth sending.
-                attempt = Attempt(None, error="the code expired or was voided before delivery")
-                verdict = delivery.Verdict("failed")
-            else:
-                attempt = await self._post(job, stored)
-                verdict = delivery.judge(schedule, job.round_attempts, attempt.http_status, attempt.retry_after)
-            now = _now()
-            next_at = now + timedelta(seconds=verdict.delay or 0.0) if verdict.status == "pending" else None
-            await uow.deliveries.record(job, status=verdict.status, next_attempt_at=next_at,
-                                        http_status=attempt.http_status, response=attempt.response,
-                                        error=attempt.error, now=now)
+            job = await uow.deliveries.claim(schedule[0], LEASE_SECONDS)
+            await uow.commit()
+        if job is None:
+            return False
+        secret = job.type in messages.SECRET_TYPES
+        stored = json.loads(job.data_json) if secret else {}
+        if secret and "sealed" not in stored:
+            # Erased: the code expired or a newer one voided it. Nothing worth sending.
+            attempt = Attempt(None, error="the code expired or was voided before delivery")
+            verdict = delivery.Verdict("failed")
+        else:
+            attempt = await self._post(job, stored)  # no database connection held meanwhile
+            verdict = delivery.judge(schedule, job.round_attempts, attempt.http_status, attempt.retry_after)
+        now = _now()
+        next_at = now + timedelta(seconds=verdict.delay or 0.0) if verdict.status == "pending" else None
+        async with self.db.unit_of_work() as uow:
+            if not await uow.deliveries.record(job, status=verdict.status, next_attempt_at=next_at,
+                                               http_status=attempt.http_status, response=attempt.response,
+                                               error=attempt.error, now=now):
+                log.warning("webhook attempt not recorded: its lease ran out and another courier took it over",
+                            delivery_id=job.delivery_id, message_id=job.message_id)
+                return True
             if verdict.disable:
                 reason = f"the endpoint answered 410 Gone at {now.isoformat()}"
                 await uow.webhooks.update(job.endpoint_id, {"enabled": False, "disabled_reason": reason}, now)

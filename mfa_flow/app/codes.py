@@ -3,12 +3,16 @@
 The event's transaction only queues a code (``code_deliveries``, the destination and the code
 sealed) and keeps its digest in the flow, so a slow or broken SMTP server never holds a flow's
 row lock, never undoes a step, and never loses a code that was issued: right after the commit
-the process that served the event claims the message (a row lock, ``SKIP LOCKED``), sends it,
-erases the sealed copy, and records the outcome in the flow with a ``code_delivery`` step
-(actor ``system``), all in one transaction, so that whoever follows the flow sees ``sent`` or
-``failed``. Should that process die in between, the worker's sweep sends what is still
-queued. Codes that go by webhook travel in the webhook outbox; the worker tells this service
-how their delivery ended.
+the process that served the event claims the message with a lease (``sending_until``, set in
+a transaction of its own that commits at once), sends it with no database connection held,
+then, in a second transaction, erases the sealed copy and records the outcome in the flow
+with a ``code_delivery`` step (actor ``system``), so that whoever follows the flow sees
+``sent`` or ``failed``. A mail server that hangs therefore costs a waiting task, never a
+pooled connection. Should that process die between the claim and the record, the message
+stays queued and a sweep sends it again once the lease ends: at least once, with the same
+``Message-ID`` (``mail.message_id``), so a receiver can drop the copy of a message whose
+``250`` was lost. Codes that go by webhook travel in the webhook outbox; the worker tells
+this service how their delivery ended.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from .. import logs, metrics, texts
 from ..crypto import SecretBox
 from ..domain.flow import Flow, Transition
-from ..mail import Mailer, MailUnavailable, SmtpServer, code_message
+from ..mail import SEND_DEADLINE_SECONDS, Mailer, MailUnavailable, SmtpServer, code_message
 from ..settings import Settings
 from ..store import Database
 from .pipeline import Pipeline
@@ -29,6 +33,8 @@ log = logs.get(__name__)
 
 # The worker leaves a fresh message to the process that queued it (which sends it at once).
 LEFT_OVER_AFTER = timedelta(seconds=30)
+# How long a claimed message is its sender's: twice the longest a send may take.
+SEND_LEASE_SECONDS = 2 * SEND_DEADLINE_SECONDS
 
 
 def _now() -> datetime:
@@ -49,14 +55,21 @@ class CodeDeliveries:
         the flow as the last outcome left it (None if none moved a flow)."""
         settled, latest = 0, None
         while True:
-            started = time.perf_counter()
             async with self.db.unit_of_work() as uow:
                 older_than = None if flow_id else _now() - LEFT_OVER_AFTER
-                message = await uow.code_deliveries.claim(flow_id=flow_id, older_than=older_than)
-                if message is None:
-                    return settled, latest
-                outcome, error = await self._send(message.message_sealed, message.expires_at)
-                await uow.code_deliveries.settle(message.id, outcome, _now(), error)
+                message = await uow.code_deliveries.claim(SEND_LEASE_SECONDS, flow_id=flow_id, older_than=older_than)
+                await uow.commit()
+            if message is None:
+                return settled, latest
+            outcome, error = await self._send(message.id, message.message_sealed, message.expires_at)
+            started = time.perf_counter()
+            async with self.db.unit_of_work() as uow:
+                if await uow.code_deliveries.settle(message.id, outcome, _now(), error,
+                                                    lease=message.sending_until) is None:
+                    # The lease ran out during the send and another sender took the message over:
+                    # its outcome is that sender's to record.
+                    log.warning("code delivery lease lost", flow_id=message.flow_id, delivery_id=message.id)
+                    continue
                 moved = await self.pipeline.delivery_settled(uow, message.flow_id, message.id, outcome)
                 await uow.commit()
             settled += 1
@@ -65,7 +78,7 @@ class CodeDeliveries:
                      via="smtp", outcome=outcome, error=error)
             latest = self._recorded(moved, started) or latest
 
-    async def _send(self, sealed: str | None, expires_at: datetime) -> tuple[str, str | None]:
+    async def _send(self, delivery_id: str, sealed: str | None, expires_at: datetime) -> tuple[str, str | None]:
         if sealed is None:
             return "failed", "the message was voided before it was sent"
         if expires_at <= _now():
@@ -75,7 +88,8 @@ class CodeDeliveries:
         opened = json.loads(self.box.open(sealed))
         message = code_message(sender=self.mailer.sender, to=opened["to"], code=opened["code"],
                                product=self.settings.issuer, minutes=max(1, round(self.settings.code_ttl / 60)),
-                               locale=texts.chosen(opened.get("locale"), self.settings.default_locale))
+                               locale=texts.chosen(opened.get("locale"), self.settings.default_locale),
+                               delivery_id=delivery_id)
         try:
             await self.mailer.send(message)
         except MailUnavailable as exc:

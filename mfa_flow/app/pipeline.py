@@ -18,7 +18,7 @@ from .. import logs, metrics
 from ..crypto import SecretBox
 from ..domain import machine
 from ..domain.access import Principal, check_access
-from ..domain.errors import Conflict, DomainError, FlowExpired, NotFound, UserLocked
+from ..domain.errors import Conflict, DomainError, FlowEventLimit, FlowExpired, NotFound, UserLocked
 from ..domain.events import transition_events
 from ..domain.flow import Flow, Transition, first_row_facts, take
 from ..domain.machine import Step
@@ -113,6 +113,8 @@ class Pipeline:
             if kind not in allowed:
                 raise Conflict(f"{kind} is not allowed in state {flow.state}; allowed: {', '.join(allowed)}",
                                kind="event-not-allowed", state=flow.state)
+            if 0 < self.settings.max_events_per_flow <= flow.version:  # a transition per event and step
+                raise FlowEventLimit(self.settings.max_events_per_flow)
             ctx.user = user
             decision = await self.handlers[kind](self.rules, ctx, event, prepared)
             rows = await self.write(ctx, decision.steps, who.actor)

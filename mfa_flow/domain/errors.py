@@ -99,6 +99,25 @@ class RateLimited(DomainError):
         self.retry_after = retry_after
 
 
+class FlowEventLimit(DomainError):
+    """A flow took the most events it may (``MFA_FLOW_MAX_EVENTS_PER_FLOW``): a new sign-in starts afresh."""
+
+    default_kind = "flow-event-limit"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"this flow took {limit} events, the most a flow may; start a new sign-in")
+
+
+class LiveSubscriptionLimit(DomainError):
+    """A flow has the most live subscriptions (WebSocket, SSE, long-poll) one process keeps for it."""
+
+    default_kind = "live-subscription-limit"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"this flow has {limit} live subscriptions open already, the most it may; close one"
+                         " (one WebSocket or event stream per page is enough)")
+
+
 class FlowExpired(DomainError):
     default_kind = "flow-expired"
 

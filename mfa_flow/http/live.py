@@ -16,6 +16,7 @@ from aiohttp import WSMsgType, web
 from .. import jsoncodec, logs
 from ..domain.errors import DomainError
 from ..domain.machine import is_terminal
+from ..live import Subscription
 from ..numbers import whole_number
 from ..store.connections import is_connection_lost
 from .auth import ADMIN, AUDITOR, Caller, caller, check_flow_access, forbidden, unauthorized
@@ -57,12 +58,14 @@ def _check_watcher(who: Caller, flow) -> None:
 class FlowSocket:
     """One client's WebSocket on one flow: Flows out (newest only, in order), events in."""
 
-    def __init__(self, request: web.Request, ws: web.WebSocketResponse, who: Caller, flow_id: str):
+    def __init__(self, request: web.Request, ws: web.WebSocketResponse, who: Caller, flow_id: str,
+                 subscription: Subscription):
         self.request = request
         self.app = request.app
         self.ws = ws
         self.who = who
         self.flow_id = flow_id
+        self.subscription = subscription
         self.sent_version = -1
         self.final_state: str | None = None
         self._send_lock = asyncio.Lock()  # a Flow is checked against the last sent and sent at once
@@ -82,7 +85,7 @@ class FlowSocket:
                 self.final_state = flow.state
 
     async def follow(self) -> None:
-        async for flow in self.app["feed"].watch(self.flow_id, self.app["flows"].get):
+        async for flow in self.app["feed"].watch(self.flow_id, self.app["flows"].get, subscription=self.subscription):
             await self.push(flow)
 
     async def listen(self) -> None:
@@ -161,15 +164,18 @@ async def flow_socket(request: web.Request) -> web.StreamResponse:
         raise Problem(426, "upgrade-required", "Upgrade required", "this endpoint speaks WebSocket only",
                       headers={"Upgrade": "websocket", "Connection": "Upgrade"})
     await ws.prepare(request)
-    try:
-        who = caller(request, query_token=True)
-        flow = await request.app["flows"].get(request.match_info["flow_id"])
-        _check_watcher(who, flow)
-    except (Problem, DomainError) as error:
-        problem = as_problem(error)
-        await ws.close(code=close_code(problem), message=problem.detail.encode()[:120])
-        return ws
-    await FlowSocket(request, ws, who, flow.id).run()  # the canonical id: the change feed's key
+    with contextlib.ExitStack() as held:
+        try:
+            who = caller(request, query_token=True)
+            flow = await request.app["flows"].get(request.match_info["flow_id"])
+            _check_watcher(who, flow)
+            # The canonical id: the change feed's key. A flow with all its places taken: 4429.
+            subscription = held.enter_context(request.app["feed"].subscribe(flow.id))
+        except (Problem, DomainError) as error:
+            problem = as_problem(error)
+            await ws.close(code=close_code(problem), message=problem.detail.encode()[:120])
+            return ws
+        await FlowSocket(request, ws, who, flow.id, subscription).run()
     return ws
 
 
@@ -195,6 +201,13 @@ async def flow_events(request: web.Request) -> web.StreamResponse:
     if is_terminal(flow.state) and last >= flow.version:
         # The client has the final state: 204 tells an EventSource to stop reconnecting.
         return web.Response(status=204)
+    with request.app["feed"].subscribe(flow_id) as subscription:  # before the headers: a refusal is a 429
+        return await _stream_flow(request, who, flow_id, last, subscription)
+
+
+async def _stream_flow(request: web.Request, who: Caller, flow_id: str, last: int,
+                       subscription: Subscription) -> web.StreamResponse:
+    service = request.app["flows"]
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     )
@@ -210,7 +223,7 @@ async def flow_events(request: web.Request) -> web.StreamResponse:
     await response.write(f"retry: {SSE_RETRY_MS}\n\n".encode())
     pinger = asyncio.create_task(keep_alive())
     try:
-        async for flow in request.app["feed"].watch(flow_id, service.get, after=last):
+        async for flow in request.app["feed"].watch(flow_id, service.get, after=last, subscription=subscription):
             async with write_lock:
                 await response.write(_sse(flow.version, service.view(flow, owner=who.owns(flow))))
     except ConnectionResetError:

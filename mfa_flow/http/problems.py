@@ -58,6 +58,8 @@ _STATUS: dict[type[errors.DomainError], tuple[int, str]] = {
     errors.Conflict: (409, "Conflict"),
     errors.UserLocked: (429, "Too many failed attempts"),
     errors.RateLimited: (429, "Too many requests"),
+    errors.FlowEventLimit: (429, "Too many events"),
+    errors.LiveSubscriptionLimit: (429, "Too many live subscriptions"),
     errors.Busy: (503, "Busy"),
     errors.FlowExpired: (410, "Flow expired"),
     errors.InvalidInput: (400, "Invalid request"),

@@ -110,29 +110,46 @@ class Job:
     secret_sealed: str
     previous_secret_sealed: str | None
     previous_secret_expires_at: datetime | None
+    due_at: datetime  # when the attempt fell due (its next_attempt_at before the claim)
+    leased_until: datetime  # the claim's lease: the attempt is recorded only while it is the courier's
 
 
-# Due, pending, of an enabled endpoint, and not held back by an earlier pending delivery of
-# the same flow (or user) to the same endpoint. SKIP LOCKED lets several workers share the
-# work; the row lock, held until the attempt is recorded, is the worker's lease: if the
-# worker dies, PostgreSQL ends its transaction and the delivery is due again at once.
+# Due, pending, of an enabled endpoint, not leased to a sender, and not held back by an
+# earlier pending delivery of the same flow (or user) to the same endpoint. SKIP LOCKED lets
+# several workers share the work. The claim leases the delivery for $2 seconds (by the
+# database's clock) and commits: the POST is made with no connection held. The lease's end is
+# also the delivery's next_attempt_at, so a worker that dies before it records the attempt
+# leaves a delivery that falls due again when the lease ends (at least once).
 _CLAIM = """
-SELECT d.id::text AS delivery_id, d.attempts, d.round_attempts,
+WITH due AS (
+    SELECT d.id, d.next_attempt_at AS due_at
+    FROM webhook_deliveries d
+    JOIN webhook_endpoints e ON e.id = d.endpoint_id
+    WHERE d.status = 'pending' AND e.enabled
+      AND d.next_attempt_at <= clock_timestamp() - CASE WHEN d.round_attempts = 0 THEN $1 ELSE 0 END * interval '1 second'
+      AND (d.leased_until IS NULL OR d.leased_until <= clock_timestamp())
+      AND NOT EXISTS (
+          SELECT 1 FROM webhook_deliveries earlier
+          WHERE earlier.endpoint_id = d.endpoint_id AND earlier.ordering_key = d.ordering_key
+            AND earlier.status = 'pending' AND earlier.message_seq < d.message_seq)
+    ORDER BY d.next_attempt_at, d.message_seq
+    LIMIT 1
+    FOR UPDATE OF d SKIP LOCKED
+), leased AS (
+    UPDATE webhook_deliveries d
+    SET leased_until = clock_timestamp() + $2 * interval '1 second',
+        next_attempt_at = clock_timestamp() + $2 * interval '1 second'
+    FROM due WHERE d.id = due.id
+    RETURNING d.id, d.attempts, d.round_attempts, d.message_seq, d.endpoint_id, d.leased_until, due.due_at
+)
+SELECT l.id::text AS delivery_id, l.attempts, l.round_attempts,
        m.id AS message_id, m.type, m.data::text AS data_json, m.occurred_at,
        extract(epoch FROM clock_timestamp() - m.occurred_at)::float8 AS committed_seconds_ago,
-       e.id::text AS endpoint_id, e.url, e.secret_sealed, e.previous_secret_sealed, e.previous_secret_expires_at
-FROM webhook_deliveries d
-JOIN webhook_messages m ON m.seq = d.message_seq
-JOIN webhook_endpoints e ON e.id = d.endpoint_id
-WHERE d.status = 'pending' AND e.enabled
-  AND d.next_attempt_at <= clock_timestamp() - CASE WHEN d.round_attempts = 0 THEN $1 ELSE 0 END * interval '1 second'
-  AND NOT EXISTS (
-      SELECT 1 FROM webhook_deliveries earlier
-      WHERE earlier.endpoint_id = d.endpoint_id AND earlier.ordering_key = d.ordering_key
-        AND earlier.status = 'pending' AND earlier.message_seq < d.message_seq)
-ORDER BY d.next_attempt_at, d.message_seq
-LIMIT 1
-FOR UPDATE OF d SKIP LOCKED
+       e.id::text AS endpoint_id, e.url, e.secret_sealed, e.previous_secret_sealed, e.previous_secret_expires_at,
+       l.due_at, l.leased_until
+FROM leased l
+JOIN webhook_messages m ON m.seq = l.message_seq
+JOIN webhook_endpoints e ON e.id = l.endpoint_id
 """
 
 _DELIVERY = (
@@ -145,22 +162,25 @@ class DeliveryRepository:
     def __init__(self, conn):
         self.conn = conn
 
-    async def claim(self, first_delay: float = 0.0) -> Job | None:
-        """The next due delivery, locked until this unit of work ends. ``first_delay``: the
-        schedule's wait before a round's first try (0: at once)."""
-        row = await self.conn.fetchrow(_CLAIM, first_delay)
+    async def claim(self, first_delay: float = 0.0, lease_seconds: float = 60.0) -> Job | None:
+        """The next due delivery, leased to the caller for ``lease_seconds`` once this unit of
+        work commits. ``first_delay``: the schedule's wait before a round's first try (0: at once)."""
+        row = await self.conn.fetchrow(_CLAIM, first_delay, lease_seconds)
         return Job(**row) if row else None
 
     async def record(self, job: Job, *, status: str, next_attempt_at: datetime | None, http_status: int | None,
-                     response: str | None, error: str | None, now: datetime) -> None:
-        await self.conn.execute(
+                     response: str | None, error: str | None, now: datetime) -> bool:
+        """The attempt's outcome, if the delivery is still leased to ``job`` (False: the lease ran
+        out and another worker took the delivery over; the outcome is that worker's to record)."""
+        updated: str = await self.conn.execute(
             "UPDATE webhook_deliveries SET status = $2, attempts = attempts + 1, round_attempts = round_attempts + 1,"
-            " next_attempt_at = COALESCE($3, next_attempt_at), last_attempt_at = $4, last_status = $5,"
-            " last_response = $6, last_error = $7,"
+            " next_attempt_at = COALESCE($3::timestamptz, $8::timestamptz), last_attempt_at = $4, last_status = $5,"
+            " last_response = $6, last_error = $7, leased_until = NULL,"
             " delivered_at = CASE WHEN $2 = 'succeeded' THEN $4 ELSE delivered_at END"
-            " WHERE id = $1::uuid",
-            job.delivery_id, status, next_attempt_at, now, http_status, response, error,
+            " WHERE id = $1::uuid AND leased_until = $9::timestamptz",
+            job.delivery_id, status, next_attempt_at, now, http_status, response, error, job.due_at, job.leased_until,
         )
+        return updated.split()[-1] == "1"
 
     async def of_endpoint(self, endpoint_id: str, status: str | None, before: int | None, limit: int) -> list[dict]:
         rows = await self.conn.fetch(

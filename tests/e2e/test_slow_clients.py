@@ -178,3 +178,18 @@ async def test_behind_a_trusted_proxy_the_cap_counts_the_forwarded_client_not_th
     finally:
         for _, writer in held:
             writer.close()
+
+
+def test_the_defaults_are_15_seconds_and_128_connections_and_a_wrong_value_is_refused(monkeypatch):
+    from mfa_flow.settings import Settings
+
+    for name in ("MFA_FLOW_HEADER_TIMEOUT", "MFA_FLOW_MAX_CONNECTIONS_PER_ADDRESS", "MFA_FLOW_DB_POOL"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings.from_env()
+    assert (settings.header_timeout, settings.max_connections_per_address, settings.db_pool) == (15.0, 128, 0)
+    for name, value in (("MFA_FLOW_HEADER_TIMEOUT", "0"), ("MFA_FLOW_MAX_CONNECTIONS_PER_ADDRESS", "-1"),
+                        ("MFA_FLOW_DB_POOL", "-2")):
+        monkeypatch.setenv(name, value)
+        with pytest.raises(SystemExit, match=name):
+            Settings.from_env()
+        monkeypatch.delenv(name)

@@ -85,19 +85,48 @@ async def test_an_expired_code_in_the_webhook_outbox_is_erased_and_its_delivery_
 
 
 async def test_a_new_code_does_not_wait_for_the_old_one_being_sent(service_with: ServiceWith, smtp):
-    """The sender holds the old message's row and next wants the flow's lock; send_code holds
-    the flow's lock and voids the old message: it skips the row being sent instead of waiting
-    for it (waiting would deadlock)."""
+    """The old message is leased to its sender (which holds no connection while it sends);
+    send_code holds the flow's lock and voids the old message: it skips the one being sent
+    instead of waiting for it, and the old one's outcome no longer moves the flow."""
     mailbox, url = smtp
     service = await service_with(smtp_url=url, code_resend=0)
     flow = await committed_but_not_sent(service, "email_code", email="race@example.com")
     async with service.db.unit_of_work() as sender:
-        old = await sender.code_deliveries.claim(flow_id=flow.id)
+        old = await sender.code_deliveries.claim(60, flow_id=flow.id)
         assert old is not None
-        flow = await asyncio.wait_for(service.send(flow.id, "send_code"), 10)
-        assert delivery(service, flow) == "sent"  # the new code went; the old one is still held
-        moved = await service.flows.pipeline.delivery_settled(sender, flow.id, old.id, "sent")
-        assert moved is None, "the old code's outcome no longer matters to the flow"
-        await sender.code_deliveries.settle(old.id, "sent", flow.updated_at)
         await sender.commit()
+    flow = await asyncio.wait_for(service.send(flow.id, "send_code"), 10)
+    assert delivery(service, flow) == "sent"  # the new code went; the old one is still being sent
+    async with service.db.unit_of_work() as recorder:
+        moved = await service.flows.pipeline.delivery_settled(recorder, flow.id, old.id, "sent")
+        assert moved is None, "the old code's outcome no longer matters to the flow"
+        assert await recorder.code_deliveries.settle(old.id, "sent", flow.updated_at, lease=old.sending_until)
+        await recorder.commit()
     assert len(mailbox.received) == 1
+
+
+async def test_a_claimed_message_is_its_senders_until_the_lease_ends(service_with: ServiceWith, smtp):
+    """A claim commits at once and holds nothing; a second claim skips the message while the
+    lease runs, takes it over once it ended, and then only the new lease records the outcome."""
+    _mailbox, url = smtp
+    service = await service_with(smtp_url=url)
+    flow = await committed_but_not_sent(service, "email_code", email="lease@example.com")
+    async with service.db.unit_of_work() as first:
+        claimed = await first.code_deliveries.claim(60, flow_id=flow.id)
+        await first.commit()
+    assert claimed is not None
+    async with service.db.unit_of_work() as second:
+        assert await second.code_deliveries.claim(60, flow_id=flow.id) is None, "leased: nobody else sends it"
+    await service.db.pool.execute("UPDATE code_deliveries SET sending_until = now() - interval '1 second'")
+    async with service.db.unit_of_work() as second:
+        again = await second.code_deliveries.claim(60, flow_id=flow.id)
+        await second.commit()
+    assert again is not None and again.id == claimed.id and again.sending_until > claimed.sending_until
+    async with service.db.unit_of_work() as late:
+        assert await late.code_deliveries.settle(claimed.id, "failed", flow.updated_at, "late",
+                                                 lease=claimed.sending_until) is None
+        assert await late.code_deliveries.settle(again.id, "sent", flow.updated_at,
+                                                 lease=again.sending_until) == "email"
+        await late.commit()
+    row = await service.db.pool.fetchrow("SELECT status, sending_until FROM code_deliveries")
+    assert (row["status"], row["sending_until"]) == ("sent", None)
