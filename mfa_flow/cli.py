@@ -46,9 +46,20 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     settings = bootstrap.load_settings()
+    metrics_port = args.metrics_port if args.metrics_port is not None else _metrics_port_from_env()
     url = bootstrap.database_url(settings)
-    loops.run(bootstrap.run_worker(settings, url, args.metrics_port), settings.event_loop)
+    loops.run(bootstrap.run_worker(settings, url, metrics_port), settings.event_loop)
     return 0
+
+
+def _metrics_port_from_env() -> int | None:
+    raw = os.environ.get("MFA_FLOW_WORKER_METRICS_PORT") or ""
+    if not raw:
+        return None
+    if not raw.isdigit() or not 0 <= int(raw) <= 65535:
+        raise SystemExit(f"MFA_FLOW_WORKER_METRICS_PORT must be a port number from 1 to 65535 (0 or unset: no metrics"
+                         f" server), not {raw!r}")
+    return int(raw) or None
 
 
 def cmd_machine(args: argparse.Namespace) -> int:
@@ -489,7 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--metrics-port",
         type=int,
-        default=int(os.environ.get("MFA_FLOW_WORKER_METRICS_PORT") or 0) or None,
+        default=None,
         help="serve /metrics and /healthz on this port, on MFA_FLOW_HOST (env MFA_FLOW_WORKER_METRICS_PORT; default off)",
     )
     worker.set_defaults(run=cmd_worker)
