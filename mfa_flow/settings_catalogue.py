@@ -29,7 +29,6 @@ def _one_of(values: tuple[str, ...]) -> str:
     return "one of " + ", ".join(f"`{v}`" for v in values)
 
 
-SECONDS = "a whole number of seconds"
 FLAG = "`1`, `true`, `yes` or `on` for on; anything else (or unset) is off"
 LIMIT = "`0` (off) or a positive whole number"
 
@@ -62,7 +61,7 @@ SETTINGS: tuple[Setting, ...] = (
             "a port number", default="off"),
     Setting("MFA_FLOW_DRAIN_SECONDS", "Where it runs",
             "After SIGTERM, how long `serve` keeps serving with `/readyz` at 503 before it shuts down.",
-            "a number of seconds", field="drain_seconds"),
+            "a number of seconds, 0 or more", field="drain_seconds"),
     Setting("MFA_FLOW_BODY_TIMEOUT", "Where it runs",
             "Seconds a request body may take to arrive after its headers; then 408 and the connection is closed.",
             "a positive number of seconds", field="body_timeout"),
@@ -100,15 +99,17 @@ SETTINGS: tuple[Setting, ...] = (
             "When set, `/metrics` (of `serve` and of `worker`) wants it as a Bearer token, and nothing else opens it.",
             "any string", field="metrics_key"),
     # --- sign-in -----------------------------------------------------------------------------------
-    Setting("MFA_FLOW_FLOW_TTL", "Sign-in", "How long a flow lives (rule 7).", SECONDS, field="flow_ttl"),
+    Setting("MFA_FLOW_FLOW_TTL", "Sign-in", "How long a flow lives (rule 7).", "a whole number of seconds, at least 1",
+            field="flow_ttl"),
     Setting("MFA_FLOW_MAX_ATTEMPTS", "Sign-in", "Wrong proofs (passwords and codes) a flow allows (rule 6).",
-            "a whole number", field="max_attempts"),
+            "a whole number, at least 1", field="max_attempts"),
     Setting("MFA_FLOW_LOCKOUT_THRESHOLD", "Sign-in", "Consecutive failures across flows that lock a user (rule 6).",
-            "a whole number", field="lockout_threshold"),
-    Setting("MFA_FLOW_LOCKOUT_SECONDS", "Sign-in", "How long a locked user stays locked.", SECONDS,
+            "a whole number, at least 1", field="lockout_threshold"),
+    Setting("MFA_FLOW_LOCKOUT_SECONDS", "Sign-in", "How long a locked user stays locked.",
+            "a whole number of seconds, 0 or more",
             field="lockout_seconds"),
     Setting("MFA_FLOW_SWEEP_INTERVAL", "Sign-in", "Seconds between expiry sweeps (of `serve` and `worker`).",
-            "a number of seconds", field="sweep_interval"),
+            "a positive number of seconds", field="sweep_interval"),
     Setting("MFA_FLOW_SIGN_UP", "Sign-in", "Allow `submit_registration` (self-service sign-up).", FLAG,
             field="sign_up"),
     Setting("MFA_FLOW_MANAGE_MAX_AGE", "Sign-in",
@@ -184,7 +185,8 @@ SETTINGS: tuple[Setting, ...] = (
             field="issuer"),
     Setting("MFA_FLOW_TOKEN_AUDIENCE", "Result tokens", "The result token's `aud`.", "any text",
             field="token_audience", default="`MFA_FLOW_ISSUER`'s value"),
-    Setting("MFA_FLOW_TOKEN_TTL", "Result tokens", "The result token's lifetime.", SECONDS, field="token_ttl"),
+    Setting("MFA_FLOW_TOKEN_TTL", "Result tokens", "The result token's lifetime.", "a whole number of seconds, at least 1",
+            field="token_ttl"),
     Setting("MFA_FLOW_TOKEN_ALG", "Result tokens",
             "The JWS `alg` of result tokens: `ES256` (every JOSE library verifies it), `RS256`, `EdDSA` or "
             "`Ed25519` (RFC 9864; PyJWT refuses it).", _one_of(TOKEN_ALGORITHMS), field="token_alg"),
@@ -193,9 +195,10 @@ SETTINGS: tuple[Setting, ...] = (
             "a whole number of seconds, 0 or more", field="oidc_secret_overlap"),
     # --- audit trail ------------------------------------------------------------------------------
     Setting("MFA_FLOW_CHECKPOINT_ROWS", "Audit trail", "A signed audit checkpoint (and tree head) every N rows.",
-            "a whole number", field="checkpoint_rows"),
+            "a whole number of rows, at least 1", field="checkpoint_rows"),
     Setting("MFA_FLOW_CHECKPOINT_SECONDS", "Audit trail",
-            "A signed audit checkpoint (and tree head) at least this often while rows come in.", SECONDS,
+            "A signed audit checkpoint (and tree head) at least this often while rows come in.",
+            "a whole number of seconds, at least 1",
             field="checkpoint_seconds"),
     Setting("MFA_FLOW_AUDIT_BATCH", "Audit trail",
             "The audit trail's catch-up (after an upgrade, a restore, a bulk import): log rows per transaction.",
