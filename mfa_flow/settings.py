@@ -152,7 +152,8 @@ class Settings:
     audit_batch: int = 2000
     audit_catch_up_share: float = 0.25
     log_origin: str = "mfa-flow/audit"
-    metrics_key: str | None = None  # when set, /metrics wants it as a Bearer token
+    metrics_key: str | None = None  # when set, /metrics wants it (else the admin or auditor key)
+    metrics_refresh: float = 15.0  # seconds: /metrics reads the database's gauges at most this often
     body_timeout: float = 15.0  # seconds a request body may take to arrive
     event_loop: str = "auto"  # auto (uvloop when installed), uvloop or asyncio
     workers: int = 1  # serve processes sharing the port (SO_REUSEPORT)
@@ -217,6 +218,7 @@ class Settings:
             audit_batch=_int("MFA_FLOW_AUDIT_BATCH", 2000),
             audit_catch_up_share=_float("MFA_FLOW_AUDIT_CATCH_UP_SHARE", 0.25, "a share of the time from 0.01 to 1"),
             metrics_key=_env("MFA_FLOW_METRICS_KEY"),
+            metrics_refresh=_float("MFA_FLOW_METRICS_REFRESH", 15.0),
             body_timeout=_float("MFA_FLOW_BODY_TIMEOUT", 15.0),
             event_loop=_env("MFA_FLOW_EVENT_LOOP", "auto"),
             workers=_int("MFA_FLOW_WORKERS", 1),
@@ -224,6 +226,7 @@ class Settings:
             accent_color=_colour("MFA_FLOW_ACCENT_COLOR", "#0a66d8"),
         )
         for name, seconds in (("MFA_FLOW_BODY_TIMEOUT", values["body_timeout"]),
+                              ("MFA_FLOW_METRICS_REFRESH", values["metrics_refresh"]),
                               ("MFA_FLOW_WEBHOOK_POLL_INTERVAL", values["webhook_poll_interval"])):
             if not seconds > 0:
                 raise SystemExit(f"{name} must be a positive number of seconds, not {seconds:g}")

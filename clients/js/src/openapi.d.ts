@@ -2862,6 +2862,8 @@ export interface components {
              * @enum {string}
              */
             limit?: "flows_created" | "password_attempts" | "codes_sent" | "codes_per_destination" | "codes_per_flow" | "code_resend";
+            /** @description with invalid-request (400) about a query parameter: its name */
+            parameter?: string;
             /** @description with user-locked and rate-limited (429) and busy (503), also in Retry-After */
             retry_after?: number;
             state?: string;

@@ -149,7 +149,7 @@ async def test_an_email_code_sets_the_factor_up_and_then_signs_the_user_in(codes
     rows = await codes.transitions(again.id)
     assert [(r["event"], r["data"]["guard"], r["actor"]) for r in rows[1:]] == [
         ("code_delivery", "code_delivered", "system"), ("submit_email_code", "proof_ok", "user")]
-    metrics = (await codes.call("GET", "/metrics")).body
+    metrics = (await codes.auditor("GET", "/metrics")).body
     assert re.search(r'mfa_flow_code_deliveries_total\{channel="email",outcome="sent",via="smtp"\} [1-9]', metrics)
 
 

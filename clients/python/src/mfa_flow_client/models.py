@@ -361,6 +361,7 @@ class Problem(TypedDict):
             "code_resend",
         ]
     ]
+    parameter: NotRequired[str]
     retry_after: NotRequired[int]
     state: NotRequired[str]
     status: int
