@@ -332,6 +332,12 @@ class SentCodeFactor(Factor):
     def describe(self, user_factor: UserFactor) -> JsonObject:
         return {self.channel.field: user_factor.destination}
 
+    def masked(self, described: JsonObject) -> JsonObject:
+        destination = described.get(self.channel.field)
+        if not isinstance(destination, str) or not destination:
+            return described
+        return {**described, self.channel.field: self.channel.mask(destination)}
+
     async def add_by_admin(self, ctx: ManageContext) -> JsonObject:
         """The admin vouches that the address (or phone) is the user's: no code is sent."""
         from ..domain.events import FactorEnrolled

@@ -32,6 +32,11 @@ class Caller:
     def owns(self, flow: Flow) -> bool:
         return self.principal.owns(flow)
 
+    def masked(self, flow: Flow | None = None) -> bool:
+        """Whether the user's email addresses and phone numbers are masked in what this caller
+        reads of ``flow``: for every reader but the flow's own token and the admin."""
+        return not (self.role == ADMIN or (flow is not None and self.owns(flow)))
+
 
 def unauthorized(detail: str) -> Problem:
     return Problem(401, "unauthorized", "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})

@@ -476,12 +476,12 @@ export interface paths {
         };
         /**
          * Follow every flow as Server-Sent Events (admin, auditor)
-         * @description A `text/event-stream` for the console's live list: `event: flow` with `data:` a Flow (as the auditor sees it) whenever a flow is created or moves, on any process of the database; `event: resync` when changes may have been missed (the listening connection was lost, or the client fell more than 1,000 flows behind): read `GET /api/flows` again. Nothing is sent on connect: the subscription is in place before the headers go out, so a client that reads `GET /api/flows` once the stream is open misses nothing. Comment lines keep an idle stream open; it ends when the server shuts down.
+         * @description A `text/event-stream` for the console's live list: `event: flow` with `data:` a Flow (as the auditor sees it: no result token; the user's email addresses and phone numbers masked, except for the admin key) whenever a flow is created or moves, on any process of the database; `event: resync` when changes may have been missed (the listening connection was lost, or the client fell more than 1,000 flows behind): read `GET /api/flows` again. Nothing is sent on connect: the subscription is in place before the headers go out, so a client that reads `GET /api/flows` once the stream is open misses nothing. Comment lines keep an idle stream open; it ends when the server shuts down. Send the key as `Authorization: Bearer` (a browser can, reading the stream with `fetch`, as the console and the SDKs do); `?token=` exists only for a browser's `EventSource`, which cannot set a header, and puts the key in the URL (proxy logs, history): the header wins when both are sent.
          */
         get: {
             parameters: {
                 query?: {
-                    /** @description the admin or auditor key */
+                    /** @description the admin or auditor key, for an EventSource only (it cannot send headers); prefer Authorization */
                     token?: string;
                 };
                 header?: never;
@@ -2554,10 +2554,14 @@ export interface components {
                     aaguid?: string | null;
                     /** Format: date-time */
                     created_at: string;
+                    /** @description email_code: the address; masked (a***@example.com) for every reader but the flow token and the admin key */
+                    email?: string;
                     id: string;
                     /** Format: date-time */
                     last_used_at: string | null;
                     name?: string | null;
+                    /** @description sms_code: the number (E.164); masked (+1 *** *** **42) for every reader but the flow token and the admin key */
+                    phone?: string;
                     remaining?: number;
                     type: string;
                 }[];

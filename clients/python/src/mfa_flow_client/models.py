@@ -98,9 +98,11 @@ class Flow4(TypedDict):
 class Flow5Factor(TypedDict):
     aaguid: NotRequired[str | None]
     created_at: str
+    email: NotRequired[str]
     id: str
     last_used_at: str | None
     name: NotRequired[str | None]
+    phone: NotRequired[str]
     remaining: NotRequired[int]
     type: str
 
