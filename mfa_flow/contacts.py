@@ -24,6 +24,16 @@ def normalise_email(text: str) -> str:
         raise ValueError(f"{text!r} is not a valid email address: {exc}") from None
 
 
+def canonical_email(address: str) -> str:
+    """A normalised address as one mailbox: lower-cased whole, as the users table compares
+    addresses (``lower(email)``, its unique index). ``normalise_email`` keeps the local part's
+    case (RFC 5321 lets a server tell ``Ann@`` from ``ann@``, and mail goes out as the user
+    wrote it), but no mail system in use does, so anything counted per recipient (the
+    per-destination code budget) counts this form: changing the case reaches the same inbox
+    and must not buy a fresh budget."""
+    return address.lower()
+
+
 def normalise_phone(text: str) -> str:
     """The number in E.164 (``+14155550123``); ``ValueError`` with a reason fit for the client."""
     if not text.strip().startswith("+"):

@@ -23,6 +23,7 @@ from ..domain.users import User, UserFactor, UserSearch, cursor_username, page_c
 from ..factors.base import ManageContext
 from ..factors.registry import Registry
 from ..passwords import ARGON2, HashingPool, digests
+from ..passwords.profiles import Argon2Profile
 from ..settings import Settings
 from ..store import Database, UnitOfWork
 from . import devices
@@ -136,18 +137,20 @@ def _contacts(body: dict[str, Any]) -> dict[str, str | None]:
     return found
 
 
-def _imported_digest(body: dict[str, Any]) -> tuple[str, str]:
+def _imported_digest(body: dict[str, Any], profile: Argon2Profile) -> tuple[str, str]:
     """``password_digest`` and ``password_algorithm`` from another system, checked (cheaply:
-    parsing only) so that a digest that can never match is refused now, not at sign-in."""
+    parsing only) so that a digest that can never match, or would cost more per check than
+    the service allows beside its own ``profile``, is refused now, not at sign-in."""
     if body.get("password") is not None:
         raise InvalidInput("body: give either password or password_digest, not both", field="password_digest")
     algorithm, digest = body["password_algorithm"], body["password_digest"]
     try:
-        digests.check(algorithm, digest)
+        digests.check(algorithm, digest, profile)
     except digests.MalformedDigest as exc:
         raise InvalidInput(f"body.password_digest: {exc}", field="password_digest") from None
     except digests.DigestTooCostly as exc:
-        raise RuleBroken(f"body.password_digest: {exc}", field="password_digest") from None
+        facts = {"limit": exc.limit} if exc.limit else {}
+        raise RuleBroken(f"body.password_digest: {exc}", field="password_digest", **facts) from None
     return digest, algorithm
 
 
@@ -208,7 +211,7 @@ class Management:
         found = _contacts(body)
         password_hash, algorithm = None, ARGON2
         if body.get("password_digest") is not None:
-            password_hash, algorithm = _imported_digest(body)
+            password_hash, algorithm = _imported_digest(body, self.hashing.hasher.profile)
         elif body.get("password"):
             password_hash = await self.hashing.hash(body["password"])
         async with self.db.unit_of_work() as uow:

@@ -121,6 +121,9 @@ class Channel:
     mask: Callable[[str], str]
     smtp: bool  # sent over SMTP when MFA_FLOW_SMTP_URL is set (else by webhook)
     amr: str  # RFC 8176 method reference
+    # The destination as one recipient: what the per-destination budget counts, so that
+    # spellings of one mailbox (or phone) share one budget (the users table's comparison).
+    canonical: Callable[[str], str] = str
 
     @property
     def proof_event(self) -> str:
@@ -176,7 +179,7 @@ class SentCodeFactor(Factor):
         if refusal is not None:
             raise refusal
         if ctx.code_budget is not None:
-            await ctx.code_budget(destination_key(self.channel.channel, destination))
+            await ctx.code_budget(destination_key(self.channel.channel, self.channel.canonical(destination)))
         code = new_code()
         expires_at = ctx.now + timedelta(seconds=ctx.settings.code_ttl)
         # A new code voids the earlier ones, and the copies still waiting to go with them.

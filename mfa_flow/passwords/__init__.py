@@ -30,7 +30,7 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from .. import metrics
-from ..domain.errors import Busy
+from ..domain.errors import Busy, RuleBroken
 from . import digests
 from .profiles import Argon2Profile
 
@@ -134,6 +134,16 @@ class HashingPool:
             self._admitted -= 1
 
     async def check(self, algorithm: str | None, digest: str | None, password: str) -> Checked:
+        """``RuleBroken`` (422, ``password-digest-too-costly``), before any hashing, when the
+        stored digest names parameters beyond what an import may (``digests.Argon2Ceiling``):
+        one stored before that bound existed, or written behind the service's back, must not
+        tie a hashing thread up for minutes whenever someone types the username."""
+        if algorithm is not None and digest is not None:
+            refused = digests.too_costly(algorithm, digest, self.hasher.profile)
+            if refused is not None:
+                raise RuleBroken(f"this user's stored password digest cannot be checked: {refused}; an administrator"
+                                 " must set a new password (PATCH /api/users/{id} with password)",
+                                 kind="password-digest-too-costly", **({"limit": refused.limit} if refused.limit else {}))
         return await self.run(self.hasher.check, algorithm, digest, password)
 
     async def hash(self, password: str) -> str:

@@ -27,10 +27,13 @@ import hashlib
 import hmac
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import bcrypt
 from argon2 import PasswordHasher, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from . import profiles
 
 ALGORITHMS = ("argon2", "bcrypt", "scrypt", "pbkdf2_sha256")
 
@@ -56,16 +59,85 @@ class MalformedDigest(ValueError):
 
 
 class DigestTooCostly(ValueError):
-    """Well-formed, but its cost parameters are beyond what one sign-in may spend."""
+    """Well-formed, but its cost parameters are beyond what one sign-in may spend; ``limit``
+    names the bound it broke (``argon2_memory``, ``argon2_time``, ``argon2_lanes``), when one
+    is named."""
 
+    def __init__(self, message: str, limit: str | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
+# How much more than the service's own hashes an argon2 digest may cost per check.
+ARGON2_FACTOR = 4
+
+
+@dataclass(frozen=True)
+class Argon2Ceiling:
+    """The costliest argon2 parameters a stored digest may name: ``ARGON2_FACTOR`` times what
+    the service itself would choose, in memory (``memory_kib``), in time (``kib_passes``,
+    memory x passes: argon2 fills m KiB t times, so its CPU time follows m x t) and in lanes
+    (each lane is a thread). "What the service would choose" is the costlier, in each of the
+    three, of the configured profile and the default one, so that hashes the service wrote
+    under its default stay checkable after a move to a cheaper profile (they are rehashed at
+    their user's next sign-in). Never above the absolute bounds (4 GiB, 100 passes)."""
+
+    memory_kib: int
+    kib_passes: int
+    lanes: int
+
+    @classmethod
+    def of(cls, profile: profiles.Argon2Profile) -> "Argon2Ceiling":
+        default = profiles.PROFILES[profiles.DEFAULT]
+        memory = max(profile.memory_kib, default.memory_kib)
+        work = max(profile.memory_kib * profile.time_cost, default.memory_kib * default.time_cost)
+        lanes = max(profile.parallelism, default.parallelism)
+        return cls(min(ARGON2_FACTOR * memory, _ARGON2_MAX_KIB),
+                   min(ARGON2_FACTOR * work, _ARGON2_MAX_KIB * _ARGON2_MAX_PASSES), ARGON2_FACTOR * lanes)
+
+    def refusal(self, memory_kib: int, passes: int, lanes: int) -> DigestTooCostly | None:
+        """Why parameters m, t, p cost too much per check, or None. Names the limit and its
+        value; never the digest."""
+        why = (f" ({ARGON2_FACTOR} x the costlier of MFA_FLOW_PASSWORD_HASH and the default profile,"
+               f" {profiles.DEFAULT})")
+        if memory_kib > self.memory_kib:
+            return DigestTooCostly(f"argon2 m={memory_kib} KiB is beyond this service's limit of m <= {self.memory_kib}"
+                                   f" KiB{why}", limit="argon2_memory")
+        if memory_kib * passes > self.kib_passes:
+            return DigestTooCostly(f"argon2 m x t = {memory_kib * passes} KiB-passes is beyond this service's limit of"
+                                   f" m x t <= {self.kib_passes}{why}", limit="argon2_time")
+        if lanes > self.lanes:
+            return DigestTooCostly(f"argon2 p={lanes} is beyond this service's limit of p <= {self.lanes}{why}",
+                                   limit="argon2_lanes")
+        return None
+
+
+DEFAULT_CEILING_PROFILE = profiles.PROFILES[profiles.DEFAULT]
 
 _argon2 = PasswordHasher()  # verifies with the parameters each digest names
 
 
-def check(algorithm: str, digest: str) -> None:
+def check(algorithm: str, digest: str, profile: profiles.Argon2Profile = DEFAULT_CEILING_PROFILE) -> None:
     """Raise ``MalformedDigest`` or ``DigestTooCostly`` (with a reason) unless ``digest`` is a
-    digest of ``algorithm`` that ``verify`` can check."""
-    _CHECKS[algorithm](digest)
+    digest of ``algorithm`` that ``verify`` can check at a cost the service allows when its own
+    hashes use ``profile`` (argon2's bound follows the profile: ``Argon2Ceiling``)."""
+    if algorithm == "argon2":
+        _check_argon2(digest, Argon2Ceiling.of(profile))
+    else:
+        _CHECKS[algorithm](digest)
+
+
+def too_costly(algorithm: str, digest: str, profile: profiles.Argon2Profile) -> DigestTooCostly | None:
+    """Before a stored digest is checked (on the event loop: parsing only): why checking it
+    would cost more than ``check`` lets a digest be imported with, or None. A digest that is
+    not even well-formed is left to ``verify`` (which finds no match)."""
+    try:
+        check(algorithm, digest, profile)
+    except DigestTooCostly as refused:
+        return refused
+    except (MalformedDigest, KeyError):
+        return None
+    return None
 
 
 def verify(algorithm: str, digest: str, password: str) -> bool:
@@ -76,7 +148,7 @@ def verify(algorithm: str, digest: str, password: str) -> bool:
 # --- argon2 -------------------------------------------------------------------------------------
 
 
-def _check_argon2(digest: str) -> None:
+def _check_argon2(digest: str, ceiling: Argon2Ceiling) -> None:
     if not _ARGON2.fullmatch(digest):
         raise MalformedDigest("not an argon2 PHC string ($argon2id$v=19$m=..,t=..,p=..$<salt>$<hash>)")
     try:
@@ -84,9 +156,13 @@ def _check_argon2(digest: str) -> None:
     except (InvalidHashError, ValueError):
         raise MalformedDigest("not an argon2 PHC string argon2-cffi can read") from None
     if params.memory_cost > _ARGON2_MAX_KIB or params.time_cost > _ARGON2_MAX_PASSES:
-        raise DigestTooCostly(f"argon2 parameters beyond m={_ARGON2_MAX_KIB} KiB or t={_ARGON2_MAX_PASSES}")
+        raise DigestTooCostly(f"argon2 parameters beyond m={_ARGON2_MAX_KIB} KiB or t={_ARGON2_MAX_PASSES}",
+                              limit="argon2_memory" if params.memory_cost > _ARGON2_MAX_KIB else "argon2_time")
     if params.parallelism < 1 or params.time_cost < 1 or params.memory_cost < 8 * params.parallelism:
         raise MalformedDigest("argon2 parameters out of the algorithm's range (t >= 1, p >= 1, m >= 8 x p)")
+    refused = ceiling.refusal(params.memory_cost, params.time_cost, params.parallelism)
+    if refused is not None:
+        raise refused
 
 
 def _verify_argon2(digest: str, password: str) -> bool:
@@ -192,7 +268,7 @@ def _check_key(key: bytes, algorithm: str) -> None:
 
 
 _CHECKS: dict[str, Callable[[str], None]] = {
-    "argon2": _check_argon2, "bcrypt": _check_bcrypt, "scrypt": _check_scrypt, "pbkdf2_sha256": _check_pbkdf2,
+    "bcrypt": _check_bcrypt, "scrypt": _check_scrypt, "pbkdf2_sha256": _check_pbkdf2,
 }
 _VERIFIERS: dict[str, Callable[[str, str], bool]] = {
     "argon2": _verify_argon2, "bcrypt": _verify_bcrypt, "scrypt": _verify_scrypt, "pbkdf2_sha256": _verify_pbkdf2,

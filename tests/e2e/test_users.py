@@ -4,6 +4,7 @@ to argon2id at their first sign-in (and again when MFA_FLOW_PASSWORD_HASH change
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import uuid
@@ -242,6 +243,50 @@ async def test_a_digest_that_cannot_be_imported_is_refused_naming_the_field(api,
     reply = await api.admin("POST", "/api/users", {"username": unique("kim"), **body})
     assert reply.status == status and reply.problem["detail"].startswith(words), reply
     assert body.get("password_digest", "\0") not in reply.problem["detail"]
+
+
+def argon2_shaped(m: int, t: int, p: int) -> str:
+    """A well-formed argon2id digest with these parameters (random salt and hash: it matches
+    no password, and making a real one would cost what the test shows is refused)."""
+    b64 = lambda raw: base64.b64encode(raw).decode().rstrip("=")  # noqa: E731
+    return f"$argon2id$v=19$m={m},t={t},p={p}${b64(uuid.uuid4().bytes)}${b64(uuid.uuid4().bytes * 2)}"
+
+
+# Issue 21, defect 11: at the default profile (argon2id m=64 MiB, t=3, p=4) an imported argon2
+# digest may cost 4 x that: m <= 256 MiB, m x t <= 786,432 KiB-passes, p <= 16.
+@pytest.mark.parametrize("m, t, p, limit, words", [
+    (4194304, 100, 999, "argon2_memory", "argon2 m=4194304 KiB is beyond this service's limit of m <= 262144 KiB"),
+    (65536, 13, 4, "argon2_time", "argon2 m x t = 851968 KiB-passes is beyond this service's limit of m x t <= 786432"),
+    (65536, 3, 17, "argon2_lanes", "argon2 p=17 is beyond this service's limit of p <= 16"),
+])
+async def test_an_argon2_digest_costing_more_than_4_times_the_services_own_hashes_is_refused(api, m, t, p, limit,
+                                                                                            words):
+    digest = argon2_shaped(m, t, p)
+    reply = await api.admin("POST", "/api/users", {"username": unique("arg"), "password_digest": digest,
+                                                    "password_algorithm": "argon2"})
+    assert reply.status == 422 and reply.headers["Content-Type"].startswith("application/problem+json"), reply
+    assert reply.problem["detail"].startswith(f"body.password_digest: {words}"), reply
+    assert reply.problem["limit"] == limit and digest not in reply.problem["detail"]
+    # Right at the limits is accepted: 4 x the default profile in each of memory, time and lanes.
+    at_limit = await api.admin("POST", "/api/users", {"username": unique("arg"), "password_algorithm": "argon2",
+                                                       "password_digest": argon2_shaped(262144, 3, 16)})
+    assert at_limit.status == 201, at_limit
+
+
+async def test_a_stored_argon2_digest_beyond_the_limit_is_refused_at_sign_in_without_hashing(api, run_database):
+    """A digest stored before the bound existed (or written behind the service's back) is
+    refused before any hashing: 422 naming the limit, no attempt counted, quickly."""
+    user = await api.new_user(unique("old"))
+    conn = await run_database.get()
+    await conn.execute("UPDATE users SET password_hash = $2 WHERE id = $1", user["id"], argon2_shaped(307200, 1, 1))
+    flow = await api.start()
+    started = asyncio.get_running_loop().time()
+    refused = await flow.send("submit_password", username=user["username"], password=PASSWORD)
+    took = asyncio.get_running_loop().time() - started
+    assert refused.status == 422 and refused.problem["type"] == "urn:mfa-flow:problem:password-digest-too-costly"
+    assert refused.problem["limit"] == "argon2_memory" and "262144 KiB" in refused.problem["detail"]
+    assert took < 0.25, f"answered in {took:.3f} s: no argon2 ran"
+    assert (await flow.read())["attempts_left"] == 5
 
 
 # --- MFA_FLOW_PASSWORD_HASH ---------------------------------------------------------------------

@@ -2,11 +2,16 @@
 
 import pytest
 
-from mfa_flow.contacts import mask_email, mask_phone, normalise_email, normalise_phone
+from mfa_flow.contacts import canonical_email, mask_email, mask_phone, normalise_email, normalise_phone
 
 
 def test_an_email_address_is_stored_with_its_domain_lower_cased():
     assert normalise_email(" Alice@EXAMPLE.com ") == "Alice@example.com"
+
+
+def test_spellings_of_one_mailbox_have_one_canonical_form_as_the_users_table_compares_them():
+    spellings = {canonical_email(normalise_email(t)) for t in ("Alice@Example.com", "aLICE@example.COM", "alice@example.com")}
+    assert spellings == {"alice@example.com"}
 
 
 @pytest.mark.parametrize("text", ["", "alice", "alice@", "alice@localhost", "a b@example.com"])

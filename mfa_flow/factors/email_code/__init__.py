@@ -9,9 +9,9 @@ channel authentication", names a different thing: one authentication spread over
 
 from __future__ import annotations
 
-from ...contacts import mask_email, normalise_email
+from ...contacts import canonical_email, mask_email, normalise_email
 from ..sent_code import Channel, factor_of
 
 CHANNEL = Channel(factor="email_code", channel="email", field="email", normalise=normalise_email, mask=mask_email,
-                  smtp=True, amr="otp")
+                  smtp=True, amr="otp", canonical=canonical_email)
 FACTOR = factor_of(CHANNEL)

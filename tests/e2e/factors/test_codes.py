@@ -417,6 +417,38 @@ async def test_codes_sent_are_limited_per_destination_and_per_client_address(lim
         SEEN.append(code_of(message))
 
 
+@pytest.fixture(scope="module")
+async def per_destination_only(codes_db, smtp, processes):
+    """A server on the same database whose only code budget is the destination's (2 an hour)."""
+    process = ServerProcess(codes_db, **CODE_SETTINGS, MFA_FLOW_SMTP_URL=smtp.url,
+                            MFA_FLOW_SECRET_KEY=processes[0].env["MFA_FLOW_SECRET_KEY"],
+                            MFA_FLOW_RATE_CODES="0", MFA_FLOW_RATE_CODES_PER_DESTINATION="2")
+    await process.started()
+    yield process
+    await asyncio.to_thread(process.stop)
+
+
+async def test_the_per_destination_budget_counts_an_address_whatever_the_case_it_is_written_in(
+        per_destination_only, http, smtp):
+    """Issue 21, defect 6: ``Ab@`` and ``aB@`` reach the mailbox ``ab@`` reaches, so they share
+    its budget (the users table compares ``lower(email)`` too)."""
+    api = Api(per_destination_only.base_url, http)
+    local = uuid.uuid4().hex[:10]
+    spellings = [f"x{local}@example.com", f"X{local}@example.com", f"x{local.upper()}@EXAMPLE.com"]
+    replies = []
+    for spelling in spellings:
+        _, flow = await setting_up(api, "email_code", "case")
+        replies.append(await flow.send("send_code", email=spelling))
+    assert [r.status for r in replies] == [200, 200, 429], replies
+    assert replies[-1].problem["limit"] == "codes_per_destination"
+    assert spellings[-1] not in replies[-1].problem["detail"] and local not in replies[-1].problem["detail"]
+    def to_this_mailbox() -> list:
+        return [m for rcpt, m in smtp.mailbox.messages if any(local in r.lower() for r in rcpt)]
+
+    await eventually(lambda: len(to_this_mailbox()) == 2)
+    SEEN.extend(code_of(message) for message in to_this_mailbox())
+
+
 # --- the audit log replays the code steps ---------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ import bcrypt
 import pytest
 from argon2 import PasswordHasher, Type
 
-from mfa_flow.passwords import digests
+from mfa_flow.passwords import digests, profiles
 
 PASSWORD = "correct horse battery"
 
@@ -104,3 +104,41 @@ TOO_COSTLY = {
 def test_a_digest_that_would_cost_too_much_at_each_sign_in_is_refused(bad):
     with pytest.raises(digests.DigestTooCostly):
         digests.check(*bad)
+
+
+# --- argon2: bounded by what the service itself would choose (issue 21, defect 11) ------------------
+
+
+def _argon2(m: int, t: int, p: int) -> str:
+    return f"$argon2id$v=19$m={m},t={t},p={p}$c2FsdHNhbHRzYWx0c2FsdA$" + "A" * 43
+
+
+def test_the_argon2_ceiling_is_4_times_the_costlier_of_the_configured_and_the_default_profile():
+    default = digests.Argon2Ceiling.of(profiles.PROFILES["rfc9106-low-memory"])
+    assert (default.memory_kib, default.kib_passes, default.lanes) == (4 * 65536, 4 * 65536 * 3, 16)
+    # A cheaper profile keeps the default's ceiling: hashes written under the default stay checkable.
+    assert digests.Argon2Ceiling.of(profiles.PROFILES["owasp"]) == default
+    digests.check("argon2", _argon2(65536, 3, 4), profiles.PROFILES["owasp"])
+    # A costlier one raises it.
+    costly = digests.Argon2Ceiling.of(profiles.parse("argon2id:m=262144,t=4,p=8"))
+    assert (costly.memory_kib, costly.kib_passes, costly.lanes) == (4 * 262144, 4 * 262144 * 4, 32)
+
+
+@pytest.mark.parametrize("m, t, p, limit", [
+    (4194304, 100, 999, "argon2_memory"),  # the issue's: minutes and gigabytes per check
+    (262145, 1, 1, "argon2_memory"),
+    (65536, 13, 1, "argon2_time"),
+    (8192, 97, 1, "argon2_time"),
+    (65536, 1, 17, "argon2_lanes"),
+])
+def test_argon2_parameters_beyond_the_ceiling_are_refused_naming_the_limit(m, t, p, limit):
+    with pytest.raises(digests.DigestTooCostly) as refused:
+        digests.check("argon2", _argon2(m, t, p))
+    assert refused.value.limit == limit and "$argon2id" not in str(refused.value)
+    assert digests.too_costly("argon2", _argon2(m, t, p), profiles.PROFILES["rfc9106-low-memory"]) is not None
+
+
+def test_a_digest_within_the_ceiling_or_malformed_is_not_refused_as_too_costly():
+    profile = profiles.PROFILES["rfc9106-low-memory"]
+    assert digests.too_costly("argon2", _argon2(262144, 3, 16), profile) is None
+    assert digests.too_costly("argon2", "not a digest", profile) is None  # left to verify, which finds no match
