@@ -2592,10 +2592,10 @@ export interface components {
                  */
                 field: "email" | "phone";
                 /**
-                 * @description why the code due on entering verification did not go (a limit), when it did not
+                 * @description why the code due on entering verification did not go (a limit; number_type: the enrolled phone is of a type MFA_FLOW_SMS_NUMBER_TYPES leaves out), when it did not
                  * @enum {unknown}
                  */
-                refused: "codes_sent" | "codes_per_destination" | "codes_per_flow" | "code_resend" | "no_destination" | null;
+                refused: "codes_sent" | "codes_per_destination" | "codes_per_flow" | "code_resend" | "no_destination" | "number_type" | null;
                 /**
                  * Format: date-time
                  * @description from when send_code may ask for another code (the resend gap; at once after a failed delivery); null when the flow sent the most codes it may

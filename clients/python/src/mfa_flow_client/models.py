@@ -128,6 +128,7 @@ class Flow6(TypedDict):
             "codes_per_flow",
             "code_resend",
             "no_destination",
+            "number_type",
         ]
         | None
     )
