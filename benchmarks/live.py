@@ -370,7 +370,9 @@ def main() -> None:
     key = Fernet.generate_key().decode()
     servers = []
     try:
-        servers = [ServerProcess(database.url, MFA_FLOW_SECRET_KEY=key).start() for _ in range(2)]
+        # One client address opens every socket: no per-address connection cap for this run.
+        servers = [ServerProcess(database.url, MFA_FLOW_SECRET_KEY=key, MFA_FLOW_MAX_CONNECTIONS_PER_ADDRESS="0").start()
+                   for _ in range(2)]
         asyncio.run(main_async(database, servers, key))
     finally:
         for server in servers:

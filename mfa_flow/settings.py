@@ -172,6 +172,14 @@ class Settings:
     metrics_key: str | None = None  # when set, /metrics wants it (else the admin or auditor key)
     metrics_refresh: float = 15.0  # seconds: /metrics reads the database's gauges at most this often
     body_timeout: float = 15.0  # seconds a request body may take to arrive
+    # Slow and greedy clients (issue 21): seconds a connection may take to send a complete
+    # request head (from opening, or from its previous answer); connections one client address
+    # may hold open at once (0: no cap); database connections per process (0: sized for it).
+    header_timeout: float = 15.0
+    max_connections_per_address: int = 128
+    db_pool: int = 0
+    # Events applied to one flow (then 429 flow-event-limit); live subscriptions to one flow.
+    max_events_per_flow: int = 100
     event_loop: str = "auto"  # auto (uvloop when installed), uvloop or asyncio
     workers: int = 1  # serve processes sharing the port (SO_REUSEPORT)
     # What the web pages (sign-in, account, console) call the product, and their accent colour.
@@ -238,6 +246,10 @@ class Settings:
             metrics_refresh=_float("MFA_FLOW_METRICS_REFRESH", 15.0),
             sms_number_types=_phone_types("MFA_FLOW_SMS_NUMBER_TYPES"),
             body_timeout=_float("MFA_FLOW_BODY_TIMEOUT", 15.0),
+            header_timeout=_float("MFA_FLOW_HEADER_TIMEOUT", 15.0),
+            max_connections_per_address=_limit("MFA_FLOW_MAX_CONNECTIONS_PER_ADDRESS", 128),
+            db_pool=_limit("MFA_FLOW_DB_POOL", 0),
+            max_events_per_flow=_limit("MFA_FLOW_MAX_EVENTS_PER_FLOW", 100),
             event_loop=_env("MFA_FLOW_EVENT_LOOP", "auto"),
             workers=_int("MFA_FLOW_WORKERS", 1),
             product_name=(_env("MFA_FLOW_PRODUCT_NAME", issuer) or issuer).strip(),
@@ -245,6 +257,7 @@ class Settings:
         )
         for name, seconds in (("MFA_FLOW_BODY_TIMEOUT", values["body_timeout"]),
                               ("MFA_FLOW_METRICS_REFRESH", values["metrics_refresh"]),
+                              ("MFA_FLOW_HEADER_TIMEOUT", values["header_timeout"]),
                               ("MFA_FLOW_WEBHOOK_POLL_INTERVAL", values["webhook_poll_interval"])):
             if not seconds > 0:
                 raise SystemExit(f"{name} must be a positive number of seconds, not {seconds:g}")

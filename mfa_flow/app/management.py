@@ -14,6 +14,7 @@ from typing import Any, Iterable, Sequence
 
 from .. import contacts, logs
 from ..crypto import SecretBox
+from ..domain.adaptive import AdaptiveConfig, AdaptiveError
 from ..domain.devices import DAYS_DEFAULT, DeviceTrust
 from ..domain.errors import Conflict, InvalidInput, NotFound, RuleBroken, UsernameTaken
 from ..domain.events import FactorRemoved, MfaReset, UserUnlocked
@@ -181,7 +182,7 @@ class Management:
         async with self.db.unit_of_work() as uow:
             config = await uow.config.get()
         return {"factors": list(config.factors), "policy": config.policy,
-                "trusted_devices": config.trusted_devices.to_json()}
+                "trusted_devices": config.trusted_devices.to_json(), "adaptive": config.adaptive.to_json()}
 
     async def put_config(self, body: dict[str, Any]) -> dict[str, Any]:
         """The whole configuration: what the body leaves out takes its default (trusted
@@ -192,16 +193,20 @@ class Management:
         except ValueError as exc:
             raise RuleBroken(str(exc), field="trusted_devices.days") from None
         try:
-            config = MfaConfig.checked(self.machine, tuple(body["factors"]), body["policy"], trust)
+            adaptive = AdaptiveConfig.from_json(body.get("adaptive"))
+        except AdaptiveError as exc:
+            raise RuleBroken(str(exc), field=exc.field) from None
+        try:
+            config = MfaConfig.checked(self.machine, tuple(body["factors"]), body["policy"], trust, adaptive)
         except PolicyError as exc:
-            raise RuleBroken(str(exc)) from None
+            raise RuleBroken(str(exc), field=exc.field) from None
         async with self.db.unit_of_work() as uow:
-            await uow.config.put(config.factors, config.policy, config.trusted_devices)
+            await uow.config.put(config.factors, config.policy, config.trusted_devices, config.adaptive)
             await uow.commit()
         log.info("mfa configuration changed", kind="admin", factors=list(config.factors), policy=config.policy,
-                 trusted_devices=config.trusted_devices.to_json())
+                 trusted_devices=config.trusted_devices.to_json(), adaptive=config.adaptive.enabled)
         return {"factors": list(config.factors), "policy": config.policy,
-                "trusted_devices": config.trusted_devices.to_json()}
+                "trusted_devices": config.trusted_devices.to_json(), "adaptive": config.adaptive.to_json()}
 
     # --- users --------------------------------------------------------------------------------
 

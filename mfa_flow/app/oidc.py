@@ -225,7 +225,8 @@ class OidcService:
 
     async def _config(self, uow: UnitOfWork) -> MfaConfig:
         stored = await uow.config.get()
-        return MfaConfig.checked(self.flows.machine, stored.factors, stored.policy, stored.trusted_devices)
+        return MfaConfig.checked(self.flows.machine, stored.factors, stored.policy, stored.trusted_devices,
+                                          stored.adaptive)
 
     async def _start(self, client: Client, request: AuthorizationRequest) -> SignInPage | str:
         """The flow of an authorization: after the asserting client's first factor, or at the

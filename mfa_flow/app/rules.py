@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from ..domain import devices, machine, policy
+from ..domain import adaptive, devices, machine, policy
 from ..domain.errors import DomainError, WrongProof
 from ..domain.flow import canonical_json
 from ..domain.machine import Step
@@ -34,6 +34,8 @@ def config_digest(config: policy.MfaConfig) -> str:
     described: dict[str, object] = {"factors": list(config.factors), "policy": config.policy}
     if config.trusted_devices.enabled:  # so that digests of configurations without it stay as they were
         described["trusted_devices"] = config.trusted_devices.to_json()
+    if config.adaptive.enabled:  # likewise: configurations without adaptive MFA keep their digests
+        described["adaptive"] = config.adaptive.to_json()
     return hashlib.sha256(canonical_json(described)).hexdigest()[:16]
 
 
@@ -46,7 +48,8 @@ class Rules:
 
     async def config(self, ctx: FactorContext) -> policy.MfaConfig:
         stored = await ctx.uow.config.get()
-        return policy.MfaConfig.checked(self.machine, stored.factors, stored.policy, stored.trusted_devices)
+        return policy.MfaConfig.checked(self.machine, stored.factors, stored.policy, stored.trusted_devices,
+                                          stored.adaptive)
 
     async def user_factors(self, ctx: FactorContext) -> policy.UserFactors:
         user = ctx.the_user
@@ -82,9 +85,10 @@ class Rules:
         if device_token is not None and config.trusted_devices.enabled:
             verdict, device = await trusted_devices.recognise(ctx.uow, device_token, ctx.the_user.id, ctx.now)
         trusted = verdict == devices.HONOURED
+        risk = await self.assess(ctx, config, user)
         route = policy.after_first_factor(self.machine, config, user, purpose=ctx.flow.context.purpose,
                                           step_up=ctx.flow.context.step_up, trusted_device=trusted, sign_up=sign_up,
-                                          mfa_proven=mfa_proven)
+                                          mfa_proven=mfa_proven, risk=risk)
         ctx.flow.mode = route.mode
         ctx.flow.context.choices = route.choices
         ctx.flow.context.skippable = route.skippable
@@ -100,6 +104,10 @@ class Rules:
                                    **(facts or {})}
         if route.override is not None:
             data["override"] = route.override
+        if user.organization is not None:
+            data["organization"] = user.organization
+        if risk is not None:
+            data["adaptive"] = risk.to_json()
         if account:
             data["purpose"] = policy.MANAGE
         if device_token is not None:
@@ -117,6 +125,16 @@ class Rules:
         elif route.to_state == machine.MANAGE:
             await self.enter_manage(ctx, factor=None)
         return Decision([Step(event, guard, route.to_state, data)])
+
+    async def assess(self, ctx: FactorContext, config: policy.MfaConfig,
+                     user: policy.UserFactors) -> adaptive.Assessment | None:
+        """Adaptive MFA's assessment of this sign-in, when it has a say: adaptive on, a sign-in
+        (not an account flow), a user with a factor to verify."""
+        if not config.adaptive.enabled or ctx.flow.context.purpose != policy.SIGN_IN:
+            return None
+        if not any(f in user.enrolled for f in config.primary):
+            return None
+        return adaptive.evaluate(config.adaptive, adaptive.Signals(), adaptive.History(), ctx.now)
 
     async def enter_manage(self, ctx: FactorContext, factor: str | None, *, last_used: bool = True) -> None:
         """An account flow reaches ``manage``: after its first factor, after its step-up

@@ -26,7 +26,7 @@ from typing import Any, Iterable
 from ..domain.flow import canonical_json, iso
 from ..domain.machine import DONE, FACTOR_SELECTION, FIRST_FACTOR, FlowMachine, IllegalTransition, Step
 from ..domain.machine import MANAGE as MANAGE_STATE
-from ..domain.policy import MANAGE, SIGN_IN, mode_of_rule
+from ..domain.policy import ADAPTIVE_NO_RISK_RULE, ADAPTIVE_VERIFY_RULE, MANAGE, SIGN_IN, mode_of_rule
 from ..numbers import whole_number
 from ..tokens import BadSignature, verify_compact
 
@@ -203,6 +203,10 @@ def mode_problem(track: _FlowTrack, row: dict[str, Any], verify_states: frozense
     checked against the flow's purpose (only an account flow reaches ``manage``, and it is
     done only by ``finish``)."""
     purpose = purpose_of(track, row)
+    if row["from_state"] == FIRST_FACTOR:
+        problem = adaptive_problem(row, verify_states)
+        if problem:
+            return problem
     if row["to_state"] == MANAGE_STATE and purpose != MANAGE:
         return "only an account flow (purpose manage) can reach manage; this flow is a sign-in"
     if row["from_state"] == FIRST_FACTOR and purpose == MANAGE:
@@ -226,6 +230,33 @@ def mode_problem(track: _FlowTrack, row: dict[str, Any], verify_states: frozense
         mode = track.mode or "verify"  # no known rule: nothing was offered for set-up
         if (row["to_state"] in verify_states) != (mode == "verify"):
             return f"select_factor in {mode} mode cannot lead to {row['to_state']}"
+    return None
+
+
+def adaptive_problem(row: dict[str, Any], verify_states: frozenset[str]) -> str | None:
+    """An adaptive decision must agree with itself: ``verify.adaptive`` lists a fired rule and
+    leads to a verification, ``done.adaptive_no_risk`` lists none and leads to done; a fired
+    rule must be one that was evaluated."""
+    rule = row["data"].get("rule")
+    if rule not in (ADAPTIVE_VERIFY_RULE, ADAPTIVE_NO_RISK_RULE):
+        return None
+    assessment = row["data"].get("adaptive")
+    if not isinstance(assessment, dict) or not isinstance(assessment.get("fired"), list) \
+            or not isinstance(assessment.get("evaluated"), list):
+        return f"rule {rule} without the adaptive assessment (evaluated, fired) that decided it"
+    fired = [f.get("rule") if isinstance(f, dict) else None for f in assessment["fired"]]
+    if rule == ADAPTIVE_NO_RISK_RULE and fired:
+        return f"rule {rule} (no verification) although the adaptive rule(s) {', '.join(map(str, fired))} fired"
+    if rule == ADAPTIVE_VERIFY_RULE and not fired:
+        return f"rule {rule} but no adaptive rule fired"
+    unevaluated = [f for f in fired if f not in assessment["evaluated"]]
+    if unevaluated:
+        return f"the adaptive rule {unevaluated[0]} fired but was not evaluated"
+    to_state = row["to_state"]
+    if rule == ADAPTIVE_NO_RISK_RULE and to_state != DONE:
+        return f"rule {rule} cannot lead to {to_state}"
+    if rule == ADAPTIVE_VERIFY_RULE and not (to_state in verify_states or to_state == FACTOR_SELECTION):
+        return f"rule {rule} cannot lead to {to_state}"
     return None
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .adaptive import AdaptiveConfig, Assessment
 from .devices import DeviceTrust
 from .machine import DONE, FACTOR_SELECTION, FlowMachine
 from .machine import MANAGE as MANAGE_STATE
@@ -16,13 +17,21 @@ MANDATORY = "mandatory"
 PROMPT_AT_SIGN_IN_AND_SIGN_UP = "prompt_at_sign_in_and_sign_up"
 PROMPT_ONLY_AT_SIGN_IN = "prompt_only_at_sign_in"
 NO_PROMPT = "no_prompt"
-POLICIES = (MANDATORY, PROMPT_AT_SIGN_IN_AND_SIGN_UP, PROMPT_ONLY_AT_SIGN_IN, NO_PROMPT)
+# The no-skip set-up prompts of the adaptive mode (Logto's ``PromptAtSignInAndSignUpMandatory``
+# and ``PromptOnlyAtSignInMandatory``): set-up cannot be skipped, and a user with factors
+# verifies when adaptive MFA says so. They go with adaptive on, and only they do.
+PROMPT_AT_SIGN_IN_AND_SIGN_UP_MANDATORY = "prompt_at_sign_in_and_sign_up_mandatory"
+PROMPT_ONLY_AT_SIGN_IN_MANDATORY = "prompt_only_at_sign_in_mandatory"
+NO_SKIP_POLICIES = (PROMPT_AT_SIGN_IN_AND_SIGN_UP_MANDATORY, PROMPT_ONLY_AT_SIGN_IN_MANDATORY)
+POLICIES = (MANDATORY, PROMPT_AT_SIGN_IN_AND_SIGN_UP, PROMPT_ONLY_AT_SIGN_IN, NO_PROMPT, *NO_SKIP_POLICIES)
 # Older names still accepted on input; a configuration is always stored and shown by its
 # canonical name, so the log and the configuration digest name each policy one way.
 USER_CONTROLLED = "user_controlled"
 POLICY_ALIASES = {USER_CONTROLLED: PROMPT_AT_SIGN_IN_AND_SIGN_UP}
 BACKUP_CODE = "backup_code"  # rule 2 names it: the codes that follow a primary set-up
 TRUSTED_DEVICE_RULE = "done.trusted_device"
+ADAPTIVE_VERIFY_RULE = "verify.adaptive"  # a risk rule fired: verify
+ADAPTIVE_NO_RISK_RULE = "done.adaptive_no_risk"  # adaptive on, no rule fired: done without a second factor
 
 # What a flow is for (``purpose``): signing in, or managing one's own factors (account flows).
 SIGN_IN = "sign_in"
@@ -34,6 +43,7 @@ STEP_UP = "step_up"
 REQUIRED = "required"
 SKIP_ON_SIGN_IN = "skip_on_sign_in"
 TRUSTED_DEVICE = "trusted_device"
+ORGANIZATION = "organization"  # a member of an organisation that requires MFA
 
 
 def canonical_policy(name: str) -> str:
@@ -42,7 +52,12 @@ def canonical_policy(name: str) -> str:
 
 
 class PolicyError(ValueError):
-    """The configuration breaks a rule (for instance backup codes with no primary factor)."""
+    """The configuration breaks a rule (for instance backup codes with no primary factor);
+    ``field`` names the setting to change, when one does."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -54,10 +69,12 @@ class MfaConfig:
     policy: str
     primary: tuple[str, ...] = field(default=(), compare=False)
     trusted_devices: DeviceTrust = DeviceTrust()
+    adaptive: AdaptiveConfig = AdaptiveConfig()
 
     @classmethod
     def checked(cls, machine: FlowMachine, factors: tuple[str, ...] | list[str], policy: str,
-                trusted_devices: DeviceTrust = DeviceTrust()) -> "MfaConfig":
+                trusted_devices: DeviceTrust = DeviceTrust(),
+                adaptive: AdaptiveConfig = AdaptiveConfig()) -> "MfaConfig":
         unknown = [f for f in factors if f not in machine.all_factors]
         if unknown:
             raise PolicyError(f"unknown factor {unknown[0]!r}; choose from {', '.join(machine.all_factors)}")
@@ -69,10 +86,23 @@ class MfaConfig:
         secondary = [f for f in factors if f not in machine.primary_factors]
         if secondary and not primary:
             raise PolicyError(
-                f"{secondary[0]} cannot be enabled without a primary factor ({' or '.join(machine.primary_factors)})"
+                f"{secondary[0]} cannot be enabled without a primary factor ({' or '.join(machine.primary_factors)})",
+                "factors",
             )
+        # Logto's checks: adaptive MFA needs a factor to verify and a no-skip prompt (a user
+        # who could skip set-up would never be asked for anything); the no-skip prompts mean
+        # "verify when adaptive says so", so they need adaptive on.
+        if adaptive.enabled and not primary:
+            raise PolicyError("adaptive MFA needs at least one primary factor enabled: with none, no rule could"
+                              " ask for a second factor", "factors")
+        if adaptive.enabled and policy not in NO_SKIP_POLICIES:
+            raise PolicyError(f"adaptive MFA needs the policy {' or '.join(NO_SKIP_POLICIES)} (set-up without skip),"
+                              f" not {policy}", "policy")
+        if policy in NO_SKIP_POLICIES and not adaptive.enabled:
+            raise PolicyError(f"the policy {policy} verifies users when adaptive MFA says so: turn adaptive MFA on"
+                              " (adaptive.enabled) or choose another policy", "adaptive.enabled")
         # One canonical order, so that equal configurations compare and digest equal.
-        return cls(tuple(f for f in machine.all_factors if f in factors), policy, primary, trusted_devices)
+        return cls(tuple(f for f in machine.all_factors if f in factors), policy, primary, trusted_devices, adaptive)
 
     @property
     def backup_codes_enabled(self) -> bool:
@@ -88,6 +118,7 @@ class UserFactors:
     prompted: bool
     last_used: str | None
     required: bool = False  # treated as under ``mandatory`` whatever the policy
+    organization: str | None = None  # the id of an organisation of the user's that requires MFA
     skip_on_sign_in: bool = False  # opted out of verification at sign-in (non-mandatory policies only)
 
 
@@ -106,13 +137,24 @@ class Route:
 
 
 def mandatory_for(config: MfaConfig, user: UserFactors) -> bool:
-    """Whether MFA is mandatory for this user: by the policy, or by the user's ``required``."""
-    return config.policy == MANDATORY or user.required
+    """Whether MFA is mandatory for this user: by the policy (a no-skip prompt too: there the
+    user cannot opt out, adaptive MFA decides), by the user's ``required``, or by an
+    organisation of theirs that requires MFA."""
+    return config.policy in (MANDATORY, *NO_SKIP_POLICIES) or required_for(user)
+
+
+def required_for(user: UserFactors) -> bool:
+    """MFA is required of this user whatever the policy: by ``required`` or an organisation."""
+    return user.required or user.organization is not None
+
+
+def _required_override(user: UserFactors) -> str:
+    return REQUIRED if user.required else ORGANIZATION
 
 
 def after_first_factor(machine: FlowMachine, config: MfaConfig, user: UserFactors, *, purpose: str = SIGN_IN,
                        step_up: bool = False, trusted_device: bool = False, sign_up: bool = False,
-                       mfa_proven: bool = False) -> Route:
+                       mfa_proven: bool = False, risk: Assessment | None = None) -> Route:
     """Rule 1 and the policies' table: verify what the user has, set up what the policy asks,
     or finish.
 
@@ -123,7 +165,10 @@ def after_first_factor(machine: FlowMachine, config: MfaConfig, user: UserFactor
     set-up and never under step-up. ``purpose`` ``manage``: an account flow, where a user
     with factors proves one first (a step-up: no opt-out, no trusted device, no skip) unless
     ``mfa_proven`` (the sign-in whose result token started the flow proved MFA with a factor),
-    and a user without factors has nothing to protect yet; then ``manage``.
+    and a user without factors has nothing to protect yet; then ``manage``. ``risk``: adaptive
+    MFA's assessment of this sign-in (adaptive on, a user with factors): a fired rule means
+    verify (a trusted device does not stand in for it); no fired rule means done, unless MFA
+    is required of the user (``required``, an organisation), which adaptive never waives.
     """
     enrolled = tuple(f for f in config.primary if f in user.enrolled)
     if enrolled:
@@ -133,14 +178,22 @@ def after_first_factor(machine: FlowMachine, config: MfaConfig, user: UserFactor
             return _verify(machine, config, user, enrolled)
         if step_up:
             return _verify(machine, config, user, enrolled, override=STEP_UP)
+        adaptive = config.adaptive.enabled and risk is not None
+        if adaptive and risk is not None and risk.risky:
+            return _verify(machine, config, user, enrolled, rule=ADAPTIVE_VERIFY_RULE)
         if trusted_device:
             return Route(DONE, None, rule=TRUSTED_DEVICE_RULE, override=TRUSTED_DEVICE)
+        if adaptive:
+            if required_for(user):
+                return _verify(machine, config, user, enrolled, override=_required_override(user))
+            return Route(DONE, None, rule=ADAPTIVE_NO_RISK_RULE)
         if user.skip_on_sign_in:
             if not mandatory_for(config, user):
                 return Route(DONE, None, rule="done.opted_out", override=SKIP_ON_SIGN_IN)
             # Opted out, but verification is mandatory: say so when it is the user's
-            # ``required`` that overrode the opt-out (under ``mandatory`` the policy did).
-            return _verify(machine, config, user, enrolled, override=None if config.policy == MANDATORY else REQUIRED)
+            # ``required`` (or organisation) that overrode the opt-out (under ``mandatory`` the policy did).
+            override = None if config.policy in (MANDATORY, *NO_SKIP_POLICIES) else _required_override(user)
+            return _verify(machine, config, user, enrolled, override=override)
         return _verify(machine, config, user, enrolled)
     if purpose == MANAGE:
         return Route(MANAGE_STATE, "manage", rule="manage.no_factor")
@@ -150,8 +203,12 @@ def after_first_factor(machine: FlowMachine, config: MfaConfig, user: UserFactor
         return _setup(machine, config, skippable=False, override=STEP_UP)
     if config.policy == MANDATORY:
         return _setup(machine, config, skippable=False)
-    if user.required:
-        return _setup(machine, config, skippable=False, override=REQUIRED)
+    if required_for(user):
+        return _setup(machine, config, skippable=False, override=_required_override(user))
+    if config.policy == PROMPT_ONLY_AT_SIGN_IN_MANDATORY and sign_up:
+        return Route(DONE, None, rule="done.no_prompt_at_sign_up")
+    if config.policy in NO_SKIP_POLICIES:
+        return _setup(machine, config, skippable=False)
     if config.policy == NO_PROMPT:
         return Route(DONE, None, rule="done.no_prompt")
     if config.policy == PROMPT_ONLY_AT_SIGN_IN and sign_up:
@@ -162,16 +219,18 @@ def after_first_factor(machine: FlowMachine, config: MfaConfig, user: UserFactor
 
 
 def _verify(machine: FlowMachine, config: MfaConfig, user: UserFactors, enrolled: tuple[str, ...],
-            override: str | None = None) -> Route:
-    """Verify one of the user's factors: straight to the only one, to the last-used one, or a choice."""
+            override: str | None = None, rule: str | None = None) -> Route:
+    """Verify one of the user's factors: straight to the only one, to the last-used one, or a
+    choice. ``rule`` names why, when it is not the routing itself (``verify.adaptive``)."""
     codes = (BACKUP_CODE,) if config.backup_codes_enabled and user.has_unused_backup_codes else ()
     choices = enrolled + codes
     if len(choices) == 1:
-        return Route(machine.verify_state[choices[0]], "verify", choices, rule="verify.only_factor", override=override)
+        return Route(machine.verify_state[choices[0]], "verify", choices, rule=rule or "verify.only_factor",
+                     override=override)
     if user.last_used in choices:
         return Route(machine.verify_state[user.last_used], "verify", choices, preferred=user.last_used,
-                     rule="verify.last_used", override=override)
-    return Route(FACTOR_SELECTION, "verify", choices, rule="verify.choose", override=override)
+                     rule=rule or "verify.last_used", override=override)
+    return Route(FACTOR_SELECTION, "verify", choices, rule=rule or "verify.choose", override=override)
 
 
 def _setup(machine: FlowMachine, config: MfaConfig, skippable: bool, override: str | None = None) -> Route:
@@ -195,6 +254,8 @@ RULE_MODES: dict[str, tuple[str | None, bool]] = {
     "done.no_prompt": (None, False),
     "done.no_prompt_at_sign_up": (None, False),
     TRUSTED_DEVICE_RULE: (None, False),
+    ADAPTIVE_VERIFY_RULE: ("verify", False),
+    ADAPTIVE_NO_RISK_RULE: (None, False),
     "setup.offered": ("setup", True),
     "setup.required": ("setup", False),
     "manage.no_factor": ("manage", False),

@@ -18,6 +18,7 @@ from ..factors.registry import Registry
 from ..live import ChangeFeed
 from ..settings import Settings
 from . import audit, auth, flows, headers, health, live, management, oidc, oidc_clients, pages, webhooks
+from .connections import ConnectionLimits, GuardedSite, connection_middleware
 from .context import request_context_middleware
 from .health import DRAINING, GAUGES, Gauges
 from .problems import mark_response_started, problems_middleware
@@ -69,9 +70,11 @@ async def _checkpoint(app: web.Application) -> None:
 def create_app(settings: Settings, database_url: str, registry: Registry,
                start: "Callable[[Settings, str], Awaitable[Services]]") -> web.Application:
     """The application; ``start`` (the composition root's) builds the services at start-up."""
-    app = web.Application(middlewares=[request_context_middleware, problems_middleware, query_middleware],
+    app = web.Application(middlewares=[connection_middleware, request_context_middleware, problems_middleware,
+                                       query_middleware],
                           client_max_size=MAX_BODY_BYTES, handler_args=HANDLER_ARGS)
     app["settings"] = settings
+    app["connection_limits"] = ConnectionLimits(settings)
     app["schemas"] = Schemas(settings.schemas_dir, registry)
     app["openapi"] = app["schemas"].bundled()
     headers.install(app)
@@ -133,11 +136,38 @@ def run(app: web.Application, settings: Settings, reuse_port: bool = False) -> N
         loop.add_signal_handler(signal.SIGINT, stop)
 
     app.on_startup.append(handle_signals)
-    loop = loops.chosen(settings.event_loop)
     ready = (f"mfa-flow {__version__} listening on http://{settings.host}:{settings.port} (pid {os.getpid()},"
-             f" {loop}; Ctrl-C stops it)")
-    # aiohttp calls ``print`` once the socket is bound and start-up (migrations, keys) is done.
-    # No access log: it would print query strings (?token= carries a flow token), and costs time.
-    web.run_app(app, host=settings.host, port=settings.port, print=lambda _: print(ready, file=sys.stderr),
-                shutdown_timeout=8.0, handle_signals=False, access_log=None, reuse_port=reuse_port or None,
-                loop=loops.factory(settings.event_loop)())
+             f" {loops.chosen(settings.event_loop)}; Ctrl-C stops it)")
+    loop = loops.factory(settings.event_loop)()
+    asyncio.set_event_loop(loop)
+    main = loop.create_task(_serve(app, settings, reuse_port, ready))
+    try:
+        loop.run_until_complete(main)
+    except (web.GracefulExit, KeyboardInterrupt):
+        pass
+    finally:
+        try:
+            if not main.done():
+                main.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    loop.run_until_complete(main)
+        finally:
+            left = asyncio.all_tasks(loop)
+            for task in left:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+
+async def _serve(app: web.Application, settings: Settings, reuse_port: bool, ready: str) -> None:
+    """``web.run_app``'s work, with the connections guarded (``connections.py``). No access log:
+    it would print query strings (?token= carries a flow token), and costs time."""
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=8.0, keepalive_timeout=75.0)
+    await runner.setup()
+    try:
+        await GuardedSite(runner, settings.host, settings.port, app["connection_limits"], reuse_port).start()
+        print(ready, file=sys.stderr)  # once the socket is bound and start-up (migrations, keys) is done
+        await asyncio.Event().wait()  # until SIGTERM or SIGINT (GracefulExit) cancels this task
+    finally:
+        await runner.cleanup()

@@ -19,7 +19,7 @@ def _ip(text: str) -> IP | None:
         return None
 
 
-def _trusted(ip: IP, proxies: Iterable[Network]) -> bool:
+def trusted_peer(ip: IP, proxies: Iterable[Network]) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     return any(ip.version == net.version and ip in net for net in proxies)
@@ -32,7 +32,7 @@ def client_address(peer: str | None, forwarded_for: list[str], proxies: tuple[Ne
     what trusted proxies appended is believed; a malformed entry ends the walk."""
     peer = peer or ""
     peer_ip = _ip(peer)
-    if peer_ip is None or not proxies or not _trusted(peer_ip, proxies):
+    if peer_ip is None or not proxies or not trusted_peer(peer_ip, proxies):
         return peer
     hops = [hop for header in forwarded_for for hop in header.split(",")]
     nearest = peer
@@ -41,7 +41,7 @@ def client_address(peer: str | None, forwarded_for: list[str], proxies: tuple[Ne
         if ip is None:
             break
         nearest = str(ip)
-        if not _trusted(ip, proxies):
+        if not trusted_peer(ip, proxies):
             break
     return nearest
 

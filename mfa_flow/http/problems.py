@@ -73,7 +73,10 @@ def from_domain(error: errors.DomainError) -> Problem:
         headers = {"Retry-After": str(error.retry_after)}
     elif isinstance(error, errors.Unauthenticated):
         headers = {"WWW-Authenticate": "Bearer"}
-    return Problem(status, error.kind, title, error.detail, headers=headers, **error.facts)
+    facts = dict(error.facts)
+    if error.field is not None and status == 422:  # the setting to change, named for a program too
+        facts.setdefault("field", error.field)
+    return Problem(status, error.kind, title, error.detail, headers=headers, **facts)
 
 
 def as_problem(error: Problem | errors.DomainError) -> Problem:

@@ -43,6 +43,17 @@ const POLICY_TEXT = {
   user_controlled: ["User-controlled MFA", "New users at sign-up, and existing users at their first sign-in, may set up MFA or skip it; they are asked once. Users can turn it on or off in their account settings."],
   prompt_only_at_sign_in: ["Ask only at sign-in", "Not asked at sign-up; at a sign-in, users without MFA may set it up or skip it, once. Users can turn it on or off in their account settings."],
   no_prompt: ["Never ask", "Users are not asked to set up MFA. Those who set it up in their account settings verify it at sign-in."],
+  prompt_at_sign_in_and_sign_up_mandatory: ["Ask at sign-up and sign-in, no skip (adaptive)", "New users at sign-up, and existing users without MFA at sign-in, must set it up. Users with MFA verify it when adaptive MFA finds a risk. Needs adaptive MFA on."],
+  prompt_only_at_sign_in_mandatory: ["Ask only at sign-in, no skip (adaptive)", "Not asked at sign-up; users without MFA must set it up at their next sign-in. Users with MFA verify it when adaptive MFA finds a risk. Needs adaptive MFA on."],
+};
+// Each adaptive rule: its title, what makes it fire (with the default threshold), and its thresholds' labels.
+const ADAPTIVE_TEXT = {
+  new_country: ["New country", "Fires when the sign-in comes from a country not seen in the user's successful sign-ins within the window (180 days by default).", { window_days: "Window (days)" }],
+  geo_velocity: ["Impossible travel", "Fires when reaching this sign-in's position from the last successful sign-in's needs a great-circle speed above the maximum (900 km/h by default).", { max_kmh: "Maximum speed (km/h)" }],
+  long_inactivity: ["Long inactivity", "Fires when the user has not signed in successfully for this many days (30 by default).", { days: "Days without a sign-in" }],
+  untrusted_ip: ["Untrusted address", "Fires when the bot score is below the minimum (30 by default), or the address is inside one of the listed networks (none by default).", { min_bot_score: "Minimum bot score" }],
+  new_device: ["New device", "Fires when the browser's device id was not seen in a successful sign-in of the user.", {}],
+  failure_burst: ["Burst of failures", "Fires when this many first factors or proofs of the user failed within the minutes given (5 within 15 by default).", { failures: "Failures", minutes: "Within (minutes)" }],
 };
 const STATE_WORDS = {
   first_factor: "waiting for the password", factor_selection: "choosing a method", totp_setup: "setting up an authenticator app",
@@ -183,6 +194,29 @@ async function showMfa() {
         el("label", { for: "trusted-days" }, "Remember a device for (days)"),
         el("input", { id: "trusted-days", name: "days", type: "number", min: "1", max: "365", value: String(current.days), inputmode: "numeric" }))));
   }
+  const adaptiveSchema = configSchema.properties.adaptive ? schema("AdaptiveConfig") : null;
+  if (adaptiveSchema) {
+    const current = config.adaptive || { enabled: false, rules: {} };
+    const ruleNames = Object.keys(adaptiveSchema.properties.rules.properties);
+    const rules = ruleNames.map((name) => {
+      const [title, hint, labels] = ADAPTIVE_TEXT[name] || [name, "", {}];
+      const setting = (current.rules || {})[name] || {};
+      const props = adaptiveSchema.properties.rules.properties[name].properties;
+      const numbers = Object.keys(labels).map((key) => el("div", {},
+        el("label", { for: `adaptive-${name}-${key}` }, labels[key]),
+        el("input", { id: `adaptive-${name}-${key}`, "data-rule": name, "data-key": key, type: "number", inputmode: "numeric",
+          min: String(props[key].minimum), max: String(props[key].maximum), value: String(setting[key] ?? props[key].default) })));
+      const networks = name === "untrusted_ip" ? [el("div", {},
+        el("label", { for: "adaptive-networks" }, "Untrusted networks (CIDRs, one a line)"),
+        el("textarea", { id: "adaptive-networks", rows: "3" }, (setting.networks || []).join("\n")))] : [];
+      return el("div", { class: "adaptive-rule" },
+        option("checkbox", "adaptive-rule", name, setting.enabled !== false, [title, hint]), ...numbers, ...networks);
+    });
+    form.append(el("fieldset", { id: "adaptive" }, el("legend", {}, "Adaptive MFA"),
+      option("checkbox", "adaptive", "on", current.enabled,
+        ["Ask users with MFA only when a risk rule fires", "Users who have set up MFA verify it only when one of the rules below fires (always under step-up, for required users and members of organisations that require MFA). Needs one of the two \u201cno skip\u201d policies. Every decision is in the flow's log with the rules that fired."]),
+      ...rules));
+  }
   const alert = alertBox();
   const saved = el("span", { class: "copied", role: "status" });
   form.append(alert, el("button", { type: "submit", class: "primary" }, "Save"), saved);
@@ -213,6 +247,14 @@ async function showMfa() {
     };
     if (devices) {
       body.trusted_devices = { enabled: form.querySelector("#trusted-on").checked, days: Number(form.querySelector("#trusted-days").value) };
+    }
+    if (adaptiveSchema) {
+      const rules = {};
+      form.querySelectorAll("input[name=adaptive-rule]").forEach((box) => { rules[box.value] = { enabled: box.checked }; });
+      form.querySelectorAll("#adaptive input[data-rule]").forEach((input) => { rules[input.dataset.rule][input.dataset.key] = Number(input.value); });
+      const networks = form.querySelector("#adaptive-networks");
+      if (networks) rules.untrusted_ip.networks = networks.value.split("\n").map((n) => n.trim()).filter(Boolean);
+      body.adaptive = { enabled: form.querySelector("#adaptive-on").checked, rules };
     }
     const answer = await attempt(alert, () => client.config.put(body));
     if (answer) saved.textContent = "Saved. New sign-ins follow these settings.";

@@ -20,6 +20,10 @@ ADMIN_KEY = "adm_test_admin_key_0123456789"
 AUDITOR_KEY = "aud_test_auditor_key_0123456789"
 # Processes that share a database must share the key that encrypts its secrets.
 SECRET_KEY = Fernet.generate_key().decode()
+# How long a process may take to start. A server starts in about a second on an idle machine; on a
+# machine running several test suites at once its imports alone have taken over 30 s, and a module's
+# servers failing to start errs every test of the module.
+START_TIMEOUT = float(os.environ.get("MFA_FLOW_TEST_START_TIMEOUT", "120"))
 
 
 def free_port() -> int:
@@ -56,7 +60,7 @@ class ServerProcess:
         self.cwd: Path | None = None  # where the code runs from (python -m takes it from there)
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30) -> ServerProcess:
+    def start(self, timeout: float = START_TIMEOUT) -> ServerProcess:
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mfa_flow.cli", self.command],
@@ -71,12 +75,12 @@ class ServerProcess:
             self.wait_log('"worker started"', timeout)
         return self
 
-    async def started(self, timeout: float = 30) -> ServerProcess:
+    async def started(self, timeout: float = START_TIMEOUT) -> ServerProcess:
         """``start`` for async tests and fixtures: it waits in a thread, so that the event loop
         (a webhook receiver, open sockets) runs on meanwhile."""
         return await asyncio.to_thread(self.start, timeout)
 
-    def wait_log(self, text: str, timeout: float = 30) -> None:
+    def wait_log(self, text: str, timeout: float = START_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
         while text not in self.log():
             if self.process.poll() is not None:
@@ -90,7 +94,7 @@ class ServerProcess:
         self.process.kill()
         self.process.wait()
 
-    def wait_ready(self, timeout: float = 30) -> None:
+    def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

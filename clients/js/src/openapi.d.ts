@@ -2422,6 +2422,60 @@ export interface components {
             /** @constant */
             type: "acknowledge_backup_codes";
         };
+        /** @description Adaptive MFA (README, "Adaptive MFA"): with `enabled`, a user who has a factor verifies it only when an enabled rule fires (and always under step-up, `mfa.required` or an organisation that requires MFA); otherwise the sign-in ends `done` with rule `done.adaptive_no_risk`. It needs a primary factor and one of the no-skip policies (`prompt_at_sign_in_and_sign_up_mandatory`, `prompt_only_at_sign_in_mandatory`), which in turn need it: otherwise 422 with `field`. Left out of a PUT, it is off with every rule at its default; a rule left out takes its defaults. */
+        AdaptiveConfig: {
+            /** @default false */
+            enabled?: boolean;
+            rules?: {
+                /** @description fires when `failures` or more first factors or proofs of the user failed within `minutes` */
+                failure_burst?: {
+                    /** @default true */
+                    enabled?: boolean;
+                    /** @default 5 */
+                    failures?: number;
+                    /** @default 15 */
+                    minutes?: number;
+                };
+                /** @description fires when the great-circle speed from the last successful sign-in's position is above `max_kmh` */
+                geo_velocity?: {
+                    /** @default true */
+                    enabled?: boolean;
+                    /** @default 900 */
+                    max_kmh?: number;
+                };
+                /** @description fires when the user has had no successful sign-in for `days` */
+                long_inactivity?: {
+                    /** @default 30 */
+                    days?: number;
+                    /** @default true */
+                    enabled?: boolean;
+                };
+                /** @description fires on a country not seen in the user's successful sign-ins within `window_days` */
+                new_country?: {
+                    /** @default true */
+                    enabled?: boolean;
+                    /** @default 180 */
+                    window_days?: number;
+                };
+                /** @description fires on a `device_id` not seen in a successful sign-in of the user */
+                new_device?: {
+                    /** @default true */
+                    enabled?: boolean;
+                };
+                /** @description fires on a bot score below `min_bot_score`, or an address inside one of `networks` */
+                untrusted_ip?: {
+                    /** @default true */
+                    enabled?: boolean;
+                    /** @default 30 */
+                    min_bot_score?: number;
+                    /**
+                     * @description CIDRs
+                     * @default []
+                     */
+                    networks?: string[];
+                };
+            };
+        };
         /** @description In `manage`: set up one more primary factor of an enabled type (its `*_setup` state, then back to `manage`, through `backup_codes` when the user has no unused codes and backup codes are enabled). `backup_code` is refused (422): send `regenerate_backup_codes`. A second authenticator app is 409 `factor-exists`. */
         AddFactorEvent: {
             expected_version?: components["schemas"]["ExpectedVersion"];
@@ -2716,12 +2770,13 @@ export interface components {
             type: "flow";
         };
         MfaConfig: {
+            adaptive?: components["schemas"]["AdaptiveConfig"];
             factors: ("totp" | "webauthn" | "email_code" | "sms_code" | "backup_code")[];
             /**
              * @description When to ask for a second factor (README, "Policies"). `user_controlled` is the older name of `prompt_at_sign_in_and_sign_up`: accepted on input, never shown (reads give the canonical name).
              * @enum {unknown}
              */
-            policy: "mandatory" | "prompt_at_sign_in_and_sign_up" | "prompt_only_at_sign_in" | "no_prompt" | "user_controlled";
+            policy: "mandatory" | "prompt_at_sign_in_and_sign_up" | "prompt_only_at_sign_in" | "no_prompt" | "prompt_at_sign_in_and_sign_up_mandatory" | "prompt_only_at_sign_in_mandatory" | "user_controlled";
             trusted_devices?: components["schemas"]["TrustedDevicesConfig"];
         };
         NewOidcClient: {
@@ -2860,6 +2915,8 @@ export interface components {
             /** @description with wrong-proof (422) */
             attempts_left?: number;
             detail: string;
+            /** @description with some 422s, the request field to change, such as `policy` or `adaptive.rules.geo_velocity.max_kmh` */
+            field?: string;
             instance?: string;
             /**
              * @description with rate-limited (429), the budget that is spent (send_code: the last three too)
@@ -3054,6 +3111,16 @@ export interface components {
             /** @description Position in the global order of all transitions: <xid>-<id>, the writing transaction's id and the row id, compared as a pair of integers (gaps allowed). Pass it as ?after= to /api/audit/transitions to resume. */
             cursor: string;
             data: {
+                /** @description On a sign-in's first row when adaptive MFA is on and the user has a factor: the rules evaluated, those that fired with their numbers, those whose signal was missing. Never an address, a city or coordinates. Rule verify.adaptive lists at least one fired rule, done.adaptive_no_risk none (audit verify checks both). */
+                adaptive?: {
+                    evaluated: string[];
+                    fired: ({
+                        rule: string;
+                    } & {
+                        [key: string]: number;
+                    })[];
+                    missing: string[];
+                };
                 /** @description Digest of the MFA configuration (factors and policy) that applied. */
                 config?: string;
                 factor?: string;
@@ -3064,12 +3131,14 @@ export interface components {
                     acr_values: string[];
                     client_id: string;
                 };
+                /** @description On a flow's first row: the id of an organisation of the user's that requires MFA (require_mfa), when the user is a member of one. */
+                organization?: string;
                 /**
-                 * @description The per-flow or per-user setting that decided the route against the policy alone: step-up (require_mfa), the user's mfa.required, the user's opt-out (mfa.skip_on_sign_in), a trusted device.
+                 * @description The per-flow or per-user setting that decided the route against the policy alone: step-up (require_mfa), the user's mfa.required, an organisation of the user's that requires MFA, the user's opt-out (mfa.skip_on_sign_in), a trusted device.
                  * @enum {unknown}
                  */
-                override?: "step_up" | "required" | "skip_on_sign_in" | "trusted_device";
-                /** @description The MFA policy that applied, by its canonical name (mandatory, prompt_at_sign_in_and_sign_up, prompt_only_at_sign_in, no_prompt). Rows written before the four policies hold the configuration digest here instead. */
+                override?: "step_up" | "required" | "organization" | "skip_on_sign_in" | "trusted_device";
+                /** @description The MFA policy that applied, by its canonical name (mandatory, prompt_at_sign_in_and_sign_up, prompt_only_at_sign_in, no_prompt, prompt_at_sign_in_and_sign_up_mandatory, prompt_only_at_sign_in_mandatory). Rows written before the four policies hold the configuration digest here instead. */
                 policy?: string;
                 /** @description Why a routing rule fired, e.g. verify.last_used. */
                 rule?: string;

@@ -17,10 +17,17 @@ async def handle(rules: Rules, ctx: FactorContext, event: JsonObject, prepared: 
     enabled: bool = event["enabled"]
     if not enabled:
         config = await rules.config(ctx)
-        if policy.mandatory_for(config, await rules.user_factors(ctx)):
-            why = ("the MFA policy is mandatory" if config.policy == policy.MANDATORY
-                   else "MFA is required for this user (mfa.required)")
-            raise RuleBroken(f"MFA cannot be turned off: {why}, so every sign-in verifies a factor",
+        who = await rules.user_factors(ctx)
+        if policy.mandatory_for(config, who):
+            if config.policy == policy.MANDATORY:
+                why = "the MFA policy is mandatory, so every sign-in verifies a factor"
+            elif config.policy in policy.NO_SKIP_POLICIES and not policy.required_for(who):
+                why = f"under the policy {config.policy}, adaptive MFA decides when a sign-in verifies a factor"
+            elif who.organization is not None:
+                why = "an organisation of this user requires MFA, so every sign-in verifies a factor"
+            else:
+                why = "MFA is required for this user (mfa.required), so every sign-in verifies a factor"
+            raise RuleBroken(f"MFA cannot be turned off: {why}",
                              kind="mfa-required", field="enabled")
     await ctx.uow.users.set_mfa_settings(ctx.the_user.id, None, not enabled)
     ctx.the_user.mfa_skip_on_sign_in = not enabled  # the challenge shows the setting as it is now

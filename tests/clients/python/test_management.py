@@ -1,5 +1,5 @@
-"""The Management API through the Python client: configuration, users and their factors, and
-webhook endpoints, against a real server; refusals carry the problem document."""
+"""The Management API through the Python client: configuration, users and their factors, webhook
+endpoints and OpenID Connect clients, against a real server; refusals carry the problem document."""
 
 from __future__ import annotations
 
@@ -54,6 +54,22 @@ async def test_a_webhook_endpoint_is_added_changed_rotated_and_removed(admin):
     await admin.webhooks.delete(created["id"])
     with pytest.raises(NotFound):
         await admin.webhooks.get(created["id"])
+
+
+async def test_an_oidc_client_is_registered_changed_rotated_and_removed(admin):
+    created = await admin.oidc_clients.create({"name": unique("shop"), "kind": "asserting",
+                                               "redirect_uris": ["https://shop.example/callback"]})
+    assert created["client_secret"]
+    assert created["client_id"] in [c["client_id"] for c in await admin.oidc_clients.list()]
+    assert "client_secret" not in await admin.oidc_clients.get(created["client_id"])
+    changed = await admin.oidc_clients.update(created["client_id"], {"name": "Shop, renamed"})
+    assert changed["name"] == "Shop, renamed"
+    rotated = await admin.oidc_clients.rotate_secret(created["client_id"])
+    assert rotated["client_secret"] != created["client_secret"]
+    assert rotated["previous_secret_expires_at"] is not None
+    await admin.oidc_clients.delete(created["client_id"])
+    with pytest.raises(NotFound):
+        await admin.oidc_clients.get(created["client_id"])
 
 
 async def test_the_auditor_key_reads_but_may_not_manage(auditor):

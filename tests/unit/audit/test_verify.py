@@ -155,3 +155,31 @@ def test_cursors_order_as_pairs_of_integers():
     assert parse_cursor("0") == (0, 0)
     assert parse_cursor("9-10") < parse_cursor("10-2")
     assert format_cursor(parse_cursor("7421-1033")) == "7421-1033"
+
+
+def adaptive_first_step(rule: str, to_state: str, fired: list[dict]) -> Step:
+    assessment = {"evaluated": ["new_country", "failure_burst"], "fired": fired, "missing": []}
+    return Step("submit_password", "credentials_ok", to_state, {"rule": rule, "adaptive": assessment})
+
+
+def test_honest_adaptive_decisions_verify():
+    rows, heads = log_of([
+        [adaptive_first_step("done.adaptive_no_risk", "done", [])],
+        [adaptive_first_step("verify.adaptive", "totp_verify", [{"rule": "new_country", "days": 180}])],
+    ])
+    assert verify(rows, heads).ok
+
+
+def test_a_forged_adaptive_decision_is_refused():
+    """The hashes are right (the forger rewrote the chain), but the decision contradicts itself."""
+    fired = [{"rule": "failure_burst", "failures": 7, "minutes": 15}]
+    for steps, says in [
+        ([adaptive_first_step("done.adaptive_no_risk", "done", fired)], "although the adaptive rule(s) failure_burst"),
+        ([adaptive_first_step("verify.adaptive", "totp_verify", [])], "no adaptive rule fired"),
+        ([Step("submit_password", "credentials_ok", "done", {"rule": "done.adaptive_no_risk"})], "without the adaptive"),
+        ([adaptive_first_step("verify.adaptive", "totp_verify", [{"rule": "new_device"}])], "was not evaluated"),
+        ([adaptive_first_step("done.adaptive_no_risk", "totp_verify", [])], "cannot lead to totp_verify"),
+    ]:
+        rows, heads = log_of([steps])
+        report = verify(rows, heads)
+        assert not report.ok and says in str(report.first), (says, str(report.first))

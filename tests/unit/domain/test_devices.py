@@ -9,12 +9,20 @@ from functools import partial
 import pytest
 
 from mfa_flow.domain import devices, policy
+from mfa_flow.domain.adaptive import AdaptiveConfig
 from mfa_flow.domain.devices import DeviceTrust, TrustedDevice
 from mfa_flow.domain.policy import Route, UserFactors
 from mfa_flow.factors.registry import default
 
 MACHINE = default().machine
-MfaConfig = partial(policy.MfaConfig.checked, MACHINE)
+
+
+def MfaConfig(factors, policy_name, trust=DeviceTrust()):  # noqa: N802 - stands for the class
+    """A checked configuration; the no-skip policies come with adaptive MFA on, as they must."""
+    adaptive = AdaptiveConfig(enabled=policy_name in policy.NO_SKIP_POLICIES)
+    return policy.MfaConfig.checked(MACHINE, factors, policy_name, trust, adaptive)
+
+
 after_first_factor = partial(policy.after_first_factor, MACHINE)
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 

@@ -220,7 +220,8 @@ class TestConfigurationDetails:
             MfaConfig(("totp",), "optional")
         assert str(unknown_policy.value) == (
             "unknown policy 'optional'; choose one of mandatory, prompt_at_sign_in_and_sign_up,"
-            " prompt_only_at_sign_in, no_prompt, user_controlled"
+            " prompt_only_at_sign_in, no_prompt, prompt_at_sign_in_and_sign_up_mandatory,"
+            " prompt_only_at_sign_in_mandatory, user_controlled"
         )
         with pytest.raises(PolicyError) as lonely:
             MfaConfig(("backup_code",), "user_controlled")

@@ -20,7 +20,7 @@ from .audit import Audit
 from .embedding import ResultTokenVerifier
 from .errors import error_for
 from .flows import Flows
-from .management import Config, Users, Webhooks
+from .management import Config, OidcClients, Users, Webhooks
 from .models import Jwks
 
 
@@ -42,6 +42,7 @@ class MfaFlowClient:
         self.config = Config(self)
         self.users = Users(self)
         self.webhooks = Webhooks(self)
+        self.oidc_clients = OidcClients(self)
         self.audit = Audit(self)
         self._token_verifiers: dict[tuple[str, tuple[str, ...]], ResultTokenVerifier] = {}
 

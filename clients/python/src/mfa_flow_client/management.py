@@ -1,5 +1,5 @@
 """The Management API (admin key): the MFA configuration, users and their factors and trusted
-devices, and webhook endpoints with their deliveries."""
+devices, webhook endpoints with their deliveries, and OpenID Connect clients."""
 
 from __future__ import annotations
 
@@ -11,9 +11,14 @@ from ._shared import segment
 from .models import (
     CreatedVerification,
     MfaConfig,
+    NewOidcClient,
     NewUser,
     NewVerification,
     NewWebhook,
+    OidcClient,
+    OidcClientList,
+    OidcClientPatch,
+    OidcClientWithSecret,
     TrustedDevice,
     User,
     UserPage,
@@ -148,3 +153,37 @@ class Webhooks:
     async def retry(self, webhook_id: str, delivery_id: str | int) -> dict[str, Any]:
         return cast(dict[str, Any], await self.client.request(
             "POST", self._path(webhook_id, f"/deliveries/{segment(delivery_id)}/retry")))
+
+
+class OidcClients:
+    """The apps that use mfa-flow as their OpenID Provider. A client secret is shown once: in the
+    answer that made it (creation, rotation, or a change to a method that uses one)."""
+
+    def __init__(self, client: MfaFlowClient):
+        self.client = client
+
+    def _path(self, client_id: str, rest: str = "") -> str:
+        return f"/api/oidc/clients/{segment(client_id)}{rest}"
+
+    async def list(self) -> builtins.list[OidcClient]:
+        page = cast(OidcClientList, await self.client.request("GET", "/api/oidc/clients"))
+        return page["items"]
+
+    async def get(self, client_id: str) -> OidcClient:
+        return cast(OidcClient, await self.client.request("GET", self._path(client_id)))
+
+    async def create(self, new: NewOidcClient | Mapping[str, Any]) -> OidcClientWithSecret:
+        """The registered client with its ``client_secret`` (absent for ``private_key_jwt``)."""
+        return cast(OidcClientWithSecret, await self.client.request("POST", "/api/oidc/clients", json_body=dict(new)))
+
+    async def update(self, client_id: str, patch: OidcClientPatch | Mapping[str, Any]) -> OidcClientWithSecret:
+        return cast(OidcClientWithSecret, await self.client.request(
+            "PATCH", self._path(client_id), json_body=dict(patch)))
+
+    async def delete(self, client_id: str) -> None:
+        await self.client.request("DELETE", self._path(client_id))
+
+    async def rotate_secret(self, client_id: str) -> OidcClientWithSecret:
+        """A new secret (shown once); the previous one keeps working until
+        ``previous_secret_expires_at``."""
+        return cast(OidcClientWithSecret, await self.client.request("POST", self._path(client_id, "/rotate-secret")))

@@ -8,6 +8,54 @@ from __future__ import annotations
 from typing import Any, Literal, NotRequired, TypeAlias, TypedDict
 
 
+class AdaptiveConfigRulesFailureBurst(TypedDict):
+    enabled: NotRequired[bool]
+    failures: NotRequired[int]
+    minutes: NotRequired[int]
+
+
+class AdaptiveConfigRulesGeoVelocity(TypedDict):
+    enabled: NotRequired[bool]
+    max_kmh: NotRequired[int]
+
+
+class AdaptiveConfigRulesLongInactivity(TypedDict):
+    days: NotRequired[int]
+    enabled: NotRequired[bool]
+
+
+class AdaptiveConfigRulesNewCountry(TypedDict):
+    enabled: NotRequired[bool]
+    window_days: NotRequired[int]
+
+
+class AdaptiveConfigRulesNewDevice(TypedDict):
+    enabled: NotRequired[bool]
+
+
+AdaptiveConfigRulesUntrustedIpNetwork: TypeAlias = str
+
+
+class AdaptiveConfigRulesUntrustedIp(TypedDict):
+    enabled: NotRequired[bool]
+    min_bot_score: NotRequired[int]
+    networks: NotRequired[list[AdaptiveConfigRulesUntrustedIpNetwork]]
+
+
+class AdaptiveConfigRules(TypedDict):
+    failure_burst: NotRequired[AdaptiveConfigRulesFailureBurst]
+    geo_velocity: NotRequired[AdaptiveConfigRulesGeoVelocity]
+    long_inactivity: NotRequired[AdaptiveConfigRulesLongInactivity]
+    new_country: NotRequired[AdaptiveConfigRulesNewCountry]
+    new_device: NotRequired[AdaptiveConfigRulesNewDevice]
+    untrusted_ip: NotRequired[AdaptiveConfigRulesUntrustedIp]
+
+
+class AdaptiveConfig(TypedDict):
+    enabled: NotRequired[bool]
+    rules: NotRequired[AdaptiveConfigRules]
+
+
 class AuthorizationOfFlow(TypedDict):
     client_id: str
     client_name: str
@@ -353,6 +401,7 @@ class OpenIdConfiguration(TypedDict):
 class Problem(TypedDict):
     attempts_left: NotRequired[int]
     detail: str
+    field: NotRequired[str]
     instance: NotRequired[str]
     limit: NotRequired[
         Literal[
@@ -513,18 +562,32 @@ class TokenResponse(TypedDict):
     token_type: Literal["Bearer"]
 
 
+class TransitionDataAdaptiveFiredItem(TypedDict):
+    rule: str
+
+
+class TransitionDataAdaptive(TypedDict):
+    evaluated: list[str]
+    fired: list[TransitionDataAdaptiveFiredItem]
+    missing: list[str]
+
+
 class TransitionDataOidc(TypedDict):
     acr_values: list[str]
     client_id: str
 
 
 class TransitionData(TypedDict):
+    adaptive: NotRequired[TransitionDataAdaptive]
     config: NotRequired[str]
     factor: NotRequired[str]
     guard: str
     oidc: NotRequired[TransitionDataOidc]
+    organization: NotRequired[str]
     override: NotRequired[
-        Literal["step_up", "required", "skip_on_sign_in", "trusted_device"]
+        Literal[
+            "step_up", "required", "organization", "skip_on_sign_in", "trusted_device"
+        ]
     ]
     policy: NotRequired[str]
     rule: NotRequired[str]
@@ -713,12 +776,15 @@ class LiveEventMessage(TypedDict):
 
 
 class MfaConfig(TypedDict):
+    adaptive: NotRequired[AdaptiveConfig]
     factors: list[Literal["totp", "webauthn", "email_code", "sms_code", "backup_code"]]
     policy: Literal[
         "mandatory",
         "prompt_at_sign_in_and_sign_up",
         "prompt_only_at_sign_in",
         "no_prompt",
+        "prompt_at_sign_in_and_sign_up_mandatory",
+        "prompt_only_at_sign_in_mandatory",
         "user_controlled",
     ]
     trusted_devices: NotRequired[TrustedDevicesConfig]
