@@ -70,9 +70,10 @@ class Keyring:
         return sign_jwt(alg, await self.signing_key(uow, KEY_TYPE_OF_ALG[alg]), claims)
 
     async def result_token(self, uow: UnitOfWork, flow_id: str, user_id: str, amr: list[str], now: datetime,
-                           mfa_by: str | None = None) -> str:
+                           mfa_by: str | None = None, first_factor: tuple[str, ...] = ()) -> str:
         key = await self.signing_key(uow, KEY_TYPE_OF_ALG[self.policy.alg])
-        return sign_result(self.policy, key, result_claims(self.policy, flow_id, user_id, amr, now, mfa_by))
+        claims = result_claims(self.policy, flow_id, user_id, amr, now, mfa_by, first_factor)
+        return sign_result(self.policy, key, claims)
 
     async def subject_claims(self, uow: UnitOfWork, token: str, now: datetime, max_age: int) -> dict[str, Any]:
         """The claims of a result token presented to start an account flow, checked against the

@@ -123,17 +123,19 @@ TRUSTED_DEVICE = "trusted_device"  # ``mfa_by``: a trusted device stood in for t
 _NOT_A_SECOND_FACTOR = frozenset({"pwd", "mfa"})
 
 
-def acr_for(amr: list[str], mfa_by: str | None = None) -> str:
+def acr_for(amr: list[str], mfa_by: str | None = None, first_factor: tuple[str, ...] = ()) -> str:
     """The authentication context class: ``mfa`` when a second factor was proven in this very
     flow (verified or set up), a trusted device's when a remembered device stood in for it,
-    ``pwd`` when only the first factor was (a password, or the embedding backend's word)."""
-    if any(method not in _NOT_A_SECOND_FACTOR for method in amr):
+    ``pwd`` when only the first factor was (a password, a passkey without user verification
+    counted as MFA, or the embedding backend's word). ``first_factor``: the methods of a first
+    factor other than a password (a passkey's ``hwk``), which are no second factor either."""
+    if any(method not in _NOT_A_SECOND_FACTOR and method not in first_factor for method in amr):
         return ACR_MFA
     return ACR_TRUSTED_DEVICE if mfa_by == TRUSTED_DEVICE else ACR_PWD
 
 
 def result_claims(policy: TokenPolicy, flow_id: str, user_id: str, amr: list[str], now: datetime,
-                  mfa_by: str | None = None) -> dict[str, Any]:
+                  mfa_by: str | None = None, first_factor: tuple[str, ...] = ()) -> dict[str, Any]:
     """The result token's claims; ``mfa_by`` (only ``trusted_device``) says what stood in for
     a second factor that this flow did not prove (``amr`` lists only what it proved)."""
     issued = int(now.timestamp())
@@ -145,7 +147,7 @@ def result_claims(policy: TokenPolicy, flow_id: str, user_id: str, amr: list[str
         "exp": int((now + timedelta(seconds=policy.lifetime)).timestamp()),
         "sid": flow_id,
         "amr": list(amr),
-        "acr": acr_for(amr, mfa_by),
+        "acr": acr_for(amr, mfa_by, first_factor),
     }
     if mfa_by is not None:
         claims["mfa_by"] = mfa_by

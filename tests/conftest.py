@@ -95,7 +95,8 @@ async def default_mfa_config(request) -> None:
     try:
         await conn.execute(
             "UPDATE mfa_config SET factors = DEFAULT, policy = DEFAULT, trusted_devices_enabled = DEFAULT,"
-            " trusted_devices_days = DEFAULT, adaptive = DEFAULT, updated_at = now()"
+            " trusted_devices_days = DEFAULT, adaptive = DEFAULT, passkey_sign_in_enabled = DEFAULT,"
+            " passkey_sign_in_counts_as_mfa = DEFAULT, passkey_sign_in_user_verification = DEFAULT, updated_at = now()"
         )
     except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError):
         pass  # no server has migrated the database yet: the row will be made with the defaults

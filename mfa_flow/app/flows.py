@@ -145,11 +145,26 @@ class FlowService:
                                                                device_token)
                 rows = await self.pipeline.write(ctx, decision.steps, who.role or "user", new=True)
             else:
+                await self._offer_passkey_sign_in(uow, flow, now)
                 await uow.flows.add(flow)
             if also is not None:
                 await also(uow, flow)
             await uow.commit()
         return await self._created(flow, rows, started, who, asserted=user_spec is not None), token
+
+    async def sign_in_options(self) -> dict[str, Any]:
+        """What a sign-in page may offer before a flow exists (``GET /api/sign-in-options``)."""
+        async with self.db.unit_of_work(readonly=True) as uow:
+            setting = await uow.passkey_sign_in.get()
+        return {"passkey_sign_in": setting.enabled, "sign_up": self.settings.sign_up}
+
+    async def _offer_passkey_sign_in(self, uow: UnitOfWork, flow: Flow, now: datetime) -> None:
+        """With passkey sign-in on, a new sign-in flow's first factor offers a passkey too."""
+        setting = await uow.passkey_sign_in.get()
+        if not setting.enabled:
+            return
+        for name in self.machine.sign_in_events.values():
+            self.factors[name].offer_sign_in(self.pipeline.context(uow, flow, now), setting)
 
     async def create_account_flow(self, who: Principal, *, user_spec: JsonObject | None = None,
                                   subject_token: str | None = None, client: str | None = None) -> tuple[Flow, str]:

@@ -19,6 +19,7 @@ from ..domain.devices import DAYS_DEFAULT, DeviceTrust
 from ..domain.errors import Conflict, InvalidInput, NotFound, RuleBroken, UsernameTaken
 from ..domain.events import FactorRemoved, MfaReset, UserUnlocked
 from ..domain.flow import iso
+from ..domain.passkey_sign_in import PasskeySignIn
 from ..domain.policy import MfaConfig, PolicyError
 from ..domain.users import User, UserFactor, UserSearch, cursor_username, page_cursor
 from ..factors.base import ManageContext
@@ -181,8 +182,10 @@ class Management:
     async def get_config(self) -> dict[str, Any]:
         async with self.db.unit_of_work() as uow:
             config = await uow.config.get()
+            passkeys = await uow.passkey_sign_in.get()
         return {"factors": list(config.factors), "policy": config.policy,
-                "trusted_devices": config.trusted_devices.to_json(), "adaptive": config.adaptive.to_json()}
+                "trusted_devices": config.trusted_devices.to_json(), "adaptive": config.adaptive.to_json(),
+                "passkey_sign_in": passkeys.to_json()}
 
     async def put_config(self, body: dict[str, Any]) -> dict[str, Any]:
         """The whole configuration: what the body leaves out takes its default (trusted
@@ -200,13 +203,16 @@ class Management:
             config = MfaConfig.checked(self.machine, tuple(body["factors"]), body["policy"], trust, adaptive)
         except PolicyError as exc:
             raise RuleBroken(str(exc), field=exc.field) from None
+        passkeys = _passkey_sign_in(body, config.primary)
         async with self.db.unit_of_work() as uow:
             await uow.config.put(config.factors, config.policy, config.trusted_devices, config.adaptive)
+            await uow.passkey_sign_in.put(passkeys)
             await uow.commit()
         log.info("mfa configuration changed", kind="admin", factors=list(config.factors), policy=config.policy,
                  trusted_devices=config.trusted_devices.to_json(), adaptive=config.adaptive.enabled)
         return {"factors": list(config.factors), "policy": config.policy,
-                "trusted_devices": config.trusted_devices.to_json(), "adaptive": config.adaptive.to_json()}
+                "trusted_devices": config.trusted_devices.to_json(), "adaptive": config.adaptive.to_json(),
+                "passkey_sign_in": passkeys.to_json()}
 
     # --- users --------------------------------------------------------------------------------
 
@@ -398,3 +404,16 @@ class Management:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _passkey_sign_in(body: dict[str, Any], primary: tuple[str, ...]) -> PasskeySignIn:
+    """The body's ``passkey_sign_in`` (off when left out, as a PUT replaces the whole
+    configuration), checked against the primary factors it needs."""
+    try:
+        setting = PasskeySignIn.from_json(body.get("passkey_sign_in"))
+    except ValueError as exc:
+        raise RuleBroken(str(exc), field="passkey_sign_in.user_verification") from None
+    problem = setting.problem(primary)
+    if problem is not None:
+        raise RuleBroken(problem[1], field=problem[0])
+    return setting

@@ -21,6 +21,8 @@ def allowed_events(flow_machine: FlowMachine, settings: Settings, flow: Flow) ->
         allowed.discard("skip")
     if not policy.can_switch(flow.choices):
         allowed.discard("switch_factor")
+    if flow.state == machine.FIRST_FACTOR and not flow.stage:
+        allowed.difference_update(flow_machine.sign_in_events)  # no passkey was offered at the flow's start
     return [e for e in flow_machine.client_events if e in allowed]
 
 
@@ -36,6 +38,10 @@ def flow_view(registry: Registry, settings: Settings, box: SecretBox, flow: Flow
         challenge = flow.stage.get("account")  # the user's factors: no secret in it
         if masked and challenge:
             challenge = {**challenge, "factors": [_masked(registry, f) for f in challenge.get("factors", [])]}
+    if flow.state == machine.FIRST_FACTOR and flow.stage:  # the first factors a factor offers (a passkey)
+        view = FlowView(flow, settings, box, owner)
+        offers = [registry[name].sign_in_challenge(view) for name in registry.machine.sign_in_events.values()]
+        challenge = {k: v for offer in offers if offer for k, v in offer.items()} or None
     terminal = machine.is_terminal(flow.state)
     return {
         "id": flow.id,

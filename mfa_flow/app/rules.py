@@ -4,7 +4,7 @@ counting of wrong proofs. Runs inside the event's transaction."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from ..domain import adaptive, devices, machine, policy
@@ -64,22 +64,38 @@ class Rules:
         )
 
     async def first_factor_passed(self, ctx: FactorContext, user: User, event: str, guard: str,
-                                  amr: list[str], device_token: str | None = None, sign_up: bool = False) -> Decision:
+                                  amr: list[str], device_token: str | None = None, sign_up: bool = False, *,
+                                  signed_in_with: str | None = None, facts: dict[str, object] | None = None
+                                  ) -> Decision:
+        """``signed_in_with``: the factor whose credential was the first factor (a passkey); rule
+        1 then runs as if that factor were neither enabled nor the user's, so that the second
+        step is a factor of another kind."""
+        self.signed_in(ctx, user, amr, signed_in_with)
+        return await self.after_first_factor(ctx, event, guard, device_token, sign_up=sign_up, facts=facts)
+
+    def signed_in(self, ctx: FactorContext, user: User, amr: list[str], signed_in_with: str | None = None) -> None:
         ctx.user = user
         ctx.flow.user_id = user.id
         ctx.flow.context.username = user.username
         ctx.flow.context.amr = amr
-        return await self.after_first_factor(ctx, event, guard, device_token, sign_up=sign_up)
+        ctx.flow.context.signed_in_with = signed_in_with
 
     async def after_first_factor(self, ctx: FactorContext, event: str, guard: str,
                                  device_token: str | None = None, sign_up: bool = False, *,
-                                 mfa_proven: bool = False, facts: dict[str, str] | None = None) -> Decision:
+                                 mfa_proven: bool = False, facts: dict[str, object] | None = None) -> Decision:
         """Rule 1, with the device token that came with the first factor, if any: the log row
         says what became of it (never the token). For an account flow, its step-up
         (``mfa_proven``: the result token that started it proved MFA with a factor); ``facts``
         go into the transition's data."""
         config = await self.config(ctx)
         user = await self.user_factors(ctx)
+        digest = config_digest(config)  # the configuration as stored, whatever the first factor narrows
+        used = ctx.flow.context.signed_in_with
+        if used is not None:  # the credential that signed in cannot be the second step too
+            config = replace(config, factors=tuple(f for f in config.factors if f != used),
+                             primary=tuple(f for f in config.primary if f != used))
+            user = replace(user, enrolled=user.enrolled - {used},
+                           last_used=None if user.last_used == used else user.last_used)
         account = ctx.flow.context.purpose == policy.MANAGE
         verdict, device = devices.DISABLED, None
         if device_token is not None and config.trusted_devices.enabled:
@@ -100,7 +116,7 @@ class Rules:
         ctx.flow.context.remember_days = trust.days if offer else None
         # The log names the rule, the policy by name, the exact configuration (digest) and
         # the per-flow or per-user setting that decided against the policy alone, if one did.
-        data: dict[str, object] = {"rule": route.rule, "policy": config.policy, "config": config_digest(config),
+        data: dict[str, object] = {"rule": route.rule, "policy": config.policy, "config": digest,
                                    **(facts or {})}
         if route.override is not None:
             data["override"] = route.override
@@ -169,14 +185,20 @@ class Rules:
             amr.append("mfa")
         ctx.flow.context.amr = amr
         # The signed result lives on the flow row only, never in the transition log.
-        token = await self.keyring.result_token(ctx.uow, ctx.flow.id, user.id, amr, ctx.now, mfa_by)
-        ctx.flow.result = {"amr": amr, "acr": acr_for(amr, mfa_by), "token": token}
+        # A passkey that was the first factor proves no second factor by its own method.
+        first = self.first_factor_amr(ctx)
+        token = await self.keyring.result_token(ctx.uow, ctx.flow.id, user.id, amr, ctx.now, mfa_by, first)
+        ctx.flow.result = {"amr": amr, "acr": acr_for(amr, mfa_by, first), "token": token}
         if mfa_by is not None:
             ctx.flow.result["mfa_by"] = mfa_by
         if remember_device:
             trust = (await self.config(ctx)).trusted_devices
             if trust.enabled:
                 await trusted_devices.remember(ctx.uow, ctx.flow, user.id, trust, ctx.now)
+
+    def first_factor_amr(self, ctx: FactorContext) -> tuple[str, ...]:
+        factor = self.registry.get(ctx.flow.context.signed_in_with)
+        return (factor.amr,) if factor is not None else ()
 
     async def wrong(self, ctx: FactorContext, step: Step, detail: str) -> Decision:
         """A wrong proof: counted against the flow and the user, then maybe the end of the flow."""

@@ -165,7 +165,7 @@ class Report:
 
 
 class _FlowTrack:
-    __slots__ = ("hash", "mode", "purpose", "seq", "skippable", "state")
+    __slots__ = ("hash", "mode", "not_again", "purpose", "seq", "skippable", "state")
 
     def __init__(self) -> None:
         self.seq = 0
@@ -174,6 +174,8 @@ class _FlowTrack:
         self.mode: str | None = None  # "setup", "verify" or "manage", as the first factor's rule said
         self.skippable = False
         self.purpose = SIGN_IN
+        # A passkey sign-in's factor states: the credential that signed in is no second step
+        self.not_again: tuple[str, ...] = ()
 
     def take(self, row: dict[str, Any], verify_states: frozenset[str]) -> None:
         self.seq, self.hash, self.state = row["seq"], row["hash"], row["to_state"]
@@ -295,6 +297,8 @@ class Verifier:
         self.report = Report()
         self._edge_problem = EdgeCheck(machine)
         self._verify_states = frozenset(machine.verify_state.values())
+        self._not_again = {event: tuple(s for s in (machine.setup_state.get(name), machine.verify_state.get(name)) if s)
+                           for event, name in machine.sign_in_events.items()}
         self._keys = public_keys
         self._keep = keep
         self._flows: dict[str, _FlowTrack] = {}
@@ -389,6 +393,8 @@ class Verifier:
             self._fail(where, problem)
             return
         track.take(row, self._verify_states)
+        if row["from_state"] == FIRST_FACTOR and row["to_state"] != FIRST_FACTOR and row["event"] in self._not_again:
+            track.not_again = self._not_again[row["event"]]
 
     def _row_problem(self, row: dict[str, Any], track: _FlowTrack) -> str | None:
         if row["seq"] != track.seq + 1:
@@ -407,6 +413,8 @@ class Verifier:
         leaked = _secret_fields_in(data)
         if leaked:
             return f"data holds a field that must never be logged: {', '.join(sorted(leaked))}"
+        if row["to_state"] in track.not_again:
+            return f"a passkey signed this flow in: {row['to_state']} cannot be its second step too"
         return self._edge_problem(row["from_state"], row["event"], data["guard"], row["to_state"]) or mode_problem(
             track, row, self._verify_states
         )

@@ -35,6 +35,9 @@ class FlowContext:
     # The OpenID Connect request that started this flow: {"client_id", "acr_values"}; its first
     # transition records it (``first_row_facts``).
     oidc: dict[str, Any] | None = None
+    # The factor whose credential was the first factor (a passkey sign-in: ``webauthn``), so
+    # that its method is not counted as a second factor too (stored only when set).
+    signed_in_with: str | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> "FlowContext":
@@ -50,6 +53,7 @@ class FlowContext:
             step_up=bool(data.get("step_up", False)),
             remember_days=data.get("remember_days"),
             oidc=data.get("oidc"),
+            signed_in_with=data.get("signed_in_with"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -64,6 +68,7 @@ class FlowContext:
             "step_up": self.step_up,
             "remember_days": self.remember_days,
             **({"oidc": self.oidc} if self.oidc is not None else {}),
+            **({"signed_in_with": self.signed_in_with} if self.signed_in_with is not None else {}),
         }
 
 

@@ -69,6 +69,10 @@ class FactorStates:
     follow_up_state: str | None = None  # a set-up state that follows a primary set-up
     # events of the factor's rows that only the service sends (a code's delivery outcome)
     system_events: tuple[str, ...] = ()
+    # a first factor the factor offers in ``first_factor`` (a discoverable passkey): the event
+    # goes on as a password does, but never to this factor's own set-up or verification (the
+    # credential that signed in cannot be the second step too)
+    sign_in_event: str | None = None
 
 
 @dataclass(frozen=True)
@@ -147,8 +151,11 @@ class FlowMachine:
         factor_system_events = tuple(dict.fromkeys(e for f in self.factors for e in f.system_events))
         follow_up_events = tuple(r.event for f in self.factors for r in f.rows
                                  if r.event not in factor_events and r.event not in factor_system_events)
+        self.sign_in_events = {f.sign_in_event: f.name for f in self.factors if f.sign_in_event}
         self.client_events = (
-            *CORE_CLIENT_EVENTS,
+            *CORE_CLIENT_EVENTS[:2],
+            *self.sign_in_events,
+            *CORE_CLIENT_EVENTS[2:],
             *factor_events,
             *dict.fromkeys(follow_up_events),
             *MANAGE_EVENTS,
@@ -189,6 +196,14 @@ class FlowMachine:
             Row("select_factor", (FACTOR_SELECTION,), "factor_offered", setups + verifies),
             Row("skip", (FACTOR_SELECTION, *primary_setups), "setup_skippable", (DONE,)),
         ]
+        # A factor's own first factor (a passkey): as a password, but not to that factor again.
+        for f in self.factors:
+            if f.sign_in_event:
+                rows += [
+                    Row(f.sign_in_event, (FIRST_FACTOR,), "credentials_ok",
+                        tuple(s for s in self.after_first_factor if s not in (f.setup_state, f.verify_state))),
+                    Row(f.sign_in_event, (FIRST_FACTOR,), "credentials_wrong", (FIRST_FACTOR,)),
+                ]
         # Every factor: a right proof in set-up leads on (rule 2), in verification to done.
         for f in self.factors:
             if f.setup_state and f.primary:

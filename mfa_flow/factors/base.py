@@ -30,6 +30,7 @@ from ..domain.users import User, UserFactor
 
 if TYPE_CHECKING:
     from ..crypto import SecretBox
+    from ..domain.passkey_sign_in import PasskeySignIn
     from ..settings import Settings
     from ..store import UnitOfWork
 
@@ -79,6 +80,19 @@ class Proof:
 
 
 @dataclass
+class SignIn:
+    """What a first factor of a factor's own proved (a passkey): ``user`` when the credential
+    is known (even if refused, so that the failure counts against its user), and whether the
+    authenticator verified the user."""
+
+    ok: bool
+    user: User | None = None
+    reason: str = ""
+    user_verified: bool = False
+    facts: JsonObject = field(default_factory=dict)
+
+
+@dataclass
 class ManageContext:
     """What a Management API change of a user's factors sees (the user's row is locked)."""
 
@@ -120,6 +134,20 @@ class Factor:
         a code factor, say): the step it takes, along a row the factor declared in
         ``states.rows``. Raise a domain error to refuse it."""
         raise NotImplementedError(f"{self.name} has no event {event.get('type')!r}")
+
+    # --- a first factor of its own (``states.sign_in_event``: passkey sign-in) ----------------
+
+    def offer_sign_in(self, ctx: FactorContext, setting: "PasskeySignIn") -> None:
+        """Prepare, in a new flow's ``first_factor`` stage, what the client needs to sign in."""
+        raise NotImplementedError(f"{self.name} is no first factor")
+
+    async def finish_sign_in(self, ctx: FactorContext, event: JsonObject, setting: "PasskeySignIn") -> SignIn:
+        """Check the sign-in event's proof: who signed in, or why not (a fresh offer either way)."""
+        raise NotImplementedError(f"{self.name} is no first factor")
+
+    def sign_in_challenge(self, view: FlowView) -> JsonObject | None:
+        """What ``first_factor``'s challenge shows of the offer (None: nothing offered)."""
+        return None
 
     def awaits_delivery(self, flow: Flow) -> bool:
         """Whether the flow's current state queued something for the service to send right

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..domain.adaptive import AdaptiveConfig
 from ..domain.devices import DeviceTrust
+from ..domain.passkey_sign_in import PasskeySignIn
 
 
 @dataclass(frozen=True)
@@ -36,4 +37,25 @@ class ConfigRepository:
             "UPDATE mfa_config SET factors = $1, policy = $2, trusted_devices_enabled = $3,"
             " trusted_devices_days = $4, adaptive = $5, updated_at = now()",
             list(factors), policy, trusted_devices.enabled, trusted_devices.days, adaptive.to_json(),
+        )
+
+
+# --- passkey sign-in (issue 27): its own columns, read and written on their own --------------
+
+class PasskeySignInRepository:
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    async def get(self) -> PasskeySignIn:
+        row = await self.conn.fetchrow(
+            "SELECT passkey_sign_in_enabled, passkey_sign_in_counts_as_mfa, passkey_sign_in_user_verification"
+            " FROM mfa_config"
+        )
+        return PasskeySignIn(row[0], row[1], row[2])
+
+    async def put(self, setting: PasskeySignIn) -> None:
+        await self.conn.execute(
+            "UPDATE mfa_config SET passkey_sign_in_enabled = $1, passkey_sign_in_counts_as_mfa = $2,"
+            " passkey_sign_in_user_verification = $3, updated_at = now()",
+            setting.enabled, setting.counts_as_mfa, setting.user_verification,
         )

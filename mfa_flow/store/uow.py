@@ -16,7 +16,7 @@ from ..domain.events import DomainEvent
 from ..webhooks.messages import to_messages
 from .audit_log import AuditLog
 from .code_deliveries import CodeDeliveryRepository
-from .config import ConfigRepository
+from .config import ConfigRepository, PasskeySignInRepository
 from .connections import ACQUIRE_TIMEOUT_SECONDS, REQUEST_WRITES, DatabaseUnavailable, is_connection_lost
 from .devices import TrustedDeviceRepository
 from .flows import FlowRepository, TransitionLog
@@ -74,6 +74,7 @@ class UnitOfWork:
         self.limits = RateLimitRepository(self._conn)
         self.code_deliveries = CodeDeliveryRepository(self._conn)
         self.oidc = OidcRepository(self._conn)
+        self.passkey_sign_in = PasskeySignInRepository(self._conn)
         return self
 
     @property

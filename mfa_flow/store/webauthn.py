@@ -85,3 +85,8 @@ class WebauthnRepository:
         await self.conn.execute("UPDATE mfa_verifications SET last_used_at = $2 WHERE id = $1::uuid",
                                 verification_id, now)
         return True
+
+    async def user_of_handle(self, handle: bytes) -> str | None:
+        """The user whose WebAuthn handle this is (a discoverable passkey names its user so)."""
+        user_id = await self.conn.fetchval("SELECT id FROM users WHERE webauthn_user_handle = $1", handle)
+        return str(user_id) if user_id is not None else None

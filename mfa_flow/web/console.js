@@ -217,6 +217,7 @@ async function showMfa() {
         ["Ask users with MFA only when a risk rule fires", "Users who have set up MFA verify it only when one of the rules below fires (always under step-up, for required users and members of organisations that require MFA). Needs one of the two \u201cno skip\u201d policies. Every decision is in the flow's log with the rules that fired."]),
       ...rules));
   }
+  if (configSchema.properties.passkey_sign_in) form.append(passkeySignInFieldset(config.passkey_sign_in));
   const alert = alertBox();
   const saved = el("span", { class: "copied", role: "status" });
   form.append(alert, el("button", { type: "submit", class: "primary" }, "Save"), saved);
@@ -235,6 +236,8 @@ async function showMfa() {
       backupReason.hidden = anyPrimary;
     }
     if (trusted) form.querySelector("#trusted-days-field").hidden = !trusted.checked; // days matter only when on
+    const passkeys = form.querySelector("#passkey-on");
+    if (passkeys) form.querySelector("#passkey-details").hidden = !passkeys.checked;
   };
   form.addEventListener("change", sync);
   sync();
@@ -256,11 +259,32 @@ async function showMfa() {
       if (networks) rules.untrusted_ip.networks = networks.value.split("\n").map((n) => n.trim()).filter(Boolean);
       body.adaptive = { enabled: form.querySelector("#adaptive-on").checked, rules };
     }
+    if (form.querySelector("#passkey-on")) body.passkey_sign_in = passkeySignInBody(form);
     const answer = await attempt(alert, () => client.config.put(body));
     if (answer) saved.textContent = "Saved. New sign-ins follow these settings.";
   });
   page("Multi-factor auth", el("p", { class: "lead" }, "Choose the second steps your users may set up, and when they are asked to."),
     el("div", { class: "panel" }, form));
+}
+
+// Passkey sign-in (issue 27): a passkey as the first step, offered in the username field's autofill.
+function passkeySignInFieldset(current = { enabled: false, counts_as_mfa: false, user_verification: "required" }) {
+  return el("fieldset", {}, el("legend", {}, "Passkey sign-in"),
+    option("checkbox", "passkey", "on", current.enabled,
+      ["Let users sign in with a passkey", "The sign-in page offers passkeys in the username field (autofill) or with a button; needs Passkeys above."]),
+    el("div", { id: "passkey-details" },
+      option("checkbox", "passkey", "mfa", current.counts_as_mfa,
+        ["A passkey counts as both steps", "With user verification (PIN or biometrics) the sign-in is done; otherwise a factor of another kind follows."]),
+      option("checkbox", "passkey", "uv", current.user_verification === "required",
+        ["Require user verification", "Refuse passkeys whose authenticator did not verify the user."])));
+}
+
+function passkeySignInBody(form) {
+  return {
+    enabled: form.querySelector("#passkey-on").checked,
+    counts_as_mfa: form.querySelector("#passkey-mfa").checked,
+    user_verification: form.querySelector("#passkey-uv").checked ? "required" : "preferred",
+  };
 }
 
 // --- Users --------------------------------------------------------------------------------------

@@ -8,6 +8,15 @@ import {
 } from "./common.js";
 import { credentialFor, webauthnSupported } from "./vendor/mfa-flow-client/index.js";
 
+// Whether this browser offers passkeys in a field's autofill (WebAuthn conditional mediation).
+async function conditionalMediation() {
+  try {
+    const native = globalThis.PublicKeyCredential;
+    return Boolean(webauthnSupported() && native.isConditionalMediationAvailable
+      && await native.isConditionalMediationAvailable());
+  } catch { return false; }
+}
+
 const AUTHENTICATOR_APPS = "Google Authenticator, Microsoft Authenticator, Authy, 1Password, Bitwarden, "
   + "Apple Passwords or any other app that shows 6-digit codes";
 const CODE_EVENTS = { totp: "submit_totp", email_code: "submit_email_code", sms_code: "submit_sms_code" };
@@ -36,6 +45,12 @@ export class FlowUI {
     this.username = "";
     this.lockedUntil = 0;
     this.timer = null;
+    // Passkey sign-in: whether the browser offers passkeys in the username field's autofill
+    // (known once ``ready`` resolves), and the pending autofill request, if any.
+    this.conditional = false;
+    this.ready = conditionalMediation().then((available) => { this.conditional = available; });
+    this.passkeyAbort = null;
+    this.conditionalChallenge = null;
   }
 
   // Shows the sign-in form with no flow behind it yet: the flow (POST /api/flows with body)
@@ -49,7 +64,13 @@ export class FlowUI {
     if (this.session) this.session.stop();
     this.session = null;
     this.flow = null;
-    this.render(unstarted());
+    // Passkey sign-in on: where the browser offers passkeys in the username field's autofill,
+    // the flow (and so its challenge) must exist before the person types, so it starts now
+    // (a reload resumes it); elsewhere a button starts it when pressed.
+    const [offers] = await Promise.all([service.signInOptions().catch(() => null), this.ready]);
+    const passkeys = Boolean(offers && offers.passkey_sign_in);
+    if (passkeys && this.conditional) { await this.start(body); return; }
+    this.render(unstarted(passkeys));
   }
 
   // Starts a flow at once (POST /api/flows with body) and follows it: an account flow, which
@@ -114,6 +135,7 @@ export class FlowUI {
 
   async send(event, form) {
     this.showError(null);
+    this.lastEvent = event.type;
     const controls = form ? [...form.querySelectorAll("button, input")] : [];
     controls.forEach((c) => { c.disabled = true; });
     if (form) form.setAttribute("aria-busy", "true");
@@ -156,6 +178,9 @@ export class FlowUI {
     const tries = left === undefined ? "" : ` ${plural(left, "attempt", "attempts")} left.`;
     switch (error.kind) {
       case "wrong-proof":
+        if (this.flow.state === "first_factor" && this.lastEvent === "submit_passkey") {
+          return `That passkey was not accepted.${tries}`;
+        }
         if (this.flow.state === "first_factor") return `The username or password is not right.${tries}`;
         if (this.flow.state === "webauthn_setup" || this.flow.state === "webauthn_verify") {
           return `That passkey was not accepted.${tries}`;
@@ -215,6 +240,7 @@ export class FlowUI {
   render(flow) {
     const previous = this.flow;
     this.flow = flow;
+    if (flow.state !== "first_factor") this.abortPasskey();
     document.body.dataset.state = flow.state;
     if (flow.id) document.body.dataset.flow = flow.id; else delete document.body.dataset.flow;
     if (flow.id && isTerminal(flow.state)) sessionStorage.removeItem(this.savedKey());
@@ -340,6 +366,63 @@ export class FlowUI {
       ...(remember && remember.checked ? { remember_device: true } : {}) }, form);
   }
 
+  // --- passkey sign-in (the first factor) ------------------------------------------------
+
+  // The "Sign in with a passkey" button: the browser's own passkey chooser (modal). The flow
+  // is started first if the page has none yet.
+  async passkeySignIn(form) {
+    this.showError(null);
+    if (!webauthnSupported()) { this.showError("This browser cannot use passkeys. Sign in with your password."); return; }
+    if (!this.session) {
+      try {
+        this.adopt(await service.flows.start(this.body || {}), { quiet: true });
+      } catch (error) { await this.failed(error); return; }
+    }
+    const offer = this.flow.challenge && this.flow.challenge.passkey;
+    if (!offer) { this.showError("Passkey sign-in is not available right now. Sign in with your password."); return; }
+    this.abortPasskey(); // a pending autofill request would block the modal one
+    let credential;
+    try {
+      credential = await credentialFor(offer.publicKey);
+    } catch (error) {
+      this.showError(error.name === "NotAllowedError"
+        ? "The passkey request was cancelled or timed out. You can try again, or sign in with your password."
+        : `The passkey did not answer (${error.message}).`);
+      return;
+    }
+    await this.send({ type: "submit_passkey", credential }, form);
+  }
+
+  // The username field's autofill: a conditional request for the flow's passkey challenge,
+  // pending while the form is shown; the person picks a passkey from the autofill list.
+  async armConditional(flow) {
+    const offer = flow.challenge && flow.challenge.passkey;
+    if (!this.conditional || !offer || flow.state !== "first_factor") return;
+    if (this.conditionalChallenge === offer.publicKey.challenge) return; // armed already
+    this.abortPasskey();
+    const controller = new AbortController();
+    this.passkeyAbort = controller;
+    this.conditionalChallenge = offer.publicKey.challenge;
+    document.body.dataset.passkeyAutofill = "armed";
+    let credential;
+    try {
+      credential = await credentialFor(offer.publicKey, { signal: controller.signal, mediation: "conditional" });
+    } catch {
+      return; // aborted (the flow moved on, or a new challenge came), or the browser gave up: the form stays
+    } finally {
+      if (this.passkeyAbort === controller) this.passkeyAbort = null;
+    }
+    if (controller.signal.aborted) return;
+    await this.send({ type: "submit_passkey", credential }, this.root.querySelector("form"));
+  }
+
+  abortPasskey() {
+    if (this.passkeyAbort) this.passkeyAbort.abort();
+    this.passkeyAbort = null;
+    this.conditionalChallenge = null;
+    delete document.body.dataset.passkeyAutofill;
+  }
+
   // Where this tab keeps the flow it follows (its id and flow token), per page, until it ends.
   // Where this tab keeps the flow it follows (a reload picks it up): per page, or the caller's.
   savedKey() { return this.options.savedKey || `mfa-flow.flow.${location.pathname}`; }
@@ -349,17 +432,20 @@ export class FlowUI {
 }
 
 // The sign-in form before its flow exists: what a new flow in first_factor allows.
-function unstarted() {
+function unstarted(passkeys = false) {
   const signUp = document.body.dataset.signUp === "on";
   return { id: null, state: "first_factor", version: 0, mode: null, factors: [], attempts_left: null, expires_at: null,
-    allowed_events: signUp ? ["submit_password", "submit_registration"] : ["submit_password"] };
+    allowed_events: ["submit_password", ...(signUp ? ["submit_registration"] : []), ...(passkeys ? ["submit_passkey"] : [])] };
 }
 
 // --- the views: each returns {title, lead, body, actions} ------------------------------------
 
 function credentialsView(flow) {
-  const username = el("input", { id: "username", name: "username", autocomplete: "username", required: true,
-    autocapitalize: "off", spellcheck: "false", value: this.username });
+  // Passkey sign-in: offered in the username field's autofill where the browser can, else by a button.
+  const passkeys = flow.allowed_events.includes("submit_passkey");
+  const autofill = passkeys && this.conditional && Boolean(flow.challenge && flow.challenge.passkey);
+  const username = el("input", { id: "username", name: "username", autocomplete: passkeys ? "username webauthn" : "username",
+    required: true, autocapitalize: "off", spellcheck: "false", value: this.username });
   const password = el("input", { id: "password", name: "password", type: "password",
     autocomplete: "current-password", required: true });
   const form = el("form", { novalidate: true },
@@ -381,6 +467,10 @@ function credentialsView(flow) {
   form.addEventListener("submit", (e) => { e.preventDefault(); submit("submit_password"); });
   const actions = flow.allowed_events.includes("submit_registration")
     ? [button("Create an account", () => submit("submit_registration"), { kind: "secondary" })] : [];
+  if (passkeys && !autofill) {
+    actions.unshift(button("Sign in with a passkey", () => this.passkeySignIn(form), { kind: "secondary" }));
+  }
+  if (autofill) setTimeout(() => this.armConditional(flow), 0); // once the field is on the page
   return { title: `Sign in to ${product}`, body: [form], actions };
 }
 

@@ -46,6 +46,7 @@ async function signInForApp(id) {
     views: { done: back, failed: back, expired: back, cancelled: back },
     onFinished: () => returnToApp(root, id, token, key, app),
   });
+  await ui.ready; // whether passkeys can be offered in the username field's autofill
   ui.adopt(session);
 }
 

@@ -26,6 +26,7 @@ async def test_configuration_is_validated(api):
     assert {k: v for k, v in config.items() if k != "adaptive"} == {
         "factors": ["totp", "backup_code"], "policy": "prompt_at_sign_in_and_sign_up",
         "trusted_devices": {"enabled": False, "days": 30},
+        "passkey_sign_in": {"enabled": False, "counts_as_mfa": False, "user_verification": "required"},
     }
 
 

@@ -992,6 +992,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/sign-in-options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What the sign-in page may offer before a flow exists (anyone)
+         * @description The sign-in page shows its form before any flow exists, so it asks here whether to offer passkeys (in the username field's autofill where the browser supports conditional mediation, else a "Sign in with a passkey" button) and sign-up. No secret, nothing about users.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the offers */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description passkey_sign_in.enabled of the MFA configuration */
+                            passkey_sign_in: boolean;
+                            /** @description submit_registration is allowed (MFA_FLOW_SIGN_UP) */
+                            sign_up: boolean;
+                        };
+                    };
+                };
+                503: components["responses"]["Problem"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/users": {
         parameters: {
             query?: never;
@@ -2576,7 +2621,7 @@ export interface components {
          * @description One event, by `type`. Any event may carry `expected_version` (or send `If-Match: "<version>"`);
          *     a mismatch answers 409.
          */
-        Event: components["schemas"]["SubmitPasswordEvent"] | components["schemas"]["SubmitRegistrationEvent"] | components["schemas"]["SelectFactorEvent"] | components["schemas"]["SubmitTotpEvent"] | components["schemas"]["SubmitWebauthnEvent"] | components["schemas"]["SubmitEmailCodeEvent"] | components["schemas"]["SendCodeEvent"] | components["schemas"]["SubmitSmsCodeEvent"] | components["schemas"]["SubmitBackupCodeEvent"] | components["schemas"]["AcknowledgeBackupCodesEvent"] | components["schemas"]["RegenerateBackupCodesEvent"] | components["schemas"]["AddFactorEvent"] | components["schemas"]["RemoveFactorEvent"] | components["schemas"]["RenameFactorEvent"] | components["schemas"]["SetMfaEnabledEvent"] | components["schemas"]["RevokeTrustedDevicesEvent"] | components["schemas"]["SkipEvent"] | components["schemas"]["SwitchFactorEvent"] | components["schemas"]["FinishEvent"] | components["schemas"]["CancelEvent"];
+        Event: components["schemas"]["SubmitPasswordEvent"] | components["schemas"]["SubmitRegistrationEvent"] | components["schemas"]["SubmitPasskeyEvent"] | components["schemas"]["SelectFactorEvent"] | components["schemas"]["SubmitTotpEvent"] | components["schemas"]["SubmitWebauthnEvent"] | components["schemas"]["SubmitEmailCodeEvent"] | components["schemas"]["SendCodeEvent"] | components["schemas"]["SubmitSmsCodeEvent"] | components["schemas"]["SubmitBackupCodeEvent"] | components["schemas"]["AcknowledgeBackupCodesEvent"] | components["schemas"]["RegenerateBackupCodesEvent"] | components["schemas"]["AddFactorEvent"] | components["schemas"]["RemoveFactorEvent"] | components["schemas"]["RenameFactorEvent"] | components["schemas"]["SetMfaEnabledEvent"] | components["schemas"]["RevokeTrustedDevicesEvent"] | components["schemas"]["SkipEvent"] | components["schemas"]["SwitchFactorEvent"] | components["schemas"]["FinishEvent"] | components["schemas"]["CancelEvent"];
         ExpectedVersion: number;
         /** @description In `manage`, end the account flow (`done`; its `result` has `amr` and no token). */
         FinishEvent: {
@@ -2589,15 +2634,19 @@ export interface components {
          * @description One sign-in attempt: where it stands and what the client may do next. `version` grows by one per transition and is the ETag.
          */
         Flow: {
-            allowed_events: ("submit_password" | "submit_registration" | "select_factor" | "submit_totp" | "submit_webauthn" | "submit_email_code" | "send_code" | "submit_sms_code" | "submit_backup_code" | "acknowledge_backup_codes" | "regenerate_backup_codes" | "add_factor" | "remove_factor" | "rename_factor" | "set_mfa_enabled" | "revoke_trusted_devices" | "skip" | "switch_factor" | "finish" | "cancel")[];
+            allowed_events: ("submit_password" | "submit_registration" | "submit_passkey" | "select_factor" | "submit_totp" | "submit_webauthn" | "submit_email_code" | "send_code" | "submit_sms_code" | "submit_backup_code" | "acknowledge_backup_codes" | "regenerate_backup_codes" | "add_factor" | "remove_factor" | "rename_factor" | "set_mfa_enabled" | "revoke_trusted_devices" | "skip" | "switch_factor" | "finish" | "cancel")[];
             attempts_left: number;
-            /** @description What the current state shows. totp_setup: secret, otpauth_uri, qr_svg; webauthn_setup / webauthn_verify: publicKey options in WebAuthn JSON; backup_codes: codes; email_code_* / sms_code_*: where the code went (masked), its delivery and when another may be asked for (never the code); manage: the user's factors (their ids for remove_factor and rename_factor) and the factors add_factor may set up. Secrets only to the flow-token holder; null otherwise. */
+            /** @description What the current state shows. totp_setup: secret, otpauth_uri, qr_svg; webauthn_setup / webauthn_verify: publicKey options in WebAuthn JSON; backup_codes: codes; email_code_* / sms_code_*: where the code went (masked), its delivery and when another may be asked for (never the code); manage: the user's factors (their ids for remove_factor and rename_factor) and the factors add_factor may set up; first_factor, with passkey sign-in on: passkey.publicKey, request options for a discoverable passkey (submit_passkey). Secrets only to the flow-token holder; null otherwise. */
             challenge: null | {
                 otpauth_uri: string;
                 qr_svg: string;
                 secret: string;
             } | {
                 publicKey: Record<string, never>;
+            } | {
+                passkey: {
+                    publicKey: Record<string, never>;
+                };
             } | {
                 codes: string[];
             } | {
@@ -2772,6 +2821,7 @@ export interface components {
         MfaConfig: {
             adaptive?: components["schemas"]["AdaptiveConfig"];
             factors: ("totp" | "webauthn" | "email_code" | "sms_code" | "backup_code")[];
+            passkey_sign_in?: components["schemas"]["PasskeySignInConfig"];
             /**
              * @description When to ask for a second factor (README, "Policies"). `user_controlled` is the older name of `prompt_at_sign_in_and_sign_up`: accepted on input, never shown (reads give the canonical name).
              * @enum {unknown}
@@ -2911,6 +2961,21 @@ export interface components {
             token_endpoint: string;
             userinfo_endpoint?: string;
         };
+        /** @description Passkey sign-in (docs, "Passkey sign-in"): a new sign-in flow's challenge in first_factor offers a discoverable passkey (`challenge.passkey.publicKey`, no allowCredentials) and `submit_passkey` is allowed there; the passkey's user handle names the user. Needs the webauthn factor enabled; with counts_as_mfa off, also a primary factor of another kind (422 otherwise). Left out of a PUT, it is off. */
+        PasskeySignInConfig: {
+            /**
+             * @description A passkey with user verification ends the sign-in on its own (amr hwk and user, acr mfa); otherwise (off, or no user verification) the flow goes on to a second factor of another kind.
+             * @default false
+             */
+            counts_as_mfa?: boolean;
+            /** @default false */
+            enabled: boolean;
+            /**
+             * @default required
+             * @enum {unknown}
+             */
+            user_verification?: "required" | "preferred";
+        };
         Problem: {
             /** @description with wrong-proof (422) */
             attempts_left?: number;
@@ -3029,6 +3094,14 @@ export interface components {
             remember_device?: boolean;
             /** @constant */
             type: "submit_email_code";
+        };
+        SubmitPasskeyEvent: {
+            /** @description The browser's PublicKeyCredential.toJSON() answering challenge.passkey.publicKey (a discoverable passkey: its userHandle names the user) */
+            credential: Record<string, never>;
+            device_token?: components["schemas"]["DeviceToken"];
+            expected_version?: components["schemas"]["ExpectedVersion"];
+            /** @constant */
+            type: "submit_passkey";
         };
         SubmitPasswordEvent: {
             device_token?: components["schemas"]["DeviceToken"];

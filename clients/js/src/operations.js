@@ -3,6 +3,7 @@
 // (a console in front of an older release leaves out what that release lacks).
 export const OPERATIONS = Object.freeze({
   "whoami": ["GET", "/api/whoami"],
+  "signInOptions": ["GET", "/api/sign-in-options"],
   "openapi": ["GET", "/openapi.json"],
   "jwks": ["GET", "/.well-known/jwks.json"],
   "openidConfiguration": ["GET", "/.well-known/openid-configuration"],

@@ -24,6 +24,7 @@ from . import (
     select_factor,
     set_mfa_enabled,
     skip,
+    submit_passkey,
     submit_password,
     submit_proof,
     submit_registration,
@@ -56,6 +57,8 @@ def handlers(rules: Rules) -> dict[str, Handler]:
     table = dict(CORE)
     for name in rules.machine.proof_event.values():
         table[name] = submit_proof.handle
+    for name in rules.machine.sign_in_events:
+        table[name] = submit_passkey.handle
     for factor in rules.registry:
         for name in factor.states.events:
             table.setdefault(name, factor_event.handle)

@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 from ...domain.machine import FactorStates
+from ...domain.passkey_sign_in import PasskeySignIn
 from ...domain.users import UserFactor
-from ..base import Factor, FactorContext, FlowView, JsonObject, Proof, event_schema
-from . import manage, setup, verify
+from ..base import Factor, FactorContext, FlowView, JsonObject, Proof, SignIn, event_schema
+from . import manage, setup, sign_in, verify
 
 
 class Webauthn(Factor):
     name = "webauthn"
     amr = "hwk"
     states = FactorStates(name="webauthn", primary=True, proof_event="submit_webauthn",
-                          setup_state="webauthn_setup", verify_state="webauthn_verify")
+                          setup_state="webauthn_setup", verify_state="webauthn_verify",
+                          sign_in_event="submit_passkey")
     schemas = {
         "SubmitWebauthnEvent": event_schema(
             "submit_webauthn",
             {"credential": {"type": "object", "description": "The browser's PublicKeyCredential.toJSON()"}},
+            ("credential",),
+        ),
+        "SubmitPasskeyEvent": event_schema(
+            "submit_passkey",
+            {"credential": {"type": "object",
+                            "description": "The browser's PublicKeyCredential.toJSON() answering"
+                                           " challenge.passkey.publicKey (a discoverable passkey: its userHandle"
+                                           " names the user)"},
+             "device_token": {"$ref": "#/components/schemas/DeviceToken"}},
             ("credential",),
         ),
     }
@@ -32,6 +43,16 @@ class Webauthn(Factor):
 
     async def finish_verify(self, ctx: FactorContext, event: JsonObject) -> Proof:
         return await verify.finish(ctx, event["credential"])
+
+    def offer_sign_in(self, ctx: FactorContext, setting: PasskeySignIn) -> None:
+        sign_in.offer(ctx, setting)
+
+    async def finish_sign_in(self, ctx: FactorContext, event: JsonObject, setting: PasskeySignIn) -> SignIn:
+        return await sign_in.finish(ctx, event["credential"], setting)
+
+    def sign_in_challenge(self, view: FlowView) -> JsonObject | None:
+        options = sign_in.offered(view.flow.stage)
+        return {"passkey": {"publicKey": options}} if options else None
 
     def challenge(self, view: FlowView) -> JsonObject | None:
         public_key = view.flow.stage.get("publicKey")

@@ -31,6 +31,8 @@ async def enter(ctx: FactorContext) -> None:
     user = ctx.the_user
     handle = await ctx.uow.webauthn.user_handle(user.id)
     existing = await ctx.uow.webauthn.for_user(user.id)
+    # With passkey sign-in on, a new passkey must be discoverable (it names its user at sign-in).
+    signs_in = (await ctx.uow.passkey_sign_in.get()).enabled
     options = generate_registration_options(
         rp_id=ctx.settings.rp_id,
         rp_name=ctx.settings.rp_name,
@@ -39,7 +41,7 @@ async def enter(ctx: FactorContext) -> None:
         timeout=TIMEOUT_MS,
         attestation=AttestationConveyancePreference.NONE,
         authenticator_selection=AuthenticatorSelectionCriteria(
-            resident_key=ResidentKeyRequirement.PREFERRED,
+            resident_key=ResidentKeyRequirement.REQUIRED if signs_in else ResidentKeyRequirement.PREFERRED,
             user_verification=UserVerificationRequirement.PREFERRED,
         ),
         exclude_credentials=[descriptor(c.credential_id, c.transports) for c in existing],

@@ -157,6 +157,31 @@ def test_cursors_order_as_pairs_of_integers():
     assert format_cursor(parse_cursor("7421-1033")) == "7421-1033"
 
 
+PASSKEY_THEN_TOTP = [
+    Step("submit_passkey", "credentials_wrong", "first_factor", {"factor": "webauthn", "unknown_credential": True}),
+    Step("submit_passkey", "credentials_ok", "factor_selection", {"rule": "verify.choose", "factor": "webauthn"}),
+    Step("select_factor", "factor_offered", "totp_verify", {"factor": "totp"}),
+    Step("submit_totp", "proof_ok", "done", {"rule": "done.verified", "factor": "totp"}),
+]
+
+
+def test_passkey_sign_ins_replay_and_the_passkey_is_never_their_second_step():
+    rows, heads = log_of([PASSKEY_THEN_TOTP, [Step("submit_passkey", "credentials_ok", "done",
+                                                    {"rule": "done.passkey_mfa", "factor": "webauthn"})]])
+    report = verify(rows, heads)
+    assert report.ok, report.summary()
+    # Straight from a passkey to a passkey's verification is no edge of the table ...
+    flow = new_flow()
+    row = take(flow, Step("submit_passkey", "credentials_ok", "totp_verify"), "user", T0)
+    forged = {**row.__dict__, "to_state": "webauthn_verify", "at": iso(row.at), "cursor": "1-1"}
+    forged["hash"] = row_hash(forged)
+    assert "not an edge of the machine" in verify([forged]).first.problem
+    # ... and through the selection it is a finding of its own.
+    steps = PASSKEY_THEN_TOTP[1:2] + [Step("select_factor", "factor_offered", "webauthn_verify", {"factor": "webauthn"})]
+    rows, heads = log_of([steps])
+    assert "cannot be its second step too" in verify(rows, heads).first.problem
+
+
 def adaptive_first_step(rule: str, to_state: str, fired: list[dict]) -> Step:
     assessment = {"evaluated": ["new_country", "failure_burst"], "fired": fired, "missing": []}
     return Step("submit_password", "credentials_ok", to_state, {"rule": rule, "adaptive": assessment})

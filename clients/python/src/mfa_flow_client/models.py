@@ -136,14 +136,22 @@ class Flow3(TypedDict):
     publicKey: dict[str, Any]
 
 
-Flow4Code: TypeAlias = str
+class Flow4Passkey(TypedDict):
+    publicKey: dict[str, Any]
 
 
 class Flow4(TypedDict):
-    codes: list[Flow4Code]
+    passkey: Flow4Passkey
 
 
-class Flow5Factor(TypedDict):
+Flow5Code: TypeAlias = str
+
+
+class Flow5(TypedDict):
+    codes: list[Flow5Code]
+
+
+class Flow6Factor(TypedDict):
     aaguid: NotRequired[str | None]
     created_at: str
     email: NotRequired[str]
@@ -155,15 +163,15 @@ class Flow5Factor(TypedDict):
     type: str
 
 
-class Flow5(TypedDict):
+class Flow6(TypedDict):
     addable_factors: list[str]
-    factors: list[Flow5Factor]
+    factors: list[Flow6Factor]
     mfa_enabled: bool
     opt_out_allowed: bool
     trusted_devices: int
 
 
-class Flow6(TypedDict):
+class Flow7(TypedDict):
     channel: Literal["email", "sms"]
     code_length: Literal[6]
     delivery: Literal["queued", "sent", "failed"] | None
@@ -210,6 +218,7 @@ class Flow(TypedDict):
         Literal[
             "submit_password",
             "submit_registration",
+            "submit_passkey",
             "select_factor",
             "submit_totp",
             "submit_webauthn",
@@ -231,7 +240,7 @@ class Flow(TypedDict):
         ]
     ]
     attempts_left: int
-    challenge: Flow2 | Flow3 | Flow4 | Flow5 | Flow6 | None
+    challenge: Flow2 | Flow3 | Flow4 | Flow5 | Flow6 | Flow7 | None
     created_at: str
     expires_at: str
     factors: list[Literal["totp", "webauthn", "email_code", "sms_code", "backup_code"]]
@@ -398,6 +407,12 @@ class OpenIdConfiguration(TypedDict):
     userinfo_endpoint: NotRequired[str]
 
 
+class PasskeySignInConfig(TypedDict):
+    counts_as_mfa: NotRequired[bool]
+    enabled: bool
+    user_verification: NotRequired[Literal["required", "preferred"]]
+
+
 class Problem(TypedDict):
     attempts_left: NotRequired[int]
     detail: str
@@ -498,6 +513,13 @@ class SubmitEmailCodeEvent(TypedDict):
     expected_version: NotRequired[ExpectedVersion]
     remember_device: NotRequired[bool]
     type: Literal["submit_email_code"]
+
+
+class SubmitPasskeyEvent(TypedDict):
+    credential: dict[str, Any]
+    device_token: NotRequired[DeviceToken]
+    expected_version: NotRequired[ExpectedVersion]
+    type: Literal["submit_passkey"]
 
 
 class SubmitPasswordEvent(TypedDict):
@@ -742,6 +764,7 @@ class CreateFlow(TypedDict):
 Event: TypeAlias = (
     SubmitPasswordEvent
     | SubmitRegistrationEvent
+    | SubmitPasskeyEvent
     | SelectFactorEvent
     | SubmitTotpEvent
     | SubmitWebauthnEvent
@@ -778,6 +801,7 @@ class LiveEventMessage(TypedDict):
 class MfaConfig(TypedDict):
     adaptive: NotRequired[AdaptiveConfig]
     factors: list[Literal["totp", "webauthn", "email_code", "sms_code", "backup_code"]]
+    passkey_sign_in: NotRequired[PasskeySignInConfig]
     policy: Literal[
         "mandatory",
         "prompt_at_sign_in_and_sign_up",

@@ -156,6 +156,9 @@ export class MfaFlowClient {
   /** Which key this client holds: {"role": "admin" | "auditor" | …}. */
   whoami() { return this.call("whoami"); }
 
+  /** What a sign-in page may offer before a flow exists: {passkey_sign_in, sign_up}. */
+  signInOptions() { return this.call("signInOptions", {}, { token: null }); }
+
   /** The OpenAPI document the service serves (what this server offers). */
   async openapi() {
     this.document = await this.call("openapi", {}, { token: null });
