@@ -499,6 +499,7 @@ export interface paths {
                         "text/event-stream": string;
                     };
                 };
+                400: components["responses"]["Problem"];
                 401: components["responses"]["Problem"];
                 403: components["responses"]["Problem"];
             };
@@ -673,6 +674,7 @@ export interface paths {
                     };
                     content?: never;
                 };
+                400: components["responses"]["Problem"];
                 401: components["responses"]["Problem"];
                 403: components["responses"]["Problem"];
                 404: components["responses"]["Problem"];
@@ -763,6 +765,7 @@ export interface paths {
                     };
                     content?: never;
                 };
+                400: components["responses"]["Problem"];
                 426: components["responses"]["Problem"];
             };
         };
@@ -1971,7 +1974,7 @@ export interface paths {
         };
         /**
          * Prometheus metrics
-         * @description Open to anyone unless MFA_FLOW_METRICS_KEY is set; then that key, and no other, as a Bearer token (401 otherwise). The worker's metrics port answers the same way.
+         * @description Never open: MFA_FLOW_METRICS_KEY as a Bearer token when it is set (and no other key), else the admin or the auditor key (401 otherwise). The gauges read from the database (flows by state, deliveries by status, the audit tree) are read at most every MFA_FLOW_METRICS_REFRESH seconds (15) per process; scrapes in between show the last read (`mfa_flow_gauges_read_timestamp_seconds`). The worker's metrics port answers the same way.
          */
         get: {
             parameters: {
