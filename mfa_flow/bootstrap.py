@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from . import local_keys
+from . import local_keys, startup
 from .app.audit import AuditService
 from .app.audit_keeper import AuditKeeper
 from .app.flows import FlowService
@@ -28,7 +28,9 @@ from .store.migrate import migrate
 def load_settings(keys: bool = True, **overrides: Any) -> Settings:
     """The process's settings: the environment, generated local keys (when ``keys`` and the
     environment gives none), then the command line's ``overrides``."""
-    generated = local_keys.ensure(data_dir_from_env()) if keys else {}
+    data_dir = data_dir_from_env()
+    with startup.data_folder(data_dir):
+        generated = local_keys.ensure(data_dir) if keys else {}
     return Settings.from_env(keys=generated, **overrides)
 
 
@@ -38,7 +40,8 @@ def database_url(settings: Settings) -> str:
         return settings.database_url
     from .store.db import embedded_url  # only without DATABASE_URL: it starts pgserver
 
-    return embedded_url(settings.data_dir)
+    with startup.data_folder(settings.data_dir):
+        return embedded_url(settings.data_dir)
 
 
 def registry() -> Registry:

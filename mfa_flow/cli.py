@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import sys
+import textwrap
 import time
+import traceback
 from datetime import UTC
 from pathlib import Path
 from typing import Any, Awaitable, Callable
@@ -44,15 +47,53 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     settings = bootstrap.load_settings()
     url = bootstrap.database_url(settings)
-    print(f"mfa-flow {__version__} worker: webhook delivery and expiry sweeps", file=sys.stderr)
     loops.run(bootstrap.run_worker(settings, url, args.metrics_port), settings.event_loop)
     return 0
 
 
 def cmd_machine(args: argparse.Namespace) -> int:
     machine = bootstrap.registry().machine
-    print({"text": machine.text, "mermaid": machine.mermaid, "dot": machine.dot}[args.format](), end="")
+    if args.format == "text":
+        width = None if args.wide else args.width or (shutil.get_terminal_size().columns if sys.stdout.isatty() else None)
+        print(fitted_table(machine, width), end="")
+        return 0
+    print({"mermaid": machine.mermaid, "dot": machine.dot}[args.format](), end="")
     return 0
+
+
+def fitted_table(machine: Any, width: int | None) -> str:
+    """The machine's table in ``width`` columns (None: one line per row, however long). The
+    lists of states wrap inside their columns; on a terminal too narrow for four columns each
+    row becomes a block of labelled lines."""
+    text = machine.text()
+    if width is None or max(map(len, text.splitlines())) <= width:
+        return str(text)
+    rows = [("event", "from", "guard", "to")] + [
+        (event, ", ".join(sources), guard, ", ".join(destinations)) for event, sources, guard, destinations in machine.table
+    ]
+    event_w, guard_w = (max(len(row[i]) for row in rows) for i in (0, 2))
+    room = width - event_w - guard_w - 6  # what the two lists of states share, two spaces apart
+    longest_state = max(len(state) for row in rows[1:] for i in (1, 3) for state in row[i].split(", "))
+    from_w = min(max(len(row[1]) for row in rows), room // 2)
+    to_w = room - from_w
+    if min(from_w, to_w) <= longest_state:  # too narrow for four columns: a block per row
+        blocks = []
+        for event, sources, guard, destinations in rows[1:]:
+            lines = [textwrap.fill(f"{event} [{guard}]", width, subsequent_indent="    ")]
+            for label, states in (("from", sources), ("to", destinations)):
+                lines.append(textwrap.fill(states, width, initial_indent=f"  {label:<4}  ", subsequent_indent=" " * 8,
+                                           break_on_hyphens=False))
+            blocks.append("\n".join(lines))
+        return "\n".join(blocks) + "\n"
+    out = []
+    for event, sources, guard, destinations in rows:
+        left = textwrap.wrap(sources, from_w, break_on_hyphens=False) or [""]
+        right = textwrap.wrap(destinations, to_w, break_on_hyphens=False) or [""]
+        for i in range(max(len(left), len(right))):
+            cells = (event if i == 0 else "", left[i] if i < len(left) else "", guard if i == 0 else "",
+                     right[i] if i < len(right) else "")
+            out.append(f"{cells[0]:<{event_w}}  {cells[1]:<{from_w}}  {cells[2]:<{guard_w}}  {cells[3]}".rstrip())
+    return "\n".join(out) + "\n"
 
 
 def _with_services(work: Callable[[bootstrap.Services], Awaitable[Any]]) -> Any:
@@ -267,7 +308,8 @@ def cmd_keys_remove(args) -> int:
 def _group(commands, name: str, help: str, description: str):
     """A command with subcommands (``mfa-flow audit verify``); returns its subparsers."""
     group = commands.add_parser(name, help=help, description=description)
-    return group.add_subparsers(dest=f"{name}_command", required=True, metavar="SUBCOMMAND")
+    group.set_defaults(group_parser=group, run=None)  # alone, it lists its subcommands
+    return group.add_subparsers(dest=f"{name}_command", metavar="SUBCOMMAND", title="subcommands")
 
 
 def _audit_commands(commands) -> None:
@@ -372,16 +414,31 @@ def _keys_commands(commands) -> None:
         commands,
         "keys",
         "manage the keys that sign result tokens and checkpoints",
-        "Ed25519 signing keys, stored in the database (private halves encrypted with "
-        "MFA_FLOW_SECRET_KEY) and published at /.well-known/jwks.json.",
+        "The keys that sign result tokens, ID tokens and audit checkpoints (RSA, P-256 and Ed25519), stored in "
+        "the database (private halves encrypted with MFA_FLOW_SECRET_KEY) and published at "
+        "/.well-known/jwks.json.",
     )
-    sub.add_parser("list", help="list keys and their status").set_defaults(run=cmd_keys_list)
+    sub.add_parser(
+        "list",
+        help="list keys and their status",
+        description="List every signing key: its key id (kid), status (active: signs now; retired: published "
+        "until the tokens it signed expire; removed: withdrawn), type and since when.",
+    ).set_defaults(run=cmd_keys_list)
     sub.add_parser(
         "rotate",
         help="add a new signing key of each type (RSA, P-256, Ed25519); the old ones stay published until"
              " their tokens expire",
+        description="Add a new signing key of each type (RSA, P-256, Ed25519) and sign with it from now on. "
+        "The keys it replaces are retired: they stay in the JWKS until the result tokens and ID tokens they "
+        "signed have expired, so nothing already issued stops verifying. Rotate on a schedule, or after a staff "
+        "change.",
     ).set_defaults(run=cmd_keys_rotate)
-    remove = sub.add_parser("remove", help="withdraw a key at once (a suspected leak)")
+    remove = sub.add_parser(
+        "remove",
+        help="withdraw a key at once (a suspected leak)",
+        description="Withdraw one key at once: it is no longer published, and every token it signed stops "
+        "verifying now. For a key that may have leaked; run 'keys rotate' first when it is the active one.",
+    )
     # Key ids are RFC 7638 thumbprints in base64url, so one may start with "-": argparse then
     # reads it as an option unless it follows "--".
     remove.add_argument("kid", help='the key id from "keys list"; write -- before an id that starts with -')
@@ -393,9 +450,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mfa-flow",
         description="Multi-factor sign-in as an explicit, replayable state machine. "
         "Configuration comes from the environment (DATABASE_URL, MFA_FLOW_*); see the README.",
+        epilog="Start with 'mfa-flow serve' (or scripts/serve). 'mfa-flow COMMAND --help' describes a command.",
     )
     parser.add_argument("--version", action="version", version=f"mfa-flow {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--debug", action="store_true", help="on a start-up failure, print the traceback too")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
 
     serve = commands.add_parser(
         "serve",
@@ -444,16 +503,64 @@ def build_parser() -> argparse.ArgumentParser:
     )
     machine.add_argument("--format", choices=("text", "mermaid", "dot"), default="text",
                          help="text (default), mermaid (a Mermaid stateDiagram) or dot (Graphviz)")
+    machine.add_argument("--wide", action="store_true",
+                         help="text: one line per row, however wide (the default when the output is not a terminal)")
+    machine.add_argument("--width", type=int, metavar="COLUMNS",
+                         help="text: wrap the lists of states to fit this many columns (default: the terminal's width)")
     machine.set_defaults(run=cmd_machine)
     _audit_commands(commands)
     _keys_commands(commands)
+    _everywhere(parser, "--debug", action="store_true", default=argparse.SUPPRESS,
+                help="on a start-up failure, print the traceback too")
     return parser
+
+
+def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The parsers of a parser's subcommands, by name."""
+    found: dict[str, argparse.ArgumentParser] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            found.update(action.choices)
+    return found
+
+
+def _everywhere(parser: argparse.ArgumentParser, *names: str, **options: Any) -> None:
+    """An option every command and subcommand takes (``mfa-flow serve --debug`` as well as
+    ``mfa-flow --debug serve``); SUPPRESS keeps a subcommand from overriding the top's value."""
+    for sub in subcommands(parser).values():
+        sub.add_argument(*names, **options)
+        _everywhere(sub, *names, **options)
 
 
 def main(argv: list[str] | None = None) -> int:
     logs.configure()
-    args = build_parser().parse_args(argv)
-    return args.run(args)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # ``mfa-flow`` alone: the commands, not an argparse error
+        parser.print_help()
+        return 0
+    if getattr(args, "run", None) is None:  # ``mfa-flow keys``: that group's subcommands
+        args.group_parser.print_help()
+        return 0
+    try:
+        return int(args.run(args))
+    except SystemExit as exc:
+        # Settings and start-up failures (``startup.StartupFailure``) are one line on stderr:
+        # ``--debug`` adds the traceback of what caused them.
+        if args.debug and exc.__cause__ is not None:
+            traceback.print_exception(exc.__cause__)
+        if isinstance(exc.code, str):
+            print(f"mfa-flow {_command_name(args)}: {exc.code}", file=sys.stderr)
+            return 1
+        raise
+    except KeyboardInterrupt:  # Ctrl-C in a command without a handler of its own
+        print(f"mfa-flow {_command_name(args)}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _command_name(args: argparse.Namespace) -> str:
+    sub = getattr(args, f"{args.command}_command", None)
+    return f"{args.command} {sub}" if sub else args.command
 
 
 if __name__ == "__main__":

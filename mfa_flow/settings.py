@@ -10,10 +10,13 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from . import logs
 from .passwords import profiles
 
 
@@ -101,8 +104,85 @@ def _colour(name: str, default: str) -> str:
     return raw
 
 
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = (_env(name, default) or default).strip().lower()
+    if raw not in choices:
+        raise SystemExit(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return raw
+
+
+def _database_url(name: str) -> str | None:
+    """A PostgreSQL URL, or None (an embedded PostgreSQL): another scheme is one line at start."""
+    raw = _env(name)
+    if raw is not None:
+        scheme = raw.partition("://")[0].lower() if "://" in raw else ""
+        if scheme not in ("postgresql", "postgres"):
+            shown = f"a {scheme}:// URL" if scheme else repr(raw.split("@")[-1])  # never the password
+            raise SystemExit(f"{name} must be a PostgreSQL URL (postgresql://USER:PASSWORD@HOST:PORT/DATABASE), not"
+                             f" {shown}; mfa-flow runs on PostgreSQL only (leave it unset for an embedded one)")
+    return raw
+
+
+def _origins(name: str, raw: str) -> tuple[str, ...]:
+    """Comma-separated web origins (scheme://host[:port]), as a browser names the page's."""
+    origins = tuple(o.strip() for o in raw.split(",") if o.strip())
+    for origin in origins:
+        try:
+            parts = urlsplit(origin)
+            parts.port  # noqa: B018  (raises on a port that is not a number)
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") \
+                or parts.query or parts.fragment or parts.username:
+            raise SystemExit(f"{name} must be comma-separated origins such as https://login.example.com or"
+                             f" http://localhost:8080 (scheme, host and port only), not {origin!r}")
+    if not origins:
+        raise SystemExit(f"{name} must name at least one origin, such as https://login.example.com")
+    return origins
+
+
+def local_origin(port: int) -> str:
+    """The origin of the pages on this machine: ``localhost`` (an IP address such as 127.0.0.1
+    cannot be a WebAuthn RP ID, so passkeys work only at a name) and the port served."""
+    return f"http://localhost:{port}"
+
+
+def _rp_id(name: str, raw: str | None, origins: tuple[str, ...]) -> str:
+    """The WebAuthn RP ID: given, or the first origin's host. A page can use passkeys only when
+    its host is the RP ID or ends with "." and the RP ID, so one that fits no origin is refused."""
+    hosts = [urlsplit(origin).hostname or "" for origin in origins]
+    if raw is None:  # an origin at an IP address has no RP ID that works: the pages say so (no passkeys)
+        return hosts[0]
+    rp_id = raw.strip().lower()
+    if "://" in rp_id or ":" in rp_id or "/" in rp_id or _is_ip(rp_id):
+        raise SystemExit(f"{name} must be a host name such as login.example.com (no scheme, port or IP address: a"
+                         f" passkey cannot be bound to an IP address), not {rp_id!r}")
+    if not any(host == rp_id or host.endswith("." + rp_id) for host in hosts):
+        raise SystemExit(f"{name} ({rp_id!r}) fits none of MFA_FLOW_ORIGIN ({', '.join(origins)}): a page can use"
+                         f" passkeys only when its host is the RP ID or ends with .{rp_id}; set MFA_FLOW_RP_ID to"
+                         f" {hosts[0]!r} or MFA_FLOW_ORIGIN to the address people open")
+    return rp_id
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 def _flag(name: str) -> bool:
     return (_env(name, "") or "").lower() in ("1", "true", "yes", "on")
+
+
+LOG_FORMATS = logs.FORMATS  # console, json
+LOG_LEVELS = logs.LEVELS  # debug, info, warning, error
+
+
+def default_log_format() -> str:
+    """Readable lines for a person at a terminal, JSON for whatever collects the logs."""
+    return "console" if sys.stderr.isatty() else "json"
 
 
 # The result token's algorithms (``tokens.KEY_TYPE_OF_ALG``), the default first.
@@ -123,6 +203,7 @@ class Settings:
     issuer: str = "mfa-flow"
     rp_id: str = "localhost"
     rp_name: str = "mfa-flow"
+    # Where people open the pages (WebAuthn checks it): MFA_FLOW_ORIGIN, or http://localhost:<port>.
     origins: tuple[str, ...] = ("http://localhost:8080",)
     max_attempts: int = 5
     lockout_threshold: int = 10
@@ -185,6 +266,10 @@ class Settings:
     # What the web pages (sign-in, account, console) call the product, and their accent colour.
     product_name: str = "mfa-flow"
     accent_color: str = "#0a66d8"
+    # Logs: "console" (readable lines) or "json" (one object a line); by default console when
+    # stderr is a terminal, json otherwise. The least level logged: debug, info, warning, error.
+    log_format: str = "json"
+    log_level: str = "info"
     schemas_dir: Path = field(default_factory=lambda: Path(__file__).resolve().parent.parent / "schemas")
 
     @property
@@ -198,7 +283,7 @@ class Settings:
         secret_key when generated), then ``overrides`` (from the command line)."""
         issuer = _env("MFA_FLOW_ISSUER", "mfa-flow") or "mfa-flow"
         values: dict[str, Any] = dict(
-            database_url=_env("DATABASE_URL"),
+            database_url=_database_url("DATABASE_URL"),
             data_dir=data_dir_from_env(),
             host=_env("MFA_FLOW_HOST", "127.0.0.1"),
             port=_int("MFA_FLOW_PORT", 8080),
@@ -208,10 +293,7 @@ class Settings:
             flow_ttl=_int("MFA_FLOW_FLOW_TTL", 600),
             sign_up=_flag("MFA_FLOW_SIGN_UP"),
             issuer=issuer,
-            rp_id=_env("MFA_FLOW_RP_ID", "localhost"),
             rp_name=_env("MFA_FLOW_RP_NAME", "mfa-flow"),
-            origins=tuple(o.strip() for o in (_env("MFA_FLOW_ORIGIN", "http://localhost:8080") or "").split(",")
-                          if o.strip()),
             max_attempts=_int("MFA_FLOW_MAX_ATTEMPTS", 5),
             lockout_threshold=_int("MFA_FLOW_LOCKOUT_THRESHOLD", 10),
             lockout_seconds=_int("MFA_FLOW_LOCKOUT_SECONDS", 900),
@@ -254,6 +336,8 @@ class Settings:
             workers=_int("MFA_FLOW_WORKERS", 1),
             product_name=(_env("MFA_FLOW_PRODUCT_NAME", issuer) or issuer).strip(),
             accent_color=_colour("MFA_FLOW_ACCENT_COLOR", "#0a66d8"),
+            log_format=_choice("MFA_FLOW_LOG_FORMAT", default_log_format(), LOG_FORMATS),
+            log_level=_choice("MFA_FLOW_LOG_LEVEL", "info", LOG_LEVELS),
         )
         for name, seconds in (("MFA_FLOW_BODY_TIMEOUT", values["body_timeout"]),
                               ("MFA_FLOW_METRICS_REFRESH", values["metrics_refresh"]),
@@ -298,6 +382,12 @@ class Settings:
             values["schemas_dir"] = Path(_env("MFA_FLOW_SCHEMAS_DIR") or "")
         values.update({k: v for k, v in (keys or {}).items() if v})
         values.update({k: v for k, v in overrides.items() if v is not None})
+        if not 1 <= values["port"] <= 65535:
+            raise SystemExit(f"the port (MFA_FLOW_PORT, --port) must be from 1 to 65535, not {values['port']}")
+        # Passkeys work at the address the pages are opened at: by default the port served on
+        # localhost, the address ``serve`` prints (``local_origin``).
+        values["origins"] = _origins("MFA_FLOW_ORIGIN", _env("MFA_FLOW_ORIGIN") or local_origin(values["port"]))
+        values["rp_id"] = _rp_id("MFA_FLOW_RP_ID", _env("MFA_FLOW_RP_ID"), values["origins"])
         if values["workers"] < 1:
             raise SystemExit(f"the number of serve workers (MFA_FLOW_WORKERS, --workers) must be at least 1, not"
                              f" {values['workers']}")

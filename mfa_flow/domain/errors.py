@@ -58,6 +58,17 @@ class WrongProof(DomainError):
         super().__init__(detail, attempts_left=attempts_left, state=state)
 
 
+class WrongAddress(DomainError):
+    """A passkey answered at a web address the service's settings do not name (another origin
+    or RP ID): the operator's settings to change (``setting``), not a wrong proof, so no attempt
+    is counted and nothing is recorded."""
+
+    default_kind = "passkey-address-mismatch"
+
+    def __init__(self, detail: str, *, setting: str, **facts: Any) -> None:
+        super().__init__(detail, setting=setting, **facts)
+
+
 class UserLocked(DomainError):
     default_kind = "user-locked"
 

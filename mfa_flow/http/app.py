@@ -6,12 +6,11 @@ import asyncio
 import contextlib
 import os
 import signal
-import sys
 from typing import TYPE_CHECKING, AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from .. import __version__, logs, loops
+from .. import __version__, logs, loops, startup
 from ..app.audit_keeper import IDLE_SECONDS
 from ..app.flows import FlowService
 from ..factors.registry import Registry
@@ -136,15 +135,25 @@ def run(app: web.Application, settings: Settings, reuse_port: bool = False) -> N
         loop.add_signal_handler(signal.SIGINT, stop)
 
     app.on_startup.append(handle_signals)
-    ready = (f"mfa-flow {__version__} listening on http://{settings.host}:{settings.port} (pid {os.getpid()},"
-             f" {loops.chosen(settings.event_loop)}; Ctrl-C stops it)")
+    loop_name = loops.chosen(settings.event_loop)
+    urls = page_urls(settings)
+
+    def announce() -> None:
+        log.info(f"mfa-flow {__version__} ready at {urls['url']} (Ctrl-C stops it)", **urls,
+                 listening=f"{settings.host}:{settings.port}", pid=os.getpid(), loop=loop_name)
+
     loop = loops.factory(settings.event_loop)()
     asyncio.set_event_loop(loop)
-    main = loop.create_task(_serve(app, settings, reuse_port, ready))
+    main = loop.create_task(_serve(app, settings, reuse_port, announce))
     try:
         loop.run_until_complete(main)
     except (web.GracefulExit, KeyboardInterrupt):
         pass
+    except OSError as exc:  # the port cannot be had: one line that says what to do
+        failure = startup.bind_failure(settings.host, settings.port, exc)
+        if failure is None:
+            raise
+        raise failure from exc
     finally:
         try:
             if not main.done():
@@ -158,16 +167,24 @@ def run(app: web.Application, settings: Settings, reuse_port: bool = False) -> N
             loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
+    log.info("mfa-flow stopped", pid=os.getpid())
 
 
-async def _serve(app: web.Application, settings: Settings, reuse_port: bool, ready: str) -> None:
+def page_urls(settings: Settings) -> dict[str, str]:
+    """Where people open the pages: the first of MFA_FLOW_ORIGIN, by default http://localhost:<port>
+    (the address passkeys work at), and the console, account page and API reference under it."""
+    base = settings.origins[0].rstrip("/")
+    return {"url": base + "/", "console": base + "/console", "account": base + "/account", "docs": base + "/docs"}
+
+
+async def _serve(app: web.Application, settings: Settings, reuse_port: bool, announce: Callable[[], None]) -> None:
     """``web.run_app``'s work, with the connections guarded (``connections.py``). No access log:
     it would print query strings (?token= carries a flow token), and costs time."""
     runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=8.0, keepalive_timeout=75.0)
     await runner.setup()
     try:
         await GuardedSite(runner, settings.host, settings.port, app["connection_limits"], reuse_port).start()
-        print(ready, file=sys.stderr)  # once the socket is bound and start-up (migrations, keys) is done
+        announce()  # once the socket is bound and start-up (migrations, keys) is done
         await asyncio.Event().wait()  # until SIGTERM or SIGINT (GracefulExit) cancels this task
     finally:
         await runner.cleanup()

@@ -94,7 +94,9 @@ async def metrics_text(request):
 
 
 async def openapi(request):
-    return web.json_response(request.app["openapi"])
+    """The API's description, public and the same for everyone: readable from any origin (an
+    online viewer, a code generator in a browser), with no credentials (``*`` never sends them)."""
+    return web.json_response(request.app["openapi"], headers={"Access-Control-Allow-Origin": "*"})
 
 
 def routes() -> list[web.RouteDef]:

@@ -1,4 +1,5 @@
-"""The web pages: sign-in at ``/``, the account page at ``/account``, the console at ``/console``.
+"""The web pages: sign-in at ``/``, the account page at ``/account``, the console at ``/console``,
+the API reference at ``/docs`` (the served OpenAPI document drawn by a vendored Swagger UI).
 
 Static HTML, CSS and JavaScript from ``mfa_flow/web`` (no build step, nothing fetched from
 elsewhere) over the public API. The HTML is rendered once per process with the product's name
@@ -24,7 +25,7 @@ from ..settings import Settings
 from .problems import not_found
 
 WEB = Path(__file__).resolve().parent.parent / "web"
-PAGES = {"/": "index.html", "/account": "account.html", "/console": "console.html"}
+PAGES = {"/": "index.html", "/account": "account.html", "/console": "console.html", "/docs": "docs.html"}
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 MEDIA_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".html": "text/html"}

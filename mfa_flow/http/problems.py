@@ -53,6 +53,7 @@ _STATUS: dict[type[errors.DomainError], tuple[int, str]] = {
     errors.NotFound: (404, "Not found"),
     errors.RuleBroken: (422, "Request breaks a rule"),
     errors.WrongProof: (422, "Wrong proof"),
+    errors.WrongAddress: (422, "Passkey used at another address"),
     errors.WebhookUrlRefused: (422, "Webhook URL refused"),
     errors.Conflict: (409, "Conflict"),
     errors.UserLocked: (429, "Too many failed attempts"),

@@ -102,7 +102,8 @@ function askForKey(message) {
     el("p", { class: "hint" }, "Kept in this tab only, until you close it or sign out. The auditor key opens a read-only view."),
     el("p", { class: "hint" }, "Trying it out locally? The first start wrote both keys into the data folder: ",
       el("code", {}, ".mfa-flow/admin.key"), " and ", el("code", {}, "auditor.key"), "."),
-    el("button", { type: "submit", class: "primary" }, "Open the console"));
+    el("button", { type: "submit", class: "primary" }, "Open the console"),
+    el("p", { class: "hint" }, "The API these pages use is described in the ", el("a", { href: "/docs" }, "API reference"), "."));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     key = input.value.trim();

@@ -358,7 +358,9 @@ export class FlowUI {
         ? "The passkey request was cancelled or timed out. You can try again."
         : error.name === "InvalidStateError"
           ? "This device already has a passkey for your account. Use another method, or another device."
-          : `The passkey did not answer (${error.message}).`);
+          : error.name === "SecurityError"
+            ? otherAddress(options)
+            : `The passkey did not answer (${error.message}).`);
       return;
     }
     const remember = form && form.querySelector("#remember");
@@ -530,6 +532,18 @@ function backupVerifyView() {
     body: [this.codeForm("submit_backup_code", codeInput("code", "Backup code", { numeric: false,
       hint: "Spaces, dashes and capital letters do not matter." }), { numeric: false })],
   };
+}
+
+// The browser refuses a passkey ceremony when the page's host is not the service's RP ID or a
+// name under it (an IP address such as 127.0.0.1 never is): say where passkeys work, and which
+// settings of the service would make them work at this address instead.
+function otherAddress(options) {
+  const rpId = (options.rp && options.rp.id) || options.rpId || "?";
+  const here = location.hostname;
+  const there = `${location.protocol}//${rpId}${location.port ? `:${location.port}` : ""}${location.pathname}`;
+  const ip = /^[\d.]+$|:/.test(here);
+  return `Passkeys for this service work at ${rpId}, not at ${here}${ip ? " (an IP address cannot hold passkeys)" : ""}: ` +
+    `open ${there}` + (ip ? "." : ` — or, to use them here, set the service's MFA_FLOW_RP_ID to ${here} and MFA_FLOW_ORIGIN to ${location.origin}.`);
 }
 
 function passkeyView(create) {

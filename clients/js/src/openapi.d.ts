@@ -2983,6 +2983,8 @@ export interface components {
             /** @description with wrong-proof (422) */
             attempts_left?: number;
             detail: string;
+            /** @description with passkey-address-mismatch: the origins the service accepts */
+            expected?: string[];
             /** @description with some 422s, the request field to change, such as `policy` or `adaptive.rules.geo_velocity.max_kmh` */
             field?: string;
             instance?: string;
@@ -2991,10 +2993,19 @@ export interface components {
              * @enum {string}
              */
             limit?: "flows_created" | "password_attempts" | "codes_sent" | "codes_per_destination" | "codes_per_flow" | "code_resend";
+            /** @description with passkey-address-mismatch: the origin the browser signed */
+            origin?: string;
             /** @description with invalid-request (400) about a query parameter: its name */
             parameter?: string;
             /** @description with user-locked and rate-limited (429) and busy (503), also in Retry-After */
             retry_after?: number;
+            /** @description with passkey-address-mismatch: the service's RP ID */
+            rp_id?: string;
+            /**
+             * @description with passkey-address-mismatch (422): the service's setting that does not name the page's address (no attempt was counted)
+             * @enum {string}
+             */
+            setting?: "MFA_FLOW_ORIGIN" | "MFA_FLOW_RP_ID";
             state?: string;
             status: number;
             title: string;

@@ -21,7 +21,11 @@ from webauthn.helpers.cose import COSEAlgorithmIdentifier
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import AuthenticatorTransport, PublicKeyCredentialDescriptor
 
+from ... import logs
+from ...domain.errors import WrongAddress
 from ..base import FactorContext
+
+log = logs.get(__name__)
 
 TIMEOUT_MS = 5 * 60 * 1000
 ALGORITHMS = [
@@ -57,6 +61,40 @@ def response_of(credential: dict[str, Any]) -> dict[str, Any]:
 def refusal(exc: Exception) -> str:
     """py_webauthn's own words, which say precisely what did not hold."""
     return f"the passkey's answer was refused: {exc}"
+
+
+def answered_at(credential: dict[str, Any]) -> str:
+    """The origin the browser wrote into the answer's client data (it signs it), or "?"."""
+    try:
+        client_data = json.loads(base64url_to_bytes(response_of(credential)["clientDataJSON"]))
+        origin = client_data["origin"]
+    except (KeyError, TypeError, ValueError):
+        return "?"
+    return origin if isinstance(origin, str) else "?"
+
+
+def refuse_other_address(ctx: FactorContext, credential: dict[str, Any], exc: Exception) -> None:
+    """An answer made at an origin, or for an RP ID, that the settings do not name is no wrong
+    proof: the page was opened at an address the service is not set up for (MFA_FLOW_ORIGIN,
+    MFA_FLOW_RP_ID). Raise ``WrongAddress`` (no attempt counted, nothing written), and say in the
+    log and to the page which setting to change."""
+    words = str(exc)
+    origins = list(ctx.settings.origins)
+    if words.startswith("Unexpected client data origin"):
+        origin = answered_at(credential)
+        log.warning("passkey refused: the page's origin is not in MFA_FLOW_ORIGIN", origin=origin, expected=origins,
+                    setting="MFA_FLOW_ORIGIN", flow_id=ctx.flow.id)
+        raise WrongAddress(
+            f"this page is at {origin}, but passkeys are accepted only at {', '.join(origins)}: open the page there,"
+            f" or add {origin} to the service's MFA_FLOW_ORIGIN setting (no attempt was counted)",
+            setting="MFA_FLOW_ORIGIN", origin=origin, expected=origins)
+    if words == "Unexpected RP ID hash":
+        log.warning("passkey refused: made for another RP ID than MFA_FLOW_RP_ID", rp_id=ctx.settings.rp_id,
+                    setting="MFA_FLOW_RP_ID", flow_id=ctx.flow.id)
+        raise WrongAddress(
+            f"this passkey was made for another RP ID than the service's ({ctx.settings.rp_id}): set the service's"
+            f" MFA_FLOW_RP_ID to the host name of the page's address (no attempt was counted)",
+            setting="MFA_FLOW_RP_ID", rp_id=ctx.settings.rp_id)
 
 
 def default_name(now: datetime) -> str:

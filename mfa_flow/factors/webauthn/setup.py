@@ -23,6 +23,7 @@ from .ceremonies import (
     expected,
     offer,
     refusal,
+    refuse_other_address,
     response_of,
 )
 
@@ -56,6 +57,7 @@ async def finish(ctx: FactorContext, credential: JsonObject) -> Proof:
         verified = verify_registration_response(credential=credential, supported_pub_key_algs=ALGORITHMS,
                                                 **expected(ctx))
     except REFUSED as exc:
+        refuse_other_address(ctx, credential, exc)  # the settings', not a wrong proof
         await enter(ctx)  # the challenge is spent either way
         return Proof(False, refusal(exc))
     user_factor = await ctx.uow.user_factors.add(user.id, "webauthn", name=default_name(ctx.now))

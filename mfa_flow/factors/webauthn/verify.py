@@ -9,7 +9,17 @@ from webauthn import generate_authentication_options, verify_authentication_resp
 from webauthn.helpers.structs import UserVerificationRequirement
 
 from ..base import FactorContext, JsonObject, Proof
-from .ceremonies import REFUSED, TIMEOUT_MS, credential_id_of, descriptor, expected, offer, refusal, response_of
+from .ceremonies import (
+    REFUSED,
+    TIMEOUT_MS,
+    credential_id_of,
+    descriptor,
+    expected,
+    offer,
+    refusal,
+    refuse_other_address,
+    response_of,
+)
 
 
 async def enter(ctx: FactorContext) -> None:
@@ -52,6 +62,7 @@ async def _check_assertion(ctx: FactorContext, credential: JsonObject) -> Proof:
             **expected(ctx),
         )
     except REFUSED as exc:
+        refuse_other_address(ctx, credential, exc)  # the settings', not a wrong proof
         if "sign count" in str(exc).lower():
             facts["sign_count_regressed"] = True  # a cloned authenticator, perhaps: keep the trace
         return Proof(False, refusal(exc), facts)

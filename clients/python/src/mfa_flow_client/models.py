@@ -416,6 +416,7 @@ class PasskeySignInConfig(TypedDict):
 class Problem(TypedDict):
     attempts_left: NotRequired[int]
     detail: str
+    expected: NotRequired[list[str]]
     field: NotRequired[str]
     instance: NotRequired[str]
     limit: NotRequired[
@@ -428,8 +429,11 @@ class Problem(TypedDict):
             "code_resend",
         ]
     ]
+    origin: NotRequired[str]
     parameter: NotRequired[str]
     retry_after: NotRequired[int]
+    rp_id: NotRequired[str]
+    setting: NotRequired[Literal["MFA_FLOW_ORIGIN", "MFA_FLOW_RP_ID"]]
     state: NotRequired[str]
     status: int
     title: str
