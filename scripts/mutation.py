@@ -116,14 +116,13 @@ def confirm_in_fresh_copy(mutmut: str, name: str | None) -> bool:
 
 
 def _fresh_copy(copy: Path) -> Path:
-    """What tests/unit read: the package, the tests, the schemas, pyproject.toml and the README
-    (whose machine diagram a unit test compares; without it every mutant would look killed)."""
+    """What tests/unit read: the package, the tests, the schemas and pyproject.toml (a file they
+    read left out would fail every run, and every mutant would look killed)."""
     import shutil
 
     for part in ("mfa_flow", "tests", "schemas"):
         shutil.copytree(ROOT / part, copy / part, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, copy)
+    shutil.copy(ROOT / "pyproject.toml", copy)
     return copy
 
 
