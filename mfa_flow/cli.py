@@ -46,9 +46,20 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     settings = bootstrap.load_settings()
+    metrics_port = args.metrics_port if args.metrics_port is not None else _metrics_port_from_env()
     url = bootstrap.database_url(settings)
-    loops.run(bootstrap.run_worker(settings, url, args.metrics_port), settings.event_loop)
+    loops.run(bootstrap.run_worker(settings, url, metrics_port), settings.event_loop)
     return 0
+
+
+def _metrics_port_from_env() -> int | None:
+    raw = os.environ.get("MFA_FLOW_WORKER_METRICS_PORT") or ""
+    if not raw:
+        return None
+    if not raw.isdigit() or not 0 <= int(raw) <= 65535:
+        raise SystemExit(f"MFA_FLOW_WORKER_METRICS_PORT must be a port number from 1 to 65535 (0 or unset: no metrics"
+                         f" server), not {raw!r}")
+    return int(raw) or None
 
 
 def cmd_machine(args: argparse.Namespace) -> int:
@@ -449,7 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mfa-flow",
         description="Multi-factor sign-in as an explicit, replayable state machine. "
-        "Configuration comes from the environment (DATABASE_URL, MFA_FLOW_*); see the README.",
+        "Configuration comes from the environment (DATABASE_URL, MFA_FLOW_*); every setting is in docs/configuration.md.",
         epilog="Start with 'mfa-flow serve' (or scripts/serve). 'mfa-flow COMMAND --help' describes a command.",
     )
     parser.add_argument("--version", action="version", version=f"mfa-flow {__version__}")
@@ -467,7 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers", type=int, metavar="N",
         help="serve processes sharing the port (SO_REUSEPORT), each a full serve process of the same database "
-        "(env MFA_FLOW_WORKERS, default 1; see the README's performance section)",
+        "(env MFA_FLOW_WORKERS, default 1; see docs/performance.md)",
     )
     serve.add_argument(WORKER_FLAG, action="store_true", help=argparse.SUPPRESS)  # one of --workers N
     serve.set_defaults(run=cmd_serve)
@@ -489,7 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--metrics-port",
         type=int,
-        default=int(os.environ.get("MFA_FLOW_WORKER_METRICS_PORT") or 0) or None,
+        default=None,
         help="serve /metrics and /healthz on this port, on MFA_FLOW_HOST (env MFA_FLOW_WORKER_METRICS_PORT; default off)",
     )
     worker.set_defaults(run=cmd_worker)
@@ -499,7 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the state machine's whole table, or a diagram of it",
         description="Print every row of the state machine's table (assembled from the core and the factors of "
         "this build): event, from states, guard, to states. --format mermaid or dot prints a diagram of every "
-        "state and edge instead (the README's diagram is this command's Mermaid output).",
+        "state and edge instead (docs/concepts/machine.md shows its Mermaid output).",
     )
     machine.add_argument("--format", choices=("text", "mermaid", "dot"), default="text",
                          help="text (default), mermaid (a Mermaid stateDiagram) or dot (Graphviz)")

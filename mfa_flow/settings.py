@@ -382,6 +382,20 @@ class Settings:
             values["schemas_dir"] = Path(_env("MFA_FLOW_SCHEMAS_DIR") or "")
         values.update({k: v for k, v in (keys or {}).items() if v})
         values.update({k: v for k, v in overrides.items() if v is not None})
+        for name, key, least, what in (
+                ("MFA_FLOW_FLOW_TTL", "flow_ttl", 1, "a whole number of seconds, at least 1"),
+                ("MFA_FLOW_MAX_ATTEMPTS", "max_attempts", 1, "a whole number, at least 1"),
+                ("MFA_FLOW_LOCKOUT_THRESHOLD", "lockout_threshold", 1, "a whole number, at least 1"),
+                ("MFA_FLOW_LOCKOUT_SECONDS", "lockout_seconds", 0, "a whole number of seconds, 0 or more"),
+                ("MFA_FLOW_TOKEN_TTL", "token_ttl", 1, "a whole number of seconds, at least 1"),
+                ("MFA_FLOW_CHECKPOINT_ROWS", "checkpoint_rows", 1, "a whole number of rows, at least 1"),
+                ("MFA_FLOW_CHECKPOINT_SECONDS", "checkpoint_seconds", 1, "a whole number of seconds, at least 1"),
+                ("MFA_FLOW_DRAIN_SECONDS", "drain_seconds", 0, "a number of seconds, 0 or more")):
+            if not values[key] >= least:
+                raise SystemExit(f"{name} must be {what}, not {values[key]:g}")
+        if not values["sweep_interval"] > 0:
+            raise SystemExit("MFA_FLOW_SWEEP_INTERVAL must be a positive number of seconds, not"
+                             f" {values['sweep_interval']:g}")
         if not 1 <= values["port"] <= 65535:
             raise SystemExit(f"the port (MFA_FLOW_PORT, --port) must be from 1 to 65535, not {values['port']}")
         # Passkeys work at the address the pages are opened at: by default the port served on

@@ -23,7 +23,7 @@ async def show(rules: Rules, ctx: FactorContext) -> None:
     ctx.flow.stage["account"] = {
         "factors": [factor_view(rules.registry, v) for v in existing],
         "addable_factors": addable,
-        "mfa_enabled": not user.mfa_skip_on_sign_in,
+        "mfa_enabled": not user.opted_out(has_factor=any(v.type in rules.machine.primary_factors for v in existing)),
         "opt_out_allowed": not policy.mandatory_for(config, await rules.user_factors(ctx)),
         "trusted_devices": len(await ctx.uow.devices.for_user(user.id)),
     }

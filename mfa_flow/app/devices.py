@@ -32,13 +32,15 @@ async def remember(uow: UnitOfWork, flow: Flow, user_id: str, trust: DeviceTrust
     return device
 
 
-async def recognise(uow: UnitOfWork, token: str, user_id: str, now: datetime) -> tuple[str, TrustedDevice | None]:
-    """What a device token presented at ``user_id``'s first factor is worth: a verdict
-    (``devices.HONOURED`` or why not) and the device, when it is one of this user's."""
+async def recognise(uow: UnitOfWork, token: str, user_id: str, now: datetime,
+                    days: int) -> tuple[str, TrustedDevice | None]:
+    """What a device token presented at ``user_id``'s first factor is worth, while devices are
+    trusted for ``days``: a verdict (``devices.HONOURED`` or why not) and the device, when it
+    is one of this user's."""
     device = await uow.devices.by_digest(token_digest(token))
     if device is None:
         return devices.UNKNOWN, None
-    verdict = device.verdict(user_id, now)
+    verdict = device.verdict(user_id, now, days)
     return verdict, device if verdict != devices.OTHER_USER else None
 
 
@@ -57,6 +59,20 @@ async def revoke_one(uow: UnitOfWork, user_id: str, device_id: str, reason: str,
         return False
     uow.record(DevicesRevoked(user_id, device_id, 1, reason, now))
     return True
+
+
+async def follow_configuration(uow: UnitOfWork, trust: DeviceTrust, now: datetime) -> tuple[int, int]:
+    """Devices already trusted follow a changed configuration in its transaction: turned off,
+    every device of every user is revoked (one ``mfa.device_revoked`` per user, reason
+    ``trusted_devices_disabled``), so turning it on again honours none of them; with fewer
+    ``days``, every device expires ``days`` after it was trusted, if that is sooner. Returns
+    (revoked, shortened)."""
+    if not trust.enabled:
+        revoked = await uow.devices.delete_every()
+        for user_id, count in revoked:
+            uow.record(DevicesRevoked(user_id, None, count, "trusted_devices_disabled", now))
+        return sum(count for _, count in revoked), 0
+    return 0, await uow.devices.shorten(trust.days)
 
 
 def device_view(device: TrustedDevice) -> dict[str, object]:

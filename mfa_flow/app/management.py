@@ -207,9 +207,12 @@ class Management:
         async with self.db.unit_of_work() as uow:
             await uow.config.put(config.factors, config.policy, config.trusted_devices, config.adaptive)
             await uow.passkey_sign_in.put(passkeys)
+            # Devices already trusted follow at once: off revokes them all, fewer days cut them.
+            revoked, shortened = await devices.follow_configuration(uow, config.trusted_devices, _now())
             await uow.commit()
         log.info("mfa configuration changed", kind="admin", factors=list(config.factors), policy=config.policy,
-                 trusted_devices=config.trusted_devices.to_json(), adaptive=config.adaptive.enabled)
+                 trusted_devices=config.trusted_devices.to_json(), adaptive=config.adaptive.enabled,
+                 devices_revoked=revoked, devices_shortened=shortened)
         return {"factors": list(config.factors), "policy": config.policy,
                 "trusted_devices": config.trusted_devices.to_json(), "adaptive": config.adaptive.to_json(),
                 "passkey_sign_in": passkeys.to_json()}
@@ -256,6 +259,10 @@ class Management:
                                                         settings.get("skip_on_sign_in"))
             if user is None:
                 raise NotFound(f"user {user_id}")
+            if "password_hash" in changes:
+                # A new password: whoever trusted a device with the old one may be who it was
+                # changed against, so no device outlives it.
+                await devices.revoke_all(uow, user_id, "password_changed", _now())
             view = await self._user_view(uow, user)
             await uow.commit()
         changed = {"password" if c.startswith("password") else c for c in changes} | {f"mfa.{k}" for k in settings}

@@ -46,21 +46,24 @@ class Rules:
         self.machine = registry.machine
         self.keyring = keyring
 
-    async def config(self, ctx: FactorContext) -> policy.MfaConfig:
-        stored = await ctx.uow.config.get()
+    async def config(self, ctx: FactorContext, *, share: bool = False) -> policy.MfaConfig:
+        """The configuration in the event's transaction (``share``: locked against a change
+        until it commits, for what is written under it, such as a trusted device)."""
+        stored = await ctx.uow.config.get(share=share)
         return policy.MfaConfig.checked(self.machine, stored.factors, stored.policy, stored.trusted_devices,
-                                          stored.adaptive)
+                                        stored.adaptive)
 
     async def user_factors(self, ctx: FactorContext) -> policy.UserFactors:
         user = ctx.the_user
         enrolled = await ctx.uow.user_factors.for_user(user.id)
+        primary = frozenset(v.type for v in enrolled if v.type in self.machine.primary_factors)
         return policy.UserFactors(
-            enrolled=frozenset(v.type for v in enrolled if v.type in self.machine.primary_factors),
+            enrolled=primary,
             has_unused_backup_codes=any(v.type == policy.BACKUP_CODE and v.remaining for v in enrolled),
             prompted=user.prompted,
             last_used=user.last_used_factor,
             required=user.mfa_required,
-            skip_on_sign_in=user.mfa_skip_on_sign_in,
+            skip_on_sign_in=user.opted_out(has_factor=bool(primary)),
         )
 
     async def first_factor_passed(self, ctx: FactorContext, user: User, event: str, guard: str,
@@ -99,13 +102,15 @@ class Rules:
         account = ctx.flow.context.purpose == policy.MANAGE
         verdict, device = devices.DISABLED, None
         if device_token is not None and config.trusted_devices.enabled:
-            verdict, device = await trusted_devices.recognise(ctx.uow, device_token, ctx.the_user.id, ctx.now)
+            verdict, device = await trusted_devices.recognise(ctx.uow, device_token, ctx.the_user.id, ctx.now,
+                                                              config.trusted_devices.days)
         trusted = verdict == devices.HONOURED
         risk = await self.assess(ctx, config, user)
         route = policy.after_first_factor(self.machine, config, user, purpose=ctx.flow.context.purpose,
                                           step_up=ctx.flow.context.step_up, trusted_device=trusted, sign_up=sign_up,
                                           mfa_proven=mfa_proven, risk=risk)
         ctx.flow.mode = route.mode
+        ctx.flow.context.mfa_proven = account and mfa_proven
         ctx.flow.context.choices = route.choices
         ctx.flow.context.skippable = route.skippable
         ctx.flow.context.preferred = route.preferred
@@ -192,7 +197,9 @@ class Rules:
         if mfa_by is not None:
             ctx.flow.result["mfa_by"] = mfa_by
         if remember_device:
-            trust = (await self.config(ctx)).trusted_devices
+            # Locked, so that turning trusted devices off or shortening them (which revokes or
+            # cuts the devices there are) waits for this device rather than miss it.
+            trust = (await self.config(ctx, share=True)).trusted_devices
             if trust.enabled:
                 await trusted_devices.remember(ctx.uow, ctx.flow, user.id, trust, ctx.now)
 

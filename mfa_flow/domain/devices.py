@@ -9,7 +9,7 @@ stands in for the verification step (``policy.after_first_factor``, rule
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 DAYS_MIN, DAYS_MAX, DAYS_DEFAULT = 1, 365, 30
 TOKEN_PREFIX = "dt"  # device tokens read "dt_<43 base64url characters>"
@@ -47,10 +47,13 @@ class TrustedDevice:
     expires_at: datetime
     last_used_at: datetime | None
 
-    def verdict(self, user_id: str, now: datetime) -> str:
-        """Whether this device, presented at ``user_id``'s sign-in at ``now``, may be honoured."""
+    def verdict(self, user_id: str, now: datetime, days: int | None = None) -> str:
+        """Whether this device, presented at ``user_id``'s sign-in at ``now``, may be honoured
+        while devices are trusted for ``days``: never past its expiry, nor more than ``days``
+        after it was trusted (a configuration cut shortens every device's expiry as it is
+        stored, and this holds should a device be written as it commits)."""
         if self.user_id != user_id:
             return OTHER_USER
-        if now >= self.expires_at:
+        if now >= self.expires_at or (days is not None and now >= self.created_at + timedelta(days=days)):
             return EXPIRED
         return HONOURED

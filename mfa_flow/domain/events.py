@@ -96,7 +96,9 @@ class DeviceTrusted:
 @dataclass(frozen=True)
 class DevicesRevoked:
     """A user's trusted devices were revoked: one (``device_id``) or all of them (``device_id``
-    None). ``reason``: admin, factor_removed, mfa_reset, user_locked, user (an account flow)."""
+    None). ``reason``: admin, factor_removed, mfa_reset, user_locked, user (an account flow),
+    password_changed (the admin set a new password), trusted_devices_disabled (the feature was
+    turned off: every user's devices go)."""
 
     user_id: str
     device_id: str | None

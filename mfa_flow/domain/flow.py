@@ -38,6 +38,16 @@ class FlowContext:
     # The factor whose credential was the first factor (a passkey sign-in: ``webauthn``), so
     # that its method is not counted as a second factor too (stored only when set).
     signed_in_with: str | None = None
+    # An account flow whose subject token proved MFA with a factor (rule ``manage.mfa_proven``):
+    # it proved a factor, as one whose ``amr`` holds a factor proved or set up in it did.
+    mfa_proven: bool = False
+
+    @property
+    def factor_proven(self) -> bool:
+        """Whether this flow (an account flow) rests on a factor proven for it: the sign-in
+        behind its subject token proved one, or the flow verified or set one up (its ``amr``
+        starts empty and gains a factor's method only then)."""
+        return self.mfa_proven or bool(self.amr)
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> "FlowContext":
@@ -54,6 +64,7 @@ class FlowContext:
             remember_days=data.get("remember_days"),
             oidc=data.get("oidc"),
             signed_in_with=data.get("signed_in_with"),
+            mfa_proven=bool(data.get("mfa_proven", False)),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -69,6 +80,7 @@ class FlowContext:
             "remember_days": self.remember_days,
             **({"oidc": self.oidc} if self.oidc is not None else {}),
             **({"signed_in_with": self.signed_in_with} if self.signed_in_with is not None else {}),
+            **({"mfa_proven": True} if self.mfa_proven else {}),
         }
 
 

@@ -218,6 +218,26 @@ def after_first_factor(machine: FlowMachine, config: MfaConfig, user: UserFactor
     return _setup(machine, config, skippable=True)
 
 
+def skip_refusal(config: MfaConfig, user: UserFactors) -> str | None:
+    """Why a set-up offered as skippable (rule ``setup.offered``) may not be skipped now, or
+    None: the offer is re-decided when ``skip`` comes, from the configuration and the user as
+    they are then. Set-up became mandatory (the policy, or the user's ``required``), or the
+    user has enrolled a factor since (a sign-in of theirs verifies it: skipping would sign
+    them in without it)."""
+    if config.policy == MANDATORY:
+        return "the MFA policy is now mandatory"
+    if config.policy in NO_SKIP_POLICIES:
+        return f"the MFA policy is now {config.policy}, whose set-up cannot be skipped"
+    if user.required:
+        return "MFA is now required for this user (mfa.required)"
+    if user.organization is not None:
+        return "an organisation of this user now requires MFA"
+    enrolled = [f for f in config.primary if f in user.enrolled]
+    if enrolled:
+        return f"the user has enrolled a factor since ({', '.join(enrolled)}), and a sign-in verifies it"
+    return None
+
+
 def _verify(machine: FlowMachine, config: MfaConfig, user: UserFactors, enrolled: tuple[str, ...],
             override: str | None = None, rule: str | None = None) -> Route:
     """Verify one of the user's factors: straight to the only one, to the last-used one, or a

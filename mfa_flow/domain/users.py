@@ -27,6 +27,15 @@ class User:
     password_algorithm: str = "argon2"  # of password_hash: argon2, or an imported digest's
     mfa_required: bool = False  # treated as under the mandatory policy, whatever the policy
     mfa_skip_on_sign_in: bool = False  # opted out of verification at sign-in (where the policy allows)
+    # The opt-out was made in an account flow while the user had no primary factor (so nobody
+    # proved one to make it): it never holds for a user with a factor (``opted_out``).
+    mfa_skip_without_factor: bool = False
+
+    def opted_out(self, has_factor: bool) -> bool:
+        """The opt-out as the rules read it for a user who has a primary factor or not: one
+        made without a factor is bound to none, so it never stands in for a factor enrolled
+        after it (enrolling one clears it too; this holds should the two race)."""
+        return self.mfa_skip_on_sign_in and not (self.mfa_skip_without_factor and has_factor)
 
     def locked_at(self, now: datetime) -> bool:
         return self.locked_until is not None and self.locked_until > now

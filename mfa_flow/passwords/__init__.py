@@ -65,7 +65,9 @@ class Hasher:
 
     def check(self, algorithm: str | None, digest: str | None, password: str) -> Checked:
         """Whether ``password`` matches the stored digest (``None``: no such user or no password,
-        which costs the same and never matches)."""
+        which costs the same and never matches). A digest too costly to check is refused
+        before any hashing (``refuse_too_costly``)."""
+        refuse_too_costly(algorithm, digest, self.profile)
         if digest is None or algorithm is None:
             self._matches_argon2(self._dummy, password)
             return Checked(False)
@@ -84,6 +86,20 @@ class Hasher:
             return self._argon2.verify(digest, password)
         except (VerificationError, InvalidHashError):
             return False
+
+
+def refuse_too_costly(algorithm: str | None, digest: str | None, profile: Argon2Profile) -> None:
+    """``RuleBroken`` (422, ``password-digest-too-costly``, naming the ``limit``) when a stored
+    digest names parameters beyond what an import may (``digests.Argon2Ceiling``): one stored
+    before that bound existed, or written behind the service's back, must not tie a hashing
+    thread up for minutes (and gigabytes) whenever someone types the username. Parsing only."""
+    if algorithm is None or digest is None:
+        return
+    refused = digests.too_costly(algorithm, digest, profile)
+    if refused is not None:
+        raise RuleBroken(f"this user's stored password digest cannot be checked: {refused}; an administrator"
+                         " must set a new password (PATCH /api/users/{id} with password)",
+                         kind="password-digest-too-costly", **({"limit": refused.limit} if refused.limit else {}))
 
 
 @functools.cache
@@ -134,16 +150,9 @@ class HashingPool:
             self._admitted -= 1
 
     async def check(self, algorithm: str | None, digest: str | None, password: str) -> Checked:
-        """``RuleBroken`` (422, ``password-digest-too-costly``), before any hashing, when the
-        stored digest names parameters beyond what an import may (``digests.Argon2Ceiling``):
-        one stored before that bound existed, or written behind the service's back, must not
-        tie a hashing thread up for minutes whenever someone types the username."""
-        if algorithm is not None and digest is not None:
-            refused = digests.too_costly(algorithm, digest, self.hasher.profile)
-            if refused is not None:
-                raise RuleBroken(f"this user's stored password digest cannot be checked: {refused}; an administrator"
-                                 " must set a new password (PATCH /api/users/{id} with password)",
-                                 kind="password-digest-too-costly", **({"limit": refused.limit} if refused.limit else {}))
+        """``Hasher.check`` on the pool; a digest too costly to check is refused here, before
+        it takes a place in the queue."""
+        refuse_too_costly(algorithm, digest, self.hasher.profile)
         return await self.run(self.hasher.check, algorithm, digest, password)
 
     async def hash(self, password: str) -> str:

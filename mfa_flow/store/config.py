@@ -24,9 +24,13 @@ class ConfigRepository:
     def __init__(self, conn: Any) -> None:
         self.conn = conn
 
-    async def get(self) -> StoredConfig:
+    async def get(self, *, share: bool = False) -> StoredConfig:
+        """The configuration; ``share``: locked FOR SHARE until the transaction ends, so that a
+        change of it (``put``, whose UPDATE waits for that lock) cannot commit in between and
+        miss what this transaction writes under the configuration it read."""
         row = await self.conn.fetchrow(
             "SELECT factors, policy, trusted_devices_enabled, trusted_devices_days, adaptive FROM mfa_config"
+            + (" FOR SHARE" if share else "")
         )
         trust = DeviceTrust(row["trusted_devices_enabled"], row["trusted_devices_days"])
         return StoredConfig(tuple(row["factors"]), row["policy"], trust, AdaptiveConfig.from_json(row["adaptive"]))

@@ -50,6 +50,24 @@ class TrustedDeviceRepository:
         status = await self.conn.execute("DELETE FROM trusted_devices WHERE user_id = $1", user_id)
         return int(status.split()[-1])
 
+    async def delete_every(self) -> list[tuple[str, int]]:
+        """Delete every device of every user; (user, how many) for each user that had any."""
+        rows = await self.conn.fetch(
+            "WITH gone AS (DELETE FROM trusted_devices RETURNING user_id)"
+            " SELECT user_id, count(*)::int AS count FROM gone GROUP BY user_id ORDER BY user_id"
+        )
+        return [(r["user_id"], r["count"]) for r in rows]
+
+    async def shorten(self, days: int) -> int:
+        """Cut every device's expiry to ``days`` after it was trusted, where that is sooner;
+        how many were cut."""
+        status = await self.conn.execute(
+            "UPDATE trusted_devices SET expires_at = created_at + make_interval(days => $1)"
+            " WHERE expires_at > created_at + make_interval(days => $1)",
+            days,
+        )
+        return int(status.split()[-1])
+
     async def delete_expired(self, now: datetime) -> int:
         status = await self.conn.execute("DELETE FROM trusted_devices WHERE expires_at <= $1", now)
         return int(status.split()[-1])

@@ -58,7 +58,16 @@ class UserFactorRepository:
         return UserFactor(**row) if row else None
 
     async def add(self, user_id: str, type_: str, *, secret_sealed=None, salt=None, name=None,
-                  destination=None) -> UserFactor:
+                  destination=None, primary: bool = True) -> UserFactor:
+        """Enrol a factor. A ``primary`` one ends an opt-out made while the user had none
+        (``users.mfa_skip_without_factor``): that opt-out was bound to no factor, so it must not
+        outlive the user's first one, whichever flow or the admin enrolled it."""
+        if primary:
+            await self.conn.execute(
+                "UPDATE users SET mfa_skip_on_sign_in = false, mfa_skip_without_factor = false"
+                " WHERE id = $1 AND mfa_skip_without_factor",
+                user_id,
+            )
         row = await self.conn.fetchrow(
             "INSERT INTO mfa_verifications (id, user_id, type, secret_sealed, salt, name, destination)"
             f" VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_COLUMNS.replace('v.id', 'id')}",

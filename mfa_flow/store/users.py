@@ -10,7 +10,7 @@ from ..domain.errors import UsernameTaken
 from ..domain.users import User, UserSearch
 
 _COLUMNS = ("id, username, password_hash, password_algorithm, email, phone, prompted, last_used_factor,"
-            " consecutive_failures, locked_until, created_at, mfa_required, mfa_skip_on_sign_in")
+            " consecutive_failures, locked_until, created_at, mfa_required, mfa_skip_on_sign_in, mfa_skip_without_factor")
 _GET_OR_ADD = (f"INSERT INTO users (id, username) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET id = users.id"
                f" RETURNING {_COLUMNS}")
 
@@ -123,12 +123,17 @@ class UserRepository:
     async def mark_prompted(self, user_id: str, prompted: bool = True) -> None:
         await self.conn.execute("UPDATE users SET prompted = $2 WHERE id = $1", user_id, prompted)
 
-    async def set_mfa_settings(self, user_id: str, required: bool | None, skip_on_sign_in: bool | None) -> User | None:
-        """Set the per-user MFA settings given (None leaves one as it is); the user as it is then."""
+    async def set_mfa_settings(self, user_id: str, required: bool | None, skip_on_sign_in: bool | None, *,
+                               without_factor: bool = False) -> User | None:
+        """Set the per-user MFA settings given (None leaves one as it is); the user as it is then.
+        A ``skip_on_sign_in`` given is made ``without_factor`` or not (an opt-out made while the
+        user had no primary factor, by someone who proved none)."""
         row = await self.conn.fetchrow(
             "UPDATE users SET mfa_required = COALESCE($2, mfa_required),"
-            f" mfa_skip_on_sign_in = COALESCE($3, mfa_skip_on_sign_in) WHERE id = $1 RETURNING {_COLUMNS}",
-            user_id, required, skip_on_sign_in,
+            " mfa_skip_on_sign_in = COALESCE($3, mfa_skip_on_sign_in),"
+            " mfa_skip_without_factor = CASE WHEN $3::boolean IS NULL THEN mfa_skip_without_factor ELSE $3 AND $4 END"
+            f" WHERE id = $1 RETURNING {_COLUMNS}",
+            user_id, required, skip_on_sign_in, without_factor,
         )
         return User(**row) if row else None
 

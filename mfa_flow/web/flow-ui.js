@@ -389,7 +389,9 @@ export class FlowUI {
     } catch (error) {
       this.showError(error.name === "NotAllowedError"
         ? "The passkey request was cancelled or timed out. You can try again, or sign in with your password."
-        : `The passkey did not answer (${error.message}).`);
+        : error.name === "SecurityError"
+          ? otherAddress(offer.publicKey)
+          : `The passkey did not answer (${error.message}).`);
       return;
     }
     await this.send({ type: "submit_passkey", credential }, form);

@@ -433,3 +433,85 @@ async def test_only_the_flow_token_and_the_admin_see_the_users_address_and_phone
                 assert contacts(check_flow(event.flow)) == expected, key
                 break
         streams[key].response.close()
+
+
+# --- issue 21, defect 1: an opt-out planted with a password alone -----------------------------------
+
+
+async def opted_out_with_a_password_alone(api: Api, user: dict) -> FlowClient:
+    """What someone holding only the user's password can do while the user has no factor: sign
+    in (acr pwd), open an account flow with that result token and turn verification off."""
+    flow = await account_flow(api, await signed_in_without_mfa(api, user))
+    assert flow.state == "manage", "no factor: nothing to step up with"
+    await flow.ok("set_mfa_enabled", enabled=False)
+    assert (await api.transitions(flow.id))[-1]["data"]["without_factor"] is True
+    assert (await api.admin("GET", f"/api/users/{user['id']}")).body["mfa"]["skip_on_sign_in"] is True
+    return flow
+
+
+async def password_sign_in(api: Api, user: dict) -> FlowClient:
+    flow = await api.start()
+    await flow.password(user["username"])
+    return flow
+
+
+async def test_an_opt_out_made_without_a_factor_ends_when_the_user_sets_one_up_in_their_account(api):
+    await api.configure(["totp", "backup_code"], "prompt_at_sign_in_and_sign_up")
+    user = await api.new_user(unique("pln"))
+    await opted_out_with_a_password_alone(api, user)
+    # The user, in an account flow of their own, sets an authenticator app up.
+    own = await account_flow(api, await signed_in_without_mfa(api, user))
+    await own.ok("add_factor", factor="totp")
+    secret = own.flow["challenge"]["secret"]
+    await own.ok("submit_totp", code=await fresh_code(secret))
+    await own.ok("acknowledge_backup_codes")
+    assert own.flow["challenge"]["mfa_enabled"] is True, "the opt-out went with the first factor"
+    await own.ok("finish")
+    assert (await api.admin("GET", f"/api/users/{user['id']}")).body["mfa"]["skip_on_sign_in"] is False
+
+    # The password alone no longer signs in: the next sign-in verifies the new factor.
+    attacker = await password_sign_in(api, user)
+    assert attacker.state == "totp_verify", attacker.flow
+    assert (await api.transitions(attacker.id))[-1]["data"]["rule"] == "verify.last_used"
+
+
+async def test_an_opt_out_made_without_a_factor_ends_when_the_admin_adds_one(api):
+    await api.configure(["totp"], "prompt_only_at_sign_in")
+    user = await api.new_user(unique("adm"))
+    await opted_out_with_a_password_alone(api, user)
+    assert (await api.admin("POST", f"/api/users/{user['id']}/mfa-verifications", {"type": "totp"})).status == 201
+    assert (await api.admin("GET", f"/api/users/{user['id']}")).body["mfa"]["skip_on_sign_in"] is False
+    assert (await password_sign_in(api, user)).state == "totp_verify"
+
+
+async def test_an_opt_out_made_without_a_factor_never_stands_in_for_one_the_user_has(api, accounts_db):
+    """Should enrolment and the opt-out race (or the row be written behind the service's
+    back), the opt-out made without a factor still does not hold once the user has one."""
+    await api.configure(["totp"], "no_prompt")
+    user = await api.new_user(unique("bnd"))
+    assert (await api.admin("POST", f"/api/users/{user['id']}/mfa-verifications", {"type": "totp"})).status == 201
+    conn = await asyncpg.connect(accounts_db)
+    try:
+        await conn.execute("UPDATE users SET mfa_skip_on_sign_in = true, mfa_skip_without_factor = true WHERE id = $1",
+                           user["id"])
+    finally:
+        await conn.close()
+    assert (await password_sign_in(api, user)).state == "totp_verify"
+    # The admin's word is the embedding backend's: an opt-out it sets holds.
+    assert (await api.admin("PATCH", f"/api/users/{user['id']}", {"mfa": {"skip_on_sign_in": True}})).status == 200
+    opted_out = await password_sign_in(api, user)
+    assert opted_out.state == "done" and (await api.transitions(opted_out.id))[-1]["data"]["rule"] == "done.opted_out"
+
+
+async def test_turning_mfa_off_needs_a_factor_proven_in_the_flow_when_the_user_has_one(api):
+    await api.configure(["totp"], "prompt_at_sign_in_and_sign_up")
+    user = await api.new_user(unique("rac"))
+    # Opened while the user had no factor: manage at once, nothing proved.
+    flow = await account_flow(api, await signed_in_without_mfa(api, user))
+    assert flow.state == "manage"
+    assert (await api.admin("POST", f"/api/users/{user['id']}/mfa-verifications", {"type": "totp"})).status == 201
+    refused = await flow.send("set_mfa_enabled", enabled=False)
+    assert refused.status == 403 and refused.problem["type"] == "urn:mfa-flow:problem:step-up-required", refused
+    assert "without a factor proven in this account flow" in refused.problem["detail"]
+    assert (await api.admin("GET", f"/api/users/{user['id']}")).body["mfa"]["skip_on_sign_in"] is False
+    await flow.ok("set_mfa_enabled", enabled=True)  # opting back in needs no proof

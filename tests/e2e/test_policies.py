@@ -155,3 +155,51 @@ async def test_audit_verify_replays_every_new_rule(api, sign_up_server):
                 await flow.ok("skip")
     checked = mfa_flow(sign_up_server, "audit", "verify")
     assert checked.code == 0, checked.out + checked.err
+
+
+# --- issue 21, defect 5: a skip offered, then the rules change -----------------------------------
+
+
+async def offered_a_skippable_set_up(api: Api, name: str) -> tuple[dict, FlowClient]:
+    await api.configure(["totp"], "prompt_at_sign_in_and_sign_up")
+    user = await api.new_user(unique(name), PASSWORD)
+    flow = await api.start()
+    await flow.password(user["username"], PASSWORD)
+    assert flow.state == "totp_setup" and "skip" in flow.flow["allowed_events"]
+    return user, flow
+
+
+async def refused_skip(flow: FlowClient, why: str) -> None:
+    reply = await flow.send("skip")
+    assert reply.status == 422 and reply.problem["type"] == "urn:mfa-flow:problem:mfa-required", reply
+    assert reply.problem["detail"] == (f"this set-up can no longer be skipped: {why}; set a factor up, or start a"
+                                       " new sign-in")
+    assert (await flow.read())["state"] == "totp_setup", "the refused skip changed nothing"
+
+
+async def test_a_skip_offered_before_the_policy_became_mandatory_is_refused(api):
+    _, flow = await offered_a_skippable_set_up(api, "pm")
+    await api.configure(["totp"], "mandatory")
+    await refused_skip(flow, "the MFA policy is now mandatory")
+    # The set-up itself still completes the sign-in.
+    await flow.ok("submit_totp", code=await fresh_code(flow.flow["challenge"]["secret"]))
+    assert flow.state == "done" and flow.flow["result"]["acr"] == "urn:mfa-flow:acr:mfa"
+
+
+async def test_a_skip_offered_before_the_user_was_made_required_is_refused(api):
+    user, flow = await offered_a_skippable_set_up(api, "ur")
+    await patch_mfa(api, user, required=True)
+    await refused_skip(flow, "MFA is now required for this user (mfa.required)")
+
+
+async def test_a_skip_offered_before_the_user_gained_a_factor_is_refused(api):
+    user, flow = await offered_a_skippable_set_up(api, "gf")
+    assert (await api.admin("POST", f"/api/users/{user['id']}/mfa-verifications", {"type": "totp"})).status == 201
+    await refused_skip(flow, "the user has enrolled a factor since (totp), and a sign-in verifies it")
+
+
+async def test_a_skip_offered_is_still_honoured_when_nothing_that_matters_changed(api):
+    _, flow = await offered_a_skippable_set_up(api, "ok")
+    await api.configure(["totp"], "no_prompt")  # less strict: skipping is still the user's choice
+    await flow.ok("skip")
+    assert flow.state == "done" and flow.flow["result"]["acr"] == "urn:mfa-flow:acr:pwd"

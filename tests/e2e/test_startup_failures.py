@@ -140,6 +140,9 @@ def test_a_key_file_that_cannot_be_read():
     ("MFA_FLOW_PORT", "eighty", "MFA_FLOW_PORT must be a whole number, not 'eighty'"),
     ("MFA_FLOW_PORT", "70000", "must be from 1 to 65535, not 70000"),
     ("MFA_FLOW_FLOW_TTL", "10m", "MFA_FLOW_FLOW_TTL must be a whole number, not '10m'"),
+    ("MFA_FLOW_FLOW_TTL", "-5", "MFA_FLOW_FLOW_TTL must be a whole number of seconds, at least 1, not -5"),
+    ("MFA_FLOW_MAX_ATTEMPTS", "0", "MFA_FLOW_MAX_ATTEMPTS must be a whole number, at least 1, not 0"),
+    ("MFA_FLOW_SWEEP_INTERVAL", "0", "MFA_FLOW_SWEEP_INTERVAL must be a positive number of seconds, not 0"),
     ("MFA_FLOW_ORIGIN", "login.example.com", "MFA_FLOW_ORIGIN must be comma-separated origins such as"),
     ("MFA_FLOW_RP_ID", "127.0.0.1", "MFA_FLOW_RP_ID must be a host name"),
     ("MFA_FLOW_RP_ID", "example.org", "MFA_FLOW_RP_ID ('example.org') fits none of MFA_FLOW_ORIGIN"),
@@ -156,3 +159,8 @@ def test_a_bad_setting_names_the_setting_the_value_and_what_is_allowed(setting, 
 
 def test_a_bad_port_on_the_command_line():
     one_line(run("serve", "--port", "0", DATABASE_URL=REFUSED), "the port (MFA_FLOW_PORT, --port) must be from 1")
+
+
+def test_a_bad_worker_metrics_port():
+    one_line(run("worker", DATABASE_URL=REFUSED, MFA_FLOW_WORKER_METRICS_PORT="nine"),
+             "MFA_FLOW_WORKER_METRICS_PORT must be a port number from 1 to 65535", "not 'nine'")

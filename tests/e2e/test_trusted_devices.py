@@ -429,3 +429,70 @@ async def test_an_account_flow_offers_no_device_to_remember(api):
     assert reply.status == 201, reply
     flow = reply.body["flow"]
     assert flow["state"] == "totp_verify" and flow["remember_device_days"] is None
+
+
+# --- issue 21, defect 10: tightening the settings reaches devices already trusted -----------------
+
+
+def revocations_of(receiver, user: dict) -> list[dict]:
+    return [r.message["data"] for r in receiver.received
+            if r.message["type"] == "mfa.device_revoked" and r.message["data"]["user_id"] == user["id"]]
+
+
+async def test_turning_trusted_devices_off_revokes_them_so_turning_them_on_again_honours_none(api, receiver):
+    await configure(api, ["totp"])
+    user, secret = await user_with_totp(api, "off")
+    token = (await remembered_sign_in(api, user, secret, set())).flow["result"]["device_token"]
+    await configure(api, ["totp"], trusted=None)
+    assert await devices_of(api, user) == []
+    await configure(api, ["totp"])
+    flow = await sign_in_with(api, user, token)
+    assert flow.state == "totp_verify", "a device trusted before the feature was turned off stands in for nothing"
+    assert (await first_row(api, flow))["data"]["trusted_device"] == "unknown"
+    revoked = await eventually(lambda: revocations_of(receiver, user), what="mfa.device_revoked")
+    assert revoked == [{"user_id": user["id"], "reason": "trusted_devices_disabled", "count": 1, "flow_id": None,
+                        "all": True}]
+
+
+async def test_fewer_days_shorten_the_devices_already_trusted(api, devices_db):
+    await configure(api, ["totp"])
+    user, secret = await user_with_totp(api, "cut")
+    used: set[int] = set()
+    old, new = [(await remembered_sign_in(api, user, secret, used)).flow["result"] for _ in range(2)]
+    # Set-up of the test: the first device was trusted two days ago (no clock of the server is faked).
+    conn = await asyncpg.connect(devices_db)
+    try:
+        await conn.execute("UPDATE trusted_devices SET created_at = created_at - interval '2 days',"
+                           " expires_at = expires_at - interval '2 days' WHERE id = $1::uuid",
+                           old["trusted_device"]["id"])
+    finally:
+        await conn.close()
+
+    await configure(api, ["totp"], trusted={"enabled": True, "days": 1})
+    listed = {d["id"]: d for d in await devices_of(api, user)}
+    for device in listed.values():
+        lifetime = datetime.fromisoformat(device["expires_at"]) - datetime.fromisoformat(device["created_at"])
+        assert lifetime == timedelta(days=1), device
+    stale = await sign_in_with(api, user, old["device_token"])
+    assert stale.state == "totp_verify"
+    assert (await first_row(api, stale))["data"]["trusted_device"] == "expired"
+    assert (await sign_in_with(api, user, new["device_token"])).state == "done", "a day old at most: still trusted"
+    # More days later do not lengthen what was cut.
+    await configure(api, ["totp"])
+    assert (await sign_in_with(api, user, old["device_token"])).state == "totp_verify"
+
+
+async def test_a_password_change_revokes_the_users_devices(api, receiver):
+    await configure(api, ["totp"])
+    user, secret = await user_with_totp(api, "pwd")
+    token = (await remembered_sign_in(api, user, secret, set())).flow["result"]["device_token"]
+    reply = await api.admin("PATCH", f"/api/users/{user['id']}", {"password": "another horse battery"})
+    assert reply.status == 200, reply
+    assert await devices_of(api, user) == []
+    flow = await api.start()
+    await flow.ok("submit_password", username=user["username"], password="another horse battery",
+                  device_token=token)
+    assert flow.state == "totp_verify"
+    assert (await first_row(api, flow))["data"]["trusted_device"] == "unknown"
+    revoked = await eventually(lambda: revocations_of(receiver, user), what="mfa.device_revoked")
+    assert revoked == [{"user_id": user["id"], "reason": "password_changed", "count": 1, "flow_id": None, "all": True}]

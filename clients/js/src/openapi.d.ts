@@ -3080,13 +3080,14 @@ export interface components {
             /** @constant */
             type: "send_code";
         };
-        /** @description In `manage`: `enabled: false` opts the user out of verification at sign-in (their `mfa.skip_on_sign_in`), `true` back in. Opting out is refused (422 `mfa-required`) where MFA is mandatory for the user: under the `mandatory` policy or with `mfa.required` (the challenge's `opt_out_allowed` says so beforehand). Opting back in is always allowed. */
+        /** @description In `manage`: `enabled: false` opts the user out of verification at sign-in (their `mfa.skip_on_sign_in`), `true` back in. Opting out is refused (422 `mfa-required`) where MFA is mandatory for the user: under the `mandatory` policy or with `mfa.required` (the challenge's `opt_out_allowed` says so beforehand). A user with a factor opts out only in a flow that proved one (its subject token's sign-in, or a step-up or set-up in the flow), else 403 `step-up-required`; an opt-out made while the user has no factor never holds once they have one, and enrolling one clears it. Opting back in is always allowed. */
         SetMfaEnabledEvent: {
             enabled: boolean;
             expected_version?: components["schemas"]["ExpectedVersion"];
             /** @constant */
             type: "set_mfa_enabled";
         };
+        /** @description Declines a set-up offered as skippable. Re-decided when it comes: 422 `mfa-required` when set-up has since become mandatory (the policy, or the user's `mfa.required`) or the user has enrolled a factor since. */
         SkipEvent: {
             expected_version?: components["schemas"]["ExpectedVersion"];
             /** @constant */
@@ -3421,7 +3422,7 @@ export interface components {
              *     `user_id, type, verification_id, flow_id` (null for Management API changes).
              *     mfa.device_trusted: `user_id, device_id, flow_id, expires_at` (never the token).
              *     mfa.device_revoked: `user_id, reason` (admin, factor_removed, mfa_reset, user_locked,
-             *     user), `count`, `flow_id` (the flow that caused it, or null), and `device_id` for one
+             *     user, password_changed, trusted_devices_disabled), `count`, `flow_id` (the flow that caused it, or null), and `device_id` for one
              *     device or `all: true` for all of the user's devices. user.unlocked: `user_id` (the admin
              *     ended a lockout in force). mfa.reset: `user_id, factors_removed` (each removed factor
              *     also has its mfa.factor_removed, and revoked devices their mfa.device_revoked).

@@ -37,7 +37,7 @@ async def issue_set(uow: "UnitOfWork", user_id: str, pepper: bytes, now: datetim
     replaced = await uow.user_factors.of_type(user_id, "backup_code")
     await uow.user_factors.delete_type(user_id, "backup_code")
     salt = os.urandom(16)
-    user_factor = await uow.user_factors.add(user_id, "backup_code", salt=salt)
+    user_factor = await uow.user_factors.add(user_id, "backup_code", salt=salt, primary=False)
     codes = [new_code() for _ in range(CODES_PER_SET)]
     await uow.user_factors.add_backup_codes(user_factor.id, [keyed_digest(pepper, salt, normalise(c)) for c in codes])
     if replaced is not None:

@@ -19,7 +19,7 @@ from webauthn.helpers.structs import UserVerificationRequirement
 from ...domain.errors import UserLocked
 from ...domain.passkey_sign_in import REQUIRED, PasskeySignIn
 from ..base import FactorContext, JsonObject, SignIn
-from .ceremonies import REFUSED, TIMEOUT_MS, credential_id_of, expected, refusal, response_of
+from .ceremonies import REFUSED, TIMEOUT_MS, credential_id_of, expected, refusal, refuse_other_address, response_of
 
 STAGE_KEY = "passkey"  # in ``first_factor``'s stage: the request options shown to the client
 
@@ -79,6 +79,7 @@ async def _check(ctx: FactorContext, credential: JsonObject, setting: PasskeySig
             **expected(ctx),
         )
     except REFUSED as exc:
+        refuse_other_address(ctx, credential, exc)  # the settings', not a wrong proof
         if "sign count" in str(exc).lower():
             facts["sign_count_regressed"] = True
         return SignIn(False, user, refusal(exc), facts=facts)

@@ -154,8 +154,6 @@ async def test_under_no_prompt_a_passkey_alone_is_single_factor(api, server):
 # --- refusals ------------------------------------------------------------------------------------
 
 REFUSALS = {
-    "wrong origin": (dict(origin="https://evil.example"), "origin"),
-    "wrong RP ID": (dict(rp_id="evil.example"), "RP ID"),
     "tampered signature": (dict(tamper_signature=True), "signature"),
     "user verification missing": (dict(user_verified=False), "user verification"),
 }
@@ -181,6 +179,30 @@ async def test_a_bad_passkey_answer_is_a_wrong_first_factor(api, server, run_dat
     failures = await (await run_database.get()).fetchval(
         "SELECT consecutive_failures FROM users WHERE id = $1", user["id"])
     assert failures == 1
+
+
+@pytest.mark.parametrize(("overrides", "setting"), [(dict(origin="https://elsewhere.example"), "MFA_FLOW_ORIGIN"),
+                                                    (dict(rp_id="elsewhere.example"), "MFA_FLOW_RP_ID")])
+async def test_a_passkey_answer_made_at_another_address_names_the_setting_and_counts_nothing(
+        api, server, run_database, overrides, setting):
+    """Made at an origin or for an RP ID the settings do not name (the page was opened at
+    another address): the operator's to fix, so no attempt and no failure of the user is
+    counted, and nothing is written (tests/e2e/factors/test_webauthn.py has the second factor's)."""
+    await configure(api, ["webauthn", "totp"], counts_as_mfa=True, user_verification="required")
+    user, key = await passkey_user(api, server, "pkaddr")
+    flow = await api.start()
+    options = offered(flow)
+    reply = await flow.send("submit_passkey", credential=key.get(options, **overrides))
+    assert reply.status == 422 and reply.problem["type"] == "urn:mfa-flow:problem:passkey-address-mismatch", reply
+    assert reply.problem["setting"] == setting and setting in reply.problem["detail"]
+    assert "attempts_left" not in reply.problem
+    after = await flow.read()
+    assert after["version"] == flow.flow["version"] and after["attempts_left"] == flow.flow["attempts_left"]
+    assert after["challenge"]["passkey"]["publicKey"]["challenge"] == options["challenge"], "nothing was written"
+    failures = await (await run_database.get()).fetchval(
+        "SELECT consecutive_failures FROM users WHERE id = $1", user["id"])
+    assert failures == 0
+    await flow.ok("submit_passkey", credential=key.get(options))  # made at the right address, it signs in
 
 
 async def test_an_unknown_credential_is_a_wrong_first_factor(api, server):

@@ -70,6 +70,11 @@ class TestVerdict:
     def test_another_users_expired_device_is_first_of_all_not_theirs(self):
         assert device(user_id="u2", expires_at=NOW).verdict("u1", NOW) == devices.OTHER_USER
 
+    def test_a_device_is_never_honoured_longer_than_the_days_configured_now(self):
+        # Trusted a day ago for 30 days: a configuration of one day ends it now, of two does not.
+        assert device().verdict("u1", NOW, days=1) == devices.EXPIRED
+        assert device().verdict("u1", NOW, days=2) == devices.HONOURED
+
 
 class TestPolicy:
     @pytest.mark.parametrize("policy_name", policy.POLICIES)

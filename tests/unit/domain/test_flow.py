@@ -129,6 +129,15 @@ def test_a_context_is_stored_under_its_own_keys_and_reads_back_the_same():
     assert FlowContext.from_json(json.loads(json.dumps(stored))) == context
 
 
+def test_an_account_flow_s_proven_factor_is_stored_only_when_there_is_one():
+    proven = FlowContext(purpose="manage", mfa_proven=True)
+    assert proven.to_json()["mfa_proven"] is True and proven.factor_proven
+    assert FlowContext.from_json(json.loads(json.dumps(proven.to_json()))) == proven
+    assert "mfa_proven" not in FlowContext(purpose="manage").to_json()
+    assert not FlowContext(purpose="manage").factor_proven
+    assert FlowContext(purpose="manage", amr=["otp"]).factor_proven, "a step-up or set-up in the flow"
+
+
 def test_a_context_stored_before_a_key_existed_reads_with_that_key_s_default():
     assert FlowContext.from_json({"username": "alice"}) == FlowContext(username="alice")
     assert FlowContext.from_json(None) == FlowContext()

@@ -7,6 +7,7 @@ from functools import partial
 import pytest
 
 from mfa_flow.domain import policy
+from mfa_flow.domain.adaptive import AdaptiveConfig
 from mfa_flow.domain.policy import PolicyError, Route, UserFactors
 from mfa_flow.factors.registry import default
 
@@ -340,3 +341,27 @@ def test_an_account_flow_steps_up_exactly_when_the_user_has_an_enabled_factor_an
             assert route.to_state == "manage" or route.to_state in MACHINE.into_account
             assert not route.skippable and route.to_state not in ("done", *MACHINE.setup_state.values())
             assert mode_of_rule(route.rule) == (route.mode, False), "the log names the rule the replay reads"
+
+
+class TestSkipReDecided:
+    """Issue 21, defect 5: a skip offered at the first factor is decided again when it comes."""
+
+    def test_nothing_that_matters_changed(self):
+        assert policy.skip_refusal(CONTROLLED_TOTP, user()) is None
+        assert policy.skip_refusal(MfaConfig(("totp",), "no_prompt"), user(prompted=True)) is None
+
+    def test_the_policy_became_mandatory(self):
+        assert policy.skip_refusal(MANDATORY_TOTP, user()) == "the MFA policy is now mandatory"
+
+    def test_the_user_was_made_required(self):
+        required = UserFactors(frozenset(), False, False, None, required=True)
+        assert policy.skip_refusal(CONTROLLED_TOTP, required) == "MFA is now required for this user (mfa.required)"
+
+    def test_the_policy_became_one_whose_set_up_cannot_be_skipped(self):
+        for name in policy.NO_SKIP_POLICIES:
+            config = policy.MfaConfig.checked(MACHINE, ("totp",), name, adaptive=AdaptiveConfig(enabled=True))
+            assert policy.skip_refusal(config, user()) == f"the MFA policy is now {name}, whose set-up cannot be skipped"
+
+    def test_the_user_gained_a_factor_of_an_enabled_type(self):
+        assert "enrolled a factor since (totp)" in (policy.skip_refusal(CONTROLLED_TOTP, user(["totp"])) or "")
+        assert policy.skip_refusal(CONTROLLED_TOTP, user(["webauthn"])) is None, "not enabled: nothing to verify"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from mfa_flow.domain.errors import InvalidInput
-from mfa_flow.domain.users import UserSearch, cursor_username, page_cursor
+from mfa_flow.domain.users import User, UserSearch, cursor_username, page_cursor
 
 
 @pytest.mark.parametrize("text, phone", [
@@ -34,3 +36,18 @@ def test_anything_but_a_cursor_this_api_gave_is_refused_naming_after(cursor):
     with pytest.raises(InvalidInput, match="^after: not a cursor this API gave") as refused:
         cursor_username(cursor)
     assert refused.value.field == "after"
+
+
+def _user(skip: bool, without_factor: bool) -> User:
+    return User("u", "u", None, False, None, 0, None, datetime.now(UTC), mfa_skip_on_sign_in=skip,
+                mfa_skip_without_factor=without_factor)
+
+
+@pytest.mark.parametrize("skip, without_factor, has_factor, opted_out", [
+    (False, False, True, False),
+    (True, False, True, True),  # made with a factor proven, or by the admin
+    (True, True, True, False),  # made without a factor: binds none the user has now
+    (True, True, False, True),  # (and changes nothing while the user has none)
+])
+def test_an_opt_out_made_without_a_factor_never_stands_in_for_one(skip, without_factor, has_factor, opted_out):
+    assert _user(skip, without_factor).opted_out(has_factor) is opted_out
