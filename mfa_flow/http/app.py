@@ -21,7 +21,7 @@ from .connections import ConnectionLimits, GuardedSite, connection_middleware
 from .context import request_context_middleware
 from .health import DRAINING, GAUGES, Gauges
 from .problems import mark_response_started, problems_middleware
-from .validation import Schemas, query_middleware
+from .validation import Schemas, declare_query_refusals, query_middleware
 
 if TYPE_CHECKING:
     from ..bootstrap import Services
@@ -75,7 +75,7 @@ def create_app(settings: Settings, database_url: str, registry: Registry,
     app["settings"] = settings
     app["connection_limits"] = ConnectionLimits(settings)
     app["schemas"] = Schemas(settings.schemas_dir, registry)
-    app["openapi"] = app["schemas"].bundled()
+    app["openapi"] = declare_query_refusals(app["schemas"].bundled(), app["schemas"].query_parameters)
     headers.install(app)
     app[DRAINING] = False
     app[GAUGES] = Gauges(settings.metrics_refresh)

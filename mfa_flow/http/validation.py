@@ -100,7 +100,6 @@ class Schemas:
         for component in [*self.openapi["components"]["schemas"], *self.event_schemas]:
             self.validator(component)
         self.query_parameters = _query_parameters(self.openapi)
-        _declare_query_refusals(self.openapi, self.query_parameters)
 
     def _schema(self, component: str) -> dict[str, Any]:
         if component in self.event_schemas:  # the factor's own schema
@@ -162,13 +161,15 @@ def _query_parameters(openapi: dict[str, Any]) -> dict[tuple[str, str], frozense
     return declared
 
 
-def _declare_query_refusals(openapi: dict[str, Any], declared: dict[tuple[str, str], frozenset[str]]) -> None:
-    """Every operation with a query parameter may answer 400 (``query_middleware``): the served
-    document says so for each, including one whose author did not write it."""
+def declare_query_refusals(document: dict[str, Any], declared: dict[tuple[str, str], frozenset[str]]) -> dict[str, Any]:
+    """The served document (``GET /openapi.json``): every operation with a query parameter may
+    answer 400 (``query_middleware``), and says so, including one whose author did not write
+    it. Not in ``bundled()``, which the clients' types are generated from."""
     for (method, path), names in declared.items():
-        responses = openapi["paths"][path][method.lower()].setdefault("responses", {})
+        responses = document["paths"][path][method.lower()].setdefault("responses", {})
         if names and "400" not in responses:
             responses["400"] = {"$ref": "#/components/responses/Problem"}
+    return document
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
