@@ -127,7 +127,8 @@ async def run_worker(settings: Settings, url: str, metrics_port: int | None) -> 
     try:
         courier = Courier(settings.webhook_allow_private, settings.webhook_concurrency)
         worker = Worker(services.db, url, settings, services.box, services.flows, courier,
-                        MetricsServer(settings.metrics_key), services.audit_keeper)
+                        MetricsServer(settings.metrics_key, (settings.admin_key, settings.auditor_key)),
+                        services.audit_keeper)
         await worker.run(metrics_port)
     finally:
         await services.close()

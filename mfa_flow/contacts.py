@@ -21,7 +21,8 @@ def normalise_email(text: str) -> str:
     try:
         return validate_email(text.strip(), check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise ValueError(f"{text!r} is not a valid email address: {exc}") from None
+        # Never the text itself: a problem document does not repeat what the client sent.
+        raise ValueError(f"is not a valid email address: {exc}") from None
 
 
 def canonical_email(address: str) -> str:
@@ -37,14 +38,26 @@ def canonical_email(address: str) -> str:
 def normalise_phone(text: str) -> str:
     """The number in E.164 (``+14155550123``); ``ValueError`` with a reason fit for the client."""
     if not text.strip().startswith("+"):
-        raise ValueError(f"{text!r} has no country code: {PHONE_HINT}")
+        raise ValueError(f"has no country code: {PHONE_HINT}")
     try:
         number = phonenumbers.parse(text, None)
     except phonenumbers.NumberParseException:
-        raise ValueError(f"{text!r} is not a phone number: {PHONE_HINT}") from None
+        raise ValueError(f"is not a phone number: {PHONE_HINT}") from None
     if not phonenumbers.is_valid_number(number):
-        raise ValueError(f"{text!r} is not a valid phone number for its country code: {PHONE_HINT}")
+        raise ValueError(f"is not a valid phone number for its country code: {PHONE_HINT}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# What ``phonenumbers`` says a number is (its numbering plan's ranges), by name: premium-rate
+# and shared-cost numbers bill the sender, toll-free, UAN, voicemail and pager numbers take no
+# text messages. MFA_FLOW_SMS_NUMBER_TYPES says which get codes.
+PHONE_TYPES = {value: name.lower() for name, value in vars(phonenumbers.PhoneNumberType).items() if name.isupper()}
+SMS_NUMBER_TYPES = ("mobile", "fixed_line_or_mobile", "fixed_line", "voip", "personal_number")
+
+
+def phone_type(e164: str) -> str:
+    """``mobile``, ``premium_rate``, ... (``PHONE_TYPES``) for a normalised number."""
+    return PHONE_TYPES.get(phonenumbers.number_type(phonenumbers.parse(e164, None)), "unknown")
 
 
 def mask_email(address: str) -> str:

@@ -5,6 +5,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 REGISTRY = CollectorRegistry()
 
 FLOWS_BY_STATE = Gauge("mfa_flow_flows", "Flows in the database, by state", ["state"], registry=REGISTRY)
+GAUGES_READ = Gauge(
+    "mfa_flow_gauges_read_timestamp_seconds",
+    "When this process last read the gauges it takes from the database (at most every MFA_FLOW_METRICS_REFRESH s)",
+    registry=REGISTRY,
+)
 TRANSITIONS = Counter("mfa_flow_transitions", "Transitions committed, by event", ["event"], registry=REGISTRY)
 TRANSITION_SECONDS = Histogram(
     "mfa_flow_transition_seconds",

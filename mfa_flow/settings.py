@@ -74,6 +74,21 @@ def _networks(name: str) -> tuple[Network, ...]:
         raise SystemExit(f"{name} must be comma-separated CIDRs such as 10.0.0.0/8,::1/128, not {raw!r}") from None
 
 
+def _phone_types(name: str) -> tuple[str, ...]:
+    """Number types (``phonenumbers``' names, lower case) that may receive SMS codes."""
+    from .contacts import PHONE_TYPES, SMS_NUMBER_TYPES
+
+    raw = _env(name)
+    if raw is None:
+        return SMS_NUMBER_TYPES
+    chosen = tuple(dict.fromkeys(part.strip().lower() for part in raw.split(",") if part.strip()))
+    unknown = [kind for kind in chosen if kind not in PHONE_TYPES.values()]
+    if not chosen or unknown:
+        raise SystemExit(f"{name} must be comma-separated number types from: {', '.join(PHONE_TYPES.values())};"
+                         f" not {raw!r}")
+    return chosen
+
+
 def _password_profile(name: str) -> profiles.Argon2Profile:
     try:
         return profiles.parse(_env(name, profiles.DEFAULT) or profiles.DEFAULT)
@@ -208,6 +223,8 @@ class Settings:
     rate_passwords: int = 30
     rate_codes: int = 20
     rate_codes_destination: int = 10  # codes sent to one address or phone per hour
+    # Number types (phonenumbers') that get SMS codes; premium-rate, toll-free... only when listed.
+    sms_number_types: tuple[str, ...] = ("mobile", "fixed_line_or_mobile", "fixed_line", "voip", "personal_number")
     # Email and SMS codes: lifetime and resend gap (seconds); SMTP server for email codes.
     code_ttl: int = 600
     code_resend: int = 60
@@ -233,7 +250,8 @@ class Settings:
     audit_batch: int = 2000
     audit_catch_up_share: float = 0.25
     log_origin: str = "mfa-flow/audit"
-    metrics_key: str | None = None  # when set, /metrics wants it as a Bearer token
+    metrics_key: str | None = None  # when set, /metrics wants it (else the admin or auditor key)
+    metrics_refresh: float = 15.0  # seconds: /metrics reads the database's gauges at most this often
     body_timeout: float = 15.0  # seconds a request body may take to arrive
     # Slow and greedy clients (issue 21): seconds a connection may take to send a complete
     # request head (from opening, or from its previous answer); connections one client address
@@ -308,6 +326,8 @@ class Settings:
             audit_batch=_int("MFA_FLOW_AUDIT_BATCH", 2000),
             audit_catch_up_share=_float("MFA_FLOW_AUDIT_CATCH_UP_SHARE", 0.25, "a share of the time from 0.01 to 1"),
             metrics_key=_env("MFA_FLOW_METRICS_KEY"),
+            metrics_refresh=_float("MFA_FLOW_METRICS_REFRESH", 15.0),
+            sms_number_types=_phone_types("MFA_FLOW_SMS_NUMBER_TYPES"),
             body_timeout=_float("MFA_FLOW_BODY_TIMEOUT", 15.0),
             header_timeout=_float("MFA_FLOW_HEADER_TIMEOUT", 15.0),
             max_connections_per_address=_limit("MFA_FLOW_MAX_CONNECTIONS_PER_ADDRESS", 128),
@@ -322,6 +342,7 @@ class Settings:
             log_level=_choice("MFA_FLOW_LOG_LEVEL", "info", LOG_LEVELS),
         )
         for name, seconds in (("MFA_FLOW_BODY_TIMEOUT", values["body_timeout"]),
+                              ("MFA_FLOW_METRICS_REFRESH", values["metrics_refresh"]),
                               ("MFA_FLOW_HEADER_TIMEOUT", values["header_timeout"]),
                               ("MFA_FLOW_WEBHOOK_POLL_INTERVAL", values["webhook_poll_interval"])):
             if not seconds > 0:

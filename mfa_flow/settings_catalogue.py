@@ -96,8 +96,14 @@ SETTINGS: tuple[Setting, ...] = (
             "a Fernet key (32 bytes, URL-safe base64)",
             field="secret_key", default="generated into the data folder (`secret.key`), with a warning"),
     Setting("MFA_FLOW_METRICS_KEY", "Keys",
-            "When set, `/metrics` (of `serve` and of `worker`) wants it as a Bearer token, and nothing else opens it.",
+            "When set, `/metrics` (of `serve` and of `worker`) wants it as a Bearer token, and nothing else opens it; "
+            "unset, `/metrics` wants the admin or the auditor key (it is never open).",
             "any string", field="metrics_key"),
+    Setting("MFA_FLOW_METRICS_REFRESH", "Keys",
+            "Seconds between two reads of the gauges `/metrics` takes from the database (flows by state, webhook "
+            "deliveries by status, the audit tree), per process: scrapes in between show the last read "
+            "(`mfa_flow_gauges_read_timestamp_seconds` says when), so no scrape rate makes the service count its "
+            "flows more often.", "a positive number of seconds", field="metrics_refresh"),
     # --- sign-in -----------------------------------------------------------------------------------
     Setting("MFA_FLOW_FLOW_TTL", "Sign-in", "How long a flow lives (rule 7).", "a whole number of seconds, at least 1",
             field="flow_ttl"),
@@ -128,6 +134,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MFA_FLOW_RATE_CODES_PER_DESTINATION", "Abuse limits",
             "Codes sent to one email address or phone per hour, whoever asks (the admin key too): it protects the "
             "recipient from a flood, and an SMS bill from \"SMS pumping\".", LIMIT, field="rate_codes_destination"),
+    Setting("MFA_FLOW_SMS_NUMBER_TYPES", "Abuse limits",
+            "The phone number types (as `phonenumbers` tells them from each country's numbering plan) that get SMS "
+            "codes; a number of another type (`premium_rate`, `shared_cost`, `toll_free`, `uan`, `voicemail`, "
+            "`pager`, `unknown`) is refused with 422 `number-type-refused` at enrolment and before any code.",
+            "comma-separated types from: `fixed_line`, `mobile`, `fixed_line_or_mobile`, `toll_free`, `premium_rate`, "
+            "`shared_cost`, `voip`, `personal_number`, `pager`, `uan`, `voicemail`, `unknown`",
+            field="sms_number_types"),
     Setting("MFA_FLOW_MAX_CONNECTIONS_PER_ADDRESS", "Abuse limits",
             "Connections one client address may hold open to one `serve` process; the next is answered 429 "
             "`too-many-connections` and closed. A trusted proxy's connections count against the client address "

@@ -61,8 +61,8 @@ class FlowService:
     def allowed_events(self, flow: Flow) -> list[str]:
         return allowed_events(self.machine, self.settings, flow)
 
-    def view(self, flow: Flow, owner: bool, auditor: bool = False) -> dict[str, Any]:
-        return flow_view(self.factors, self.settings, self.box, flow, owner, auditor)
+    def view(self, flow: Flow, owner: bool, auditor: bool = False, masked: bool = False) -> dict[str, Any]:
+        return flow_view(self.factors, self.settings, self.box, flow, owner, auditor, masked)
 
     async def get(self, flow_id: str) -> Flow:
         """Read a flow; an overdue one is expired on the spot, so reads never show a stale state."""

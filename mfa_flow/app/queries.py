@@ -27,13 +27,17 @@ def allowed_events(flow_machine: FlowMachine, settings: Settings, flow: Flow) ->
 
 
 def flow_view(registry: Registry, settings: Settings, box: SecretBox, flow: Flow, owner: bool,
-              auditor: bool = False) -> dict[str, Any]:
+              auditor: bool = False, masked: bool = False) -> dict[str, Any]:
     """The Flow resource (schemas/flow.schema.json). Set-up secrets only for the flow's
-    owner; the result token (a bearer credential) not for the read-only auditor."""
+    owner; the result token (a bearer credential) not for the read-only auditor; the user's
+    email addresses and phone numbers ``masked`` for every reader but the flow's owner and
+    the admin."""
     factor = registry.of_state(flow.state)
     challenge = factor.challenge(FlowView(flow, settings, box, owner)) if factor else None
     if flow.state == machine.MANAGE:
         challenge = flow.stage.get("account")  # the user's factors: no secret in it
+        if masked and challenge:
+            challenge = {**challenge, "factors": [_masked(registry, f) for f in challenge.get("factors", [])]}
     if flow.state == machine.FIRST_FACTOR and flow.stage:  # the first factors a factor offers (a passkey)
         view = FlowView(flow, settings, box, owner)
         offers = [registry[name].sign_in_challenge(view) for name in registry.machine.sign_in_events.values()]
@@ -60,6 +64,11 @@ def flow_view(registry: Registry, settings: Settings, box: SecretBox, flow: Flow
         "created_at": iso(flow.created_at),
         "updated_at": iso(flow.updated_at),
     }
+
+
+def _masked(registry: Registry, described: dict[str, Any]) -> dict[str, Any]:
+    factor = registry.get(described.get("type", ""))
+    return factor.masked(described) if factor is not None else described
 
 
 def _result(flow: Flow, owner: bool, auditor: bool) -> dict[str, Any] | None:

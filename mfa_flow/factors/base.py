@@ -165,6 +165,11 @@ class Factor:
         """Fields of the factor's ``MfaVerification`` beyond the common ones."""
         return {}
 
+    def masked(self, described: JsonObject) -> JsonObject:
+        """A ``describe`` result as a reader who may not learn the user's contact details sees
+        it (the auditor, in an account flow): an address or a phone number masked."""
+        return described
+
     def check_addable(self, existing: list[UserFactor], primary_factors: tuple[str, ...]) -> None:
         """Raise a domain error if the user, with the factors ``existing``, may not have one more
         of this factor (one authenticator app per user; backup codes need a primary factor):

@@ -21,15 +21,20 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..crypto import keyed_digest, same
-from ..domain.errors import Conflict, InvalidInput, RateLimited
+from ..domain.errors import Conflict, InvalidInput, RateLimited, RuleBroken
 from ..domain.events import CodeRequested
 from ..domain.flow import Flow, iso
 from ..domain.machine import SAME, FactorStates, Row, Step
 from ..domain.users import UserFactor
 from .base import Factor, FactorContext, FlowView, JsonObject, ManageContext, Proof, event_schema
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+NUMBER_TYPE_REFUSED = "number-type-refused"
 
 DIGITS = 6
 MAX_SENDS = 5  # codes a flow may send, all states together
@@ -124,6 +129,9 @@ class Channel:
     # The destination as one recipient: what the per-destination budget counts, so that
     # spellings of one mailbox (or phone) share one budget (the users table's comparison).
     canonical: Callable[[str], str] = str
+    # Why no code may go to a (normalised) destination under these settings, or None: an SMS
+    # code to a premium-rate number, say. Asked before any code is issued and at enrolment.
+    refusal: Callable[[str, Settings], str | None] = lambda destination, settings: None
 
     @property
     def proof_event(self) -> str:
@@ -173,6 +181,7 @@ class SentCodeFactor(Factor):
         """Issue a code for ``destination``: the rules first (429 when one refuses), then the
         digest in the stage and the message queued. Returns facts for the transition log."""
         stage, flow = ctx.flow.stage, ctx.flow
+        self.check_destination(destination, ctx.settings)
         history = await ctx.uow.code_deliveries.history(flow.id)
         sends = Sends(history.count, history.last_at, history.last_status == "failed")
         refusal = resend_refusal(sends, ctx.now, ctx.settings.code_resend, flow.expires_at)
@@ -218,6 +227,12 @@ class SentCodeFactor(Factor):
         })
         return {"factor": self.name, "via": via, "delivery": delivery, "sends": sends.count + 1}
 
+    def check_destination(self, destination: str, settings: Settings) -> None:
+        """422 when no code may go to ``destination`` (MFA_FLOW_SMS_NUMBER_TYPES): never the
+        destination itself in the words."""
+        if (refusal := self.channel.refusal(destination, settings)) is not None:
+            raise RuleBroken(f"{self.channel.field}: {refusal}", kind=NUMBER_TYPE_REFUSED, field=self.channel.field)
+
     async def send_to_enrolled(self, ctx: FactorContext) -> dict[str, Any]:
         """The code of a verification, to the destination the user enrolled."""
         enrolled = await ctx.uow.user_factors.of_type(ctx.the_user.id, self.name)
@@ -236,6 +251,10 @@ class SentCodeFactor(Factor):
                                    "resend_at": iso(ctx.now + timedelta(seconds=refused.retry_after))})
         except Conflict:
             ctx.flow.stage.update({"delivery": "failed", "refused": "no_destination"})
+        except RuleBroken as refused:  # enrolled before the number's type was refused
+            if refused.kind != NUMBER_TYPE_REFUSED:
+                raise
+            ctx.flow.stage.update({"delivery": "failed", "refused": "number_type"})
 
     async def handle_event(self, ctx: FactorContext, event: JsonObject) -> Step:
         """``send_code``: in set-up, to the destination named; in verification, again."""
@@ -337,6 +356,12 @@ class SentCodeFactor(Factor):
     def describe(self, user_factor: UserFactor) -> JsonObject:
         return {self.channel.field: user_factor.destination}
 
+    def masked(self, described: JsonObject) -> JsonObject:
+        destination = described.get(self.channel.field)
+        if not isinstance(destination, str) or not destination:
+            return described
+        return {**described, self.channel.field: self.channel.mask(destination)}
+
     async def add_by_admin(self, ctx: ManageContext) -> JsonObject:
         """The admin vouches that the address (or phone) is the user's: no code is sent."""
         from ..domain.events import FactorEnrolled
@@ -348,6 +373,7 @@ class SentCodeFactor(Factor):
             destination = self.channel.normalise(ctx.body[field])
         except ValueError as exc:
             raise InvalidInput(f"{field}: {exc}", field=field) from None
+        self.check_destination(destination, ctx.settings)
         if any(v.type == self.name for v in ctx.existing):
             raise Conflict(f"the user already has a {self.name} factor; delete it first", kind="factor-exists")
         user_factor = await ctx.uow.user_factors.add(ctx.user.id, self.name, destination=destination)

@@ -19,9 +19,9 @@ from ..settings import Settings
 from . import audit, auth, factors, flows, headers, health, live, management, oidc, oidc_clients, pages, sign_in, webhooks
 from .connections import ConnectionLimits, GuardedSite, connection_middleware
 from .context import request_context_middleware
-from .health import DRAINING
+from .health import DRAINING, GAUGES, Gauges
 from .problems import mark_response_started, problems_middleware
-from .validation import Schemas
+from .validation import Schemas, declare_query_refusals, query_middleware
 
 if TYPE_CHECKING:
     from ..bootstrap import Services
@@ -69,14 +69,16 @@ async def _checkpoint(app: web.Application) -> None:
 def create_app(settings: Settings, database_url: str, registry: Registry,
                start: "Callable[[Settings, str], Awaitable[Services]]") -> web.Application:
     """The application; ``start`` (the composition root's) builds the services at start-up."""
-    app = web.Application(middlewares=[connection_middleware, request_context_middleware, problems_middleware],
+    app = web.Application(middlewares=[connection_middleware, request_context_middleware, problems_middleware,
+                                       query_middleware],
                           client_max_size=MAX_BODY_BYTES, handler_args=HANDLER_ARGS)
     app["settings"] = settings
     app["connection_limits"] = ConnectionLimits(settings)
     app["schemas"] = Schemas(settings.schemas_dir, registry)
-    app["openapi"] = app["schemas"].bundled()
+    app["openapi"] = declare_query_refusals(app["schemas"].bundled(), app["schemas"].query_parameters)
     headers.install(app)
     app[DRAINING] = False
+    app[GAUGES] = Gauges(settings.metrics_refresh)
     app.on_response_prepare.append(mark_response_started)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -32,6 +32,11 @@ class Caller:
     def owns(self, flow: Flow) -> bool:
         return self.principal.owns(flow)
 
+    def masked(self, flow: Flow | None = None) -> bool:
+        """Whether the user's email addresses and phone numbers are masked in what this caller
+        reads of ``flow``: for every reader but the flow's own token and the admin."""
+        return not (self.role == ADMIN or (flow is not None and self.owns(flow)))
+
 
 def unauthorized(detail: str) -> Problem:
     return Problem(401, "unauthorized", "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
@@ -65,14 +70,19 @@ def caller(request: web.Request, query_token: bool = False) -> Caller:
     raise unauthorized("the key or token is not valid")
 
 
-def require_metrics_key(request: web.Request, metrics_key: str | None) -> None:
-    """``/metrics`` (of ``serve`` and of ``worker``) is open unless MFA_FLOW_METRICS_KEY is set;
-    then that key, and only it, as a Bearer token. A scraper gets no other power."""
-    if not metrics_key:
-        return
+def require_metrics_key(request: web.Request, metrics_key: str | None, readers: tuple[str, ...] = ()) -> None:
+    """``/metrics`` (of ``serve`` and of ``worker``) is never open: it wants MFA_FLOW_METRICS_KEY
+    as a Bearer token and, when none is set, the admin or the auditor key (``readers``). A
+    scraper with the metrics key gets no other power; a refused scrape costs no database read."""
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not same(value.strip(), metrics_key):
+    value = value.strip()
+    keys = (metrics_key,) if metrics_key else tuple(key for key in readers if key)
+    if scheme.lower() == "bearer" and value and value.isascii() and any(same(value, key) for key in keys):
+        return
+    if metrics_key:
         raise unauthorized("/metrics needs the metrics key (MFA_FLOW_METRICS_KEY) as a Bearer token")
+    raise unauthorized("/metrics needs the admin or auditor key as a Bearer token (or the metrics key,"
+                       " once MFA_FLOW_METRICS_KEY is set)")
 
 
 def require_admin(request: web.Request) -> Caller:

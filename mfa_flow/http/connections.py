@@ -36,6 +36,7 @@ from .. import logs
 from ..settings import Settings
 from .clients import request_address, trusted_peer
 from .headers import SECURITY_HEADERS
+from .parser_errors import answer_as_problems
 from .problems import Problem, problem_response
 
 log = logs.get(__name__)
@@ -126,7 +127,7 @@ class GuardedConnection(asyncio.Protocol):
                 return
             self.address = address
         self._start_head_clock()
-        self.handler = self.make_handler()
+        self.handler = answer_as_problems(self.make_handler())  # its own 400s as problem documents
         self.limits.guards[self.handler] = self
         self.handler.connection_made(transport)
 

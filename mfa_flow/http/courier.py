@@ -71,13 +71,14 @@ class Courier:
 class MetricsServer:
     """``/metrics`` and ``/healthz`` of the worker process."""
 
-    def __init__(self, metrics_key: str | None = None) -> None:
+    def __init__(self, metrics_key: str | None = None, readers: tuple[str, ...] = ()) -> None:
         self._runner: web.AppRunner | None = None
         self.metrics_key = metrics_key
+        self.readers = readers  # the admin and auditor keys: they open /metrics while no metrics key is set
 
     async def start(self, host: str, port: int) -> None:
         async def metrics_text(request: web.Request) -> web.Response:
-            require_metrics_key(request, self.metrics_key)
+            require_metrics_key(request, self.metrics_key, self.readers)
             return web.Response(body=generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
         async def healthz(request: web.Request) -> web.Response:

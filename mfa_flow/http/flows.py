@@ -29,7 +29,8 @@ def path_flow_id(request: web.Request) -> str:
 
 def _flow_response(request, flow, who, status=200, body=None) -> web.Response:
     service = request.app["flows"]
-    payload = body if body is not None else service.view(flow, owner=who.owns(flow), auditor=who.role == AUDITOR)
+    payload = body if body is not None else service.view(flow, owner=who.owns(flow), auditor=who.role == AUDITOR,
+                                                         masked=who.masked(flow))
     return web.Response(body=jsoncodec.dumps_bytes(payload), status=status, content_type="application/json",
                         headers={"ETag": f'"{flow.version}"'})
 
@@ -142,7 +143,7 @@ MAX_LIST = 200
 
 async def list_flows(request: web.Request) -> web.Response:
     """Recent flows, newest first (admin, auditor): the console's list. No tokens, no secrets."""
-    require_reader(request)
+    who = require_reader(request)
     service = request.app["flows"]
     limit = query_int(request, "limit", 50, 1, MAX_LIST)
     assert limit is not None  # it has a default
@@ -154,7 +155,7 @@ async def list_flows(request: web.Request) -> web.Response:
         raise invalid("state must be one of: " + ", ".join(service.machine.states))
     flows = await service.recent(limit, before and canonical_flow_id(before), state, request.query.get("user_id"))
     return web.json_response({
-        "items": [service.view(flow, owner=False, auditor=True) for flow in flows],
+        "items": [service.view(flow, owner=False, auditor=True, masked=who.masked()) for flow in flows],
         "next": flows[-1].id if len(flows) == limit else None,
     })
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from typing import Callable
+
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from .. import metrics
+from .. import logs, metrics
 from .auth import require_metrics_key
 from .problems import Problem
 
@@ -13,6 +17,8 @@ from .problems import Problem
 async def healthz(request):
     return web.json_response({"status": "ok"})
 
+
+log = logs.get(__name__)
 
 DRAINING = "mfa_flow.draining"
 
@@ -35,16 +41,55 @@ async def readyz(request):
     return web.json_response({"status": "ready"})
 
 
+class Gauges:
+    """The gauges ``/metrics`` takes from the database (flows by state, deliveries by status,
+    the audit tree), read at most once per ``refresh`` seconds by this process however often it
+    is scraped: the scrapes in between, and those that arrive while a read runs, share its
+    figures. A failed read keeps the last figures (the counters are served regardless) and is
+    not retried before the next ``refresh``."""
+
+    def __init__(self, refresh: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.refresh = refresh
+        self.clock = clock
+        self._read_at: float | None = None
+        self._lock = asyncio.Lock()
+
+    def _fresh(self) -> bool:
+        return self._read_at is not None and self.clock() - self._read_at < self.refresh
+
+    async def update(self, app: web.Application) -> None:
+        if self._fresh():
+            return
+        async with self._lock:
+            if self._fresh():  # another scrape read them while this one waited
+                return
+            self._read_at = self.clock()
+            try:
+                await self._read(app)
+            except Exception:
+                log.warning("metrics: the database's gauges could not be read; the last ones are shown",
+                            exc_info=True)
+
+    @staticmethod
+    async def _read(app: web.Application) -> None:
+        counts, deliveries = await app["audit"].counts()
+        for state in app["flows"].machine.states:
+            metrics.FLOWS_BY_STATE.labels(state).set(counts.get(state, 0))
+        for status in ("pending", "succeeded", "failed"):
+            metrics.WEBHOOK_DELIVERIES.labels(status).set(deliveries.get(status, 0))
+        tree_size, rows_behind = await app["audit"].trail()
+        metrics.AUDIT_TREE_SIZE.set(tree_size)
+        metrics.AUDIT_ROWS_BEHIND.set(rows_behind)
+        metrics.GAUGES_READ.set_to_current_time()
+
+
+GAUGES = web.AppKey("gauges", Gauges)
+
+
 async def metrics_text(request):
-    require_metrics_key(request, request.app["settings"].metrics_key)
-    counts, deliveries = await request.app["audit"].counts()
-    for state in request.app["flows"].machine.states:
-        metrics.FLOWS_BY_STATE.labels(state).set(counts.get(state, 0))
-    for status in ("pending", "succeeded", "failed"):
-        metrics.WEBHOOK_DELIVERIES.labels(status).set(deliveries.get(status, 0))
-    tree_size, rows_behind = await request.app["audit"].trail()
-    metrics.AUDIT_TREE_SIZE.set(tree_size)
-    metrics.AUDIT_ROWS_BEHIND.set(rows_behind)
+    settings = request.app["settings"]
+    require_metrics_key(request, settings.metrics_key, (settings.admin_key, settings.auditor_key))
+    await request.app[GAUGES].update(request.app)
     return web.Response(body=generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

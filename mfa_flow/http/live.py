@@ -72,7 +72,7 @@ class FlowSocket:
         self._event_lock = asyncio.Lock()  # held while an event is applied and acknowledged
 
     def _view(self, flow) -> dict:
-        return self.app["flows"].view(flow, owner=self.who.owns(flow))
+        return self.app["flows"].view(flow, owner=self.who.owns(flow), masked=self.who.masked(flow))
 
     async def push(self, flow) -> None:
         """Send the Flow unless the client already has this version or a newer one."""
@@ -225,7 +225,7 @@ async def _stream_flow(request: web.Request, who: Caller, flow_id: str, last: in
     try:
         async for flow in request.app["feed"].watch(flow_id, service.get, after=last, subscription=subscription):
             async with write_lock:
-                await response.write(_sse(flow.version, service.view(flow, owner=who.owns(flow))))
+                await response.write(_sse(flow.version, service.view(flow, owner=who.owns(flow), masked=who.masked(flow))))
     except ConnectionResetError:
         pass  # the client went away
     except Exception:  # the headers are sent: end the stream; the EventSource reconnects
@@ -267,7 +267,7 @@ async def recent_flows(request: web.Request) -> web.StreamResponse:
                 if lost:
                     await response.write(b"event: resync\ndata: {}\n\n")
                 for flow in reversed(await service.many(sorted(flow_ids))):  # oldest first
-                    view = service.view(flow, owner=False, auditor=True)
+                    view = service.view(flow, owner=False, auditor=True, masked=who.masked())
                     await response.write(f"event: flow\ndata: {json.dumps(view)}\n\n".encode())
         except ConnectionResetError:
             pass  # the client went away

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,7 @@ class Schemas:
         self._fast: dict[str, Any] = {}
         for component in [*self.openapi["components"]["schemas"], *self.event_schemas]:
             self.validator(component)
+        self.query_parameters = _query_parameters(self.openapi)
 
     def _schema(self, component: str) -> dict[str, Any]:
         if component in self.event_schemas:  # the factor's own schema
@@ -135,6 +137,64 @@ class Schemas:
             schema = {k: v for k, v in contents.items() if k != "$schema"}
             document["components"]["schemas"][name] = schema
         return document
+
+
+def _query_parameters(openapi: dict[str, Any]) -> dict[tuple[str, str], frozenset[str]]:
+    """The query parameters each operation declares, by (METHOD, path template)."""
+    shared = openapi.get("components", {}).get("parameters", {})
+
+    def names(parameters: list[dict[str, Any]]) -> set[str]:
+        found = set()
+        for parameter in parameters:
+            if "$ref" in parameter:
+                parameter = shared[parameter["$ref"].rsplit("/", 1)[-1]]
+            if parameter.get("in") == "query":
+                found.add(parameter["name"])
+        return found
+
+    declared = {}
+    for path, item in openapi.get("paths", {}).items():
+        common = names(item.get("parameters", []))
+        for method, operation in item.items():
+            if isinstance(operation, dict) and method in ("get", "put", "post", "patch", "delete"):
+                declared[(method.upper(), path)] = frozenset(common | names(operation.get("parameters", [])))
+    return declared
+
+
+def declare_query_refusals(document: dict[str, Any], declared: dict[tuple[str, str], frozenset[str]]) -> dict[str, Any]:
+    """The served document (``GET /openapi.json``): every operation with a query parameter may
+    answer 400 (``query_middleware``), and says so, including one whose author did not write
+    it. Not in ``bundled()``, which the clients' types are generated from."""
+    for (method, path), names in declared.items():
+        responses = document["paths"][path][method.lower()].setdefault("responses", {})
+        if names and "400" not in responses:
+            responses["400"] = {"$ref": "#/components/responses/Problem"}
+    return document
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@web.middleware
+async def query_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Every query parameter of the API is checked like a body field before a handler reads it:
+    no control characters in its name or value (PostgreSQL's text cannot hold NUL, and no
+    parameter has a use for the others), and a parameter the operation declares given at most
+    once. The problem names the parameter, never repeats its value. The handlers then check
+    each value's own form (a whole number, a cursor, a state)."""
+    if request.query_string and request.path.startswith("/api/"):
+        resource = request.match_info.route.resource
+        declared = request.app["schemas"].query_parameters.get(
+            (request.method, resource.canonical if resource is not None else ""), frozenset())
+        for name in dict.fromkeys(request.query):
+            if _CONTROL.search(name):
+                raise invalid("a query parameter's name holds control characters")
+            values = request.query.getall(name)
+            if any(_CONTROL.search(value) for value in values):
+                raise invalid(f"query.{name}: must not contain control characters", parameter=name)
+            if name in declared and len(values) > 1:
+                raise invalid(f"query.{name}: must be given once, not {len(values)} times", parameter=name)
+    return await handler(request)
 
 
 def _without_value(error) -> str:

@@ -1,6 +1,8 @@
 """Which addresses a webhook may be sent to: https URLs to hosts that are valid DNS names or IP
 addresses, public ones (checked again after name resolution, and for IP literals by the URL
-check itself), never a multicast, special-purpose or cloud metadata address."""
+check itself), never a multicast, special-purpose or cloud metadata address. An IPv6 address
+that carries an IPv4 address (mapped, SIIT, NAT64 and its local-use prefix, 6to4,
+IPv4-compatible) is judged by the IPv4 address it carries."""
 
 from __future__ import annotations
 
@@ -139,19 +141,40 @@ def host_name_problem(host: str) -> str | None:
     return None
 
 
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+# IPv6 ranges whose addresses carry an IPv4 address that a connection to them may end up at
+# (through a translator or a tunnel). Each is judged by that IPv4 address. The byte slices
+# of the 16-byte address that hold it: RFC 6052 §2.2 puts the IPv4 address after the prefix,
+# skipping bits 64 to 71 (the "u" octet).
+_LAYOUTS = {16: ((2, 6),),  # 6to4 (RFC 3056): right after its 16-bit prefix
+            32: ((4, 8),), 40: ((5, 8), (9, 10)), 48: ((6, 8), (9, 11)), 56: ((7, 8), (9, 12)),
+            64: ((9, 13),), 96: ((12, 16),)}
+_ANY = ipaddress.IPv6Address("::")
+_THIS_NETWORK = ipaddress.IPv4Network("0.0.0.0/8")
+_EMBEDDING: tuple[tuple[ipaddress.IPv6Network, str, tuple[int, ...]], ...] = (
+    (ipaddress.IPv6Network("::ffff:0:0/96"), "the IPv4-mapped range ::ffff:0:0/96", (96,)),
+    (ipaddress.IPv6Network("::ffff:0:0:0/96"), "the SIIT range ::ffff:0:0:0/96 (RFC 2765)", (96,)),
+    (ipaddress.IPv6Network("64:ff9b::/96"), "the NAT64 well-known prefix 64:ff9b::/96 (RFC 6052)", (96,)),
+    # RFC 8215's local-use prefix: the operator chooses the length (/48 to /96), and with it
+    # where the IPv4 address sits; the address is judged by every place it may sit (a
+    # translator may ignore the bits RFC 6052 wants zero, so none is ruled out by them).
+    (ipaddress.IPv6Network("64:ff9b:1::/48"), "the NAT64 local-use prefix 64:ff9b:1::/48 (RFC 8215)",
+     (96, 64, 56, 48)),
+    (ipaddress.IPv6Network("2002::/16"), "the 6to4 range 2002::/16 (RFC 3056)", (16,)),
+    (ipaddress.IPv6Network("::/96"), "the IPv4-compatible range ::/96 (deprecated, RFC 4291)", (96,)),
+)
 
 
-def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 address carries (mapped, 6to4, NAT64, IPv4-compatible), which
-    is where a connection to it may end up."""
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    if ip.sixtofour is not None:
-        return ip.sixtofour
-    if ip in _NAT64 or (ip in _IPV4_COMPATIBLE and int(ip) > 1):
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[str, list[ipaddress.IPv4Address]] | None:
+    """The range an IPv6 address belongs to that carries an IPv4 address, and the IPv4
+    addresses it may carry, or None: where a connection to it may end up. Teredo (2001::/32)
+    is not listed: it is refused whole (an IETF protocol assignment, 2001::/23), whatever it
+    carries."""
+    packed = ip.packed
+    for network, name, lengths in _EMBEDDING:
+        if ip not in network or (network.prefixlen == 96 and network.network_address == _ANY and int(ip) <= 1):
+            continue  # :: and ::1 carry no IPv4 address
+        found = [ipaddress.IPv4Address(b"".join(packed[a:b] for a, b in _LAYOUTS[length])) for length in lengths]
+        return name, list(dict.fromkeys(found))
     return None
 
 
@@ -165,8 +188,19 @@ def _named(ip: _Address, table: tuple[tuple[tuple[_Network, ...], str], ...]) ->
 def address_refusal(address: str | _Address, allow_private: bool, plain_http: bool = False) -> str | None:
     """Why the service will not call ``address``, or None."""
     ip = address if not isinstance(address, str) else ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address):
-        ip = _embedded_ipv4(ip) or ip
+    if isinstance(ip, ipaddress.IPv6Address) and ip not in METADATA_ADDRESSES:
+        if (embedded := embedded_ipv4(ip)) is not None:
+            name, candidates = embedded  # judged by what it carries, the IPv6 wrapping aside
+            refused = [(c, reason) for c in candidates if (reason := _refusal(c, allow_private, plain_http))]
+            if not refused:
+                return None
+            # Of several readings, name one that is not mere zero padding (0.0.0.0/8) if any.
+            candidate, reason = min(refused, key=lambda found: found[0] in _THIS_NETWORK)
+            return f"{reason}: {candidate}, carried in {name}"
+    return _refusal(ip, allow_private, plain_http)
+
+
+def _refusal(ip: _Address, allow_private: bool, plain_http: bool) -> str | None:
     if ip in METADATA_ADDRESSES:
         return "a cloud metadata address"
     if ip.is_unspecified:

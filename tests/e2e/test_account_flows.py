@@ -17,9 +17,10 @@ import pytest
 from tests.e2e.test_setup_flows import unique
 from tests.support.cli import mfa_flow
 from tests.support.client import Api, FlowClient, Reply
+from tests.support.live import FlowEvents
 from tests.support.otp import fresh_code
 from tests.support.schemas import check_flow
-from tests.support.server import ADMIN_KEY
+from tests.support.server import ADMIN_KEY, AUDITOR_KEY
 from tests.support.soft_authenticator import SoftAuthenticator
 
 ALL_FACTORS = ["totp", "webauthn", "backup_code"]
@@ -392,6 +393,46 @@ async def test_a_user_revokes_their_trusted_devices(api):
     assert after.state == "totp_verify", "a revoked device stands in for nothing"
     # The admin's account flow never counts a trusted device as MFA: the step-up comes first.
     assert (await admin_account_flow(api, user)).state == "totp_verify"
+
+
+async def test_only_the_flow_token_and_the_admin_see_the_users_address_and_phone(api, http):
+    """Issue 21, defect 8: the auditor read the user's full email address and phone number in
+    an account flow's challenge.factors, and on /api/flows/sse. Masked for every reader but
+    the flow's own token and the admin."""
+    await api.configure(["totp", "email_code", "sms_code", "backup_code"], "user_controlled")
+    user = await api.new_user(unique("contacts"))
+    email, phone = f"{unique('Someone')}@Example.com".lower(), "+14155550123"
+    secret = (await api.admin("POST", f"/api/users/{user['id']}/mfa-verifications", {"type": "totp"})).body["secret"]
+    for factor, destination in (("email_code", {"email": email}), ("sms_code", {"phone": phone})):
+        reply = await api.admin("POST", f"/api/users/{user['id']}/mfa-verifications", {"type": factor, **destination})
+        assert reply.status == 201, reply
+    streams = {key: FlowEvents(await http.get(f"{api.base_url}/api/flows/sse", headers={"Authorization": f"Bearer {key}"}))
+               for key in (ADMIN_KEY, AUDITOR_KEY)}
+    flow = await admin_account_flow(api, user)
+    if flow.state == "factor_selection":
+        await flow.ok("select_factor", factor="totp")
+    await flow.ok("submit_totp", code=await fresh_code(secret))
+    assert flow.state == "manage"
+
+    def contacts(view: dict) -> tuple[str, str]:
+        shown = {f["type"]: f for f in view["challenge"]["factors"]}
+        return shown["email_code"]["email"], shown["sms_code"]["phone"]
+
+    full, masked = (email, phone), (email[0] + "***@example.com", "+1 *** *** **23")
+    assert contacts(flow.flow) == full, "the flow token's holder"
+    assert contacts((await api.call("GET", f"/api/flows/{flow.id}", flow.token)).body) == full
+    assert contacts((await api.admin("GET", f"/api/flows/{flow.id}")).body) == full
+    assert contacts((await api.auditor("GET", f"/api/flows/{flow.id}")).body) == masked
+    for key, expected in ((ADMIN_KEY, full), (AUDITOR_KEY, masked)):
+        [listed] = [f for f in (await api.call("GET", "/api/flows?limit=20", key)).body["items"] if f["id"] == flow.id]
+        assert contacts(listed) == expected, key
+        while True:
+            event = await streams[key].next_event()
+            assert event is not None and event.event == "flow"
+            if event.flow["id"] == flow.id and event.flow["state"] == "manage":
+                assert contacts(check_flow(event.flow)) == expected, key
+                break
+        streams[key].response.close()
 
 
 # --- issue 21, defect 1: an opt-out planted with a password alone -----------------------------------

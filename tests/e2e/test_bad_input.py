@@ -234,3 +234,30 @@ async def test_a_body_that_trickles_in_is_cut_off_with_408_and_the_connection_cl
     # still coming: 400 bytes at 4 a second would take 100 s). The server's clock starts when
     # it has read the headers, a moment before ours, so the lower bound keeps some slack.
     assert 1.5 <= answered < 6 and closed < answered + 5, (answered, closed)
+
+
+# Every query parameter the API reads, with a value no field may hold (issue 21, defect 12: a
+# NUL reached PostgreSQL and was a 500).
+QUERIES = [
+    ("/api/flows", "user_id"), ("/api/flows", "state"), ("/api/flows", "before"), ("/api/flows", "limit"),
+    ("/api/users", "search"), ("/api/users", "after"), ("/api/audit/transitions", "after"),
+    ("/api/audit/proof/inclusion", "cursor"), ("/api/flows/sse", "token"),
+]
+
+
+@pytest.mark.parametrize("path,name", QUERIES)
+@pytest.mark.parametrize("value", ["%00", "a%00b", "%1b", "%7f", "x%0d%0aSet-Cookie:%20a=b"])
+async def test_a_control_character_in_a_query_parameter_is_a_400_naming_it(api, path, name, value):
+    reply = await api.admin("GET", f"{path}?{name}={value}")
+    assert reply.status == 400, (path, name, value, reply)
+    assert reply.problem["detail"] == f"query.{name}: must not contain control characters"
+    assert reply.problem["parameter"] == name
+
+
+async def test_a_query_parameter_given_twice_or_with_a_bad_name_is_a_400(api):
+    reply = await api.auditor("GET", "/api/flows?user_id=a&user_id=b")
+    assert reply.status == 400 and reply.problem["detail"] == "query.user_id: must be given once, not 2 times"
+    reply = await api.auditor("GET", "/api/flows?user%00id=a")
+    assert reply.status == 400 and reply.problem["detail"] == "a query parameter's name holds control characters"
+    # An undeclared parameter (a cache-buster) is left alone.
+    assert (await api.auditor("GET", "/api/flows?_=1&_=2")).status == 200

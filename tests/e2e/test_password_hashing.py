@@ -14,7 +14,7 @@ from tests.support.server import AUDITOR_KEY
 
 
 async def password_hashes(api: Api) -> int:
-    text = (await api.call("GET", "/metrics")).body
+    text = (await api.auditor("GET", "/metrics")).body
     found = re.search(r"^mfa_flow_password_hashes_total (\d+)", text, re.M)
     assert found, "the hashing pool counts its jobs"
     return int(float(found.group(1)))

@@ -46,21 +46,26 @@ class ConnectionCounter:
         await self._server.wait_closed()
 
 
+async def failed_delivery(api: Api, url: str) -> dict:
+    """Register ``url`` for flow.created, create a flow, and wait for that delivery to fail."""
+    endpoint = (await api.admin("POST", "/api/webhooks", {"url": url, "events": ["flow.created"]})).body
+    await api.admin("POST", "/api/flows", {})
+
+    async def failed():
+        reply = await api.admin("GET", f"/api/webhooks/{endpoint['id']}/deliveries?status=failed")
+        return reply.body["items"]
+
+    [delivery] = await eventually(failed)
+    await api.admin("DELETE", f"/api/webhooks/{endpoint['id']}")
+    return delivery  # type: ignore[no-any-return]
+
+
 async def test_a_worker_without_the_permission_refuses_an_ip_literal_registered_with_it(lenient):
     async with ConnectionCounter() as listener:
-        url = f"https://127.0.0.1:{listener.port}/x"
-        endpoint = (await lenient.admin("POST", "/api/webhooks", {"url": url, "events": ["flow.created"]})).body
-        await lenient.admin("POST", "/api/flows", {})
-
-        async def failed():
-            reply = await lenient.admin("GET", f"/api/webhooks/{endpoint['id']}/deliveries?status=failed")
-            return reply.body["items"]
-
-        [delivery] = await eventually(failed)
+        delivery = await failed_delivery(lenient, f"https://127.0.0.1:{listener.port}/x")
         assert delivery["attempts"] == 2 and delivery["last_status"] is None
         assert delivery["last_error"] == "refused: the host 127.0.0.1 is a loopback address"
         assert listener.connections == 0
-        await lenient.admin("DELETE", f"/api/webhooks/{endpoint['id']}")
 
 
 @pytest.mark.parametrize("url, detail", [
@@ -104,3 +109,25 @@ async def test_a_nul_in_a_description_is_a_400_on_create_and_on_change(lenient):
     assert reply.status == 400 and reply.problem["detail"].startswith("body.description: ")
     assert (await lenient.admin("GET", path)).body["description"] == "CRM\nline two\ttab"
     await lenient.admin("DELETE", path)
+
+
+CARRIED = [
+    ("::ffff:0:7f00:1", "a loopback address: 127.0.0.1, carried in the SIIT range ::ffff:0:0:0/96 (RFC 2765)"),
+    ("64:ff9b:1::7f00:1", "a loopback address: 127.0.0.1, carried in the NAT64 local-use prefix 64:ff9b:1::/48"
+                          " (RFC 8215)"),
+]
+
+
+@pytest.mark.parametrize("address, reason", CARRIED)
+async def test_an_ipv6_literal_carrying_an_internal_ipv4_address_is_refused_at_registration(api, address, reason):
+    """Issue 21, defect 9: such addresses were taken as public IPv6 ones."""
+    reply = await api.admin("POST", "/api/webhooks", {"url": f"https://[{address}]:8443/h", "events": ["*"]})
+    assert reply.status == 422, reply
+    assert reply.problem["detail"] == f"url: the host {address} is {reason}"
+
+
+@pytest.mark.parametrize("address, reason", CARRIED[:1])
+async def test_the_worker_refuses_them_at_delivery_too(lenient, address, reason):
+    """Registered where private addresses are allowed, refused by a worker where they are not."""
+    delivery = await failed_delivery(lenient, f"https://[{address}]:9/x")
+    assert delivery["last_error"] == f"refused: the host {address} is {reason}"

@@ -15,7 +15,7 @@ from standardwebhooks import Webhook
 from tests.support.client import Api
 from tests.support.otp import fresh_code, wrong_code
 from tests.support.receiver import Receiver
-from tests.support.server import free_port, server_and_worker
+from tests.support.server import AUDITOR_KEY, free_port, server_and_worker
 from tests.support.waiting import eventually
 
 SCHEDULE = "0,0.3,0.3,0.3"  # four tries, fast: the real default is hours long
@@ -325,10 +325,11 @@ async def test_the_worker_and_the_server_report_deliveries_in_metrics(hooks, pro
     worker = processes[1]
 
     async def worker_metrics():
-        async with http.get(f"http://127.0.0.1:{worker.env['MFA_FLOW_WORKER_METRICS_PORT']}/metrics") as r:
+        async with http.get(f"http://127.0.0.1:{worker.env['MFA_FLOW_WORKER_METRICS_PORT']}/metrics",
+                            headers={"Authorization": f"Bearer {AUDITOR_KEY}"}) as r:
             return 'mfa_flow_webhook_attempts_total{outcome="succeeded"}' in await r.text()
 
     await eventually(worker_metrics)
-    server_metrics = (await hooks.call("GET", "/metrics")).body
+    server_metrics = (await hooks.auditor("GET", "/metrics")).body
     assert 'mfa_flow_webhook_deliveries{status="succeeded"}' in server_metrics
     assert '"webhook attempt"' in worker.log() and flow.id not in worker.log()  # ids of messages, not data

@@ -10,7 +10,7 @@ import yaml
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
 from mfa_flow import bootstrap
-from mfa_flow.http.validation import Schemas
+from mfa_flow.http.validation import Schemas, declare_query_refusals
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 OPENAPI = SCHEMAS / "openapi.yaml"
@@ -48,3 +48,16 @@ def test_no_flow_style_comma_split_a_description_into_a_key():
     slips = [f"{path}: {key!r}" for path, key, value in _keys(written())
              if value is None and key not in ("default", "const", "example")]
     assert slips == []
+
+
+def test_every_operation_with_a_query_parameter_documents_the_400_it_may_answer():
+    """A control character in any query parameter is a 400 (issue 21, defect 12): the served
+    document declares it wherever a query parameter is declared."""
+    schemas = Schemas(SCHEMAS, bootstrap.registry())
+    document = declare_query_refusals(schemas.bundled(), schemas.query_parameters)  # as create_app serves it
+    missing = [f"{method} {path}" for path, item in document["paths"].items() for method, operation in item.items()
+               if isinstance(operation, dict) and method in ("get", "put", "post", "patch", "delete")
+               and any(p.get("in") == "query" for p in [*item.get("parameters", []), *operation.get("parameters", [])]
+                       if isinstance(p, dict))
+               and "400" not in operation["responses"]]
+    assert missing == []

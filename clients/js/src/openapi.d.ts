@@ -531,12 +531,12 @@ export interface paths {
         };
         /**
          * Follow every flow as Server-Sent Events (admin, auditor)
-         * @description A `text/event-stream` for the console's live list: `event: flow` with `data:` a Flow (as the auditor sees it) whenever a flow is created or moves, on any process of the database; `event: resync` when changes may have been missed (the listening connection was lost, or the client fell more than 1,000 flows behind): read `GET /api/flows` again. Nothing is sent on connect: the subscription is in place before the headers go out, so a client that reads `GET /api/flows` once the stream is open misses nothing. Comment lines keep an idle stream open; it ends when the server shuts down.
+         * @description A `text/event-stream` for the console's live list: `event: flow` with `data:` a Flow (as the auditor sees it: no result token; the user's email addresses and phone numbers masked, except for the admin key) whenever a flow is created or moves, on any process of the database; `event: resync` when changes may have been missed (the listening connection was lost, or the client fell more than 1,000 flows behind): read `GET /api/flows` again. Nothing is sent on connect: the subscription is in place before the headers go out, so a client that reads `GET /api/flows` once the stream is open misses nothing. Comment lines keep an idle stream open; it ends when the server shuts down. Send the key as `Authorization: Bearer` (a browser can, reading the stream with `fetch`, as the console and the SDKs do); `?token=` exists only for a browser's `EventSource`, which cannot set a header, and puts the key in the URL (proxy logs, history): the header wins when both are sent.
          */
         get: {
             parameters: {
                 query?: {
-                    /** @description the admin or auditor key */
+                    /** @description the admin or auditor key, for an EventSource only (it cannot send headers); prefer Authorization */
                     token?: string;
                 };
                 header?: never;
@@ -554,6 +554,7 @@ export interface paths {
                         "text/event-stream": string;
                     };
                 };
+                400: components["responses"]["Problem"];
                 401: components["responses"]["Problem"];
                 403: components["responses"]["Problem"];
             };
@@ -728,6 +729,7 @@ export interface paths {
                     };
                     content?: never;
                 };
+                400: components["responses"]["Problem"];
                 401: components["responses"]["Problem"];
                 403: components["responses"]["Problem"];
                 404: components["responses"]["Problem"];
@@ -818,6 +820,7 @@ export interface paths {
                     };
                     content?: never;
                 };
+                400: components["responses"]["Problem"];
                 426: components["responses"]["Problem"];
             };
         };
@@ -2027,7 +2030,7 @@ export interface paths {
         };
         /**
          * Prometheus metrics
-         * @description Open to anyone unless MFA_FLOW_METRICS_KEY is set; then that key, and no other, as a Bearer token (401 otherwise). The worker's metrics port answers the same way.
+         * @description Never open: MFA_FLOW_METRICS_KEY as a Bearer token when it is set (and no other key), else the admin or the auditor key (401 otherwise). The gauges read from the database (flows by state, deliveries by status, the audit tree) are read at most every MFA_FLOW_METRICS_REFRESH seconds (15) per process; scrapes in between show the last read (`mfa_flow_gauges_read_timestamp_seconds`). The worker's metrics port answers the same way.
          */
         get: {
             parameters: {
@@ -2713,10 +2716,14 @@ export interface components {
                     aaguid?: string | null;
                     /** Format: date-time */
                     created_at: string;
+                    /** @description email_code: the address; masked (a***@example.com) for every reader but the flow token and the admin key */
+                    email?: string;
                     id: string;
                     /** Format: date-time */
                     last_used_at: string | null;
                     name?: string | null;
+                    /** @description sms_code: the number (E.164); masked (+1 *** *** **42) for every reader but the flow token and the admin key */
+                    phone?: string;
                     remaining?: number;
                     type: string;
                 }[];
@@ -2747,10 +2754,10 @@ export interface components {
                  */
                 field: "email" | "phone";
                 /**
-                 * @description why the code due on entering verification did not go (a limit), when it did not
+                 * @description why the code due on entering verification did not go (a limit; number_type: the enrolled phone is of a type MFA_FLOW_SMS_NUMBER_TYPES leaves out), when it did not
                  * @enum {unknown}
                  */
-                refused: "codes_sent" | "codes_per_destination" | "codes_per_flow" | "code_resend" | "no_destination" | null;
+                refused: "codes_sent" | "codes_per_destination" | "codes_per_flow" | "code_resend" | "no_destination" | "number_type" | null;
                 /**
                  * Format: date-time
                  * @description from when send_code may ask for another code (the resend gap; at once after a failed delivery); null when the flow sent the most codes it may
@@ -3044,6 +3051,8 @@ export interface components {
             limit?: "flows_created" | "password_attempts" | "codes_sent" | "codes_per_destination" | "codes_per_flow" | "code_resend";
             /** @description with passkey-address-mismatch: the origin the browser signed */
             origin?: string;
+            /** @description with invalid-request (400) about a query parameter: its name */
+            parameter?: string;
             /** @description with user-locked and rate-limited (429) and busy (503), also in Retry-After */
             retry_after?: number;
             /** @description with passkey-address-mismatch: the service's RP ID */

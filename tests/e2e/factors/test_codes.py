@@ -149,7 +149,7 @@ async def test_an_email_code_sets_the_factor_up_and_then_signs_the_user_in(codes
     rows = await codes.transitions(again.id)
     assert [(r["event"], r["data"]["guard"], r["actor"]) for r in rows[1:]] == [
         ("code_delivery", "code_delivered", "system"), ("submit_email_code", "proof_ok", "user")]
-    metrics = (await codes.call("GET", "/metrics")).body
+    metrics = (await codes.auditor("GET", "/metrics")).body
     assert re.search(r'mfa_flow_code_deliveries_total\{channel="email",outcome="sent",via="smtp"\} [1-9]', metrics)
 
 
@@ -346,9 +346,54 @@ async def test_sms_set_up_fails_visibly_when_no_endpoint_takes_codes(codes):
     user, flow = await setting_up(codes, "sms_code", "nohook")
     bad = await flow.send("send_code", phone="0415 555 0123")
     assert bad.status == 400 and "country code" in bad.problem["detail"]
+    assert "0415 555 0123" not in bad.problem["detail"], "the value sent is never repeated"
     body = await flow.ok("send_code", phone="+442079460123")
     assert body["state"] == "sms_code_setup" and body["challenge"]["delivery"] == "failed"
     assert body["challenge"]["to"].startswith("+44 ") and body["challenge"]["to"].endswith("23")
+
+
+@pytest.mark.parametrize("phone, kind", [("+19005550123", "premium rate"), ("+448712345678", "premium rate"),
+                                         ("+18005550123", "toll free")])
+async def test_no_code_goes_to_a_premium_rate_or_toll_free_number(codes, codes_db, phone, kind):
+    """Issue 21: numbers that bill the sender, or take no texts, get no codes (phonenumbers
+    tells the type) unless MFA_FLOW_SMS_NUMBER_TYPES lists it."""
+    user, flow = await setting_up(codes, "sms_code", "premium")
+    for reply in (await flow.send("send_code", phone=phone),
+                  await codes.admin("POST", f"/api/users/{user['id']}/mfa-verifications",
+                                    {"type": "sms_code", "phone": phone})):
+        assert reply.status == 422, reply
+        assert reply.problem["type"] == "urn:mfa-flow:problem:number-type-refused"
+        assert reply.problem["detail"] == (f"phone: a {kind} number gets no codes; MFA_FLOW_SMS_NUMBER_TYPES allows"
+                                           " mobile, fixed_line_or_mobile, fixed_line, voip, personal_number")
+    assert (await codes.call("GET", f"/api/flows/{flow.id}", flow.token)).body["challenge"]["to"] is None
+    assert await _stored_codes(codes_db, flow.id) == [], "no code was issued"
+
+
+async def test_a_setting_allows_a_number_type_and_an_enrolled_number_refused_later_gets_no_code(codes, codes_db,
+                                                                                                processes):
+    """An operator who wants premium-rate numbers lists the type; a number enrolled under that
+    setting and refused under another fails visibly on entering verification."""
+    allowing = ServerProcess(codes_db, **CODE_SETTINGS,
+                             MFA_FLOW_SECRET_KEY=processes[0].env["MFA_FLOW_SECRET_KEY"],
+                             MFA_FLOW_SMS_NUMBER_TYPES="mobile,premium_rate")
+    await allowing.started()
+    try:
+        lenient = Api(allowing.base_url, codes.session)
+        user = await codes.new_user(unique("premium-ok"))
+        path = f"/api/users/{user['id']}/mfa-verifications"
+        added = await lenient.admin("POST", path, {"type": "sms_code", "phone": "+19005550123"})
+        assert added.status == 201, added
+        other = await codes.new_user(unique("landline"))
+        refused = await lenient.admin("POST", f"/api/users/{other['id']}/mfa-verifications",
+                                      {"type": "sms_code", "phone": "+442079460123"})
+        assert refused.status == 422 and refused.problem["detail"].startswith("phone: a fixed line number gets no codes")
+    finally:
+        await asyncio.to_thread(allowing.stop)
+    await codes.configure(["sms_code"], "mandatory")
+    flow = await codes.start()
+    await flow.password(user["username"])
+    assert flow.state == "sms_code_verify"
+    assert (flow.flow["challenge"]["delivery"], flow.flow["challenge"]["refused"]) == ("failed", "number_type")
 
 
 @pytest.fixture(scope="module")

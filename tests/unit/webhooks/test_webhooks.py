@@ -233,6 +233,42 @@ def test_special_purpose_addresses_are_refused_whatever_the_settings(address, re
     assert reason in webhooks.address_refusal(address, allow_private=allow_private)
 
 
+# Issue 21, defect 9: IPv6 ranges that carry an IPv4 address were judged as IPv6 (and found
+# public) unless they were IPv4-mapped, 6to4 or in 64:ff9b::/96.
+@pytest.mark.parametrize("address, reason, carried", [
+    ("::ffff:0:7f00:1", "loopback", "127.0.0.1, carried in the SIIT range ::ffff:0:0:0/96"),
+    ("::ffff:0:a00:1", "private", "10.0.0.1, carried in the SIIT range"),
+    ("::ffff:0:a9fe:a9fe", "metadata", "169.254.169.254, carried in the SIIT range"),
+    ("::ffff:127.0.0.1", "loopback", "carried in the IPv4-mapped range ::ffff:0:0/96"),
+    ("64:ff9b:1::7f00:1", "loopback", "127.0.0.1, carried in the NAT64 local-use prefix 64:ff9b:1::/48"),
+    ("64:ff9b:1:7f00:0:100::", "loopback", "127.0.0.1, carried in the NAT64 local-use prefix"),  # a /48 prefix
+    ("64:ff9b:1:0:a:0:100::", "private", "10.0.0.1, carried in the NAT64 local-use prefix"),  # a /64 prefix
+    ("64:ff9b:1:c0:a8:100::", "private", "192.168.1.0, carried in the NAT64 local-use prefix"),  # a /56 one
+    ("64:ff9b::7f00:1", "loopback", "carried in the NAT64 well-known prefix 64:ff9b::/96"),
+    ("2002:a00:1::1", "private", "10.0.0.1, carried in the 6to4 range 2002::/16"),
+    ("::a00:1", "private", "carried in the IPv4-compatible range"),
+])
+def test_an_ipv6_address_carrying_an_ipv4_address_is_judged_by_it(address, reason, carried):
+    refusal = webhooks.address_refusal(address, allow_private=False)
+    assert refusal is not None and reason in refusal and carried in refusal
+    with pytest.raises(webhooks.UnsafeUrl, match=re.escape(carried)):
+        webhooks.check_url(f"https://[{address}]/h", allow_private=False)
+    # Allowing private addresses allows them as it allows the IPv4 address they carry; a
+    # local-use NAT64 address is read at every prefix length, and one of its readings is in
+    # 0.0.0.0/8 here (refused whatever the settings).
+    allowed = webhooks.address_refusal(address, allow_private=True) is None
+    assert allowed == (reason != "metadata" and not address.startswith("64:ff9b:1:"))
+
+
+@pytest.mark.parametrize("address", ["::ffff:0:808:808", "64:ff9b::808:808", "2002:808:808::1", "::ffff:8.8.8.8"])
+def test_an_ipv6_address_carrying_a_public_ipv4_address_is_allowed(address):
+    assert webhooks.address_refusal(address, allow_private=False) is None
+
+
+def test_teredo_is_refused_whatever_it_carries():
+    assert "IETF protocol assignment" in webhooks.address_refusal("2001:0:4136:e378:8000:63bf:3fff:fdd2", False)
+
+
 @pytest.mark.parametrize("url, detail", [
     ("https://a..com/h", "label 2 of the host name is empty"),
     ("https://.example.com/h", "label 1 of the host name is empty"),
@@ -281,6 +317,25 @@ async def test_names_are_checked_after_resolution():
     with pytest.raises(webhooks.UnsafeUrl):
         await resolver.resolve("localhost", 443)
     await resolver.close()
+
+
+@pytest.mark.parametrize("answer", ["::ffff:0:7f00:1", "64:ff9b:1::a00:1", "::ffff:10.0.0.1"])
+async def test_at_connect_time_a_name_answering_an_address_that_carries_an_internal_one_is_refused(answer):
+    """The worker's resolver (issue 21, defect 9): DNS answering an IPv6 address that carries
+    an internal IPv4 address gets no connection."""
+
+    class Answering:
+        async def resolve(self, host, port=0, family=0):
+            return [{"hostname": host, "host": answer, "port": port, "family": 10, "proto": 6, "flags": 0}]
+
+        async def close(self):
+            pass
+
+    resolver = webhooks.GuardedResolver(allow_private=False)
+    await resolver.close()
+    resolver._inner = Answering()  # type: ignore[assignment]
+    with pytest.raises(webhooks.UnsafeUrl, match=f"resolves to {re.escape(answer)}, a .*, carried in"):
+        await resolver.resolve("receiver.example.com", 443)
 
 
 def test_device_messages_are_ordered_per_user_and_never_carry_a_token():

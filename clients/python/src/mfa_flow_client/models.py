@@ -154,9 +154,11 @@ class Flow5(TypedDict):
 class Flow6Factor(TypedDict):
     aaguid: NotRequired[str | None]
     created_at: str
+    email: NotRequired[str]
     id: str
     last_used_at: str | None
     name: NotRequired[str | None]
+    phone: NotRequired[str]
     remaining: NotRequired[int]
     type: str
 
@@ -182,6 +184,7 @@ class Flow7(TypedDict):
             "codes_per_flow",
             "code_resend",
             "no_destination",
+            "number_type",
         ]
         | None
     )
@@ -427,6 +430,7 @@ class Problem(TypedDict):
         ]
     ]
     origin: NotRequired[str]
+    parameter: NotRequired[str]
     retry_after: NotRequired[int]
     rp_id: NotRequired[str]
     setting: NotRequired[Literal["MFA_FLOW_ORIGIN", "MFA_FLOW_RP_ID"]]
