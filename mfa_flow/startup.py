@@ -69,6 +69,10 @@ def _database(url: str) -> str:
 def database_failure(url: str, exc: BaseException) -> StartupFailure | None:
     """The one line for a failure to connect to ``url``, or None when it is not one we know."""
     at = where(url)
+    if isinstance(exc, asyncpg.exceptions.ClientConfigurationError) or (
+            isinstance(exc, (ValueError, OverflowError)) and not isinstance(exc, asyncpg.PostgresError)):
+        return StartupFailure(f"DATABASE_URL cannot be used as it is ({exc}): write it as"
+                              " postgresql://USER:PASSWORD@HOST:PORT/DATABASE, with a port from 1 to 65535")
     fix_url = "or set DATABASE_URL to a running PostgreSQL (unset, mfa-flow runs an embedded one)"
     if isinstance(exc, socket.gaierror):
         return StartupFailure(f"cannot find the database host of DATABASE_URL ({at}): {exc.strerror or exc};"
@@ -110,9 +114,24 @@ def database_failure(url: str, exc: BaseException) -> StartupFailure | None:
     return None
 
 
+def _check_ports(url: str) -> None:
+    """Each host's port in DATABASE_URL (several hosts: ``h1:5432,h2:5433``) is a port number."""
+    try:
+        netloc = urlsplit(url).netloc.rpartition("@")[2]
+    except ValueError:
+        return  # asyncpg says what is wrong with it
+    for host in netloc.split(","):
+        port = host.rpartition("]")[2].lstrip(":") if host.startswith("[") else host.partition(":")[2]
+        if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+            raise StartupFailure(f"DATABASE_URL cannot be used as it is (port {port!r} of {host.partition(':')[0]!r}):"
+                                 " write it as postgresql://USER:PASSWORD@HOST:PORT/DATABASE, with a port from 1 to"
+                                 " 65535")
+
+
 async def connect(url: str, **options: Any) -> asyncpg.Connection:
     """The first connection of a command: one line naming the fix when it cannot be had, and a
     refusal of a PostgreSQL older than the migrations need."""
+    _check_ports(url)
     try:
         conn = await asyncpg.connect(url, timeout=CONNECT_SECONDS, **options)
     except Exception as exc:

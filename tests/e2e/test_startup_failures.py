@@ -86,6 +86,15 @@ def test_a_url_of_another_database_system():
     assert "secret-pw" not in line
 
 
+@pytest.mark.parametrize("url", ["postgresql://postgres:secret-pw@localhost:fivefourthreetwo/mfa",
+                                 "postgresql://postgres@localhost:99999/mfa",
+                                 "postgresql://postgres@localhost/mfa?sslmode=sometimes"])
+def test_a_malformed_database_url(url):
+    line = one_line(run("migrate", DATABASE_URL=url), "DATABASE_URL cannot be used as it is",
+                    "postgresql://USER:PASSWORD@HOST:PORT/DATABASE")
+    assert "secret-pw" not in line
+
+
 def test_a_server_that_is_not_postgresql():
     with fake_postgres("http") as port:
         one_line(run("migrate", DATABASE_URL=f"postgresql://postgres@127.0.0.1:{port}/postgres"),
