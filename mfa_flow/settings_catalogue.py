@@ -69,8 +69,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds a connection may take to send a complete request head, from when it opens (or from the first "
             "byte after its previous answer); then it is closed.", "a positive number of seconds",
             field="header_timeout"),
-    Setting("MFA_FLOW_DB_POOL", "Where it runs", "Database connections per process.",
-            "`0` (sized for the process) or a positive whole number", field="db_pool"),
+    Setting("MFA_FLOW_DB_POOL", "Where it runs",
+            "Database connections per process (its pool's most). No connection is held across a call to an SMTP "
+            "server or a webhook endpoint, nor while argon2 runs, so a few serve many requests.",
+            "`0` (sized for the process) or a positive whole number", field="db_pool",
+            default="`0`: 10 for `serve`, `MFA_FLOW_WEBHOOK_CONCURRENCY` + 2 for `worker`"),
     Setting("MFA_FLOW_SCHEMAS_DIR", "Where it runs",
             "Where `openapi.yaml` and the JSON Schemas are (the image copies them there).",
             "a folder path", field="schemas_dir", default="the repository's `schemas/`"),
@@ -147,7 +150,10 @@ SETTINGS: tuple[Setting, ...] = (
             "it forwards, while a request is served.", "`0` (no cap) or a positive whole number",
             field="max_connections_per_address"),
     Setting("MFA_FLOW_MAX_EVENTS_PER_FLOW", "Abuse limits",
-            "Events applied to one flow; beyond them its events answer 429 `flow-event-limit`.", LIMIT,
+            "Events applied to one flow, counted as its transitions (an event writes one or more, a code's delivery "
+            "one more); beyond them its events answer 429 `flow-event-limit`, and a new sign-in starts afresh. A "
+            "flow also has at most 8 live subscriptions (WebSocket, SSE, long-poll) per `serve` process: then 429 "
+            "`live-subscription-limit`, or WebSocket close code 4429.", LIMIT,
             field="max_events_per_flow"),
     Setting("MFA_FLOW_TRUSTED_PROXIES", "Abuse limits",
             "Proxies whose `X-Forwarded-For` is believed: the nearest address they did not add is the client's "
