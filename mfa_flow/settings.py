@@ -74,6 +74,26 @@ def _networks(name: str) -> tuple[Network, ...]:
         raise SystemExit(f"{name} must be comma-separated CIDRs such as 10.0.0.0/8,::1/128, not {raw!r}") from None
 
 
+def _geo_headers(name: str) -> tuple[tuple[str, str], ...]:
+    from .domain.adaptive import geo_headers
+
+    try:
+        return geo_headers(_env(name, "") or "")
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be cloudflare or a comma list such as country=X-Country,city=X-City: {exc}"
+                         ) from None
+
+
+def _geoip_db(name: str) -> Path | None:
+    raw = _env(name)
+    if raw is None:
+        return None
+    path = Path(raw)
+    if not path.is_file():
+        raise SystemExit(f"{name} must be the path of a MaxMind-format (.mmdb) city database file; {raw!r} is no file")
+    return path
+
+
 def _phone_types(name: str) -> tuple[str, ...]:
     """Number types (``phonenumbers``' names, lower case) that may receive SMS codes."""
     from .contacts import PHONE_TYPES, SMS_NUMBER_TYPES
@@ -231,6 +251,11 @@ class Settings:
     smtp_url: str | None = None
     smtp_from: str = "mfa-flow@localhost"
     trusted_proxies: tuple[Network, ...] = ()
+    # Adaptive MFA's signals: the headers a trusted proxy sets ((signal, header) pairs), a local
+    # MaxMind-format city database, and how long successful sign-ins are kept (days).
+    geo_headers: tuple[tuple[str, str], ...] = ()
+    geoip_db: Path | None = None
+    sign_in_history_days: int = 180
     webhook_allow_private: bool = False
     webhook_retry_schedule: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
     webhook_concurrency: int = 8
@@ -311,6 +336,9 @@ class Settings:
             smtp_url=_env("MFA_FLOW_SMTP_URL"),
             smtp_from=_env("MFA_FLOW_SMTP_FROM", "mfa-flow@localhost"),
             trusted_proxies=_networks("MFA_FLOW_TRUSTED_PROXIES"),
+            geo_headers=_geo_headers("MFA_FLOW_GEO_HEADERS"),
+            geoip_db=_geoip_db("MFA_FLOW_GEOIP_DB"),
+            sign_in_history_days=_int("MFA_FLOW_SIGN_IN_HISTORY_DAYS", 180),
             webhook_allow_private=_flag("MFA_FLOW_WEBHOOK_ALLOW_PRIVATE"),
             webhook_retry_schedule=_seconds_list("MFA_FLOW_WEBHOOK_RETRY_SCHEDULE", cls.webhook_retry_schedule),
             webhook_concurrency=max(1, _int("MFA_FLOW_WEBHOOK_CONCURRENCY", 8)),
@@ -356,6 +384,9 @@ class Settings:
         if not 0.01 <= values["audit_catch_up_share"] <= 1:
             raise SystemExit("MFA_FLOW_AUDIT_CATCH_UP_SHARE must be a share of the time from 0.01 to 1 (1: no rest),"
                              f" not {values['audit_catch_up_share']:g}")
+        if not 1 <= values["sign_in_history_days"] <= 3650:
+            raise SystemExit("MFA_FLOW_SIGN_IN_HISTORY_DAYS must be a whole number of days from 1 to 3650, not"
+                             f" {values['sign_in_history_days']}")
         if values["manage_max_age"] <= 0:
             raise SystemExit(f"MFA_FLOW_MANAGE_MAX_AGE must be a positive number of seconds, not {values['manage_max_age']}")
         if values["event_loop"] not in ("auto", "uvloop", "asyncio"):

@@ -159,6 +159,21 @@ SETTINGS: tuple[Setting, ...] = (
             "Proxies whose `X-Forwarded-For` is believed: the nearest address they did not add is the client's "
             "(IPv6 clients count by their /64). Set it to exactly the load balancers' addresses.",
             "comma-separated CIDRs such as `10.0.0.0/8,::1/128`", field="trusted_proxies", default="none"),
+    # --- adaptive MFA ------------------------------------------------------------------------------
+    Setting("MFA_FLOW_GEO_HEADERS", "Adaptive MFA",
+            "Headers that carry the client's country, region, city, position and bot score, believed only on "
+            "requests from a peer in `MFA_FLOW_TRUSTED_PROXIES` (see [adaptive MFA](concepts/adaptive-mfa.md)).",
+            "`cloudflare` (`CF-IPCountry`, `CF-Region-Code`, `CF-IPCity`, `CF-IPLatitude`, `CF-IPLongitude`) or a "
+            "comma list `country=Header,region=Header,city=Header,latitude=Header,longitude=Header,bot_score=Header` "
+            "(any subset)", field="geo_headers", default="none"),
+    Setting("MFA_FLOW_GEOIP_DB", "Adaptive MFA",
+            "A MaxMind-format city database (GeoLite2-City or GeoIP2-City, or one of the same layout) that places "
+            "the client's address when neither the embedding backend nor a proxy's headers did. Read locally: "
+            "no network look-up is ever made.", "the path of a `.mmdb` file", field="geoip_db", default="none"),
+    Setting("MFA_FLOW_SIGN_IN_HISTORY_DAYS", "Adaptive MFA",
+            "How long a user's successful sign-ins (time, country, region, city, position, device) are kept for "
+            "adaptive MFA and the recent sign-ins lists; the worker deletes older ones. They go with the user.",
+            "a whole number of days from 1 to 3650", field="sign_in_history_days"),
     # --- passwords --------------------------------------------------------------------------------
     Setting("MFA_FLOW_PASSWORD_HASH", "Passwords",
             "The argon2 cost of new password hashes; stored hashes made otherwise are rehashed at their user's "

@@ -19,6 +19,7 @@ import contextlib
 import json
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -30,7 +31,7 @@ from .app.flows import FlowService
 from .crypto import SecretBox
 from .live import ListeningConnection
 from .settings import Settings
-from .store import Database
+from .store import Database, UnitOfWork
 from .store.outbox import OUTBOX_CHANNEL
 from .store.webhooks import Job
 from .webhooks import addresses, delivery, messages, signing
@@ -198,6 +199,10 @@ class Worker:
             except Exception:
                 log.exception("webhook retention sweep failed")
             try:
+                await self.forget_old_sign_ins()
+            except Exception:
+                log.exception("sign-in history retention sweep failed")
+            try:
                 await self.flows.codes.send_queued()
                 await self.flows.codes.erase_expired()
             except Exception:
@@ -212,18 +217,32 @@ class Worker:
         if not days:
             return 0
         ended_before = _now() - timedelta(days=days)
-        total = 0
-        while True:
-            async with self.db.unit_of_work() as uow:
-                deleted = await uow.outbox.forget(ended_before, RETENTION_BATCH)
-                await uow.commit()
-            total += deleted
-            if deleted < RETENTION_BATCH:
-                break
+        total = await self._in_batches(lambda uow: uow.outbox.forget(ended_before, RETENTION_BATCH))
         if total:
             metrics.WEBHOOK_MESSAGES_DELETED.inc(total)
             log.info("webhook retention sweep", messages_deleted=total, ended_before=ended_before.isoformat())
         return total
+
+    async def forget_old_sign_ins(self) -> int:
+        """Delete, a batch per transaction, the successful sign-ins older than
+        ``MFA_FLOW_SIGN_IN_HISTORY_DAYS`` (adaptive MFA's history)."""
+        before = _now() - timedelta(days=self.settings.sign_in_history_days)
+        total = await self._in_batches(lambda uow: uow.sign_ins.forget_before(before, RETENTION_BATCH))
+        if total:
+            log.info("sign-in history retention sweep", sign_ins_deleted=total)
+        return total
+
+    async def _in_batches(self, delete: Callable[[UnitOfWork], Awaitable[int]]) -> int:
+        """Run ``delete`` (at most RETENTION_BATCH rows) a transaction at a time until it deletes
+        fewer; how many it deleted in all."""
+        total = 0
+        while True:
+            async with self.db.unit_of_work() as uow:
+                deleted = await delete(uow)
+                await uow.commit()
+            total += deleted
+            if deleted < RETENTION_BATCH:
+                return total
 
     # --- running ------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from .. import logs, metrics
 from ..crypto import SecretBox, new_token, token_digest
 from ..domain import machine, policy
 from ..domain.access import Principal, check_access
+from ..domain.adaptive import Signals
 from ..domain.errors import Conflict, NotFound, Unauthenticated, UserLocked, UsernameTaken
 from ..domain.events import FlowCreated
 from ..domain.flow import Flow, FlowContext, Transition, canonical_flow_id, new_flow_id
@@ -33,7 +34,8 @@ from .handlers.submit_password import PasswordCheck
 from .limits import AbuseLimits
 from .pipeline import Pipeline, utcnow
 from .queries import allowed_events, flow_view
-from .rules import Rules
+from .rules import Rules, keep_signals
+from .signals import SignalSources
 
 log = logs.get(__name__)
 
@@ -55,6 +57,7 @@ class FlowService:
         self.pipeline = Pipeline(db, settings, box, registry, self.rules, handlers(self.rules),
                                  limits or AbuseLimits.from_settings(db, settings))
         self.codes = CodeDeliveries(db, settings, box, self.pipeline)
+        self.signals = SignalSources(settings)
 
     # --- Reading -------------------------------------------------------------------------
 
@@ -119,18 +122,23 @@ class FlowService:
 
     async def create(self, user_spec: JsonObject | None, who: Principal, device_token: str | None = None,
                      require_mfa: bool = False, *, oidc: JsonObject | None = None,
-                     also: Callable[[UnitOfWork, Flow], Awaitable[None]] | None = None) -> tuple[Flow, str]:
+                     also: Callable[[UnitOfWork, Flow], Awaitable[None]] | None = None,
+                     signals: Signals | None = None, device_id: str | None = None) -> tuple[Flow, str]:
         """A new flow in ``first_factor``; with ``user_spec`` (admin only) the first factor is
         asserted by the embedding backend and the flow starts after it, with the user's
         ``device_token`` if the backend has one (a trusted device may stand in for verification).
         ``require_mfa`` makes it a step-up: a second factor now, whatever the policy, the
         user's opt-out or a trusted device. ``oidc``: the OpenID Connect request that started
         it (its first transition records it); ``also`` writes what goes with the new flow in
-        the same transaction (the authorization)."""
+        the same transaction (the authorization). ``signals``: what the embedding backend
+        asserts of where the sign-in comes from (``context``); ``device_id``: the page's id of
+        its browser, kept (sealed) for the first factor."""
         now = utcnow()
         token = new_token("ft")
         flow = self._new_flow(now, token, step_up=require_mfa)
         flow.context.oidc = oidc
+        if device_id is not None:
+            keep_signals(self.box, flow, Signals(device_id=device_id))
         started = time.perf_counter()
         async with self.db.unit_of_work() as uow:
             uow.record(FlowCreated(flow.id, flow.state, flow.expires_at, flow.created_at))
@@ -138,6 +146,7 @@ class FlowService:
             if user_spec is not None:
                 user = await self._asserted_user(uow, user_spec, now)
                 ctx = self._started(uow, flow, user, now, client=None)  # the admin key: only the destination's budget
+                ctx.signals = signals
                 if require_mfa and not (await self.rules.config(ctx)).primary:
                     raise Conflict("require_mfa: no primary factor is enabled, so no second factor can be proven;"
                                    " enable one with PUT /api/config/mfa", kind="mfa-unavailable")
@@ -232,11 +241,13 @@ class FlowService:
     # --- Applying events --------------------------------------------------------------------
 
     async def apply(self, flow_id: str, event: JsonObject, who: Principal,
-                    expected_version: int | None = None, client: str | None = None) -> Flow:
+                    expected_version: int | None = None, client: str | None = None,
+                    signals: Signals | None = None) -> Flow:
         """Apply one client event for ``who`` (see ``Pipeline.apply``); ``client`` is the
-        caller's address for the abuse limits (None: not counted, as for the admin key)."""
+        caller's address for the abuse limits (None: not counted, as for the admin key);
+        ``signals``: where the request comes from (``SignalSources.of_request``)."""
         prepared = await self._prepare(flow_id, event, who)
-        flow = await self.pipeline.apply(flow_id, event, who, expected_version, prepared, client)
+        flow = await self.pipeline.apply(flow_id, event, who, expected_version, prepared, client, signals)
         return await self._deliver(flow)
 
     async def _deliver(self, flow: Flow) -> Flow:

@@ -18,6 +18,7 @@ from .. import logs, metrics
 from ..crypto import SecretBox
 from ..domain import machine
 from ..domain.access import Principal, check_access
+from ..domain.adaptive import Signals
 from ..domain.errors import Conflict, DomainError, FlowEventLimit, FlowExpired, NotFound, UserLocked
 from ..domain.events import transition_events
 from ..domain.flow import Flow, Transition, first_row_facts, take
@@ -57,8 +58,9 @@ class Pipeline:
         self.rules = rules
         self.handlers = handlers
 
-    def context(self, uow: Any, flow: Flow, now: datetime, client: str | None = None) -> FactorContext:
-        return FactorContext(uow, flow, None, self.settings, self.box, now, self.code_budget(uow, client))
+    def context(self, uow: Any, flow: Flow, now: datetime, client: str | None = None,
+                signals: Signals | None = None) -> FactorContext:
+        return FactorContext(uow, flow, None, self.settings, self.box, now, self.code_budget(uow, client), signals)
 
     def code_budget(self, uow: Any, client: str | None) -> CodeBudget | None:
         """The abuse budgets a code sent in this transaction spends: the client's address (None
@@ -73,10 +75,11 @@ class Pipeline:
         return spend
 
     async def apply(self, flow_id: str, event: JsonObject, who: Principal, expected_version: int | None,
-                    prepared: dict[str, Any], client: str | None = None) -> Flow:
+                    prepared: dict[str, Any], client: str | None = None, signals: Signals | None = None) -> Flow:
         """Apply one client event. Raises a domain error for anything refused; a wrong proof is
         recorded (attempt counted) and committed before its error is raised. ``client`` is the
-        caller's address for the abuse limits (None: not counted)."""
+        caller's address for the abuse limits (None: not counted); ``signals``: where the
+        request comes from (adaptive MFA reads them at the first factor)."""
         started = time.perf_counter()
         async with self.db.unit_of_work() as uow:
             flow, user = await uow.flows.get_locked_with_user(flow_id)  # one round trip for both locks
@@ -84,7 +87,7 @@ class Pipeline:
                 raise NotFound(f"flow {flow_id}")
             check_access(who, flow, drive=True)
             now = utcnow()
-            ctx = self.context(uow, flow, now, client)
+            ctx = self.context(uow, flow, now, client, signals)
             if flow.is_overdue(now):
                 rows = await self.write(ctx, [Step("expire", "always", machine.EXPIRED)], "system")
                 await uow.commit()
@@ -167,6 +170,8 @@ class Pipeline:
         flow, its log rows and its domain events (outbox rows at commit). A ``new`` flow's row
         is inserted as these steps leave it (one statement, rather than an insert and an update)."""
         rows = [take(self.machine, ctx.flow, first_row_facts(ctx.flow, step), actor, ctx.now) for step in steps]
+        if machine.is_terminal(ctx.flow.state):
+            ctx.flow.context.signals = None  # where the sign-in came from is kept no longer than the flow runs
         ctx.uow.record(*transition_events(ctx.flow, rows, ctx.user))
         if rows and rows[-1].from_state != rows[-1].to_state:
             await self._enter(ctx)

@@ -4,12 +4,14 @@ counting of wrong proofs. Runs inside the event's transaction."""
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
+from ..crypto import SecretBox
 from ..domain import adaptive, devices, machine, policy
 from ..domain.errors import DomainError, WrongProof
-from ..domain.flow import canonical_json
+from ..domain.flow import Flow, canonical_json
 from ..domain.machine import Step
 from ..domain.users import User
 from ..factors.base import FactorContext
@@ -37,6 +39,12 @@ def config_digest(config: policy.MfaConfig) -> str:
     if config.adaptive.enabled:  # likewise: configurations without adaptive MFA keep their digests
         described["adaptive"] = config.adaptive.to_json()
     return hashlib.sha256(canonical_json(described)).hexdigest()[:16]
+
+
+def keep_signals(box: SecretBox, flow: Flow, signals: adaptive.Signals) -> None:
+    """Keep a sign-in's signals on its flow, sealed, until it ends (all but the address)."""
+    kept = signals.to_json()
+    flow.context.signals = box.seal(canonical_json(kept).decode()) if kept else None
 
 
 class Rules:
@@ -105,7 +113,8 @@ class Rules:
             verdict, device = await trusted_devices.recognise(ctx.uow, device_token, ctx.the_user.id, ctx.now,
                                                               config.trusted_devices.days)
         trusted = verdict == devices.HONOURED
-        risk = await self.assess(ctx, config, user)
+        signals = self.sign_in_signals(ctx)
+        risk = await self.assess(ctx, config, user, signals)
         route = policy.after_first_factor(self.machine, config, user, purpose=ctx.flow.context.purpose,
                                           step_up=ctx.flow.context.step_up, trusted_device=trusted, sign_up=sign_up,
                                           mfa_proven=mfa_proven, risk=risk)
@@ -147,15 +156,31 @@ class Rules:
             await self.enter_manage(ctx, factor=None)
         return Decision([Step(event, guard, route.to_state, data)])
 
-    async def assess(self, ctx: FactorContext, config: policy.MfaConfig,
-                     user: policy.UserFactors) -> adaptive.Assessment | None:
+    def sign_in_signals(self, ctx: FactorContext) -> adaptive.Signals:
+        """Where this sign-in comes from: the first factor's request (the embedding backend's
+        ``context``, else a trusted proxy's headers and the GeoIP database) before what the flow
+        kept since its creation (the page's ``device_id``). A sign-in keeps them, sealed, until
+        it ends (``complete`` writes them into the user's history), all but the address."""
+        kept = ctx.flow.context.signals
+        signals = (ctx.signals or adaptive.Signals()).merge(
+            adaptive.Signals.parsed(json.loads(ctx.box.open(kept))) if kept else adaptive.Signals())
+        if ctx.flow.context.purpose == policy.SIGN_IN:
+            keep_signals(ctx.box, ctx.flow, signals)
+        return signals
+
+    async def assess(self, ctx: FactorContext, config: policy.MfaConfig, user: policy.UserFactors,
+                     signals: adaptive.Signals) -> adaptive.Assessment | None:
         """Adaptive MFA's assessment of this sign-in, when it has a say: adaptive on, a sign-in
-        (not an account flow), a user with a factor to verify."""
+        (not an account flow), a user with a factor to verify. One statement reads the user's
+        history (``store/sign_ins.py``)."""
         if not config.adaptive.enabled or ctx.flow.context.purpose != policy.SIGN_IN:
             return None
         if not any(f in user.enrolled for f in config.primary):
             return None
-        return adaptive.evaluate(config.adaptive, adaptive.Signals(), adaptive.History(), ctx.now)
+        burst = timedelta(minutes=config.adaptive.rule(adaptive.FAILURE_BURST)["minutes"])
+        history = await ctx.uow.sign_ins.history(ctx.the_user.id, ctx.now, ctx.now - burst,
+                                                 self.settings.sign_in_history_days)
+        return adaptive.evaluate(config.adaptive, signals, history, ctx.now)
 
     async def enter_manage(self, ctx: FactorContext, factor: str | None, *, last_used: bool = True) -> None:
         """An account flow reaches ``manage``: after its first factor, after its step-up
@@ -182,7 +207,12 @@ class Rules:
         ``mfa_by``: what stood in for a second factor this flow did not prove."""
         user = ctx.the_user
         last_used = factor if factor in self.machine.primary_factors else None
-        await ctx.uow.users.record_success(user, last_used)
+        # The user's sign-in history gains this sign-in, with the signals its first factor
+        # kept, in the statement that records the success on the user (``store/sign_ins.py``).
+        kept = ctx.flow.context.signals
+        signals = adaptive.Signals.parsed(json.loads(ctx.box.open(kept))) if kept else adaptive.Signals()
+        await ctx.uow.sign_ins.record(user, last_used, ctx.flow.id, ctx.now, signals)
+        ctx.flow.context.signals = None
         amr = list(ctx.flow.context.amr)
         if factor is not None and self.registry[factor].amr not in amr:
             amr.append(self.registry[factor].amr)

@@ -13,9 +13,11 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Iterable, Mapping
+
+from .errors import InvalidInput
 
 NEW_COUNTRY = "new_country"
 GEO_VELOCITY = "geo_velocity"
@@ -136,7 +138,38 @@ def _networks(values: Iterable[Any]) -> tuple[str, ...]:
     return tuple(out)
 
 
-# --- signals, history, evaluation --------------------------------------------------------------
+# --- where signals come from -------------------------------------------------------------------
+
+# The signals a trusted proxy's headers may carry (``MFA_FLOW_GEO_HEADERS``), and the headers
+# Cloudflare sets for them (its IP geolocation and "add visitor location headers").
+GEO_HEADER_FIELDS = ("country", "region", "city", "latitude", "longitude", "bot_score")
+GEO_HEADER_PRESETS: dict[str, tuple[tuple[str, str], ...]] = {
+    "cloudflare": (("country", "CF-IPCountry"), ("region", "CF-Region-Code"), ("city", "CF-IPCity"),
+                   ("latitude", "CF-IPLatitude"), ("longitude", "CF-IPLongitude")),
+}
+
+
+def geo_headers(text: str) -> tuple[tuple[str, str], ...]:
+    """``MFA_FLOW_GEO_HEADERS``: a preset's name, or ``country=Header,region=Header,...``; the
+    (signal, header) pairs. Raises ``ValueError`` saying what is wrong."""
+    text = text.strip()
+    if not text:
+        return ()
+    if text.lower() in GEO_HEADER_PRESETS:
+        return GEO_HEADER_PRESETS[text.lower()]
+    pairs: dict[str, str] = {}
+    for part in (p.strip() for p in text.split(",")):
+        name, sep, header = (x.strip() for x in part.partition("="))
+        if not sep or name not in GEO_HEADER_FIELDS or not header or not header.isascii() or " " in header:
+            raise ValueError(f"{part!r} is not signal=Header with a signal among {', '.join(GEO_HEADER_FIELDS)}"
+                             f" (or use a preset: {', '.join(GEO_HEADER_PRESETS)})")
+        if name in pairs:
+            raise ValueError(f"{name} is named twice")
+        pairs[name] = header
+    return tuple(pairs.items())
+
+
+# --- signals, history, evaluation ---------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -180,6 +213,34 @@ class Signals:
         return cls(ip=ip, country=country, region=_text(raw.get("region"), 64), city=_text(raw.get("city"), 128),
                    latitude=lat, longitude=lon, device_id=_text(raw.get("device_id"), 256),
                    bot_score=int(score) if score is not None and 0 <= score <= 100 else None)
+
+    @classmethod
+    def asserted(cls, raw: Mapping[str, Any], where: str = "context") -> "Signals":
+        """From what an embedding backend asserts (``context`` of ``POST /api/flows``): unlike
+        ``parsed``, a value that does not hold is refused, naming its field. The JSON Schema
+        has checked the types and ranges; what it cannot say is checked here."""
+        ip = raw.get("ip")
+        if ip is not None:
+            try:
+                ip = str(ipaddress.ip_address(ip))
+            except ValueError:
+                raise InvalidInput(f"{where}.ip must be an IPv4 or IPv6 address", field=f"{where}.ip") from None
+        if (raw.get("latitude") is None) != (raw.get("longitude") is None):
+            missing = "longitude" if raw.get("longitude") is None else "latitude"
+            raise InvalidInput(f"{where}.{missing}: a position needs both latitude and longitude",
+                               field=f"{where}.{missing}")
+        country = raw.get("country")
+        if country is not None and not (len(country) == 2 and country.isascii() and country.isalpha()):
+            raise InvalidInput(f"{where}.country must be an ISO 3166-1 alpha-2 code such as FR",
+                               field=f"{where}.country")
+        parsed = cls.parsed(raw)
+        return replace(parsed, ip=ip, country=country.upper() if country else None)
+
+    def to_json(self) -> dict[str, Any]:
+        """What a flow keeps of its signals until it ends (sealed): everything but the address,
+        which is used for the network check at the first factor and never stored."""
+        fields = ("country", "region", "city", "latitude", "longitude", "device_id", "bot_score")
+        return {name: getattr(self, name) for name in fields if getattr(self, name) is not None}
 
     def merge(self, less_trusted: "Signals") -> "Signals":
         """Each field from this source when known here, else from the less trusted one (a
@@ -317,7 +378,8 @@ def _new_country(setting: RuleSetting, signals: Signals, history: History, now: 
 
 def _geo_velocity(setting: RuleSetting, signals: Signals, history: History, now: datetime) -> Outcome:
     here = signals.position
-    last = history.sign_ins[0] if history.sign_ins else None
+    # The last successful sign-in whose position is known (the history is newest first).
+    last = next((s for s in history.sign_ins if s.position is not None), None)
     if here is None or last is None or last.position is None:
         return None
     distance = great_circle_km(last.position, here)

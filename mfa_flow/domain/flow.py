@@ -41,6 +41,10 @@ class FlowContext:
     # An account flow whose subject token proved MFA with a factor (rule ``manage.mfa_proven``):
     # it proved a factor, as one whose ``amr`` holds a factor proved or set up in it did.
     mfa_proven: bool = False
+    # What is known of where this sign-in comes from (adaptive MFA's signals: country, region,
+    # city, position, device), sealed, from the flow's creation until it ends: the first factor
+    # reads it, the sign-in history takes it at ``done``, and a flow that ends clears it.
+    signals: str | None = None
 
     @property
     def factor_proven(self) -> bool:
@@ -65,6 +69,7 @@ class FlowContext:
             oidc=data.get("oidc"),
             signed_in_with=data.get("signed_in_with"),
             mfa_proven=bool(data.get("mfa_proven", False)),
+            signals=data.get("signals"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -81,6 +86,7 @@ class FlowContext:
             **({"oidc": self.oidc} if self.oidc is not None else {}),
             **({"signed_in_with": self.signed_in_with} if self.signed_in_with is not None else {}),
             **({"mfa_proven": True} if self.mfa_proven else {}),
+            **({"signals": self.signals} if self.signals is not None else {}),
         }
 
 

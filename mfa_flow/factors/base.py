@@ -30,6 +30,7 @@ from ..domain.users import User, UserFactor
 
 if TYPE_CHECKING:
     from ..crypto import SecretBox
+    from ..domain.adaptive import Signals
     from ..domain.passkey_sign_in import PasskeySignIn
     from ..settings import Settings
     from ..store import UnitOfWork
@@ -51,6 +52,8 @@ class FactorContext:
     box: "SecretBox"
     now: datetime
     code_budget: CodeBudget | None = None  # for factors that send codes (None: no budget applies)
+    # Where the request that carries the event comes from (adaptive MFA's signals), when known.
+    signals: "Signals | None" = None
 
     @property
     def the_user(self) -> User:

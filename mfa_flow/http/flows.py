@@ -12,7 +12,7 @@ from ..domain.flow import Flow, canonical_flow_id, iso
 from ..domain.machine import is_terminal
 from ..numbers import whole_number
 from .auth import ADMIN, AUDITOR, Caller, caller, check_flow_access, forbidden, require_reader
-from .clients import request_address
+from .clients import request_address, request_signals
 from .problems import invalid, not_found
 from .validation import event_component, query_int, read_json, read_json_object
 
@@ -64,6 +64,12 @@ async def create_flow(request: web.Request) -> web.Response:
     if "device_token" in body and ("user" not in body or account):
         raise invalid("device_token comes with user: it is the device token of the user whose first factor "
                       "the backend asserts (a client sends its own with submit_password); an account flow takes none")
+    if "context" in body and ("user" not in body or account):
+        raise invalid("body.context: what the embedding backend asserts of where a sign-in comes from goes with"
+                      " user (the admin key), in a sign-in flow")
+    if "device_id" in body and ("context" in body or account):
+        raise invalid("body.device_id: the page's id of its browser, for a sign-in flow; with context, send it as"
+                      " context.device_id")
     if who.role != ADMIN:  # the admin key is never counted by abuse limits
         await request.app["limits"].flow_created(request_address(request))
     if account:
@@ -71,8 +77,11 @@ async def create_flow(request: web.Request) -> web.Response:
         flow, token = await request.app["flows"].create_account_flow(
             who.principal, user_spec=body.get("user"), subject_token=body.get("subject_token"), client=client)
     else:
-        flow, token = await request.app["flows"].create(body.get("user"), who.principal, body.get("device_token"),
-                                                        bool(body.get("require_mfa")))
+        service = request.app["flows"]
+        signals = service.signals.asserted(body["context"]) if "context" in body else None
+        flow, token = await service.create(body.get("user"), who.principal, body.get("device_token"),
+                                           bool(body.get("require_mfa")), signals=signals,
+                                           device_id=body.get("device_id"))
     view = request.app["flows"].view(flow, owner=True)
     response = _flow_response(request, flow, who, 201, {"flow": view, "flow_token": token})
     response.headers["Location"] = f"/api/flows/{flow.id}"
@@ -110,10 +119,12 @@ async def get_flow(request: web.Request) -> web.Response:
     return _flow_response(request, flow, who)
 
 
-async def drive(app: web.Application, who: Caller, address: str, flow_id: str, body: object,
+async def drive(app: web.Application, who: Caller, request: web.Request, flow_id: str, body: object,
                 if_match: int | None = None) -> Flow:
     """Check and apply one client event to a flow: the one way in for ``POST .../events``
-    and for events sent over the WebSocket. Raises a Problem or a domain error for anything refused."""
+    and for events sent over the WebSocket (``request``: the upgrade's). Raises a Problem or a
+    domain error for anything refused."""
+    address = request_address(request)
     if who.role is None:  # refuse the anonymous before reading their body
         check_flow_access(who, None, drive=True)
     if not isinstance(body, dict):
@@ -127,14 +138,16 @@ async def drive(app: web.Application, who: Caller, address: str, flow_id: str, b
         expected = if_match
     # Who may drive the flow is checked in the event's transaction, on the locked flow.
     client = address if who.role != ADMIN else None  # codes sent count against the client's budget
-    return await app["flows"].apply(flow_id, event, who.principal, expected_version=expected, client=client)
+    signals = request_signals(request) if who.role != ADMIN else None  # the admin's request is not the user's
+    return await app["flows"].apply(flow_id, event, who.principal, expected_version=expected, client=client,
+                                    signals=signals)
 
 
 async def post_event(request: web.Request) -> web.Response:
     who = caller(request)
     body = await read_json_object(request)
     if_match = _version_tag(request.headers.get("If-Match"), "If-Match")
-    flow = await drive(request.app, who, request_address(request), request.match_info["flow_id"], body, if_match)
+    flow = await drive(request.app, who, request, request.match_info["flow_id"], body, if_match)
     return _flow_response(request, flow, who)
 
 

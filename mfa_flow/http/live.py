@@ -20,7 +20,6 @@ from ..live import Subscription
 from ..numbers import whole_number
 from ..store.connections import is_connection_lost
 from .auth import ADMIN, AUDITOR, Caller, caller, check_flow_access, forbidden, unauthorized
-from .clients import request_address
 from .flows import drive
 from .masking import MaskCheckingWebSocketResponse
 from .problems import Problem, as_problem, database_unavailable, invalid
@@ -107,7 +106,7 @@ class FlowSocket:
             await self._error(message_id, invalid('send {"type": "event", "id": "...", "event": {...}}'))
             return
         try:
-            flow = await drive(self.app, self.who, request_address(self.request), self.flow_id, message.get("event"))
+            flow = await drive(self.app, self.who, self.request, self.flow_id, message.get("event"))
         except (Problem, DomainError) as error:
             await self._error(message_id, as_problem(error))
             return

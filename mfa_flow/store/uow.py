@@ -24,6 +24,7 @@ from .keys import SigningKeyRepository
 from .limits import RateLimitRepository
 from .oidc import OidcRepository
 from .outbox import OutboxRepository
+from .sign_ins import SignInRepository
 from .tree import MerkleTreeStore
 from .user_factors import UserFactorRepository
 from .users import UserRepository
@@ -75,6 +76,7 @@ class UnitOfWork:
         self.code_deliveries = CodeDeliveryRepository(self._conn)
         self.oidc = OidcRepository(self._conn)
         self.passkey_sign_in = PasskeySignInRepository(self._conn)
+        self.sign_ins = SignInRepository(self._conn)
         return self
 
     @property

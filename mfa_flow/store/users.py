@@ -8,6 +8,7 @@ import asyncpg
 
 from ..domain.errors import UsernameTaken
 from ..domain.users import User, UserSearch
+from .sign_ins import RECORD_FAILURE
 
 _COLUMNS = ("id, username, password_hash, password_algorithm, email, phone, prompted, last_used_factor,"
             " consecutive_failures, locked_until, created_at, mfa_required, mfa_skip_on_sign_in, mfa_skip_without_factor,"
@@ -174,10 +175,12 @@ class UserRepository:
         locks = failures >= threshold
         user.consecutive_failures = 0 if locks else failures
         user.locked_until = now + lock_for if locks else user.locked_until
+        # The same statement keeps the failure's time for adaptive MFA's failure_burst rule.
         await self.conn.execute(
-            "UPDATE users SET consecutive_failures = $2, locked_until = $3 WHERE id = $1",
+            f"UPDATE users SET consecutive_failures = $2, locked_until = $3, {RECORD_FAILURE} WHERE id = $1",
             user.id,
             user.consecutive_failures,
             user.locked_until,
+            now,
         )
         return locks

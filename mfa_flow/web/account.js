@@ -2,7 +2,7 @@
 // account flow (POST /api/flows with purpose "manage" and the sign-in's result token). Every
 // change is an event of that flow, so it is in the audit log like a sign-in.
 
-import { $, button, confirmAction, el, factorName, plural, product, service } from "./common.js";
+import { $, button, confirmAction, deviceId, el, factorName, plural, product, service } from "./common.js";
 import { FlowUI } from "./flow-ui.js";
 
 const when = (iso) => (iso ? new Date(iso).toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" }) : null);
@@ -130,7 +130,7 @@ const ui = new FlowUI($("#flow"), {
       if (flow.purpose === "manage") {
         return { title: "Your changes are saved", lead: "Your sign-in methods are up to date.",
           body: [el("p", { id: "saved" }, "Next time you sign in, use any of the methods you kept.")],
-          actions: [button("Make more changes", () => ui.begin())] };
+          actions: [button("Make more changes", () => ui.begin({ device_id: deviceId() }))] };
       }
       return { title: "Opening your account…", body: [] };
     },
@@ -147,7 +147,7 @@ const ui = new FlowUI($("#flow"), {
 const spec = await service.openapi();
 const creation = spec.components.schemas.CreateFlow || {};
 if (creation.properties && creation.properties.purpose) {
-  ui.begin();
+  ui.begin({ device_id: deviceId() });
 } else {
   $("#flow").replaceChildren(el("h1", {}, "Your account"),
     el("p", { class: "lead" }, "This server does not offer account settings yet. Ask your administrator."));

@@ -112,3 +112,19 @@ export async function copy(text, statusNode) {
     statusNode.textContent = "Copying is not allowed here: select the text and copy it yourself.";
   }
 }
+
+// A random id this browser keeps, sent when a sign-in starts: adaptive MFA's new_device rule
+// asks for a second factor on a browser the user never signed in from (the service keeps only
+// a digest of it). None where the page may not store anything.
+export function deviceId() {
+  try {
+    let id = localStorage.getItem("mfa-flow.device");
+    if (!id) {
+      id = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+      localStorage.setItem("mfa-flow.device", id);
+    }
+    return id;
+  } catch {
+    return undefined;
+  }
+}

@@ -672,7 +672,7 @@ function doneView(flow) {
 
 function endView(title, lead) {
   return function view() {
-    return { title: t(title), lead: t(lead), body: [], actions: [button(t("action.start_again"), () => this.begin())] };
+    return { title: t(title), lead: t(lead), body: [], actions: [button(t("action.start_again"), () => this.begin(this.body))] };
   };
 }
 

@@ -3,7 +3,7 @@
 // endpoint (/?flow=<id>, the flow token in the fragment), it follows that flow instead and,
 // once it has ended, sends the browser back to the app that asked.
 
-import { $, ApiError, button, el, service } from "./common.js";
+import { $, ApiError, button, deviceId, el, service } from "./common.js";
 import { FlowUI } from "./flow-ui.js";
 import { languagePicker } from "./i18n.js";
 
@@ -11,7 +11,7 @@ $("header.brand").append(languagePicker(el));
 
 const flowId = new URLSearchParams(location.search).get("flow");
 if (flowId) signInForApp(flowId);
-else new FlowUI($("#flow")).begin();
+else new FlowUI($("#flow")).begin({ device_id: deviceId() });
 
 async function signInForApp(id) {
   const root = $("#flow");

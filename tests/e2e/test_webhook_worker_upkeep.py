@@ -162,3 +162,25 @@ async def test_messages_whose_deliveries_ended_30_days_ago_are_deleted_by_the_wo
         await conn.execute("DELETE FROM webhook_endpoints WHERE id = $1::uuid", other)
     finally:
         await conn.close()
+
+
+async def test_sign_ins_older_than_the_history_days_are_deleted_by_the_worker(upkeep, hooks):
+    """Adaptive MFA's sign-in history is kept MFA_FLOW_SIGN_IN_HISTORY_DAYS (180)."""
+    database_url, _, worker = upkeep
+    user = await hooks.new_user(f"history-{time.time_ns()}")
+    conn = await asyncpg.connect(database_url)
+    try:
+        ids = {}
+        for days in (181, 179):
+            ids[days] = await conn.fetchval(
+                "INSERT INTO sign_ins (user_id, flow_id, at, country) VALUES ($1, gen_random_uuid(),"
+                " now() - make_interval(days => $2), 'FR') RETURNING id", user["id"], days)
+
+        async def swept():
+            return not await conn.fetchval("SELECT count(*) FROM sign_ins WHERE id = $1", ids[181])
+
+        await eventually(swept, timeout=15)
+        assert await conn.fetchval("SELECT count(*) FROM sign_ins WHERE id = $1", ids[179]) == 1
+        await asyncio.to_thread(worker.wait_log, '"sign-in history retention sweep"')
+    finally:
+        await conn.close()

@@ -2647,6 +2647,9 @@ export interface components {
             second: number;
         };
         CreateFlow: {
+            context?: components["schemas"]["SignInContext"];
+            /** @description The sign-in page's id of its browser (a random value it keeps), for adaptive MFA's `new_device` rule: a device not seen in a successful sign-in of the user. Kept only as a digest. */
+            device_id?: string;
             device_token?: components["schemas"]["DeviceToken"];
             /**
              * @description `sign_in` (the default) or `manage`: an account flow, where a signed-in user adds, removes and renames their own factors. An account flow needs `subject_token` or (admin key) `user`, not both.
@@ -3142,6 +3145,20 @@ export interface components {
             expected_version?: components["schemas"]["ExpectedVersion"];
             /** @constant */
             type: "set_mfa_enabled";
+        };
+        /** @description Admin key only, with `user`: what the embedding backend knows of where this sign-in comes from, adaptive MFA's most trusted signals (before a trusted proxy's headers and the GeoIP database). The address is used for the `untrusted_ip` networks and the GeoIP look-up and never stored; the rest goes into the user's sign-in history when the sign-in succeeds. Nothing of it is ever written to the transition log. */
+        SignInContext: {
+            /** @description 0 (surely a bot) to 100 (surely a person). */
+            bot_score?: number;
+            city?: string;
+            /** @description ISO 3166-1 alpha-2 code. */
+            country?: string;
+            device_id?: string;
+            /** @description An IPv4 or IPv6 address. */
+            ip?: string;
+            latitude?: number;
+            longitude?: number;
+            region?: string;
         };
         /** @description Declines a set-up offered as skippable. Re-decided when it comes: 422 `mfa-required` when set-up has since become mandatory (the policy, or the user's `mfa.required`) or the user has enrolled a factor since. */
         SkipEvent: {

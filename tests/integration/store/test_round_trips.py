@@ -43,11 +43,11 @@ async def test_a_transition_is_one_transaction_and_its_connection_returns_withou
     assert not [q for q in sent if "RESET" in q or "UNLISTEN" in q], f"the pool reset the connection: {sent}"
 
 
-async def test_an_embedded_sign_in_costs_seventeen_statements_once_the_user_is_known(service):
+async def test_an_embedded_sign_in_costs_eighteen_statements_once_the_user_is_known(service):
     """The second sign-in of a known user: the flow created with its first factor asserted, then
-    a TOTP code. The user is found (or added) and locked in one statement, and a success that
-    changes nothing about the user (no failures to reset, the same last-used factor) writes
-    nothing to the users table."""
+    a TOTP code. The user is found (or added) and locked in one statement, and the success is
+    one statement too: the sign-in history's row, with the user's last sign-in time (and the
+    failure count reset, the last-used factor) in the same statement."""
     await service.configure(["totp"], "mandatory")
     user = await service.new_user()
     totp = pyotp.TOTP((await service.management.add_factor(user["id"], {"type": "totp"}))["secret"])
@@ -74,8 +74,10 @@ async def test_an_embedded_sign_in_costs_seventeen_statements_once_the_user_is_k
     # Creation: BEGIN; the user (found or added, locked); the configuration; the user's factors;
     # the flow, inserted as its first step left it; its log row; the outbox rows; COMMIT. The code:
     # BEGIN; the flow and its user locked; the user's factors; the code's time-step taken; the
-    # signing key; the flow; the log row; the outbox rows; COMMIT.
+    # signing key; the flow; the log row; the outbox rows; COMMIT. And one more, new with adaptive
+    # MFA's sign-in history: the success, a history row inserted and the user updated in one statement.
     assert sent.count("BEGIN;") == 2 and sent.count("COMMIT;") == 2, sent
-    assert len(sent) == 17, "\n".join(sent)
+    assert len(sent) == 18, "\n".join(sent)
+    assert len([q for q in sent if q.startswith("WITH added AS (INSERT INTO sign_ins")]) == 1, sent
     assert len([q for q in sent if q.startswith("INSERT INTO users") or q.startswith("SELECT id, username")]) == 1, sent
     assert not [q for q in sent if q.startswith("UPDATE users")], sent

@@ -500,6 +500,17 @@ class SetMfaEnabledEvent(TypedDict):
     type: Literal["set_mfa_enabled"]
 
 
+class SignInContext(TypedDict):
+    bot_score: NotRequired[int]
+    city: NotRequired[str]
+    country: NotRequired[str]
+    device_id: NotRequired[str]
+    ip: NotRequired[str]
+    latitude: NotRequired[float]
+    longitude: NotRequired[float]
+    region: NotRequired[str]
+
+
 class SkipEvent(TypedDict):
     expected_version: NotRequired[ExpectedVersion]
     type: Literal["skip"]
@@ -760,6 +771,8 @@ class CancelEvent(TypedDict):
 
 
 class CreateFlow(TypedDict):
+    context: NotRequired[SignInContext]
+    device_id: NotRequired[str]
     device_token: NotRequired[DeviceToken]
     purpose: NotRequired[Literal["sign_in", "manage"]]
     require_mfa: NotRequired[bool]
