@@ -1,7 +1,7 @@
 """What an account flow shows in ``manage`` (its ``challenge``): the user's factors, with the
 ids that ``remove_factor`` and ``rename_factor`` name, the factors ``add_factor`` may set
 up, whether the user is asked for a factor at sign-in and may opt out (``set_mfa_enabled``),
-and how many devices the user asked to be remembered. Written into the flow in the
+how many devices the user asked to be remembered, and the user's recent sign-ins. Written into the flow in the
 transaction of every step that leaves it in ``manage``, so a read shows the account as that
 step left it."""
 
@@ -11,6 +11,7 @@ from ..domain import policy
 from ..domain.errors import DomainError
 from ..domain.users import UserFactor
 from ..factors.base import FactorContext
+from . import sign_ins
 from .management import factor_view
 from .rules import Rules
 
@@ -26,6 +27,7 @@ async def show(rules: Rules, ctx: FactorContext) -> None:
         "mfa_enabled": not user.opted_out(has_factor=any(v.type in rules.machine.primary_factors for v in existing)),
         "opt_out_allowed": not policy.mandatory_for(config, await rules.user_factors(ctx)),
         "trusted_devices": len(await ctx.uow.devices.for_user(user.id)),
+        "recent_sign_ins": await sign_ins.recent(ctx.uow, ctx.settings, user.id, ctx.now),
     }
 
 

@@ -35,6 +35,7 @@ from .limits import AbuseLimits
 from .pipeline import Pipeline, utcnow
 from .queries import allowed_events, flow_view
 from .rules import Rules, keep_signals
+from .sign_ins import SignInHistory
 from .signals import SignalSources
 
 log = logs.get(__name__)
@@ -58,6 +59,7 @@ class FlowService:
                                  limits or AbuseLimits.from_settings(db, settings))
         self.codes = CodeDeliveries(db, settings, box, self.pipeline)
         self.signals = SignalSources(settings)
+        self.history = SignInHistory(db, settings)
 
     # --- Reading -------------------------------------------------------------------------
 

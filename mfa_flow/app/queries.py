@@ -38,6 +38,9 @@ def flow_view(registry: Registry, settings: Settings, box: SecretBox, flow: Flow
         challenge = flow.stage.get("account")  # the user's factors: no secret in it
         if masked and challenge:
             challenge = {**challenge, "factors": [_masked(registry, f) for f in challenge.get("factors", [])]}
+            if "recent_sign_ins" in challenge:  # for others than the person and the admin: when and which country
+                challenge["recent_sign_ins"] = [{**s, "region": None, "city": None}
+                                                for s in challenge["recent_sign_ins"]]
     if flow.state == machine.FIRST_FACTOR and flow.stage:  # the first factors a factor offers (a passkey)
         view = FlowView(flow, settings, box, owner)
         offers = [registry[name].sign_in_challenge(view) for name in registry.machine.sign_in_events.values()]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .machine import DONE, FAILED, is_terminal
 
@@ -141,16 +141,28 @@ class CodeRequested:
     at: datetime
 
 
+@dataclass(frozen=True)
+class AdaptiveMfaTriggered:
+    """Adaptive MFA's rules fired on a sign-in (the first transition's ``data.adaptive.fired``:
+    each rule with its numbers, never an address, a city or coordinates)."""
+
+    flow_id: str
+    user_id: str
+    fired: tuple[dict[str, Any], ...]
+    at: datetime
+
+
 DomainEvent = (
     FlowCreated | FlowTransitioned | FlowEnded | FactorEnrolled | FactorRemoved | UserLocked | CodeRequested
-    | DeviceTrusted | DevicesRevoked | UserUnlocked | MfaReset
+    | DeviceTrusted | DevicesRevoked | UserUnlocked | MfaReset | AdaptiveMfaTriggered
 )
 
 
 def transition_events(flow: "Flow", rows: "list[Transition]", user: "User | None") -> list[DomainEvent]:
     """The events a batch of transition rows causes, as they are taken.
 
-    A rejected attempt (a row whose state does not change) causes none. A set-up proved in
+    A rejected attempt (a row whose state does not change) causes none. A decision on which
+    adaptive MFA's rules fired is ``flow.adaptive_mfa_triggered``. A set-up proved in
     the flow (``enrolled`` in the row's data) is an enrolment; the last wrong attempt's
     ``lock`` row ends the flow, and locks the user when its reason says so.
     """
@@ -160,6 +172,9 @@ def transition_events(flow: "Flow", rows: "list[Transition]", user: "User | None
             continue
         events.append(FlowTransitioned(flow.id, flow.user_id, row.seq, row.event, row.from_state, row.to_state,
                                        row.actor, row.at))
+        fired = (row.data.get("adaptive") or {}).get("fired")
+        if fired and flow.user_id:
+            events.append(AdaptiveMfaTriggered(flow.id, flow.user_id, tuple(fired), row.at))
         if row.data.get("enrolled") and flow.user_id:
             events.append(FactorEnrolled(flow.user_id, row.data["factor"], row.data.get("verification_id"), flow.id,
                                          row.at))

@@ -16,7 +16,22 @@ from ..app.flows import FlowService
 from ..factors.registry import Registry
 from ..live import ChangeFeed
 from ..settings import Settings
-from . import audit, auth, factors, flows, headers, health, live, management, oidc, oidc_clients, pages, sign_in, webhooks
+from . import (
+    audit,
+    auth,
+    factors,
+    flows,
+    headers,
+    health,
+    live,
+    management,
+    oidc,
+    oidc_clients,
+    pages,
+    sign_in,
+    sign_ins,
+    webhooks,
+)
 from .connections import ConnectionLimits, GuardedSite, connection_middleware
 from .context import request_context_middleware
 from .health import DRAINING, GAUGES, Gauges
@@ -106,6 +121,7 @@ def create_app(settings: Settings, database_url: str, registry: Registry,
     app.add_routes(
         live.list_routes() + auth.routes() + health.routes() + management.routes() + flows.routes() + webhooks.routes()
         + audit.routes() + oidc.routes() + oidc_clients.routes() + sign_in.routes() + factors.routes()
+        + sign_ins.routes()
     )
     live.install(app)
     pages.install(app)

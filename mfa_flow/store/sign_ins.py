@@ -69,3 +69,11 @@ class SignInRepository:
         status = await self.conn.execute(
             "DELETE FROM sign_ins WHERE id IN (SELECT id FROM sign_ins WHERE at < $1 LIMIT $2)", before, batch)
         return int(status.split()[-1])
+
+    async def page(self, user_id: str, before_id: int | None, limit: int, since: datetime) -> list[dict[str, Any]]:
+        """The user's sign-ins since ``since``, newest first, older than the one ``before_id``."""
+        rows = await self.conn.fetch(
+            "SELECT id, flow_id::text AS flow_id, at, country, region, city, latitude, longitude, device"
+            " FROM sign_ins WHERE user_id = $1 AND ($2::bigint IS NULL OR id < $2) AND at > $4"
+            " ORDER BY id DESC LIMIT $3", user_id, before_id, limit, since)
+        return [dict(r) for r in rows]

@@ -35,6 +35,7 @@ EVENT_TYPES = (
     "mfa.device_revoked",
     "user.unlocked",
     "mfa.reset",
+    "flow.adaptive_mfa_triggered",
 )
 ALL_EVENTS = "*"
 CODE_REQUESTED = "verification_code.requested"
@@ -106,6 +107,9 @@ def to_message(event: events.DomainEvent) -> Message:
         return _message("mfa.device_revoked", f"user:{event.user_id}", data, event.at)
     if isinstance(event, events.UserUnlocked):
         return _message("user.unlocked", f"user:{event.user_id}", {"user_id": event.user_id}, event.at)
+    if isinstance(event, events.AdaptiveMfaTriggered):
+        data = {"flow_id": event.flow_id, "user_id": event.user_id, "fired": [dict(f) for f in event.fired]}
+        return _message("flow.adaptive_mfa_triggered", f"flow:{event.flow_id}", data, event.at)
     if isinstance(event, events.MfaReset):
         data = {"user_id": event.user_id, "factors_removed": event.factors_removed}
         return _message("mfa.reset", f"user:{event.user_id}", data, event.at)

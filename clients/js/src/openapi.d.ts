@@ -1480,6 +1480,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/users/{user_id}/sign-ins": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The user's successful sign-ins, newest first, a page at a time (admin)
+         * @description Adaptive MFA's sign-in history: each successful sign-in with the country, region, city, position and device digest it came with (see the adaptive MFA page), kept MFA_FLOW_SIGN_IN_HISTORY_DAYS (180). `next` is an opaque cursor; pass it back unchanged as `after`. A cursor this API did not give, or a `limit` outside 1 to 200, is 400.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description the `next` of the previous page */
+                    after?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    user_id: components["parameters"]["UserId"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description a page of sign-ins */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SignInPage"];
+                    };
+                };
+                400: components["responses"]["Problem"];
+                401: components["responses"]["Problem"];
+                403: components["responses"]["Problem"];
+                404: components["responses"]["Problem"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/users/{user_id}/trusted-devices": {
         parameters: {
             query?: never;
@@ -2734,6 +2785,15 @@ export interface components {
                 mfa_enabled: boolean;
                 /** @description Whether set_mfa_enabled false is allowed: not under the mandatory policy, nor with mfa.required */
                 opt_out_allowed: boolean;
+                /** @description The user's newest successful sign-ins (at most 5), newest first: when, where (no position) and a digest of the browser's device id */
+                recent_sign_ins: {
+                    /** Format: date-time */
+                    at: string;
+                    city: string | null;
+                    country: string | null;
+                    device: string | null;
+                    region: string | null;
+                }[];
                 /** @description How many devices the user asked to be remembered (revoke_trusted_devices forgets them all) */
                 trusted_devices: number;
             } | {
@@ -3146,6 +3206,21 @@ export interface components {
             /** @constant */
             type: "set_mfa_enabled";
         };
+        /** @description One successful sign-in of the user's history (adaptive MFA), with the signals it came with: kept MFA_FLOW_SIGN_IN_HISTORY_DAYS (180), deleted with the user. */
+        SignIn: {
+            /** Format: date-time */
+            at: string;
+            city: string | null;
+            /** @description ISO 3166-1 alpha-2 */
+            country: string | null;
+            /** @description a digest of the page's device_id (never the id itself) */
+            device: string | null;
+            /** @description the sign-in's flow */
+            flow_id: string;
+            latitude: number | null;
+            longitude: number | null;
+            region: string | null;
+        };
         /** @description Admin key only, with `user`: what the embedding backend knows of where this sign-in comes from, adaptive MFA's most trusted signals (before a trusted proxy's headers and the GeoIP database). The address is used for the `untrusted_ip` networks and the GeoIP look-up and never stored; the rest goes into the user's sign-in history when the sign-in succeeds. Nothing of it is ever written to the transition log. */
         SignInContext: {
             /** @description 0 (surely a bot) to 100 (surely a person). */
@@ -3159,6 +3234,11 @@ export interface components {
             latitude?: number;
             longitude?: number;
             region?: string;
+        };
+        SignInPage: {
+            items: components["schemas"]["SignIn"][];
+            /** @description the cursor of the next page (pass it as `after`); null on the last page */
+            next: string | null;
         };
         /** @description Declines a set-up offered as skippable. Re-decided when it comes: 422 `mfa-required` when set-up has since become mandatory (the policy, or the user's `mfa.required`) or the user has enrolled a factor since. */
         SkipEvent: {
@@ -3482,7 +3562,7 @@ export interface components {
          *     of the code is encrypted and erased once delivered, given up, voided by a newer code or expired.
          * @enum {unknown}
          */
-        WebhookEventType: "flow.created" | "flow.transitioned" | "flow.completed" | "flow.failed" | "flow.expired" | "flow.cancelled" | "mfa.factor_enrolled" | "mfa.factor_removed" | "user.locked" | "verification_code.requested" | "mfa.device_trusted" | "mfa.device_revoked" | "user.unlocked" | "mfa.reset" | "*";
+        WebhookEventType: "flow.created" | "flow.transitioned" | "flow.completed" | "flow.failed" | "flow.expired" | "flow.cancelled" | "mfa.factor_enrolled" | "mfa.factor_removed" | "user.locked" | "verification_code.requested" | "mfa.device_trusted" | "mfa.device_revoked" | "user.unlocked" | "mfa.reset" | "flow.adaptive_mfa_triggered" | "*";
         /**
          * @description The body of every webhook request. Headers: `webhook-id` (the message id, the same on
          *     every attempt), `webhook-timestamp` (Unix seconds of the attempt) and
@@ -3503,6 +3583,8 @@ export interface components {
              *     device or `all: true` for all of the user's devices. user.unlocked: `user_id` (the admin
              *     ended a lockout in force). mfa.reset: `user_id, factors_removed` (each removed factor
              *     also has its mfa.factor_removed, and revoked devices their mfa.device_revoked).
+             *     flow.adaptive_mfa_triggered: `flow_id, user_id, fired` (adaptive MFA's rules that fired on
+             *     the sign-in, each `{"rule", ...numbers}` as in the first transition's `data.adaptive.fired`).
              */
             data: Record<string, never>;
             /**

@@ -163,11 +163,20 @@ class Flow6Factor(TypedDict):
     type: str
 
 
+class Flow6RecentSignIn(TypedDict):
+    at: str
+    city: str | None
+    country: str | None
+    device: str | None
+    region: str | None
+
+
 class Flow6(TypedDict):
     addable_factors: list[str]
     factors: list[Flow6Factor]
     mfa_enabled: bool
     opt_out_allowed: bool
+    recent_sign_ins: list[Flow6RecentSignIn]
     trusted_devices: int
 
 
@@ -500,6 +509,17 @@ class SetMfaEnabledEvent(TypedDict):
     type: Literal["set_mfa_enabled"]
 
 
+class SignIn(TypedDict):
+    at: str
+    city: str | None
+    country: str | None
+    device: str | None
+    flow_id: str
+    latitude: float | None
+    longitude: float | None
+    region: str | None
+
+
 class SignInContext(TypedDict):
     bot_score: NotRequired[int]
     city: NotRequired[str]
@@ -509,6 +529,11 @@ class SignInContext(TypedDict):
     latitude: NotRequired[float]
     longitude: NotRequired[float]
     region: NotRequired[str]
+
+
+class SignInPage(TypedDict):
+    items: list[SignIn]
+    next: str | None
 
 
 class SkipEvent(TypedDict):
@@ -736,6 +761,7 @@ WebhookEventType: TypeAlias = Literal[
     "mfa.device_revoked",
     "user.unlocked",
     "mfa.reset",
+    "flow.adaptive_mfa_triggered",
     "*",
 ]
 
