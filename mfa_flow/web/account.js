@@ -102,6 +102,16 @@ function manageView(flow) {
         if (sure) this.send({ type: "revoke_trusted_devices" });
       }, { kind: "secondary" }));
   }
+  // Where and when the person signed in lately: a sign-in they do not recognise is a reason to
+  // change their password and review their methods.
+  const recent = account.recent_sign_ins || [];
+  if (recent.length) {
+    body.push(el("h2", {}, "Recent sign-ins"),
+      el("ul", { class: "methods", id: "recent-sign-ins" }, ...recent.map((s) => el("li", {},
+        el("div", {}, el("strong", {}, [s.city, s.region, s.country].filter(Boolean).join(", ") || "Place unknown")),
+        el("div", { class: "hint" }, new Date(s.at).toLocaleString())))),
+      el("p", { class: "hint" }, "Not you? Change your password, and check the methods above."));
+  }
   return {
     title: "Your account",
     lead: `Manage how you prove it is you when you sign in to ${product}.`,

@@ -411,6 +411,9 @@ async function showUser(userId) {
       factors.length ? el("table", {}, el("thead", {}, el("tr", {}, ...["Method", "Detail", "Added", "Last used", ""].map((h) => el("th", { scope: "col" }, h)))),
         el("tbody", {}, ...factorRows)) : el("p", { class: "muted" }, "None set up.")),
   ];
+  if (client.supports("users.signIns")) {
+    panels.push(await signInsPanel(userId));
+  }
   if (client.supports("users.trustedDevices")) {
     const list = await client.users.trustedDevices(userId);
     panels.push(el("div", { class: "panel" }, el("h2", {}, "Trusted devices"),
@@ -425,6 +428,30 @@ async function showUser(userId) {
         : el("p", { class: "muted" }, "None.")));
   }
   page(user.username, alert, ...panels);
+}
+
+// The user's successful sign-ins, newest first (adaptive MFA's history), a page at a time.
+async function signInsPanel(userId) {
+  const body = el("tbody", {});
+  const more = el("div", { class: "actions" });
+  const place = (s) => [s.city, s.region, s.country].filter(Boolean).join(", ") || "—";
+  const position = (s) => (s.latitude === null || s.latitude === undefined ? "—" : `${s.latitude.toFixed(2)}, ${s.longitude.toFixed(2)}`);
+  const load = async (after) => {
+    const found = await client.users.signIns(userId, after ? { after, limit: 20 } : { limit: 20 });
+    for (const s of found.items) {
+      body.append(el("tr", {}, el("td", {}, when(s.at)), el("td", {}, place(s)), el("td", {}, position(s)),
+        el("td", { class: "mono", title: s.device || "" }, s.device ? s.device.slice(0, 8) : "—"),
+        el("td", {}, el("a", { href: `#flows/${s.flow_id}`, class: "mono" }, s.flow_id.slice(0, 8)))));
+    }
+    more.replaceChildren(...(found.next ? [button("Older sign-ins", () => load(found.next), { kind: "secondary small" })] : []));
+    return found.items.length;
+  };
+  const count = await load(null);
+  return el("div", { class: "panel", id: "sign-ins" }, el("h2", {}, "Recent sign-ins"),
+    el("p", { class: "hint" }, "Successful sign-ins with where they came from, as adaptive MFA compares them; kept for the history's retention (MFA_FLOW_SIGN_IN_HISTORY_DAYS)."),
+    count ? el("table", {}, el("thead", {}, el("tr", {}, ...["When", "Where", "Position", "Device", "Flow"].map((h) => el("th", { scope: "col" }, h)))), body)
+      : el("p", { class: "muted" }, "None kept."),
+    more);
 }
 
 // --- Flows --------------------------------------------------------------------------------------
@@ -486,6 +513,26 @@ async function showFlows(flowId) {
   connect();
 }
 
+// Adaptive MFA's decision in words: the rules that fired, each with its numbers, and those that
+// had no signal to go on.
+const FIRED_WORDS = {
+  new_country: (f) => `a country not seen in the user's sign-ins of the last ${f.days} days (${plural(f.countries_seen, "country", "countries")} seen)`,
+  geo_velocity: (f) => `travel at ${f.speed_kmh} km/h since the last sign-in (${f.distance_km} km in ${f.hours} h)`,
+  long_inactivity: (f) => `no sign-in for ${f.days} days`,
+  untrusted_ip: (f) => (f.score !== undefined ? `a bot score of ${f.score}, under ${f.min_score}` : `an address in untrusted network no. ${f.network + 1}`),
+  new_device: (f) => `a device not seen in the user's sign-ins (${plural(f.devices_seen, "device", "devices")} known)`,
+  failure_burst: (f) => `${f.failures} failed attempts within ${f.minutes} minutes`,
+};
+function adaptiveWords(adaptive) {
+  const title = (name) => (ADAPTIVE_TEXT[name] || [name])[0].toLowerCase();
+  const fired = adaptive.fired || [];
+  const said = fired.length
+    ? `Adaptive MFA asked for a second step: ${fired.map((f) => `${title(f.rule)}, ${(FIRED_WORDS[f.rule] || (() => JSON.stringify(f)))(f)}`).join("; ")}.`
+    : `Adaptive MFA found no risk (${plural((adaptive.evaluated || []).length, "rule", "rules")} checked).`;
+  const missing = (adaptive.missing || []).length ? ` No signal for: ${adaptive.missing.map(title).join(", ")}.` : "";
+  return el("div", { class: "details adaptive" }, said + missing);
+}
+
 async function showFlow(flowId) {
   const [flow, rows] = await Promise.all([client.flows.get(flowId), client.flows.transitions(flowId)]);
   const check = await verifyChain(rows);
@@ -493,7 +540,7 @@ async function showFlow(flowId) {
     ? el("p", { class: "verified", id: "chain" }, `✓ Chain verified in this browser: ${plural(check.rows, "transition", "transitions")}, each hash recomputed with SHA-256.`)
     : el("p", { class: "broken", id: "chain" }, `✗ Chain broken at transition ${check.seq}: ${check.reason}.`);
   const timeline = el("ol", { id: "timeline", class: "timeline" }, ...rows.map((r) => {
-    const { rule, guard, ...rest } = r.data || {};
+    const { rule, guard, adaptive, ...rest } = r.data || {};
     return el("li", {},
       el("div", { class: "step" }, el("strong", { class: "event" }, r.event), " ",
         el("span", { class: "move" }, `${r.from_state} → ${r.to_state}`)),
@@ -501,6 +548,7 @@ async function showFlow(flowId) {
         ` · by ${r.actor} · rule `, el("span", { class: "rule" }, rule || guard || "—")),
       Object.keys(rest).length ? el("div", { class: "details" },
         Object.entries(rest).map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`).join(" · ")) : null,
+      adaptive ? adaptiveWords(adaptive) : null,
       el("div", { class: "details mono", title: r.hash }, `hash ${r.hash.slice(0, 16)}…`));
   }));
   page(`Flow ${flowId.slice(0, 8)}`,

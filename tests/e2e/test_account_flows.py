@@ -100,8 +100,10 @@ async def test_a_user_adds_a_passkey_and_an_authenticator_app_then_removes_them_
     flow = await account_flow(api, await signed_in_without_mfa(api, user))
     # No factor yet: nothing to step up with, straight to manage.
     assert (flow.state, flow.flow["purpose"], flow.flow["mode"]) == ("manage", "manage", "manage")
+    recent = flow.flow["challenge"]["recent_sign_ins"]  # the sign-in behind the account flow, place unknown
+    assert [(s["country"], s["city"]) for s in recent] == [(None, None)]
     assert flow.flow["challenge"] == {"factors": [], "addable_factors": ["totp", "webauthn"], "mfa_enabled": True,
-                                      "opt_out_allowed": True, "trusted_devices": 0}
+                                      "opt_out_allowed": True, "trusted_devices": 0, "recent_sign_ins": recent}
     assert flow.flow["allowed_events"] == ["regenerate_backup_codes", "add_factor", "remove_factor", "rename_factor",
                                            "set_mfa_enabled", "revoke_trusted_devices", "finish", "cancel"]
 

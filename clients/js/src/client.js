@@ -23,6 +23,7 @@ import { readEventStream } from "./streams.js";
  * @typedef {Schemas["NewVerification"]} NewVerification
  * @typedef {Schemas["CreatedVerification"]} CreatedVerification
  * @typedef {Schemas["TrustedDevice"]} TrustedDevice
+ * @typedef {Schemas["SignInPage"]} SignInPage
  * @typedef {Schemas["Webhook"]} Webhook
  * @typedef {Schemas["NewWebhook"]} NewWebhook
  * @typedef {Schemas["WebhookPatch"]} WebhookPatch
@@ -350,6 +351,12 @@ class Users {
   removeFactor(userId, verificationId) {
     return this.client.call("users.removeFactor", { user_id: userId, verification_id: verificationId });
   }
+
+  /**
+   * The user's successful sign-ins, newest first, one page (`after`: the previous page's `next`).
+   * @param {string} userId @param {{after?: string, limit?: number}} [query] @returns {Promise<SignInPage>}
+   */
+  signIns(userId, query = {}) { return this.client.call("users.signIns", { user_id: userId }, { query }); }
 
   /** @param {string} userId @returns {Promise<TrustedDevice[]>} */
   async trustedDevices(userId) {

@@ -19,6 +19,7 @@ from .models import (
     OidcClientList,
     OidcClientPatch,
     OidcClientWithSecret,
+    SignInPage,
     TrustedDevice,
     User,
     UserPage,
@@ -112,6 +113,11 @@ class Users:
     async def trusted_devices(self, user_id: str) -> builtins.list[TrustedDevice]:
         answer = await self.client.request("GET", self._path(user_id, "/trusted-devices"))
         return cast(builtins.list[TrustedDevice], answer["items"] if isinstance(answer, dict) else answer)
+
+    async def sign_ins(self, user_id: str, *, after: str | None = None, limit: int = 50) -> SignInPage:
+        """The user's successful sign-ins, newest first, one page: ``{"items": [...], "next": cursor or None}``."""
+        params = {"after": after, "limit": limit}
+        return cast(SignInPage, await self.client.request("GET", self._path(user_id, "/sign-ins"), params=params))
 
     async def revoke_trusted_devices(self, user_id: str, device_id: str | None = None) -> None:
         """Forgets one remembered device, or all of them."""

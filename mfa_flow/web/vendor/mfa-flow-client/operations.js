@@ -28,6 +28,7 @@ export const OPERATIONS = Object.freeze({
   "users.addFactor": ["POST", "/api/users/{user_id}/mfa-verifications"],
   "users.renameFactor": ["PATCH", "/api/users/{user_id}/mfa-verifications/{verification_id}"],
   "users.removeFactor": ["DELETE", "/api/users/{user_id}/mfa-verifications/{verification_id}"],
+  "users.signIns": ["GET", "/api/users/{user_id}/sign-ins"],
   "users.trustedDevices": ["GET", "/api/users/{user_id}/trusted-devices"],
   "users.revokeTrustedDevices": ["DELETE", "/api/users/{user_id}/trusted-devices"],
   "users.revokeTrustedDevice": ["DELETE", "/api/users/{user_id}/trusted-devices/{device_id}"],
