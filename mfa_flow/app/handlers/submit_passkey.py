@@ -33,6 +33,7 @@ async def handle(rules: Rules, ctx: FactorContext, event: JsonObject, prepared: 
     facts = {"factor": name, **outcome.facts}
     if setting.counts_as_mfa and outcome.user_verified:
         rules.signed_in(ctx, outcome.user, list(passkeys.AMR), signed_in_with=name)
+        rules.sign_in_signals(ctx)  # kept on the flow: this sign-in's place joins the user's history
         await rules.complete(ctx, name)
         data = {"rule": passkeys.MFA_RULE, "policy": config.policy, "config": config_digest(config), **facts}
         return Decision([Step(event["type"], "credentials_ok", machine.DONE, data)])

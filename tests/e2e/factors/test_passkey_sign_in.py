@@ -6,6 +6,7 @@ from __future__ import annotations
 import jwt
 import pytest
 
+from mfa_flow.domain.adaptive import device_digest
 from tests.support.cli import mfa_flow
 from tests.support.client import Api, FlowClient
 from tests.support.otp import fresh_code
@@ -92,9 +93,13 @@ async def test_a_new_flow_offers_a_discoverable_assertion(api, server):
 async def test_counts_as_mfa_with_user_verification_ends_the_flow_done_with_acr_mfa(api, server):
     await configure(api, ["webauthn", "totp"], counts_as_mfa=True)
     user, key = await passkey_user(api, server, "pkmfa")
-    flow = await api.start()
+    started = await api.call("POST", "/api/flows", json={"device_id": "passkey-browser"})
+    flow = FlowClient(api, started.body["flow"], started.body["flow_token"])
     await flow.ok("submit_passkey", credential=key.get(offered(flow)))
     assert flow.state == "done", flow.flow
+    # The sign-in joins the user's history with the page's device (adaptive MFA's new_device).
+    history = (await api.admin("GET", f"/api/users/{user['id']}/sign-ins")).body["items"]
+    assert [(s["flow_id"], s["device"]) for s in history][:1] == [(flow.id, device_digest("passkey-browser"))]
     assert flow.flow["user_id"] == user["id"] and flow.flow["username"] == user["username"]
     result = flow.flow["result"]
     assert result["amr"] == ["hwk", "user", "mfa"] and result["acr"] == "urn:mfa-flow:acr:mfa"
