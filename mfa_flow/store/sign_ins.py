@@ -9,9 +9,6 @@ from typing import Any
 from ..domain.adaptive import History, Signals, SignIn, device_digest
 from ..domain.users import User
 
-# The newest sign-ins the rules read: enough for months of daily sign-ins, bounded for a user
-# who signs in every minute.
-HISTORY_ROWS = 500
 # Failures kept on the user: a week's (failure_burst looks back at most 10,080 minutes), at most 1000.
 FAILURES_KEPT = timedelta(days=7)
 MAX_FAILURES_KEPT = 1000
@@ -23,13 +20,22 @@ _RECORD = (
     " last_used_factor = COALESCE($2, last_used_factor), last_sign_in_at = $4 WHERE id = $1"
 )
 
+# What the rules read of the history, in one statement that does the reading in the database:
+# each country with the last time it was seen, each device likewise, the newest sign-in with a
+# position; with the user's last sign-in time and the failures since $2. A rule needs no more,
+# whatever the number of sign-ins kept.
 _HISTORY = (
     "SELECT u.last_sign_in_at,"
     " (SELECT count(*) FROM unnest(u.recent_failures) AS f (at) WHERE f.at > $2) AS failures,"
-    " s.at, s.country, s.region, s.latitude, s.longitude, s.device"
-    " FROM users u LEFT JOIN LATERAL (SELECT at, country, region, latitude, longitude, device FROM sign_ins"
-    f"  WHERE user_id = u.id AND at > $3 ORDER BY at DESC, id DESC LIMIT {HISTORY_ROWS}) s ON true"
-    " WHERE u.id = $1"
+    " s.at, s.country, s.latitude, s.longitude, s.device"
+    " FROM users u LEFT JOIN LATERAL ("
+    "  SELECT max(at) AS at, country, NULL::float8 AS latitude, NULL::float8 AS longitude, NULL AS device"
+    "   FROM sign_ins WHERE user_id = u.id AND at > $3 AND country IS NOT NULL GROUP BY country"
+    "  UNION ALL SELECT max(at), NULL, NULL, NULL, device"
+    "   FROM sign_ins WHERE user_id = u.id AND at > $3 AND device IS NOT NULL GROUP BY device"
+    "  UNION ALL (SELECT at, NULL, latitude, longitude, NULL FROM sign_ins"
+    "   WHERE user_id = u.id AND at > $3 AND latitude IS NOT NULL ORDER BY at DESC, id DESC LIMIT 1)"
+    " ) s ON true WHERE u.id = $1"
 )
 
 # Appended to a failure's UPDATE of the user ($4: now): the week's failures, newest kept.
@@ -55,14 +61,17 @@ class SignInRepository:
         user.last_used_factor = last_used_factor or user.last_used_factor
 
     async def history(self, user_id: str, now: datetime, failures_since: datetime, days: int) -> History:
-        """What the rules read of the user, in one statement: the last sign-in's time, the
-        failures since ``failures_since``, the newest sign-ins of the last ``days``."""
+        """What the rules read of the user, in one statement (``_HISTORY``): the last sign-in's
+        time, the failures since ``failures_since``, the sign-ins of the last ``days``."""
         rows = await self.conn.fetch(_HISTORY, user_id, failures_since, now - timedelta(days=days))
         if not rows:
             return History()
-        sign_ins = tuple(SignIn(r["at"], r["country"], r["region"], r["latitude"], r["longitude"], r["device"])
-                         for r in rows if r["at"] is not None)
-        return History(sign_ins, rows[0]["last_sign_in_at"], rows[0]["failures"])
+        # As the rules read sign-ins (newest first): one for each country and each device at the
+        # last time it was seen, and the newest with a position.
+        sign_ins = sorted((SignIn(r["at"], country=r["country"], latitude=r["latitude"], longitude=r["longitude"],
+                                  device=r["device"]) for r in rows if r["at"] is not None),
+                          key=lambda s: s.at, reverse=True)
+        return History(tuple(sign_ins), rows[0]["last_sign_in_at"], rows[0]["failures"])
 
     async def forget_before(self, before: datetime, batch: int) -> int:
         """Delete up to ``batch`` sign-ins older than ``before``; how many it deleted."""
