@@ -24,7 +24,7 @@ from .problems import mark_response_started, problems_middleware
 from .validation import Schemas, declare_query_refusals, query_middleware
 
 if TYPE_CHECKING:
-    from ..bootstrap import Services
+    from ..app.services import Services
 
 log = logs.get(__name__)
 

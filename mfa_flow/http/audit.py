@@ -8,9 +8,9 @@ import json
 
 from aiohttp import web
 
-from ..audit.feed import transition_json
+from ..app.audit_feed import transition_json
+from ..app.transparency import NotInTree
 from ..audit.merkle import ProofError
-from ..audit.transparency import NotInTree
 from ..audit.verify import format_cursor, parse_cursor
 from .auth import require_reader
 from .problems import Problem, invalid

@@ -13,7 +13,8 @@ from aiohttp import web
 
 from .. import jsoncodec, logs
 from ..domain import errors
-from ..store.connections import REQUEST_WRITES, Writes, is_connection_lost
+from ..request_writes import REQUEST_WRITES, Writes
+from ..store.connections import is_connection_lost
 
 log = logs.get(__name__)
 
