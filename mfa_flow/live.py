@@ -22,10 +22,11 @@ import asyncio
 import contextlib
 import time
 from collections import defaultdict
-from typing import AsyncIterator, Awaitable, Callable
+from typing import AsyncGenerator, Awaitable, Callable
 
 from . import metrics
 from .domain.errors import LiveSubscriptionLimit
+from .domain.flow import Flow
 from .domain.machine import is_terminal
 from .numbers import whole_number
 from .store.flows import CHANGES_CHANNEL
@@ -211,8 +212,8 @@ class ChangeFeed:
         finally:
             self._everything.discard(changes)
 
-    async def watch(self, flow_id: str, read: Callable[[str], Awaitable], after: int = -1,
-                    subscription: Subscription | None = None) -> AsyncIterator:
+    async def watch(self, flow_id: str, read: Callable[[str], Awaitable[Flow]], after: int = -1,
+                    subscription: Subscription | None = None) -> AsyncGenerator[Flow, None]:
         """The flow each time it has a version newer than the last one yielded (or ``after``).
 
         Versions only go up. Ends after a terminal state, or when the process shuts down.

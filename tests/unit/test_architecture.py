@@ -154,3 +154,17 @@ def test_the_audit_package_is_the_pure_verifier(graph):
     imported = {n for m in audit for n in graph.find_modules_directly_imported_by(m)}
     assert {n for n in imported if n.split(".")[0] in ("asyncpg", "aiohttp")} == set()
     assert {n for n in imported if package_of(n) in ("mfa_flow.store", "mfa_flow.keyring", "mfa_flow.app")} == set()
+
+
+def test_the_http_layer_reads_the_application_through_typed_keys():
+    """``app[FLOWS]`` (an ``AppKey`` of ``http/keys.py``, or beside the class of its value) is a
+    ``FlowService`` to mypy; ``app["flows"]`` was ``Any``, and a misspelling a KeyError at run time."""
+    import re
+    from pathlib import Path
+
+    import mfa_flow.http
+
+    string_keyed = re.compile(r"""\b(app|request|config_dict)(\[|\.get\()\s*["']""")
+    found = [f"{path.name}:{number}" for path in sorted(Path(mfa_flow.http.__file__).parent.glob("*.py"))
+             for number, line in enumerate(path.read_text().splitlines(), 1) if string_keyed.search(line)]
+    assert found == []
