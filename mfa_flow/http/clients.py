@@ -9,6 +9,7 @@ from aiohttp import web
 
 from ..domain.adaptive import Signals
 from ..settings import Network
+from .keys import FLOWS, SETTINGS
 
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -49,14 +50,14 @@ def client_address(peer: str | None, forwarded_for: list[str], proxies: tuple[Ne
 
 def request_address(request: web.Request) -> str:
     return client_address(
-        request.remote, request.headers.getall("X-Forwarded-For", []), request.app["settings"].trusted_proxies
+        request.remote, request.headers.getall("X-Forwarded-For", []), request.app[SETTINGS].trusted_proxies
     )
 
 
 def request_signals(request: web.Request) -> Signals:
     """Where a client's request comes from, for adaptive MFA (``app/signals.py``): a trusted
     proxy's geolocation headers count only when the socket's peer is one."""
-    settings = request.app["settings"]
+    settings = request.app[SETTINGS]
     peer = _ip(request.remote or "")
     from_proxy = peer is not None and bool(settings.trusted_proxies) and trusted_peer(peer, settings.trusted_proxies)
-    return request.app["flows"].signals.of_request(request_address(request), request.headers, from_proxy)
+    return request.app[FLOWS].signals.of_request(request_address(request), request.headers, from_proxy)
