@@ -6,6 +6,9 @@ pinned at the service level (tests/integration/test_adaptive_rules.py)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import asyncpg
 import pytest
 from mmdb_writer import MMDBWriter
 from netaddr import IPSet
@@ -203,3 +206,36 @@ async def test_context_is_for_the_admin_keys_sign_in_flows_only(behind_own_proxy
     reply = await api.admin("POST", "/api/flows", {"purpose": "manage", "user": {"id": user["id"]},
                                                    "context": {"country": "FR"}})
     assert reply.status == 400 and "body.context" in reply.problem["detail"], reply
+
+
+# --- the rules that read the history alone ------------------------------------------------------
+
+
+async def test_long_inactivity_and_failure_burst_and_an_untrusted_network(behind_own_proxy, http, database_url):
+    api = Api(behind_own_proxy.base_url, http)
+    await adaptive_on(api, untrusted_ip={"networks": ["198.51.100.0/24"]},
+                      failure_burst={"failures": 3, "minutes": 15})
+    user, _ = await with_totp(api)
+    assert fired(await page_sign_in(api, user, {"X-Bot-Score": "90"})) == []
+    # An address in a configured network, as the trusted proxy gives it.
+    assert fired(await page_sign_in(api, user, {"X-Forwarded-For": "198.51.100.7"})) == ["untrusted_ip"]
+    assert fired(await page_sign_in(api, user, {"X-Forwarded-For": "203.0.113.7"})) == []
+
+    async def last_sign_in(ago: timedelta) -> None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute("UPDATE users SET last_sign_in_at = now() - $2::interval WHERE id = $1", user["id"], ago)
+        finally:
+            await conn.close()
+
+    await last_sign_in(timedelta(days=40))
+    away = await page_sign_in(api, user, {"X-Bot-Score": "90"})
+    assert away["adaptive"]["fired"] == [{"rule": "long_inactivity", "days": 40}]
+    await last_sign_in(timedelta(hours=1))
+
+    for _ in range(3):  # someone guessing the password
+        reply = await api.call("POST", "/api/flows", json={})
+        flow = FlowClient(api, reply.body["flow"], reply.body["flow_token"])
+        assert (await flow.send("submit_password", username=user["username"], password="guess")).status == 422
+    burst = await page_sign_in(api, user, {"X-Bot-Score": "90"})
+    assert burst["adaptive"]["fired"] == [{"rule": "failure_burst", "failures": 3, "minutes": 15}]
