@@ -49,4 +49,5 @@ class Services:
 
     async def close(self) -> None:
         self.flows.hashing.close()
+        self.flows.signals.close()  # the GeoIP database's file
         await self.db.close()
