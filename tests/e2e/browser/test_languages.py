@@ -59,6 +59,15 @@ async def untranslated(page, *data: str) -> list[str]:
     }""", list(data))
 
 
+async def sign_in_in(page, server, path: str, code: str, username: str) -> None:
+    """Open ``path`` (in the language ``code``), keeping its words, and sign in with a password."""
+    await record_words(page)
+    await page.goto(page_url(server, path))
+    await page.locator("#username").fill(username)
+    await page.locator("#password").fill(PASSWORD)
+    await page.get_by_role("button", name=LOCALES[code], exact=True).click()
+
+
 async def i18n_state(page) -> dict:
     return await page.evaluate("""() => ({locale: __mfaFlowI18n.locale, missing: [...__mfaFlowI18n.missing],
         lang: document.documentElement.lang, dir: document.documentElement.dir,
@@ -162,11 +171,7 @@ async def test_the_account_page_in_each_language(api, server, page, shots, code)
     await api.configure(["totp"], "mandatory")
     user = await api.new_user(f"acct-{code}-{uuid.uuid4().hex[:6]}")
     secret = (await api.admin("POST", f"/api/users/{user['id']}/mfa-verifications", {"type": "totp"})).body["secret"]
-    await record_words(page)
-    await page.goto(page_url(server, f"/account?lang={code}"))
-    await page.locator("#username").fill(user["username"])
-    await page.locator("#password").fill(PASSWORD)
-    await page.get_by_role("button", name=LOCALES[code], exact=True).click()
+    await sign_in_in(page, server, f"/account?lang={code}", code, user["username"])
     await wait_for_state(page, "totp_verify")
     assert await untranslated(page) == []
     await page.locator("#code").fill(await fresh_code(secret))
@@ -221,11 +226,7 @@ async def test_the_email_code_steps_and_the_backup_code_sheet_in_each_language(s
         await api.configure(["email_code", "backup_code"], "mandatory")
         user = await api.new_user(f"mail-{code}-{uuid.uuid4().hex[:6]}")
         address = f"{uuid.uuid4().hex[:10]}@example.com"
-        await record_words(page)
-        await page.goto(page_url(server, f"/?lang={code}"))
-        await page.locator("#username").fill(user["username"])
-        await page.locator("#password").fill(PASSWORD)
-        await page.get_by_role("button", name=LOCALES[code], exact=True).click()
+        await sign_in_in(page, server, f"/?lang={code}", code, user["username"])
         await wait_for_state(page, "email_code_setup")
         await page.locator("#email").wait_for()
         assert await untranslated(page) == []
