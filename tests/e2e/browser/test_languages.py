@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from urllib.parse import urlencode
 
 import pytest
 
@@ -253,3 +254,20 @@ async def test_the_email_code_steps_and_the_backup_code_sheet_in_each_language(s
         assert (await i18n_state(page))["missing"] == []
     finally:
         smtp.stop()
+
+
+async def test_the_authorization_endpoint_s_error_page_is_in_the_request_language(server, http):
+    """A bad client_id gets an error page (nothing may go back to the app): its words in
+    ui_locales, else Accept-Language; the error's own description stays English, marked so."""
+    for headers, asked, lang, direction, heading in (
+            ({"Accept-Language": "de-DE"}, {}, "de", "ltr", "Diese Anmeldeanfrage kann nicht verwendet werden"),
+            ({"Accept-Language": "de"}, {"ui_locales": "ar-EG en"}, "ar", "rtl", "لا يمكن استخدام طلب تسجيل الدخول هذا"),
+            ({}, {}, "en", "ltr", "This sign-in request cannot be used")):
+        query = urlencode({"client_id": "cl_nobody", "redirect_uri": "http://127.0.0.1:9/cb", "response_type": "code",
+                           **asked})
+        async with http.get(page_url(server, f"/oidc/authorize?{query}"), headers=headers) as reply:
+            html = await reply.text()
+            assert reply.status == 400 and reply.headers["Content-Language"] == lang
+        assert f'<html lang="{lang}" dir="{direction}">' in html and f"<h1>{heading}</h1>" in html
+        assert 'lang="en">no client &#x27;cl_nobody&#x27; is registered.</p>' in html
+        assert "{{" not in html
