@@ -251,6 +251,8 @@ async def test_the_email_code_steps_and_the_backup_code_sheet_in_each_language(s
         await page.locator("form button[type=submit]").click()
         await wait_for_state(page, "done")
         assert await untranslated(page) == []
+        # Managing the sign-in methods goes on in the same language, whatever chose it here.
+        assert await page.locator("a.button[href^='/account']").get_attribute("href") == f"/account?lang={code}"
         assert (await i18n_state(page))["missing"] == []
     finally:
         smtp.stop()
