@@ -24,7 +24,8 @@ from pathlib import Path
 from aiohttp import web
 
 from ..settings import Settings
-from .problems import not_found
+from .keys import SETTINGS
+from .problems import Handler, not_found
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 PAGES = {"/": "index.html", "/account": "account.html", "/console": "console.html", "/docs": "docs.html"}
@@ -139,11 +140,14 @@ class Site:
         return path
 
 
+SITE = web.AppKey("site", Site)
+
+
 def site(request: web.Request) -> Site:
-    return request.app["site"]
+    return request.app[SITE]
 
 
-def page(route: str):
+def page(route: str) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         current = site(request)
         if route not in LOCALISED:
@@ -196,7 +200,7 @@ async def static_file(request: web.Request) -> web.FileResponse:
 
 
 def install(app: web.Application) -> None:
-    app["site"] = Site(app["settings"])
+    app[SITE] = Site(app[SETTINGS])
     app.add_routes(
         [web.get(route, page(route)) for route in PAGES]
         + [
