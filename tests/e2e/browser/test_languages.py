@@ -5,13 +5,14 @@ missing key, Arabic is laid out right to left, axe-core finds nothing serious; t
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from urllib.parse import urlencode
 
 import pytest
 
-from tests.e2e.browser.conftest import DESKTOP, axe_violations
+from tests.e2e.browser.conftest import DESKTOP, ROOT, axe_violations
 from tests.e2e.browser.steps import PASSWORD, page_url, wait_for_state
 from tests.support.client import Api
 from tests.support.otp import fresh_code
@@ -104,6 +105,16 @@ async def test_the_first_two_steps_in_each_language(api, server, page, shots, co
     assert await untranslated(page) == []
     assert await axe_violations(page) == []
     await shots.take(page, f"{code}-second-step")
+
+    # Each set-up step that follows (an authenticator app's, a passkey's) in the language too.
+    words = json.loads((ROOT / "mfa_flow" / "web" / "i18n" / f"{code}.json").read_text(encoding="utf-8"))
+    for factor in ("totp", "webauthn"):
+        await page.locator("ul.choices button").filter(has_text=words[f"factor.{factor}.name"]).click()
+        await wait_for_state(page, f"{factor}_setup")
+        assert await untranslated(page) == []
+        assert (await i18n_state(page))["missing"] == []
+        await page.get_by_role("button", name=words["action.switch_factor"], exact=True).click()
+        await wait_for_state(page, "factor_selection")
 
 
 async def test_accept_language_then_the_remembered_choice_then_lang(browser, server, console):
