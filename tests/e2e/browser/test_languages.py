@@ -78,7 +78,7 @@ async def i18n_state(page) -> dict:
 
 @pytest.mark.parametrize("code", list(LOCALES))
 async def test_the_first_two_steps_in_each_language(api, server, page, shots, code):
-    await api.configure(["totp", "webauthn"], "mandatory")
+    await api.configure(["totp", "webauthn", "sms_code"], "mandatory")
     user = await api.new_user(f"lang-{code}-{uuid.uuid4().hex[:6]}")
     await record_words(page)
     await page.goto(page_url(server, f"/?lang={code}"))
@@ -106,9 +106,10 @@ async def test_the_first_two_steps_in_each_language(api, server, page, shots, co
     assert await axe_violations(page) == []
     await shots.take(page, f"{code}-second-step")
 
-    # Each set-up step that follows (an authenticator app's, a passkey's) in the language too.
+    # Each set-up step that follows (an authenticator app's, a passkey's, a phone number's) in
+    # the language too.
     words = json.loads((ROOT / "mfa_flow" / "web" / "i18n" / f"{code}.json").read_text(encoding="utf-8"))
-    for factor in ("totp", "webauthn"):
+    for factor in ("totp", "webauthn", "sms_code"):
         await page.locator("ul.choices button").filter(has_text=words[f"factor.{factor}.name"]).click()
         await wait_for_state(page, f"{factor}_setup")
         assert await untranslated(page) == []
