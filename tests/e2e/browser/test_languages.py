@@ -214,6 +214,12 @@ async def test_the_account_page_in_each_language(api, server, page, shots, code)
             box = await page.locator(f"#methods .method {part}").first.bounding_box()
             assert right - 10 <= box["x"] + box["width"] <= right + 1 and box["x"] > method["x"] + 10, part
     assert await axe_violations(page) == []
+    # The question before removing the app, in the language too; the person keeps it.
+    await page.locator("#methods .method .tools button").last.click()
+    await page.locator("dialog #confirm-no").wait_for()
+    assert await untranslated(page) == []
+    await page.locator("dialog #confirm-no").click()
+    await page.locator("dialog").wait_for(state="detached")
 
 
 async def test_the_account_page_remembers_the_language_picked_there(api, server, page):
