@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +29,7 @@ from .problems import Handler, not_found
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 PAGES = {"/": "index.html", "/account": "account.html", "/console": "console.html", "/docs": "docs.html"}
-LOCALISED = ("/",)  # the sign-in page; the account page and the console are in English only (so far)
+LOCALISED = ("/", "/account")  # the sign-in and account pages; the console is in English only
 RIGHT_TO_LEFT = frozenset({"ar"})
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
@@ -58,6 +60,12 @@ def text_on(colour: str) -> str:
     on_white = 1.05 / (luminance + 0.05)
     on_black = (luminance + 0.05) / 0.05
     return "#ffffff" if on_white >= on_black else "#111111"
+
+
+def translated(page: str, catalogue: dict[str, str], product: str) -> str:
+    """``page`` with each ``{{t:key}}`` replaced by the catalogue's words (``{product}`` filled)."""
+    return re.sub(r"\{\{t:([\w.-]+)\}\}",
+                  lambda m: html.escape(catalogue[m.group(1)].replace("{product}", product)), page)
 
 
 def fill(template: str, fills: dict[str, str]) -> str:
@@ -107,9 +115,11 @@ class Site:
         # and the page's script may choose again (?lang=, ui_locales, the remembered choice).
         self.locales = tuple(sorted(p.stem for p in (folder / "i18n").glob("*.json")))
         self.default_locale = settings.default_locale if settings.default_locale in self.locales else "en"
+        # The words the page shows before its script runs ({{t:key}}) come from the same catalogue.
         self.localised = {
-            (route, code): Rendered.of(self.pages[route].body.decode().replace(
+            (route, code): Rendered.of(translated(self.pages[route].body.decode().replace(
                 '<html lang="en">', f'<html lang="{code}" dir="{"rtl" if code in RIGHT_TO_LEFT else "ltr"}">', 1),
+                json.loads((folder / "i18n" / f"{code}.json").read_text(encoding="utf-8")), settings.product_name),
                 "text/html")
             for route in LOCALISED for code in self.locales
         }
