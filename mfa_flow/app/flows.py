@@ -16,7 +16,7 @@ from .. import logs, metrics
 from ..crypto import SecretBox, new_token, token_digest
 from ..domain import machine, policy
 from ..domain.access import Principal, check_access
-from ..domain.errors import Conflict, NotFound, Unauthenticated, UserLocked, UsernameTaken
+from ..domain.errors import Conflict, NotFound, Unauthenticated, UserLocked
 from ..domain.events import FlowCreated
 from ..domain.flow import Flow, FlowContext, Transition, canonical_flow_id, new_flow_id
 from ..domain.users import User
@@ -26,6 +26,7 @@ from ..keyring import Keyring
 from ..passwords import Checked, HashingPool
 from ..settings import Settings
 from ..store import Database, UnitOfWork
+from ..store.errors import UsernameTaken
 from ..tokens import TokenRefused, proves_mfa
 from .codes import CodeDeliveries
 from .handlers import handlers

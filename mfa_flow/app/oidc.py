@@ -22,7 +22,7 @@ from ..oidc import requests as authz
 from ..oidc.clients import Client, checked_registration, new_client_id, new_secret
 from ..oidc.discovery import endpoint_audiences
 from ..oidc.errors import OAuthError, invalid_client, invalid_grant, page_error
-from ..oidc.grants import AuthorizationRequest
+from ..oidc.requests import AuthorizationRequest
 from ..settings import Settings
 from ..store import Database, UnitOfWork
 from ..tokens import id_token_claims

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from ..domain.errors import UsernameTaken
 from ..domain.users import User, UserSearch
+from .errors import UsernameTaken
 
 _COLUMNS = ("id, username, password_hash, password_algorithm, email, phone, prompted, last_used_factor,"
             " consecutive_failures, locked_until, created_at, mfa_required, mfa_skip_on_sign_in, mfa_skip_without_factor,"
