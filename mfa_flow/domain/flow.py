@@ -45,6 +45,9 @@ class FlowContext:
     # city, position, device), sealed, from the flow's creation until it ends: the first factor
     # reads it, the sign-in history takes it at ``done``, and a flow that ends clears it.
     signals: str | None = None
+    # The language of the page (or app) that started the flow (issue 27): a code sent in it is
+    # written in the user's own locale, else in this one (stored only when set).
+    locale: str | None = None
 
     @property
     def factor_proven(self) -> bool:
@@ -70,6 +73,7 @@ class FlowContext:
             signed_in_with=data.get("signed_in_with"),
             mfa_proven=bool(data.get("mfa_proven", False)),
             signals=data.get("signals"),
+            locale=data.get("locale"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -87,6 +91,7 @@ class FlowContext:
             **({"signed_in_with": self.signed_in_with} if self.signed_in_with is not None else {}),
             **({"mfa_proven": True} if self.mfa_proven else {}),
             **({"signals": self.signals} if self.signals is not None else {}),
+            **({"locale": self.locale} if self.locale is not None else {}),
         }
 
 

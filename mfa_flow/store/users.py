@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from ..domain.errors import UsernameTaken
 from ..domain.users import User, UserSearch
+from .errors import UsernameTaken
 from .sign_ins import RECORD_FAILURE
 
 _COLUMNS = ("id, username, password_hash, password_algorithm, email, phone, prompted, last_used_factor,"
