@@ -141,9 +141,21 @@ class CodeRequested:
     at: datetime
 
 
+@dataclass(frozen=True)
+class OrganizationMembership:
+    """A user joined an organisation (``added``) or left it (``added`` false). ``reason`` of a
+    removal: admin (``DELETE .../members/{user_id}``), organization_deleted, user_deleted."""
+
+    organization_id: str
+    user_id: str
+    added: bool
+    at: datetime
+    reason: str = "admin"
+
+
 DomainEvent = (
     FlowCreated | FlowTransitioned | FlowEnded | FactorEnrolled | FactorRemoved | UserLocked | CodeRequested
-    | DeviceTrusted | DevicesRevoked | UserUnlocked | MfaReset
+    | DeviceTrusted | DevicesRevoked | UserUnlocked | MfaReset | OrganizationMembership
 )
 
 

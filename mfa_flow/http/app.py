@@ -20,6 +20,7 @@ from . import audit, auth, factors, flows, headers, health, live, management, oi
 from .connections import ConnectionLimits, GuardedSite, connection_middleware
 from .context import request_context_middleware
 from .health import DRAINING, GAUGES, Gauges
+from .organizations import routes as organization_routes
 from .problems import mark_response_started, problems_middleware
 from .validation import Schemas, declare_query_refusals, query_middleware
 
@@ -106,6 +107,7 @@ def create_app(settings: Settings, database_url: str, registry: Registry,
     app.add_routes(
         live.list_routes() + auth.routes() + health.routes() + management.routes() + flows.routes() + webhooks.routes()
         + audit.routes() + oidc.routes() + oidc_clients.routes() + sign_in.routes() + factors.routes()
+        + organization_routes()
     )
     live.install(app)
     pages.install(app)

@@ -23,6 +23,7 @@ from .flows import FlowRepository, TransitionLog
 from .keys import SigningKeyRepository
 from .limits import RateLimitRepository
 from .oidc import OidcRepository
+from .organizations import OrganizationRepository
 from .outbox import OutboxRepository
 from .tree import MerkleTreeStore
 from .user_factors import UserFactorRepository
@@ -75,6 +76,7 @@ class UnitOfWork:
         self.code_deliveries = CodeDeliveryRepository(self._conn)
         self.oidc = OidcRepository(self._conn)
         self.passkey_sign_in = PasskeySignInRepository(self._conn)
+        self.organizations = OrganizationRepository(self._conn)
         return self
 
     @property

@@ -330,6 +330,11 @@ class NewOidcClient(TypedDict):
     ]
 
 
+class NewOrganization(TypedDict):
+    name: str
+    require_mfa: NotRequired[bool]
+
+
 class NewUser(TypedDict):
     email: NotRequired[str | None]
     id: NotRequired[str]
@@ -405,6 +410,33 @@ class OpenIdConfiguration(TypedDict):
     subject_types_supported: list[str]
     token_endpoint: str
     userinfo_endpoint: NotRequired[str]
+
+
+class Organization(TypedDict):
+    created_at: str
+    id: str
+    name: str
+    require_mfa: bool
+
+
+class OrganizationMembership(TypedDict):
+    organization_id: str
+    user_id: str
+
+
+class OrganizationPage(TypedDict):
+    items: list[Organization]
+    next: str | None
+
+
+class OrganizationPatch(TypedDict):
+    name: NotRequired[str]
+    require_mfa: NotRequired[bool]
+
+
+class OrganizationReference(TypedDict):
+    id: str
+    name: str
 
 
 class PasskeySignInConfig(TypedDict):
@@ -668,6 +700,7 @@ class User(TypedDict):
     id: str
     locale: NotRequired[str | None]
     mfa: UserMfa
+    organizations: list[OrganizationReference]
     phone: str | None
     username: str
 
@@ -725,6 +758,8 @@ WebhookEventType: TypeAlias = Literal[
     "mfa.device_revoked",
     "user.unlocked",
     "mfa.reset",
+    "organization.member_added",
+    "organization.member_removed",
     "*",
 ]
 
