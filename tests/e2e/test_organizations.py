@@ -14,6 +14,7 @@ import asyncpg
 import pytest
 from standardwebhooks import Webhook
 
+from tests.e2e.test_account_flows import admin_account_flow
 from tests.e2e.test_setup_flows import unique
 from tests.support.cli import mfa_flow
 from tests.support.client import Api, FlowClient
@@ -365,3 +366,18 @@ async def test_audit_verify_refuses_a_member_offered_a_forged_skippable_set_up(f
     outcome = mfa_flow(server, "audit", "verify", "--no-progress")
     assert outcome.code == 1, outcome.out
     assert f"rule setup.offered for a member of organisation {org['id']}, which requires MFA" in outcome.out
+
+
+async def test_a_member_cannot_opt_out_in_an_account_flow(api):
+    await api.configure(["totp"], "prompt_only_at_sign_in")
+    user = await api.new_user(unique("optout"), PASSWORD)
+    secret = (await api.admin("POST", f"/api/users/{user['id']}/mfa-verifications", {"type": "totp"})).body["secret"]
+    await join(api, await new_organization(api), user)
+    flow = await admin_account_flow(api, user)
+    assert flow.state == "totp_verify", "the step-up first"
+    await flow.ok("submit_totp", code=await fresh_code(secret))
+    assert flow.state == "manage" and flow.flow["challenge"]["opt_out_allowed"] is False
+    refused = await flow.send("set_mfa_enabled", enabled=False)
+    assert refused.status == 422 and refused.problem["type"] == "urn:mfa-flow:problem:mfa-required"
+    assert refused.problem["detail"] == ("MFA cannot be turned off: an organisation of this user requires MFA, so every"
+                                         " sign-in verifies a factor")
