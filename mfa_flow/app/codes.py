@@ -64,13 +64,14 @@ class CodeDeliveries:
             outcome, error = await self._send(message.id, message.message_sealed, message.expires_at)
             started = time.perf_counter()
             async with self.db.unit_of_work() as uow:
+                flow = await uow.flows.get(message.flow_id, lock=True)  # first: see Pipeline.delivery_settled
                 if await uow.code_deliveries.settle(message.id, outcome, _now(), error,
                                                     lease=message.sending_until) is None:
                     # The lease ran out during the send and another sender took the message over:
                     # its outcome is that sender's to record.
                     log.warning("code delivery lease lost", flow_id=message.flow_id, delivery_id=message.id)
                     continue
-                moved = await self.pipeline.delivery_settled(uow, message.flow_id, message.id, outcome)
+                moved = await self.pipeline.delivery_settled(uow, flow, message.id, outcome)
                 await uow.commit()
             settled += 1
             metrics.CODE_DELIVERIES.labels(message.channel, "smtp", outcome).inc()
@@ -102,9 +103,10 @@ class CodeDeliveries:
         (``failed``): record it in the ledger and, if the flow still waits for it, in the flow."""
         started = time.perf_counter()
         async with self.db.unit_of_work() as uow:
+            flow = await uow.flows.get(flow_id, lock=True)  # first: see Pipeline.delivery_settled
             channel = await uow.code_deliveries.settle(delivery_id, outcome, _now(),
                                                        None if outcome == "sent" else "the webhook was not delivered")
-            moved = await self.pipeline.delivery_settled(uow, flow_id, delivery_id, outcome)
+            moved = await self.pipeline.delivery_settled(uow, flow, delivery_id, outcome)
             await uow.commit()
         if channel is not None:
             metrics.CODE_DELIVERIES.labels(channel, "webhook", outcome).inc()

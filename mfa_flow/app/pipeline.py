@@ -138,12 +138,17 @@ class Pipeline:
         self.record(flow, rows, started)
         return flow
 
-    async def delivery_settled(self, uow: Any, flow_id: str, delivery_id: str,
+    async def delivery_settled(self, uow: Any, flow: Flow | None, delivery_id: str,
                                outcome: str) -> tuple[Flow, list[Transition]] | None:
         """The system step that shows a delivery's outcome in the flow (``code_delivery``), in
         ``uow``'s transaction, when the flow still waits for that delivery; the caller commits
-        (then ``record``s the rows)."""
-        flow = await uow.flows.get(flow_id, lock=True)
+        (then ``record``s the rows).
+
+        ``flow`` must have been locked by the transaction's first statement, before the delivery
+        is recorded: the log's global order is the order in which transactions took their ids,
+        and one that wrote (so took its id) before waiting for the flow's lock would append the
+        flow's next row below a row another transaction appended meanwhile (see
+        ``TransitionLog.append``)."""
         now = utcnow()
         if flow is None or machine.is_terminal(flow.state) or flow.is_overdue(now):
             return None

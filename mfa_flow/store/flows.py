@@ -142,6 +142,10 @@ class TransitionLog:
         self.conn = conn
 
     async def append(self, rows: list[Transition]) -> None:
+        """Append a flow's next rows. The transaction must have locked the flow's row before it
+        wrote anything else: the global order is (xid, id), a transaction takes its xid at its
+        first write or row lock, so only then does a flow's row n+1 always sort after its row n
+        (``audit verify`` checks that it does)."""
         values = [(r.flow_id, r.seq, r.event, r.from_state, r.to_state, r.at, r.actor, r.data, r.prev_hash, r.hash)
                   for r in rows]
         if len(values) == 1:  # most steps write one row; executemany costs more for one

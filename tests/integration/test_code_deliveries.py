@@ -8,9 +8,11 @@ import asyncio
 
 import pytest
 
+from mfa_flow import bootstrap
 from mfa_flow.crypto import token_digest
 from mfa_flow.domain.access import FLOW_TOKEN, Principal
 from mfa_flow.domain.flow import Flow
+from mfa_flow.store import Database
 from tests.integration.conftest import PASSWORD, InProcess, ServiceWith
 from tests.support.smtp import SmtpServer
 
@@ -98,7 +100,8 @@ async def test_a_new_code_does_not_wait_for_the_old_one_being_sent(service_with:
     flow = await asyncio.wait_for(service.send(flow.id, "send_code"), 10)
     assert delivery(service, flow) == "sent"  # the new code went; the old one is still being sent
     async with service.db.unit_of_work() as recorder:
-        moved = await service.flows.pipeline.delivery_settled(recorder, flow.id, old.id, "sent")
+        locked = await recorder.flows.get(flow.id, lock=True)
+        moved = await service.flows.pipeline.delivery_settled(recorder, locked, old.id, "sent")
         assert moved is None, "the old code's outcome no longer matters to the flow"
         assert await recorder.code_deliveries.settle(old.id, "sent", flow.updated_at, lease=old.sending_until)
         await recorder.commit()
@@ -130,3 +133,56 @@ async def test_a_claimed_message_is_its_senders_until_the_lease_ends(service_wit
         await late.commit()
     row = await service.db.pool.fetchrow("SELECT status, sending_until FROM code_deliveries")
     assert (row["status"], row["sending_until"]) == ("sent", None)
+
+
+def transactions_appending_a_transition(statements: list[str]) -> list[list[str]]:
+    """The statements between each BEGIN and its COMMIT, for the transactions that wrote a log row."""
+    found, current = [], None
+    for statement in statements:
+        if statement == "BEGIN;":
+            current = []
+        elif statement == "COMMIT;" and current is not None:
+            if any(s.startswith("INSERT INTO transitions") for s in current):
+                found.append(current)
+            current = None
+        elif current is not None:
+            current.append(statement)
+    return found
+
+
+def writes_or_locks(statement: str) -> bool:
+    words = statement.upper()
+    return words.startswith(("INSERT", "UPDATE", "DELETE")) or " FOR UPDATE" in words or " FOR NO KEY UPDATE" in words
+
+
+async def test_recording_a_delivery_locks_its_flow_before_it_writes_anything(service_with: ServiceWith, smtp):
+    """The log's global order is the order in which transactions took their ids (at their first
+    write or row lock). Recording a delivery's outcome once wrote the delivery first and then
+    waited for the flow's lock: an event committed meanwhile wrote the flow's row n, and the
+    delivery's row n+1 sorted before it, so ``audit verify`` found the flow's rows out of order.
+    Every transaction that appends a flow's row takes that flow's lock before anything else."""
+    _mailbox, url = smtp
+    service = await service_with(smtp_url=url)
+    by_mail = await committed_but_not_sent(service, "email_code", email="order@example.com")
+    await service.webhooks.create({"url": "http://127.0.0.1:9/hook", "events": ["verification_code.requested"]})
+    by_webhook = await committed_but_not_sent(service, "sms_code", phone="+14155550123")
+    webhook_delivery = await service.db.pool.fetchval(
+        "SELECT id::text FROM code_deliveries WHERE flow_id = $1::uuid", by_webhook.id)
+    await service.db.pool.execute("UPDATE code_deliveries SET created_at = created_at - interval '1 minute'")
+
+    db = await Database.connect(service.settings.database_url, min_size=1, max_size=1)
+    try:
+        codes = bootstrap.build(service.settings, db).flows.codes
+        sent: list[str] = []
+        async with db.pool.acquire() as conn:  # the pool's one connection: every statement passes here
+            conn.add_query_logger(lambda record: sent.append(" ".join(record.query.split())))
+        assert (await codes.send_queued(by_mail.id))[0] == 1
+        await codes.webhook_settled(by_webhook.id, webhook_delivery, "sent")
+    finally:
+        await db.close()
+
+    appended = transactions_appending_a_transition(sent)
+    assert len(appended) == 2, sent
+    for statements in appended:
+        first = next(s for s in statements if writes_or_locks(s))
+        assert "FROM flows WHERE id = $1::uuid FOR UPDATE" in first, "\n".join(statements)
