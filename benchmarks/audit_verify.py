@@ -31,8 +31,8 @@ import asyncpg
 from cryptography.fernet import Fernet
 
 from mfa_flow import bootstrap
-from mfa_flow.audit import feed
-from mfa_flow.audit.checkpoints import make_checkpoints
+from mfa_flow.app import audit_feed as feed
+from mfa_flow.app.audit_checkpoints import make_checkpoints
 from mfa_flow.crypto import SecretBox
 from mfa_flow.domain.flow import canonical_json, iso
 from mfa_flow.keyring import Keyring

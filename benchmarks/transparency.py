@@ -35,9 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.audit_verify import fill, scratch_database  # noqa: E402
 from mfa_flow import bootstrap, logs  # noqa: E402
+from mfa_flow.app import transparency  # noqa: E402
+from mfa_flow.app.audit_checkpoints import make_checkpoints  # noqa: E402
 from mfa_flow.app.flows import FlowService  # noqa: E402
-from mfa_flow.audit import merkle, signed_note, transparency  # noqa: E402
-from mfa_flow.audit.checkpoints import make_checkpoints  # noqa: E402
+from mfa_flow.audit import merkle, signed_note  # noqa: E402
 from mfa_flow.domain.access import ANYONE, SYSTEM  # noqa: E402
 from mfa_flow.keyring import Keyring  # noqa: E402
 from mfa_flow.settings import Settings  # noqa: E402

@@ -6,7 +6,6 @@ place and the others receive it (nothing below builds its own dependencies).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from . import local_keys, startup
@@ -16,6 +15,7 @@ from .app.flows import FlowService
 from .app.limits import AbuseLimits
 from .app.management import Management
 from .app.oidc import OidcService
+from .app.services import Services
 from .app.webhooks import WebhookService
 from .crypto import SecretBox
 from .factors.registry import Registry, default
@@ -46,39 +46,6 @@ def database_url(settings: Settings) -> str:
 
 def registry() -> Registry:
     return default()
-
-
-@dataclass
-class Services:
-    settings: Settings
-    db: Database
-    box: SecretBox
-    registry: Registry
-    keyring: Keyring
-    flows: FlowService
-    management: Management
-    webhooks: WebhookService
-    audit: AuditService
-    limits: AbuseLimits
-    audit_keeper: AuditKeeper
-    oidc: OidcService
-
-    async def ensure_signing_key(self) -> None:
-        """Signing keys from the start, so the JWKS is never empty. Unsealing them also proves
-        MFA_FLOW_SECRET_KEY is the key this database's secrets were sealed with: better to refuse
-        to start than to fail every sign-in at its last step."""
-        async with self.db.unit_of_work() as uow:
-            try:
-                await self.keyring.ensure_keys(uow)
-            except RuntimeError as exc:
-                raise SystemExit(
-                    f"{exc}. Start every process of one installation with the same MFA_FLOW_SECRET_KEY."
-                ) from None
-            await uow.commit()
-
-    async def close(self) -> None:
-        self.flows.hashing.close()
-        await self.db.close()
 
 
 # ``serve``'s pool when MFA_FLOW_DB_POOL does not size it: requests hold a connection only for

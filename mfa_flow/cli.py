@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from . import __version__, bootstrap, logs, loops
+from .app.services import Services
 from .serving import WORKER_FLAG
 
 
@@ -107,7 +108,7 @@ def fitted_table(machine: Any, width: int | None) -> str:
     return "\n".join(out) + "\n"
 
 
-def _with_services(work: Callable[[bootstrap.Services], Awaitable[Any]]) -> Any:
+def _with_services(work: Callable[[Services], Awaitable[Any]]) -> Any:
     """Run ``work(services)`` against the configured database, migrated first."""
     settings = bootstrap.load_settings()
     url = bootstrap.database_url(settings)
@@ -149,7 +150,7 @@ class ProgressBar:
 
 
 def cmd_audit_verify(args) -> int:
-    from .audit import feed
+    from .app import audit_feed as feed
 
     try:
         pinned = feed.load_jwks(args.jwks) if args.jwks else None
@@ -171,7 +172,7 @@ def cmd_audit_verify(args) -> int:
 
 
 def cmd_audit_replay(args) -> int:
-    from .audit import feed
+    from .app import audit_feed as feed
 
     lines = _with_services(lambda s: feed.replay(s.db, s.registry.machine, args.flow_id))
     if lines is None:
@@ -182,9 +183,9 @@ def cmd_audit_replay(args) -> int:
 
 
 def cmd_audit_export(args) -> int:
-    from .audit import feed
+    from .app import audit_feed as feed
 
-    async def work(services: bootstrap.Services) -> int:
+    async def work(services: Services) -> int:
         if args.output == "-":
             return await feed.export(services.db, sys.stdout)
         with open(args.output, "w", encoding="utf-8") as out:  # noqa: ASYNC230  (the export streams into it)
@@ -212,9 +213,9 @@ def cmd_audit_checkpoint(args) -> int:
 def cmd_audit_purge(args) -> int:
     from datetime import timedelta
 
-    from .audit import feed
+    from .app import audit_feed as feed
 
-    async def work(s: bootstrap.Services) -> dict[str, Any]:
+    async def work(s: Services) -> dict[str, Any]:
         return await feed.purge(s.db, s.keyring, timedelta(days=args.older_than_days), s.settings.log_origin)
 
     outcome = _with_services(work)
@@ -228,9 +229,10 @@ def cmd_audit_purge(args) -> int:
 def cmd_audit_prove(args) -> int:
     import json
 
-    from .audit import feed, transparency
+    from .app import audit_feed as feed
+    from .app import transparency
 
-    async def work(s: bootstrap.Services) -> dict[str, Any]:
+    async def work(s: Services) -> dict[str, Any]:
         async with s.db.unit_of_work(isolation="repeatable_read", readonly=True) as uow:
             return await feed.prove_flow(uow, args.flow_id)
 
@@ -279,7 +281,7 @@ def cmd_audit_witness(args) -> int:
 
 
 def _keys_work(action: Callable[[Any, Any, Any], Awaitable[Any]]) -> Any:
-    async def work(s: bootstrap.Services) -> Any:
+    async def work(s: Services) -> Any:
         from datetime import datetime
 
         async with s.db.unit_of_work() as uow:

@@ -22,15 +22,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-import asyncpg
-
 from . import logs, metrics
 from .app.audit_keeper import AuditKeeper
 from .app.flows import FlowService
 from .crypto import SecretBox
-from .live import ListeningConnection
 from .settings import Settings
 from .store import Database
+from .store.notifications import Listened, ListeningConnection
 from .store.outbox import OUTBOX_CHANNEL
 from .store.webhooks import Job
 from .webhooks import addresses, delivery, messages, signing
@@ -81,7 +79,7 @@ class Worker:
         self._signal.set()
         self._signal = asyncio.Event()
 
-    async def _look_for_work(self, _connection: asyncpg.Connection) -> None:
+    async def _look_for_work(self, _listened: Listened) -> None:
         self._wake()
 
     async def _idle(self, wake: asyncio.Event, seconds: float) -> None:

@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ..audit import transparency
 from ..audit.verify import Cursor
 from ..keyring import Keyring
 from ..store import Database
+from . import transparency
 
 
 class AuditService:

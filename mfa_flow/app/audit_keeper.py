@@ -26,12 +26,12 @@ from datetime import UTC, datetime
 from typing import Callable
 
 from .. import logs, metrics
-from ..audit.checkpoints import CheckpointRound, make_checkpoints
 from ..keyring import Keyring
 from ..settings import Settings
 from ..store import Database
 from ..store.audit_log import KEEPER_LOCK
 from ..store.session_lock import SessionLock
+from .audit_checkpoints import CheckpointRound, make_checkpoints
 
 log = logs.get(__name__)
 

@@ -17,15 +17,16 @@ from ..factors.registry import Registry
 from ..live import ChangeFeed
 from ..settings import Settings
 from . import audit, auth, factors, flows, headers, health, live, management, oidc, oidc_clients, pages, sign_in, webhooks
-from .connections import ConnectionLimits, GuardedSite, connection_middleware
+from .connections import CONNECTION_LIMITS, ConnectionLimits, GuardedSite, connection_middleware
 from .context import request_context_middleware
-from .health import DRAINING, GAUGES, Gauges
+from .health import GAUGES, Gauges
+from .keys import AUDIT, DRAINING, FEED, FLOWS, LIMITS, MANAGEMENT, OIDC, OPENAPI, SERVICES, SETTINGS, WEBHOOKS
 from .organizations import routes as organization_routes
 from .problems import mark_response_started, problems_middleware
-from .validation import Schemas, declare_query_refusals, query_middleware
+from .validation import SCHEMAS, Schemas, declare_query_refusals, query_middleware
 
 if TYPE_CHECKING:
-    from ..bootstrap import Services
+    from ..app.services import Services
 
 log = logs.get(__name__)
 
@@ -40,16 +41,16 @@ HANDLER_ARGS = {"lingering_time": 2.0}
 async def _sweep_expired(app: web.Application) -> None:
     """Expire overdue flows now and then, so that none waits for a client to touch it; drop
     abuse-limit windows nobody reads any more, and trusted devices past their expiry."""
-    service: FlowService = app["flows"]
+    service: FlowService = app[FLOWS]
     while True:
-        await asyncio.sleep(app["settings"].sweep_interval)
+        await asyncio.sleep(app[SETTINGS].sweep_interval)
         try:
             await service.expire_overdue()
-            await app["limits"].purge()
+            await app[LIMITS].purge()
             await service.codes.send_queued()  # codes a process queued and could not send (it stopped)
             await service.codes.erase_expired()
-            await app["management"].purge_expired_devices()
-            await app["oidc"].purge()  # pushed requests and client assertions no longer usable
+            await app[MANAGEMENT].purge_expired_devices()
+            await app[OIDC].purge()  # pushed requests and client assertions no longer usable
         except Exception:  # keep sweeping: one failure (a restart of the database) is not fatal
             log.exception("expiry sweep failed")
 
@@ -57,8 +58,8 @@ async def _sweep_expired(app: web.Application) -> None:
 async def _checkpoint(app: web.Application) -> None:
     """Sign audit checkpoints every N rows or minutes, a batch at a time, while no worker keeps
     the audit trail (``app/audit_keeper.py``)."""
-    settings: Settings = app["settings"]
-    services: Services = app["services"]
+    settings: Settings = app[SETTINGS]
+    services: Services = app[SERVICES]
     while True:
         await asyncio.sleep(min(IDLE_SECONDS, settings.checkpoint_seconds))
         try:
@@ -73,10 +74,10 @@ def create_app(settings: Settings, database_url: str, registry: Registry,
     app = web.Application(middlewares=[connection_middleware, request_context_middleware, problems_middleware,
                                        query_middleware],
                           client_max_size=MAX_BODY_BYTES, handler_args=HANDLER_ARGS)
-    app["settings"] = settings
-    app["connection_limits"] = ConnectionLimits(settings)
-    app["schemas"] = Schemas(settings.schemas_dir, registry)
-    app["openapi"] = declare_query_refusals(app["schemas"].bundled(), app["schemas"].query_parameters)
+    app[SETTINGS] = settings
+    app[CONNECTION_LIMITS] = ConnectionLimits(settings)
+    app[SCHEMAS] = Schemas(settings.schemas_dir, registry)
+    app[OPENAPI] = declare_query_refusals(app[SCHEMAS].bundled(), app[SCHEMAS].query_parameters)
     headers.install(app)
     app[DRAINING] = False
     app[GAUGES] = Gauges(settings.metrics_refresh)
@@ -84,15 +85,15 @@ def create_app(settings: Settings, database_url: str, registry: Registry,
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         services = await start(settings, database_url)
-        app["flows"] = services.flows
-        app["management"] = services.management
-        app["webhooks"] = services.webhooks
-        app["audit"] = services.audit
-        app["limits"] = services.limits
-        app["oidc"] = services.oidc
-        app["services"] = services
-        app["feed"] = ChangeFeed(database_url)
-        await app["feed"].start()
+        app[FLOWS] = services.flows
+        app[MANAGEMENT] = services.management
+        app[WEBHOOKS] = services.webhooks
+        app[AUDIT] = services.audit
+        app[LIMITS] = services.limits
+        app[OIDC] = services.oidc
+        app[SERVICES] = services
+        app[FEED] = ChangeFeed(database_url)
+        await app[FEED].start()
         await services.ensure_signing_key()
         tasks = [asyncio.create_task(_sweep_expired(app)), asyncio.create_task(_checkpoint(app))]
         yield
@@ -100,7 +101,7 @@ def create_app(settings: Settings, database_url: str, registry: Registry,
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await app["feed"].stop()
+        await app[FEED].stop()
         await services.close()
 
     app.cleanup_ctx.append(lifecycle)
@@ -185,7 +186,7 @@ async def _serve(app: web.Application, settings: Settings, reuse_port: bool, ann
     runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=8.0, keepalive_timeout=75.0)
     await runner.setup()
     try:
-        await GuardedSite(runner, settings.host, settings.port, app["connection_limits"], reuse_port).start()
+        await GuardedSite(runner, settings.host, settings.port, app[CONNECTION_LIMITS], reuse_port).start()
         announce()  # once the socket is bound and start-up (migrations, keys) is done
         await asyncio.Event().wait()  # until SIGTERM or SIGINT (GracefulExit) cancels this task
     finally:

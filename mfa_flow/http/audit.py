@@ -8,11 +8,12 @@ import json
 
 from aiohttp import web
 
-from ..audit.feed import transition_json
+from ..app.audit_feed import transition_json
+from ..app.transparency import NotInTree
 from ..audit.merkle import ProofError
-from ..audit.transparency import NotInTree
 from ..audit.verify import format_cursor, parse_cursor
 from .auth import require_reader
+from .keys import AUDIT
 from .problems import Problem, invalid
 from .validation import query_int
 
@@ -36,7 +37,7 @@ async def audit_transitions(request: web.Request) -> web.StreamResponse:
     except ValueError as exc:
         raise invalid(str(exc)) from None
     limit = _limit(request)
-    rows = await request.app["audit"].settled_rows(after, limit)
+    rows = await request.app[AUDIT].settled_rows(after, limit)
     body = "".join(json.dumps(transition_json(r), ensure_ascii=False) + "\n" for r in rows)
     next_cursor = rows[-1]["cursor"] if rows else format_cursor(after)
     return web.Response(
@@ -49,12 +50,12 @@ async def audit_checkpoints(request: web.Request) -> web.Response:
     signed one (keys stay here after they leave the JWKS)."""
     require_reader(request)
     after = query_int(request, "after", 0, 0, 10**18 - 1)
-    return web.json_response(await request.app["audit"].checkpoints(after, _limit(request)))
+    return web.json_response(await request.app[AUDIT].checkpoints(after, _limit(request)))
 
 
 async def jwks(request: web.Request) -> web.Response:
     return web.json_response(
-        await request.app["audit"].jwks(),
+        await request.app[AUDIT].jwks(),
         content_type="application/jwk-set+json",
         headers={"Cache-Control": "public, max-age=60"},
     )
@@ -72,7 +73,7 @@ def _not_in_tree(detail: str) -> Problem:
 async def audit_log(request: web.Request) -> web.Response:
     """The log's origin, the verifier key (Go note format) and the latest signed tree head."""
     require_reader(request)
-    info = await request.app["audit"].log_info()
+    info = await request.app[AUDIT].log_info()
     if info is None:
         raise _not_in_tree("no tree head has been signed yet (the checkpoint maker signs one on its schedule)")
     return web.json_response(info)
@@ -92,7 +93,7 @@ async def audit_inclusion_proof(request: web.Request) -> web.Response:
         raise invalid("cursor 0 is the start of the log, not a row")
     size = query_int(request, "tree_size", None, 1, MAX_TREE_SIZE)
     try:
-        proof = await request.app["audit"].inclusion_proof(cursor, size)
+        proof = await request.app[AUDIT].inclusion_proof(cursor, size)
     except ProofError as exc:
         raise invalid(str(exc)) from None
     except NotInTree as exc:
@@ -108,7 +109,7 @@ async def audit_consistency_proof(request: web.Request) -> web.Response:
     if first is None or second is None:
         raise invalid("first and second are required: two tree sizes, first <= second")
     try:
-        hashes = await request.app["audit"].consistency_proof(first, second)
+        hashes = await request.app[AUDIT].consistency_proof(first, second)
     except ProofError as exc:
         raise invalid(str(exc)) from None
     return web.json_response(

@@ -10,6 +10,7 @@ from aiohttp import web
 from ..crypto import same, token_digest
 from ..domain.access import ADMIN, AUDITOR, FLOW_TOKEN, Principal, check_access
 from ..domain.flow import Flow
+from .keys import SETTINGS
 from .problems import Problem
 
 __all__ = ["ADMIN", "AUDITOR", "FLOW_TOKEN", "Caller", "caller", "check_flow_access", "forbidden",
@@ -60,7 +61,7 @@ def caller(request: web.Request, query_token: bool = False) -> Caller:
         return Caller(None)
     if not token.isascii() or not token.isprintable():
         raise unauthorized("the key or token is not valid")
-    settings = request.app["settings"]
+    settings = request.app[SETTINGS]
     if same(token, settings.admin_key):
         return Caller(ADMIN, token)
     if same(token, settings.auditor_key):

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from aiohttp import web
 
 from ..settings import Network
+from .keys import SETTINGS
 
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -48,5 +49,5 @@ def client_address(peer: str | None, forwarded_for: list[str], proxies: tuple[Ne
 
 def request_address(request: web.Request) -> str:
     return client_address(
-        request.remote, request.headers.getall("X-Forwarded-For", []), request.app["settings"].trusted_proxies
+        request.remote, request.headers.getall("X-Forwarded-For", []), request.app[SETTINGS].trusted_proxies
     )

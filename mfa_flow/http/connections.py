@@ -98,6 +98,9 @@ class ConnectionLimits:
         return lambda: GuardedConnection(self, make_handler)
 
 
+CONNECTION_LIMITS = web.AppKey("connection_limits", ConnectionLimits)
+
+
 class GuardedConnection(asyncio.Protocol):
     """One accepted connection: counts it, times its request heads, hands the bytes on to
     aiohttp's handler (made only once the connection is admitted)."""
@@ -188,7 +191,7 @@ class GuardedConnection(asyncio.Protocol):
 async def connection_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The first middleware: the head is complete (stop its clock), and a request through a
     trusted proxy counts against its client's address while it is served."""
-    limits: ConnectionLimits | None = request.app.get("connection_limits")
+    limits: ConnectionLimits | None = request.app.get(CONNECTION_LIMITS)
     guard = limits.guards.get(request.protocol) if limits is not None else None
     if guard is None:
         return await handler(request)

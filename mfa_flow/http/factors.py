@@ -14,12 +14,14 @@ from pathlib import Path
 
 from aiohttp import web
 
+from .keys import FLOWS, MANAGEMENT
 from .pages import negotiate, site
 
 
 @cache
 def catalogue(folder: Path, code: str) -> dict[str, str]:
-    return json.loads((folder / "i18n" / f"{code}.json").read_text(encoding="utf-8"))
+    words: dict[str, str] = json.loads((folder / "i18n" / f"{code}.json").read_text(encoding="utf-8"))
+    return words
 
 
 def request_locale(request: web.Request) -> str:
@@ -36,8 +38,8 @@ async def factor_catalogue(request: web.Request) -> web.Response:
     code = request_locale(request)
     folder = site(request).folder
     words, english = catalogue(folder, code), catalogue(folder, "en")
-    registry = request.app["flows"].factors
-    config = await request.app["management"].get_config()
+    registry = request.app[FLOWS].factors
+    config = await request.app[MANAGEMENT].get_config()
     items = []
     for factor in registry:
         name = factor.name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from aiohttp import web
 
@@ -13,8 +14,9 @@ from ..domain.machine import is_terminal
 from ..numbers import whole_number
 from .auth import ADMIN, AUDITOR, Caller, caller, check_flow_access, forbidden, require_reader
 from .clients import request_address
+from .keys import FEED, FLOWS, LIMITS
 from .problems import invalid, not_found
-from .validation import event_component, query_int, read_json, read_json_object
+from .validation import SCHEMAS, event_component, query_int, read_json, read_json_object
 
 MAX_WAIT_SECONDS = 60
 
@@ -27,8 +29,9 @@ def path_flow_id(request: web.Request) -> str:
     return flow_id
 
 
-def _flow_response(request, flow, who, status=200, body=None) -> web.Response:
-    service = request.app["flows"]
+def _flow_response(request: web.Request, flow: Flow, who: Caller, status: int = 200,
+                   body: dict[str, Any] | None = None) -> web.Response:
+    service = request.app[FLOWS]
     payload = body if body is not None else service.view(flow, owner=who.owns(flow), auditor=who.role == AUDITOR,
                                                          masked=who.masked(flow))
     return web.Response(body=jsoncodec.dumps_bytes(payload), status=status, content_type="application/json",
@@ -65,15 +68,15 @@ async def create_flow(request: web.Request) -> web.Response:
         raise invalid("device_token comes with user: it is the device token of the user whose first factor "
                       "the backend asserts (a client sends its own with submit_password); an account flow takes none")
     if who.role != ADMIN:  # the admin key is never counted by abuse limits
-        await request.app["limits"].flow_created(request_address(request))
+        await request.app[LIMITS].flow_created(request_address(request))
     if account:
         client = request_address(request) if who.role != ADMIN else None  # a step-up's code spends its budget
-        flow, token = await request.app["flows"].create_account_flow(
+        flow, token = await request.app[FLOWS].create_account_flow(
             who.principal, user_spec=body.get("user"), subject_token=body.get("subject_token"), client=client)
     else:
-        flow, token = await request.app["flows"].create(body.get("user"), who.principal, body.get("device_token"),
+        flow, token = await request.app[FLOWS].create(body.get("user"), who.principal, body.get("device_token"),
                                                         bool(body.get("require_mfa")))
-    view = request.app["flows"].view(flow, owner=True)
+    view = request.app[FLOWS].view(flow, owner=True)
     response = _flow_response(request, flow, who, 201, {"flow": view, "flow_token": token})
     response.headers["Location"] = f"/api/flows/{flow.id}"
     return response
@@ -81,7 +84,7 @@ async def create_flow(request: web.Request) -> web.Response:
 
 async def get_flow(request: web.Request) -> web.Response:
     who = caller(request)
-    service = request.app["flows"]
+    service = request.app[FLOWS]
     flow_id = path_flow_id(request)
     try:
         wait = float(request.query.get("wait", "0"))
@@ -97,7 +100,7 @@ async def get_flow(request: web.Request) -> web.Response:
     if wait and flow.version == baseline and not is_terminal(flow.state):
         # The same change feed the streams follow: it re-reads after subscribing (no change
         # is missed), wakes at the expiry time, and ends when the server shuts down.
-        updates = request.app["feed"].watch(flow_id, service.get, after=baseline)
+        updates = request.app[FEED].watch(flow_id, service.get, after=baseline)
         try:
             async with asyncio.timeout(wait):
                 flow = await anext(updates)
@@ -118,16 +121,16 @@ async def drive(app: web.Application, who: Caller, address: str, flow_id: str, b
         check_flow_access(who, None, drive=True)
     if not isinstance(body, dict):
         raise invalid("the event must be a JSON object")
-    app["schemas"].check(event_component(body, app["schemas"].client_events), body)
+    app[SCHEMAS].check(event_component(body, app[SCHEMAS].client_events), body)
     if body["type"] in PASSWORD_EVENTS and who.role != ADMIN:  # counted before argon2 runs
-        await app["limits"].password_attempt(address, body["username"])
+        await app[LIMITS].password_attempt(address, body["username"])
     event = dict(body)
     expected = event.pop("expected_version", None)
     if expected is None:
         expected = if_match
     # Who may drive the flow is checked in the event's transaction, on the locked flow.
     client = address if who.role != ADMIN else None  # codes sent count against the client's budget
-    return await app["flows"].apply(flow_id, event, who.principal, expected_version=expected, client=client)
+    return await app[FLOWS].apply(flow_id, event, who.principal, expected_version=expected, client=client)
 
 
 async def post_event(request: web.Request) -> web.Response:
@@ -144,7 +147,7 @@ MAX_LIST = 200
 async def list_flows(request: web.Request) -> web.Response:
     """Recent flows, newest first (admin, auditor): the console's list. No tokens, no secrets."""
     who = require_reader(request)
-    service = request.app["flows"]
+    service = request.app[FLOWS]
     limit = query_int(request, "limit", 50, 1, MAX_LIST)
     assert limit is not None  # it has a default
     before = request.query.get("before")
@@ -163,7 +166,7 @@ async def list_flows(request: web.Request) -> web.Response:
 async def get_transitions(request: web.Request) -> web.Response:
     require_reader(request)
     flow_id = request.match_info["flow_id"]
-    rows = await request.app["flows"].transitions(flow_id)
+    rows = await request.app[FLOWS].transitions(flow_id)
     return web.json_response([{**r, "at": iso(r["at"])} for r in rows])
 
 

@@ -11,29 +11,28 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .. import logs, metrics
 from .auth import require_metrics_key
+from .keys import AUDIT, DRAINING, FLOWS, OPENAPI, SETTINGS
 from .problems import Problem
 
 
-async def healthz(request):
+async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
 log = logs.get(__name__)
-
-DRAINING = "mfa_flow.draining"
 
 
 def _not_ready(detail: str) -> Problem:
     return Problem(503, "not-ready", "Not ready", detail, headers={"Retry-After": "1"}, retry_after=1)
 
 
-async def readyz(request):
+async def readyz(request: web.Request) -> web.Response:
     """Ready: not draining, and a pooled connection answers on a primary (a database that
     takes writes: during a fail-over, until a standby is promoted, none does)."""
     if request.app[DRAINING]:
         raise _not_ready("the process is shutting down")
     try:
-        primary = await request.app["audit"].ping()
+        primary = await request.app[AUDIT].ping()
     except Exception:
         raise _not_ready("the database does not answer") from None
     if not primary:
@@ -72,12 +71,12 @@ class Gauges:
 
     @staticmethod
     async def _read(app: web.Application) -> None:
-        counts, deliveries = await app["audit"].counts()
-        for state in app["flows"].machine.states:
+        counts, deliveries = await app[AUDIT].counts()
+        for state in app[FLOWS].machine.states:
             metrics.FLOWS_BY_STATE.labels(state).set(counts.get(state, 0))
         for status in ("pending", "succeeded", "failed"):
             metrics.WEBHOOK_DELIVERIES.labels(status).set(deliveries.get(status, 0))
-        tree_size, rows_behind = await app["audit"].trail()
+        tree_size, rows_behind = await app[AUDIT].trail()
         metrics.AUDIT_TREE_SIZE.set(tree_size)
         metrics.AUDIT_ROWS_BEHIND.set(rows_behind)
         metrics.GAUGES_READ.set_to_current_time()
@@ -86,17 +85,17 @@ class Gauges:
 GAUGES = web.AppKey("gauges", Gauges)
 
 
-async def metrics_text(request):
-    settings = request.app["settings"]
+async def metrics_text(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
     require_metrics_key(request, settings.metrics_key, (settings.admin_key, settings.auditor_key))
     await request.app[GAUGES].update(request.app)
     return web.Response(body=generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-async def openapi(request):
+async def openapi(request: web.Request) -> web.Response:
     """The API's description, public and the same for everyone: readable from any origin (an
     online viewer, a code generator in a browser), with no credentials (``*`` never sends them)."""
-    return web.json_response(request.app["openapi"], headers={"Access-Control-Allow-Origin": "*"})
+    return web.json_response(request.app[OPENAPI], headers={"Access-Control-Allow-Origin": "*"})
 
 
 def routes() -> list[web.RouteDef]:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from .. import jsoncodec, logs
 from ..domain.errors import DomainError
+from ..domain.flow import Flow
 from ..domain.machine import is_terminal
 from ..live import Subscription
 from ..numbers import whole_number
@@ -22,6 +24,7 @@ from ..store.connections import is_connection_lost
 from .auth import ADMIN, AUDITOR, Caller, caller, check_flow_access, forbidden, unauthorized
 from .clients import request_address
 from .flows import drive
+from .keys import FEED, FLOWS
 from .masking import MaskCheckingWebSocketResponse
 from .problems import Problem, as_problem, database_unavailable, invalid
 
@@ -45,7 +48,7 @@ def close_code(problem: Problem) -> int:
     return 4000 + problem.status  # 4401 no or wrong token, 4403 not this flow's, 4404 no such flow
 
 
-def _check_watcher(who: Caller, flow) -> None:
+def _check_watcher(who: Caller, flow: Flow) -> None:
     """Live streams are for the flow's own token and the admin key (the contract's table)."""
     if who.role == AUDITOR:
         raise forbidden("live streams need the flow's token or the admin key; the auditor key may GET the flow")
@@ -71,10 +74,10 @@ class FlowSocket:
         self._send_lock = asyncio.Lock()  # a Flow is checked against the last sent and sent at once
         self._event_lock = asyncio.Lock()  # held while an event is applied and acknowledged
 
-    def _view(self, flow) -> dict:
-        return self.app["flows"].view(flow, owner=self.who.owns(flow), masked=self.who.masked(flow))
+    def _view(self, flow: Flow) -> dict[str, Any]:
+        return self.app[FLOWS].view(flow, owner=self.who.owns(flow), masked=self.who.masked(flow))
 
-    async def push(self, flow) -> None:
+    async def push(self, flow: Flow) -> None:
         """Send the Flow unless the client already has this version or a newer one."""
         async with self._send_lock:
             if flow.version <= self.sent_version:
@@ -85,7 +88,7 @@ class FlowSocket:
                 self.final_state = flow.state
 
     async def follow(self) -> None:
-        async for flow in self.app["feed"].watch(self.flow_id, self.app["flows"].get, subscription=self.subscription):
+        async for flow in self.app[FEED].watch(self.flow_id, self.app[FLOWS].get, subscription=self.subscription):
             await self.push(flow)
 
     async def listen(self) -> None:
@@ -121,7 +124,7 @@ class FlowSocket:
         await self.push(flow)  # the new state first, for clients that only follow "flow" messages
         await self.ws.send_json({"type": "ack", "id": message_id, "flow": self._view(flow)}, dumps=jsoncodec.dumps)
 
-    async def _error(self, message_id, problem: Problem) -> None:
+    async def _error(self, message_id: Any, problem: Problem) -> None:
         await self.ws.send_json({"type": "error", "id": message_id, "problem": problem.body(self.request.path)},
                                 dumps=jsoncodec.dumps)
 
@@ -146,7 +149,7 @@ class FlowSocket:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 
-    def _why_closing(self, follower: asyncio.Task) -> tuple[int, str]:
+    def _why_closing(self, follower: asyncio.Task[None]) -> tuple[int, str]:
         if follower.exception() is not None:
             log.error("WebSocket follower failed", flow_id=self.flow_id, error=repr(follower.exception()))
             return CLOSE_INTERNAL_ERROR, "the server failed"
@@ -167,10 +170,10 @@ async def flow_socket(request: web.Request) -> web.StreamResponse:
     with contextlib.ExitStack() as held:
         try:
             who = caller(request, query_token=True)
-            flow = await request.app["flows"].get(request.match_info["flow_id"])
+            flow = await request.app[FLOWS].get(request.match_info["flow_id"])
             _check_watcher(who, flow)
             # The canonical id: the change feed's key. A flow with all its places taken: 4429.
-            subscription = held.enter_context(request.app["feed"].subscribe(flow.id))
+            subscription = held.enter_context(request.app[FEED].subscribe(flow.id))
         except (Problem, DomainError) as error:
             problem = as_problem(error)
             await ws.close(code=close_code(problem), message=problem.detail.encode()[:120])
@@ -187,13 +190,13 @@ def _last_event_id(request: web.Request) -> int:
     return -1 if value is None else value
 
 
-def _sse(version: int, data: dict) -> bytes:
+def _sse(version: int, data: dict[str, Any]) -> bytes:
     return f"id: {version}\nevent: flow\ndata: {jsoncodec.dumps(data)}\n\n".encode()
 
 
 async def flow_events(request: web.Request) -> web.StreamResponse:
     who = caller(request, query_token=True)
-    service = request.app["flows"]
+    service = request.app[FLOWS]
     flow = await service.get(request.match_info["flow_id"])
     flow_id = flow.id  # the canonical id: the change feed's key
     _check_watcher(who, flow)
@@ -201,13 +204,13 @@ async def flow_events(request: web.Request) -> web.StreamResponse:
     if is_terminal(flow.state) and last >= flow.version:
         # The client has the final state: 204 tells an EventSource to stop reconnecting.
         return web.Response(status=204)
-    with request.app["feed"].subscribe(flow_id) as subscription:  # before the headers: a refusal is a 429
+    with request.app[FEED].subscribe(flow_id) as subscription:  # before the headers: a refusal is a 429
         return await _stream_flow(request, who, flow_id, last, subscription)
 
 
 async def _stream_flow(request: web.Request, who: Caller, flow_id: str, last: int,
                        subscription: Subscription) -> web.StreamResponse:
-    service = request.app["flows"]
+    service = request.app[FLOWS]
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     )
@@ -223,7 +226,7 @@ async def _stream_flow(request: web.Request, who: Caller, flow_id: str, last: in
     await response.write(f"retry: {SSE_RETRY_MS}\n\n".encode())
     pinger = asyncio.create_task(keep_alive())
     try:
-        async for flow in request.app["feed"].watch(flow_id, service.get, after=last, subscription=subscription):
+        async for flow in request.app[FEED].watch(flow_id, service.get, after=last, subscription=subscription):
             async with write_lock:
                 await response.write(_sse(flow.version, service.view(flow, owner=who.owns(flow), masked=who.masked(flow))))
     except ConnectionResetError:
@@ -250,8 +253,8 @@ async def recent_flows(request: web.Request) -> web.StreamResponse:
         raise unauthorized("this stream needs the admin or auditor key (Bearer, or ?token=)")
     if who.role not in (ADMIN, AUDITOR):
         raise forbidden("this stream needs the admin or auditor key")
-    service = request.app["flows"]
-    with request.app["feed"].subscribe_all() as changes:
+    service = request.app[FLOWS]
+    with request.app[FEED].subscribe_all() as changes:
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         )
@@ -286,7 +289,7 @@ async def close_streams(app: web.Application) -> None:
     """Graceful shutdown: wake every waiter for the last time. Long-polls answer, SSE streams
     end (the EventSource reconnects to another process) and each WebSocket closes itself with
     1001 "going away"; the server then waits for those handlers to finish."""
-    app["feed"].close_subscriptions()
+    app[FEED].close_subscriptions()
 
 
 def install(app: web.Application) -> None:

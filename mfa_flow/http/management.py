@@ -7,6 +7,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from .auth import require_admin
+from .keys import MANAGEMENT
 from .problems import invalid
 from .validation import query_int, read_json
 
@@ -14,96 +15,96 @@ from .validation import query_int, read_json
 DEFAULT_PAGE, MAX_PAGE, MAX_SEARCH = 50, 200, 320
 
 
-async def get_config(request):
+async def get_config(request: web.Request) -> web.Response:
     require_admin(request)
-    return web.json_response(await request.app["management"].get_config())
+    return web.json_response(await request.app[MANAGEMENT].get_config())
 
 
-async def put_config(request):
+async def put_config(request: web.Request) -> web.Response:
     require_admin(request)
     body = await read_json(request, "MfaConfig")
-    return web.json_response(await request.app["management"].put_config(body))
+    return web.json_response(await request.app[MANAGEMENT].put_config(body))
 
 
-async def create_user(request):
+async def create_user(request: web.Request) -> web.Response:
     require_admin(request)
     body = await read_json(request, "NewUser")
-    user = await request.app["management"].add_user(body)
+    user = await request.app[MANAGEMENT].add_user(body)
     return web.json_response(user, status=201, headers={"Location": f"/api/users/{quote(user['id'], safe='')}"})
 
 
-async def list_users(request):
+async def list_users(request: web.Request) -> web.Response:
     require_admin(request)
     search, after = request.query.get("search"), request.query.get("after")
     if search is not None and (len(search) > MAX_SEARCH or any(c < " " or c == "\x7f" for c in search)):
         raise invalid(f"search must be at most {MAX_SEARCH} characters, without control characters")
     limit = query_int(request, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
-    return web.json_response(await request.app["management"].list_users(search or None, after, limit))
+    return web.json_response(await request.app[MANAGEMENT].list_users(search or None, after, limit))
 
 
-async def change_user(request):
+async def change_user(request: web.Request) -> web.Response:
     require_admin(request)
     body = await read_json(request, "UserPatch")
-    return web.json_response(await request.app["management"].change_user(request.match_info["user_id"], body))
+    return web.json_response(await request.app[MANAGEMENT].change_user(request.match_info["user_id"], body))
 
 
-async def get_user(request):
+async def get_user(request: web.Request) -> web.Response:
     require_admin(request)
-    return web.json_response(await request.app["management"].get_user(request.match_info["user_id"]))
+    return web.json_response(await request.app[MANAGEMENT].get_user(request.match_info["user_id"]))
 
 
-async def delete_user(request):
+async def delete_user(request: web.Request) -> web.Response:
     require_admin(request)
-    await request.app["management"].delete_user(request.match_info["user_id"])
+    await request.app[MANAGEMENT].delete_user(request.match_info["user_id"])
     return web.Response(status=204)
 
 
-async def unlock_user(request):
+async def unlock_user(request: web.Request) -> web.Response:
     require_admin(request)
-    return web.json_response(await request.app["management"].unlock_user(request.match_info["user_id"]))
+    return web.json_response(await request.app[MANAGEMENT].unlock_user(request.match_info["user_id"]))
 
 
-async def reset_mfa(request):
+async def reset_mfa(request: web.Request) -> web.Response:
     require_admin(request)
-    return web.json_response(await request.app["management"].reset_mfa(request.match_info["user_id"]))
+    return web.json_response(await request.app[MANAGEMENT].reset_mfa(request.match_info["user_id"]))
 
 
-async def list_factors(request):
+async def list_factors(request: web.Request) -> web.Response:
     require_admin(request)
-    return web.json_response(await request.app["management"].list_factors(request.match_info["user_id"]))
+    return web.json_response(await request.app[MANAGEMENT].list_factors(request.match_info["user_id"]))
 
 
-async def add_factor(request):
+async def add_factor(request: web.Request) -> web.Response:
     require_admin(request)
     body = await read_json(request, "NewVerification")
-    created = await request.app["management"].add_factor(request.match_info["user_id"], body)
+    created = await request.app[MANAGEMENT].add_factor(request.match_info["user_id"], body)
     return web.json_response(created, status=201)
 
 
-async def rename_factor(request):
+async def rename_factor(request: web.Request) -> web.Response:
     require_admin(request)
     body = await read_json(request, "VerificationPatch")
     m = request.match_info
     return web.json_response(
-        await request.app["management"].rename_factor(m["user_id"], m["verification_id"], body["name"])
+        await request.app[MANAGEMENT].rename_factor(m["user_id"], m["verification_id"], body["name"])
     )
 
 
-async def delete_verification(request):
+async def delete_verification(request: web.Request) -> web.Response:
     require_admin(request)
     m = request.match_info
-    await request.app["management"].remove_factor(m["user_id"], m["verification_id"])
+    await request.app[MANAGEMENT].remove_factor(m["user_id"], m["verification_id"])
     return web.Response(status=204)
 
 
-async def list_devices(request):
+async def list_devices(request: web.Request) -> web.Response:
     require_admin(request)
-    return web.json_response(await request.app["management"].list_devices(request.match_info["user_id"]))
+    return web.json_response(await request.app[MANAGEMENT].list_devices(request.match_info["user_id"]))
 
 
-async def revoke_devices(request):
+async def revoke_devices(request: web.Request) -> web.Response:
     require_admin(request)
-    await request.app["management"].revoke_devices(request.match_info["user_id"], request.match_info.get("device_id"))
+    await request.app[MANAGEMENT].revoke_devices(request.match_info["user_id"], request.match_info.get("device_id"))
     return web.Response(status=204)
 
 

@@ -69,7 +69,8 @@ class MaskedFramesOnly:
             if len(self._header) >= 2 and len(self._header) == self._header_length():
                 self._payload_left = self._payload_length()
                 self._header.clear()
-        return self._reader.feed_data(data)
+        fed: tuple[bool, bytes] = self._reader.feed_data(data)
+        return fed
 
     def feed_eof(self) -> None:
         self._reader.feed_eof()

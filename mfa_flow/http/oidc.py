@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import functools
 import html
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, cast
 from urllib.parse import urlencode
 
 from aiohttp import web
+from multidict import MultiDictProxy
 
 from ..oidc import discovery
 from ..oidc.errors import OAuthError
 from .auth import caller
 from .clients import request_address
 from .flows import path_flow_id
+from .keys import LIMITS, OIDC, SETTINGS
 from .pages import site
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -42,7 +44,7 @@ def oauth_error_response(error: OAuthError, request: web.Request) -> web.Respons
     }
     headers = dict(NO_STORE)
     if error.status == 401 and error.error == "invalid_client":
-        headers["WWW-Authenticate"] = f'Basic realm="{request.app["settings"].oidc_issuer}"'
+        headers["WWW-Authenticate"] = f'Basic realm="{request.app[SETTINGS].oidc_issuer}"'
     elif error.status == 401:
         headers["WWW-Authenticate"] = f'Bearer error="{error.error}"'
     return web.json_response(body, status=error.status, headers=headers)
@@ -61,21 +63,21 @@ def oauth_errors(handler: Handler) -> Handler:
     return answer
 
 
-async def _form(request: web.Request):
+async def _form(request: web.Request) -> MultiDictProxy[str]:
     if request.content_type != FORM:
         raise OAuthError("invalid_request", f"the request body must be {FORM}")
-    return await request.post()
+    return cast("MultiDictProxy[str]", await request.post())  # a form-urlencoded body holds text only
 
 
 async def openid_configuration(request: web.Request) -> web.Response:
-    document = discovery.document(request.app["settings"].oidc_issuer, UI_LOCALES)
+    document = discovery.document(request.app[SETTINGS].oidc_issuer, UI_LOCALES)
     return web.json_response(document, headers={"Cache-Control": "public, max-age=300"})
 
 
 @oauth_errors
 async def pushed_authorization_request(request: web.Request) -> web.Response:
     form = await _form(request)
-    request_uri, expires_in = await request.app["oidc"].push(request.headers.get("Authorization"), form)
+    request_uri, expires_in = await request.app[OIDC].push(request.headers.get("Authorization"), form)
     return web.json_response({"request_uri": request_uri, "expires_in": expires_in}, status=201, headers=NO_STORE)
 
 
@@ -83,9 +85,9 @@ async def authorize(request: web.Request) -> web.StreamResponse:
     """GET (or a POSTed form, OIDC Core §3.1.2.1): start the flow and show the sign-in page
     bound to it; or send the browser back with an error; or an error page."""
     params = (await request.post()) if request.method == "POST" and request.content_type == FORM else request.query
-    await request.app["limits"].flow_created(request_address(request))  # a new flow, as POST /api/flows
+    await request.app[LIMITS].flow_created(request_address(request))  # a new flow, as POST /api/flows
     try:
-        outcome = await request.app["oidc"].authorize(params)
+        outcome = await request.app[OIDC].authorize(params)
     except OAuthError as error:
         return error_page(request, error)
     if isinstance(outcome, str):
@@ -107,7 +109,7 @@ def error_page(request: web.Request, error: OAuthError) -> web.Response:
 @oauth_errors
 async def token(request: web.Request) -> web.Response:
     form = await _form(request)
-    answer = await request.app["oidc"].token(request.headers.get("Authorization"), form)
+    answer = await request.app[OIDC].token(request.headers.get("Authorization"), form)
     return web.json_response(answer, headers=NO_STORE)
 
 
@@ -116,20 +118,20 @@ async def userinfo(request: web.Request) -> web.Response:
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         raise OAuthError("invalid_token", "send the access token as a Bearer token", status=401)
-    return web.json_response(await request.app["oidc"].userinfo(value.strip()), headers=NO_STORE)
+    return web.json_response(await request.app[OIDC].userinfo(value.strip()), headers=NO_STORE)
 
 
 async def authorization_of_flow(request: web.Request) -> web.Response:
     """What the sign-in page shows of the authorization its flow is for (the flow's token)."""
     who = caller(request)
-    view = await request.app["oidc"].authorization_view(path_flow_id(request), who.principal)
+    view = await request.app[OIDC].authorization_view(path_flow_id(request), who.principal)
     return web.json_response(view, headers=NO_STORE)
 
 
 async def return_to_client(request: web.Request) -> web.Response:
     """The ended flow's way back to the client: ``{"redirect_to": ...}`` for the page to follow."""
     who = caller(request)
-    target = await request.app["oidc"].return_to_client(path_flow_id(request), who.principal)
+    target = await request.app[OIDC].return_to_client(path_flow_id(request), who.principal)
     return web.json_response({"redirect_to": target}, headers=NO_STORE)
 
 

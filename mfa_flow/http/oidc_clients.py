@@ -11,6 +11,7 @@ from aiohttp import web
 from .. import jsoncodec
 from ..oidc.clients import Client
 from .auth import require_admin
+from .keys import OIDC
 from .validation import read_json
 
 
@@ -29,36 +30,36 @@ def _json(body: Any, status: int = 200, **headers: str) -> web.Response:
 async def create_client(request: web.Request) -> web.Response:
     require_admin(request)
     body = await read_json(request, "NewOidcClient")
-    client, secret = await request.app["oidc"].register(body)
+    client, secret = await request.app[OIDC].register(body)
     return _json(_shown(client, secret), 201, Location=f"/api/oidc/clients/{client.id}")
 
 
 async def list_clients(request: web.Request) -> web.Response:
     require_admin(request)
-    return _json({"items": [_shown(c) for c in await request.app["oidc"].clients()]})
+    return _json({"items": [_shown(c) for c in await request.app[OIDC].clients()]})
 
 
 async def get_client(request: web.Request) -> web.Response:
     require_admin(request)
-    return _json(_shown(await request.app["oidc"].client(request.match_info["client_id"])))
+    return _json(_shown(await request.app[OIDC].client(request.match_info["client_id"])))
 
 
 async def update_client(request: web.Request) -> web.Response:
     require_admin(request)
     body = await read_json(request, "OidcClientPatch")
-    client, secret = await request.app["oidc"].update(request.match_info["client_id"], body)
+    client, secret = await request.app[OIDC].update(request.match_info["client_id"], body)
     return _json(_shown(client, secret))
 
 
 async def delete_client(request: web.Request) -> web.Response:
     require_admin(request)
-    await request.app["oidc"].delete(request.match_info["client_id"])
+    await request.app[OIDC].delete(request.match_info["client_id"])
     return web.Response(status=204)
 
 
 async def rotate_secret(request: web.Request) -> web.Response:
     require_admin(request)
-    client, secret = await request.app["oidc"].rotate_secret(request.match_info["client_id"])
+    client, secret = await request.app[OIDC].rotate_secret(request.match_info["client_id"])
     return _json(_shown(client, secret))
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..app.organizations import Organizations
 from .auth import require_admin
+from .keys import MANAGEMENT
 from .management import DEFAULT_PAGE, MAX_PAGE
 from .validation import query_int, read_json
 
 
-def _service(request: web.Request):
-    return request.app["management"].organizations
+def _service(request: web.Request) -> Organizations:
+    return request.app[MANAGEMENT].organizations
 
 
 async def create_organization(request: web.Request) -> web.Response:

@@ -16,17 +16,20 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
 
 from ..settings import Settings
-from .problems import not_found
+from .keys import SETTINGS
+from .problems import Handler, not_found
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 PAGES = {"/": "index.html", "/account": "account.html", "/console": "console.html", "/docs": "docs.html"}
-LOCALISED = ("/",)  # the sign-in page; the account page and the console are in English only (so far)
+LOCALISED = ("/", "/account")  # the sign-in and account pages; the console is in English only
 RIGHT_TO_LEFT = frozenset({"ar"})
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
@@ -57,6 +60,12 @@ def text_on(colour: str) -> str:
     on_white = 1.05 / (luminance + 0.05)
     on_black = (luminance + 0.05) / 0.05
     return "#ffffff" if on_white >= on_black else "#111111"
+
+
+def translated(page: str, catalogue: dict[str, str], product: str) -> str:
+    """``page`` with each ``{{t:key}}`` replaced by the catalogue's words (``{product}`` filled)."""
+    return re.sub(r"\{\{t:([\w.-]+)\}\}",
+                  lambda m: html.escape(catalogue[m.group(1)].replace("{product}", product)), page)
 
 
 def fill(template: str, fills: dict[str, str]) -> str:
@@ -106,9 +115,11 @@ class Site:
         # and the page's script may choose again (?lang=, ui_locales, the remembered choice).
         self.locales = tuple(sorted(p.stem for p in (folder / "i18n").glob("*.json")))
         self.default_locale = settings.default_locale if settings.default_locale in self.locales else "en"
+        # The words the page shows before its script runs ({{t:key}}) come from the same catalogue.
         self.localised = {
-            (route, code): Rendered.of(self.pages[route].body.decode().replace(
+            (route, code): Rendered.of(translated(self.pages[route].body.decode().replace(
                 '<html lang="en">', f'<html lang="{code}" dir="{"rtl" if code in RIGHT_TO_LEFT else "ltr"}">', 1),
+                json.loads((folder / "i18n" / f"{code}.json").read_text(encoding="utf-8")), settings.product_name),
                 "text/html")
             for route in LOCALISED for code in self.locales
         }
@@ -124,11 +135,14 @@ class Site:
         return path
 
 
+SITE = web.AppKey("site", Site)
+
+
 def site(request: web.Request) -> Site:
-    return request.app["site"]
+    return request.app[SITE]
 
 
-def page(route: str):
+def page(route: str) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         current = site(request)
         if route not in LOCALISED:
@@ -181,7 +195,7 @@ async def static_file(request: web.Request) -> web.FileResponse:
 
 
 def install(app: web.Application) -> None:
-    app["site"] = Site(app["settings"])
+    app[SITE] = Site(app[SETTINGS])
     app.add_routes(
         [web.get(route, page(route)) for route in PAGES]
         + [

@@ -13,7 +13,9 @@ from aiohttp import web
 
 from .. import jsoncodec, logs
 from ..domain import errors
-from ..store.connections import REQUEST_WRITES, Writes, is_connection_lost
+from ..request_writes import REQUEST_WRITES, Writes
+from ..store.connections import is_connection_lost
+from .keys import RESPONSE_STARTED
 
 log = logs.get(__name__)
 
@@ -118,7 +120,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # outcome is unknown) the answer is 503 with Retry-After. The pauses let a crowded server
 # free a connection, or a pooled one come back, before the request gives up.
 REPLAY_PAUSES_SECONDS = (0.05, 0.2, 0.5)
-RESPONSE_STARTED = "mfa_flow.response_started"
 
 
 def database_unavailable() -> Problem:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from .keys import FLOWS
+
 
 async def sign_in_options(request: web.Request) -> web.Response:
-    return web.json_response(await request.app["flows"].sign_in_options(), headers={"Cache-Control": "no-store"})
+    return web.json_response(await request.app[FLOWS].sign_in_options(), headers={"Cache-Control": "no-store"})
 
 
 def routes() -> list[web.RouteDef]:

@@ -17,12 +17,12 @@ import copy
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import jsonschema_rs
 import yaml
 from aiohttp import web
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -30,7 +30,8 @@ from .. import jsoncodec
 from ..factors.base import Factor
 from ..factors.registry import Registry as FactorRegistry
 from ..numbers import whole_number
-from .problems import Problem, invalid
+from .keys import SETTINGS
+from .problems import Handler, Problem, invalid
 
 _SCHEMA_FILES = {"Flow": "flow.schema.json", "Transition": "transition.schema.json"}
 
@@ -130,13 +131,16 @@ class Schemas:
             where = "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in error.path)
             raise invalid(f"body{where}: {_without_value(error)}")
 
-    def bundled(self) -> dict:
+    def bundled(self) -> dict[str, Any]:
         """The OpenAPI document as one JSON object, the schema files inlined as components."""
-        document = copy.deepcopy(self.openapi)
+        document: dict[str, Any] = copy.deepcopy(self.openapi)
         for name, contents in self.files.items():
             schema = {k: v for k, v in contents.items() if k != "$schema"}
             document["components"]["schemas"][name] = schema
         return document
+
+
+SCHEMAS = web.AppKey("schemas", Schemas)
 
 
 def _query_parameters(openapi: dict[str, Any]) -> dict[tuple[str, str], frozenset[str]]:
@@ -176,7 +180,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @web.middleware
-async def query_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+async def query_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every query parameter of the API is checked like a body field before a handler reads it:
     no control characters in its name or value (PostgreSQL's text cannot hold NUL, and no
     parameter has a use for the others), and a parameter the operation declares given at most
@@ -184,7 +188,7 @@ async def query_middleware(request: web.Request, handler: Any) -> web.StreamResp
     each value's own form (a whole number, a cursor, a state)."""
     if request.query_string and request.path.startswith("/api/"):
         resource = request.match_info.route.resource
-        declared = request.app["schemas"].query_parameters.get(
+        declared = request.app[SCHEMAS].query_parameters.get(
             (request.method, resource.canonical if resource is not None else ""), frozenset())
         for name in dict.fromkeys(request.query):
             if _CONTROL.search(name):
@@ -197,11 +201,11 @@ async def query_middleware(request: web.Request, handler: Any) -> web.StreamResp
     return await handler(request)
 
 
-def _without_value(error) -> str:
+def _without_value(error: ValidationError) -> str:
     """What is wrong, in words that never repeat the value sent: it may be a password or a code."""
     rule, limit = error.validator, error.validator_value
     if rule in ("required", "additionalProperties", "dependentRequired"):
-        return error.message  # names fields, not values
+        return str(error.message)  # names fields, not values
     if rule == "type":
         return f"must be of type {limit if isinstance(limit, str) else ' or '.join(limit)}"
     if rule == "enum":
@@ -221,19 +225,19 @@ def _without_value(error) -> str:
     return f"is not valid here ({rule})"
 
 
-async def read_json(request: web.Request, component: str, optional: bool = False) -> dict:
+async def read_json(request: web.Request, component: str, optional: bool = False) -> dict[str, Any]:
     """The request body as JSON, valid against ``component``, or a 400/415 problem."""
     body = await read_json_object(request, optional)
     if body is None:
         return {}
-    request.app["schemas"].check(component, body)
+    request.app[SCHEMAS].check(component, body)
     return body
 
 
-async def read_json_object(request: web.Request, optional: bool = False) -> dict | None:
+async def read_json_object(request: web.Request, optional: bool = False) -> dict[str, Any] | None:
     """The request body as a JSON object (not yet checked against a schema), None when an
     optional body is absent, or a 400/415 problem."""
-    timeout = request.app["settings"].body_timeout
+    timeout = request.app[SETTINGS].body_timeout
     try:
         # aiohttp enforces client_max_size (413) but waits for a slow body for ever: a client
         # trickling bytes would hold a connection and a handler as long as it liked.
@@ -260,6 +264,10 @@ async def read_json_object(request: web.Request, optional: bool = False) -> dict
     return body
 
 
+@overload
+def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int: ...
+@overload
+def query_int(request: web.Request, name: str, default: None, low: int, high: int) -> int | None: ...
 def query_int(request: web.Request, name: str, default: int | None, low: int, high: int) -> int | None:
     """A whole-number query parameter within [low, high], its default when absent, else a 400."""
     raw = request.query.get(name)

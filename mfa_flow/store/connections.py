@@ -1,14 +1,13 @@
 """When the database connection goes away: how to recognise it, and what a request did before.
 
 A request that meets a dead connection before it committed anything may run again on a
-fresh one (``http/problems.py`` does that); one that may have committed answers 503.
+fresh one (``http/problems.py`` does that); one that may have committed answers 503. What a
+request committed is counted in ``request_writes.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from contextvars import ContextVar
-from dataclasses import dataclass
 
 import asyncpg
 
@@ -48,14 +47,3 @@ def is_connection_lost(exc: BaseException) -> bool:
     if isinstance(exc, asyncpg.exceptions.QueryCanceledError):
         return False  # a statement_timeout: the connection is fine
     return isinstance(exc, CONNECTION_LOST)
-
-
-@dataclass
-class Writes:
-    """What units of work did in one request: whether any commit was attempted. A request
-    that committed nothing may run again on a fresh connection; one that did may not."""
-
-    commits: int = 0
-
-
-REQUEST_WRITES: ContextVar[Writes | None] = ContextVar("request_writes", default=None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import resources
 
-from .. import startup
+from .first_connection import connect
 
 # Any constant will do; it only has to be the same for every process of this service.
 _LOCK_KEY = 0x6D66615F666C6F77  # "mfa_flow"
@@ -18,7 +18,7 @@ def migration_files() -> list[tuple[str, str]]:
 
 async def migrate(url: str, say=lambda message: None) -> list[str]:
     """Apply what is missing; safe from two processes at once. Returns the names applied."""
-    conn = await startup.connect(url)  # the first connection: a failure is one line naming the fix
+    conn = await connect(url)  # the first connection: a failure is one line naming the fix
     try:
         await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
         try:

@@ -13,11 +13,12 @@ from typing import Any
 import asyncpg
 
 from ..domain.events import DomainEvent
+from ..request_writes import REQUEST_WRITES
 from ..webhooks.messages import to_messages
 from .audit_log import AuditLog
 from .code_deliveries import CodeDeliveryRepository
 from .config import ConfigRepository, PasskeySignInRepository
-from .connections import ACQUIRE_TIMEOUT_SECONDS, REQUEST_WRITES, DatabaseUnavailable, is_connection_lost
+from .connections import ACQUIRE_TIMEOUT_SECONDS, DatabaseUnavailable, is_connection_lost
 from .devices import TrustedDeviceRepository
 from .flows import FlowRepository, TransitionLog
 from .keys import SigningKeyRepository

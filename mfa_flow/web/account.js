@@ -2,16 +2,31 @@
 // account flow (POST /api/flows with purpose "manage" and the sign-in's result token). Every
 // change is an event of that flow, so it is in the audit log like a sign-in.
 
-import { $, button, confirmAction, el, factorName, plural, product, service } from "./common.js";
-import { FlowUI } from "./flow-ui.js";
+// Its words come from the same catalogues as the sign-in page's (i18n.js): dates and numbers are
+// written as the page's locale writes them.
 
-const when = (iso) => (iso ? new Date(iso).toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" }) : null);
-const ADD_WORDS = { totp: "Add an authenticator app", webauthn: "Add a passkey", email_code: "Add an email address",
-  sms_code: "Add a phone number" };
+import { $, button, confirmAction, el, factorName, product, service } from "./common.js";
+import { FlowUI } from "./flow-ui.js";
+import { formatDate, languagePicker, t, title, tn } from "./i18n.js";
+
+title("account.page_title", { product });
+$("header.brand").append(languagePicker(el));
+
+const when = (iso) => (iso ? formatDate(iso) : null);
+// The words of each "Add ..." button, by factor.
+const ADD_WORDS = { totp: () => t("account.add.totp"), webauthn: () => t("account.add.webauthn"),
+  email_code: () => t("account.add.email_code"), sms_code: () => t("account.add.sms_code") };
+// What removing each kind of factor takes away, and the question asked before.
+const REMOVAL = {
+  totp: () => ({ title: t("account.remove.title.totp"), says: t("account.remove.says.totp") }),
+  webauthn: (factor) => ({ title: t("account.remove.title.webauthn"), says: t("account.remove.says.webauthn", { name: describe(factor) }) }),
+  email_code: (factor) => ({ title: t("account.remove.title.email_code"), says: t("account.remove.says.email_code", { to: describe(factor) }) }),
+  sms_code: (factor) => ({ title: t("account.remove.title.sms_code"), says: t("account.remove.says.sms_code", { to: describe(factor) }) }),
+};
 
 function describe(factor) {
-  if (factor.type === "webauthn") return factor.name || "Passkey";
-  if (factor.type === "backup_code") return `${plural(factor.remaining ?? 0, "code", "codes")} left`;
+  if (factor.type === "webauthn") return factor.name || t("factor.webauthn.name");
+  if (factor.type === "backup_code") return tn("account.codes_left", factor.remaining ?? 0);
   return factor.email || factor.phone || "";
 }
 
@@ -20,19 +35,18 @@ function describe(factor) {
 function removalWords(factor, account) {
   const factors = account.factors || [];
   const devices = account.trusted_devices || 0;
-  const forgets = devices ? `${plural(devices, "remembered device", "remembered devices")} will be forgotten, and will ask for a second step again.` : null;
+  const forgets = devices ? tn("account.remove.forgets", devices) : null;
   if (factor.type === "backup_code") {
-    return { title: "Remove your backup codes?", says: [`The ${plural(factor.remaining ?? 0, "code", "codes")} you have left will stop working.`, forgets] };
+    return { title: t("account.remove.title.backup_code"), says: [tn("account.remove.says.backup_code", factor.remaining ?? 0), forgets] };
   }
   const primaries = factors.filter((f) => f.type !== "backup_code");
   const hasCodes = factors.some((f) => f.type === "backup_code");
-  const what = factor.type === "webauthn" ? `the passkey \u201c${describe(factor)}\u201d` : `your ${factorName(factor.type).toLowerCase()}${describe(factor) ? ` (${describe(factor)})` : ""}`;
-  const says = [`You will no longer be able to sign in with ${what}.`];
-  if (primaries.length === 1) {
-    says.push(`It is your only second step${hasCodes ? ", so your backup codes will be removed too" : ""}: until you add another, your password alone signs you in.`);
-  }
+  const words = (REMOVAL[factor.type] || (() => ({ title: t("account.remove.title.any", { factor: factorName(factor.type) }),
+    says: t("account.remove.says.any", { factor: factorName(factor.type) }) })))(factor);
+  const says = [words.says];
+  if (primaries.length === 1) says.push(hasCodes ? t("account.remove.only_with_codes") : t("account.remove.only"));
   says.push(forgets);
-  return { title: `Remove ${factor.type === "webauthn" ? "this passkey" : `your ${factorName(factor.type).toLowerCase()}`}?`, says };
+  return { title: words.title, says };
 }
 
 function manageView(flow) {
@@ -44,77 +58,81 @@ function manageView(flow) {
     const used = when(factor.last_used_at);
     const tools = [];
     if (factor.type === "webauthn" && allowed.has("rename_factor")) {
-      tools.push(button("Rename", () => renameForm(this, factor, item), { kind: "secondary small", "aria-label": `Rename ${describe(factor)}` }));
+      tools.push(button(t("account.rename"), () => renameForm(this, factor, item),
+        { kind: "secondary small", "aria-label": t("account.rename_label", { name: describe(factor) }) }));
     }
     if (factor.type === "backup_code" && allowed.has("regenerate_backup_codes")) {
-      tools.push(button("Get new codes", async () => {
-        const sure = await confirmAction({ title: "Get new backup codes?",
-          says: [`The ${plural(factor.remaining ?? 0, "code", "codes")} you have left will stop working at once.`,
-            "The new codes are shown only once: have somewhere ready to save them."],
-          confirm: "Get new codes", back: "Keep my codes" });
+      tools.push(button(t("account.new_codes"), async () => {
+        const sure = await confirmAction({ title: t("account.new_codes.title"),
+          says: [tn("account.new_codes.says", factor.remaining ?? 0), t("account.new_codes.once")],
+          confirm: t("account.new_codes"), back: t("account.new_codes.keep") });
         if (sure) this.send({ type: "regenerate_backup_codes" });
       }, { kind: "secondary small" }));
     }
     if (allowed.has("remove_factor")) {
-      tools.push(button("Remove", async () => {
-        const { title, says } = removalWords(factor, account);
-        if (await confirmAction({ title, says, confirm: "Remove", back: "Keep it" })) this.send({ type: "remove_factor", verification_id: factor.id });
-      }, { kind: "danger small", "aria-label": `Remove ${name}` }));
+      tools.push(button(t("account.remove"), async () => {
+        const { title: question, says } = removalWords(factor, account);
+        if (await confirmAction({ title: question, says, confirm: t("account.remove"), back: t("account.remove.keep") })) {
+          this.send({ type: "remove_factor", verification_id: factor.id });
+        }
+      }, { kind: "danger small", "aria-label": t("account.remove_label", { factor: name }) }));
     }
     const item = el("li", { class: "method", "data-type": factor.type },
       el("div", {}, el("strong", {}, name), describe(factor) ? ` · ${describe(factor)}` : ""),
-      el("div", { class: "hint" }, [`Added ${when(factor.created_at)}`, used ? `last used ${used}` : "never used"].join(", ")),
+      el("div", { class: "hint" }, used ? t("account.added_used", { added: when(factor.created_at), used })
+        : t("account.added_never", { added: when(factor.created_at) })),
       el("div", { class: "tools" }, ...tools));
     return item;
   });
   const adds = (account.addable_factors || []).filter(() => allowed.has("add_factor"))
-    .map((factor) => button(ADD_WORDS[factor] || `Add ${factorName(factor)}`, () => this.send({ type: "add_factor", factor }), { kind: "secondary" }));
+    .map((factor) => button(ADD_WORDS[factor] ? ADD_WORDS[factor]() : t("account.add.any", { factor: factorName(factor) }),
+      () => this.send({ type: "add_factor", factor }), { kind: "secondary" }));
   if (allowed.has("regenerate_backup_codes") && !factors.some((f) => f.type === "backup_code")) {
-    adds.push(button("Get backup codes", () => this.send({ type: "regenerate_backup_codes" }), { kind: "secondary" }));
+    adds.push(button(t("account.get_codes"), () => this.send({ type: "regenerate_backup_codes" }), { kind: "secondary" }));
   }
   const body = [
-    el("h2", {}, "Your sign-in methods"),
-    rows.length ? el("ul", { class: "methods", id: "methods" }, ...rows) : el("p", { class: "muted", id: "methods" }, "No second step is set up yet."),
+    el("h2", {}, t("account.methods")),
+    rows.length ? el("ul", { class: "methods", id: "methods" }, ...rows) : el("p", { class: "muted", id: "methods" }, t("account.no_methods")),
   ];
-  if (adds.length) body.push(el("h2", {}, "Add a method"), el("div", { class: "tools" }, ...adds));
+  if (adds.length) body.push(el("h2", {}, t("account.add_method")), el("div", { class: "tools" }, ...adds));
   // Whether a second step is asked for matters once there is one to ask for. Opting out is
   // offered only where the policy allows it (opt_out_allowed); opting back in, always.
   if (allowed.has("set_mfa_enabled") && factors.some((f) => f.type !== "backup_code")) {
     const enabled = account.mfa_enabled ?? !(account.skip_on_sign_in ?? false);
-    body.push(el("h2", {}, "Second step at sign-in"),
-      el("p", { id: "second-step" }, enabled ? "You are asked for a second step each time you sign in." : "You sign in with your password only."));
+    body.push(el("h2", {}, t("account.second_step")),
+      el("p", { id: "second-step" }, enabled ? t("account.second_step.on") : t("account.second_step.off")));
     if (!enabled) {
-      body.push(button("Ask me each time", () => this.send({ type: "set_mfa_enabled", enabled: true }), { kind: "secondary" }));
+      body.push(button(t("account.second_step.ask"), () => this.send({ type: "set_mfa_enabled", enabled: true }), { kind: "secondary" }));
     } else if (account.opt_out_allowed !== false) {
-      body.push(button("Stop asking me", () => this.send({ type: "set_mfa_enabled", enabled: false }), { kind: "secondary" }));
+      body.push(button(t("account.second_step.stop"), () => this.send({ type: "set_mfa_enabled", enabled: false }), { kind: "secondary" }));
     } else {
-      body.push(el("p", { class: "hint", id: "opt-out-refused" }, `${product} requires a second step at every sign-in, so it cannot be turned off.`));
+      body.push(el("p", { class: "hint", id: "opt-out-refused" }, t("account.second_step.required", { product })));
     }
   }
   if (allowed.has("revoke_trusted_devices") && account.trusted_devices !== 0) {
-    body.push(el("h2", {}, "Remembered devices"),
-      el("p", {}, "Devices where you chose \u201cremember this device\u201d skip the second step."),
-      button("Forget all remembered devices", async () => {
+    body.push(el("h2", {}, t("account.devices")),
+      el("p", {}, t("account.devices.lead")),
+      button(t("account.devices.forget"), async () => {
         const count = account.trusted_devices;
-        const sure = await confirmAction({ title: "Forget your remembered devices?",
-          says: [`${count ? plural(count, "device", "devices") : "Every remembered device"} will ask for a second step at the next sign-in, this one included.`],
-          confirm: "Forget them", back: "Keep them" });
+        const sure = await confirmAction({ title: t("account.devices.title"),
+          says: [count ? tn("account.devices.says", count) : t("account.devices.says_every")],
+          confirm: t("account.devices.confirm"), back: t("account.devices.keep") });
         if (sure) this.send({ type: "revoke_trusted_devices" });
       }, { kind: "secondary" }));
   }
   return {
-    title: "Your account",
-    lead: `Manage how you prove it is you when you sign in to ${product}.`,
+    title: t("account.title"),
+    lead: t("account.lead", { product }),
     body,
-    actions: allowed.has("finish") ? [button("Done", () => this.send({ type: "finish" }))] : [],
+    actions: allowed.has("finish") ? [button(t("account.finish"), () => this.send({ type: "finish" }))] : [],
   };
 }
 
 function renameForm(ui, factor, item) {
   const input = el("input", { id: "passkey-name", name: "passkey-name", value: factor.name || "", maxlength: "64", required: true });
   const form = el("form", { class: "inline", novalidate: true },
-    el("div", {}, el("label", { for: "passkey-name" }, "New name"), input),
-    el("button", { type: "submit", class: "primary" }, "Save"));
+    el("div", {}, el("label", { for: "passkey-name" }, t("account.rename.label")), input),
+    el("button", { type: "submit", class: "primary" }, t("account.rename.save")));
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     ui.send({ type: "rename_factor", verification_id: factor.id, name: input.value.trim() }, form);
@@ -128,11 +146,11 @@ const ui = new FlowUI($("#flow"), {
     manage: manageView,
     done(flow) {
       if (flow.purpose === "manage") {
-        return { title: "Your changes are saved", lead: "Your sign-in methods are up to date.",
-          body: [el("p", { id: "saved" }, "Next time you sign in, use any of the methods you kept.")],
-          actions: [button("Make more changes", () => ui.begin())] };
+        return { title: t("account.saved.title"), lead: t("account.saved.lead"),
+          body: [el("p", { id: "saved" }, t("account.saved.next"))],
+          actions: [button(t("account.saved.more"), () => ui.begin())] };
       }
-      return { title: "Opening your account…", body: [] };
+      return { title: t("account.opening"), body: [] };
     },
   },
   // A sign-in on this page ends in its account flow, opened with the sign-in's result token.
@@ -149,6 +167,6 @@ const creation = spec.components.schemas.CreateFlow || {};
 if (creation.properties && creation.properties.purpose) {
   ui.begin();
 } else {
-  $("#flow").replaceChildren(el("h1", {}, "Your account"),
-    el("p", { class: "lead" }, "This server does not offer account settings yet. Ask your administrator."));
+  $("#flow").replaceChildren(el("h1", {}, t("account.title")),
+    el("p", { class: "lead" }, t("account.unsupported")));
 }

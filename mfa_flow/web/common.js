@@ -2,7 +2,7 @@
 // the API only through the SDK (clients/js, served as vendor/mfa-flow-client/): no rule of the
 // service lives here.
 
-import { locale, t } from "./i18n.js";
+import { formatNumber, locale, t } from "./i18n.js";
 import { ApiError, MfaFlowClient, isTerminal } from "./vendor/mfa-flow-client/index.js";
 
 export { ApiError, MfaFlowClient, isTerminal };
@@ -33,7 +33,7 @@ export function button(label, onclick, { kind = "primary", ...attributes } = {})
 // Asks before an action that cannot be undone, saying what will happen: a modal dialog with
 // the action's own words on one button and a way back on the other (which has the focus, and
 // which Escape chooses). Resolves true only when the person confirms.
-export function confirmAction({ title, says, confirm, back = "Cancel" }) {
+export function confirmAction({ title, says, confirm, back = t("action.cancel") }) {
   return new Promise((resolve) => {
     const yes = el("button", { type: "button", class: "danger", id: "confirm-yes" }, confirm);
     const no = el("button", { type: "button", class: "secondary", id: "confirm-no" }, back);
@@ -73,7 +73,7 @@ export function methodsInWords(amr = []) {
 
 export function clock(seconds) {
   const s = Math.max(0, Math.ceil(seconds));
-  return s >= 60 ? `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}` : `${s} s`;
+  return s >= 60 ? `${formatNumber(Math.floor(s / 60))}:${String(s % 60).padStart(2, "0")}` : t("clock.seconds", { seconds: formatNumber(s) });
 }
 
 export function plural(n, one, many) { return `${n} ${n === 1 ? one : many}`; }
@@ -107,8 +107,8 @@ export function download(filename, text) {
 export async function copy(text, statusNode) {
   try {
     await navigator.clipboard.writeText(text);
-    statusNode.textContent = "Copied.";
+    statusNode.textContent = t("copy.done");
   } catch {
-    statusNode.textContent = "Copying is not allowed here: select the text and copy it yourself.";
+    statusNode.textContent = t("copy.refused");
   }
 }

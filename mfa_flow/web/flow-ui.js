@@ -3,10 +3,10 @@
 // the server: this only shows where a flow stands and asks it to move.
 
 import {
-  $, ApiError, FACTORS, button, clock, copy, countdown, download, el, factorName, isTerminal, methodsInWords, plural, product,
+  $, ApiError, FACTORS, button, clock, copy, countdown, download, el, factorName, isTerminal, methodsInWords, product,
   service,
 } from "./common.js";
-import { locale, t, tn } from "./i18n.js";
+import { formatDate, known, locale, t, tn } from "./i18n.js";
 import { credentialFor, webauthnSupported } from "./vendor/mfa-flow-client/index.js";
 
 // Whether this browser offers passkeys in a field's autofill (WebAuthn conditional mediation).
@@ -119,14 +119,14 @@ export class FlowUI {
   renderStartFailure(error, body) {
     const retry = () => this.start(body);
     const note = el("p", { class: "lead" });
-    const again = button("Try again", retry);
-    this.paint("We could not start", [note, again]);
+    const again = button(t("action.try_again"), retry);
+    this.paint(t("start.failed_title"), [note, again]);
     if (error.retryAfter) {
       again.disabled = true;
-      countdown(note, Date.now() + error.retryAfter * 1000, (left) => `Too many sign-ins from here. Try again in ${clock(left)}.`,
-        () => { note.textContent = "You can try again now."; again.disabled = false; });
+      countdown(note, Date.now() + error.retryAfter * 1000, (left) => t("start.rate_limited", { time: clock(left) }),
+        () => { note.textContent = t("lockout.over"); again.disabled = false; });
     } else {
-      note.textContent = `The sign-in service did not answer (${error.message}). Check your connection and try again.`;
+      note.textContent = t("start.no_answer", { reason: error instanceof ApiError ? problemMessage(error) : error.message });
     }
   }
 
@@ -173,33 +173,13 @@ export class FlowUI {
   }
 
   explain(error) {
+    if (error.kind !== "wrong-proof") return problemMessage(error);
     const left = error.problem.attempts_left;
     const tries = left === undefined ? "" : ` ${tn("error.attempts_left", left)}`;
-    switch (error.kind) {
-      case "wrong-proof":
-        if (this.flow.state === "first_factor" && this.lastEvent === "submit_passkey") {
-          return `${t("error.wrong_passkey")}${tries}`;
-        }
-        if (this.flow.state === "first_factor") return `${t("error.wrong_password")}${tries}`;
-        if (this.flow.state === "webauthn_setup" || this.flow.state === "webauthn_verify") {
-          return `${t("error.wrong_passkey")}${tries}`;
-        }
-        return `${t("error.wrong_code")}${tries}`;
-      case "user-locked": return t("error.user_locked");
-      case "rate-limited": return t("error.rate_limited");
-      case "busy": return t("error.busy");
-      case "flow-expired": return t("error.expired");
-      case "conflict": return t("error.moved_on");
-      case "version-mismatch": case "event-not-allowed": case "flow-finished": case "unprocessable":
-      case "invalid-request": case "not-found": case "unauthorized": case "forbidden": case "username-taken":
-        if (locale !== "en") return t(`problem.${error.kind}`); // the service's own detail is in English
-      // falls through
-      default: {
-        if (locale !== "en") return t("problem.unknown");
-        const detail = error.problem.detail || error.message;
-        return detail.charAt(0).toUpperCase() + detail.slice(1) + (detail.endsWith(".") ? "" : ".");
-      }
-    }
+    if (this.flow.state === "first_factor" && this.lastEvent === "submit_passkey") return `${t("error.wrong_passkey")}${tries}`;
+    if (this.flow.state === "first_factor") return `${t("error.wrong_password")}${tries}`;
+    if (this.flow.state === "webauthn_setup" || this.flow.state === "webauthn_verify") return `${t("error.wrong_passkey")}${tries}`;
+    return `${t("problem.wrong-proof")}${tries}`;
   }
 
   // A lockout or rate limit: the forms stay disabled, with a countdown, until it ends.
@@ -317,8 +297,7 @@ export class FlowUI {
     const days = flow.remember_device_days;
     if (!days || !(flow.mode === "verify" || flow.state === "backup_codes")) return null;
     const box = el("input", { type: "checkbox", id: "remember", name: "remember" });
-    const label = el("label", { for: "remember", class: "check" }, box,
-      ` Remember this device for ${plural(days, "day", "days")}`);
+    const label = el("label", { for: "remember", class: "check" }, box, " ", tn("remember.offer", days));
     return { node: label, value: () => box.checked };
   }
 
@@ -349,7 +328,7 @@ export class FlowUI {
   async passkey(form) {
     this.showError(null);
     const options = this.flow.challenge && this.flow.challenge.publicKey;
-    if (!options) { this.showError("This step is not ready yet: reload the page."); return; }
+    if (!options) { this.showError(t("passkey.not_ready")); return; }
     if (!webauthnSupported()) {
       this.showError(t("passkey.unsupported"));
       return;
@@ -361,7 +340,7 @@ export class FlowUI {
       this.showError(error.name === "NotAllowedError"
         ? t("passkey.cancelled")
         : error.name === "InvalidStateError"
-          ? "This device already has a passkey for your account. Use another method, or another device."
+          ? t("passkey.exists")
           : error.name === "SecurityError"
             ? otherAddress(options)
             : t("passkey.no_answer", { reason: error.message }));
@@ -437,6 +416,18 @@ export class FlowUI {
 
   // The device token of a remembered device, per username (only this browser has it).
   static deviceKey(username) { return `mfa-flow.device.${username.toLowerCase()}`; }
+}
+
+// A refusal in the page's words, by its problem type: every type the service can answer with has
+// a message in each catalogue (problem.<type>). In English the service's own detail says more
+// (the field, the rule), except where the page's words say what to do.
+const PAGE_WORDS = new Set(["user-locked", "rate-limited", "busy", "flow-expired", "conflict"]);
+
+export function problemMessage(error) {
+  const key = known(`problem.${error.kind}`) ? `problem.${error.kind}` : "problem.unknown";
+  if (locale !== "en" || PAGE_WORDS.has(error.kind)) return t(key);
+  const detail = error.problem.detail || error.message;
+  return detail.charAt(0).toUpperCase() + detail.slice(1) + (detail.endsWith(".") ? "" : ".");
 }
 
 // The sign-in form before its flow exists: what a new flow in first_factor allows.
@@ -546,8 +537,8 @@ function otherAddress(options) {
   const here = location.hostname;
   const there = `${location.protocol}//${rpId}${location.port ? `:${location.port}` : ""}${location.pathname}`;
   const ip = /^[\d.]+$|:/.test(here);
-  return `Passkeys for this service work at ${rpId}, not at ${here}${ip ? " (an IP address cannot hold passkeys)" : ""}: ` +
-    `open ${there}` + (ip ? "." : ` — or, to use them here, set the service's MFA_FLOW_RP_ID to ${here} and MFA_FLOW_ORIGIN to ${location.origin}.`);
+  const words = { rp_id: rpId, here, there, origin: location.origin };
+  return ip ? t("passkey.other_address_ip", words) : t("passkey.other_address", words);
 }
 
 function passkeyView(create) {
@@ -578,44 +569,42 @@ function codeFactorView(factor) {
         autocomplete: email ? "email" : "tel", inputmode: email ? "email" : "tel",
         "aria-describedby": email ? null : "phone-hint" });
       const form = el("form", { novalidate: true },
-        el("label", { for: field }, email ? "Email address" : "Mobile phone number"),
-        email ? null : el("p", { class: "hint", id: "phone-hint" }, "With the country code, such as +44 7700 900123."),
-        input, el("button", { type: "submit", class: "primary" }, "Send a code"));
+        el("label", { for: field }, email ? t("code.email_label") : t("code.phone_label")),
+        email ? null : el("p", { class: "hint", id: "phone-hint" }, t("code.phone_hint")),
+        input, el("button", { type: "submit", class: "primary" }, t("code.send")));
       form.addEventListener("submit", (e) => {
         e.preventDefault();
-        if (!input.value.trim()) { this.showError(`Enter your ${email ? "email address" : "phone number"} first.`); return; }
+        if (!input.value.trim()) { this.showError(email ? t("code.email_missing") : t("code.phone_missing")); return; }
         this.send({ type: "send_code", [field]: input.value.trim() }, form);
       });
       body.push(form);
-      return { title: email ? "Add your email address" : "Add your phone number",
-        lead: "We will send a 6-digit code to check it is yours.", body };
+      return { title: email ? t("code.email_setup_title") : t("code.phone_setup_title"), lead: t("code.setup_lead"), body };
     }
     if (c.delivery === "failed") {
-      body.push(el("p", { class: "warning", id: "delivery" }, c.refused
-        ? "We cannot send another code just now. Try again when the countdown ends."
-        : "We could not send the code. Ask for a new one below."));
+      body.push(el("p", { class: "warning", id: "delivery" }, c.refused ? t("code.refused") : t("code.failed")));
     }
-    body.push(this.codeForm(CODE_EVENTS[factor], codeInput("code", "6-digit code")));
-    const resend = button("Send a new code", () => this.send({ type: "send_code" }), { kind: "secondary" });
+    body.push(this.codeForm(CODE_EVENTS[factor], codeInput("code", t("code.label"))));
+    const resend = button(t("code.resend"), () => this.send({ type: "send_code" }), { kind: "secondary" });
     const wait = el("span", { class: "hint", role: "status", id: "resend-wait" });
     const resendAt = Date.parse(c.resend_at || "") || 0;
     if (c.sends_left === 0) {
       resend.disabled = true;
-      wait.textContent = " No more codes can be sent for this sign-in.";
+      wait.textContent = ` ${t("code.no_more")}`;
     } else if (resendAt > Date.now()) {
       resend.disabled = true;
-      countdown(wait, resendAt, (left) => ` You can ask for a new code in ${clock(left)}.`,
+      countdown(wait, resendAt, (left) => ` ${t("code.resend_wait", { time: clock(left) })}`,
         () => { wait.textContent = ""; resend.disabled = false; });
     }
     body.push(el("p", {}, resend, wait));
     if (setup) {
-      body.push(el("p", {}, button(email ? "Use a different address" : "Use a different number",
+      body.push(el("p", {}, button(email ? t("code.other_address") : t("code.other_number"),
         () => { this.changingDestination = true; this.render(this.flow); }, { kind: "link" })));
     }
-    const where = c.to ? ` to ${c.to}` : "";
+    const queued = c.delivery === "queued";
+    const to = { to: c.to };
     return {
-      title: email ? "Check your email" : "Check your phone",
-      lead: c.delivery === "queued" ? `We are sending a 6-digit code${where}.` : `We sent a 6-digit code${where}.`,
+      title: email ? t("code.email_title") : t("code.phone_title"),
+      lead: c.to ? (queued ? t("code.sending_to", to) : t("code.sent_to", to)) : (queued ? t("code.sending") : t("code.sent")),
       body,
     };
   };
@@ -623,15 +612,17 @@ function codeFactorView(factor) {
 
 function backupCodesView(flow) {
   const codes = (flow.challenge && flow.challenge.codes) || [];
-  const text = [`${product} backup codes`, `Saved ${new Date().toISOString().slice(0, 10)}${this.username ? ` for ${this.username}` : ""}.`,
-    "Each code works once. Keep them somewhere safe.", "", ...codes, ""].join("\n");
+  const date = formatDate(new Date().toISOString());
+  const text = [t("backup.file_title", { product }),
+    this.username ? t("backup.file_saved_for", { date, username: this.username }) : t("backup.file_saved", { date }),
+    t("backup.file_note"), "", ...codes, ""].join("\n");
   const status = el("span", { class: "copied", role: "status" });
   const saved = el("input", { type: "checkbox", id: "saved", name: "saved" });
-  const next = el("button", { type: "submit", class: "primary", disabled: true }, "Continue");
+  const next = el("button", { type: "submit", class: "primary", disabled: true }, t("backup.continue"));
   saved.addEventListener("change", () => { next.disabled = !saved.checked; });
   const remember = this.rememberOffer(flow);
   const form = el("form", { novalidate: true },
-    el("label", { for: "saved", class: "check" }, saved, " I have saved my backup codes somewhere safe"),
+    el("label", { for: "saved", class: "check" }, saved, " ", t("backup.saved_check")),
     remember && remember.node, next);
   form.addEventListener("submit", (e) => {
     e.preventDefault();
@@ -641,14 +632,14 @@ function backupCodesView(flow) {
   });
   const filename = `${product.replace(/[^A-Za-z0-9._-]+/g, "-")}-backup-codes.txt`;
   return {
-    title: "Save your backup codes",
-    lead: "If you lose your phone or passkey, each of these codes lets you sign in once. This is the only time they are shown.",
+    title: t("backup.sheet_title"),
+    lead: t("backup.sheet_lead"),
     body: [
-      el("ol", { class: "codes", id: "backup-codes", "aria-label": "Backup codes" }, ...codes.map((code) => el("li", {}, el("code", {}, code)))),
+      el("ol", { class: "codes", id: "backup-codes", "aria-label": t("backup.codes_label") }, ...codes.map((code) => el("li", {}, el("code", {}, code)))),
       el("div", { class: "tools" },
-        button("Copy", () => copy(codes.join("\n"), status), { kind: "secondary" }),
-        button("Download .txt", () => { download(filename, text); status.textContent = "Downloaded."; }, { kind: "secondary" }),
-        button("Print", () => window.print(), { kind: "secondary" }), status),
+        button(t("backup.copy"), () => copy(codes.join("\n"), status), { kind: "secondary" }),
+        button(t("backup.download"), () => { download(filename, text); status.textContent = t("backup.downloaded"); }, { kind: "secondary" }),
+        button(t("backup.print"), () => window.print(), { kind: "secondary" }), status),
       form,
     ],
   };
@@ -683,7 +674,7 @@ function genericView(flow) {
   const others = flow.allowed_events.filter((e) => e !== proof && !["skip", "switch_factor", "cancel"].includes(e));
   return {
     title: t("generic.title"),
-    body: [proof ? this.codeForm(proof, codeInput("code", "Code"), { numeric: false }) : null].filter(Boolean),
+    body: [proof ? this.codeForm(proof, codeInput("code", t("generic.code_label")), { numeric: false }) : null].filter(Boolean),
     actions: others.map((e) => button(e.replace(/_/g, " "), () => this.send({ type: e }), { kind: "secondary" })),
   };
 }

@@ -46,6 +46,11 @@ globalThis.__mfaFlowI18n = { locale, missing };
 document.documentElement.lang = locale;
 document.documentElement.dir = direction;
 
+// Whether the pages have words for this key (a problem type's message, say).
+export function known(key) {
+  return Object.hasOwn(english, key);
+}
+
 function lookup(key) {
   if (Object.hasOwn(catalogue, key)) return catalogue[key];
   missing.add(key);
@@ -58,6 +63,11 @@ function fill(text, params) {
 
 const plurals = new Intl.PluralRules(locale);
 const numbers = new Intl.NumberFormat(locale);
+const days = new Intl.DateTimeFormat(locale, { year: "numeric", month: "short", day: "numeric" });
+
+// A number and a day (an ISO 8601 time) as the locale writes them.
+export const formatNumber = (n) => numbers.format(n);
+export const formatDate = (iso) => days.format(new Date(iso));
 
 // t("signin.title", {product}) -> the catalogue's text with its placeholders filled.
 export function t(key, params = {}) {
@@ -69,6 +79,11 @@ export function tn(key, count, params = {}) {
   const form = `${key}.${plurals.select(count)}`;
   const text = Object.hasOwn(catalogue, form) ? catalogue[form] : lookup(`${key}.other`);
   return fill(text, { ...params, count: numbers.format(count) });
+}
+
+// The page's title (the browser's tab and the screen reader's first words), in the locale.
+export function title(key, params = {}) {
+  document.title = t(key, params);
 }
 
 // The language picker: a select whose choice is remembered (then the page reloads in it).

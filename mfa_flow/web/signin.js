@@ -3,10 +3,11 @@
 // endpoint (/?flow=<id>, the flow token in the fragment), it follows that flow instead and,
 // once it has ended, sends the browser back to the app that asked.
 
-import { $, ApiError, button, el, service } from "./common.js";
-import { FlowUI } from "./flow-ui.js";
-import { languagePicker } from "./i18n.js";
+import { $, ApiError, button, el, product, service } from "./common.js";
+import { FlowUI, problemMessage } from "./flow-ui.js";
+import { languagePicker, t, title } from "./i18n.js";
 
+title("signin.page_title", { product });
 $("header.brand").append(languagePicker(el));
 
 const flowId = new URLSearchParams(location.search).get("flow");
@@ -25,7 +26,7 @@ async function signInForApp(id) {
   }
   const token = sessionStorage.getItem(key);
   if (!token) {
-    message(root, "This sign-in cannot go on here", "It was started in another tab or window. Go back to the app and sign in again.");
+    message(root, t("app.elsewhere_title"), t("app.elsewhere_lead"));
     return;
   }
   let authorization;
@@ -34,14 +35,16 @@ async function signInForApp(id) {
     authorization = await service.authorizations.get(id, { token });
     session = await service.flows.resume(id, token);
   } catch (error) {
-    message(root, "This sign-in cannot go on", error instanceof ApiError ? `${error.message}.` : "The sign-in service did not answer.");
+    message(root, t("app.failed_title"), error instanceof ApiError ? problemMessage(error) : t("app.no_answer"));
     return;
   }
   const app = authorization.client_name;
   document.body.dataset.client = authorization.client_id;
-  root.before(el("p", { class: "for-app", id: "for-app" }, "Signing in to continue to ", el("strong", {}, app)));
+  // The app's name in bold inside the sentence, wherever the locale puts it.
+  const [before, after = ""] = t("app.for").split("{app}");
+  root.before(el("p", { class: "for-app", id: "for-app" }, before, el("strong", {}, app), after));
   const back = function view() {
-    return { title: `Returning you to ${app}…`, lead: "One moment.", body: [] };
+    return { title: t("app.returning", { app }), lead: t("app.one_moment"), body: [] };
   };
   const ui = new FlowUI(root, {
     cancelAtStart: true,
@@ -60,10 +63,10 @@ async function returnToApp(root, id, token, key, app) {
     location.assign(target);
   } catch (error) {
     if (error instanceof ApiError && error.kind === "authorization-complete") {
-      message(root, "You are signed in", `${app} already has this sign-in. You can close this page.`);
+      message(root, t("done.title"), t("app.complete", { app }));
     } else {
-      message(root, `We could not return you to ${app}`, "Check your connection and try again.",
-        button("Try again", () => returnToApp(root, id, token, key, app)));
+      message(root, t("app.return_failed", { app }), t("app.check_connection"),
+        button(t("action.try_again"), () => returnToApp(root, id, token, key, app)));
     }
   }
 }

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.test_setup_flows import unique
 from tests.support.client import Api
+from tests.support.names import unique
 
 
 def submit_password(username: str = "someone", password: str = "a guess") -> dict:

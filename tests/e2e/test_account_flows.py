@@ -14,10 +14,10 @@ import json
 import asyncpg
 import pytest
 
-from tests.e2e.test_setup_flows import unique
 from tests.support.cli import mfa_flow
 from tests.support.client import Api, FlowClient, Reply
 from tests.support.live import FlowEvents
+from tests.support.names import unique
 from tests.support.otp import fresh_code
 from tests.support.schemas import check_flow
 from tests.support.server import ADMIN_KEY, AUDITOR_KEY

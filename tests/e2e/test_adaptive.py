@@ -11,10 +11,10 @@ import uuid
 import asyncpg
 import pytest
 
-from tests.e2e.test_setup_flows import unique
 from tests.support.cli import mfa_flow
 from tests.support.client import Api, FlowClient
 from tests.support.forgery import rehash_chain
+from tests.support.names import unique
 from tests.support.otp import fresh_code
 
 PASSWORD = "correct horse battery"

@@ -17,13 +17,11 @@ import pytest
 
 from tests.support.cli import mfa_flow
 from tests.support.client import Api
+from tests.support.names import unique
 from tests.support.waiting import eventually
 
 FLOWS = 2400
 
-
-def unique(name: str) -> str:
-    return f"{name}-{uuid.uuid4().hex[:8]}"
 
 
 async def sign_ins(api: Api, count: int, concurrency: int = 16) -> None:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.test_setup_flows import unique
+from tests.support.names import unique
 from tests.support.server import ServerProcess
 
 PROBLEM = "application/problem+json"

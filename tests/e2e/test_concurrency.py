@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
-from tests.e2e.test_setup_flows import unique
 from tests.support.client import Api
+from tests.support.names import unique
 from tests.support.otp import fresh_code
 
 

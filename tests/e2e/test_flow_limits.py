@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 
 from mfa_flow.settings import Settings
-from tests.e2e.test_setup_flows import unique
 from tests.support.client import Api, FlowClient
+from tests.support.names import unique
 from tests.support.waiting import eventually
 
 EVENTS = 8  # the cap these tests' server has (the default is 100)

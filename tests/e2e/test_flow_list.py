@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tests.e2e.test_setup_flows import unique
 from tests.support.client import Api
 from tests.support.live import FlowEvents
+from tests.support.names import unique
 from tests.support.schemas import check_flow
 from tests.support.server import AUDITOR_KEY
 

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from tests.e2e.test_setup_flows import unique
 from tests.e2e.test_verify_flows import enrolled_user
 from tests.support.client import Api
+from tests.support.names import unique
 from tests.support.otp import fresh_code, wrong_code
 
 

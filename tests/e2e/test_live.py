@@ -11,11 +11,8 @@ import pytest
 
 from tests.support.client import Api
 from tests.support.live import FlowEvents, FlowSocket
+from tests.support.names import unique
 from tests.support.otp import fresh_code, wrong_code
-
-
-def unique(name: str) -> str:
-    return f"{name}-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 
-from tests.e2e.test_setup_flows import unique
+from tests.support.names import unique
 from tests.support.otp import oathtool
 from tests.support.qr import svg_to_png
 

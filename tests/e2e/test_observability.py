@@ -6,8 +6,8 @@ import asyncio
 import json
 import re
 
-from tests.e2e.test_setup_flows import unique
 from tests.support.client import Api
+from tests.support.names import unique
 from tests.support.server import ADMIN_KEY, AUDITOR_KEY, free_port, server_and_worker
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.test_setup_flows import unique
 from tests.support.client import Api, FlowClient
+from tests.support.names import unique
 from tests.support.otp import fresh_code
 
 PASSWORD = "correct horse battery"

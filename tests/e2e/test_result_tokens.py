@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 
 import pytest
 from jwcrypto import jwk, jws, jwt
 
 from tests.support.cli import mfa_flow
 from tests.support.client import Api
+from tests.support.names import unique
 from tests.support.verifiers import LIBRARIES
-
-
-def unique(name: str) -> str:
-    return f"{name}-{uuid.uuid4().hex[:8]}"
 
 
 async def jwks(api: Api) -> jwk.JWKSet:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from tests.e2e.test_setup_flows import unique
+from tests.support.names import unique
 from tests.support.otp import fresh_code
 
 

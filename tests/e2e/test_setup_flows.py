@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
-
+from tests.support.names import unique
 from tests.support.otp import fresh_code, wrong_code
-
-
-def unique(name: str) -> str:
-    return f"{name}-{uuid.uuid4().hex[:8]}"
 
 
 async def test_mandatory_with_one_factor_goes_straight_to_its_setup(api):

@@ -8,9 +8,9 @@ import json
 import pytest
 from jwcrypto import jwk, jwt
 
-from tests.e2e.test_setup_flows import unique
 from tests.e2e.test_verify_flows import enrolled_user
 from tests.support.client import Api, FlowClient
+from tests.support.names import unique
 from tests.support.otp import fresh_code
 from tests.support.schemas import check_flow
 

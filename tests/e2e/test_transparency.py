@@ -22,6 +22,7 @@ from mfa_flow.audit import merkle, signed_note
 from tests.support.cli import mfa_flow
 from tests.support.client import Api
 from tests.support.forgery import rehash_chain
+from tests.support.names import unique
 from tests.support.otp import fresh_code
 from tests.support.server import AUDITOR_KEY, ServerProcess
 from tests.support.waiting import eventually
@@ -40,9 +41,6 @@ async def offline(*args: str) -> subprocess.CompletedProcess:
         subprocess.run, [sys.executable, "-m", "mfa_flow.cli", *args], env={"PATH": os.environ["PATH"]},
         capture_output=True, text=True, cwd=REPO, timeout=60)
 
-
-def unique(name: str) -> str:
-    return f"{name}-{uuid.uuid4().hex[:8]}"
 
 
 async def sign_in_with_totp_setup(api: Api) -> str:

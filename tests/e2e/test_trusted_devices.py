@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -17,6 +16,7 @@ from jwcrypto import jwk, jwt
 
 from tests.support.cli import mfa_flow
 from tests.support.client import Api, FlowClient
+from tests.support.names import unique
 from tests.support.otp import fresh_code, wrong_code
 from tests.support.receiver import subscribed
 from tests.support.server import free_port, server_and_worker
@@ -24,9 +24,6 @@ from tests.support.waiting import eventually
 
 TRUSTED = {"enabled": True, "days": 30}
 
-
-def unique(name: str) -> str:
-    return f"{name}-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="module")

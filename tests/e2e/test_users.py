@@ -15,12 +15,10 @@ import pytest
 from argon2 import PasswordHasher, Type, extract_parameters
 
 from tests.support.client import Api
+from tests.support.names import unique
 
 PASSWORD = "correct horse battery"
 
-
-def unique(name: str) -> str:
-    return f"{name}-{uuid.uuid4().hex[:8]}"
 
 
 async def stored_password(run_database, user_id: str) -> tuple[str, str]:

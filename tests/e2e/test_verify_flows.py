@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.e2e.test_setup_flows import unique
+from tests.support.names import unique
 from tests.support.otp import fresh_code, wrong_code
 
 

@@ -13,6 +13,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from tests.support.client import Api
+from tests.support.names import unique
 from tests.support.otp import fresh_code, wrong_code
 from tests.support.receiver import Receiver
 from tests.support.server import AUDITOR_KEY, free_port, server_and_worker
@@ -20,9 +21,6 @@ from tests.support.waiting import eventually
 
 SCHEDULE = "0,0.3,0.3,0.3"  # four tries, fast: the real default is hours long
 
-
-def unique(name: str) -> str:
-    return f"{name}-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from mfa_flow_client import MfaFlowClient
 
+from tests.support.names import unique
 from tests.support.server import ADMIN_KEY, AUDITOR_KEY
 
-from .support import PASSWORD, unique
+from .support import PASSWORD
 
 
 @pytest.fixture

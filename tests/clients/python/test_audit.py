@@ -18,10 +18,9 @@ from mfa_flow_client import MfaFlowClient, ProofError, verify_bundle
 from mfa_flow_client.proofs import NoteVerifier, verify_chain
 
 from tests.support.cli import mfa_flow
+from tests.support.names import unique
 from tests.support.server import ADMIN_KEY, AUDITOR_KEY, ServerProcess
 from tests.support.waiting import eventually
-
-from .support import unique
 
 CLIENT_SOURCE = Path(__file__).resolve().parents[3] / "clients" / "python" / "src"
 ORIGIN = "mfa-flow.test/audit"

@@ -12,10 +12,9 @@ from mfa_flow_client import ResultTokenVerifier, TokenVerificationError, Webhook
 from mfa_flow_client.embedding import verify_result_token
 
 from tests.support.cli import mfa_flow
+from tests.support.names import unique
 from tests.support.receiver import Receiver
 from tests.support.waiting import eventually
-
-from .support import unique
 
 
 @pytest.fixture

@@ -9,10 +9,11 @@ import asyncio
 import pytest
 from mfa_flow_client import Conflict, Forbidden, MfaFlowClient, WrongProof
 
+from tests.support.names import unique
 from tests.support.otp import fresh_code, wrong_code
 from tests.support.server import ADMIN_KEY, ServerProcess
 
-from .support import PASSWORD, unique
+from .support import PASSWORD
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from mfa_flow_client import Conflict, Forbidden, NotFound, WrongProof
 
-from .support import unique
+from tests.support.names import unique
 
 
 async def test_the_configuration_is_written_and_read(admin):

@@ -7,7 +7,7 @@ import re
 
 from tests.e2e.browser.conftest import axe_violations
 from tests.e2e.browser.steps import confirm, enter_code, sign_in_with_password, wait_for_state
-from tests.e2e.test_setup_flows import unique
+from tests.support.names import unique
 from tests.support.otp import fresh_code
 
 

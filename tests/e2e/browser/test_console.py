@@ -7,7 +7,7 @@ import re
 
 from tests.e2e.browser.conftest import axe_violations
 from tests.e2e.browser.steps import confirm, enter_code, page_url, read_qr_code, secret_of, sign_in_with_password
-from tests.e2e.test_setup_flows import unique
+from tests.support.names import unique
 from tests.support.otp import fresh_code
 from tests.support.server import ADMIN_KEY, AUDITOR_KEY
 from tests.support.waiting import eventually

@@ -7,7 +7,7 @@ import re
 
 from tests.e2e.browser.conftest import axe_violations
 from tests.e2e.browser.test_console import open_console
-from tests.e2e.test_setup_flows import unique
+from tests.support.names import unique
 
 
 async def test_an_admin_registers_an_app_sees_its_secret_once_rotates_it_and_deletes_it(api, server, page, shots):

@@ -1,6 +1,7 @@
-"""The sign-in page in each of its languages (issue 27, "Languages"), in headless Chromium: the first
-two steps render with no missing key, Arabic is laid out right to left, axe-core finds nothing
-serious; the locale follows ?lang=, then the remembered choice, then Accept-Language."""
+"""The sign-in and account pages in each of their languages (issue 27, "Languages"), in headless
+Chromium: the sign-in page's first two steps and the account page's first view render with no
+missing key, Arabic is laid out right to left, axe-core finds nothing serious; the locale follows
+?lang=, then the remembered choice, then Accept-Language."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from tests.e2e.browser.conftest import DESKTOP, axe_violations
 from tests.e2e.browser.steps import PASSWORD, page_url, wait_for_state
+from tests.support.otp import fresh_code
 
 LOCALES = {"en": "Sign in", "de": "Anmelden", "fr": "Se connecter", "es": "Iniciar sesión", "ja": "サインイン",
            "ar": "تسجيل الدخول"}
@@ -76,11 +78,17 @@ async def test_accept_language_then_the_remembered_choice_then_lang(browser, ser
 
 async def test_the_server_picks_the_page_language_from_accept_language_then_the_default(start_server, http):
     server = await start_server.started(MFA_FLOW_DEFAULT_LOCALE="fr")
-    for header, lang, direction in ((None, "fr", "ltr"), ("ar-EG, en;q=0.5", "ar", "rtl"), ("pt-BR", "fr", "ltr")):
-        async with http.get(page_url(server), headers={"Accept-Language": header} if header else {}) as reply:
+    for header, lang, direction, path, title in (
+            (None, "fr", "ltr", "/", "<title>Connexion · mfa-flow</title>"),
+            ("ar-EG, en;q=0.5", "ar", "rtl", "/", "<title>تسجيل الدخول · mfa-flow</title>"),
+            ("pt-BR", "fr", "ltr", "/", "<title>Connexion · mfa-flow</title>"),
+            ("de", "de", "ltr", "/account", "<title>Ihr Konto · mfa-flow</title>"),
+            ("ja", "ja", "ltr", "/account", "<title>アカウント · mfa-flow</title>")):
+        async with http.get(page_url(server, path), headers={"Accept-Language": header} if header else {}) as reply:
             html = await reply.text()
             assert reply.headers["Content-Language"] == lang
         assert f'<html lang="{lang}" dir="{direction}">' in html
+        assert title in html and "{{" not in html  # the words before the script runs, in the language
     async with http.get(page_url(server, "/console")) as reply:  # the console stays English
         assert '<html lang="en" data-english-only>' in await reply.text()
 
@@ -98,3 +106,59 @@ async def test_a_refusal_is_said_in_the_page_language_with_its_plural(api, serve
     await error.wait_for()
     assert await error.inner_text() == words
     assert (await i18n_state(page))["missing"] == []
+
+
+ACCOUNT = {"en": ("Your account", "Verify"), "de": ("Ihr Konto", "Bestätigen"), "fr": ("Votre compte", "Vérifier"),
+           "es": ("Tu cuenta", "Verificar"), "ja": ("アカウント", "確認"), "ar": ("حسابك", "تحقق")}
+
+
+@pytest.mark.parametrize("code", list(ACCOUNT))
+async def test_the_account_page_in_each_language(api, server, page, shots, code):
+    """The account page's first view (after its sign-in, which asks for an authenticator code)
+    has a word for every key, the day a method was added written as the locale writes it,
+    Arabic laid out right to left, and nothing serious for axe-core."""
+    await api.configure(["totp"], "mandatory")
+    user = await api.new_user(f"acct-{code}-{uuid.uuid4().hex[:6]}")
+    secret = (await api.admin("POST", f"/api/users/{user['id']}/mfa-verifications", {"type": "totp"})).body["secret"]
+    await page.goto(page_url(server, f"/account?lang={code}"))
+    await page.locator("#username").fill(user["username"])
+    await page.locator("#password").fill(PASSWORD)
+    await page.get_by_role("button", name=LOCALES[code], exact=True).click()
+    await wait_for_state(page, "totp_verify")
+    await page.locator("#code").fill(await fresh_code(secret))
+    await page.get_by_role("button", name=ACCOUNT[code][1], exact=True).click()
+    heading, _ = ACCOUNT[code]
+    await page.get_by_role("heading", name=heading, exact=True).wait_for()
+    await page.locator("#methods .method").first.wait_for()
+
+    state = await i18n_state(page)
+    rtl = code == "ar"
+    assert state == {"locale": code, "missing": [], "lang": code, "dir": "rtl" if rtl else "ltr",
+                     "direction": "rtl" if rtl else "ltr"}
+    assert await page.title() == f"{heading} · mfa-flow"
+    assert await page.locator("#language").input_value() == code
+    # "Added <day>, never used": the day in the locale's own words (today's, or yesterday's
+    # when the test runs across midnight).
+    days = await page.evaluate("""(code) => [0, 1].map((back) => new Intl.DateTimeFormat(code,
+        {year: "numeric", month: "short", day: "numeric"}).format(new Date(Date.now() - back * 86400000)))""", code)
+    hint = await page.locator("#methods .method .hint").inner_text()
+    assert any(day in hint for day in days), (hint, days)
+    await shots.take(page, f"{code}-account")
+    if rtl:  # the method's name and its first button start at the right edge, not the left
+        method = await page.locator("#methods .method").bounding_box()
+        right = method["x"] + method["width"]
+        for part in ("strong", ".tools button"):
+            box = await page.locator(f"#methods .method {part}").first.bounding_box()
+            assert right - 10 <= box["x"] + box["width"] <= right + 1 and box["x"] > method["x"] + 10, part
+    assert await axe_violations(page) == []
+
+
+async def test_the_account_page_remembers_the_language_picked_there(api, server, page):
+    await page.goto(page_url(server, "/account"))
+    await page.get_by_label("Language").select_option("ja")
+    await page.get_by_role("button", name="サインイン", exact=True).wait_for()
+    assert (await i18n_state(page))["locale"] == "ja"
+    for path in ("/account", "/"):  # one choice for both pages
+        await page.goto(page_url(server, path))
+        await page.get_by_role("button", name="サインイン", exact=True).wait_for()
+        assert (await i18n_state(page))["missing"] == []

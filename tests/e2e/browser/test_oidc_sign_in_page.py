@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 
 from tests.e2e.browser.steps import enter_code, enter_password
-from tests.e2e.test_setup_flows import unique
+from tests.support.names import unique
 from tests.support.otp import fresh_code
 from tests.support.relying_party import RelyingParty
 from tests.support.server import free_port

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from tests.e2e.browser.steps import enter_password, page_url
-from tests.e2e.test_setup_flows import unique
+from tests.support.names import unique
 from tests.support.server import ServerProcess, free_port
 
 

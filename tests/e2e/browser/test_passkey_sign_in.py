@@ -7,15 +7,10 @@ resident key with the service's user handle, as a phone or laptop would.
 
 from __future__ import annotations
 
-import uuid
-
 from tests.e2e.browser.conftest import axe_violations
 from tests.e2e.browser.steps import enter_code, page_url, sign_in_with_password, wait_for_state
+from tests.support.names import unique
 from tests.support.otp import fresh_code
-
-
-def unique(name: str) -> str:
-    return f"{name}-{uuid.uuid4().hex[:8]}"
 
 
 async def configure(api, counts_as_mfa: bool) -> None:

@@ -19,8 +19,8 @@ from tests.e2e.browser.steps import (
     sign_in_with_password,
     wait_for_state,
 )
-from tests.e2e.test_setup_flows import unique
 from tests.support.client import Api
+from tests.support.names import unique
 from tests.support.otp import fresh_code, wrong_code
 from tests.support.smtp import SmtpServer
 

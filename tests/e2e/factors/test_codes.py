@@ -17,6 +17,7 @@ from standardwebhooks import Webhook
 
 from tests.support.cli import mfa_flow
 from tests.support.client import Api, FlowClient
+from tests.support.names import unique
 from tests.support.receiver import Receiver
 from tests.support.server import ServerProcess, server_and_worker
 from tests.support.smtp import Mailbox, SmtpServer, code_of
@@ -26,9 +27,6 @@ CODE_TTL = 15  # seconds: short enough for a test to see a code expire, long eno
 CODE_RESEND = 2  # seconds between sends of one flow
 SEEN: list[str] = []  # every code the tests received: none may show up where it should not
 
-
-def unique(name: str) -> str:
-    return f"{name}-{uuid.uuid4().hex[:8]}"
 
 
 # --- a real SMTP server -------------------------------------------------------------------------

@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
-from tests.e2e.test_setup_flows import unique
 from tests.support.client import Api
+from tests.support.names import unique
 from tests.support.soft_authenticator import SoftAuthenticator, b64url
 
 

@@ -3,17 +3,13 @@ authlib relying party for it, and the browser's part."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
+from tests.support.names import unique
 from tests.support.relying_party import Browser, RelyingParty
 
 REDIRECT_URI = "http://127.0.0.1:9/callback"  # never called: the tests read the redirect itself
 
-
-def unique(name: str) -> str:
-    return f"{name}-{uuid.uuid4().hex[:8]}"
 
 
 def issuer_of(server) -> str:

@@ -17,12 +17,12 @@ from typing import Any, Sequence
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from ..audit import merkle, signed_note
+from ..audit.verify import Cursor, format_cursor
 from ..keyring import Keyring
 from ..store import UnitOfWork
 from ..store.tree import StoredHead
 from ..tokens import ED25519
-from . import merkle, signed_note
-from .verify import Cursor, format_cursor
 
 
 class NotInTree(LookupError):

@@ -1,7 +1,7 @@
 """Audit work that reads or writes the database: verify, export, replay, purge.
 
 The checks themselves are pure and live in ``audit/verify.py``; this module feeds them rows
-(from the database or an export file). Checkpoints are signed in ``audit/checkpoints.py``.
+(from the database or an export file). Checkpoints are signed in ``app/audit_checkpoints.py``.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, TextIO
 
 from .. import logs
+from ..audit.verify import Checkpoint, FlowHead, Report, Verifier, parse_cursor
 from ..domain.flow import iso
 from ..domain.machine import FlowMachine
 from ..keyring import Keyring
 from ..store import Database, UnitOfWork
 from . import transparency
-from .checkpoints import make_checkpoints
-from .verify import Checkpoint, FlowHead, Report, Verifier, parse_cursor
+from .audit_checkpoints import make_checkpoints
 
 log = logs.get(__name__)
 

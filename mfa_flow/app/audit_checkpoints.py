@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from ..audit.verify import format_cursor, next_running_hash, parse_cursor
 from ..domain.flow import iso
 from ..keyring import Keyring
 from ..store import Database
 from ..store.tree import StoredHead
 from ..tokens import CHECKPOINT_ALG, ED25519, sign_checkpoint
 from . import transparency
-from .verify import format_cursor, next_running_hash, parse_cursor
 
 
 def _now() -> datetime:
