@@ -16,7 +16,7 @@ from typing import Any
 from .. import logs
 from ..domain.errors import Conflict, InvalidInput, NotFound
 from ..domain.events import OrganizationMembership
-from ..domain.organizations import Organization, canonical_id, checked_name, cursor_id, new_id, page_cursor
+from ..domain.organizations import Organization, canonical_id, checked_name, cursor_position, new_id, page_cursor
 from ..domain.users import User, cursor_username
 from ..domain.users import page_cursor as user_cursor
 from ..store import Database, UnitOfWork
@@ -60,12 +60,12 @@ class Organizations:
 
     async def list(self, after: str | None, limit: int) -> dict[str, Any]:
         """A page in creation order, with the cursor of the next page (None at the end)."""
-        last = cursor_id(after) if after is not None else None
+        last = cursor_position(after) if after is not None else None
         async with self.db.unit_of_work(readonly=True) as uow:
             found = await uow.organizations.page(last, limit + 1)
         more = len(found) > limit
         found = found[:limit]
-        return {"items": [o.to_json() for o in found], "next": page_cursor(found[-1].id) if more else None}
+        return {"items": [o.to_json() for o in found], "next": page_cursor(found[-1]) if more else None}
 
     async def get(self, organization_id: str) -> dict[str, Any]:
         async with self.db.unit_of_work(readonly=True) as uow:

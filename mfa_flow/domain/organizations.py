@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from uuid_utils.compat import uuid7
@@ -21,7 +21,7 @@ from .errors import InvalidInput
 from .flow import iso
 
 NAME_MAX = 100
-_CURSOR_PREFIX = "o1."  # a version, should the cursor ever need to carry more than an id
+_CURSOR_PREFIX = "o1."  # a version, should the cursor ever need to carry more
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -68,16 +68,24 @@ def canonical_id(value: str) -> str | None:
         return None
 
 
-def page_cursor(organization_id: str) -> str:
-    """The opaque cursor of a page that ends with this organisation (pages are in creation
-    order, the order of their UUID v7 ids, which a rename does not change)."""
-    return _CURSOR_PREFIX + organization_id
+def page_cursor(organization: Organization) -> str:
+    """The opaque cursor of a page that ends with this organisation. Pages are in creation order
+    (``created_at``, microseconds, then the id), which a rename does not change: a cursor stays
+    valid while organisations come, go and are renamed."""
+    micros = int(organization.created_at.timestamp()) * 1_000_000 + organization.created_at.microsecond
+    return f"{_CURSOR_PREFIX}{micros}.{organization.id}"
 
 
-def cursor_id(cursor: str) -> str:
-    """The id a cursor from ``page_cursor`` ends after, or ``InvalidInput``."""
-    found = canonical_id(cursor.removeprefix(_CURSOR_PREFIX)) if cursor.startswith(_CURSOR_PREFIX) else None
-    if found is None or page_cursor(found) != cursor:
-        raise InvalidInput("after: not a cursor this API gave (pass the 'next' of the previous page as it is)",
-                           field="after")
-    return found
+def cursor_position(cursor: str) -> tuple[datetime, str]:
+    """The (created_at, id) a cursor from ``page_cursor`` ends after, or ``InvalidInput``."""
+    bad = InvalidInput("after: not a cursor this API gave (pass the 'next' of the previous page as it is)",
+                       field="after")
+    micros, _, organization_id = cursor.removeprefix(_CURSOR_PREFIX).partition(".")
+    found = canonical_id(organization_id)
+    if not cursor.startswith(_CURSOR_PREFIX) or found is None or not micros.isascii() or not micros.isdigit() \
+            or len(micros) > 17:
+        raise bad
+    at = datetime.fromtimestamp(int(micros) // 1_000_000, UTC).replace(microsecond=int(micros) % 1_000_000)
+    if f"{_CURSOR_PREFIX}{micros}.{found}" != cursor:
+        raise bad
+    return at, found

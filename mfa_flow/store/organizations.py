@@ -54,12 +54,17 @@ class OrganizationRepository:
             raise OrganizationNameTaken(name) from None
         return Organization(**row) if row else None
 
-    async def page(self, after: str | None, limit: int) -> list[Organization]:
-        """At most ``limit`` organisations in creation order (their UUID v7 ids), after ``after``."""
-        rows = await self.conn.fetch(
-            f"SELECT {_COLUMNS} FROM organizations WHERE $2::uuid IS NULL OR id > $2::uuid ORDER BY id LIMIT $1",
-            limit, after,
-        )
+    async def page(self, after: tuple[datetime, str] | None, limit: int) -> list[Organization]:
+        """At most ``limit`` organisations in creation order (``created_at``, then the id), after
+        the position ``after`` (from the start when None)."""
+        if after is None:
+            rows = await self.conn.fetch(f"SELECT {_COLUMNS} FROM organizations ORDER BY created_at, id LIMIT $1", limit)
+        else:
+            rows = await self.conn.fetch(
+                f"SELECT {_COLUMNS} FROM organizations WHERE (created_at, id) > ($2, $3::uuid)"
+                " ORDER BY created_at, id LIMIT $1",
+                limit, *after,
+            )
         return [Organization(**row) for row in rows]
 
     async def delete(self, organization_id: str) -> list[str]:
@@ -93,7 +98,7 @@ class OrganizationRepository:
         return sorted(r["organization_id"] for r in rows)
 
     async def of_users(self, user_ids: list[str]) -> dict[str, list[Organization]]:
-        """Each user's organisations, by name."""
+        """Each user's organisations, by name (one statement for a page of users)."""
         rows = await self.conn.fetch(
             "SELECT m.user_id, o.id::text AS id, o.name, o.require_mfa, o.created_at"
             " FROM organization_members m JOIN organizations o ON o.id = m.organization_id"

@@ -114,17 +114,19 @@ async def test_an_organisation_is_created_read_listed_renamed_and_deleted(api):
 
 async def test_organisations_are_listed_oldest_first_a_page_at_a_time(api):
     made = [await new_organization(api, False) for _ in range(3)]
-    seen: list[str] = []
+    seen: list[dict] = []
     after = None
     while True:
         reply = await api.admin("GET", "/api/organizations?limit=2" + (f"&after={after}" if after else ""))
         assert reply.status == 200 and len(reply.body["items"]) <= 2
-        seen += [o["id"] for o in reply.body["items"]]
+        seen += reply.body["items"]
         after = reply.body["next"]
         if after is None:
             break
-    assert [o["id"] for o in made] == [i for i in seen if i in {o["id"] for o in made}]
-    assert seen == sorted(seen), "creation order: the order of UUID v7 ids"
+    assert [o["id"] for o in made] == [o["id"] for o in seen if o in made]
+    assert len({o["id"] for o in seen}) == len(seen), "no organisation twice"
+    assert [(o["created_at"], o["id"]) for o in seen] == sorted((o["created_at"], o["id"]) for o in seen), \
+        "creation order"
 
 
 async def test_members_are_added_listed_shown_on_the_user_and_removed(api, hooks):

@@ -1059,7 +1059,7 @@ export interface paths {
         };
         /**
          * Organisations, a page at a time, oldest first (admin)
-         * @description Keyset pages in creation order: `next` is an opaque cursor that stays valid while organisations are added, renamed and removed; pass it back unchanged as `after`. A cursor this API did not give, or a `limit` outside 1 to 200, is 400.
+         * @description Keyset pages in creation order (`created_at`, then `id`): `next` is an opaque cursor that stays valid while organisations are added, renamed and removed; pass it back unchanged as `after`. A cursor this API did not give, or a `limit` outside 1 to 200, is 400.
          */
         get: {
             parameters: {
@@ -3351,7 +3351,7 @@ export interface components {
             created_at: string;
             /**
              * Format: uuid
-             * @description a UUID v7 (creation order)
+             * @description a UUID v7
              */
             id: string;
             name: string;

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
 from mfa_flow.domain.errors import InvalidInput
-from mfa_flow.domain.organizations import canonical_id, checked_name, cursor_id, page_cursor
+from mfa_flow.domain.organizations import Organization, canonical_id, checked_name, cursor_position, page_cursor
 
 
 def test_a_name_loses_its_surrounding_spaces():
@@ -28,11 +29,12 @@ def test_a_bad_name_is_refused_naming_the_field(name, detail):
 
 
 def test_a_cursor_names_the_last_organisation_of_a_page_and_only_that():
-    org = str(uuid.uuid4())
-    assert cursor_id(page_cursor(org)) == org
-    for bad in ("", org, "o1.", "o1.nope", "o2." + org, page_cursor(org).upper()):
+    org = Organization(str(uuid.uuid4()), "Acme", False, datetime(2026, 12, 7, 22, 50, 1, 123456, tzinfo=UTC))
+    assert cursor_position(page_cursor(org)) == (org.created_at, org.id)
+    for bad in ("", org.id, "o1.", "o1.nope", "o1.12." + "x" * 36, page_cursor(org).replace("o1.", "o2."),
+                page_cursor(org).upper(), page_cursor(org).replace(".", ".+", 1), "o1." + "9" * 18 + "." + org.id):
         with pytest.raises(InvalidInput):
-            cursor_id(bad)
+            cursor_position(bad)
 
 
 def test_an_id_that_cannot_be_an_organisations_is_none():
