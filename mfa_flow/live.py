@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import time
 from collections import defaultdict
-from typing import AsyncGenerator, Awaitable, Callable
+from typing import AsyncGenerator, Awaitable, Callable, Iterator
 
 from . import metrics
 from .domain.errors import LiveSubscriptionLimit
@@ -45,7 +45,7 @@ class Subscription:
 
     __slots__ = ("heard", "closed", "since", "_changed")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.heard = -1
         self.closed = False
         self.since = time.time()  # a read of the flow started later sees every change it missed
@@ -80,12 +80,12 @@ class SharedRead:
 
     __slots__ = ("notified_at", "started_at", "task")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.notified_at = 0.0  # when the newest notification about the flow arrived
         self.started_at = 0.0
-        self.task: asyncio.Task | None = None
+        self.task: asyncio.Future[Flow] | None = None
 
-    async def read(self, flow_id: str, read: Callable[[str], Awaitable], not_before: float):
+    async def read(self, flow_id: str, read: Callable[[str], Awaitable[Flow]], not_before: float) -> Flow:
         if self.task is None or self.started_at < not_before:
             self.started_at = time.time()
             self.task = asyncio.ensure_future(read(flow_id))
@@ -95,7 +95,7 @@ class SharedRead:
         return await asyncio.shield(self.task)
 
 
-def _retrieved(task: asyncio.Task) -> None:
+def _retrieved(task: asyncio.Future[Flow]) -> None:
     """A shared read's failure reaches every waiter; mark it seen when none is left."""
     if not task.cancelled():
         task.exception()
@@ -182,7 +182,7 @@ class ChangeFeed:
     # --- Subscribing -------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def subscribe(self, flow_id: str):
+    def subscribe(self, flow_id: str) -> Iterator[Subscription]:
         """Subscribe before reading the flow, so that no change between the two is missed.
         Raises ``LiveSubscriptionLimit`` when the flow has ``max_subscriptions`` already."""
         if 0 < self.max_subscriptions <= len(self._subscribers.get(flow_id, ())):
@@ -201,7 +201,7 @@ class ChangeFeed:
                 self._reads.pop(flow_id, None)
 
     @contextlib.contextmanager
-    def subscribe_all(self):
+    def subscribe_all(self) -> Iterator[ChangedFlows]:
         """Hear of every flow's changes (the console's live list). Subscribe, then read."""
         changes = ChangedFlows()
         if self._closing:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Any
+from typing import Any, MutableMapping, TextIO
 
 import structlog
 
@@ -23,7 +23,7 @@ FORMATS = ("console", "json")
 LEVELS = ("debug", "info", "warning", "error")
 
 
-def _redact(_, __, event_dict):
+def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in list(event_dict):
         if key.lower() in _SECRET_FIELDS:
             event_dict[key] = "[redacted]"
@@ -36,7 +36,7 @@ def _chosen(name: str, choices: tuple[str, ...], default: str) -> str:
     return value if value in choices else default
 
 
-def configure(level: str | None = None, stream=None, fmt: str | None = None) -> None:
+def configure(level: str | None = None, stream: TextIO | None = None, fmt: str | None = None) -> None:
     stream = stream or sys.stderr
     fmt = fmt or _chosen("MFA_FLOW_LOG_FORMAT", FORMATS, "console" if _isatty(stream) else "json")
     level_number = logging.getLevelName((level or _chosen("MFA_FLOW_LOG_LEVEL", LEVELS, "info")).upper())

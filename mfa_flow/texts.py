@@ -52,6 +52,16 @@ def chosen(code: str | None, default: str) -> str:
     return "en"
 
 
+def offered(tags: str | None) -> str | None:
+    """The first of space-separated language tags (OpenID Connect's ``ui_locales``) the service
+    has texts in, a region falling back to its language (``de-CH``: ``de``); else None."""
+    for tag in (tags or "").split():
+        base = tag.lower().split("-")[0]
+        if base in LOCALES:
+            return base
+    return None
+
+
 def text(locale: str, key: str, /, **params: object) -> str:
     """The message ``key`` in ``locale`` (English when the catalogue lacks it), placeholders
     filled; with ``count`` in ``params``, the plural form for it."""

@@ -189,8 +189,12 @@ def sign_checkpoint(key: SigningKey, alg: str, fields: dict[str, Any]) -> str:
     return _sign({"alg": alg, "kid": key.kid, "typ": "mfa-flow-checkpoint"}, canonical_json(fields), key)
 
 
-class BadSignature(Exception):
-    pass
+class TokenError(Exception):
+    """The root of the tokens' errors: a signature or a token this service does not accept."""
+
+
+class BadSignature(TokenError):
+    """A compact JWS that does not verify with the given keys, or is not one."""
 
 
 def verify_compact(signature: str, public_jwks: list[dict[str, Any]],
@@ -207,7 +211,7 @@ def verify_compact(signature: str, public_jwks: list[dict[str, Any]],
 
 
 
-class TokenRefused(Exception):
+class TokenRefused(TokenError):
     """A subject token that cannot start an account flow; the message says why, in words fit
     for the client (never the token itself)."""
 

@@ -73,7 +73,7 @@ class Worker:
 
     # --- waking -------------------------------------------------------------------------------
 
-    def _wake(self, *_args) -> None:
+    def _wake(self, *_args: object) -> None:
         """Wake every idle courier. A courier takes the event before it looks for work, so a
         wake-up that comes while it looks is not lost."""
         self._signal.set()

@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterable, TextIO
 
 from .. import logs
 from ..audit.verify import Checkpoint, FlowHead, Report, Verifier, parse_cursor
+from ..domain.errors import DomainError
 from ..domain.flow import iso
 from ..domain.machine import FlowMachine
 from ..keyring import Keyring
@@ -33,7 +34,7 @@ def _now() -> datetime:
 # --- verify ----------------------------------------------------------------------------------
 
 
-class UnreadableInput(ValueError):
+class UnreadableInput(DomainError, ValueError):
     """An export or key file that is not what ``audit verify`` reads: said in one line
     (which file, which line, what is wrong), never as a traceback."""
 

@@ -16,7 +16,7 @@ from .. import logs, metrics
 from ..crypto import SecretBox, new_token, token_digest
 from ..domain import machine, policy
 from ..domain.access import Principal, check_access
-from ..domain.errors import Conflict, NotFound, Unauthenticated, UserLocked, UsernameTaken
+from ..domain.errors import Conflict, NotFound, Unauthenticated, UserLocked
 from ..domain.events import FlowCreated
 from ..domain.flow import Flow, FlowContext, Transition, canonical_flow_id, new_flow_id
 from ..domain.users import User
@@ -26,6 +26,7 @@ from ..keyring import Keyring
 from ..passwords import Checked, HashingPool
 from ..settings import Settings
 from ..store import Database, UnitOfWork
+from ..store.errors import UsernameTaken
 from ..tokens import TokenRefused, proves_mfa
 from .codes import CodeDeliveries
 from .handlers import handlers
@@ -118,19 +119,21 @@ class FlowService:
         return user
 
     async def create(self, user_spec: JsonObject | None, who: Principal, device_token: str | None = None,
-                     require_mfa: bool = False, *, oidc: JsonObject | None = None,
+                     require_mfa: bool = False, *, oidc: JsonObject | None = None, locale: str | None = None,
                      also: Callable[[UnitOfWork, Flow], Awaitable[None]] | None = None) -> tuple[Flow, str]:
         """A new flow in ``first_factor``; with ``user_spec`` (admin only) the first factor is
         asserted by the embedding backend and the flow starts after it, with the user's
         ``device_token`` if the backend has one (a trusted device may stand in for verification).
         ``require_mfa`` makes it a step-up: a second factor now, whatever the policy, the
         user's opt-out or a trusted device. ``oidc``: the OpenID Connect request that started
-        it (its first transition records it); ``also`` writes what goes with the new flow in
-        the same transaction (the authorization)."""
+        it (its first transition records it); ``locale``: the language of the page that asked
+        for it (its codes are written in it when the user has none of their own); ``also``
+        writes what goes with the new flow in the same transaction (the authorization)."""
         now = utcnow()
         token = new_token("ft")
         flow = self._new_flow(now, token, step_up=require_mfa)
         flow.context.oidc = oidc
+        flow.context.locale = locale
         started = time.perf_counter()
         async with self.db.unit_of_work() as uow:
             uow.record(FlowCreated(flow.id, flow.state, flow.expires_at, flow.created_at))
@@ -167,15 +170,18 @@ class FlowService:
             self.factors[name].offer_sign_in(self.pipeline.context(uow, flow, now), setting)
 
     async def create_account_flow(self, who: Principal, *, user_spec: JsonObject | None = None,
-                                  subject_token: str | None = None, client: str | None = None) -> tuple[Flow, str]:
+                                  subject_token: str | None = None, client: str | None = None,
+                                  locale: str | None = None) -> tuple[Flow, str]:
         """An account flow (``purpose: manage``) for the user of a recent result token
         (``subject_token``), or for the user an embedding backend vouches for (``user_spec``,
         admin only). It starts after its first factor: in a step-up verification when the user
         has factors and the token did not prove MFA, else in ``manage``. ``client`` is the
-        caller's address, whose budget a code sent for the step-up spends (None: the admin key)."""
+        caller's address, whose budget a code sent for the step-up spends (None: the admin key);
+        ``locale`` as for ``create``."""
         now = utcnow()
         token = new_token("ft")
         flow = self._new_flow(now, token, policy.MANAGE)
+        flow.context.locale = locale
         started = time.perf_counter()
         async with self.db.unit_of_work() as uow:
             uow.record(FlowCreated(flow.id, flow.state, flow.expires_at, flow.created_at))

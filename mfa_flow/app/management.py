@@ -16,7 +16,7 @@ from .. import contacts, logs, texts
 from ..crypto import SecretBox
 from ..domain.adaptive import AdaptiveConfig, AdaptiveError
 from ..domain.devices import DAYS_DEFAULT, DeviceTrust
-from ..domain.errors import Conflict, InvalidInput, NotFound, RuleBroken, UsernameTaken
+from ..domain.errors import Conflict, InvalidInput, NotFound, RuleBroken
 from ..domain.events import FactorRemoved, MfaReset, OrganizationMembership, UserUnlocked
 from ..domain.flow import iso
 from ..domain.organizations import Organization
@@ -29,6 +29,7 @@ from ..passwords import ARGON2, HashingPool, digests
 from ..passwords.profiles import Argon2Profile
 from ..settings import Settings
 from ..store import Database, UnitOfWork
+from ..store.errors import UsernameTaken
 from . import devices
 from .organizations import Organizations
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from .. import logs
+from .. import logs, texts
 from ..crypto import new_token, token_digest
 from ..domain import machine
 from ..domain.access import SYSTEM, Principal, check_access
@@ -22,7 +22,7 @@ from ..oidc import requests as authz
 from ..oidc.clients import Client, checked_registration, new_client_id, new_secret
 from ..oidc.discovery import endpoint_audiences
 from ..oidc.errors import OAuthError, invalid_client, invalid_grant, page_error
-from ..oidc.grants import AuthorizationRequest
+from ..oidc.requests import AuthorizationRequest
 from ..settings import Settings
 from ..store import Database, UnitOfWork
 from ..tokens import id_token_claims
@@ -239,7 +239,8 @@ class OidcService:
         user_spec = await self._hinted_user(request.login_hint) if request.login_hint else None
         try:
             flow, token = await self.flows.create(user_spec, _client_principal(), require_mfa=request.step_up,
-                                                  oidc=started_by, also=authorization)
+                                                  oidc=started_by, locale=texts.offered(request.ui_locales),
+                                                  also=authorization)
         except UserLocked:
             return grants.redirect(request, self.issuer, error="access_denied",
                                    error_description="the user is locked after too many failed attempts; try later")

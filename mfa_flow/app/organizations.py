@@ -20,7 +20,7 @@ from ..domain.organizations import Organization, canonical_id, checked_name, cur
 from ..domain.users import User, cursor_username
 from ..domain.users import page_cursor as user_cursor
 from ..store import Database, UnitOfWork
-from ..store.organizations import OrganizationNameTaken
+from ..store.errors import OrganizationNameTaken
 
 log = logs.get(__name__)
 

@@ -19,13 +19,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ..audit import merkle, signed_note
 from ..audit.verify import Cursor, format_cursor
+from ..domain.errors import DomainError
 from ..keyring import Keyring
 from ..store import UnitOfWork
 from ..store.tree import StoredHead
 from ..tokens import ED25519
 
 
-class NotInTree(LookupError):
+class NotInTree(DomainError, LookupError):
     """The row (or the tree size) the caller asked about is not in the tree; says which."""
 
 

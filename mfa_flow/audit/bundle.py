@@ -22,12 +22,13 @@ from typing import Any
 
 from ..domain.machine import FlowMachine
 from . import merkle, signed_note
+from .errors import AuditError
 from .verify import FlowHead, Verifier
 
 FORMAT = "mfa-flow-audit-bundle/1"
 
 
-class BundleProblem(ValueError):
+class BundleProblem(AuditError):
     """The first thing in a bundle that does not hold, in one line."""
 
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 import hashlib
 from typing import Iterable, Mapping, NamedTuple, Sequence
 
+from .errors import AuditError
+
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 STRIDE = 4  # the store keeps levels 0, 4, 8, ... (changing it means rebuilding the stored tree)
@@ -44,7 +46,7 @@ class Node(NamedTuple):
 Range = tuple[int, int]  # leaves [start, end)
 
 
-class ProofError(ValueError):
+class ProofError(AuditError):
     """A proof that does not verify, or a request for one that cannot exist; says which."""
 
 

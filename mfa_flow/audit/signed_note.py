@@ -19,12 +19,14 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from .errors import AuditError
+
 ED25519 = 0x01
 SIGNATURE_PREFIX = "\u2014 "  # "— "
 MAX_SIGNATURES = 100  # as Go's note.Open
 
 
-class NoteError(ValueError):
+class NoteError(AuditError):
     """A note, checkpoint or verifier key that is malformed or does not verify; says why."""
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Mapping
 
+from .errors import DomainFault
+
 NEW_COUNTRY = "new_country"
 GEO_VELOCITY = "geo_velocity"
 LONG_INACTIVITY = "long_inactivity"
@@ -52,12 +54,12 @@ EXPLAINED = {
 }
 
 
-class AdaptiveError(ValueError):
+class AdaptiveError(DomainFault, ValueError):
     """A setting out of range; ``field`` names it (``adaptive.rules.geo_velocity.max_kmh``)."""
 
     def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
-        self.field = field
+        super().__init__(message, field=field)
+        self.field: str = field
 
 
 @dataclass(frozen=True)

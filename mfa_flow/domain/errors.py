@@ -12,7 +12,8 @@ from typing import Any, ClassVar
 
 
 class DomainError(Exception):
-    """The root of every refusal a client can cause."""
+    """The root of the domain's and the services' errors: every refusal a client can cause,
+    and (``DomainFault``) the domain's rules broken by what no client sent."""
 
     default_kind: ClassVar[str] = "invalid-request"
 
@@ -22,6 +23,13 @@ class DomainError(Exception):
         self.kind = kind or self.default_kind
         self.field = field  # the request field at fault, when there is one
         self.facts = facts  # extension members of the problem document
+
+
+class DomainFault(DomainError):
+    """A rule of the domain broken by what the client did not send: an edge the machine's table
+    does not have, a stored configuration that no longer holds. The service turns one a client
+    caused into a refusal (``PolicyError`` of a configuration sent becomes ``RuleBroken``); one
+    that gets through is the server's fault, answered as any unexpected error (500, logged)."""
 
 
 class InvalidInput(DomainError):
@@ -127,17 +135,6 @@ class FlowExpired(DomainError):
 
 class WebhookUrlRefused(DomainError):
     default_kind = "webhook-url-refused"
-
-
-# --- Raised by repositories, caught by the services ---------------------------------------------
-
-
-class UsernameTaken(Exception):
-    """A user with this username (or id: ``args[0]`` names the constraint) exists already."""
-
-
-class CredentialTaken(Exception):
-    """A WebAuthn credential id is registered already (to anyone)."""
 
 
 class Unauthenticated(DomainError):

@@ -41,6 +41,9 @@ class FlowContext:
     # An account flow whose subject token proved MFA with a factor (rule ``manage.mfa_proven``):
     # it proved a factor, as one whose ``amr`` holds a factor proved or set up in it did.
     mfa_proven: bool = False
+    # The language of the page (or app) that started the flow (issue 27): a code sent in it is
+    # written in the user's own locale, else in this one (stored only when set).
+    locale: str | None = None
 
     @property
     def factor_proven(self) -> bool:
@@ -65,6 +68,7 @@ class FlowContext:
             oidc=data.get("oidc"),
             signed_in_with=data.get("signed_in_with"),
             mfa_proven=bool(data.get("mfa_proven", False)),
+            locale=data.get("locale"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -81,6 +85,7 @@ class FlowContext:
             **({"oidc": self.oidc} if self.oidc is not None else {}),
             **({"signed_in_with": self.signed_in_with} if self.signed_in_with is not None else {}),
             **({"mfa_proven": True} if self.mfa_proven else {}),
+            **({"locale": self.locale} if self.locale is not None else {}),
         }
 
 

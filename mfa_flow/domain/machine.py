@@ -16,6 +16,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 from transitions import Machine, MachineError
 
+from .errors import DomainFault
+
 # --- Core states and events ---------------------------------------------------------------------
 
 FIRST_FACTOR = "first_factor"
@@ -85,7 +87,7 @@ class Step:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-class IllegalTransition(Exception):
+class IllegalTransition(DomainFault):
     """The step is not an edge of the table."""
 
 

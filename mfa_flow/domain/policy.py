@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from .adaptive import AdaptiveConfig, Assessment
 from .devices import DeviceTrust
+from .errors import DomainFault
 from .machine import DONE, FACTOR_SELECTION, FlowMachine
 from .machine import MANAGE as MANAGE_STATE
 
@@ -51,13 +52,12 @@ def canonical_policy(name: str) -> str:
     return POLICY_ALIASES.get(name, name)
 
 
-class PolicyError(ValueError):
+class PolicyError(DomainFault, ValueError):
     """The configuration breaks a rule (for instance backup codes with no primary factor);
     ``field`` names the setting to change, when one does."""
 
     def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
+        super().__init__(message, field=field)
 
 
 @dataclass(frozen=True)

@@ -194,8 +194,9 @@ class SentCodeFactor(Factor):
         # A new code voids the earlier ones, and the copies still waiting to go with them.
         await ctx.uow.code_deliveries.void_earlier(flow.id, ctx.now)
         await ctx.uow.outbox.void_codes(flow.id)
-        # The user's language picks the message's (issue 27); sealed with the code it goes with.
-        locale = ctx.user.locale if ctx.user is not None else None
+        # The user's language picks the message's, else the language of the page that started
+        # the flow (issue 27); sealed with the code it goes with.
+        locale = (ctx.user.locale if ctx.user is not None else None) or flow.context.locale
         sealed = ctx.box.seal(json.dumps({"to": destination, "code": code, "locale": locale}))
         via = self._via(ctx)
         delivery = "queued"

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .. import jsoncodec
+from .. import jsoncodec, texts
 from ..app.flows import PASSWORD_EVENTS
 from ..domain.flow import Flow, canonical_flow_id, iso
 from ..domain.machine import is_terminal
@@ -15,6 +15,7 @@ from ..numbers import whole_number
 from .auth import ADMIN, AUDITOR, Caller, caller, check_flow_access, forbidden, require_reader
 from .clients import request_address
 from .keys import FEED, FLOWS, LIMITS
+from .pages import negotiate
 from .problems import invalid, not_found
 from .validation import SCHEMAS, event_component, query_int, read_json, read_json_object
 
@@ -69,13 +70,17 @@ async def create_flow(request: web.Request) -> web.Response:
                       "the backend asserts (a client sends its own with submit_password); an account flow takes none")
     if who.role != ADMIN:  # the admin key is never counted by abuse limits
         await request.app[LIMITS].flow_created(request_address(request))
+    # The caller's language (the pages send their own in Accept-Language): the flow's codes are
+    # written in it when the user has no locale of their own.
+    locale = negotiate(request.headers.get("Accept-Language"), texts.LOCALES, "") or None
     if account:
         client = request_address(request) if who.role != ADMIN else None  # a step-up's code spends its budget
         flow, token = await request.app[FLOWS].create_account_flow(
-            who.principal, user_spec=body.get("user"), subject_token=body.get("subject_token"), client=client)
+            who.principal, user_spec=body.get("user"), subject_token=body.get("subject_token"), client=client,
+            locale=locale)
     else:
         flow, token = await request.app[FLOWS].create(body.get("user"), who.principal, body.get("device_token"),
-                                                        bool(body.get("require_mfa")))
+                                                        bool(body.get("require_mfa")), locale=locale)
     view = request.app[FLOWS].view(flow, owner=True)
     response = _flow_response(request, flow, who, 201, {"flow": view, "flow_token": token})
     response.headers["Location"] = f"/api/flows/{flow.id}"

@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from .. import jsoncodec, logs
-from ..domain.errors import DomainError
+from ..domain.errors import DomainError, DomainFault
 from ..domain.flow import Flow
 from ..domain.machine import is_terminal
 from ..live import Subscription
@@ -112,17 +112,24 @@ class FlowSocket:
         try:
             flow = await drive(self.app, self.who, request_address(self.request), self.flow_id, message.get("event"))
         except (Problem, DomainError) as error:
-            await self._error(message_id, as_problem(error))
+            if isinstance(error, DomainFault):  # not a refusal: the server's fault
+                await self._failed(message_id)
+            else:
+                await self._error(message_id, as_problem(error))
             return
         except Exception as exc:
             if is_connection_lost(exc):
                 await self._error(message_id, database_unavailable())
-                return
-            log.exception("event over WebSocket failed", flow_id=self.flow_id)
-            await self._error(message_id, Problem(500, "internal-error", "Internal error", "the server failed"))
+            else:
+                await self._failed(message_id)
             return
         await self.push(flow)  # the new state first, for clients that only follow "flow" messages
         await self.ws.send_json({"type": "ack", "id": message_id, "flow": self._view(flow)}, dumps=jsoncodec.dumps)
+
+    async def _failed(self, message_id: Any) -> None:
+        """Answer an event that failed by no fault of the client's (called while handling it)."""
+        log.exception("event over WebSocket failed", flow_id=self.flow_id)
+        await self._error(message_id, Problem(500, "internal-error", "Internal error", "the server failed"))
 
     async def _error(self, message_id: Any, problem: Problem) -> None:
         await self.ws.send_json({"type": "error", "id": message_id, "problem": problem.body(self.request.path)},
@@ -175,6 +182,8 @@ async def flow_socket(request: web.Request) -> web.StreamResponse:
             # The canonical id: the change feed's key. A flow with all its places taken: 4429.
             subscription = held.enter_context(request.app[FEED].subscribe(flow.id))
         except (Problem, DomainError) as error:
+            if isinstance(error, DomainFault):
+                raise  # not a refusal: the server's fault, as any unexpected error
             problem = as_problem(error)
             await ws.close(code=close_code(problem), message=problem.detail.encode()[:120])
             return ws

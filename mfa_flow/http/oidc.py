@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from .. import texts
 from ..oidc import discovery
 from ..oidc.errors import OAuthError
 from .auth import caller
@@ -100,10 +101,16 @@ async def authorize(request: web.Request) -> web.StreamResponse:
 
 
 def error_page(request: web.Request, error: OAuthError) -> web.Response:
-    """The authorization endpoint's answer when nothing may go back to the client."""
-    text = site(request).oidc_error.replace("{{error}}", html.escape(error.error)).replace(
+    """The authorization endpoint's answer when nothing may go back to the client, in the
+    request's ``ui_locales`` (else Accept-Language); the error's description stays English."""
+    current = site(request)
+    code = texts.offered(request.query.get("ui_locales"))
+    if code not in current.oidc_errors:
+        code = current.locale_for(request.headers.get("Accept-Language"))
+    text = current.oidc_errors[code].replace("{{error}}", html.escape(error.error)).replace(
         "{{description}}", html.escape(error.description))
-    return web.Response(text=text, status=400, content_type="text/html", headers=NO_STORE)
+    return web.Response(text=text, status=400, content_type="text/html",
+                        headers={**NO_STORE, "Content-Language": code, "Vary": "Accept-Language"})
 
 
 @oauth_errors

@@ -105,8 +105,6 @@ class Site:
                  "{{sign_up}}": "on" if settings.sign_up else "off"}
         self.pages = {route: Rendered.of(fill((folder / name).read_text(), fills), "text/html")
                       for route, name in PAGES.items()}
-        # The authorization endpoint's error page: filled with the error per request (``oidc.error_page``).
-        self.oidc_error = fill((folder / "oidc-error.html").read_text(), fills)
         accent = settings.accent_color
         self.theme = Rendered.of(f":root {{ --accent: {accent}; --on-accent: {text_on(accent)}; }}\n", "text/css")
         self.favicon = Rendered.of((folder / "favicon.svg").read_text().replace("#0a66d8", accent), "image/svg+xml")
@@ -115,14 +113,21 @@ class Site:
         # and the page's script may choose again (?lang=, ui_locales, the remembered choice).
         self.locales = tuple(sorted(p.stem for p in (folder / "i18n").glob("*.json")))
         self.default_locale = settings.default_locale if settings.default_locale in self.locales else "en"
-        # The words the page shows before its script runs ({{t:key}}) come from the same catalogue.
-        self.localised = {
-            (route, code): Rendered.of(translated(self.pages[route].body.decode().replace(
+        # The words a page shows before its script runs ({{t:key}}) come from the same catalogue.
+        catalogues = {code: json.loads((folder / "i18n" / f"{code}.json").read_text(encoding="utf-8"))
+                      for code in self.locales}
+
+        def localised(page: str, code: str) -> str:
+            return translated(page.replace(
                 '<html lang="en">', f'<html lang="{code}" dir="{"rtl" if code in RIGHT_TO_LEFT else "ltr"}">', 1),
-                json.loads((folder / "i18n" / f"{code}.json").read_text(encoding="utf-8")), settings.product_name),
-                "text/html")
-            for route in LOCALISED for code in self.locales
-        }
+                catalogues[code], settings.product_name)
+
+        self.localised = {(route, code): Rendered.of(localised(self.pages[route].body.decode(), code), "text/html")
+                          for route in LOCALISED for code in self.locales}
+        # The authorization endpoint's error page, per locale: filled with the error per request
+        # (``oidc.error_page``).
+        error_page = fill((folder / "oidc-error.html").read_text(), fills)
+        self.oidc_errors = {code: localised(error_page, code) for code in self.locales}
 
     def locale_for(self, accept_language: str | None) -> str:
         return negotiate(accept_language, self.locales, self.default_locale)

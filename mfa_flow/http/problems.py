@@ -20,7 +20,11 @@ from .keys import RESPONSE_STARTED
 log = logs.get(__name__)
 
 
-class Problem(Exception):
+class HttpError(Exception):
+    """The root of the HTTP layer's errors."""
+
+
+class Problem(HttpError):
     """An HTTP problem document, raised by the HTTP layer and rendered by the middleware."""
 
     def __init__(self, status: int, slug: str, title: str, detail: str, headers: dict[str, str] | None = None,
@@ -173,6 +177,8 @@ async def problems_middleware(request: web.Request, handler: Handler) -> web.Str
             raise Problem(404, "not-found", "Not found", f"no resource at {request.path!r}")
         return await _handle(request, handler)
     except (Problem, errors.DomainError) as error:
+        if isinstance(error, errors.DomainFault):  # not a refusal: the server's fault
+            return internal_error(request)
         return problem_response(as_problem(error), request)
     except web.HTTPException as exc:
         if exc.status < 400:
@@ -191,7 +197,12 @@ async def problems_middleware(request: web.Request, handler: Handler) -> web.Str
         if is_connection_lost(exc):
             log.warning("database connection lost", path=request.path, method=request.method, error=_why(exc))
             return problem_response(database_unavailable(), request)
-        log.exception("unhandled error", path=request.path, method=request.method)
-        return problem_response(
-            Problem(500, "internal-error", "Internal error", "the server failed; the error is logged"), request
-        )
+        return internal_error(request)
+
+
+def internal_error(request: web.Request) -> web.Response:
+    """The answer to an error no client caused (called while it is handled: it is logged)."""
+    log.exception("unhandled error", path=request.path, method=request.method)
+    return problem_response(
+        Problem(500, "internal-error", "Internal error", "the server failed; the error is logged"), request
+    )

@@ -23,9 +23,10 @@ from typing import Any, Callable
 import aiohttp
 
 from ..audit import merkle, signed_note
+from .problems import HttpError
 
 
-class WitnessAlarm(Exception):
+class WitnessAlarm(HttpError):
     """The log forked, shrank or served something that does not verify; says what."""
 
 

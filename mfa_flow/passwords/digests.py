@@ -54,11 +54,15 @@ _PBKDF2_MAX_ITERATIONS = 5_000_000  # ~2.5 s per check here
 _KEY_BYTES = (16, 128)  # derived-key lengths accepted for scrypt and pbkdf2_sha256
 
 
-class MalformedDigest(ValueError):
+class DigestError(ValueError):
+    """The root of the password digests' errors: a digest this service will not check."""
+
+
+class MalformedDigest(DigestError):
     """The digest is not in the accepted encoding of its algorithm."""
 
 
-class DigestTooCostly(ValueError):
+class DigestTooCostly(DigestError):
     """Well-formed, but its cost parameters are beyond what one sign-in may spend; ``limit``
     names the bound it broke (``argon2_memory``, ``argon2_time``, ``argon2_lanes``), when one
     is named."""

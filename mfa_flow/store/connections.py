@@ -11,6 +11,8 @@ import asyncio
 
 import asyncpg
 
+from .errors import StoreError
+
 # A request that meets a database without a usable connection never waits long: a new
 # connection gets this long to open, and a pooled one this long to come free.
 CONNECT_TIMEOUT_SECONDS = 5.0
@@ -31,7 +33,7 @@ CONNECTION_LOST: tuple[type[BaseException], ...] = (
 )
 
 
-class DatabaseUnavailable(ConnectionError):
+class DatabaseUnavailable(StoreError, ConnectionError):
     """No connection could be had: whatever the server said while we connected (it refuses
     connections, has too many, is starting up, is a standby), the database is not there for us."""
 

@@ -69,7 +69,7 @@ class ListeningConnection:
         self._on_notify = on_notify
         self._on_listening = on_listening
         self._conn: asyncpg.Connection | None = None
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
         self.reconnects = 0
 
@@ -90,7 +90,7 @@ class ListeningConnection:
     def listening(self) -> bool:
         return self._listening.is_set()
 
-    def _notified(self, _conn, _pid, _channel, payload: str) -> None:
+    def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         self._on_notify(payload)
 
     async def _run(self) -> None:

@@ -11,12 +11,9 @@ import asyncpg
 from ..domain.organizations import Organization
 from ..domain.users import User
 from . import users
+from .errors import OrganizationNameTaken
 
 _COLUMNS = "id::text AS id, name, require_mfa, created_at"
-
-
-class OrganizationNameTaken(Exception):
-    """Another organisation has this name (in any case)."""
 
 
 class OrganizationRepository:

@@ -6,15 +6,16 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from ..domain.errors import UsernameTaken
 from ..domain.users import User, UserSearch
+from .errors import UsernameTaken
 
-# The oldest organisation of the user's that requires MFA, or NULL; read with
-# every user, so that a sign-in's decision knows it without another round trip. It names the
-# table (``users.id``), which every statement below reads or writes under its own name.
+# An organisation of the user's that requires MFA, or NULL: the first by id (UUID v7, so the
+# oldest but for organisations made within one millisecond; the membership index's order, so no
+# sort); read with every user, so that a sign-in's decision knows it without another round trip.
+# It names the table (``users.id``), which every statement below reads or writes under its own name.
 REQUIRED_BY_ORGANIZATION = (
     "(SELECT m.organization_id::text FROM organization_members m JOIN organizations o ON o.id = m.organization_id"
-    " WHERE m.user_id = users.id AND o.require_mfa ORDER BY o.created_at, o.id LIMIT 1) AS required_by_organization"
+    " WHERE m.user_id = users.id AND o.require_mfa ORDER BY m.organization_id LIMIT 1) AS required_by_organization"
 )
 # The user's columns by name (a join's select list prefixes them), then the whole select list.
 COLUMN_NAMES = ("id", "username", "password_hash", "password_algorithm", "email", "phone", "prompted",

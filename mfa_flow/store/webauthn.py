@@ -8,7 +8,7 @@ from datetime import datetime
 
 import asyncpg
 
-from ..domain.errors import CredentialTaken
+from .errors import CredentialTaken
 
 
 @dataclass

@@ -2,13 +2,15 @@
 // the API only through the SDK (clients/js, served as vendor/mfa-flow-client/): no rule of the
 // service lives here.
 
-import { formatNumber, locale, t } from "./i18n.js";
+import { formatList, formatNumber, locale, t } from "./i18n.js";
 import { ApiError, MfaFlowClient, isTerminal } from "./vendor/mfa-flow-client/index.js";
 
 export { ApiError, MfaFlowClient, isTerminal };
 
 // The service behind this page (its own origin), with no key: flows carry their own tokens.
-export const service = new MfaFlowClient();
+// Each request says the page's language (Accept-Language), so a flow's codes are written in it
+// when the user has no locale of their own, and the factor catalogue answers in it.
+export const service = new MfaFlowClient({ headers: { "Accept-Language": locale } });
 
 export const $ = (selector, root = document) => root.querySelector(selector);
 export const product = document.body.dataset.product || "mfa-flow";
@@ -68,7 +70,7 @@ const METHODS = {
 export function methodsInWords(amr = []) {
   const words = [...new Set(amr.map((m) => (m in METHODS ? METHODS[m] && t(METHODS[m]) : m)).filter(Boolean))];
   if (!words.length) return t("method.none");
-  return locale === "en" ? words.join(" and ") : new Intl.ListFormat(locale, { type: "conjunction" }).format(words);
+  return formatList(words);
 }
 
 export function clock(seconds) {

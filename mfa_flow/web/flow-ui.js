@@ -657,7 +657,8 @@ function doneView(flow) {
       this.deviceRemembered ? el("p", { id: "remembered" }, t("done.remembered")) : null,
       el("p", { class: "hint" }, t("done.close")),
     ],
-    actions: [el("a", { href: "/account", class: "button secondary" }, t("done.manage"))],
+    // The account page in this page's language, whichever rule chose it here.
+    actions: [el("a", { href: `/account?lang=${locale}`, class: "button secondary" }, t("done.manage"))],
   };
 }
 

@@ -41,7 +41,10 @@ export const direction = RIGHT_TO_LEFT.has(locale) ? "rtl" : "ltr";
 const english = CATALOGUES.en;
 const catalogue = CATALOGUES[locale] || english;
 export const missing = new Set();
-globalThis.__mfaFlowI18n = { locale, missing };
+// Every text the catalogues gave, kept only when a test asks for it before the page loads (so
+// that it can tell text the catalogues gave from text written into a script in one language).
+const said = globalThis.__mfaFlowI18nRecord ? new Set() : null;
+globalThis.__mfaFlowI18n = { locale, missing, said };
 
 document.documentElement.lang = locale;
 document.documentElement.dir = direction;
@@ -65,20 +68,30 @@ const plurals = new Intl.PluralRules(locale);
 const numbers = new Intl.NumberFormat(locale);
 const days = new Intl.DateTimeFormat(locale, { year: "numeric", month: "short", day: "numeric" });
 
+// "a, b and c" as the locale writes a list.
+export function formatList(words) {
+  return spoken(locale === "en" ? words.join(" and ") : new Intl.ListFormat(locale, { type: "conjunction" }).format(words));
+}
+
 // A number and a day (an ISO 8601 time) as the locale writes them.
 export const formatNumber = (n) => numbers.format(n);
 export const formatDate = (iso) => days.format(new Date(iso));
 
 // t("signin.title", {product}) -> the catalogue's text with its placeholders filled.
 export function t(key, params = {}) {
-  return fill(lookup(key), params);
+  return spoken(fill(lookup(key), params));
+}
+
+function spoken(text) {
+  if (said) said.add(text);
+  return text;
 }
 
 // tn("attempts.left", 3) -> the plural form of the locale's rules, {count} formatted for it.
 export function tn(key, count, params = {}) {
   const form = `${key}.${plurals.select(count)}`;
   const text = Object.hasOwn(catalogue, form) ? catalogue[form] : lookup(`${key}.other`);
-  return fill(text, { ...params, count: numbers.format(count) });
+  return spoken(fill(text, { ...params, count: numbers.format(count) }));
 }
 
 // The page's title (the browser's tab and the screen reader's first words), in the locale.

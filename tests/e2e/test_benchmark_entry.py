@@ -33,6 +33,17 @@ def test_a_quick_run_prints_progress_one_table_and_json(database_url, tmp_path):
     assert pgbench["unit"] == "/s" and pgbench["value"] > 0
 
 
+def test_the_websocket_run_opens_more_sockets_from_one_address_than_the_service_lets_a_client(database_url):
+    """The benchmark's clients all come from 127.0.0.1: its server must not apply the per-address
+    connection cap (128 by default), or the 1,000-socket run is refused with 429."""
+    done = subprocess.run(
+        [str(ROOT / "benchmarks" / "run"), "--quick", "--only", "websocket", "--sockets", "200", "--seconds", "1"],
+        env={**os.environ, "DATABASE_URL": database_url}, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "200 sockets open" in done.stdout, done.stdout
+
+
 def test_help_lists_every_benchmark_and_an_unknown_one_is_refused():
     helped = subprocess.run([str(ROOT / "benchmarks" / "run"), "--help"], capture_output=True, text=True, timeout=60)
     assert helped.returncode == 0 and "--quick" in helped.stdout and "--big" in helped.stdout

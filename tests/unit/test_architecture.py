@@ -168,3 +168,44 @@ def test_the_http_layer_reads_the_application_through_typed_keys():
     found = [f"{path.name}:{number}" for path in sorted(Path(mfa_flow.http.__file__).parent.glob("*.py"))
              for number, line in enumerate(path.read_text().splitlines(), 1) if string_keyed.search(line)]
     assert found == []
+
+
+def exception_roots() -> dict[str, type[BaseException]]:
+    """Each package's one root: its every exception class derives from it."""
+    from mfa_flow.audit.errors import AuditError
+    from mfa_flow.domain.errors import DomainError
+    from mfa_flow.http.problems import HttpError
+    from mfa_flow.mail import MailUnavailable
+    from mfa_flow.oidc.errors import OAuthError
+    from mfa_flow.passwords.digests import DigestError
+    from mfa_flow.startup import StartupFailure
+    from mfa_flow.store.errors import StoreError
+    from mfa_flow.tokens import TokenError
+    from mfa_flow.webhooks.addresses import UnsafeUrl
+
+    return {
+        "mfa_flow.domain": DomainError, "mfa_flow.app": DomainError, "mfa_flow.factors": DomainError,
+        "mfa_flow.store": StoreError, "mfa_flow.http": HttpError, "mfa_flow.audit": AuditError,
+        "mfa_flow.oidc": OAuthError, "mfa_flow.passwords": DigestError, "mfa_flow.tokens": TokenError,
+        "mfa_flow.mail": MailUnavailable, "mfa_flow.webhooks": UnsafeUrl, "mfa_flow.startup": StartupFailure,
+    }
+
+
+def test_each_layer_has_one_exception_root(graph):
+    """An exception class derives from its package's root (``DomainError`` for the domain, the
+    services and the factors; ``StoreError``, ``HttpError``, ...), so that one ``except`` can
+    stand for a layer. A new class takes its package's root; a package with none yet gets one
+    here (a refusal a client causes is a ``DomainError``, whatever the package)."""
+    import importlib
+    import inspect
+
+    roots = exception_roots()
+    strays = []
+    for name in ours(graph):
+        module = importlib.import_module(name)
+        for cls in vars(module).values():
+            if inspect.isclass(cls) and issubclass(cls, BaseException) and cls.__module__ == name:
+                root = roots.get(package_of(name))
+                if root is None or not issubclass(cls, root):
+                    strays.append(f"{name}.{cls.__name__} (root: {root.__name__ if root else 'none'})")
+    assert strays == []

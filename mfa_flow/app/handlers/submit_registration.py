@@ -7,8 +7,9 @@ import uuid
 from typing import Any
 
 from ... import passwords
-from ...domain.errors import Conflict, UsernameTaken
+from ...domain.errors import Conflict
 from ...factors.base import FactorContext, JsonObject
+from ...store.errors import UsernameTaken
 from ..rules import Decision, Rules
 
 

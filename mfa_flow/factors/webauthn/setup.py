@@ -11,7 +11,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from ...domain.errors import CredentialTaken
+from ...store.errors import CredentialTaken
 from ..base import FactorContext, JsonObject, Proof
 from .ceremonies import (
     ALGORITHMS,

@@ -5,19 +5,69 @@ missing key, Arabic is laid out right to left, axe-core finds nothing serious; t
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
+from urllib.parse import urlencode
 
 import pytest
 
-from tests.e2e.browser.conftest import DESKTOP, axe_violations
+from tests.e2e.browser.conftest import DESKTOP, ROOT, axe_violations
 from tests.e2e.browser.steps import PASSWORD, page_url, wait_for_state
+from tests.support.client import Api
 from tests.support.otp import fresh_code
+from tests.support.smtp import SmtpServer, code_of
+from tests.support.waiting import eventually
 
 LOCALES = {"en": "Sign in", "de": "Anmelden", "fr": "Se connecter", "es": "Iniciar sesión", "ja": "サインイン",
            "ar": "تسجيل الدخول"}
 SECOND_STEP = {"en": "Add a second step to your sign-in", "de": "Fügen Sie Ihrer Anmeldung einen zweiten Schritt hinzu",
                "fr": "Ajoutez une deuxième étape à votre connexion", "es": "Añade un segundo paso a tu inicio de sesión",
                "ja": "サインインに 2 つ目のステップを追加", "ar": "أضف خطوة ثانية إلى تسجيل دخولك"}
+
+
+async def record_words(page) -> None:
+    """Have the page keep every text its catalogues give (``untranslated`` reads them)."""
+    await page.add_init_script("globalThis.__mfaFlowI18nRecord = true")
+
+
+async def untranslated(page, *data: str) -> list[str]:
+    """The visible text and accessible names on the page that its catalogues did not give: each
+    text node (and aria-label, title, placeholder, alt) with every catalogue text and every piece
+    of ``data`` (a username, an address) taken out must have no word left. Text inside an element
+    with a ``lang`` of its own (the picker's language names) and inside ``code`` (backup codes, a
+    set-up key) is not in the page's language and is left alone."""
+    return await page.evaluate("""(data) => {
+        const pieces = new Set(["mfa-flow", ...data]);
+        for (const text of __mfaFlowI18n.said) text.split(/\\{\\w+\\}/).forEach((piece) => pieces.add(piece.trim()));
+        const known = [...pieces].filter((piece) => piece).sort((a, b) => b.length - a.length);
+        const leftover = (text) => known.reduce((rest, piece) => rest.split(piece).join(" "), text);
+        const foreign = (el) => el.closest("code, script, style, noscript") || (el.closest("[lang]") !== document.documentElement);
+        const found = [];
+        const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            const el = node.parentElement;
+            if (foreign(el) || !el.checkVisibility()) continue;
+            if (/\\p{L}{2,}/u.test(leftover(node.textContent))) found.push(node.textContent.trim());
+        }
+        for (const el of document.body.querySelectorAll("[aria-label], [title], [placeholder], [alt]")) {
+            if (foreign(el)) continue;
+            for (const name of ["aria-label", "title", "placeholder", "alt"]) {
+                const value = el.getAttribute(name);
+                if (value && /\\p{L}{2,}/u.test(leftover(value))) found.push(`${name}=${value}`);
+            }
+        }
+        return found;
+    }""", list(data))
+
+
+async def sign_in_in(page, server, path: str, code: str, username: str) -> None:
+    """Open ``path`` (in the language ``code``), keeping its words, and sign in with a password."""
+    await record_words(page)
+    await page.goto(page_url(server, path))
+    await page.locator("#username").fill(username)
+    await page.locator("#password").fill(PASSWORD)
+    await page.get_by_role("button", name=LOCALES[code], exact=True).click()
 
 
 async def i18n_state(page) -> dict:
@@ -28,8 +78,9 @@ async def i18n_state(page) -> dict:
 
 @pytest.mark.parametrize("code", list(LOCALES))
 async def test_the_first_two_steps_in_each_language(api, server, page, shots, code):
-    await api.configure(["totp", "webauthn"], "mandatory")
+    await api.configure(["totp", "webauthn", "sms_code"], "mandatory")
     user = await api.new_user(f"lang-{code}-{uuid.uuid4().hex[:6]}")
+    await record_words(page)
     await page.goto(page_url(server, f"/?lang={code}"))
     submit = page.get_by_role("button", name=LOCALES[code], exact=True)
     await submit.wait_for()
@@ -41,6 +92,7 @@ async def test_the_first_two_steps_in_each_language(api, server, page, shots, co
         field = await page.locator("#username").bounding_box()
         label = await page.locator("label[for=username]").bounding_box()
         assert label["x"] + label["width"] > field["x"] + field["width"] - 2
+    assert await untranslated(page) == []
     assert await axe_violations(page) == []
     await shots.take(page, f"{code}-first-step")
 
@@ -50,8 +102,20 @@ async def test_the_first_two_steps_in_each_language(api, server, page, shots, co
     await wait_for_state(page, "factor_selection")
     await page.get_by_role("heading", name=SECOND_STEP[code]).wait_for()
     assert (await i18n_state(page))["missing"] == []
+    assert await untranslated(page) == []
     assert await axe_violations(page) == []
     await shots.take(page, f"{code}-second-step")
+
+    # Each set-up step that follows (an authenticator app's, a passkey's, a phone number's) in
+    # the language too.
+    words = json.loads((ROOT / "mfa_flow" / "web" / "i18n" / f"{code}.json").read_text(encoding="utf-8"))
+    for factor in ("totp", "webauthn", "sms_code"):
+        await page.locator("ul.choices button").filter(has_text=words[f"factor.{factor}.name"]).click()
+        await wait_for_state(page, f"{factor}_setup")
+        assert await untranslated(page) == []
+        assert (await i18n_state(page))["missing"] == []
+        await page.get_by_role("button", name=words["action.switch_factor"], exact=True).click()
+        await wait_for_state(page, "factor_selection")
 
 
 async def test_accept_language_then_the_remembered_choice_then_lang(browser, server, console):
@@ -120,11 +184,9 @@ async def test_the_account_page_in_each_language(api, server, page, shots, code)
     await api.configure(["totp"], "mandatory")
     user = await api.new_user(f"acct-{code}-{uuid.uuid4().hex[:6]}")
     secret = (await api.admin("POST", f"/api/users/{user['id']}/mfa-verifications", {"type": "totp"})).body["secret"]
-    await page.goto(page_url(server, f"/account?lang={code}"))
-    await page.locator("#username").fill(user["username"])
-    await page.locator("#password").fill(PASSWORD)
-    await page.get_by_role("button", name=LOCALES[code], exact=True).click()
+    await sign_in_in(page, server, f"/account?lang={code}", code, user["username"])
     await wait_for_state(page, "totp_verify")
+    assert await untranslated(page) == []
     await page.locator("#code").fill(await fresh_code(secret))
     await page.get_by_role("button", name=ACCOUNT[code][1], exact=True).click()
     heading, _ = ACCOUNT[code]
@@ -136,6 +198,7 @@ async def test_the_account_page_in_each_language(api, server, page, shots, code)
     assert state == {"locale": code, "missing": [], "lang": code, "dir": "rtl" if rtl else "ltr",
                      "direction": "rtl" if rtl else "ltr"}
     assert await page.title() == f"{heading} · mfa-flow"
+    assert await untranslated(page) == []
     assert await page.locator("#language").input_value() == code
     # "Added <day>, never used": the day in the locale's own words (today's, or yesterday's
     # when the test runs across midnight).
@@ -151,6 +214,12 @@ async def test_the_account_page_in_each_language(api, server, page, shots, code)
             box = await page.locator(f"#methods .method {part}").first.bounding_box()
             assert right - 10 <= box["x"] + box["width"] <= right + 1 and box["x"] > method["x"] + 10, part
     assert await axe_violations(page) == []
+    # The question before removing the app, in the language too; the person keeps it.
+    await page.locator("#methods .method .tools button").last.click()
+    await page.locator("dialog #confirm-no").wait_for()
+    assert await untranslated(page) == []
+    await page.locator("dialog #confirm-no").click()
+    await page.locator("dialog").wait_for(state="detached")
 
 
 async def test_the_account_page_remembers_the_language_picked_there(api, server, page):
@@ -162,3 +231,63 @@ async def test_the_account_page_remembers_the_language_picked_there(api, server,
         await page.goto(page_url(server, path))
         await page.get_by_role("button", name="サインイン", exact=True).wait_for()
         assert (await i18n_state(page))["missing"] == []
+
+
+@pytest.mark.parametrize("code", ["de", "fr", "es", "ja", "ar"])
+async def test_the_email_code_steps_and_the_backup_code_sheet_in_each_language(start_server, http, page, shots, code):
+    """Adding an email address, entering its code, and the backup-code sheet: every word from
+    the page's catalogue (none left in English), the email in the page's language, axe clean."""
+    smtp = SmtpServer()
+    smtp.start()
+    try:
+        server = await start_server.started(MFA_FLOW_SMTP_URL=f"smtp://127.0.0.1:{smtp.port}")
+        api = Api(server.base_url, http)
+        await api.configure(["email_code", "backup_code"], "mandatory")
+        user = await api.new_user(f"mail-{code}-{uuid.uuid4().hex[:6]}")
+        address = f"{uuid.uuid4().hex[:10]}@example.com"
+        await sign_in_in(page, server, f"/?lang={code}", code, user["username"])
+        await wait_for_state(page, "email_code_setup")
+        await page.locator("#email").wait_for()
+        assert await untranslated(page) == []
+        await page.locator("#email").fill(address)
+        await page.locator("form button[type=submit]").click()
+        await page.locator("#code").wait_for()
+        await page.locator("#resend-wait").filter(has_text=re.compile(r"\S")).wait_for()  # the countdown
+        assert await untranslated(page, address[0] + "***@example.com") == []
+        assert await axe_violations(page) == []
+        await shots.take(page, f"{code}-check-your-email")
+
+        (message,) = await eventually(lambda: smtp.mailbox.to(address))
+        assert message["Content-Language"] == code  # the page's language: the user has none of their own
+        await page.locator("#code").fill(code_of(message))
+        await page.locator("form button[type=submit]").click()
+        await wait_for_state(page, "backup_codes")
+        assert await untranslated(page) == []
+        assert await axe_violations(page) == []
+        await shots.take(page, f"{code}-backup-codes")
+        await page.locator("#saved").check()
+        await page.locator("form button[type=submit]").click()
+        await wait_for_state(page, "done")
+        assert await untranslated(page) == []
+        # Managing the sign-in methods goes on in the same language, whatever chose it here.
+        assert await page.locator("a.button[href^='/account']").get_attribute("href") == f"/account?lang={code}"
+        assert (await i18n_state(page))["missing"] == []
+    finally:
+        smtp.stop()
+
+
+async def test_the_authorization_endpoint_s_error_page_is_in_the_request_language(server, http):
+    """A bad client_id gets an error page (nothing may go back to the app): its words in
+    ui_locales, else Accept-Language; the error's own description stays English, marked so."""
+    for headers, asked, lang, direction, heading in (
+            ({"Accept-Language": "de-DE"}, {}, "de", "ltr", "Diese Anmeldeanfrage kann nicht verwendet werden"),
+            ({"Accept-Language": "de"}, {"ui_locales": "ar-EG en"}, "ar", "rtl", "لا يمكن استخدام طلب تسجيل الدخول هذا"),
+            ({}, {}, "en", "ltr", "This sign-in request cannot be used")):
+        query = urlencode({"client_id": "cl_nobody", "redirect_uri": "http://127.0.0.1:9/cb", "response_type": "code",
+                           **asked})
+        async with http.get(page_url(server, f"/oidc/authorize?{query}"), headers=headers) as reply:
+            html = await reply.text()
+            assert reply.status == 400 and reply.headers["Content-Language"] == lang
+        assert f'<html lang="{lang}" dir="{direction}">' in html and f"<h1>{heading}</h1>" in html
+        assert 'lang="en">no client &#x27;cl_nobody&#x27; is registered.</p>' in html
+        assert "{{" not in html

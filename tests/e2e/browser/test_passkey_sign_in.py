@@ -7,8 +7,11 @@ resident key with the service's user handle, as a phone or laptop would.
 
 from __future__ import annotations
 
+import re
+
 from tests.e2e.browser.conftest import axe_violations
 from tests.e2e.browser.steps import enter_code, page_url, sign_in_with_password, wait_for_state
+from tests.e2e.browser.test_console import open_console
 from tests.support.names import unique
 from tests.support.otp import fresh_code
 
@@ -91,3 +94,56 @@ async def test_the_button_signs_in_where_autofill_is_unavailable(api, server, pa
     flow_id = await page.locator("body").get_attribute("data-flow")
     flow = (await api.admin("GET", f"/api/flows/{flow_id}")).body
     assert flow["user_id"] == user["id"] and flow["result"]["acr"] == "urn:mfa-flow:acr:mfa"
+
+
+async def test_the_console_turns_passkey_sign_in_on_and_off_and_a_passkey_added_on_the_account_page_signs_in(
+        api, server, browser, page, virtual_authenticator, shots):
+    reply = await api.admin("PUT", "/api/config/mfa", {"factors": ["webauthn", "totp"], "policy": "mandatory"})
+    assert reply.status == 200 and reply.body["passkey_sign_in"]["enabled"] is False, reply
+    admin = await (await browser.new_context()).new_page()
+
+    async def switch(on: bool) -> None:
+        await admin.get_by_role("heading", name="Multi-factor auth").wait_for()
+        box = admin.get_by_role("checkbox", name=re.compile("^Let users sign in with a passkey"))
+        await (box.check() if on else box.uncheck())
+        if on:
+            await admin.get_by_role("checkbox", name=re.compile("^A passkey counts as both steps")).check()
+        await admin.get_by_role("button", name="Save").click()
+        await admin.get_by_text("Saved. New sign-ins follow these settings.").wait_for()
+        setting = (await api.admin("GET", "/api/config/mfa")).body["passkey_sign_in"]
+        assert setting["enabled"] is on and setting["counts_as_mfa"] is True and setting["user_verification"] == "required"
+
+    await open_console(admin, server)
+    await switch(on=True)
+    await shots.take(admin, "console-passkey-sign-in-on")
+
+    # The person adds a passkey on the account page (signed in with password and app) ...
+    user = await api.new_user(unique("pkacct"))
+    secret = (await api.admin("POST", f"/api/users/{user['id']}/mfa-verifications", {"type": "totp"})).body["secret"]
+    await page.add_init_script("PublicKeyCredential.isConditionalMediationAvailable = async () => false;")
+    await sign_in_with_password(page, server, user["username"], path="/account")
+    await page.get_by_role("heading", name="Enter your authenticator code").wait_for()
+    await enter_code(page, await fresh_code(secret))
+    await page.get_by_role("button", name="Add a passkey").click()
+    await page.get_by_role("button", name="Create a passkey").click()
+    await page.locator("#methods .method[data-type=webauthn]").wait_for()
+    credentials = (await virtual_authenticator.send(
+        "WebAuthn.getCredentials", {"authenticatorId": virtual_authenticator.authenticator_id}))["credentials"]
+    assert len(credentials) == 1 and credentials[0]["isResidentCredential"] is True
+
+    # ... and signs in with it alone on the sign-in page: no username, no password.
+    await page.goto(page_url(server))
+    await page.get_by_role("button", name="Sign in with a passkey").click()
+    await page.get_by_role("heading", name="You are signed in").wait_for()
+    flow_id = await page.locator("body").get_attribute("data-flow")
+    assert [r["event"] for r in (await api.admin("GET", f"/api/flows/{flow_id}/transitions")).body] == ["submit_passkey"]
+    assert (await api.admin("GET", f"/api/flows/{flow_id}")).body["user_id"] == user["id"]
+
+    # Off again: the sign-in page offers no passkey at the first step.
+    await admin.reload()  # the console keeps its key for the tab
+    await switch(on=False)
+    await page.goto(page_url(server))
+    await page.get_by_role("button", name="Sign in", exact=True).wait_for()
+    assert await page.get_by_role("button", name="Sign in with a passkey").count() == 0
+    assert await page.locator("#username").get_attribute("autocomplete") == "username"
+    await admin.context.close()

@@ -571,3 +571,25 @@ async def test_the_email_and_the_sms_text_are_in_the_user_s_language(codes, smtp
     SEEN.append(data["code"])
     assert data["locale"] == "ar"
     assert data["text"] == f"{data['code']} هو رمز التحقق الخاص بك في Acme Sign-In. تنتهي صلاحيته خلال دقيقة واحدة."
+
+
+async def test_without_a_locale_of_their_own_a_user_gets_the_code_in_the_language_of_the_page(codes, smtp):
+    """The pages send their language (Accept-Language) when they start a flow: its email is in
+    that language unless the user has a locale of their own; no language at all: the default."""
+    await codes.configure(["email_code"], "mandatory")
+    subjects = {}
+    for name, header, locale in (("page-fr", "fr-CA, en;q=0.5", None), ("own-de", "fr", "de"), ("none", None, None)):
+        address = f"{uuid.uuid4().hex[:10]}@example.com"
+        user = await user_with(codes, "email_code", email=address)
+        if locale:
+            assert (await codes.admin("PATCH", f"/api/users/{user['id']}", {"locale": locale})).status == 200
+        reply = await codes.call("POST", "/api/flows", json={}, headers={"Accept-Language": header} if header else {})
+        assert reply.status == 201, reply
+        flow = FlowClient(codes, reply.body["flow"], reply.body["flow_token"])
+        await flow.password(user["username"])
+        (message,) = await eventually(lambda address=address: smtp.mailbox.to(address))
+        SEEN.append(code_of(message))
+        subjects[name] = (message["Subject"], message["Content-Language"])
+    assert subjects == {"page-fr": ("Votre code de vérification Acme Sign-In", "fr"),
+                        "own-de": ("Ihr Bestätigungscode für Acme Sign-In", "de"),
+                        "none": ("Your Acme Sign-In verification code", "en")}

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from mfa_flow.domain.errors import UsernameTaken
 from mfa_flow.store import Database
+from mfa_flow.store.errors import UsernameTaken
 
 
 async def get_or_add(db: Database, user_id: str, username: str) -> str:

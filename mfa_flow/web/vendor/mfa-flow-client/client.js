@@ -60,6 +60,8 @@ import { readEventStream } from "./streams.js";
  * @property {string | null} [token] the bearer token of every request: the admin or auditor key
  *   (a flow's own token is kept by its FlowSession)
  * @property {typeof fetch} [fetch] another fetch (tests, a proxy); the global one by default
+ * @property {Record<string, string>} [headers] sent with every request (a page sends its
+ *   language as Accept-Language: the codes of the flows it starts are written in it)
  * @property {any} [WebSocket] the WebSocket class; the global one by default (Node 20 has none
  *   unless started with --experimental-websocket: flows then follow by long-polling)
  */
@@ -76,9 +78,10 @@ export function withQuery(path, query = {}) {
 
 export class MfaFlowClient {
   /** @param {ClientOptions} [options] */
-  constructor({ baseUrl = "", token = null, fetch: fetchImpl, WebSocket: socketClass } = {}) {
+  constructor({ baseUrl = "", token = null, fetch: fetchImpl, WebSocket: socketClass, headers = {} } = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
     this.token = token;
+    this.headers = headers;
     this.fetchImpl = fetchImpl || globalThis.fetch.bind(globalThis);
     /** @type {any} */
     this.WebSocket = socketClass === undefined ? globalThis.WebSocket : socketClass;
@@ -134,6 +137,7 @@ export class MfaFlowClient {
     const response = await this.fetchImpl(this.baseUrl + withQuery(path, query), {
       method,
       headers: {
+        ...this.headers,
         ...(body === undefined ? {} : { "Content-Type": "application/json" }),
         ...(bearer ? { Authorization: `Bearer ${bearer}` } : {}),
         ...headers,
