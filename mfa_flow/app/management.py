@@ -17,8 +17,9 @@ from ..crypto import SecretBox
 from ..domain.adaptive import AdaptiveConfig, AdaptiveError
 from ..domain.devices import DAYS_DEFAULT, DeviceTrust
 from ..domain.errors import Conflict, InvalidInput, NotFound, RuleBroken
-from ..domain.events import FactorRemoved, MfaReset, UserUnlocked
+from ..domain.events import FactorRemoved, MfaReset, OrganizationMembership, UserUnlocked
 from ..domain.flow import iso
+from ..domain.organizations import Organization
 from ..domain.passkey_sign_in import PasskeySignIn
 from ..domain.policy import MfaConfig, PolicyError
 from ..domain.users import User, UserFactor, UserSearch, cursor_username, page_cursor
@@ -30,13 +31,16 @@ from ..settings import Settings
 from ..store import Database, UnitOfWork
 from ..store.errors import UsernameTaken
 from . import devices
+from .organizations import Organizations
 
 log = logs.get(__name__)
 
 
-def user_view(user: User, factor_types: Iterable[str], all_factors: Sequence[str], now: datetime) -> dict[str, Any]:
+def user_view(user: User, factor_types: Iterable[str], all_factors: Sequence[str], now: datetime,
+              organizations: Iterable[Organization] = ()) -> dict[str, Any]:
     """The User resource; ``mfa`` holds what the policy rules read of the user, and the factor
-    types they have enrolled (in the registry's order)."""
+    types they have enrolled (in the registry's order); ``organizations`` those they are a
+    member of, by name."""
     return {
         "id": user.id,
         "username": user.username,
@@ -54,6 +58,7 @@ def user_view(user: User, factor_types: Iterable[str], all_factors: Sequence[str
             # A lock that has run out is no lock: the user may sign in again.
             "locked_until": iso(user.locked_until) if user.locked_until and user.locked_at(now) else None,
         },
+        "organizations": [o.reference() for o in organizations],
     }
 
 
@@ -167,14 +172,18 @@ class Management:
         self.factors = registry
         self.machine = registry.machine
         self.hashing = hashing  # the sign-ins' bounded pool: the admin's hashing waits in the same queue
+        self.organizations = Organizations(db, self._user_views)
 
     def factor_view(self, v: UserFactor) -> dict[str, Any]:
         return factor_view(self.factors, v)
 
     async def _user_views(self, uow: UnitOfWork, users: list[User]) -> list[dict[str, Any]]:
-        types = await uow.user_factors.types_of([u.id for u in users]) if users else {}
+        ids = [u.id for u in users]
+        types = await uow.user_factors.types_of(ids) if users else {}
+        organizations = await uow.organizations.of_users(ids) if users else {}
         now = _now()
-        return [user_view(u, types.get(u.id, ()), self.machine.all_factors, now) for u in users]
+        return [user_view(u, types.get(u.id, ()), self.machine.all_factors, now, organizations.get(u.id, ()))
+                for u in users]
 
     async def _user_view(self, uow: UnitOfWork, user: User) -> dict[str, Any]:
         return (await self._user_views(uow, [user]))[0]
@@ -326,13 +335,15 @@ class Management:
 
     async def delete_user(self, user_id: str) -> None:
         async with self.db.unit_of_work() as uow:
+            await self._locked_user(uow, user_id)  # first: a membership change waits for it
             factors = await uow.user_factors.for_user(user_id)
-            if not await uow.users.delete(user_id):
-                raise NotFound(f"user {user_id}")
+            left = await uow.organizations.leave_all(user_id)
+            await uow.users.delete(user_id)
             now = _now()
             uow.record(*(FactorRemoved(user_id, v.type, v.id, now) for v in factors))
+            uow.record(*(OrganizationMembership(o, user_id, False, now, "user_deleted") for o in left))
             await uow.commit()
-        log.info("user deleted", kind="admin", user_id=user_id, factors_removed=len(factors))
+        log.info("user deleted", kind="admin", user_id=user_id, factors_removed=len(factors), organizations_left=len(left))
 
     # --- factors (the "mfa-verifications" resource) -------------------------------------------
 

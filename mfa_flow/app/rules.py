@@ -71,6 +71,7 @@ class Rules:
             prompted=user.prompted,
             last_used=user.last_used_factor,
             required=user.mfa_required,
+            organization=user.required_by_organization,
             skip_on_sign_in=user.opted_out(has_factor=bool(primary)),
         )
 

@@ -26,7 +26,7 @@ from typing import Any, Iterable
 from ..domain.flow import canonical_json, iso
 from ..domain.machine import DONE, FACTOR_SELECTION, FIRST_FACTOR, FlowMachine, IllegalTransition, Step
 from ..domain.machine import MANAGE as MANAGE_STATE
-from ..domain.policy import ADAPTIVE_NO_RISK_RULE, ADAPTIVE_VERIFY_RULE, MANAGE, SIGN_IN, mode_of_rule
+from ..domain.policy import ADAPTIVE_NO_RISK_RULE, ADAPTIVE_VERIFY_RULE, MANAGE, ORGANIZATION, SIGN_IN, WAIVERS, mode_of_rule
 from ..numbers import whole_number
 from ..tokens import BadSignature, verify_compact
 
@@ -206,7 +206,7 @@ def mode_problem(track: _FlowTrack, row: dict[str, Any], verify_states: frozense
     done only by ``finish``)."""
     purpose = purpose_of(track, row)
     if row["from_state"] == FIRST_FACTOR:
-        problem = adaptive_problem(row, verify_states)
+        problem = adaptive_problem(row, verify_states) or organization_problem(row)
         if problem:
             return problem
     if row["to_state"] == MANAGE_STATE and purpose != MANAGE:
@@ -232,6 +232,19 @@ def mode_problem(track: _FlowTrack, row: dict[str, Any], verify_states: frozense
         mode = track.mode or "verify"  # no known rule: nothing was offered for set-up
         if (row["to_state"] in verify_states) != (mode == "verify"):
             return f"select_factor in {mode} mode cannot lead to {row['to_state']}"
+    return None
+
+
+def organization_problem(row: dict[str, Any]) -> str | None:
+    """A member of an organisation that requires MFA (the first row names it: ``organization``)
+    is treated as ``mfa.required``: no rule that waives verification or lets set-up be skipped
+    applies to them; and an ``override: organization`` names the organisation that held."""
+    data = row["data"]
+    organization, rule = data.get("organization"), data.get("rule")
+    if data.get("override") == ORGANIZATION and not (isinstance(organization, str) and organization):
+        return "override organization without the organisation (data.organization) that required MFA"
+    if organization is not None and rule in WAIVERS:
+        return f"rule {rule} for a member of organisation {organization}, which requires MFA"
     return None
 
 

@@ -142,6 +142,18 @@ class CodeRequested:
 
 
 @dataclass(frozen=True)
+class OrganizationMembership:
+    """A user joined an organisation (``added``) or left it (``added`` false). ``reason`` of a
+    removal: admin (``DELETE .../members/{user_id}``), organization_deleted, user_deleted."""
+
+    organization_id: str
+    user_id: str
+    added: bool
+    at: datetime
+    reason: str = "admin"
+
+
+@dataclass(frozen=True)
 class AdaptiveMfaTriggered:
     """Adaptive MFA's rules fired on a sign-in (the first transition's ``data.adaptive.fired``:
     each rule with its numbers, never an address, a city or coordinates)."""
@@ -154,7 +166,7 @@ class AdaptiveMfaTriggered:
 
 DomainEvent = (
     FlowCreated | FlowTransitioned | FlowEnded | FactorEnrolled | FactorRemoved | UserLocked | CodeRequested
-    | DeviceTrusted | DevicesRevoked | UserUnlocked | MfaReset | AdaptiveMfaTriggered
+    | DeviceTrusted | DevicesRevoked | UserUnlocked | MfaReset | OrganizationMembership | AdaptiveMfaTriggered
 )
 
 

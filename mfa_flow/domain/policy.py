@@ -288,6 +288,13 @@ def mode_of_rule(rule: object) -> tuple[str | None, bool]:
     return RULE_MODES.get(rule, (None, False)) if isinstance(rule, str) else (None, False)
 
 
+# The rules that let a user through without the second factor the policy alone would waive,
+# or let them skip its set-up: never the rule of a user MFA is required of (``required_for``).
+# The audit replay holds a first row that names an organisation requiring MFA to this.
+WAIVERS = ("done.already_prompted", "done.opted_out", "done.no_prompt", "done.no_prompt_at_sign_up",
+           ADAPTIVE_NO_RISK_RULE, "setup.offered")
+
+
 def after_selection(machine: FlowMachine, mode: str | None, factor: str) -> str:
     """``select_factor``: set the factor up or verify it, as the flow's mode says."""
     return machine.setup_state[factor] if mode == "setup" else machine.verify_state[factor]

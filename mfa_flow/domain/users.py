@@ -31,6 +31,9 @@ class User:
     # The opt-out was made in an account flow while the user had no primary factor (so nobody
     # proved one to make it): it never holds for a user with a factor (``opted_out``).
     mfa_skip_without_factor: bool = False
+    # The id of an organisation of the user's that requires MFA (the oldest, when several do):
+    # then the user is treated as ``mfa_required``. Read with the user; never written through it.
+    required_by_organization: str | None = None
 
     def opted_out(self, has_factor: bool) -> bool:
         """The opt-out as the rules read it for a user who has a primary factor or not: one

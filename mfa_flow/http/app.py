@@ -36,6 +36,7 @@ from .connections import CONNECTION_LIMITS, ConnectionLimits, GuardedSite, conne
 from .context import request_context_middleware
 from .health import GAUGES, Gauges
 from .keys import AUDIT, DRAINING, FEED, FLOWS, LIMITS, MANAGEMENT, OIDC, OPENAPI, SERVICES, SETTINGS, WEBHOOKS
+from .organizations import routes as organization_routes
 from .problems import mark_response_started, problems_middleware
 from .validation import SCHEMAS, Schemas, declare_query_refusals, query_middleware
 
@@ -122,6 +123,7 @@ def create_app(settings: Settings, database_url: str, registry: Registry,
     app.add_routes(
         live.list_routes() + auth.routes() + health.routes() + management.routes() + flows.routes() + webhooks.routes()
         + audit.routes() + oidc.routes() + oidc_clients.routes() + sign_in.routes() + factors.routes()
+        + organization_routes()
         + sign_ins.routes()
     )
     live.install(app)

@@ -12,5 +12,9 @@ class UsernameTaken(StoreError):
     """A user with this username (or id: ``args[0]`` names the constraint) exists already."""
 
 
+class OrganizationNameTaken(StoreError):
+    """Another organisation has this name (in any case)."""
+
+
 class CredentialTaken(StoreError):
     """A WebAuthn credential id is registered already (to anyone)."""

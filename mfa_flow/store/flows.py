@@ -16,7 +16,7 @@ _COLUMNS = (
 
 # The flow and its user, both locked, in one round trip (flow first, then user: the order every
 # event takes them in). The user's columns are the user repository's, prefixed.
-_USER_COLUMNS = [column.strip() for column in users._COLUMNS.split(",")]
+_USER_COLUMNS = users.COLUMN_NAMES
 _FLOW_AND_USER = (
     f"WITH f AS (SELECT {_COLUMNS} FROM flows WHERE id = $1::uuid FOR UPDATE)"
     f" SELECT f.*, {', '.join(f'u.{c} AS user__{c}' for c in _USER_COLUMNS)}"

@@ -24,6 +24,7 @@ from .flows import FlowRepository, TransitionLog
 from .keys import SigningKeyRepository
 from .limits import RateLimitRepository
 from .oidc import OidcRepository
+from .organizations import OrganizationRepository
 from .outbox import OutboxRepository
 from .sign_ins import SignInRepository
 from .tree import MerkleTreeStore
@@ -77,6 +78,7 @@ class UnitOfWork:
         self.code_deliveries = CodeDeliveryRepository(self._conn)
         self.oidc = OidcRepository(self._conn)
         self.passkey_sign_in = PasskeySignInRepository(self._conn)
+        self.organizations = OrganizationRepository(self._conn)
         self.sign_ins = SignInRepository(self._conn)
         return self
 

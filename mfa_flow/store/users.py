@@ -10,9 +10,19 @@ from ..domain.users import User, UserSearch
 from .errors import UsernameTaken
 from .sign_ins import RECORD_FAILURE
 
-_COLUMNS = ("id, username, password_hash, password_algorithm, email, phone, prompted, last_used_factor,"
-            " consecutive_failures, locked_until, created_at, mfa_required, mfa_skip_on_sign_in, mfa_skip_without_factor,"
-            " locale")
+# An organisation of the user's that requires MFA, or NULL: the first by id (UUID v7, so the
+# oldest but for organisations made within one millisecond; the membership index's order, so no
+# sort); read with every user, so that a sign-in's decision knows it without another round trip.
+# It names the table (``users.id``), which every statement below reads or writes under its own name.
+REQUIRED_BY_ORGANIZATION = (
+    "(SELECT m.organization_id::text FROM organization_members m JOIN organizations o ON o.id = m.organization_id"
+    " WHERE m.user_id = users.id AND o.require_mfa ORDER BY m.organization_id LIMIT 1) AS required_by_organization"
+)
+# The user's columns by name (a join's select list prefixes them), then the whole select list.
+COLUMN_NAMES = ("id", "username", "password_hash", "password_algorithm", "email", "phone", "prompted",
+                "last_used_factor", "consecutive_failures", "locked_until", "created_at", "mfa_required",
+                "mfa_skip_on_sign_in", "mfa_skip_without_factor", "locale", "required_by_organization")
+_COLUMNS = ", ".join(COLUMN_NAMES[:-1]) + ", " + REQUIRED_BY_ORGANIZATION
 _GET_OR_ADD = (f"INSERT INTO users (id, username) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET id = users.id"
                f" RETURNING {_COLUMNS}")
 

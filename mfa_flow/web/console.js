@@ -80,6 +80,8 @@ async function attempt(alert, job) {
 const SECTIONS = [
   { id: "mfa", name: "Multi-factor auth", admin: true, show: showMfa },
   { id: "users", name: "Users", admin: true, show: showUsers },
+  { id: "organizations", name: "Organisations", admin: true, show: showOrganizations,
+    offered: () => client.supports("organizations.list") },
   { id: "flows", name: "Flows", admin: false, show: showFlows },
   { id: "webhooks", name: "Webhooks", admin: true, show: showWebhooks },
   { id: "apps", name: "Apps", admin: true, show: showApps, offered: () => client.supports("oidcClients.list") },
@@ -366,7 +368,10 @@ async function showUser(userId) {
     el("dt", {}, "Created"), el("dd", {}, when(user.created_at)),
     user.email !== undefined ? [el("dt", {}, "Email"), el("dd", {}, user.email || "—")] : null,
     user.phone !== undefined ? [el("dt", {}, "Phone"), el("dd", {}, user.phone || "—")] : null,
-    el("dt", {}, "Status"), el("dd", {}, userStatus(user)));
+    el("dt", {}, "Status"), el("dd", {}, userStatus(user)),
+    user.organizations ? [el("dt", {}, "Organisations"), el("dd", { id: "user-organizations" },
+      ...(user.organizations.length ? user.organizations.flatMap((o, i) => [i ? ", " : null,
+        el("a", { href: `#organizations/${encodeURIComponent(o.id)}` }, o.name)]) : ["none"]))] : null);
   const actions = [];
   const mfa = user.mfa || {};
   if (client.supports("users.update") && "required" in mfa) {
@@ -452,6 +457,111 @@ async function signInsPanel(userId) {
     count ? el("table", {}, el("thead", {}, el("tr", {}, ...["When", "Where", "Position", "Device", "Flow"].map((h) => el("th", { scope: "col" }, h)))), body)
       : el("p", { class: "muted" }, "None kept."),
     more);
+}
+
+// --- Organisations ------------------------------------------------------------------------------
+
+const REQUIRE_MFA_TEXT = ["Require MFA of its members",
+  "Each member sets up a second step without being able to skip it, and verifies it at every sign-in, whatever the policy or adaptive MFA says (as Require MFA on a user does)."];
+
+// "Show more" under a list that pages: appends the next page's rows to the table's body.
+function moreButton(next, load, tbody, row) {
+  if (!next) return null;
+  let cursor = next;
+  const more = button("Show more", async () => {
+    const found = await load(cursor);
+    tbody.append(...found.items.map(row));
+    cursor = found.next;
+    if (!cursor) more.remove();
+  }, { kind: "secondary small" });
+  return more;
+}
+
+async function showOrganizations(organizationId) {
+  if (organizationId) return showOrganization(organizationId);
+  const load = (after) => client.organizations.list({ limit: 50, after });
+  const first = await load();
+  const row = (o) => el("tr", {},
+    el("td", {}, el("a", { href: `#organizations/${encodeURIComponent(o.id)}` }, o.name)),
+    el("td", {}, o.require_mfa ? "required" : "as the policy says"), el("td", {}, when(o.created_at)));
+  const tbody = el("tbody", {}, ...first.items.map(row));
+  const name = el("input", { id: "organization-name", name: "name", autocomplete: "off", maxlength: 100 });
+  const alert = alertBox();
+  const form = el("form", { novalidate: true },
+    ...field("organization-name", "Name", name, "Unique, whatever its case; at most 100 characters."),
+    option("checkbox", "require_mfa", "on", false, REQUIRE_MFA_TEXT),
+    alert, el("button", { type: "submit", class: "primary" }, "Create the organisation"));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = { name: name.value, require_mfa: form.querySelector("input[name=require_mfa]").checked };
+    const created = await attempt(alert, () => client.organizations.create(body));
+    if (created) location.hash = `#organizations/${encodeURIComponent(created.id)}`;
+  });
+  page("Organisations",
+    el("p", { class: "lead" }, "Groups of users. An organisation that requires MFA makes it mandatory for its members, whatever the policy."),
+    el("div", { class: "panel" }, el("h2", {}, "All organisations"),
+      first.items.length ? [el("table", {}, el("thead", {}, el("tr", {}, ...["Name", "MFA for members", "Created"].map((h) => el("th", { scope: "col" }, h)))), tbody),
+        moreButton(first.next, load, tbody, row)] : el("p", { class: "muted" }, "No organisations yet.")),
+    el("div", { class: "panel" }, el("h2", {}, "Create an organisation"), form));
+}
+
+async function showOrganization(organizationId) {
+  const loadMembers = (after) => client.organizations.members(organizationId, { limit: 50, after });
+  const [org, members] = await Promise.all([client.organizations.get(organizationId), loadMembers()]);
+  const alert = alertBox();
+  const refresh = () => showOrganization(organizationId);
+  const act = async (job) => { if (await attempt(alert, job) !== undefined) refresh(); };
+
+  const name = el("input", { id: "organization-name", name: "name", autocomplete: "off", maxlength: 100, value: org.name });
+  const rename = el("form", { class: "inline", novalidate: true },
+    el("div", {}, el("label", { for: "organization-name" }, "Name"), name),
+    el("button", { type: "submit", class: "secondary" }, "Rename"));
+  rename.addEventListener("submit", (e) => { e.preventDefault(); act(() => client.organizations.update(organizationId, { name: name.value })); });
+  const toggle = button(org.require_mfa ? "Stop requiring MFA" : "Require MFA of its members",
+    () => act(() => client.organizations.update(organizationId, { require_mfa: !org.require_mfa })), { kind: "secondary" });
+  const remove = button("Delete the organisation", async () => {
+    const sure = await confirmAction({ title: `Delete ${org.name}?`, confirm: "Delete the organisation",
+      says: [`Its ${plural(members.items.length + (members.next ? 1 : 0), "member", "members")}${members.next ? " or more" : ""} leave it; the users themselves stay.`,
+        org.require_mfa ? "Members no longer need MFA because of it: the policy (or their own settings) decides again." : null] });
+    if (sure && await attempt(alert, () => client.organizations.delete(organizationId)) !== undefined) location.hash = "#organizations";
+  }, { kind: "danger" });
+
+  const row = (u) => el("tr", {},
+    el("td", {}, el("a", { href: `#users/${encodeURIComponent(u.id)}` }, u.username)),
+    el("td", {}, ((u.mfa && u.mfa.factors) || []).map((f) => FACTORS[f] ? FACTORS[f].name : f).join(", ") || "none"),
+    el("td", {}, button("Remove", async () => {
+      const sure = await confirmAction({ title: `Remove ${u.username} from ${org.name}?`, confirm: "Remove",
+        says: [org.require_mfa ? `${u.username} no longer needs MFA because of ${org.name}.` : `${u.username} stays a user.`] });
+      if (sure) act(() => client.organizations.removeMember(organizationId, u.id));
+    }, { kind: "danger small", "aria-label": `Remove ${u.username}` })));
+  const tbody = el("tbody", {}, ...members.items.map(row));
+
+  const who = el("input", { id: "member", name: "member", autocomplete: "off" });
+  const add = el("form", { class: "inline", novalidate: true },
+    el("div", {}, el("label", { for: "member" }, "Username or user id"), who),
+    el("button", { type: "submit", class: "primary" }, "Add the member"));
+  add.addEventListener("submit", (e) => {
+    e.preventDefault();
+    act(async () => {
+      const text = who.value.trim();
+      // A username when one matches exactly; else the text is taken as a user id.
+      const found = client.supports("users.list") ? (await client.users.list({ search: text, limit: 50 })).items : [];
+      const user = found.find((u) => u.username === text);
+      return client.organizations.addMember(organizationId, user ? user.id : text);
+    });
+  });
+
+  page(org.name,
+    el("p", {}, el("a", { href: "#organizations" }, "← All organisations")),
+    el("div", { class: "panel" },
+      el("dl", {}, el("dt", {}, "Id"), el("dd", { class: "mono" }, org.id), el("dt", {}, "Created"), el("dd", {}, when(org.created_at)),
+        el("dt", {}, "MFA for members"), el("dd", { id: "organization-mfa" }, org.require_mfa ? "required at every sign-in" : "as the policy says")),
+      el("p", { class: "hint" }, REQUIRE_MFA_TEXT[1]),
+      alert, rename, el("div", { class: "actions" }, toggle, remove)),
+    el("div", { class: "panel" }, el("h2", {}, "Members"),
+      members.items.length ? [el("table", {}, el("thead", {}, el("tr", {}, ...["Username", "Second steps", ""].map((h) => el("th", { scope: "col" }, h)))), tbody),
+        moreButton(members.next, loadMembers, tbody, row)] : el("p", { class: "muted" }, "No members yet."),
+      add));
 }
 
 // --- Flows --------------------------------------------------------------------------------------

@@ -35,6 +35,8 @@ EVENT_TYPES = (
     "mfa.device_revoked",
     "user.unlocked",
     "mfa.reset",
+    "organization.member_added",
+    "organization.member_removed",
     "flow.adaptive_mfa_triggered",
 )
 ALL_EVENTS = "*"
@@ -113,6 +115,13 @@ def to_message(event: events.DomainEvent) -> Message:
     if isinstance(event, events.MfaReset):
         data = {"user_id": event.user_id, "factors_removed": event.factors_removed}
         return _message("mfa.reset", f"user:{event.user_id}", data, event.at)
+    if isinstance(event, events.OrganizationMembership):
+        data = {"organization_id": event.organization_id, "user_id": event.user_id}
+        if not event.added:
+            data["reason"] = event.reason
+        # Keyed by user: one user's joins and leaves keep their order.
+        kind = "organization.member_added" if event.added else "organization.member_removed"
+        return _message(kind, f"user:{event.user_id}", data, event.at)
     data = {"user_id": event.user_id, "flow_id": event.flow_id, "locked_until": iso(event.locked_until)}
     return _message("user.locked", f"flow:{event.flow_id}", data, event.at)
 

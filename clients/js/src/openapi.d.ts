@@ -1050,6 +1050,322 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/organizations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Organisations, a page at a time, oldest first (admin)
+         * @description Keyset pages in creation order (`created_at`, then `id`): `next` is an opaque cursor that stays valid while organisations are added, renamed and removed; pass it back unchanged as `after`. A cursor this API did not give, or a `limit` outside 1 to 200, is 400.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description the `next` of the previous page */
+                    after?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description a page of organisations */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OrganizationPage"];
+                    };
+                };
+                400: components["responses"]["Problem"];
+                401: components["responses"]["Problem"];
+                403: components["responses"]["Problem"];
+            };
+        };
+        put?: never;
+        /** Create an organisation (admin) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["NewOrganization"];
+                };
+            };
+            responses: {
+                /** @description created */
+                201: {
+                    headers: {
+                        Location?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Organization"];
+                    };
+                };
+                400: components["responses"]["Problem"];
+                401: components["responses"]["Problem"];
+                403: components["responses"]["Problem"];
+                408: components["responses"]["Problem"];
+                409: components["responses"]["Problem"];
+                413: components["responses"]["Problem"];
+                415: components["responses"]["Problem"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/organizations/{organization_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                organization_id: components["parameters"]["OrganizationId"];
+            };
+            cookie?: never;
+        };
+        /** An organisation (admin) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    organization_id: components["parameters"]["OrganizationId"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the organisation */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Organization"];
+                    };
+                };
+                401: components["responses"]["Problem"];
+                403: components["responses"]["Problem"];
+                404: components["responses"]["Problem"];
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete an organisation (admin); each member leaves it (webhook organization.member_removed, reason organization_deleted) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    organization_id: components["parameters"]["OrganizationId"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description deleted */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                401: components["responses"]["Problem"];
+                403: components["responses"]["Problem"];
+                404: components["responses"]["Problem"];
+            };
+        };
+        options?: never;
+        head?: never;
+        /**
+         * Rename an organisation or turn its require_mfa on or off (admin)
+         * @description A change of `require_mfa` holds from each member's next sign-in (a flow past its first factor keeps the decision it took).
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    organization_id: components["parameters"]["OrganizationId"];
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["OrganizationPatch"];
+                };
+            };
+            responses: {
+                /** @description the organisation as changed */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Organization"];
+                    };
+                };
+                400: components["responses"]["Problem"];
+                401: components["responses"]["Problem"];
+                403: components["responses"]["Problem"];
+                404: components["responses"]["Problem"];
+                408: components["responses"]["Problem"];
+                409: components["responses"]["Problem"];
+                413: components["responses"]["Problem"];
+                415: components["responses"]["Problem"];
+            };
+        };
+        trace?: never;
+    };
+    "/api/organizations/{organization_id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                organization_id: components["parameters"]["OrganizationId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The organisation's members, a page at a time, ordered by username (admin)
+         * @description Pages as `GET /api/users` pages (the same cursors); each member is a User.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description the `next` of the previous page */
+                    after?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    organization_id: components["parameters"]["OrganizationId"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description a page of members */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["UserPage"];
+                    };
+                };
+                400: components["responses"]["Problem"];
+                401: components["responses"]["Problem"];
+                403: components["responses"]["Problem"];
+                404: components["responses"]["Problem"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/organizations/{organization_id}/members/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                organization_id: components["parameters"]["OrganizationId"];
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Make a user a member (admin); webhook organization.member_added
+         * @description 201 when the user joins; 200 when they were a member already (nothing changes, no webhook). An unknown organisation or user is 404, naming which.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    organization_id: components["parameters"]["OrganizationId"];
+                    user_id: components["parameters"]["UserId"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description a member already */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OrganizationMembership"];
+                    };
+                };
+                /** @description joined */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OrganizationMembership"];
+                    };
+                };
+                401: components["responses"]["Problem"];
+                403: components["responses"]["Problem"];
+                404: components["responses"]["Problem"];
+            };
+        };
+        post?: never;
+        /**
+         * Remove a member (admin); webhook organization.member_removed (reason admin)
+         * @description 404 when the organisation, the user, or the membership does not exist, naming which.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    organization_id: components["parameters"]["OrganizationId"];
+                    user_id: components["parameters"]["UserId"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description removed */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                401: components["responses"]["Problem"];
+                403: components["responses"]["Problem"];
+                404: components["responses"]["Problem"];
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/sign-in-options": {
         parameters: {
             query?: never;
@@ -2970,6 +3286,15 @@ export interface components {
              */
             token_endpoint_auth_method?: "client_secret_basic" | "client_secret_post" | "private_key_jwt";
         };
+        NewOrganization: {
+            /** @description 1 to 100 characters, surrounding spaces removed (not only spaces), no control characters; unique among organisations whatever its case (a taken name is 409 `organization-exists`). */
+            name: string;
+            /**
+             * @description MFA is mandatory for the members (see Organization)
+             * @default false
+             */
+            require_mfa?: boolean;
+        };
         /**
          * @description A user with a `password` (hashed with argon2id at `MFA_FLOW_PASSWORD_HASH`), or imported from
          *     another system with its `password_digest` and `password_algorithm` (not both ways at once), or
@@ -3082,6 +3407,37 @@ export interface components {
             subject_types_supported: string[];
             token_endpoint: string;
             userinfo_endpoint?: string;
+        };
+        /** @description A group of users. With `require_mfa`, each member is treated as a user with `mfa.required`, whatever the policy or adaptive MFA: set-up without skip, verification at every sign-in (a trusted device stands in as it does for `mfa.required`), no opt-out. The first transition of a member's sign-in names the organisation (`data.organization`, its id) and, where it decided against the policy alone, `data.override: organization`. */
+        Organization: {
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description a UUID v7
+             */
+            id: string;
+            name: string;
+            require_mfa: boolean;
+        };
+        OrganizationMembership: {
+            organization_id: string;
+            user_id: string;
+        };
+        OrganizationPage: {
+            items: components["schemas"]["Organization"][];
+            /** @description the cursor of the next page (pass it as `after`); null on the last page */
+            next: string | null;
+        };
+        /** @description The settings to change (those left out stay); at least one (an empty body is 400). */
+        OrganizationPatch: {
+            /** @description as in NewOrganization */
+            name?: string;
+            require_mfa?: boolean;
+        };
+        OrganizationReference: {
+            id: string;
+            name: string;
         };
         /** @description Passkey sign-in (docs, "Passkey sign-in"): a new sign-in flow's challenge in first_factor offers a discoverable passkey (`challenge.passkey.publicKey`, no allowCredentials) and `submit_passkey` is allowed there; the passkey's user handle names the user. Needs the webauthn factor enabled; with counts_as_mfa off, also a primary factor of another kind (422 otherwise). Left out of a PUT, it is off. */
         PasskeySignInConfig: {
@@ -3455,6 +3811,8 @@ export interface components {
                 /** @description the user opted out of verification at sign-in (honoured only under the non-mandatory policies and when `required` is not set) */
                 skip_on_sign_in: boolean;
             };
+            /** @description The organisations the user is a member of, by name. A member of one with `require_mfa` is treated as `mfa.required` (see Organization). */
+            organizations: components["schemas"]["OrganizationReference"][];
             /** @description E.164 */
             phone: string | null;
             username: string;
@@ -3562,7 +3920,7 @@ export interface components {
          *     of the code is encrypted and erased once delivered, given up, voided by a newer code or expired.
          * @enum {unknown}
          */
-        WebhookEventType: "flow.created" | "flow.transitioned" | "flow.completed" | "flow.failed" | "flow.expired" | "flow.cancelled" | "mfa.factor_enrolled" | "mfa.factor_removed" | "user.locked" | "verification_code.requested" | "mfa.device_trusted" | "mfa.device_revoked" | "user.unlocked" | "mfa.reset" | "flow.adaptive_mfa_triggered" | "*";
+        WebhookEventType: "flow.created" | "flow.transitioned" | "flow.completed" | "flow.failed" | "flow.expired" | "flow.cancelled" | "mfa.factor_enrolled" | "mfa.factor_removed" | "user.locked" | "verification_code.requested" | "mfa.device_trusted" | "mfa.device_revoked" | "user.unlocked" | "mfa.reset" | "organization.member_added" | "organization.member_removed" | "flow.adaptive_mfa_triggered" | "*";
         /**
          * @description The body of every webhook request. Headers: `webhook-id` (the message id, the same on
          *     every attempt), `webhook-timestamp` (Unix seconds of the attempt) and
@@ -3583,6 +3941,9 @@ export interface components {
              *     device or `all: true` for all of the user's devices. user.unlocked: `user_id` (the admin
              *     ended a lockout in force). mfa.reset: `user_id, factors_removed` (each removed factor
              *     also has its mfa.factor_removed, and revoked devices their mfa.device_revoked).
+             *     organization.member_added: `organization_id, user_id`. organization.member_removed:
+             *     `organization_id, user_id, reason` (admin: the membership was deleted;
+             *     organization_deleted; user_deleted).
              *     flow.adaptive_mfa_triggered: `flow_id, user_id, fired` (adaptive MFA's rules that fired on
              *     the sign-in, each `{"rule", ...numbers}` as in the first transition's `data.adaptive.fired`).
              */
@@ -3631,6 +3992,7 @@ export interface components {
     };
     parameters: {
         FlowId: string;
+        OrganizationId: string;
         UserId: string;
         VerificationId: string;
     };

@@ -32,6 +32,25 @@ describe("the Management API", () => {
     assert.ok(gone instanceof ApiError && gone.status === 404 && gone.kind === "not-found");
   });
 
+  test("an organisation is created, renamed, given a member, and deleted", async () => {
+    const client = admin();
+    const user = await client.users.create({ username: uniqueName("member") });
+    const org = await client.organizations.create({ name: uniqueName("Acme"), require_mfa: true });
+    assert.equal(org.require_mfa, true);
+    const taken = await client.organizations.create({ name: org.name.toUpperCase() }).catch((error) => error);
+    assert.ok(taken instanceof ApiError && taken.status === 409 && taken.kind === "organization-exists");
+    const renamed = await client.organizations.update(org.id, { name: `${org.name} Ltd` });
+    assert.equal((await client.organizations.get(org.id)).name, renamed.name);
+    assert.deepEqual(await client.organizations.addMember(org.id, user.id), { organization_id: org.id, user_id: user.id });
+    assert.deepEqual((await client.organizations.members(org.id)).items.map((u) => u.id), [user.id]);
+    assert.deepEqual((await client.users.get(user.id)).organizations, [{ id: org.id, name: renamed.name }]);
+    await client.organizations.removeMember(org.id, user.id);
+    await client.organizations.delete(org.id);
+    const gone = await client.organizations.get(org.id).catch((error) => error);
+    assert.ok(gone instanceof ApiError && gone.status === 404);
+    assert.ok((await client.organizations.list({ limit: 200 })).items.every((o) => o.id !== org.id));
+  });
+
   test("a key that may not manage is told so in a problem document", async () => {
     const auditor = new MfaFlowClient({ baseUrl: BASE_URL, token: AUDITOR_KEY });
     const refused = await auditor.config.put({ factors: [], policy: "mandatory" }).catch((error) => error);

@@ -77,3 +77,26 @@ async def test_the_auditor_key_reads_but_may_not_manage(auditor):
     with pytest.raises(Forbidden) as refused:
         await auditor.config.put({"factors": [], "policy": "mandatory"})
     assert refused.value.problem["status"] == 403
+
+
+async def test_an_organisation_is_created_renamed_given_members_and_deleted(admin):
+    user = await admin.users.create({"username": unique("member")})
+    created = await admin.organizations.create({"name": unique("Acme"), "require_mfa": True})
+    assert created["require_mfa"] is True
+    with pytest.raises(Conflict) as taken:
+        await admin.organizations.create({"name": created["name"].upper()})
+    assert taken.value.kind == "organization-exists"
+    assert created["id"] in [o["id"] async for o in admin.organizations.iterate(page_size=1)]
+    renamed = await admin.organizations.update(created["id"], {"name": unique("Acme, renamed")})
+    assert (await admin.organizations.get(created["id"]))["name"] == renamed["name"]
+    assert await admin.organizations.add_member(created["id"], user["id"]) == {
+        "organization_id": created["id"], "user_id": user["id"]}
+    assert [u["id"] for u in (await admin.organizations.members(created["id"]))["items"]] == [user["id"]]
+    assert (await admin.users.get(user["id"]))["organizations"] == [{"id": created["id"], "name": renamed["name"]}]
+    await admin.organizations.remove_member(created["id"], user["id"])
+    with pytest.raises(NotFound) as gone:
+        await admin.organizations.remove_member(created["id"], user["id"])
+    assert "membership" in gone.value.detail
+    await admin.organizations.delete(created["id"])
+    with pytest.raises(NotFound):
+        await admin.organizations.get(created["id"])

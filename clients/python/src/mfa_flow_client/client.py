@@ -20,7 +20,7 @@ from .audit import Audit
 from .embedding import ResultTokenVerifier
 from .errors import error_for
 from .flows import Flows
-from .management import Config, OidcClients, Users, Webhooks
+from .management import Config, OidcClients, Organizations, Users, Webhooks
 from .models import Jwks
 
 
@@ -43,6 +43,7 @@ class MfaFlowClient:
         self.users = Users(self)
         self.webhooks = Webhooks(self)
         self.oidc_clients = OidcClients(self)
+        self.organizations = Organizations(self)
         self.audit = Audit(self)
         self._token_verifiers: dict[tuple[str, tuple[str, ...]], ResultTokenVerifier] = {}
 

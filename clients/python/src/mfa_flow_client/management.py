@@ -1,10 +1,11 @@
 """The Management API (admin key): the MFA configuration, users and their factors and trusted
-devices, webhook endpoints with their deliveries, and OpenID Connect clients."""
+devices, organisations and their members, webhook endpoints with their deliveries, and OpenID
+Connect clients."""
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from ._shared import segment
@@ -12,6 +13,7 @@ from .models import (
     CreatedVerification,
     MfaConfig,
     NewOidcClient,
+    NewOrganization,
     NewUser,
     NewVerification,
     NewWebhook,
@@ -19,6 +21,10 @@ from .models import (
     OidcClientList,
     OidcClientPatch,
     OidcClientWithSecret,
+    Organization,
+    OrganizationMembership,
+    OrganizationPage,
+    OrganizationPatch,
     SignInPage,
     TrustedDevice,
     User,
@@ -33,6 +39,18 @@ from .models import (
 
 if TYPE_CHECKING:
     from .client import MfaFlowClient
+
+
+async def _every(page_after: Callable[[str | None], Awaitable[Any]]) -> AsyncIterator[Any]:
+    """Every item of a paged list (``{"items", "next"}``), page after page."""
+    after: str | None = None
+    while True:
+        page = await page_after(after)
+        for item in page["items"]:
+            yield item
+        after = page.get("next")
+        if not after:
+            return
 
 
 class Config:
@@ -62,14 +80,8 @@ class Users:
 
     async def iterate(self, *, search: str | None = None, page_size: int = 100) -> AsyncIterator[User]:
         """Every matching user, page after page."""
-        after: str | None = None
-        while True:
-            page = await self.list(search=search, after=after, limit=page_size)
-            for user in page["items"]:
-                yield user
-            after = page.get("next")
-            if not after:
-                return
+        async for user in _every(lambda after: self.list(search=search, after=after, limit=page_size)):
+            yield cast(User, user)
 
     async def get(self, user_id: str) -> User:
         return cast(User, await self.client.request("GET", self._path(user_id)))
@@ -123,6 +135,56 @@ class Users:
         """Forgets one remembered device, or all of them."""
         rest = "/trusted-devices" + (f"/{segment(device_id)}" if device_id else "")
         await self.client.request("DELETE", self._path(user_id, rest))
+
+
+class Organizations:
+    """Groups of users; a member of one with ``require_mfa`` must use MFA at every sign-in."""
+
+    def __init__(self, client: MfaFlowClient):
+        self.client = client
+
+    def _path(self, organization_id: str, rest: str = "") -> str:
+        return f"/api/organizations/{segment(organization_id)}{rest}"
+
+    async def list(self, *, after: str | None = None, limit: int = 50) -> OrganizationPage:
+        """One page, oldest first: ``{"items": [...], "next": cursor or None}``."""
+        return cast(OrganizationPage, await self.client.request(
+            "GET", "/api/organizations", params={"after": after, "limit": limit}))
+
+    async def iterate(self, *, page_size: int = 100) -> AsyncIterator[Organization]:
+        """Every organisation, page after page."""
+        async for organization in _every(lambda after: self.list(after=after, limit=page_size)):
+            yield cast(Organization, organization)
+
+    async def get(self, organization_id: str) -> Organization:
+        return cast(Organization, await self.client.request("GET", self._path(organization_id)))
+
+    async def create(self, organization: NewOrganization | Mapping[str, Any]) -> Organization:
+        """201 the organisation; Conflict (409) when another has this name, whatever its case."""
+        return cast(Organization, await self.client.request("POST", "/api/organizations",
+                                                            json_body=dict(organization)))
+
+    async def update(self, organization_id: str, patch: OrganizationPatch | Mapping[str, Any]) -> Organization:
+        """Renames it, or turns ``require_mfa`` on or off."""
+        return cast(Organization, await self.client.request("PATCH", self._path(organization_id),
+                                                            json_body=dict(patch)))
+
+    async def delete(self, organization_id: str) -> None:
+        await self.client.request("DELETE", self._path(organization_id))
+
+    async def members(self, organization_id: str, *, after: str | None = None, limit: int = 50) -> UserPage:
+        """One page of the members (users), ordered by username."""
+        return cast(UserPage, await self.client.request(
+            "GET", self._path(organization_id, "/members"), params={"after": after, "limit": limit}))
+
+    async def add_member(self, organization_id: str, user_id: str) -> OrganizationMembership:
+        """Makes the user a member (a member already stays one); NotFound names an unknown
+        organisation or user."""
+        return cast(OrganizationMembership, await self.client.request(
+            "PUT", self._path(organization_id, f"/members/{segment(user_id)}")))
+
+    async def remove_member(self, organization_id: str, user_id: str) -> None:
+        await self.client.request("DELETE", self._path(organization_id, f"/members/{segment(user_id)}"))
 
 
 class Webhooks:

@@ -339,6 +339,11 @@ class NewOidcClient(TypedDict):
     ]
 
 
+class NewOrganization(TypedDict):
+    name: str
+    require_mfa: NotRequired[bool]
+
+
 class NewUser(TypedDict):
     email: NotRequired[str | None]
     id: NotRequired[str]
@@ -414,6 +419,33 @@ class OpenIdConfiguration(TypedDict):
     subject_types_supported: list[str]
     token_endpoint: str
     userinfo_endpoint: NotRequired[str]
+
+
+class Organization(TypedDict):
+    created_at: str
+    id: str
+    name: str
+    require_mfa: bool
+
+
+class OrganizationMembership(TypedDict):
+    organization_id: str
+    user_id: str
+
+
+class OrganizationPage(TypedDict):
+    items: list[Organization]
+    next: str | None
+
+
+class OrganizationPatch(TypedDict):
+    name: NotRequired[str]
+    require_mfa: NotRequired[bool]
+
+
+class OrganizationReference(TypedDict):
+    id: str
+    name: str
 
 
 class PasskeySignInConfig(TypedDict):
@@ -704,6 +736,7 @@ class User(TypedDict):
     id: str
     locale: NotRequired[str | None]
     mfa: UserMfa
+    organizations: list[OrganizationReference]
     phone: str | None
     username: str
 
@@ -761,6 +794,8 @@ WebhookEventType: TypeAlias = Literal[
     "mfa.device_revoked",
     "user.unlocked",
     "mfa.reset",
+    "organization.member_added",
+    "organization.member_removed",
     "flow.adaptive_mfa_triggered",
     "*",
 ]

@@ -1,6 +1,6 @@
 // The HTTP side of the client: one request function (JSON in and out, problems as ApiError)
 // and the API's groups on top of it — flows, the Management API (configuration, users and
-// their factors, webhooks) and the audit API. Works in browsers and in Node 20 (global fetch).
+// their factors, organisations, webhooks) and the audit API. Works in browsers and in Node 20 (global fetch).
 
 import { verifyChain } from "./audit.js";
 import { ApiError } from "./errors.js";
@@ -39,6 +39,11 @@ import { readEventStream } from "./streams.js";
  * @typedef {Schemas["OidcClientList"]} OidcClientList
  * @typedef {Schemas["NewOidcClient"]} NewOidcClient
  * @typedef {Schemas["OidcClientPatch"]} OidcClientPatch
+ * @typedef {Schemas["Organization"]} Organization
+ * @typedef {Schemas["NewOrganization"]} NewOrganization
+ * @typedef {Schemas["OrganizationPatch"]} OrganizationPatch
+ * @typedef {Schemas["OrganizationPage"]} OrganizationPage
+ * @typedef {Schemas["OrganizationMembership"]} OrganizationMembership
  * @typedef {Schemas["AuthorizationOfFlow"]} AuthorizationOfFlow
  * @typedef {Schemas["ReturnToClient"]} ReturnToClient
  * @typedef {{items: Flow[], next?: string | null}} FlowPage
@@ -84,6 +89,7 @@ export class MfaFlowClient {
     this.flows = new Flows(this);
     this.config = new Config(this);
     this.users = new Users(this);
+    this.organizations = new Organizations(this);
     this.webhooks = new Webhooks(this);
     this.oidcClients = new OidcClients(this);
     this.authorizations = new Authorizations(this);
@@ -378,6 +384,53 @@ class Users {
     return deviceId
       ? this.client.call("users.revokeTrustedDevice", { user_id: userId, device_id: deviceId })
       : this.client.call("users.revokeTrustedDevices", { user_id: userId });
+  }
+}
+
+/** Groups of users; a member of one with `require_mfa` uses MFA at every sign-in. */
+class Organizations {
+  /** @param {MfaFlowClient} client */
+  constructor(client) { this.client = client; }
+
+  /**
+   * One page, oldest first.
+   * @param {{after?: string, limit?: number}} [query]
+   * @returns {Promise<OrganizationPage>}
+   */
+  list(query = {}) { return this.client.call("organizations.list", {}, { query }); }
+
+  /** @param {string} organizationId @returns {Promise<Organization>} */
+  get(organizationId) { return this.client.call("organizations.get", { organization_id: organizationId }); }
+
+  /** A taken name (whatever its case) is a 409. @param {NewOrganization} organization @returns {Promise<Organization>} */
+  create(organization) { return this.client.call("organizations.create", {}, { body: organization }); }
+
+  /** Renames it, or turns `require_mfa` on or off. @param {string} organizationId @param {OrganizationPatch} patch @returns {Promise<Organization>} */
+  update(organizationId, patch) {
+    return this.client.call("organizations.update", { organization_id: organizationId }, { body: patch });
+  }
+
+  /** Its members leave it. @param {string} organizationId @returns {Promise<null>} */
+  delete(organizationId) { return this.client.call("organizations.delete", { organization_id: organizationId }); }
+
+  /**
+   * One page of its members (users), ordered by username.
+   * @param {string} organizationId
+   * @param {{after?: string, limit?: number}} [query]
+   * @returns {Promise<UserPage>}
+   */
+  members(organizationId, query = {}) {
+    return this.client.call("organizations.members", { organization_id: organizationId }, { query });
+  }
+
+  /** @param {string} organizationId @param {string} userId @returns {Promise<OrganizationMembership>} */
+  addMember(organizationId, userId) {
+    return this.client.call("organizations.addMember", { organization_id: organizationId, user_id: userId });
+  }
+
+  /** @param {string} organizationId @param {string} userId @returns {Promise<null>} */
+  removeMember(organizationId, userId) {
+    return this.client.call("organizations.removeMember", { organization_id: organizationId, user_id: userId });
   }
 }
 
