@@ -12,11 +12,14 @@ import time
 import traceback
 from datetime import UTC
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, TypeAlias
 
 from . import __version__, bootstrap, logs, loops
 from .app.services import Services
 from .serving import WORKER_FLAG
+
+# What ``add_subparsers`` returns: where the commands of one level are added.
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -149,7 +152,7 @@ class ProgressBar:
             sys.stderr.write("\n")
 
 
-def cmd_audit_verify(args) -> int:
+def cmd_audit_verify(args: argparse.Namespace) -> int:
     from .app import audit_feed as feed
 
     try:
@@ -171,7 +174,7 @@ def cmd_audit_verify(args) -> int:
     return 0 if report.ok else 1
 
 
-def cmd_audit_replay(args) -> int:
+def cmd_audit_replay(args: argparse.Namespace) -> int:
     from .app import audit_feed as feed
 
     lines = _with_services(lambda s: feed.replay(s.db, s.registry.machine, args.flow_id))
@@ -182,7 +185,7 @@ def cmd_audit_replay(args) -> int:
     return 0 if lines[-1].startswith("chain and replay hold") else 1
 
 
-def cmd_audit_export(args) -> int:
+def cmd_audit_export(args: argparse.Namespace) -> int:
     from .app import audit_feed as feed
 
     async def work(services: Services) -> int:
@@ -196,7 +199,7 @@ def cmd_audit_export(args) -> int:
     return 0
 
 
-def cmd_audit_checkpoint(args) -> int:
+def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
     bar = ProgressBar("rows", threshold=50_000, enabled=not args.no_progress)
     try:
         done = _with_services(lambda s: s.audit_keeper.catch_up(bar))
@@ -210,7 +213,7 @@ def cmd_audit_checkpoint(args) -> int:
     return 0
 
 
-def cmd_audit_purge(args) -> int:
+def cmd_audit_purge(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
     from .app import audit_feed as feed
@@ -226,7 +229,7 @@ def cmd_audit_purge(args) -> int:
     return 0
 
 
-def cmd_audit_prove(args) -> int:
+def cmd_audit_prove(args: argparse.Namespace) -> int:
     import json
 
     from .app import audit_feed as feed
@@ -251,7 +254,7 @@ def cmd_audit_prove(args) -> int:
     return 0
 
 
-def cmd_audit_verify_bundle(args) -> int:
+def cmd_audit_verify_bundle(args: argparse.Namespace) -> int:
     import json
 
     from .audit import bundle
@@ -266,7 +269,7 @@ def cmd_audit_verify_bundle(args) -> int:
     return 0 if report.ok else 1
 
 
-def cmd_audit_witness(args) -> int:
+def cmd_audit_witness(args: argparse.Namespace) -> int:
     from .http import witness
 
     api_key = args.auditor_key or os.environ.get("MFA_FLOW_AUDITOR_KEY")
@@ -292,7 +295,7 @@ def _keys_work(action: Callable[[Any, Any, Any], Awaitable[Any]]) -> Any:
     return _with_services(work)
 
 
-def cmd_keys_list(args) -> int:
+def cmd_keys_list(args: argparse.Namespace) -> int:
     keys = _keys_work(lambda keyring, uow, now: keyring.every(uow))
     for key in keys:
         since = key.removed_at or key.retired_at or key.created_at
@@ -300,7 +303,7 @@ def cmd_keys_list(args) -> int:
     return 0
 
 
-def cmd_keys_rotate(args) -> int:
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
     rotated = _keys_work(lambda keyring, uow, now: keyring.rotate(uow, now))
     for key_type, old, new in rotated:
         print(f"new {key_type} signing key {new}")
@@ -309,7 +312,7 @@ def cmd_keys_rotate(args) -> int:
     return 0
 
 
-def cmd_keys_remove(args) -> int:
+def cmd_keys_remove(args: argparse.Namespace) -> int:
     removed = _keys_work(lambda keyring, uow, now: keyring.remove(uow, args.kid, now))
     if not removed:
         print(f"no key {args.kid} to remove", file=sys.stderr)
@@ -318,14 +321,14 @@ def cmd_keys_remove(args) -> int:
     return 0
 
 
-def _group(commands, name: str, help: str, description: str):
+def _group(commands: Subcommands, name: str, help: str, description: str) -> Subcommands:
     """A command with subcommands (``mfa-flow audit verify``); returns its subparsers."""
     group = commands.add_parser(name, help=help, description=description)
     group.set_defaults(group_parser=group, run=None)  # alone, it lists its subcommands
     return group.add_subparsers(dest=f"{name}_command", metavar="SUBCOMMAND", title="subcommands")
 
 
-def _audit_commands(commands) -> None:
+def _audit_commands(commands: Subcommands) -> None:
     sub = _group(
         commands,
         "audit",
@@ -422,7 +425,7 @@ def _audit_commands(commands) -> None:
     purge.set_defaults(run=cmd_audit_purge)
 
 
-def _keys_commands(commands) -> None:
+def _keys_commands(commands: Subcommands) -> None:
     sub = _group(
         commands,
         "keys",

@@ -20,7 +20,8 @@ _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 @cache
 def catalogue(code: str) -> dict[str, str]:
-    return json.loads((CATALOGUES / f"{code}.json").read_text(encoding="utf-8"))
+    words: dict[str, str] = json.loads((CATALOGUES / f"{code}.json").read_text(encoding="utf-8"))
+    return words
 
 
 def plural_category(code: str, n: int) -> str:

@@ -10,7 +10,7 @@ import json
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterable, TextIO
+from typing import Any, Callable, Iterable, Mapping, TextIO
 
 from .. import logs
 from ..audit.verify import Checkpoint, FlowHead, Report, Verifier, parse_cursor
@@ -54,7 +54,7 @@ def load_jwks(path: str | Path) -> list[dict[str, Any]]:
 
 
 async def verify_database(
-    db: Database, machine: FlowMachine, pinned_keys: list[dict] | None = None, progress: Progress | None = None
+    db: Database, machine: FlowMachine, pinned_keys: list[dict[str, Any]] | None = None, progress: Progress | None = None
 ) -> tuple[Report, int]:
     """Verify every row, checkpoint and flow row, all read in one snapshot. Returns the report
     and the number of rows there were to read (for the progress bar's total)."""
@@ -141,12 +141,12 @@ def _export_record(raw: bytes | str) -> tuple[str, Any]:
     return "transition", record
 
 
-def verify_lines(lines: Iterable[bytes | str], machine: FlowMachine, pinned_keys: list[dict] | None = None,
+def verify_lines(lines: Iterable[bytes | str], machine: FlowMachine, pinned_keys: list[dict[str, Any]] | None = None,
                  progress: Progress | None = None, total: int | None = None) -> Report:
     """Verify an export (see ``export``): key, base and checkpoint lines first, then the
     transitions in the global order, then the flow rows. No database needed. A line that is
     none of these raises ``UnreadableInput`` naming its number."""
-    keys: list[dict] = []
+    keys: list[dict[str, Any]] = []
     base: Checkpoint | None = None
     verifier: Verifier | None = None
     heads: list[FlowHead] = []
@@ -188,7 +188,7 @@ def verify_lines(lines: Iterable[bytes | str], machine: FlowMachine, pinned_keys
     return verifier.finish(heads if heads else None)
 
 
-def verify_file(path: str | Path, machine: FlowMachine, pinned_keys: list[dict] | None = None,
+def verify_file(path: str | Path, machine: FlowMachine, pinned_keys: list[dict[str, Any]] | None = None,
                 progress: Progress | None = None) -> Report:
     """``verify_lines`` over a file, read as bytes so that a line that is not UTF-8 is named."""
     try:
@@ -203,7 +203,7 @@ def verify_file(path: str | Path, machine: FlowMachine, pinned_keys: list[dict] 
 # --- export ----------------------------------------------------------------------------------
 
 
-def transition_json(row) -> dict[str, Any]:
+def transition_json(row: Mapping[str, Any]) -> dict[str, Any]:
     """A log row as the API and the export carry it."""
     return {**dict(row), "at": iso(row["at"]) if isinstance(row["at"], datetime) else row["at"]}
 

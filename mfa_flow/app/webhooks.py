@@ -4,7 +4,7 @@ the worker at every delivery), rotating their secrets, reading and retrying deli
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from .. import logs
@@ -12,7 +12,7 @@ from ..crypto import SecretBox
 from ..domain.errors import NotFound, WebhookUrlRefused
 from ..domain.flow import iso
 from ..settings import Settings
-from ..store import Database
+from ..store import Database, UnitOfWork
 from ..store.webhooks import Endpoint
 from ..webhooks.addresses import UnsafeUrl, check_url, resolve_checked
 from ..webhooks.messages import ALL_EVENTS
@@ -36,8 +36,8 @@ def endpoint_view(endpoint: Endpoint) -> dict[str, Any]:
     }
 
 
-def delivery_view(row: dict) -> dict[str, Any]:
-    def at(name):
+def delivery_view(row: Mapping[str, Any]) -> dict[str, Any]:
+    def at(name: str) -> str | None:
         return iso(row[name]) if row[name] else None
 
     return {
@@ -72,13 +72,13 @@ class WebhookService:
             raise WebhookUrlRefused(f"url: {exc}", field="url") from None
         return url
 
-    async def _endpoint(self, uow, endpoint_id: str, lock: bool = False) -> Endpoint:
-        endpoint = await uow.webhooks.get(endpoint_id, lock=lock)
+    async def _endpoint(self, uow: UnitOfWork, endpoint_id: str, lock: bool = False) -> Endpoint:
+        endpoint: Endpoint | None = await uow.webhooks.get(endpoint_id, lock=lock)
         if endpoint is None:
             raise NotFound(f"webhook {endpoint_id}")
         return endpoint
 
-    async def create(self, body: dict) -> dict:
+    async def create(self, body: dict[str, Any]) -> dict[str, Any]:
         url = await self._checked_url(body["url"])
         secret = new_secret()
         async with self.db.unit_of_work() as uow:
@@ -89,15 +89,15 @@ class WebhookService:
                  enabled=endpoint.enabled)
         return {**endpoint_view(endpoint), "secret": secret}
 
-    async def list(self) -> list[dict]:
+    async def list(self) -> list[dict[str, Any]]:
         async with self.db.unit_of_work() as uow:
             return [endpoint_view(e) for e in await uow.webhooks.all()]
 
-    async def get(self, endpoint_id: str) -> dict:
+    async def get(self, endpoint_id: str) -> dict[str, Any]:
         async with self.db.unit_of_work() as uow:
             return endpoint_view(await self._endpoint(uow, endpoint_id))
 
-    async def update(self, endpoint_id: str, body: dict) -> dict:
+    async def update(self, endpoint_id: str, body: dict[str, Any]) -> dict[str, Any]:
         changes = dict(body)
         if "url" in changes:
             changes["url"] = await self._checked_url(changes["url"])
@@ -120,7 +120,7 @@ class WebhookService:
             await uow.commit()
         log.info("webhook deleted", kind="admin", webhook_id=endpoint_id)
 
-    async def rotate_secret(self, endpoint_id: str) -> dict:
+    async def rotate_secret(self, endpoint_id: str) -> dict[str, Any]:
         secret = new_secret()
         now = _now()
         async with self.db.unit_of_work() as uow:
@@ -130,14 +130,14 @@ class WebhookService:
         log.info("webhook secret rotated", kind="admin", webhook_id=endpoint_id)
         return {**endpoint_view(endpoint), "secret": secret}
 
-    async def deliveries(self, endpoint_id: str, status: str | None, before: int | None, limit: int) -> dict:
+    async def deliveries(self, endpoint_id: str, status: str | None, before: int | None, limit: int) -> dict[str, Any]:
         async with self.db.unit_of_work() as uow:
             await self._endpoint(uow, endpoint_id)
             rows = await uow.deliveries.of_endpoint(endpoint_id, status, before, limit)
         cursor = str(rows[-1]["seq"]) if len(rows) == limit else None
         return {"items": [delivery_view(r) for r in rows], "next_cursor": cursor}
 
-    async def retry(self, endpoint_id: str, delivery_id: str) -> dict:
+    async def retry(self, endpoint_id: str, delivery_id: str) -> dict[str, Any]:
         async with self.db.unit_of_work() as uow:
             await self._endpoint(uow, endpoint_id)
             if await uow.deliveries.get(endpoint_id, delivery_id, lock=True) is None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, AsyncIterator
 
+import asyncpg
+
 from ..audit.verify import Checkpoint, Cursor, FlowHead
 from ..domain.machine import TERMINAL_STATES
 
@@ -31,7 +33,7 @@ _CHECKPOINT_COLUMNS = (
 
 
 class AuditLog:
-    def __init__(self, conn):
+    def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
     async def settled_rows(self, after: Cursor, limit: int) -> list[dict[str, Any]]:
@@ -60,7 +62,8 @@ class AuditLog:
             yield row
 
     async def count(self) -> int:
-        return await self.conn.fetchval("SELECT count(*) FROM transitions")
+        value: int = await self.conn.fetchval("SELECT count(*) FROM transitions")
+        return value
 
     async def flow_heads(self) -> list[FlowHead]:
         rows = await self.conn.fetch("SELECT id::text AS id, state, version, chain_head FROM flows")
@@ -82,7 +85,7 @@ class AuditLog:
 
     async def add_checkpoint(self, cursor: Cursor, rows: int, running_hash: str, at: datetime, kid: str,
                              signature: str) -> int:
-        return await self.conn.fetchval(
+        value: int = await self.conn.fetchval(
             "INSERT INTO audit_checkpoints (cursor_xid, cursor_id, rows, running_hash, at, kid, signature)"
             " VALUES ($1::text::xid8, $2, $3, $4, $5, $6, $7) RETURNING id",
             str(cursor[0]),
@@ -93,10 +96,12 @@ class AuditLog:
             kid,
             signature,
         )
+        return value
 
     async def try_lock_checkpointing(self) -> bool:
         """One checkpoint writer at a time across all processes (released at commit)."""
-        return await self.conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _CHECKPOINT_LOCK)
+        value: bool = await self.conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _CHECKPOINT_LOCK)
+        return value
 
     async def keeper_elsewhere(self) -> bool:
         """Whether another process keeps the audit trail (holds ``KEEPER_LOCK``). Answered by
@@ -108,10 +113,11 @@ class AuditLog:
         """About how many rows the Merkle tree has yet to take in: the rows numbered after the
         tree's last leaf (ids come from one sequence, in about the log's order; ids that rolled-
         back transactions drew count too, so this can be a little high). Two index reads."""
-        return await self.conn.fetchval(
+        value: int = await self.conn.fetchval(
             "SELECT greatest(0, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM transitions_id_seq)"
             " - coalesce((SELECT cursor_id FROM audit_tree_leaves ORDER BY leaf_index DESC LIMIT 1), 0))"
         )
+        return value
 
     # --- retention ---
 

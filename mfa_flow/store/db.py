@@ -12,7 +12,7 @@ from .. import jsoncodec
 from .connections import CONNECT_TIMEOUT_SECONDS
 from .uow import UnitOfWork
 
-_EMBEDDED: list = []
+_EMBEDDED: list[Any] = []
 
 
 def embedded_url(data_dir: Path) -> str:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import asyncpg
+
 _COLUMNS = "kid, key_type, public_jwk, private_sealed, created_at, retired_at, removed_at"
 _ACTIVE = "retired_at IS NULL AND removed_at IS NULL"
 
@@ -26,7 +28,7 @@ class StoredKey:
 
 
 class SigningKeyRepository:
-    def __init__(self, conn):
+    def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
     async def active(self, key_type: str) -> StoredKey | None:
@@ -34,9 +36,9 @@ class SigningKeyRepository:
                                        key_type)
         return StoredKey(**row) if row else None
 
-    async def add_if_none_active(self, kid: str, key_type: str, public_jwk: dict, private_sealed: str) -> bool:
+    async def add_if_none_active(self, kid: str, key_type: str, public_jwk: dict[str, Any], private_sealed: str) -> bool:
         """Insert a key as the active one of its type unless another is active already (a concurrent start)."""
-        status = await self.conn.execute(
+        status: str = await self.conn.execute(
             "INSERT INTO signing_keys (kid, key_type, public_jwk, private_sealed) VALUES ($1, $2, $3, $4)"
             f" ON CONFLICT (key_type) WHERE {_ACTIVE} DO NOTHING",
             kid,
@@ -47,13 +49,14 @@ class SigningKeyRepository:
         return status == "INSERT 0 1"
 
     async def retire_active(self, key_type: str, now: datetime) -> str | None:
-        return await self.conn.fetchval(
+        value: str | None = await self.conn.fetchval(
             f"UPDATE signing_keys SET retired_at = $1 WHERE key_type = $2 AND {_ACTIVE} RETURNING kid", now, key_type
         )
+        return value
 
     async def remove(self, kid: str, now: datetime) -> bool:
         """Withdraw a key at once: unpublished, no longer signs, private half wiped."""
-        status = await self.conn.execute(
+        status: str = await self.conn.execute(
             "UPDATE signing_keys SET removed_at = $2, private_sealed = NULL WHERE kid = $1 AND removed_at IS NULL",
             kid,
             now,

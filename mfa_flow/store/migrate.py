@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib import resources
+from typing import Callable
 
 from .first_connection import connect
 
@@ -16,7 +17,7 @@ def migration_files() -> list[tuple[str, str]]:
     return files
 
 
-async def migrate(url: str, say=lambda message: None) -> list[str]:
+async def migrate(url: str, say: Callable[[str], None] = lambda message: None) -> list[str]:
     """Apply what is missing; safe from two processes at once. Returns the names applied."""
     conn = await connect(url)  # the first connection: a failure is one line naming the fix
     try:

@@ -112,7 +112,8 @@ class OutboxRepository:
         is pending and every delivery ended — delivered, or its last try failed — before
         ``ended_before``; a message whose endpoints are all gone counts from when it occurred.
         Returns how many it deleted."""
-        return await self.conn.fetchval(_FORGET, ended_before, batch)
+        value: int = await self.conn.fetchval(_FORGET, ended_before, batch)
+        return value
 
     async def subscribed(self, type_: str) -> bool:
         """Whether an enabled endpoint names ``type_`` (a secret type is never sent through "*")."""
@@ -157,7 +158,7 @@ class OutboxRepository:
             f"flow:{flow_id}", SECRET_TYPES[0],
         )
 
-    async def of_key(self, ordering_key: str) -> list[dict]:
+    async def of_key(self, ordering_key: str) -> list[dict[str, Any]]:
         """The messages about one flow or user, oldest first (for operators and tests)."""
         rows = await self.conn.fetch(
             "SELECT id, type, data, occurred_at FROM webhook_messages WHERE ordering_key = $1 ORDER BY seq",

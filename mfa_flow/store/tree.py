@@ -86,22 +86,24 @@ class MerkleTreeStore:
         await self.conn.execute("ANALYZE audit_tree_leaves, audit_tree_nodes")
 
     async def leaf_index(self, cursor: Cursor) -> int | None:
-        return await self.conn.fetchval(
+        value: int | None = await self.conn.fetchval(
             "SELECT leaf_index FROM audit_tree_leaves WHERE cursor_xid = $1::text::xid8 AND cursor_id = $2",
             str(cursor[0]),
             cursor[1],
         )
+        return value
 
     # --- signed tree heads ---
 
     async def add_head(self, tree_size: int, root: bytes, note: str, verifier_key: str) -> int:
-        return await self.conn.fetchval(
+        value: int = await self.conn.fetchval(
             "INSERT INTO audit_tree_heads (tree_size, root, note, verifier_key) VALUES ($1, $2, $3, $4) RETURNING id",
             tree_size,
             root,
             note,
             verifier_key,
         )
+        return value
 
     async def latest_head(self) -> StoredHead | None:
         row = await self.conn.fetchrow(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+import asyncpg
+
 from ..domain.users import UserFactor
 
 _COLUMNS = (
@@ -17,7 +19,7 @@ _REMAINING = (
 
 
 class UserFactorRepository:
-    def __init__(self, conn):
+    def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
     async def for_user(self, user_id: str) -> list[UserFactor]:
@@ -57,8 +59,8 @@ class UserFactorRepository:
         )
         return UserFactor(**row) if row else None
 
-    async def add(self, user_id: str, type_: str, *, secret_sealed=None, salt=None, name=None,
-                  destination=None, primary: bool = True) -> UserFactor:
+    async def add(self, user_id: str, type_: str, *, secret_sealed: str | None = None, salt: bytes | None = None,
+                  name: str | None = None, destination: str | None = None, primary: bool = True) -> UserFactor:
         """Enrol a factor. A ``primary`` one ends an opt-out made while the user had none
         (``users.mfa_skip_without_factor``): that opt-out was bound to no factor, so it must not
         outlive the user's first one, whichever flow or the admin enrolled it."""
@@ -97,7 +99,7 @@ class UserFactorRepository:
         is redundant with the verification id but routes the statement to one partition when
         the user tables are distributed by user (deploy/README.md, capacity plan).
         """
-        status = await self.conn.execute(
+        status: str = await self.conn.execute(
             "UPDATE mfa_verifications SET last_step = $2, last_used_at = $3"
             " WHERE id = $1::uuid AND user_id = $4 AND (last_step IS NULL OR last_step < $2)",
             verification_id,
@@ -115,7 +117,7 @@ class UserFactorRepository:
 
     async def spend_backup_code(self, verification_id: str, digest: bytes, now: datetime) -> bool:
         """Mark one unused code used; a single conditional UPDATE, so a code is spent once."""
-        status = await self.conn.execute(
+        status: str = await self.conn.execute(
             "UPDATE backup_codes SET used_at = $3 WHERE verification_id = $1::uuid AND digest = $2 AND used_at IS NULL",
             verification_id,
             digest,

@@ -28,7 +28,7 @@ _COLUMNS = (
 
 
 class WebauthnRepository:
-    def __init__(self, conn):
+    def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
     async def user_handle(self, user_id: str) -> bytes:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import asyncpg
+
 
 def _uuid(value: str) -> str | None:
     try:
@@ -38,7 +40,7 @@ _EDITABLE = ("url", "events", "enabled", "description", "disabled_reason")
 
 
 class EndpointRepository:
-    def __init__(self, conn):
+    def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
     async def add(self, url: str, events: list[str], enabled: bool, description: str | None,
@@ -90,7 +92,8 @@ class EndpointRepository:
         if checked is None:
             return False
         endpoint_id = checked
-        return await self.conn.execute("DELETE FROM webhook_endpoints WHERE id = $1::uuid", endpoint_id) == "DELETE 1"
+        status: str = await self.conn.execute("DELETE FROM webhook_endpoints WHERE id = $1::uuid", endpoint_id)
+        return status == "DELETE 1"
 
 
 @dataclass
@@ -159,7 +162,7 @@ _DELIVERY = (
 
 
 class DeliveryRepository:
-    def __init__(self, conn):
+    def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
     async def claim(self, first_delay: float = 0.0, lease_seconds: float = 60.0) -> Job | None:
@@ -182,7 +185,8 @@ class DeliveryRepository:
         )
         return updated.split()[-1] == "1"
 
-    async def of_endpoint(self, endpoint_id: str, status: str | None, before: int | None, limit: int) -> list[dict]:
+    async def of_endpoint(self, endpoint_id: str, status: str | None, before: int | None,
+                          limit: int) -> list[dict[str, Any]]:
         rows = await self.conn.fetch(
             f"SELECT {_DELIVERY} FROM webhook_deliveries d JOIN webhook_messages m ON m.seq = d.message_seq"
             " WHERE d.endpoint_id = $1::uuid AND ($2::text IS NULL OR d.status = $2)"
@@ -191,7 +195,7 @@ class DeliveryRepository:
         )
         return [dict(r) for r in rows]
 
-    async def get(self, endpoint_id: str, delivery_id: str, lock: bool = False) -> dict | None:
+    async def get(self, endpoint_id: str, delivery_id: str, lock: bool = False) -> dict[str, Any] | None:
         """One delivery; with ``lock``, it and its message are locked until the unit of work
         ends, so that the retention sweep (which skips locked messages) cannot delete them."""
         checked = _uuid(delivery_id)
