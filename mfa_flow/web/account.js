@@ -127,7 +127,7 @@ function manageView(flow) {
     body.push(el("h2", {}, t("account.recent")),
       el("ul", { class: "methods", id: "recent-sign-ins" }, ...recent.map((s) => el("li", {},
         el("div", {}, el("strong", {}, [s.city, s.region, s.country].filter(Boolean).join(", ") || t("account.recent.unknown"))),
-        el("div", { class: "hint" }, formatDateTime(s.at))))),
+        el("div", { class: "hint" }, t("account.recent.when", { when: formatDateTime(s.at) }))))),
       el("p", { class: "hint" }, t("account.recent.not_you")));
   }
   return {
