@@ -204,6 +204,8 @@ class Environment:
             "MFA_FLOW_WEBHOOK_ALLOW_PRIVATE": "1",
             # Every benchmark client is 127.0.0.1: a thousand WebSockets from one address are the point.
             "MFA_FLOW_MAX_CONNECTIONS_PER_ADDRESS": "0",
+            # The transitions run drives a few flows back and forth for its whole length.
+            "MFA_FLOW_MAX_EVENTS_PER_FLOW": "0",
             **env,
         }
         server = await ServerProcess(await self.database_url(), **settings).started(60)
