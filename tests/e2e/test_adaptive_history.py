@@ -9,9 +9,9 @@ import pytest
 from standardwebhooks import Webhook
 
 from tests.e2e.test_adaptive import PASSWORD, adaptive_on, with_totp
-from tests.e2e.test_setup_flows import unique
 from tests.support.client import Api, FlowClient
-from tests.support.receiver import Receiver
+from tests.support.names import unique
+from tests.support.receiver import subscribed
 from tests.support.server import server_and_worker
 from tests.support.waiting import eventually
 
@@ -42,11 +42,7 @@ async def asserted(api: Api, user: dict, **context) -> FlowClient:
 
 
 async def test_a_fired_rule_is_told_by_a_signed_webhook_and_no_risk_is_not(api):
-    receiver = await Receiver().start()
-    try:
-        created = await api.admin("POST", "/api/webhooks", {"url": receiver.url,
-                                                            "events": ["flow.adaptive_mfa_triggered", "flow.completed"]})
-        assert created.status == 201, created
+    async with subscribed(api, ["flow.adaptive_mfa_triggered", "flow.completed"]) as receiver:
         await adaptive_on(api)
         user, _ = await with_totp(api)
         calm = await asserted(api, user, country="FR", bot_score=90)  # the first sign-in: nothing fires
@@ -56,13 +52,10 @@ async def test_a_fired_rule_is_told_by_a_signed_webhook_and_no_risk_is_not(api):
         await eventually(lambda: receiver.types(risky.id) and receiver.types(calm.id))
         assert receiver.types(calm.id) == ["flow.completed"]
         (received,) = receiver.about(risky.id)
-        message = Webhook(created.body["secret"]).verify(received.body, received.headers)
+        message = Webhook(receiver.secret).verify(received.body, received.headers)
         assert message["type"] == "flow.adaptive_mfa_triggered"
         assert message["data"] == {"flow_id": risky.id, "user_id": user["id"],
                                    "fired": [{"rule": "untrusted_ip", "score": 4, "min_score": 30}]}
-        await api.admin("DELETE", f"/api/webhooks/{created.body['id']}")
-    finally:
-        await receiver.stop()
 
 
 async def test_the_admin_reads_a_users_sign_ins_newest_first_a_page_at_a_time(api):

@@ -15,12 +15,12 @@ import pytest
 from standardwebhooks import Webhook
 
 from tests.e2e.test_account_flows import admin_account_flow
-from tests.e2e.test_setup_flows import unique
 from tests.support.cli import mfa_flow
 from tests.support.client import Api, FlowClient
 from tests.support.forgery import rehash_chain
+from tests.support.names import unique
 from tests.support.otp import fresh_code
-from tests.support.receiver import Receiver
+from tests.support.receiver import Receiver, subscribed
 from tests.support.server import server_and_worker
 from tests.support.waiting import eventually
 
@@ -53,14 +53,8 @@ async def api(processes, http) -> Api:
 @pytest.fixture
 async def hooks(api):
     """A receiver subscribed to every event, and the endpoint's signing secret."""
-    receiver = await Receiver().start()
-    reply = await api.admin("POST", "/api/webhooks", {"url": receiver.url, "events": ["*"]})
-    assert reply.status == 201, reply
-    try:
-        yield receiver, reply.body["secret"]
-    finally:
-        await api.admin("DELETE", f"/api/webhooks/{reply.body['id']}")
-        await receiver.stop()
+    async with subscribed(api, ["*"]) as receiver:
+        yield receiver, receiver.secret
 
 
 async def new_organization(api: Api, require_mfa: bool = True, name: str | None = None) -> dict:

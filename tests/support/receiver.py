@@ -42,6 +42,7 @@ class Receiver:
         self.delay = delay
         self.answers: list[tuple[int, dict]] = []
         self.received: list[Received] = []
+        self.secret: str | None = None  # the endpoint's signing secret, once ``subscribed`` made it
         self._runner: web.AppRunner | None = None
 
     async def _handle(self, request: web.Request) -> web.Response:
@@ -80,6 +81,7 @@ async def subscribed(api: "Api", events: list[str]) -> AsyncIterator[Receiver]:
     try:
         reply = await api.admin("POST", "/api/webhooks", {"url": receiver.url, "events": events})
         assert reply.status == 201, reply
+        receiver.secret = reply.body["secret"]
         try:
             yield receiver
         finally:

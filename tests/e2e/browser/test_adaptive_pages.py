@@ -7,7 +7,7 @@ from __future__ import annotations
 from tests.e2e.browser.conftest import axe_violations
 from tests.e2e.browser.steps import enter_code, page_url, sign_in_with_password, wait_for_state
 from tests.e2e.browser.test_console import open_console
-from tests.e2e.test_setup_flows import unique
+from tests.support.names import unique
 from tests.support.otp import fresh_code
 
 NO_SKIP = "prompt_at_sign_in_and_sign_up_mandatory"

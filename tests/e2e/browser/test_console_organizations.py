@@ -7,7 +7,7 @@ from __future__ import annotations
 from tests.e2e.browser.conftest import axe_violations
 from tests.e2e.browser.steps import confirm, page_url
 from tests.e2e.browser.test_console import open_console
-from tests.e2e.test_setup_flows import unique
+from tests.support.names import unique
 
 
 async def test_an_admin_manages_an_organisation_and_its_members(api, server, page, shots):
