@@ -16,7 +16,8 @@ from typing import Any
 from .. import logs
 from ..domain.errors import Conflict, InvalidInput, NotFound
 from ..domain.events import OrganizationMembership
-from ..domain.organizations import Organization, canonical_id, checked_name, cursor_position, new_id, page_cursor
+from ..domain.flow import time_ordered_id
+from ..domain.organizations import Organization, canonical_id, checked_name, cursor_position, page_cursor
 from ..domain.users import User, cursor_username
 from ..domain.users import page_cursor as user_cursor
 from ..store import Database, UnitOfWork
@@ -49,7 +50,7 @@ class Organizations:
         now = _now()
         async with self.db.unit_of_work() as uow:
             try:
-                organization = await uow.organizations.add(new_id(now), name, body.get("require_mfa", False),
+                organization = await uow.organizations.add(time_ordered_id(now), name, body.get("require_mfa", False),
                                                            now)
             except OrganizationNameTaken:
                 raise _taken(name) from None

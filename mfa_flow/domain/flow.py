@@ -218,12 +218,16 @@ def first_row_facts(flow: Flow, step: Step) -> Step:
     return replace(step, data={**step.data, "oidc": flow.context.oidc})
 
 
-def canonical_flow_id(value: str) -> str | None:
-    """The flow id in its one written form (lowercase, hyphenated), or None if it is none."""
+def canonical_id(value: str) -> str | None:
+    """A UUID id (a flow's, an organisation's) in its one written form (lowercase, hyphenated),
+    or None if it is none."""
     try:
         return str(uuid.UUID(value))
     except ValueError:
         return None
+
+
+canonical_flow_id = canonical_id
 
 
 def new_flow_id(now: datetime) -> str:
@@ -231,4 +235,9 @@ def new_flow_id(now: datetime) -> str:
     each new flow's rows land at the right edge of the flows and transitions indexes, pages
     that are in memory already, rather than on a random page among millions. Flows made before
     keep their random (v4) ids; every id is read the same way (``canonical_flow_id``)."""
+    return time_ordered_id(now)
+
+
+def time_ordered_id(now: datetime) -> str:
+    """A UUIDv7 of ``now``: the ids of rows that are mostly read recent (flows, organisations)."""
     return str(uuid7(nanoseconds=int(now.timestamp() * 1_000_000) * 1000))

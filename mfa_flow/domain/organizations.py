@@ -10,14 +10,12 @@ user, so a sign-in's decision costs no extra round trip.
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from uuid_utils.compat import uuid7
-
 from .errors import InvalidInput
+from .flow import canonical_id as canonical_uuid
 from .flow import iso
 
 NAME_MAX = 100
@@ -40,11 +38,6 @@ class Organization:
         return {"id": self.id, "name": self.name}
 
 
-def new_id(now: datetime) -> str:
-    """A new organisation's id: a UUID v7 of its creation time (ids grow with time, as flows' do)."""
-    return str(uuid7(nanoseconds=int(now.timestamp() * 1_000_000) * 1000))
-
-
 def checked_name(value: str) -> str:
     """An organisation's name as stored: without surrounding spaces, 1 to ``NAME_MAX``
     characters (the request's schema holds the length too), no control characters; else
@@ -62,10 +55,7 @@ def checked_name(value: str) -> str:
 def canonical_id(value: str) -> str | None:
     """An organisation id in its canonical form, or None when it cannot be one (then no
     organisation has it: a 404, not a database error)."""
-    try:
-        return str(uuid.UUID(value)) if len(value) <= 36 else None
-    except ValueError:
-        return None
+    return canonical_uuid(value) if len(value) <= 36 else None
 
 
 def page_cursor(organization: Organization) -> str:
