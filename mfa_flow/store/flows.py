@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
+
+import asyncpg
 
 from ..domain.flow import Flow, Transition, canonical_flow_id
 from ..domain.users import User
@@ -28,7 +31,7 @@ CHANGES_CHANNEL = "flow_changes"
 
 
 class FlowRepository:
-    def __init__(self, conn):
+    def __init__(self, conn: asyncpg.Connection):
         self.conn = conn
 
     async def add(self, flow: Flow) -> None:
@@ -138,7 +141,7 @@ _APPEND = ("INSERT INTO transitions (flow_id, seq, event, from_state, to_state, 
 
 
 class TransitionLog:
-    def __init__(self, conn):
+    def __init__(self, conn: asyncpg.Connection):
         self.conn = conn
 
     async def append(self, rows: list[Transition]) -> None:
@@ -153,7 +156,7 @@ class TransitionLog:
         else:
             await self.conn.executemany(_APPEND, values)
 
-    async def of_flow(self, flow_id: str) -> list[dict]:
+    async def of_flow(self, flow_id: str) -> list[dict[str, Any]]:
         checked = canonical_flow_id(flow_id)
         if checked is None:
             return []

@@ -59,7 +59,7 @@ def list_query(after: str | None, limit: int, search: UserSearch | None) -> tupl
 
 
 class UserRepository:
-    def __init__(self, conn):
+    def __init__(self, conn: asyncpg.Connection):
         self.conn = conn
 
     async def add(self, user_id: str, username: str, password_hash: str | None, *, password_algorithm: str = "argon2",
