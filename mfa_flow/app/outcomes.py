@@ -81,9 +81,7 @@ class Outcomes:
         factor were neither enabled nor the user's, so that the second step is a factor of
         another kind."""
         ctx = self.signed_in(locked, user, amr, signed_in_with)
-        decision = await self.after_first_factor(ctx, event, guard, device_token, sign_up=sign_up, facts=facts)
-        decision.user = user
-        return decision
+        return await self.after_first_factor(ctx, event, guard, device_token, sign_up=sign_up, facts=facts)
 
     @staticmethod
     def signed_in(locked: LockedFlow, user: User, amr: list[str], signed_in_with: str | None = None
@@ -158,7 +156,7 @@ class Outcomes:
             await self.complete(ctx, factor=None)
         elif route.to_state == machine.MANAGE:
             await self.enter_manage(ctx, factor=None)
-        return Decision([Step(event, guard, route.to_state, data)])
+        return Decision([Step(event, guard, route.to_state, data)], user=ctx.user)
 
     def sign_in_signals(self, ctx: FactorContext) -> adaptive.Signals:
         """Where this sign-in comes from: the first factor's request (the embedding backend's
