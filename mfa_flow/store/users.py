@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 
@@ -59,7 +60,7 @@ def list_query(after: str | None, limit: int, search: UserSearch | None) -> tupl
 
 
 class UserRepository:
-    def __init__(self, conn: asyncpg.Connection):
+    def __init__(self, conn: Any) -> None:
         self.conn = conn
 
     async def add(self, user_id: str, username: str, password_hash: str | None, *, password_algorithm: str = "argon2",
@@ -130,7 +131,8 @@ class UserRepository:
         return User(**row) if row else None
 
     async def delete(self, user_id: str) -> bool:
-        return await self.conn.execute("DELETE FROM users WHERE id = $1", user_id) == "DELETE 1"
+        status: str = await self.conn.execute("DELETE FROM users WHERE id = $1", user_id)
+        return status == "DELETE 1"
 
     async def mark_prompted(self, user_id: str, prompted: bool = True) -> None:
         await self.conn.execute("UPDATE users SET prompted = $2 WHERE id = $1", user_id, prompted)
