@@ -17,11 +17,22 @@ _COLUMNS = (
     " chain_head, created_at, updated_at, token_digest"
 )
 
+# Every lock of a flow's row queues on the flow's advisory lock first, in the same statement.
+# The log's global order (xid, id) needs a transaction to take its xid only once the flow's row
+# is its own; a SELECT ... FOR UPDATE queued behind two or more others under READ COMMITTED can
+# take it earlier (after a wait it follows the row's update chain, which assigns the xid, finds
+# the row updated again and waits once more), and would then append the flow's row n+2 with a
+# smaller xid than another's row n+1. Waiting on an advisory lock takes no xid, and whoever holds
+# it finds the row free. The two-key form (class 'flow') keeps clear of the one-key locks.
+_FLOW_LOCK_CLASS = 0x666C6F77
+_QUEUED = f"WITH queued AS MATERIALIZED (SELECT pg_advisory_xact_lock({_FLOW_LOCK_CLASS}, hashtext($1::uuid::text)))"
+_LOCKED = f"{_QUEUED} SELECT {_COLUMNS} FROM flows, queued WHERE id = $1::uuid FOR UPDATE OF flows"
+
 # The flow and its user, both locked, in one round trip (flow first, then user: the order every
 # event takes them in). The user's columns are the user repository's, prefixed.
 _USER_COLUMNS = users.COLUMN_NAMES
 _FLOW_AND_USER = (
-    f"WITH f AS (SELECT {_COLUMNS} FROM flows WHERE id = $1::uuid FOR UPDATE)"
+    f"{_QUEUED}, f AS (SELECT {_COLUMNS} FROM flows, queued WHERE id = $1::uuid FOR UPDATE OF flows)"
     f" SELECT f.*, {', '.join(f'u.{c} AS user__{c}' for c in _USER_COLUMNS)}"
     f" FROM f LEFT JOIN LATERAL (SELECT {users._COLUMNS} FROM users WHERE id = f.user_id FOR UPDATE) u ON true"
 )
@@ -62,9 +73,7 @@ class FlowRepository:
         if checked is None:
             return None
         flow_id = checked
-        row = await self.conn.fetchrow(
-            f"SELECT {_COLUMNS} FROM flows WHERE id = $1::uuid" + (" FOR UPDATE" if lock else ""), flow_id
-        )
+        row = await self.conn.fetchrow(_LOCKED if lock else f"SELECT {_COLUMNS} FROM flows WHERE id = $1::uuid", flow_id)
         return Flow(**row) if row else None
 
     async def get_locked_with_user(self, flow_id: str) -> tuple[Flow | None, User | None]:

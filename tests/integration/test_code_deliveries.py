@@ -186,4 +186,5 @@ async def test_recording_a_delivery_locks_its_flow_before_it_writes_anything(ser
     assert len(appended) == 2, sent
     for statements in appended:
         first = next(s for s in statements if writes_or_locks(s))
-        assert "FROM flows WHERE id = $1::uuid FOR UPDATE" in first, "\n".join(statements)
+        assert "pg_advisory_xact_lock" in first, "\n".join(statements)
+        assert "FROM flows, queued WHERE id = $1::uuid FOR UPDATE OF flows" in first, "\n".join(statements)
