@@ -7,20 +7,31 @@ without ``--write`` it exits 1 naming each page that differs. tests/docs checks 
   from ``Settings`` built from an environment that sets nothing.
 - docs/concepts/machine.md, between ``<!-- machine:begin -->`` and ``<!-- machine:end -->``:
   ``mfa-flow machine --format mermaid``.
+- schemas/openapi.yaml and schemas/flow.schema.json: every part the factor registry decides (the
+  factors' event schemas, the ``Event`` union, each list of factors, states and events) written
+  from ``mfa_flow/factors/registry.py`` by ``follow_registry`` (mfa_flow/http/validation.py), the
+  one function the service also applies to the copies it validates with and serves. The rest of
+  both files is written by hand and kept as it is, comments and layout included: only the values
+  that differ are rewritten (ruamel.yaml's round trip for the YAML, the value's own span for the
+  JSON), so a new factor changes these files through this command, never by hand.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 from unittest import mock
 
 ROOT = Path(__file__).resolve().parents[1]
 MACHINE_PAGE = ROOT / "docs" / "concepts" / "machine.md"
 CONFIGURATION_PAGE = ROOT / "docs" / "configuration.md"
+OPENAPI = ROOT / "schemas" / "openapi.yaml"
+FLOW_SCHEMA = ROOT / "schemas" / "flow.schema.json"
 
 
 def machine_diagram() -> str:
@@ -89,9 +100,138 @@ def configuration_page() -> str:
     return "\n".join(out) + "\n"
 
 
+# --- the OpenAPI document and the flow's schema -----------------------------------------------------
+
+def _yaml() -> Any:
+    from ruamel.yaml import YAML
+
+    yaml = YAML()  # round trip: comments, key order, flow style and quotes are kept
+    yaml.preserve_quotes = True
+    yaml.width = 4096  # a long line stays one line (the hand-written file wraps none of the values written here)
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.brace_single_entry_mapping_in_flow_sequence = True
+    return yaml
+
+
+def _plain(node: Any) -> Any:
+    return json.loads(json.dumps(node))
+
+
+def _styled(value: Any, flow: bool) -> Any:
+    """A new value as ruamel nodes: flow style inside a flow node, or when it fits on a short line."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    if not isinstance(value, (dict, list)):
+        return value
+    flow = flow or len(json.dumps(value)) <= 100
+    node: Any
+    if isinstance(value, dict):
+        node = CommentedMap((k, _styled(v, flow)) for k, v in value.items())
+    else:
+        node = CommentedSeq(_styled(v, flow) for v in value)
+    if flow:
+        node.fa.set_flow_style()
+    else:
+        node.fa.set_block_style()
+    return node
+
+
+def _is_flow(node: Any) -> bool:
+    return bool(getattr(node, "fa", None) is not None and node.fa.flow_style())
+
+
+def _merge(node: Any, wanted: dict[str, Any]) -> None:
+    """Make the ruamel mapping ``node`` equal ``wanted``, rewriting only what differs."""
+    for key in [k for k in node if k not in wanted]:
+        del node[key]
+    previous = -1
+    for key, value in wanted.items():
+        if key in node:
+            previous = list(node).index(key)
+            if _plain(node[key]) == value:
+                continue
+            if isinstance(node[key], dict) and isinstance(value, dict):
+                _merge(node[key], value)
+            else:
+                node[key] = _styled(value, _is_flow(node) or _is_flow(node[key]))
+        else:
+            previous += 1
+            node.insert(previous, key, _styled(value, _is_flow(node)))
+
+
+def _value_span(text: str, path: list[str]) -> tuple[int, int]:
+    """Where the JSON value at ``path`` (object keys) is in ``text``."""
+    decoder = json.JSONDecoder()
+    space = re.compile(r"\s*")
+    at = space.match(text, 0).end()  # type: ignore[union-attr]
+    for key in path:
+        assert text[at] == "{", f"{path}: not an object at {at}"
+        at = space.match(text, at + 1).end()  # type: ignore[union-attr]
+        while True:
+            name, at = json.decoder.scanstring(text, at + 1)  # type: ignore[attr-defined]
+            at = space.match(text, at).end() + 1  # type: ignore[union-attr]  # past the colon
+            at = space.match(text, at).end()  # type: ignore[union-attr]
+            if name == key:
+                break
+            _, at = decoder.raw_decode(text, at)
+            at = space.match(text, at).end() + 1  # type: ignore[union-attr]  # past the comma
+            at = space.match(text, at).end()  # type: ignore[union-attr]
+    _, end = decoder.raw_decode(text, at)
+    return at, end
+
+
+def _json_value(value: Any, column: int) -> str:
+    """A value as the hand-written schema writes it: a list of scalars wrapped under its bracket."""
+    if not isinstance(value, list) or any(isinstance(v, (dict, list)) for v in value):
+        return json.dumps(value, ensure_ascii=False)
+    lines, line = [], "["
+    for index, item in enumerate(value):
+        word = json.dumps(item, ensure_ascii=False) + ("]" if index == len(value) - 1 else ",")
+        if line != "[" and (0 if lines else column) + len(line) + 1 + len(word) > 120:
+            lines.append(line)
+            line = " " * column + " " + word
+        else:
+            line += ("" if line == "[" else " ") + word
+    return "\n".join([*lines, line if value else "[]"])
+
+
+def _differences(old: Any, new: Any, path: list[str]) -> Iterator[tuple[list[str], Any]]:
+    if isinstance(old, dict) and isinstance(new, dict) and old.keys() == new.keys():
+        for key in new:
+            yield from _differences(old[key], new[key], [*path, key])
+    elif old != new:
+        yield path, new
+
+
+def _json_text(text: str, wanted: dict[str, Any]) -> str:
+    for path, value in _differences(json.loads(text), wanted, []):
+        start, end = _value_span(text, path)
+        column = start - text.rfind("\n", 0, start) - 1
+        text = text[:start] + _json_value(value, column) + text[end:]
+    return text
+
+
+def schema_files(registry: Any = None, openapi: str | None = None, flow: str | None = None) -> dict[Path, str]:
+    """schemas/openapi.yaml and schemas/flow.schema.json as the factor registry says they read
+    (this build's registry unless another is given), from their current texts."""
+    from mfa_flow.factors.registry import default
+    from mfa_flow.http.validation import follow_registry
+
+    yaml = _yaml()
+    document = yaml.load(OPENAPI.read_text() if openapi is None else openapi)
+    flow_text = FLOW_SCHEMA.read_text() if flow is None else flow
+    wanted, wanted_flow = _plain(document), json.loads(flow_text)
+    follow_registry(wanted, wanted_flow, registry or default())
+    _merge(document, wanted)
+    out = io.StringIO()
+    yaml.dump(document, out)
+    return {OPENAPI: out.getvalue(), FLOW_SCHEMA: _json_text(flow_text, wanted_flow)}
+
+
 def pages() -> dict[Path, str]:
     """Each generated page as the code says it should read."""
-    return {CONFIGURATION_PAGE: configuration_page(), MACHINE_PAGE: machine_page(MACHINE_PAGE.read_text())}
+    return {CONFIGURATION_PAGE: configuration_page(), MACHINE_PAGE: machine_page(MACHINE_PAGE.read_text()),
+            **schema_files()}
 
 
 def main(argv: list[str]) -> int:

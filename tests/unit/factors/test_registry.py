@@ -1,4 +1,4 @@
-"""Each factor owns its event schemas; the OpenAPI document's copies must equal them."""
+"""Each factor owns its event schemas (tests/docs/test_openapi_generated.py keeps the documents' copies equal)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,6 @@ from mfa_flow.factors.registry import FACTORS, Registry, default
 from mfa_flow.settings import Settings
 
 OPENAPI = Path(__file__).resolve().parents[3] / "schemas" / "openapi.yaml"
-
-
-def test_the_openapi_copies_of_factor_event_schemas_equal_the_factors():
-    components = yaml.safe_load(OPENAPI.read_text())["components"]["schemas"]
-    for name, schema in default().event_schemas().items():
-        assert components[name] == schema, name
 
 
 def test_every_factor_event_has_a_schema():
@@ -69,23 +63,6 @@ def test_a_new_factor_brings_its_states_rows_events_and_handlers():
     assert "CallAgainEvent" in registry.event_schemas()
     # the build's own table is untouched
     assert "voice_code_setup" not in default().machine.states
-
-
-def test_the_documents_on_disk_list_this_builds_factors_states_and_events():
-    """The service validates with, and serves, copies that follow the registry; the files on
-    disk must say the same for this build (a new factor shows up here, not as a failure)."""
-    import copy
-    import json
-
-    from mfa_flow.http.validation import follow_registry
-
-    folder = OPENAPI.parent
-    openapi = yaml.safe_load(OPENAPI.read_text())
-    flow_schema = json.loads((folder / "flow.schema.json").read_text())
-    expected_openapi, expected_flow = copy.deepcopy(openapi), copy.deepcopy(flow_schema)
-    follow_registry(expected_openapi, expected_flow, default())
-    assert openapi == expected_openapi
-    assert flow_schema == expected_flow
 
 
 def test_a_new_factor_is_validated_and_published_without_editing_the_documents():
