@@ -9,17 +9,24 @@ from __future__ import annotations
 from typing import Any
 
 from . import local_keys, startup
+from .app import handlers
 from .app.audit import AuditService
 from .app.audit_keeper import AuditKeeper
+from .app.codes import CodeDeliveries
 from .app.flows import FlowService
 from .app.limits import AbuseLimits
 from .app.management import Management
 from .app.oidc import OidcService
+from .app.outcomes import Outcomes
+from .app.pipeline import Pipeline
 from .app.services import Services
+from .app.sign_ins import SignInHistory
+from .app.signals import SignalSources
 from .app.webhooks import WebhookService
 from .crypto import SecretBox
 from .factors.registry import Registry, default
 from .keyring import Keyring
+from .passwords import HashingPool
 from .settings import Settings, data_dir_from_env
 from .store import Database
 from .store.migrate import migrate
@@ -68,7 +75,7 @@ def build(settings: Settings, db: Database) -> Services:
     factors = registry()
     keyring = Keyring(settings, box)
     limits = AbuseLimits.from_settings(db, settings)
-    flows = FlowService(db, settings, box, factors, keyring, limits)
+    flows = flow_service(db, settings, box, factors, keyring, limits)
     return Services(
         settings=settings,
         db=db,
@@ -82,6 +89,25 @@ def build(settings: Settings, db: Database) -> Services:
         limits=limits,
         audit_keeper=AuditKeeper(db, keyring, settings),
         oidc=OidcService(db, settings, flows, keyring),
+    )
+
+
+def flow_service(db: Database, settings: Settings, box: SecretBox, factors: Registry, keyring: Keyring,
+                 limits: AbuseLimits) -> FlowService:
+    """The sign-in flows' use case and every part of it: ``Outcomes`` (what an outcome writes
+    beyond the flow: users, results and their tokens, devices), the handler table, the
+    pipeline that runs them, the hashing pool argon2 runs on, the code deliveries, the
+    adaptive signals' sources and the sign-in history."""
+    outcomes = Outcomes(settings, factors, keyring)
+    pipeline = Pipeline(db, settings, box, factors, handlers.table(factors, outcomes), limits)
+    return FlowService(
+        db, settings, box, factors, keyring,
+        outcomes=outcomes,
+        hashing=HashingPool(settings.password_hash, settings.hash_queue),
+        pipeline=pipeline,
+        codes=CodeDeliveries(db, settings, box, pipeline),
+        signals=SignalSources(settings),
+        history=SignInHistory(db, settings),
     )
 
 

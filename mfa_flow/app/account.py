@@ -11,29 +11,31 @@ from ..domain import policy
 from ..domain.errors import DomainError
 from ..domain.users import UserFactor
 from ..factors.base import FactorContext
+from ..factors.registry import Registry
 from . import sign_ins
 from .management import factor_view
-from .rules import Rules
+from .outcomes import mfa_config, user_factors
 
 
-async def show(rules: Rules, ctx: FactorContext) -> None:
-    user = ctx.the_user
+async def show(registry: Registry, ctx: FactorContext) -> None:
+    user = ctx.user
+    machine = registry.machine
     existing = await ctx.uow.user_factors.for_user(user.id)
-    config = await rules.config(ctx)
-    addable = [f for f in config.primary if f in rules.machine.setup_state and _addable(rules, f, existing)]
+    config = await mfa_config(ctx, machine)
+    addable = [f for f in config.primary if f in machine.setup_state and _addable(registry, f, existing)]
     ctx.flow.stage["account"] = {
-        "factors": [factor_view(rules.registry, v) for v in existing],
+        "factors": [factor_view(registry, v) for v in existing],
         "addable_factors": addable,
-        "mfa_enabled": not user.opted_out(has_factor=any(v.type in rules.machine.primary_factors for v in existing)),
-        "opt_out_allowed": not policy.mandatory_for(config, await rules.user_factors(ctx)),
+        "mfa_enabled": not user.opted_out(has_factor=any(v.type in machine.primary_factors for v in existing)),
+        "opt_out_allowed": not policy.mandatory_for(config, await user_factors(ctx, machine)),
         "trusted_devices": len(await ctx.uow.devices.for_user(user.id)),
         "recent_sign_ins": await sign_ins.recent(ctx.uow, ctx.settings, user.id, ctx.now),
     }
 
 
-def _addable(rules: Rules, factor: str, existing: list[UserFactor]) -> bool:
+def _addable(registry: Registry, factor: str, existing: list[UserFactor]) -> bool:
     try:
-        rules.registry[factor].check_addable(existing, rules.machine.primary_factors)
+        registry[factor].check_addable(existing, registry.machine.primary_factors)
     except DomainError:
         return False
     return True

@@ -1,12 +1,14 @@
 """Sign-in flows: start one, read one, apply an event to one, expire the overdue.
 
 Every change goes through ``Pipeline`` (one event, one transaction); this service adds the
-work done outside the transaction (argon2, before any row lock) and the reads.
+work done outside the transaction (argon2, before any row lock) and the reads. It builds none
+of its parts: ``bootstrap.flow_service`` does.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable
 
@@ -30,12 +32,10 @@ from ..store import Database, UnitOfWork
 from ..store.errors import UsernameTaken
 from ..tokens import TokenRefused, proves_mfa
 from .codes import CodeDeliveries
-from .handlers import handlers
-from .handlers.submit_password import PasswordCheck
-from .limits import AbuseLimits
+from .commands import ClientEvent, PasswordCheck, PasswordHashed
+from .outcomes import Outcomes, keep_signals, mfa_config
 from .pipeline import Pipeline, utcnow
 from .queries import allowed_events, flow_view
-from .rules import Rules, keep_signals
 from .sign_ins import SignInHistory
 from .signals import SignalSources
 
@@ -46,21 +46,21 @@ PASSWORD_EVENTS = ("submit_password", "submit_registration")
 
 
 class FlowService:
-    def __init__(self, db: Database, settings: Settings, box: SecretBox, registry: Registry,
-                 keyring: Keyring, limits: AbuseLimits | None = None) -> None:
+    def __init__(self, db: Database, settings: Settings, box: SecretBox, registry: Registry, keyring: Keyring, *,
+                 outcomes: Outcomes, hashing: HashingPool, pipeline: Pipeline, codes: CodeDeliveries,
+                 signals: SignalSources, history: SignInHistory) -> None:
         self.db = db
         self.settings = settings
         self.box = box
         self.factors = registry
         self.machine = registry.machine
         self.keyring = keyring
-        self.rules = Rules(settings, registry, keyring)
-        self.hashing = HashingPool(settings.password_hash, settings.hash_queue)
-        self.pipeline = Pipeline(db, settings, box, registry, self.rules, handlers(self.rules),
-                                 limits or AbuseLimits.from_settings(db, settings))
-        self.codes = CodeDeliveries(db, settings, box, self.pipeline)
-        self.signals = SignalSources(settings)
-        self.history = SignInHistory(db, settings)
+        self.outcomes = outcomes
+        self.hashing = hashing
+        self.pipeline = pipeline
+        self.codes = codes
+        self.signals = signals
+        self.history = history
 
     # --- Reading -------------------------------------------------------------------------
 
@@ -152,10 +152,10 @@ class FlowService:
                 user = await self._asserted_user(uow, user_spec, now)
                 ctx = self._started(uow, flow, user, now, client=None)  # the admin key: only the destination's budget
                 ctx.signals = signals
-                if require_mfa and not (await self.rules.config(ctx)).primary:
+                if require_mfa and not (await mfa_config(ctx, self.machine)).primary:
                     raise Conflict("require_mfa: no primary factor is enabled, so no second factor can be proven;"
                                    " enable one with PUT /api/config/mfa", kind="mfa-unavailable")
-                decision = await self.rules.after_first_factor(ctx, "first_factor_asserted", "asserted_by_backend",
+                decision = await self.outcomes.after_first_factor(ctx, "first_factor_asserted", "asserted_by_backend",
                                                                device_token)
                 rows = await self.pipeline.write(ctx, decision.steps, who.role or "user", new=True)
             else:
@@ -205,14 +205,14 @@ class FlowService:
                 if user.locked_at(now):
                     raise UserLocked(user.retry_after(now))
                 ctx = self._started(uow, flow, user, now, client)
-                decision = await self.rules.after_first_factor(
+                decision = await self.outcomes.after_first_factor(
                     ctx, "subject_token_presented", "recent_sign_in", mfa_proven=proves_mfa(claims),
                     facts={"subject_flow": str(claims.get("sid"))},
                 )
             else:
                 assert user_spec is not None, "an account flow needs a subject token or a user"
                 ctx = self._started(uow, flow, await self._asserted_user(uow, user_spec, now), now, client)
-                decision = await self.rules.after_first_factor(ctx, "first_factor_asserted", "asserted_by_backend")
+                decision = await self.outcomes.after_first_factor(ctx, "first_factor_asserted", "asserted_by_backend")
             rows = await self.pipeline.write(ctx, decision.steps, who.role or "user", new=True)
             await uow.commit()
         return await self._created(flow, rows, started, who, asserted=user_spec is not None), token
@@ -228,12 +228,7 @@ class FlowService:
 
     def _started(self, uow: UnitOfWork, flow: Flow, user: User, now: datetime, client: str | None) -> FactorContext:
         """The new flow's first factor holds for ``user``: the context its first step runs in."""
-        flow.user_id = user.id
-        flow.context.username = user.username
-        flow.context.amr = []
-        ctx = self.pipeline.context(uow, flow, now, client)
-        ctx.user = user
-        return ctx
+        return Outcomes.signed_in(self.pipeline.context(uow, flow, now, client), user, [])
 
     async def _created(self, flow: Flow, rows: list[Transition], started: float, who: Principal,
                        asserted: bool) -> Flow:
@@ -251,11 +246,15 @@ class FlowService:
     async def apply(self, flow_id: str, event: JsonObject, who: Principal,
                     expected_version: int | None = None, client: str | None = None,
                     signals: Signals | None = None) -> Flow:
-        """Apply one client event for ``who`` (see ``Pipeline.apply``); ``client`` is the
+        """Apply one client event (the body, ``type`` included) for ``who``; ``client`` is the
         caller's address for the abuse limits (None: not counted, as for the admin key);
         ``signals``: where the request comes from (``SignalSources.of_request``)."""
-        prepared = await self._prepare(flow_id, event, who)
-        flow = await self.pipeline.apply(flow_id, event, who, expected_version, prepared, client, signals)
+        return await self.handle(ClientEvent(flow_id, event["type"], event, who, expected_version, client, signals))
+
+    async def handle(self, cmd: ClientEvent) -> Flow:
+        """The use case of a client event: the password work first (outside any transaction),
+        then ``Pipeline.apply`` (one transaction), then what it queued for sending."""
+        flow = await self.pipeline.apply(replace(cmd, password=await self._prepare(cmd)))
         return await self._deliver(flow)
 
     async def _deliver(self, flow: Flow) -> Flow:
@@ -267,30 +266,31 @@ class FlowService:
         _, moved = await self.codes.send_queued(flow.id)
         return moved or flow
 
-    async def _prepare(self, flow_id: str, event: JsonObject, who: Principal) -> dict[str, Any]:
+    async def _prepare(self, cmd: ClientEvent) -> PasswordCheck | PasswordHashed | None:
         """Password work, done before the event's transaction but only for a caller who may
         drive this flow now: a short read (no lock) finds the flow, checks the caller's access
         and that the event is allowed; only then does argon2 run, on the bounded hashing pool.
         argon2 costs ~100 ms of CPU, and no row lock or pooled connection should wait on it,
         so the transaction that follows checks everything again under its lock (should the
         flow have moved in between, the handlers hash inside it instead: a rare race)."""
-        if event["type"] not in PASSWORD_EVENTS:
-            return {}
+        if cmd.type not in PASSWORD_EVENTS:
+            return None
         async with self.db.unit_of_work(readonly=True) as uow:
-            flow = await uow.flows.get(flow_id)
+            flow = await uow.flows.get(cmd.flow_id)
             if flow is None:
-                raise NotFound(f"flow {flow_id}")
-            check_access(who, flow, drive=True)
-            if flow.is_overdue(utcnow()) or event["type"] not in self.allowed_events(flow):
-                return {}  # the transaction gives the precise refusal, with no hashing at all
-            user = await uow.users.by_username(event["username"]) if event["type"] == "submit_password" else None
-        if event["type"] == "submit_registration":
-            return {"password_hash": await self.hashing.hash(event["password"])}
+                raise NotFound(f"flow {cmd.flow_id}")
+            check_access(cmd.principal, flow, drive=True)
+            if flow.is_overdue(utcnow()) or cmd.type not in self.allowed_events(flow):
+                return None  # the transaction gives the precise refusal, with no hashing at all
+            user = await uow.users.by_username(cmd.payload["username"]) if cmd.type == "submit_password" else None
+        if cmd.type == "submit_registration":
+            return PasswordHashed(await self.hashing.hash(cmd.payload["password"]))
         if user is not None and user.locked_at(utcnow()):
-            return {"checked": PasswordCheck(None, Checked(False))}  # locked: no guess is even tried
+            return PasswordCheck(None, Checked(False))  # locked: no guess is even tried
         stored = user.password_hash if user else None
-        checked = await self.hashing.check(user.password_algorithm if user else None, stored, event["password"])
-        return {"checked": PasswordCheck(stored, checked)}
+        checked = await self.hashing.check(user.password_algorithm if user else None, stored,
+                                           cmd.payload["password"])
+        return PasswordCheck(stored, checked)
 
     async def expire(self, flow_id: str) -> Flow | None:
         return await self.pipeline.expire(flow_id)

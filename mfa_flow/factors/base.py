@@ -42,12 +42,13 @@ CodeBudget = Callable[[str], Awaitable[None]]
 
 
 @dataclass
-class FactorContext:
-    """What a factor step sees: the event's transaction, the locked flow and user, now."""
+class LockedFlow:
+    """What a step sees before the flow has a user (its first factor, a passkey sign-in) or
+    without reading one (a system step: expiry, a delivery's outcome): the event's
+    transaction, the flow locked by its first statement, now."""
 
     uow: "UnitOfWork"
     flow: Flow
-    user: User | None
     settings: "Settings"
     box: "SecretBox"
     now: datetime
@@ -55,14 +56,26 @@ class FactorContext:
     # Where the request that carries the event comes from (adaptive MFA's signals), when known.
     signals: "Signals | None" = None
 
-    @property
-    def the_user(self) -> User:
-        """The flow's user (every factor state has one)."""
-        assert self.user is not None, "a factor step needs the flow's user"
-        return self.user
+    def with_user(self, user: User) -> "FactorContext":
+        """The same step once the flow's user is known (and locked)."""
+        return FactorContext(self.uow, self.flow, self.settings, self.box, self.now, self.code_budget, self.signals,
+                             user=user)
 
     def record(self, *events: DomainEvent) -> None:
         self.uow.record(*events)
+
+
+@dataclass
+class FactorContext(LockedFlow):
+    """What a factor step sees: the event's transaction, the locked flow and its locked user
+    (never None: every state after the first factor has one), now."""
+
+    user: User = field(kw_only=True)
+
+    @property
+    def the_user(self) -> User:
+        """The flow's user (the same as ``user``; kept for the factors that say so)."""
+        return self.user
 
 
 @dataclass(frozen=True)
@@ -140,11 +153,11 @@ class Factor:
 
     # --- a first factor of its own (``states.sign_in_event``: passkey sign-in) ----------------
 
-    def offer_sign_in(self, ctx: FactorContext, setting: "PasskeySignIn") -> None:
+    def offer_sign_in(self, ctx: LockedFlow, setting: "PasskeySignIn") -> None:
         """Prepare, in a new flow's ``first_factor`` stage, what the client needs to sign in."""
         raise NotImplementedError(f"{self.name} is no first factor")
 
-    async def finish_sign_in(self, ctx: FactorContext, event: JsonObject, setting: "PasskeySignIn") -> SignIn:
+    async def finish_sign_in(self, ctx: LockedFlow, event: JsonObject, setting: "PasskeySignIn") -> SignIn:
         """Check the sign-in event's proof: who signed in, or why not (a fresh offer either way)."""
         raise NotImplementedError(f"{self.name} is no first factor")
 
@@ -157,7 +170,7 @@ class Factor:
         after the event commits (an email code over SMTP)."""
         return False
 
-    def delivery_settled(self, ctx: FactorContext, delivery_id: str, outcome: str) -> Step | None:
+    def delivery_settled(self, ctx: LockedFlow, delivery_id: str, outcome: str) -> Step | None:
         """A delivery the factor asked for went out (``sent``) or could not (``failed``): the
         system step that shows it in the flow, or None when it no longer matters."""
         return None

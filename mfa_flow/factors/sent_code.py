@@ -29,7 +29,7 @@ from ..domain.events import CodeRequested
 from ..domain.flow import Flow, iso
 from ..domain.machine import SAME, FactorStates, Row, Step
 from ..domain.users import UserFactor
-from .base import Factor, FactorContext, FlowView, JsonObject, ManageContext, Proof, event_schema
+from .base import Factor, FactorContext, FlowView, JsonObject, LockedFlow, ManageContext, Proof, event_schema
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -321,7 +321,7 @@ class SentCodeFactor(Factor):
     def awaits_delivery(self, flow: Flow) -> bool:
         return flow.stage.get("delivery") == "queued" and flow.stage.get("via") == "smtp"
 
-    def delivery_settled(self, ctx: FactorContext, delivery_id: str, outcome: str) -> Step | None:
+    def delivery_settled(self, ctx: LockedFlow, delivery_id: str, outcome: str) -> Step | None:
         stage = ctx.flow.stage
         if stage.get("delivery_id") != delivery_id or stage.get("delivery") != "queued":
             return None  # a newer code replaced it, or the state changed: nothing to show

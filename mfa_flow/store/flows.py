@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
+
+import asyncpg
 
 from ..domain.flow import Flow, Transition, canonical_flow_id
 from ..domain.users import User
@@ -14,11 +17,22 @@ _COLUMNS = (
     " chain_head, created_at, updated_at, token_digest"
 )
 
+# Every lock of a flow's row queues on the flow's advisory lock first, in the same statement.
+# The log's global order (xid, id) needs a transaction to take its xid only once the flow's row
+# is its own; a SELECT ... FOR UPDATE queued behind two or more others under READ COMMITTED can
+# take it earlier (after a wait it follows the row's update chain, which assigns the xid, finds
+# the row updated again and waits once more), and would then append the flow's row n+2 with a
+# smaller xid than another's row n+1. Waiting on an advisory lock takes no xid, and whoever holds
+# it finds the row free. The two-key form (class 'flow') keeps clear of the one-key locks.
+_FLOW_LOCK_CLASS = 0x666C6F77
+_QUEUED = f"WITH queued AS MATERIALIZED (SELECT pg_advisory_xact_lock({_FLOW_LOCK_CLASS}, hashtext($1::uuid::text)))"
+_LOCKED = f"{_QUEUED} SELECT {_COLUMNS} FROM flows, queued WHERE id = $1::uuid FOR UPDATE OF flows"
+
 # The flow and its user, both locked, in one round trip (flow first, then user: the order every
 # event takes them in). The user's columns are the user repository's, prefixed.
 _USER_COLUMNS = users.COLUMN_NAMES
 _FLOW_AND_USER = (
-    f"WITH f AS (SELECT {_COLUMNS} FROM flows WHERE id = $1::uuid FOR UPDATE)"
+    f"{_QUEUED}, f AS (SELECT {_COLUMNS} FROM flows, queued WHERE id = $1::uuid FOR UPDATE OF flows)"
     f" SELECT f.*, {', '.join(f'u.{c} AS user__{c}' for c in _USER_COLUMNS)}"
     f" FROM f LEFT JOIN LATERAL (SELECT {users._COLUMNS} FROM users WHERE id = f.user_id FOR UPDATE) u ON true"
 )
@@ -28,7 +42,7 @@ CHANGES_CHANNEL = "flow_changes"
 
 
 class FlowRepository:
-    def __init__(self, conn):
+    def __init__(self, conn: asyncpg.Connection):
         self.conn = conn
 
     async def add(self, flow: Flow) -> None:
@@ -59,9 +73,7 @@ class FlowRepository:
         if checked is None:
             return None
         flow_id = checked
-        row = await self.conn.fetchrow(
-            f"SELECT {_COLUMNS} FROM flows WHERE id = $1::uuid" + (" FOR UPDATE" if lock else ""), flow_id
-        )
+        row = await self.conn.fetchrow(_LOCKED if lock else f"SELECT {_COLUMNS} FROM flows WHERE id = $1::uuid", flow_id)
         return Flow(**row) if row else None
 
     async def get_locked_with_user(self, flow_id: str) -> tuple[Flow | None, User | None]:
@@ -138,7 +150,7 @@ _APPEND = ("INSERT INTO transitions (flow_id, seq, event, from_state, to_state, 
 
 
 class TransitionLog:
-    def __init__(self, conn):
+    def __init__(self, conn: asyncpg.Connection):
         self.conn = conn
 
     async def append(self, rows: list[Transition]) -> None:
@@ -153,7 +165,7 @@ class TransitionLog:
         else:
             await self.conn.executemany(_APPEND, values)
 
-    async def of_flow(self, flow_id: str) -> list[dict]:
+    async def of_flow(self, flow_id: str) -> list[dict[str, Any]]:
         checked = canonical_flow_id(flow_id)
         if checked is None:
             return []

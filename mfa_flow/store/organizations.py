@@ -17,7 +17,7 @@ _COLUMNS = "id::text AS id, name, require_mfa, created_at"
 
 
 class OrganizationRepository:
-    def __init__(self, conn):
+    def __init__(self, conn: asyncpg.Connection):
         self.conn = conn
 
     async def add(self, organization_id: str, name: str, require_mfa: bool, now: datetime) -> Organization:

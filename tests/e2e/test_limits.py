@@ -55,18 +55,6 @@ async def test_consecutive_failures_across_flows_lock_the_user_with_retry_after(
     assert guess.status == 429
 
 
-async def test_deleting_the_user_mid_sign_in_cancels_the_flow(api):
-    await api.configure(["totp"], "mandatory")
-    user = await api.new_user(unique("gone"))
-    flow = await api.start()
-    await flow.password(user["username"])
-    assert (await api.admin("DELETE", f"/api/users/{user['id']}")).status == 204
-    reply = await flow.send("submit_totp", code="123456")
-    assert reply.status == 409 and "was deleted" in reply.problem["detail"]
-    rows = await api.transitions(flow.id)
-    assert (rows[-1]["event"], rows[-1]["to_state"], rows[-1]["data"]["reason"]) == ("cancel", "cancelled", "user_deleted")
-
-
 async def test_two_set_up_flows_of_one_user_cannot_both_add_an_authenticator_app(api):
     await api.configure(["totp"], "mandatory")
     user = await api.new_user(unique("tabs"))

@@ -78,49 +78,6 @@ async def test_backup_codes_follow_setup_are_shown_once_and_then_spend_once(api)
     assert {f["type"]: f.get("remaining") for f in factors} == {"totp": None, "backup_code": 8}
 
 
-async def test_user_controlled_setup_can_be_skipped_and_is_offered_once(api):
-    await api.configure(["totp"], "user_controlled")
-    user = await api.new_user(unique("dan"))
-    flow = await api.start()
-    await flow.password(user["username"])
-    assert flow.state == "totp_setup" and "skip" in flow.flow["allowed_events"]
-    await flow.ok("skip")
-    assert flow.state == "done" and flow.flow["result"]["amr"] == ["pwd"]
-
-    again = await api.start()
-    await again.password(user["username"])
-    assert again.state == "done", "the set-up prompt happens once per user"
-
-
-async def test_user_controlled_prompt_is_not_spent_by_a_cancelled_flow(api):
-    await api.configure(["totp"], "user_controlled")
-    user = await api.new_user(unique("eve"))
-    flow = await api.start()
-    await flow.password(user["username"])
-    await flow.ok("cancel")
-    assert flow.state == "cancelled"
-    again = await api.start()
-    await again.password(user["username"])
-    assert again.state == "totp_setup"
-
-
-async def test_user_controlled_completed_setup_marks_the_user_prompted(api):
-    await api.configure(["totp"], "user_controlled")
-    user = await api.new_user(unique("fay"))
-    flow = await api.start()
-    await flow.password(user["username"])
-    await flow.ok("submit_totp", code=await fresh_code(flow.flow["challenge"]["secret"]))
-    assert (await api.admin("GET", f"/api/users/{user['id']}")).body["mfa"]["prompted"] is True
-
-
-async def test_no_enabled_factor_finishes_after_the_first_factor(api):
-    await api.configure([], "mandatory")
-    user = await api.new_user(unique("gus"))
-    flow = await api.start()
-    await flow.password(user["username"])
-    assert flow.state == "done" and flow.flow["result"]["amr"] == ["pwd"]
-
-
 async def test_embedding_backend_asserts_the_first_factor(api):
     await api.configure(["totp"], "mandatory")
     flow = await api.start(user={"id": unique("ext"), "username": unique("external")})

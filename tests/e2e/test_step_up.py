@@ -68,15 +68,6 @@ async def test_without_step_up_the_same_sign_in_is_password_only(api):
     assert (await token_claims(api, flow.flow["result"]["token"]))["acr"] == "urn:mfa-flow:acr:pwd"
 
 
-async def test_step_up_with_no_factor_enabled_is_refused_and_writes_nothing(api):
-    await api.configure([], "mandatory")
-    name = unique("nob")
-    reply = await api.admin("POST", "/api/flows", {"user": {"id": name}, "require_mfa": True})
-    assert reply.status == 409 and reply.problem["type"].endswith("mfa-unavailable")
-    assert "no primary factor is enabled" in reply.problem["detail"]
-    assert (await api.admin("GET", f"/api/users/{name}")).status == 404, "the user was not created either"
-
-
 async def test_step_up_needs_a_user_and_the_admin_key(api):
     reply = await api.call("POST", "/api/flows", json={"require_mfa": True})
     assert reply.status == 400 and reply.problem["detail"].startswith("body.require_mfa: ")

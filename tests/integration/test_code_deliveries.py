@@ -9,6 +9,7 @@ import asyncio
 import pytest
 
 from mfa_flow import bootstrap
+from mfa_flow.app.commands import ClientEvent
 from mfa_flow.crypto import token_digest
 from mfa_flow.domain.access import FLOW_TOKEN, Principal
 from mfa_flow.domain.flow import Flow
@@ -33,7 +34,7 @@ async def committed_but_not_sent(service: InProcess, factor: str, **destination:
     flow = await service.start()
     who = Principal(FLOW_TOKEN, token_digest(service.tokens[flow.id]))
     event = {"type": "submit_password", "username": user["username"], "password": PASSWORD}
-    return await service.flows.pipeline.apply(flow.id, event, who, None, {})
+    return await service.flows.pipeline.apply(ClientEvent(flow.id, event["type"], event, who))
 
 
 def delivery(service: InProcess, flow: Flow) -> str | None:
@@ -185,4 +186,5 @@ async def test_recording_a_delivery_locks_its_flow_before_it_writes_anything(ser
     assert len(appended) == 2, sent
     for statements in appended:
         first = next(s for s in statements if writes_or_locks(s))
-        assert "FROM flows WHERE id = $1::uuid FOR UPDATE" in first, "\n".join(statements)
+        assert "pg_advisory_xact_lock" in first, "\n".join(statements)
+        assert "FROM flows, queued WHERE id = $1::uuid FOR UPDATE OF flows" in first, "\n".join(statements)

@@ -1,14 +1,12 @@
-"""``cancel``: the client gives up the sign-in."""
+"""``cancel``: the client gives up the sign-in (with or without a user yet)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from ...domain import machine
 from ...domain.machine import Step
-from ...factors.base import FactorContext, JsonObject
-from ..rules import Decision, Rules
+from ...factors.base import LockedFlow
+from ..commands import ClientEvent, Decision
 
 
-async def handle(rules: Rules, ctx: FactorContext, event: JsonObject, prepared: dict[str, Any]) -> Decision:
+async def handle(cmd: ClientEvent, ctx: LockedFlow) -> Decision:
     return Decision([Step("cancel", "always", machine.CANCELLED)])

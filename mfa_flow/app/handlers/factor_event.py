@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from ...domain.errors import Conflict
-from ...factors.base import FactorContext, JsonObject
-from ..rules import Decision, Rules
+from ...factors.base import FactorContext
+from ...factors.registry import Registry
+from ..commands import ClientEvent, Decision
 
 
-async def handle(rules: Rules, ctx: FactorContext, event: JsonObject, prepared: dict[str, Any]) -> Decision:
-    factor = rules.registry.of_state(ctx.flow.state)
-    if factor is None or event["type"] not in factor.states.events:
-        raise Conflict(f"{event['type']} is not an event of state {ctx.flow.state}", kind="event-not-allowed",
-                       state=ctx.flow.state)
-    return Decision([await factor.handle_event(ctx, event)])
+@dataclass(frozen=True)
+class FactorEvent:
+    registry: Registry
+
+    async def __call__(self, cmd: ClientEvent, ctx: FactorContext) -> Decision:
+        factor = self.registry.of_state(ctx.flow.state)
+        if factor is None or cmd.type not in factor.states.events:
+            raise Conflict(f"{cmd.type} is not an event of state {ctx.flow.state}", kind="event-not-allowed",
+                           state=ctx.flow.state)
+        return Decision([await factor.handle_event(ctx, cmd.payload)])

@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ...domain import machine
 from ...domain.machine import Step
-from ...factors.base import FactorContext, JsonObject
-from ..rules import Decision, Rules
+from ...factors.base import FactorContext
+from ..commands import ClientEvent, Decision
 
 
-async def handle(rules: Rules, ctx: FactorContext, event: JsonObject, prepared: dict[str, Any]) -> Decision:
+async def handle(cmd: ClientEvent, ctx: FactorContext) -> Decision:
     ctx.flow.result = {"amr": list(ctx.flow.context.amr)}
     return Decision([Step("finish", "always", machine.DONE, {"rule": "done.account_flow_finished"})])

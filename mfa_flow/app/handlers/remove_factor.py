@@ -4,18 +4,22 @@ user is prompted again at the next sign-in; every trusted device is revoked)."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
-from ...domain.machine import MANAGE, Step
-from ...factors.base import FactorContext, JsonObject
+from ...domain.machine import MANAGE, FlowMachine, Step
+from ...factors.base import FactorContext
+from ..commands import ClientEvent, Decision
 from ..management import remove_verification
-from ..rules import Decision, Rules
 
 
-async def handle(rules: Rules, ctx: FactorContext, event: JsonObject, prepared: dict[str, Any]) -> Decision:
-    removed, revoked = await remove_verification(ctx.uow, rules.machine.primary_factors, ctx.the_user.id,
-                                                 event["verification_id"], ctx.now, ctx.flow.id)
-    data = {"verification_id": removed[0].id, "factor": removed[0].type,
-            "also_removed": [{"verification_id": v.id, "factor": v.type} for v in removed[1:]],
-            "devices_revoked": revoked}
-    return Decision([Step("remove_factor", "factor_of_user", MANAGE, data)])
+@dataclass(frozen=True)
+class RemoveFactor:
+    machine: FlowMachine
+
+    async def __call__(self, cmd: ClientEvent, ctx: FactorContext) -> Decision:
+        removed, revoked = await remove_verification(ctx.uow, self.machine.primary_factors, ctx.user.id,
+                                                     cmd.payload["verification_id"], ctx.now, ctx.flow.id)
+        data = {"verification_id": removed[0].id, "factor": removed[0].type,
+                "also_removed": [{"verification_id": v.id, "factor": v.type} for v in removed[1:]],
+                "devices_revoked": revoked}
+        return Decision([Step("remove_factor", "factor_of_user", MANAGE, data)])

@@ -3,14 +3,12 @@ they asked to be remembered (the same revocation as the admin's, one ``mfa.devic
 
 from __future__ import annotations
 
-from typing import Any
-
 from ...domain.machine import MANAGE, Step
-from ...factors.base import FactorContext, JsonObject
+from ...factors.base import FactorContext
 from .. import devices
-from ..rules import Decision, Rules
+from ..commands import ClientEvent, Decision
 
 
-async def handle(rules: Rules, ctx: FactorContext, event: JsonObject, prepared: dict[str, Any]) -> Decision:
-    revoked = await devices.revoke_all(ctx.uow, ctx.the_user.id, "user", ctx.now, ctx.flow.id)
+async def handle(cmd: ClientEvent, ctx: FactorContext) -> Decision:
+    revoked = await devices.revoke_all(ctx.uow, ctx.user.id, "user", ctx.now, ctx.flow.id)
     return Decision([Step("revoke_trusted_devices", "always", MANAGE, {"revoked": revoked})])

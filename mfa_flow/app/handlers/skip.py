@@ -7,20 +7,26 @@ mandatory or the user has enrolled a factor since."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from ...domain import machine, policy
 from ...domain.errors import RuleBroken
 from ...domain.machine import Step
-from ...factors.base import FactorContext, JsonObject
-from ..rules import Decision, Rules
+from ...factors.base import FactorContext
+from ..commands import ClientEvent, Decision
+from ..outcomes import Outcomes, mfa_config, user_factors
 
 
-async def handle(rules: Rules, ctx: FactorContext, event: JsonObject, prepared: dict[str, Any]) -> Decision:
-    refusal = policy.skip_refusal(await rules.config(ctx), await rules.user_factors(ctx))
-    if refusal is not None:
-        raise RuleBroken(f"this set-up can no longer be skipped: {refusal}; set a factor up, or start a new sign-in",
-                         kind="mfa-required")
-    await ctx.uow.users.mark_prompted(ctx.the_user.id)
-    await rules.complete(ctx, None)
-    return Decision([Step("skip", "setup_skippable", machine.DONE, {"rule": "done.setup_skipped"})])
+@dataclass(frozen=True)
+class Skip:
+    outcomes: Outcomes
+
+    async def __call__(self, cmd: ClientEvent, ctx: FactorContext) -> Decision:
+        table = self.outcomes.machine
+        refusal = policy.skip_refusal(await mfa_config(ctx, table), await user_factors(ctx, table))
+        if refusal is not None:
+            raise RuleBroken(f"this set-up can no longer be skipped: {refusal}; set a factor up, or start a new"
+                             " sign-in", kind="mfa-required")
+        await ctx.uow.users.mark_prompted(ctx.user.id)
+        await self.outcomes.complete(ctx, None)
+        return Decision([Step("skip", "setup_skippable", machine.DONE, {"rule": "done.setup_skipped"})])

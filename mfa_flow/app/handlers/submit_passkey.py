@@ -7,35 +7,44 @@ first factor, and rule 1 runs without the passkey's factor: the second step is o
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from ...domain import machine
 from ...domain import passkey_sign_in as passkeys
 from ...domain.errors import Conflict
 from ...domain.machine import Step
-from ...factors.base import FactorContext, JsonObject
-from ..rules import Decision, Rules, config_digest
+from ...factors.base import LockedFlow
+from ..commands import ClientEvent, Decision
+from ..outcomes import Outcomes, config_digest, mfa_config
 
 
-async def handle(rules: Rules, ctx: FactorContext, event: JsonObject, prepared: dict[str, Any]) -> Decision:
-    name = rules.machine.sign_in_events[event["type"]]
-    factor = rules.registry[name]
-    setting = await ctx.uow.passkey_sign_in.get()
-    config = await rules.config(ctx)
-    if setting.problem(config.primary) is not None or not setting.enabled:
-        raise Conflict("passkey sign-in is turned off (passkey_sign_in.enabled in PUT /api/config/mfa);"
-                       " sign in with a username and password", kind="event-not-allowed", state=ctx.flow.state)
-    outcome = await factor.finish_sign_in(ctx, event, setting)
-    if not outcome.ok or outcome.user is None:
-        ctx.user = outcome.user  # a known passkey's failure counts against its user, as a wrong password does
-        step = Step(event["type"], "credentials_wrong", machine.FIRST_FACTOR, {"factor": name, **outcome.facts})
-        return await rules.wrong(ctx, step, outcome.reason)
-    facts = {"factor": name, **outcome.facts}
-    if setting.counts_as_mfa and outcome.user_verified:
-        rules.signed_in(ctx, outcome.user, list(passkeys.AMR), signed_in_with=name)
-        rules.sign_in_signals(ctx)  # kept on the flow: this sign-in's place joins the user's history
-        await rules.complete(ctx, name)
-        data = {"rule": passkeys.MFA_RULE, "policy": config.policy, "config": config_digest(config), **facts}
-        return Decision([Step(event["type"], "credentials_ok", machine.DONE, data)])
-    return await rules.first_factor_passed(ctx, outcome.user, event["type"], "credentials_ok", [factor.amr],
-                                           event.get("device_token"), signed_in_with=name, facts=facts)
+@dataclass(frozen=True)
+class SubmitPasskey:
+    """A first-factor handler: the flow has no user until the passkey names one."""
+
+    outcomes: Outcomes
+
+    async def __call__(self, cmd: ClientEvent, locked: LockedFlow) -> Decision:
+        outcomes = self.outcomes
+        name = outcomes.machine.sign_in_events[cmd.type]
+        factor = outcomes.registry[name]
+        setting = await locked.uow.passkey_sign_in.get()
+        config = await mfa_config(locked, outcomes.machine)
+        if setting.problem(config.primary) is not None or not setting.enabled:
+            raise Conflict("passkey sign-in is turned off (passkey_sign_in.enabled in PUT /api/config/mfa);"
+                           " sign in with a username and password", kind="event-not-allowed",
+                           state=locked.flow.state)
+        outcome = await factor.finish_sign_in(locked, cmd.payload, setting)
+        if not outcome.ok or outcome.user is None:
+            # A known passkey's failure counts against its user, as a wrong password does.
+            step = Step(cmd.type, "credentials_wrong", machine.FIRST_FACTOR, {"factor": name, **outcome.facts})
+            return await outcomes.count_wrong_proof(locked, outcome.user, step, outcome.reason)
+        facts = {"factor": name, **outcome.facts}
+        if setting.counts_as_mfa and outcome.user_verified:
+            ctx = outcomes.signed_in(locked, outcome.user, list(passkeys.AMR), signed_in_with=name)
+            outcomes.sign_in_signals(ctx)  # kept on the flow: this sign-in's place joins the user's history
+            await outcomes.complete(ctx, name)
+            data = {"rule": passkeys.MFA_RULE, "policy": config.policy, "config": config_digest(config), **facts}
+            return Decision([Step(cmd.type, "credentials_ok", machine.DONE, data)], user=outcome.user)
+        return await outcomes.first_factor_passed(locked, outcome.user, cmd.type, "credentials_ok", [factor.amr],
+                                                  cmd.payload.get("device_token"), signed_in_with=name, facts=facts)

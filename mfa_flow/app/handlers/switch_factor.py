@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from ...domain import machine
-from ...domain.machine import Step
-from ...factors.base import FactorContext, JsonObject
-from ..rules import Decision, Rules
+from ...domain.machine import FlowMachine, Step
+from ...factors.base import FactorContext
+from ..commands import ClientEvent, Decision
 
 
-async def handle(rules: Rules, ctx: FactorContext, event: JsonObject, prepared: dict[str, Any]) -> Decision:
-    data = {"from_factor": rules.machine.factor_of_state.get(ctx.flow.state)}
-    return Decision([Step("switch_factor", "other_factor_available", machine.FACTOR_SELECTION, data)])
+@dataclass(frozen=True)
+class SwitchFactor:
+    machine: FlowMachine
+
+    async def __call__(self, cmd: ClientEvent, ctx: FactorContext) -> Decision:
+        data = {"from_factor": self.machine.factor_of_state.get(ctx.flow.state)}
+        return Decision([Step("switch_factor", "other_factor_available", machine.FACTOR_SELECTION, data)])

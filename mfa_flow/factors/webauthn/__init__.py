@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...domain.machine import FactorStates
 from ...domain.passkey_sign_in import PasskeySignIn
 from ...domain.users import UserFactor
-from ..base import Factor, FactorContext, FlowView, JsonObject, Proof, SignIn, event_schema
+from ..base import Factor, FactorContext, FlowView, JsonObject, LockedFlow, Proof, SignIn, event_schema
 from . import manage, setup, sign_in, verify
 
 
@@ -44,10 +44,10 @@ class Webauthn(Factor):
     async def finish_verify(self, ctx: FactorContext, event: JsonObject) -> Proof:
         return await verify.finish(ctx, event["credential"])
 
-    def offer_sign_in(self, ctx: FactorContext, setting: PasskeySignIn) -> None:
+    def offer_sign_in(self, ctx: LockedFlow, setting: PasskeySignIn) -> None:
         sign_in.offer(ctx, setting)
 
-    async def finish_sign_in(self, ctx: FactorContext, event: JsonObject, setting: PasskeySignIn) -> SignIn:
+    async def finish_sign_in(self, ctx: LockedFlow, event: JsonObject, setting: PasskeySignIn) -> SignIn:
         return await sign_in.finish(ctx, event["credential"], setting)
 
     def sign_in_challenge(self, view: FlowView) -> JsonObject | None:

@@ -23,7 +23,7 @@ from webauthn.helpers.structs import AuthenticatorTransport, PublicKeyCredential
 
 from ... import logs
 from ...domain.errors import WrongAddress
-from ..base import FactorContext
+from ..base import LockedFlow
 
 log = logs.get(__name__)
 
@@ -73,7 +73,7 @@ def answered_at(credential: dict[str, Any]) -> str:
     return origin if isinstance(origin, str) else "?"
 
 
-def refuse_other_address(ctx: FactorContext, credential: dict[str, Any], exc: Exception) -> None:
+def refuse_other_address(ctx: LockedFlow, credential: dict[str, Any], exc: Exception) -> None:
     """An answer made at an origin, or for an RP ID, that the settings do not name is no wrong
     proof: the page was opened at an address the service is not set up for (MFA_FLOW_ORIGIN,
     MFA_FLOW_RP_ID). Raise ``WrongAddress`` (no attempt counted, nothing written), and say in the
@@ -101,14 +101,14 @@ def default_name(now: datetime) -> str:
     return f"Passkey added {now:%Y-%m-%d}"
 
 
-def offer(ctx: FactorContext, options: Any) -> None:
+def offer(ctx: LockedFlow, options: Any) -> None:
     """Keep the options the client is shown, and the challenge its answer must carry."""
     public_key = json.loads(options_to_json(options))
     ctx.flow.stage["publicKey"] = public_key
     ctx.flow.stage["challenge"] = public_key["challenge"]
 
 
-def expected(ctx: FactorContext) -> dict[str, Any]:
+def expected(ctx: LockedFlow) -> dict[str, Any]:
     """What both ceremonies must match: the challenge this flow issued, our RP ID and origins."""
     return {
         "expected_challenge": base64url_to_bytes(ctx.flow.stage["challenge"]),

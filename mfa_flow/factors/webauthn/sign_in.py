@@ -18,13 +18,13 @@ from webauthn.helpers.structs import UserVerificationRequirement
 
 from ...domain.errors import UserLocked
 from ...domain.passkey_sign_in import REQUIRED, PasskeySignIn
-from ..base import FactorContext, JsonObject, SignIn
+from ..base import JsonObject, LockedFlow, SignIn
 from .ceremonies import REFUSED, TIMEOUT_MS, credential_id_of, expected, refusal, refuse_other_address, response_of
 
 STAGE_KEY = "passkey"  # in ``first_factor``'s stage: the request options shown to the client
 
 
-def offer(ctx: FactorContext, setting: PasskeySignIn) -> None:
+def offer(ctx: LockedFlow, setting: PasskeySignIn) -> None:
     options = generate_authentication_options(
         rp_id=ctx.settings.rp_id,
         timeout=TIMEOUT_MS,
@@ -42,13 +42,13 @@ def offered(stage: dict[str, Any]) -> dict[str, Any] | None:
     return options if isinstance(options, dict) else None
 
 
-async def finish(ctx: FactorContext, credential: JsonObject, setting: PasskeySignIn) -> SignIn:
+async def finish(ctx: LockedFlow, credential: JsonObject, setting: PasskeySignIn) -> SignIn:
     outcome = await _check(ctx, credential, setting)
     offer(ctx, setting)  # the challenge is spent either way (a done flow's stage is wiped)
     return outcome
 
 
-async def _check(ctx: FactorContext, credential: JsonObject, setting: PasskeySignIn) -> SignIn:
+async def _check(ctx: LockedFlow, credential: JsonObject, setting: PasskeySignIn) -> SignIn:
     credential_id = credential_id_of(credential)
     if credential_id is None:
         return SignIn(False, reason="the credential has no valid rawId (base64url)")

@@ -39,7 +39,9 @@ async def test_a_transition_is_one_transaction_and_its_connection_returns_withou
     # (and the workers' wake-up); COMMIT: as many round trips as the bare SQL of a transition.
     assert len(sent) == 6, sent
     assert sent[0] == "BEGIN;" and sent[-1] == "COMMIT;", sent
-    assert "FROM flows WHERE id = $1::uuid FOR UPDATE" in sent[1] and "FROM users WHERE id = f.user_id FOR UPDATE" in sent[1]
+    assert "pg_advisory_xact_lock" in sent[1].split("FROM flows")[0], "queued on the flow's advisory lock first"
+    assert "FROM flows, queued WHERE id = $1::uuid FOR UPDATE OF flows" in sent[1]
+    assert "FROM users WHERE id = f.user_id FOR UPDATE" in sent[1]
     assert not [q for q in sent if "RESET" in q or "UNLISTEN" in q], f"the pool reset the connection: {sent}"
 
 

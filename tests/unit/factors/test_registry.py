@@ -6,8 +6,10 @@ from pathlib import Path
 
 import yaml
 
-from mfa_flow.app.handlers import factor_event, handlers, submit_proof
-from mfa_flow.app.rules import Rules
+from mfa_flow.app import handlers
+from mfa_flow.app.handlers.factor_event import FactorEvent
+from mfa_flow.app.handlers.submit_proof import SubmitProof
+from mfa_flow.app.outcomes import Outcomes
 from mfa_flow.domain.machine import SAME, FactorStates, Row, Step
 from mfa_flow.factors.base import Factor, FactorContext, JsonObject, event_schema
 from mfa_flow.factors.registry import FACTORS, Registry, default
@@ -54,8 +56,10 @@ def test_a_new_factor_brings_its_states_rows_events_and_handlers():
     assert machine.advance("voice_code_verify", Step("call_again", "call_placed", "voice_code_verify")) == "voice_code_verify"
     assert machine.advance("voice_code_setup", Step("submit_voice_code", "proof_ok", "backup_codes")) == "backup_codes"
     assert "voice_code_setup" in machine.after_first_factor
-    table = handlers(Rules(Settings(database_url=None, data_dir=Path(".")), registry, None))  # type: ignore[arg-type]
-    assert table["call_again"] is factor_event.handle and table["submit_voice_code"] is submit_proof.handle
+    table = handlers.table(registry, Outcomes(Settings(database_url=None, data_dir=Path(".")), registry,
+                                              None))  # type: ignore[arg-type]
+    assert isinstance(table.with_user["call_again"], FactorEvent)
+    assert isinstance(table.with_user["submit_voice_code"], SubmitProof)
     assert "CallAgainEvent" in registry.event_schemas()
     # the build's own table is untouched
     assert "voice_code_setup" not in default().machine.states

@@ -1,34 +1,29 @@
-"""What several event handlers share: the rules after the first factor, completion, and the
-counting of wrong proofs. Runs inside the event's transaction."""
+"""What outcomes of events do beyond the flow's own row, in one place: the rules after the first
+factor (rule 1), completing a sign-in (the user's success, the sign-in history, the signed
+result token, a remembered device), entering ``manage``, and counting a wrong proof against
+the flow and the user. Runs inside the event's transaction; the handlers decide which outcome,
+``Outcomes`` writes it."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import timedelta
 
 from ..crypto import SecretBox
 from ..domain import adaptive, devices, machine, policy
-from ..domain.errors import DomainError, WrongProof
+from ..domain.errors import WrongProof
 from ..domain.flow import Flow, canonical_json
-from ..domain.machine import Step
+from ..domain.machine import FlowMachine, Step
 from ..domain.users import User
-from ..factors.base import FactorContext
+from ..factors.base import FactorContext, LockedFlow
 from ..factors.registry import Registry
 from ..keyring import Keyring
 from ..settings import Settings
 from ..tokens import TRUSTED_DEVICE, acr_for
 from . import devices as trusted_devices
-
-
-@dataclass
-class Decision:
-    """What an event handler decided: the steps to take and, maybe, an error to answer once
-    the steps are committed (a wrong proof is recorded, then refused)."""
-
-    steps: list[Step] = field(default_factory=list)
-    error: DomainError | None = None
+from .commands import Decision
 
 
 def config_digest(config: policy.MfaConfig) -> str:
@@ -47,50 +42,56 @@ def keep_signals(box: SecretBox, flow: Flow, signals: adaptive.Signals) -> None:
     flow.context.signals = box.seal(canonical_json(kept).decode()) if kept else None
 
 
-class Rules:
+async def mfa_config(ctx: LockedFlow, machine: FlowMachine, *, share: bool = False) -> policy.MfaConfig:
+    """The configuration in the event's transaction (``share``: locked against a change until
+    it commits, for what is written under it, such as a trusted device)."""
+    stored = await ctx.uow.config.get(share=share)
+    return policy.MfaConfig.checked(machine, stored.factors, stored.policy, stored.trusted_devices, stored.adaptive)
+
+
+async def user_factors(ctx: FactorContext, machine: FlowMachine) -> policy.UserFactors:
+    """What rule 1 and the account's rules read of the flow's user: factors, prompts, opt-out."""
+    user = ctx.user
+    enrolled = await ctx.uow.user_factors.for_user(user.id)
+    primary = frozenset(v.type for v in enrolled if v.type in machine.primary_factors)
+    return policy.UserFactors(
+        enrolled=primary,
+        has_unused_backup_codes=any(v.type == policy.BACKUP_CODE and v.remaining for v in enrolled),
+        prompted=user.prompted,
+        last_used=user.last_used_factor,
+        required=user.mfa_required,
+        organization=user.required_by_organization,
+        skip_on_sign_in=user.opted_out(has_factor=bool(primary)),
+    )
+
+
+class Outcomes:
     def __init__(self, settings: Settings, registry: Registry, keyring: Keyring) -> None:
         self.settings = settings
         self.registry = registry
         self.machine = registry.machine
         self.keyring = keyring
 
-    async def config(self, ctx: FactorContext, *, share: bool = False) -> policy.MfaConfig:
-        """The configuration in the event's transaction (``share``: locked against a change
-        until it commits, for what is written under it, such as a trusted device)."""
-        stored = await ctx.uow.config.get(share=share)
-        return policy.MfaConfig.checked(self.machine, stored.factors, stored.policy, stored.trusted_devices,
-                                        stored.adaptive)
-
-    async def user_factors(self, ctx: FactorContext) -> policy.UserFactors:
-        user = ctx.the_user
-        enrolled = await ctx.uow.user_factors.for_user(user.id)
-        primary = frozenset(v.type for v in enrolled if v.type in self.machine.primary_factors)
-        return policy.UserFactors(
-            enrolled=primary,
-            has_unused_backup_codes=any(v.type == policy.BACKUP_CODE and v.remaining for v in enrolled),
-            prompted=user.prompted,
-            last_used=user.last_used_factor,
-            required=user.mfa_required,
-            organization=user.required_by_organization,
-            skip_on_sign_in=user.opted_out(has_factor=bool(primary)),
-        )
-
-    async def first_factor_passed(self, ctx: FactorContext, user: User, event: str, guard: str,
+    async def first_factor_passed(self, locked: LockedFlow, user: User, event: str, guard: str,
                                   amr: list[str], device_token: str | None = None, sign_up: bool = False, *,
                                   signed_in_with: str | None = None, facts: dict[str, object] | None = None
                                   ) -> Decision:
-        """``signed_in_with``: the factor whose credential was the first factor (a passkey); rule
-        1 then runs as if that factor were neither enabled nor the user's, so that the second
-        step is a factor of another kind."""
-        self.signed_in(ctx, user, amr, signed_in_with)
+        """The first factor named ``user``: rule 1 decides what follows. ``signed_in_with``: the
+        factor whose credential was the first factor (a passkey); rule 1 then runs as if that
+        factor were neither enabled nor the user's, so that the second step is a factor of
+        another kind."""
+        ctx = self.signed_in(locked, user, amr, signed_in_with)
         return await self.after_first_factor(ctx, event, guard, device_token, sign_up=sign_up, facts=facts)
 
-    def signed_in(self, ctx: FactorContext, user: User, amr: list[str], signed_in_with: str | None = None) -> None:
-        ctx.user = user
-        ctx.flow.user_id = user.id
-        ctx.flow.context.username = user.username
-        ctx.flow.context.amr = amr
-        ctx.flow.context.signed_in_with = signed_in_with
+    @staticmethod
+    def signed_in(locked: LockedFlow, user: User, amr: list[str], signed_in_with: str | None = None
+                  ) -> FactorContext:
+        """The flow is ``user``'s from now on: the step's context with its user."""
+        locked.flow.user_id = user.id
+        locked.flow.context.username = user.username
+        locked.flow.context.amr = amr
+        locked.flow.context.signed_in_with = signed_in_with
+        return locked.with_user(user)
 
     async def after_first_factor(self, ctx: FactorContext, event: str, guard: str,
                                  device_token: str | None = None, sign_up: bool = False, *,
@@ -99,8 +100,8 @@ class Rules:
         says what became of it (never the token). For an account flow, its step-up
         (``mfa_proven``: the result token that started it proved MFA with a factor); ``facts``
         go into the transition's data."""
-        config = await self.config(ctx)
-        user = await self.user_factors(ctx)
+        config = await mfa_config(ctx, self.machine)
+        user = await user_factors(ctx, self.machine)
         digest = config_digest(config)  # the configuration as stored, whatever the first factor narrows
         used = ctx.flow.context.signed_in_with
         if used is not None:  # the credential that signed in cannot be the second step too
@@ -111,7 +112,7 @@ class Rules:
         account = ctx.flow.context.purpose == policy.MANAGE
         verdict, device = devices.DISABLED, None
         if device_token is not None and config.trusted_devices.enabled:
-            verdict, device = await trusted_devices.recognise(ctx.uow, device_token, ctx.the_user.id, ctx.now,
+            verdict, device = await trusted_devices.recognise(ctx.uow, device_token, ctx.user.id, ctx.now,
                                                               config.trusted_devices.days)
         trusted = verdict == devices.HONOURED
         signals = self.sign_in_signals(ctx)
@@ -155,7 +156,7 @@ class Rules:
             await self.complete(ctx, factor=None)
         elif route.to_state == machine.MANAGE:
             await self.enter_manage(ctx, factor=None)
-        return Decision([Step(event, guard, route.to_state, data)])
+        return Decision([Step(event, guard, route.to_state, data)], user=ctx.user)
 
     def sign_in_signals(self, ctx: FactorContext) -> adaptive.Signals:
         """Where this sign-in comes from: the first factor's request (the embedding backend's
@@ -179,7 +180,7 @@ class Rules:
         if not any(f in user.enrolled for f in config.primary):
             return None
         burst = timedelta(minutes=config.adaptive.rule(adaptive.FAILURE_BURST)["minutes"])
-        history = await ctx.uow.sign_ins.history(ctx.the_user.id, ctx.now, ctx.now - burst,
+        history = await ctx.uow.sign_ins.history(ctx.user.id, ctx.now, ctx.now - burst,
                                                  self.settings.sign_in_history_days)
         return adaptive.evaluate(config.adaptive, signals, history, ctx.now)
 
@@ -197,7 +198,7 @@ class Rules:
         if self.registry[factor].amr not in ctx.flow.context.amr:
             ctx.flow.context.amr.append(self.registry[factor].amr)
         primary = factor in self.machine.primary_factors
-        await ctx.uow.users.record_success(ctx.the_user, factor if primary and last_used else None)
+        await ctx.uow.users.record_success(ctx.user, factor if primary and last_used else None)
 
     async def complete(self, ctx: FactorContext, factor: str | None, *, remember_device: bool = False,
                        mfa_by: str | None = None) -> None:
@@ -206,7 +207,7 @@ class Rules:
         ``remember_device``: the completing event asked to trust this device (it proved a
         second factor in this flow); honoured when trusted devices are enabled.
         ``mfa_by``: what stood in for a second factor this flow did not prove."""
-        user = ctx.the_user
+        user = ctx.user
         last_used = factor if factor in self.machine.primary_factors else None
         # The user's sign-in history gains this sign-in, with the signals its first factor
         # kept, in the statement that records the success on the user (``store/sign_ins.py``).
@@ -230,7 +231,7 @@ class Rules:
         if remember_device:
             # Locked, so that turning trusted devices off or shortening them (which revokes or
             # cuts the devices there are) waits for this device rather than miss it.
-            trust = (await self.config(ctx, share=True)).trusted_devices
+            trust = (await mfa_config(ctx, self.machine, share=True)).trusted_devices
             if trust.enabled:
                 await trusted_devices.remember(ctx.uow, ctx.flow, user.id, trust, ctx.now)
 
@@ -238,21 +239,24 @@ class Rules:
         factor = self.registry.get(ctx.flow.context.signed_in_with)
         return (factor.amr,) if factor is not None else ()
 
-    async def wrong(self, ctx: FactorContext, step: Step, detail: str) -> Decision:
-        """A wrong proof: counted against the flow and the user, then maybe the end of the flow."""
+    async def count_wrong_proof(self, ctx: LockedFlow, user: User | None, step: Step, detail: str) -> Decision:
+        """A wrong proof: counted against the flow and ``user`` (the flow's, or the one a wrong
+        first factor named; None: it named nobody), then maybe the end of the flow."""
         ctx.flow.attempts_left = max(0, ctx.flow.attempts_left - 1)
         steps = [step]
         user_locked = False
-        if ctx.user is not None:
+        if user is not None:
             user_locked = await ctx.uow.users.record_failure(
-                ctx.user, self.settings.lockout_threshold, timedelta(seconds=self.settings.lockout_seconds), ctx.now
+                user, self.settings.lockout_threshold, timedelta(seconds=self.settings.lockout_seconds), ctx.now
             )
         if user_locked:  # a device must not outlast a lockout: whoever holds it is suspect too
-            await trusted_devices.revoke_all(ctx.uow, ctx.the_user.id, "user_locked", ctx.now, ctx.flow.id)
+            assert user is not None
+            await trusted_devices.revoke_all(ctx.uow, user.id, "user_locked", ctx.now, ctx.flow.id)
         if user_locked or ctx.flow.attempts_left == 0:
             reason = "user_locked" if user_locked else "attempts_exhausted"
             steps.append(Step("lock", "attempts_exhausted", machine.FAILED, {"reason": reason}))
             detail += "; no attempts left, the sign-in failed" if not user_locked else (
                 f"; too many failures, the user is locked for {self.settings.lockout_seconds} seconds"
             )
-        return Decision(steps, WrongProof(detail, attempts_left=ctx.flow.attempts_left, state=steps[-1].to_state))
+        error = WrongProof(detail, attempts_left=ctx.flow.attempts_left, state=steps[-1].to_state)
+        return Decision(steps, error, user=user)
